@@ -1,0 +1,51 @@
+//! The sans-IO core of rockon-sync.
+//!
+//! This crate holds the rules of the sync layer and none of its I/O: it never opens a socket,
+//! reads a clock, draws a random number or touches storage. Everything the outside world does
+//! comes in as an input, and everything the core wants done comes out as a value. The same code
+//! therefore runs natively under `cargo test` (in simulated time, faster than real time) and in
+//! the browser inside the WebAssembly module.
+//!
+//! # Driving contract
+//!
+//! The [`realtime::Realtime`] engine is driven like this:
+//!
+//! 1. Call a command ([`connect`](realtime::Realtime::connect),
+//!    [`join`](realtime::Realtime::join), [`set_token`](realtime::Realtime::set_token), …) or
+//!    feed an [`Input`](realtime::Input) with [`handle_input`](realtime::Realtime::handle_input),
+//!    always passing the current time as a [`Millis`].
+//! 2. Drain [`poll_output`](realtime::Realtime::poll_output) until it returns `None`, carrying
+//!    out each [`Output`](realtime::Output): open a socket, send a frame, close a socket, or
+//!    deliver an [`Event`](realtime::Event) to the application.
+//! 3. Ask [`poll_timeout`](realtime::Realtime::poll_timeout) when the core next needs to run,
+//!    sleep until then or until the next input, and call
+//!    [`handle_timeout`](realtime::Realtime::handle_timeout) when the time has come.
+//!
+//! ```
+//! use rockon_sync_core::realtime::{Output, Realtime, RealtimeConfig};
+//! use rockon_sync_core::Millis;
+//!
+//! let config = RealtimeConfig::new("wss://example.supabase.co/realtime/v1", "anon-key");
+//! let mut realtime = Realtime::new(config, 42);
+//! realtime.connect(Millis(0));
+//! while let Some(output) = realtime.poll_output() {
+//!     if let Output::Connect { url, .. } = output {
+//!         assert!(url.starts_with("wss://example.supabase.co/realtime/v1/websocket?"));
+//!     }
+//! }
+//! assert_eq!(realtime.poll_timeout(), Some(Millis(10_000))); // the connect timeout
+//! ```
+//!
+//! [`transcript`] replays recorded sessions against the engine; the browser tests run the same
+//! transcripts inside WebAssembly to prove both builds behave identically.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod backoff;
+pub mod realtime;
+pub mod rng;
+mod time;
+pub mod transcript;
+
+pub use time::Millis;

@@ -1,0 +1,186 @@
+//! The channel half of the engine: what each received frame means.
+
+use super::engine::Realtime;
+use super::event::{CatchUpReason, ChannelState, Event, ProtocolError, PushKind};
+use super::frame::Frame;
+use super::messages::{
+    binding_ids, Broadcast, ChannelErrorCause, PayloadError, PostgresChange, Reply, SystemMessage,
+};
+use crate::Millis;
+
+impl Realtime {
+    pub(super) fn on_text(&mut self, now: Millis, text: &str) {
+        let frame = match Frame::decode(text, self.config.vsn, self.config.max_frame_bytes) {
+            Ok(frame) => frame,
+            Err(error) => return self.emit(Event::ProtocolError(ProtocolError::Frame(error))),
+        };
+        if frame.topic == "phoenix" {
+            if frame.event == "phx_reply" {
+                self.on_heartbeat_reply(now, frame.msg_ref.as_deref());
+            }
+            return;
+        }
+        let Some(channel) = self.channels.get(&frame.topic) else {
+            // Frames for channels already left, or never joined: nothing to do.
+            return;
+        };
+        // Replies, closes and errors of an earlier join of this topic are stale.
+        if frame.join_ref.is_some() && frame.join_ref != channel.join_ref {
+            return;
+        }
+        let result = match frame.event.as_str() {
+            "phx_reply" => self.on_reply(now, &frame),
+            "phx_close" => {
+                self.on_close(&frame.topic);
+                Ok(())
+            }
+            "phx_error" => {
+                self.on_channel_error(now, &frame.topic);
+                Ok(())
+            }
+            "system" => self.on_system(now, &frame),
+            "postgres_changes" => self.on_change(&frame),
+            "presence_state" | "presence_diff" => self.on_presence(&frame),
+            "broadcast" => Broadcast::parse(&frame.payload).map(|message| {
+                self.emit(Event::Broadcast {
+                    topic: frame.topic.clone(),
+                    message,
+                })
+            }),
+            // Unknown events (newer servers add some) are not errors.
+            _ => Ok(()),
+        };
+        if let Err(error) = result {
+            self.emit(Event::ProtocolError(ProtocolError::Payload {
+                topic: frame.topic,
+                error,
+            }));
+        }
+    }
+
+    fn on_reply(&mut self, now: Millis, frame: &Frame) -> Result<(), PayloadError> {
+        let reply = Reply::parse(&frame.payload)?;
+        let Some(msg_ref) = frame.msg_ref.as_deref() else {
+            return Ok(());
+        };
+        let Some(push) = self.pending.remove(msg_ref) else {
+            // A reply after its push timed out, or to an untracked push.
+            if let Reply::Error(reason) = reply {
+                if reason == "unmatched topic" {
+                    self.channel_failed(now, &frame.topic, ChannelErrorCause::UnmatchedTopic);
+                }
+            }
+            return Ok(());
+        };
+        let topic = &frame.topic;
+        match (push.kind, reply) {
+            (PushKind::Join, Reply::Ok(response)) => {
+                let channel = self.channels.get(topic).expect("pending pushes have channels");
+                match binding_ids(&response, &channel.config.postgres_changes) {
+                    Ok(ids) => {
+                        let channel = self.channels.get_mut(topic).expect("checked above");
+                        channel.binding_ids = ids;
+                        channel.rejoin_attempt = 0;
+                        self.set_channel_state(topic, ChannelState::Joined);
+                    }
+                    Err(cause) => self.channel_failed(now, topic, cause),
+                }
+            }
+            (PushKind::Join, Reply::Error(reason)) => {
+                self.channel_failed(now, topic, ChannelErrorCause::from_reason(&reason))
+            }
+            (PushKind::Leave, _) => self.remove_channel(topic),
+            (_, Reply::Error(reason)) if reason == "unmatched topic" => {
+                self.channel_failed(now, topic, ChannelErrorCause::UnmatchedTopic)
+            }
+            (kind, Reply::Error(reason)) => self.emit(Event::PushFailed {
+                topic: topic.clone(),
+                kind,
+                reason,
+            }),
+            (_, Reply::Ok(_)) => {}
+        }
+        Ok(())
+    }
+
+    fn on_close(&mut self, topic: &str) {
+        match self.channels.get(topic).map(|c| c.state) {
+            // Already handled by the system error that announced this close.
+            Some(ChannelState::AwaitingToken | ChannelState::Errored | ChannelState::Failed) => {}
+            _ => self.remove_channel(topic),
+        }
+    }
+
+    fn on_channel_error(&mut self, now: Millis, topic: &str) {
+        let cause = ChannelErrorCause::Server("channel crashed (phx_error)".into());
+        self.channel_failed(now, topic, cause);
+    }
+
+    fn on_system(&mut self, now: Millis, frame: &Frame) -> Result<(), PayloadError> {
+        let system = SystemMessage::parse(&frame.payload)?;
+        let topic = &frame.topic;
+        match (system.extension.as_str(), system.ok) {
+            ("postgres_changes", true) => {
+                // Only this message means changes flow; writes before it were not delivered.
+                if self.channel_state(topic) == Some(ChannelState::Joined) {
+                    self.set_channel_state(topic, ChannelState::Subscribed);
+                    self.catch_up(topic, CatchUpReason::Subscribed);
+                }
+            }
+            ("postgres_changes", false) => {
+                let cause = ChannelErrorCause::PostgresChanges(system.message);
+                self.channel_failed(now, topic, cause);
+            }
+            ("system", false) => {
+                let cause = if system.message.contains("Token has expired") {
+                    ChannelErrorCause::TokenExpired(system.message)
+                } else {
+                    match ChannelErrorCause::from_reason(&system.message) {
+                        ChannelErrorCause::UnmatchedTopic => {
+                            ChannelErrorCause::Server(system.message)
+                        }
+                        cause => cause,
+                    }
+                };
+                self.channel_failed(now, topic, cause);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn on_change(&mut self, frame: &Frame) -> Result<(), PayloadError> {
+        let change = PostgresChange::parse(&frame.topic, &frame.payload)?;
+        let channel = &self.channels[&frame.topic];
+        let wanted = channel
+            .config
+            .postgres_changes
+            .iter()
+            .zip(&channel.binding_ids)
+            .any(|(binding, &id)| change.matches(binding, id));
+        if wanted {
+            self.emit(Event::Change(change));
+        }
+        Ok(())
+    }
+
+    fn on_presence(&mut self, frame: &Frame) -> Result<(), PayloadError> {
+        let channel = self
+            .channels
+            .get_mut(&frame.topic)
+            .expect("caller checked the channel exists");
+        let diff = if frame.event == "presence_state" {
+            channel.presence.apply_state(&frame.payload)?;
+            None
+        } else {
+            Some(channel.presence.apply_diff(&frame.payload)?)
+        };
+        let state = channel.presence.clone();
+        self.emit(Event::Presence {
+            topic: frame.topic.clone(),
+            state,
+            diff,
+        });
+        Ok(())
+    }
+}

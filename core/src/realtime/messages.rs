@@ -1,0 +1,461 @@
+//! Typed payloads of the Supabase Realtime messages: join configuration, replies, system
+//! messages, postgres changes, presence and broadcast.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::fmt;
+
+/// Which row events a postgres_changes binding listens to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ChangeFilterEvent {
+    /// Every event.
+    #[default]
+    #[serde(rename = "*")]
+    All,
+    /// Only inserts.
+    #[serde(rename = "INSERT")]
+    Insert,
+    /// Only updates.
+    #[serde(rename = "UPDATE")]
+    Update,
+    /// Only deletes.
+    #[serde(rename = "DELETE")]
+    Delete,
+}
+
+impl ChangeFilterEvent {
+    fn matches(self, kind: ChangeKind) -> bool {
+        matches!(
+            (self, kind),
+            (ChangeFilterEvent::All, _)
+                | (ChangeFilterEvent::Insert, ChangeKind::Insert)
+                | (ChangeFilterEvent::Update, ChangeKind::Update)
+                | (ChangeFilterEvent::Delete, ChangeKind::Delete)
+        )
+    }
+}
+
+/// One `postgres_changes` entry of a join: a table, and optionally one filter
+/// (`column=op.value`, op in eq, neq, lt, lte, gt, gte, in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostgresBinding {
+    /// Which events to receive.
+    pub event: ChangeFilterEvent,
+    /// Database schema, usually `public`.
+    pub schema: String,
+    /// Table name.
+    pub table: String,
+    /// Row filter such as `band_id=eq.<uuid>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+}
+
+impl PostgresBinding {
+    /// All events of `public.<table>` whose `column` equals `value`.
+    pub fn table_eq(table: &str, column: &str, value: &str) -> Self {
+        Self {
+            event: ChangeFilterEvent::All,
+            schema: "public".into(),
+            table: table.into(),
+            filter: Some(format!("{column}=eq.{value}")),
+        }
+    }
+}
+
+/// What a channel asks of the server when it joins.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ChannelConfig {
+    /// Row changes to receive.
+    pub postgres_changes: Vec<PostgresBinding>,
+    /// Whether presence is enabled, and the key this client tracks under (empty: server picks).
+    pub presence: Option<String>,
+    /// Receive this client's own broadcasts.
+    pub broadcast_self: bool,
+    /// Ask the server to acknowledge broadcasts.
+    pub broadcast_ack: bool,
+    /// A private channel (authorized by RLS on `realtime.messages`).
+    pub private: bool,
+}
+
+impl ChannelConfig {
+    /// The `phx_join` payload carrying `access_token`.
+    pub fn join_payload(&self, access_token: &str) -> Value {
+        json!({
+            "config": {
+                "broadcast": {"ack": self.broadcast_ack, "self": self.broadcast_self},
+                "presence": {
+                    "key": self.presence.clone().unwrap_or_default(),
+                    "enabled": self.presence.is_some(),
+                },
+                "postgres_changes": self.postgres_changes,
+                "private": self.private,
+            },
+            "access_token": access_token,
+        })
+    }
+}
+
+/// The status of a `phx_reply`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `{"status":"ok","response":…}`.
+    Ok(Value),
+    /// `{"status":"error","response":…}`; the reason is `response.reason` when present.
+    Error(String),
+}
+
+impl Reply {
+    /// Reads a `phx_reply` payload.
+    pub fn parse(payload: &Value) -> Result<Reply, PayloadError> {
+        let status = payload
+            .get("status")
+            .and_then(Value::as_str)
+            .ok_or(PayloadError::new("phx_reply", "missing status"))?;
+        let response = payload.get("response").cloned().unwrap_or(Value::Null);
+        match status {
+            "ok" => Ok(Reply::Ok(response)),
+            _ => {
+                let reason = response
+                    .get("reason")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("{status}: {response}"));
+                Ok(Reply::Error(reason))
+            }
+        }
+    }
+}
+
+/// Reads the binding ids from a successful join reply, checking that the server echoed the
+/// client's bindings in the same order (realtime-js fails the channel on any difference).
+pub fn binding_ids(
+    response: &Value,
+    requested: &[PostgresBinding],
+) -> Result<Vec<u64>, ChannelErrorCause> {
+    let echoed = match response.get("postgres_changes") {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(items)) => items.as_slice(),
+        Some(_) => return Err(ChannelErrorCause::BindingMismatch),
+    };
+    if echoed.len() != requested.len() {
+        return Err(ChannelErrorCause::BindingMismatch);
+    }
+    requested
+        .iter()
+        .zip(echoed)
+        .map(|(want, got)| {
+            let id = got.get("id").and_then(Value::as_u64);
+            let same = got.get("event").and_then(Value::as_str) == Some(event_name(want.event))
+                && got.get("schema").and_then(Value::as_str) == Some(want.schema.as_str())
+                && got.get("table").and_then(Value::as_str) == Some(want.table.as_str())
+                && got.get("filter").and_then(Value::as_str) == want.filter.as_deref();
+            match (same, id) {
+                (true, Some(id)) => Ok(id),
+                _ => Err(ChannelErrorCause::BindingMismatch),
+            }
+        })
+        .collect()
+}
+
+fn event_name(event: ChangeFilterEvent) -> &'static str {
+    match event {
+        ChangeFilterEvent::All => "*",
+        ChangeFilterEvent::Insert => "INSERT",
+        ChangeFilterEvent::Update => "UPDATE",
+        ChangeFilterEvent::Delete => "DELETE",
+    }
+}
+
+/// Why a channel is not (or no longer) receiving changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelErrorCause {
+    /// The access token has expired: set a new one; the channel rejoins by itself.
+    TokenExpired(String),
+    /// The token is malformed, badly signed or lacks claims: set a valid one.
+    InvalidToken(String),
+    /// The user may not read this topic. The channel stops; retrying will not help.
+    Unauthorized(String),
+    /// Too many channels, joins or connections: the channel retries with backoff.
+    RateLimited(String),
+    /// The server is restarting: the channel retries with backoff.
+    ServerRestarting(String),
+    /// The server could not start the database subscription (bad filter, table not published,
+    /// database unreachable): the channel is open but dead, and retries with backoff.
+    PostgresChanges(String),
+    /// The server's bindings differ from the requested ones. The channel stops.
+    BindingMismatch,
+    /// No reply within the push timeout: the channel retries with backoff.
+    Timeout,
+    /// The server no longer knows the topic ("unmatched topic"): the channel rejoins.
+    UnmatchedTopic,
+    /// The server crashed the channel (`phx_error`) or sent an unknown error: retried with backoff.
+    Server(String),
+}
+
+/// What the engine does about a [`ChannelErrorCause`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// Waits for [`set_token`](super::Realtime::set_token), then rejoins.
+    NeedToken,
+    /// Rejoins after a backoff delay.
+    Backoff,
+    /// Gives up on the channel.
+    Stop,
+}
+
+impl ChannelErrorCause {
+    /// Classifies a join error reason (`"<Code>: <message>"`) as the real server words it.
+    pub fn from_reason(reason: &str) -> Self {
+        let owned = reason.to_owned();
+        let code = reason.split(':').next().unwrap_or("").trim();
+        if reason.contains("Token has expired") {
+            return ChannelErrorCause::TokenExpired(owned);
+        }
+        match code {
+            "InvalidJWTToken" | "MalformedJWT" | "JwtSignatureError" => {
+                ChannelErrorCause::InvalidToken(owned)
+            }
+            "Unauthorized" => ChannelErrorCause::Unauthorized(owned),
+            "ChannelRateLimitReached"
+            | "ClientJoinRateLimitReached"
+            | "ConnectionRateLimitReached"
+            | "TooManyJoins"
+            | "TooManyChannels" => ChannelErrorCause::RateLimited(owned),
+            "RealtimeRestarting" => ChannelErrorCause::ServerRestarting(owned),
+            _ if reason == "unmatched topic" => ChannelErrorCause::UnmatchedTopic,
+            _ => ChannelErrorCause::Server(owned),
+        }
+    }
+
+    /// What the engine does next.
+    pub fn recovery(&self) -> Recovery {
+        match self {
+            ChannelErrorCause::TokenExpired(_) | ChannelErrorCause::InvalidToken(_) => {
+                Recovery::NeedToken
+            }
+            ChannelErrorCause::Unauthorized(_) | ChannelErrorCause::BindingMismatch => {
+                Recovery::Stop
+            }
+            ChannelErrorCause::RateLimited(_)
+            | ChannelErrorCause::ServerRestarting(_)
+            | ChannelErrorCause::PostgresChanges(_)
+            | ChannelErrorCause::Timeout
+            | ChannelErrorCause::UnmatchedTopic
+            | ChannelErrorCause::Server(_) => Recovery::Backoff,
+        }
+    }
+
+    /// A stable machine-readable name, e.g. for the `code` of a JS error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChannelErrorCause::TokenExpired(_) => "token_expired",
+            ChannelErrorCause::InvalidToken(_) => "invalid_token",
+            ChannelErrorCause::Unauthorized(_) => "unauthorized",
+            ChannelErrorCause::RateLimited(_) => "rate_limited",
+            ChannelErrorCause::ServerRestarting(_) => "server_restarting",
+            ChannelErrorCause::PostgresChanges(_) => "postgres_changes_failed",
+            ChannelErrorCause::BindingMismatch => "binding_mismatch",
+            ChannelErrorCause::Timeout => "timeout",
+            ChannelErrorCause::UnmatchedTopic => "unmatched_topic",
+            ChannelErrorCause::Server(_) => "server_error",
+        }
+    }
+}
+
+impl fmt::Display for ChannelErrorCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChannelErrorCause::TokenExpired(m)
+            | ChannelErrorCause::InvalidToken(m)
+            | ChannelErrorCause::Unauthorized(m)
+            | ChannelErrorCause::RateLimited(m)
+            | ChannelErrorCause::ServerRestarting(m)
+            | ChannelErrorCause::PostgresChanges(m)
+            | ChannelErrorCause::Server(m) => write!(f, "{}: {m}", self.code()),
+            _ => f.write_str(self.code()),
+        }
+    }
+}
+
+/// A `system` message from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemMessage {
+    /// `postgres_changes` or `system`.
+    pub extension: String,
+    /// `ok` or `error`.
+    pub ok: bool,
+    /// Human-readable text, e.g. "Subscribed to PostgreSQL".
+    pub message: String,
+}
+
+impl SystemMessage {
+    /// Reads a `system` payload.
+    pub fn parse(payload: &Value) -> Result<Self, PayloadError> {
+        let text = |key: &str| payload.get(key).and_then(Value::as_str).unwrap_or("");
+        if !payload.is_object() {
+            return Err(PayloadError::new("system", "payload is not an object"));
+        }
+        Ok(SystemMessage {
+            extension: text("extension").to_owned(),
+            ok: text("status") == "ok",
+            message: text("message").to_owned(),
+        })
+    }
+}
+
+/// The kind of row change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ChangeKind {
+    /// A new row.
+    Insert,
+    /// A changed row.
+    Update,
+    /// A deleted row.
+    Delete,
+}
+
+impl ChangeKind {
+    /// `INSERT`, `UPDATE` or `DELETE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Insert => "INSERT",
+            ChangeKind::Update => "UPDATE",
+            ChangeKind::Delete => "DELETE",
+        }
+    }
+}
+
+/// A row change delivered by `postgres_changes`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostgresChange {
+    /// The channel topic it arrived on.
+    pub topic: String,
+    /// The binding ids the server matched.
+    pub binding_ids: Vec<u64>,
+    /// Database schema.
+    pub schema: String,
+    /// Table name.
+    pub table: String,
+    /// Insert, update or delete.
+    pub kind: ChangeKind,
+    /// Server commit time, `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    pub commit_timestamp: String,
+    /// The new row (inserts and updates), absent when the payload was too large.
+    pub record: Option<Map<String, Value>>,
+    /// The old row (updates and deletes); with RLS on, only the primary key.
+    pub old_record: Option<Map<String, Value>>,
+    /// Errors the server attached, e.g. `Error 413: Payload Too Large`.
+    pub errors: Vec<String>,
+}
+
+impl PostgresChange {
+    /// Reads a `postgres_changes` payload `{"ids":[…],"data":{…}}`.
+    pub fn parse(topic: &str, payload: &Value) -> Result<Self, PayloadError> {
+        let bad = |what| PayloadError::new("postgres_changes", what);
+        let ids = payload
+            .get("ids")
+            .and_then(Value::as_array)
+            .ok_or(bad("missing ids"))?;
+        let binding_ids = ids
+            .iter()
+            .map(|id| id.as_u64().ok_or(bad("ids must be integers")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let data = payload.get("data").ok_or(bad("missing data"))?;
+        let text = |key: &str| data.get(key).and_then(Value::as_str).map(str::to_owned);
+        let kind = match data.get("type").and_then(Value::as_str) {
+            Some("INSERT") => ChangeKind::Insert,
+            Some("UPDATE") => ChangeKind::Update,
+            Some("DELETE") => ChangeKind::Delete,
+            _ => return Err(bad("type must be INSERT, UPDATE or DELETE")),
+        };
+        let object = |key: &str| match data.get(key) {
+            Some(Value::Object(map)) => Ok(Some(map.clone())),
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => Err(bad("record and old_record must be objects")),
+        };
+        let errors = match data.get("errors") {
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))
+                .collect(),
+            Some(Value::String(one)) => vec![one.clone()],
+            _ => Vec::new(),
+        };
+        Ok(PostgresChange {
+            topic: topic.to_owned(),
+            binding_ids,
+            schema: text("schema").ok_or(bad("missing schema"))?,
+            table: text("table").ok_or(bad("missing table"))?,
+            kind,
+            commit_timestamp: text("commit_timestamp").unwrap_or_default(),
+            record: object("record")?,
+            old_record: object("old_record")?,
+            errors,
+        })
+    }
+
+    /// True when the server could not include the row (`Error 413`) or left it out: the row
+    /// must be fetched over REST.
+    pub fn needs_fetch(&self) -> bool {
+        let too_large = self.errors.iter().any(|e| e.contains("413"));
+        too_large || (self.kind != ChangeKind::Delete && self.record.is_none())
+    }
+
+    /// True when binding `binding` with id `id` should see this change.
+    pub fn matches(&self, binding: &PostgresBinding, id: u64) -> bool {
+        self.binding_ids.contains(&id) && binding.event.matches(self.kind)
+    }
+}
+
+/// A payload that does not have the shape its event requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadError {
+    /// The event whose payload was malformed.
+    pub event: &'static str,
+    /// What was wrong.
+    pub detail: &'static str,
+}
+
+impl PayloadError {
+    fn new(event: &'static str, detail: &'static str) -> Self {
+        Self { event, detail }
+    }
+}
+
+impl fmt::Display for PayloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "malformed {} payload: {}", self.event, self.detail)
+    }
+}
+
+impl std::error::Error for PayloadError {}
+
+/// A broadcast message `{"type":"broadcast","event":…,"payload":…}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Broadcast {
+    /// The application-defined event name.
+    pub event: String,
+    /// The application payload.
+    pub payload: Value,
+}
+
+impl Broadcast {
+    /// Reads a `broadcast` payload.
+    pub fn parse(payload: &Value) -> Result<Self, PayloadError> {
+        let event = payload
+            .get("event")
+            .and_then(Value::as_str)
+            .ok_or(PayloadError::new("broadcast", "missing event"))?;
+        Ok(Broadcast {
+            event: event.to_owned(),
+            payload: payload.get("payload").cloned().unwrap_or(Value::Null),
+        })
+    }
+
+    /// The payload of an outgoing `broadcast` push.
+    pub fn to_payload(&self) -> Value {
+        json!({"type": "broadcast", "event": self.event, "payload": self.payload})
+    }
+}

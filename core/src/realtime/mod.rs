@@ -1,0 +1,127 @@
+//! The client side of Supabase Realtime (Phoenix channels, `postgres_changes`, presence,
+//! broadcast) as a sans-IO state machine. See the crate docs for the driving contract.
+
+mod dispatch;
+mod engine;
+mod event;
+pub mod frame;
+pub mod messages;
+pub mod presence;
+
+pub use engine::{JoinRefused, PushRefused, Realtime};
+pub use event::{
+    CatchUpReason, ChannelState, ConnectionState, Event, Input, Output, ProtocolError, PushKind,
+    SocketId,
+};
+pub use frame::{Frame, FrameError, Vsn};
+pub use messages::{
+    Broadcast, ChangeFilterEvent, ChangeKind, ChannelConfig, ChannelErrorCause, PostgresBinding,
+    PostgresChange, Recovery,
+};
+
+use crate::backoff::BackoffPolicy;
+
+/// Settings of the engine. [`RealtimeConfig::new`] gives realtime-js's timings with jittered
+/// backoff.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealtimeConfig {
+    /// The Realtime base URL, e.g. `wss://<project>.supabase.co/realtime/v1`
+    /// (`http(s)://` is turned into `ws(s)://`).
+    pub endpoint: String,
+    /// The project's anon key, sent as the `apikey` query parameter, and as the access token
+    /// until a user token is set.
+    pub api_key: String,
+    /// Serializer version.
+    pub vsn: Vsn,
+    /// Heartbeat period; a heartbeat still unanswered at the next tick means the socket is dead.
+    pub heartbeat_interval_ms: u64,
+    /// How long a push (join, leave, presence) may wait for its reply.
+    pub push_timeout_ms: u64,
+    /// How long opening a socket may take.
+    pub connect_timeout_ms: u64,
+    /// Delays between reconnect attempts.
+    pub reconnect_backoff: BackoffPolicy,
+    /// Reconnect attempts before the state becomes [`ConnectionState::Error`].
+    pub max_reconnect_attempts: u32,
+    /// Delays between channel rejoin attempts.
+    pub rejoin_backoff: BackoffPolicy,
+    /// Channels per connection (Supabase allows 100).
+    pub max_channels: usize,
+    /// Frames longer than this are dropped unparsed. Supabase caps a change at 1,024 KB.
+    pub max_frame_bytes: usize,
+}
+
+impl RealtimeConfig {
+    /// Defaults for `endpoint` and `api_key`.
+    pub fn new(endpoint: impl Into<String>, api_key: impl Into<String>) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            api_key: api_key.into(),
+            vsn: Vsn::V2,
+            heartbeat_interval_ms: 25_000,
+            push_timeout_ms: 10_000,
+            connect_timeout_ms: 10_000,
+            reconnect_backoff: BackoffPolicy {
+                initial_ms: 1_000,
+                max_ms: 30_000,
+            },
+            max_reconnect_attempts: 10,
+            rejoin_backoff: BackoffPolicy {
+                initial_ms: 1_000,
+                max_ms: 10_000,
+            },
+            max_channels: 100,
+            max_frame_bytes: 2 * 1024 * 1024,
+        }
+    }
+
+    /// The WebSocket URL: `<endpoint>/websocket?apikey=<key>&vsn=<vsn>`.
+    pub fn socket_url(&self) -> String {
+        let base = self.endpoint.trim_end_matches('/');
+        let base = if let Some(rest) = base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            base.to_owned()
+        };
+        format!(
+            "{base}/websocket?apikey={}&vsn={}",
+            percent_encode(&self.api_key),
+            self.vsn.as_str()
+        )
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_url_follows_the_endpoint_scheme() {
+        let mut config = RealtimeConfig::new("https://abc.supabase.co/realtime/v1/", "k+y");
+        assert_eq!(
+            config.socket_url(),
+            "wss://abc.supabase.co/realtime/v1/websocket?apikey=k%2By&vsn=2.0.0"
+        );
+        config.endpoint = "http://127.0.0.1:5000/realtime/v1".into();
+        config.vsn = Vsn::V1;
+        assert_eq!(
+            config.socket_url(),
+            "ws://127.0.0.1:5000/realtime/v1/websocket?apikey=k%2By&vsn=1.0.0"
+        );
+    }
+}
