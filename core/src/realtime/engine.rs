@@ -294,6 +294,8 @@ impl Realtime {
         );
         if joined && matches!(self.phase, Phase::Open { .. }) {
             let join_ref = channel.join_ref.clone();
+            // Whatever the channel still has in flight no longer matters.
+            self.pending.retain(|_, p| p.topic != topic);
             let msg_ref = self.push_frame(join_ref, topic, "phx_leave", json!({}));
             self.track_push(now, msg_ref, topic, PushKind::Leave);
             self.channels.get_mut(topic).expect("checked above").rejoin_at = None;
@@ -643,6 +645,14 @@ impl Realtime {
 
     /// Applies what a channel error's [`Recovery`] calls for.
     pub(super) fn channel_failed(&mut self, now: Millis, topic: &str, cause: ChannelErrorCause) {
+        // A channel being left has nothing left to recover.
+        if !self
+            .channels
+            .get(topic)
+            .is_some_and(|c| c.state != ChannelState::Leaving)
+        {
+            return;
+        }
         let recovery = cause.recovery();
         self.emit(Event::ChannelError {
             topic: topic.to_owned(),

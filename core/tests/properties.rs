@@ -1,0 +1,134 @@
+//! Properties that must hold for any input: no panics, bounded backoff, timers that advance.
+
+use proptest::prelude::*;
+use rockon_sync_core::backoff::BackoffPolicy;
+use rockon_sync_core::realtime::{
+    ChannelConfig, ConnectionState, Input, Output, PostgresBinding, Realtime, RealtimeConfig,
+    SocketId, Vsn,
+};
+use rockon_sync_core::rng::SplitMix64;
+use rockon_sync_core::Millis;
+
+/// Valid server frames to mutate.
+const FRAMES: &[&str] = &[
+    r#"["1","1","realtime:band:b1","phx_reply",{"status":"ok","response":{"postgres_changes":[{"id":11,"event":"*","schema":"public","table":"songs","filter":"band_id=eq.b1"}]}}]"#,
+    r#"[null,null,"realtime:band:b1","system",{"extension":"postgres_changes","status":"ok","message":"Subscribed to PostgreSQL","channel":"band:b1"}]"#,
+    r#"[null,null,"realtime:band:b1","postgres_changes",{"ids":[11],"data":{"schema":"public","table":"songs","commit_timestamp":"2026-11-23T10:00:00.123Z","type":"UPDATE","columns":[],"record":{"id":"s1","version":2},"old_record":{"id":"s1"},"errors":null}}]"#,
+    r#"[null,null,"realtime:band:b1","presence_diff",{"joins":{"a":{"metas":[{"phx_ref":"x"}]}},"leaves":{}}]"#,
+    r#"[null,"2","phoenix","phx_reply",{"status":"ok","response":{}}]"#,
+    r#"["1",null,"realtime:band:b1","system",{"extension":"system","status":"error","message":"Token has expired 3 seconds ago"}]"#,
+    r#"["1","1","realtime:band:b1","phx_close",{}]"#,
+    r#"{"topic":"realtime:band:b1","event":"phx_error","payload":{},"ref":"1"}"#,
+];
+
+fn joined_engine(vsn: Vsn) -> Realtime {
+    let mut config = RealtimeConfig::new("ws://127.0.0.1:1/realtime/v1", "anon");
+    config.vsn = vsn;
+    let mut engine = Realtime::new(config, 99);
+    engine.connect(Millis(0));
+    engine.handle_input(Millis(1), Input::Opened(SocketId(1)));
+    let channel = ChannelConfig {
+        postgres_changes: vec![PostgresBinding::table_eq("songs", "band_id", "b1")],
+        presence: Some("me".into()),
+        ..ChannelConfig::default()
+    };
+    engine.join(Millis(2), "band:b1", channel).unwrap();
+    while engine.poll_output().is_some() {}
+    engine
+}
+
+fn mutate(frame: &str, edits: &[(usize, u8)]) -> String {
+    let mut bytes = frame.as_bytes().to_vec();
+    for &(position, byte) in edits {
+        if bytes.is_empty() {
+            break;
+        }
+        let at = position % bytes.len();
+        match byte % 3 {
+            0 => bytes[at] = byte,
+            1 => {
+                bytes.remove(at);
+            }
+            _ => bytes.insert(at, byte),
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_text_never_panics(text in ".{0,300}", v1 in any::<bool>()) {
+        let mut engine = joined_engine(if v1 { Vsn::V1 } else { Vsn::V2 });
+        engine.handle_input(Millis(3), Input::Text { socket: SocketId(1), text: &text });
+        while engine.poll_output().is_some() {}
+        prop_assert_eq!(engine.state(), &ConnectionState::Connected);
+    }
+
+    #[test]
+    fn mutated_frames_never_panic(
+        which in 0..FRAMES.len(),
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..8),
+    ) {
+        let text = mutate(FRAMES[which], &edits);
+        let vsn = if text.starts_with('{') { Vsn::V1 } else { Vsn::V2 };
+        let mut engine = joined_engine(vsn);
+        engine.handle_input(Millis(3), Input::Text { socket: SocketId(1), text: &text });
+        while engine.poll_output().is_some() {}
+        prop_assert_eq!(engine.state(), &ConnectionState::Connected);
+    }
+
+    #[test]
+    fn backoff_stays_within_its_bounds(
+        initial in 1u64..60_000,
+        extra in 0u64..600_000,
+        attempt in 1u32..200,
+        seed in any::<u64>(),
+    ) {
+        let policy = BackoffPolicy { initial_ms: initial, max_ms: initial + extra };
+        let step = policy.step(attempt);
+        let delay = policy.delay(attempt, &mut SplitMix64::new(seed));
+        prop_assert!(step <= policy.max_ms);
+        prop_assert!(step >= policy.initial_ms);
+        prop_assert!(delay >= step / 2 && delay <= step, "{delay} outside [{}, {step}]", step / 2);
+    }
+
+    /// Whatever happens, handling a timeout moves the next timeout into the future (no busy
+    /// loop), and nothing panics.
+    #[test]
+    fn random_sessions_keep_timers_moving(
+        steps in proptest::collection::vec((0u8..12, 0u64..40_000, 0..FRAMES.len()), 1..60),
+    ) {
+        let mut engine = Realtime::new(RealtimeConfig::new("ws://h/realtime/v1", "k"), 7);
+        let mut now = Millis(0);
+        let mut socket = SocketId(0);
+        for (action, wait, frame) in steps {
+            now = now + wait;
+            while let Some(due) = engine.poll_timeout() {
+                if due > now { break; }
+                engine.handle_timeout(due);
+                if let Some(next) = engine.poll_timeout() {
+                    prop_assert!(next > due, "timeout {due:?} was not consumed");
+                }
+            }
+            match action {
+                0 => engine.connect(now),
+                1 => engine.disconnect(now),
+                2 => engine.handle_input(now, Input::Opened(socket)),
+                3 => engine.handle_input(now, Input::Closed { socket, code: 1006, reason: "" }),
+                4 | 5 | 6 => engine.handle_input(now, Input::Text { socket, text: FRAMES[frame] }),
+                7 => engine.handle_input(now, Input::Offline),
+                8 => engine.handle_input(now, Input::Online),
+                9 => engine.handle_input(now, Input::Visible),
+                10 => engine.set_token(now, format!("token-{wait}")),
+                _ => {
+                    let _ = engine.join(now, "band:b1", ChannelConfig::default());
+                }
+            }
+            while let Some(output) = engine.poll_output() {
+                if let Output::Connect { socket: id, .. } = output {
+                    socket = id;
+                }
+            }
+        }
+    }
+}
