@@ -1,1 +1,10 @@
-//! rockon-sync
+//! rockon-sync: offline-first sync for Supabase-backed web apps, as one WebAssembly module.
+//!
+//! The rules live in the sans-IO [`rockon_sync_core`] crate; this crate is the thin shell that
+//! gives them a browser: [`io`] drives the core with a real WebSocket and timers, and [`api`] is
+//! the only `#[wasm_bindgen]` surface, the one JavaScript sees.
+
+pub mod api;
+pub mod io;
+
+pub use rockon_sync_core as core;

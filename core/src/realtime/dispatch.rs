@@ -120,12 +120,12 @@ impl Realtime {
         let system = SystemMessage::parse(&frame.payload)?;
         let topic = &frame.topic;
         match (system.extension.as_str(), system.ok) {
-            ("postgres_changes", true) => {
-                // Only this message means changes flow; writes before it were not delivered.
-                if self.channel_state(topic) == Some(ChannelState::Joined) {
-                    self.set_channel_state(topic, ChannelState::Subscribed);
-                    self.catch_up(topic, CatchUpReason::Subscribed);
-                }
+            // Only this message means changes flow; writes before it were not delivered.
+            ("postgres_changes", true)
+                if self.channel_state(topic) == Some(ChannelState::Joined) =>
+            {
+                self.set_channel_state(topic, ChannelState::Subscribed);
+                self.catch_up(topic, CatchUpReason::Subscribed);
             }
             ("postgres_changes", false) => {
                 let cause = ChannelErrorCause::PostgresChanges(system.message);

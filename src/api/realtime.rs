@@ -1,0 +1,177 @@
+//! `RealtimeConnection`: a Supabase Realtime connection driven by the sans-IO core.
+
+use super::error::SyncError;
+use super::events;
+use crate::io::realtime_driver::RealtimeDriver;
+use rockon_sync_core::realtime::{ChannelConfig, ConnectionState, Input, RealtimeConfig, Vsn};
+use serde::Deserialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+/// Options of [`RealtimeConnection::new`].
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Options {
+    url: String,
+    api_key: String,
+    #[serde(default)]
+    vsn: Option<String>,
+    #[serde(default)]
+    heartbeat_interval_ms: Option<u64>,
+    #[serde(default)]
+    max_reconnect_attempts: Option<u32>,
+}
+
+#[derive(Default)]
+struct Listeners {
+    next_id: u32,
+    entries: Vec<(u32, js_sys::Function)>,
+}
+
+/// A Realtime connection: `new RealtimeConnection({ url, apiKey })`, then `on(listener)`,
+/// `setAuth(token)`, `join(name, config)` and `connect()`. Events are objects with a `type`:
+/// `connection`, `channel`, `catchUp`, `change`, `channelError`, `needToken`, `latency`,
+/// `presence`, `broadcast`, `pushFailed`, `protocolError`.
+#[wasm_bindgen]
+pub struct RealtimeConnection {
+    driver: RealtimeDriver,
+    listeners: Rc<RefCell<Listeners>>,
+}
+
+#[wasm_bindgen]
+impl RealtimeConnection {
+    /// Creates a disconnected connection. `options`: `{ url, apiKey, vsn?: "1.0.0" | "2.0.0",
+    /// heartbeatIntervalMs?, maxReconnectAttempts? }`, where `url` is the Realtime base URL such
+    /// as `https://<project>.supabase.co/realtime/v1`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<RealtimeConnection, JsValue> {
+        let options: Options = serde_wasm_bindgen::from_value(options)
+            .map_err(|e| SyncError::new("invalid_options", e.to_string()))?;
+        let mut config = RealtimeConfig::new(options.url, options.api_key);
+        config.vsn = match options.vsn.as_deref() {
+            None | Some("2.0.0") => Vsn::V2,
+            Some("1.0.0") => Vsn::V1,
+            Some(other) => {
+                let message = format!("vsn must be \"1.0.0\" or \"2.0.0\", not {other:?}");
+                return Err(SyncError::new("invalid_options", message).into());
+            }
+        };
+        if let Some(ms) = options.heartbeat_interval_ms {
+            config.heartbeat_interval_ms = ms;
+        }
+        if let Some(attempts) = options.max_reconnect_attempts {
+            config.max_reconnect_attempts = attempts;
+        }
+        let listeners = Rc::new(RefCell::new(Listeners::default()));
+        let sink_listeners = listeners.clone();
+        let driver = RealtimeDriver::new(
+            config,
+            Box::new(move |event| {
+                let value = events::to_js(&event);
+                // A snapshot: listeners may unsubscribe (or subscribe) while being called.
+                let snapshot: Vec<js_sys::Function> = sink_listeners
+                    .borrow()
+                    .entries
+                    .iter()
+                    .map(|(_, f)| f.clone())
+                    .collect();
+                for listener in snapshot {
+                    if let Err(error) = listener.call1(&JsValue::NULL, &value) {
+                        web_sys::console::error_2(&"rockon-sync: a listener threw".into(), &error);
+                    }
+                }
+            }),
+        );
+        Ok(RealtimeConnection { driver, listeners })
+    }
+
+    /// Calls `listener(event)` for every event; returns an id for [`off`](Self::off). A
+    /// listener that throws is reported on the console and does not stop delivery.
+    pub fn on(&self, listener: js_sys::Function) -> u32 {
+        let mut listeners = self.listeners.borrow_mut();
+        listeners.next_id += 1;
+        let id = listeners.next_id;
+        listeners.entries.push((id, listener));
+        id
+    }
+
+    /// Removes a listener; returns whether it was registered (removing twice is harmless).
+    pub fn off(&self, id: u32) -> bool {
+        let mut listeners = self.listeners.borrow_mut();
+        let before = listeners.entries.len();
+        listeners.entries.retain(|(other, _)| *other != id);
+        listeners.entries.len() != before
+    }
+
+    /// Connects, and keeps reconnecting with backoff until [`disconnect`](Self::disconnect).
+    pub fn connect(&self) {
+        self.driver.run(|engine, now| engine.connect(now));
+    }
+
+    /// Closes the socket and stops reconnecting; channels rejoin on the next `connect`.
+    pub fn disconnect(&self) {
+        self.driver.run(|engine, now| engine.disconnect(now));
+    }
+
+    /// Reconnects now, resetting the backoff (after the state became `error`).
+    pub fn retry(&self) {
+        self.driver.run(|engine, now| engine.retry(now));
+    }
+
+    /// Sets the user's access token on every channel, now and for every later join.
+    #[wasm_bindgen(js_name = setAuth)]
+    pub fn set_auth(&self, token: String) {
+        self.driver.run(|engine, now| engine.set_token(now, token));
+    }
+
+    /// Joins channel `name` with `{ postgresChanges: [{ event, schema, table, filter? }],
+    /// presence?: key, broadcastSelf?, broadcastAck?, private? }`; returns the topic.
+    pub fn join(&self, name: &str, config: JsValue) -> Result<String, JsValue> {
+        let config: ChannelConfig = if config.is_undefined() || config.is_null() {
+            ChannelConfig::default()
+        } else {
+            serde_wasm_bindgen::from_value(config)
+                .map_err(|e| SyncError::new("invalid_channel_config", e.to_string()))?
+        };
+        self.driver
+            .run(|engine, now| engine.join(now, name, config))
+            .map_err(|refused| SyncError::new("too_many_channels", refused.to_string()).into())
+    }
+
+    /// Leaves the channel with `topic` (`realtime:<name>`).
+    pub fn leave(&self, topic: &str) {
+        self.driver.run(|engine, now| engine.leave(now, topic));
+    }
+
+    /// Tells the connection the network went away (`false`) or came back (`true`).
+    #[wasm_bindgen(js_name = setOnline)]
+    pub fn set_online(&self, online: bool) {
+        let input = if online { Input::Online } else { Input::Offline };
+        self.driver.run(|engine, now| engine.handle_input(now, input));
+    }
+
+    /// Tells the connection the page became visible (`true`) or hidden (`false`).
+    #[wasm_bindgen(js_name = setVisible)]
+    pub fn set_visible(&self, visible: bool) {
+        let input = if visible { Input::Visible } else { Input::Hidden };
+        self.driver.run(|engine, now| engine.handle_input(now, input));
+    }
+
+    /// The connection state: `disconnected`, `connecting`, `connected`, `reconnecting`,
+    /// `offline` or `error`.
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        self.driver.inspect(|engine| {
+            match engine.state() {
+                ConnectionState::Disconnected => "disconnected",
+                ConnectionState::Connecting => "connecting",
+                ConnectionState::Connected => "connected",
+                ConnectionState::Reconnecting { .. } => "reconnecting",
+                ConnectionState::Offline => "offline",
+                ConnectionState::Error { .. } => "error",
+            }
+            .to_owned()
+        })
+    }
+}

@@ -1,0 +1,5 @@
+//! Browser I/O that drives the sans-IO core: WebSocket, clock, timers.
+
+pub mod clock;
+pub mod realtime_driver;
+pub mod socket;

@@ -1,0 +1,97 @@
+//! A WebSocket whose event handlers are owned closures, released when the handle drops.
+
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
+
+/// What a socket reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketEvent {
+    /// The connection opened.
+    Open,
+    /// A text frame.
+    Text(String),
+    /// A binary frame of this many bytes.
+    Binary(usize),
+    /// The connection closed (or never opened).
+    Closed {
+        /// Close code; 1006 when the browser saw no close frame.
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+}
+
+/// An open or opening WebSocket. Dropping it detaches the handlers and closes the socket, so no
+/// closure outlives it and nothing leaks per reconnect.
+pub struct Socket {
+    ws: WebSocket,
+    _on_open: Closure<dyn FnMut(JsValue)>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl Socket {
+    /// Opens a socket to `url`, reporting every event to `sink`.
+    pub fn open(url: &str, sink: impl Fn(SocketEvent) + 'static) -> Result<Socket, JsValue> {
+        let ws = WebSocket::new(url)?;
+        ws.set_binary_type(BinaryType::Arraybuffer);
+        let sink = std::rc::Rc::new(sink);
+        let on_open = {
+            let sink = sink.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |_| sink(SocketEvent::Open))
+        };
+        let on_message = {
+            let sink = sink.clone();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                let data = event.data();
+                match data.as_string() {
+                    Some(text) => sink(SocketEvent::Text(text)),
+                    None => {
+                        let len = data
+                            .dyn_ref::<js_sys::ArrayBuffer>()
+                            .map_or(0, |b| b.byte_length() as usize);
+                        sink(SocketEvent::Binary(len))
+                    }
+                }
+            })
+        };
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+            sink(SocketEvent::Closed {
+                code: event.code(),
+                reason: event.reason(),
+            })
+        });
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Ok(Socket {
+            ws,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+        })
+    }
+
+    /// Sends a text frame. A socket that is not open drops it: the core's push timeouts and
+    /// heartbeat notice and recover.
+    pub fn send(&self, text: &str) {
+        if self.ws.ready_state() == WebSocket::OPEN {
+            let _ = self.ws.send_with_str(text);
+        }
+    }
+
+    /// Closes with `code` and `reason`.
+    pub fn close(&self, code: u16, reason: &str) {
+        let _ = self.ws.close_with_code_and_reason(code, reason);
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        let _ = self.ws.close();
+    }
+}

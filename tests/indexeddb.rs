@@ -1,0 +1,59 @@
+//! A real IndexedDB, opened through rexie, in a real browser.
+#![cfg(target_arch = "wasm32")]
+
+use rexie::{ObjectStore, Rexie, TransactionMode};
+use serde_json::json;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+async fn rows_written_in_one_transaction_read_back_by_index() {
+    let name = format!("rockon-sync-test-{}", js_sys::Math::random());
+    let db = Rexie::builder(&name)
+        .version(1)
+        .add_object_store(
+            ObjectStore::new("songs")
+                .key_path("id")
+                .add_index(rexie::Index::new("band_id", "band_id")),
+        )
+        .build()
+        .await
+        .expect("IndexedDB opens");
+
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    let rows: Vec<JsValue> = (0..200)
+        .map(|i| {
+            let band = if i % 2 == 0 { "b1" } else { "b2" };
+            let row = json!({"id": format!("s{i}"), "band_id": band, "title": format!("Song {i}")});
+            serde::Serialize::serialize(&row, &serializer).unwrap()
+        })
+        .collect();
+    let tx = db
+        .transaction(&["songs"], TransactionMode::ReadWrite)
+        .unwrap();
+    let songs = tx.store("songs").unwrap();
+    songs
+        .put_all(rows.into_iter().map(|r| (r, None)))
+        .await
+        .unwrap();
+    tx.done().await.unwrap();
+
+    let tx = db.transaction(&["songs"], TransactionMode::ReadOnly).unwrap();
+    let band_one = tx
+        .store("songs")
+        .unwrap()
+        .index("band_id")
+        .unwrap()
+        .get_all(Some(rexie::KeyRange::only(&"b1".into()).unwrap()), None)
+        .await
+        .unwrap();
+    assert_eq!(band_one.len(), 100);
+    let first: serde_json::Value = serde_wasm_bindgen::from_value(band_one[0].clone()).unwrap();
+    assert_eq!(first["band_id"], "b1");
+    tx.done().await.unwrap();
+
+    db.close();
+    Rexie::delete(&name).await.expect("deleted");
+}
