@@ -40,7 +40,9 @@ async fn rows_written_in_one_transaction_read_back_by_index() {
         .unwrap();
     tx.done().await.unwrap();
 
-    let tx = db.transaction(&["songs"], TransactionMode::ReadOnly).unwrap();
+    let tx = db
+        .transaction(&["songs"], TransactionMode::ReadOnly)
+        .unwrap();
     let band_one = tx
         .store("songs")
         .unwrap()

@@ -73,21 +73,22 @@ async fn the_core_joins_subscribes_and_receives_a_change() {
             .any(|e| matches!(e, Event::Change(c) if c.table == "songs"))
     })
     .await;
-    let seen = events.borrow();
-    assert!(seen.contains(&Event::Connection(ConnectionState::Connected)));
-    assert!(seen.contains(&Event::Channel {
-        topic: topic.clone(),
-        state: ChannelState::Subscribed
-    }));
-    let change = seen
-        .iter()
-        .find_map(|e| match e {
-            Event::Change(change) => Some(change.clone()),
-            _ => None,
-        })
-        .unwrap();
-    assert_eq!(change.record.unwrap()["title"], "Hello from songs");
-    drop(seen);
+    {
+        let seen = events.borrow();
+        assert!(seen.contains(&Event::Connection(ConnectionState::Connected)));
+        assert!(seen.contains(&Event::Channel {
+            topic: topic.clone(),
+            state: ChannelState::Subscribed
+        }));
+        let change = seen
+            .iter()
+            .find_map(|e| match e {
+                Event::Change(change) => Some(change.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(change.record.unwrap()["title"], "Hello from songs");
+    }
 
     driver.run(|engine, now| engine.leave(now, &topic));
     wait_for(&events, |e| {
@@ -162,7 +163,11 @@ async fn the_js_api_delivers_plain_event_objects() {
     assert!(!connection.off(id), "removing twice is harmless");
 
     let bad = RealtimeConnection::new(js_sys::Object::new().into());
-    let error: js_sys::Error = bad.err().expect("missing url is refused").dyn_into().unwrap();
+    let error: js_sys::Error = bad
+        .err()
+        .expect("missing url is refused")
+        .dyn_into()
+        .unwrap();
     let code = js_sys::Reflect::get(&error, &"code".into()).unwrap();
     assert_eq!(code.as_string().as_deref(), Some("invalid_options"));
     connection.disconnect();

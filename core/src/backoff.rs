@@ -39,7 +39,10 @@ mod tests {
 
     #[test]
     fn steps_double_up_to_the_cap() {
-        let policy = BackoffPolicy { initial_ms: 1_000, max_ms: 30_000 };
+        let policy = BackoffPolicy {
+            initial_ms: 1_000,
+            max_ms: 30_000,
+        };
         let steps: Vec<u64> = (1..=7).map(|a| policy.step(a)).collect();
         assert_eq!(steps, [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
         assert_eq!(policy.step(u32::MAX), 30_000);
@@ -47,7 +50,10 @@ mod tests {
 
     #[test]
     fn jitter_spreads_clients_apart() {
-        let policy = BackoffPolicy { initial_ms: 1_000, max_ms: 30_000 };
+        let policy = BackoffPolicy {
+            initial_ms: 1_000,
+            max_ms: 30_000,
+        };
         let delays: Vec<u64> = (0..8)
             .map(|seed| policy.delay(4, &mut SplitMix64::new(seed)))
             .collect();

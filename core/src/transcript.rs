@@ -161,9 +161,18 @@ impl Replay {
             "closed" => {
                 let (socket, rest) = split_word(rest)?;
                 let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
-                let code = code.parse().map_err(|_| format!("bad close code {code:?}"))?;
+                let code = code
+                    .parse()
+                    .map_err(|_| format!("bad close code {code:?}"))?;
                 let socket = parse_socket(socket)?;
-                engine.handle_input(now, Input::Closed { socket, code, reason });
+                engine.handle_input(
+                    now,
+                    Input::Closed {
+                        socket,
+                        code,
+                        reason,
+                    },
+                );
             }
             "recv" => {
                 let (socket, text) = split_word(rest)?;
@@ -248,7 +257,9 @@ impl Replay {
         if matches {
             Ok(())
         } else {
-            Err(format!("expected `{expected}`\n           got `{rendered}`"))
+            Err(format!(
+                "expected `{expected}`\n           got `{rendered}`"
+            ))
         }
     }
 

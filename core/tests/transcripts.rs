@@ -37,7 +37,10 @@ fn the_browser_suite_replays_every_transcript() {
     let suite = fs::read_to_string(&browser_suite).expect("browser suite exists");
     for path in transcript_files() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(suite.contains(&name), "{name} is not replayed in the browser");
+        assert!(
+            suite.contains(&name),
+            "{name} is not replayed in the browser"
+        );
     }
 }
 
@@ -46,7 +49,13 @@ fn a_wrong_expectation_fails_with_its_line() {
     let script = "connect\nexpect state connected\n";
     let error = transcript::run(script).unwrap_err();
     assert_eq!(error.line, 2);
-    assert!(error.message.contains("expected `state connected`"), "{error}");
+    assert!(
+        error.message.contains("expected `state connected`"),
+        "{error}"
+    );
     let unexpected = transcript::run("connect\n").unwrap_err();
-    assert!(unexpected.message.contains("unexpected output: connect 1"), "{unexpected}");
+    assert!(
+        unexpected.message.contains("unexpected output: connect 1"),
+        "{unexpected}"
+    );
 }

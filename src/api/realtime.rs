@@ -147,15 +147,25 @@ impl RealtimeConnection {
     /// Tells the connection the network went away (`false`) or came back (`true`).
     #[wasm_bindgen(js_name = setOnline)]
     pub fn set_online(&self, online: bool) {
-        let input = if online { Input::Online } else { Input::Offline };
-        self.driver.run(|engine, now| engine.handle_input(now, input));
+        let input = if online {
+            Input::Online
+        } else {
+            Input::Offline
+        };
+        self.driver
+            .run(|engine, now| engine.handle_input(now, input));
     }
 
     /// Tells the connection the page became visible (`true`) or hidden (`false`).
     #[wasm_bindgen(js_name = setVisible)]
     pub fn set_visible(&self, visible: bool) {
-        let input = if visible { Input::Visible } else { Input::Hidden };
-        self.driver.run(|engine, now| engine.handle_input(now, input));
+        let input = if visible {
+            Input::Visible
+        } else {
+            Input::Hidden
+        };
+        self.driver
+            .run(|engine, now| engine.handle_input(now, input));
     }
 
     /// The connection state: `disconnected`, `connecting`, `connected`, `reconnecting`,

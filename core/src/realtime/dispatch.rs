@@ -75,7 +75,10 @@ impl Realtime {
         let topic = &frame.topic;
         match (push.kind, reply) {
             (PushKind::Join, Reply::Ok(response)) => {
-                let channel = self.channels.get(topic).expect("pending pushes have channels");
+                let channel = self
+                    .channels
+                    .get(topic)
+                    .expect("pending pushes have channels");
                 match binding_ids(&response, &channel.config.postgres_changes) {
                     Ok(ids) => {
                         let channel = self.channels.get_mut(topic).expect("checked above");

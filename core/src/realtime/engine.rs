@@ -41,9 +41,13 @@ pub struct Realtime {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Closed,
-    Opening { deadline: Millis },
+    Opening {
+        deadline: Millis,
+    },
     /// `heard`: a frame arrived on this socket, so it is healthy and the backoff resets.
-    Open { heard: bool },
+    Open {
+        heard: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -175,7 +179,9 @@ impl Realtime {
             Phase::Open { .. } => {
                 consider(self.heartbeat_at);
                 consider(self.heartbeat.as_ref().map(|h| h.deadline));
-                self.pending.values().for_each(|p| consider(Some(p.deadline)));
+                self.pending
+                    .values()
+                    .for_each(|p| consider(Some(p.deadline)));
                 self.channels.values().for_each(|c| consider(c.rejoin_at));
             }
             Phase::Closed => consider(self.reconnect_at),
@@ -238,7 +244,9 @@ impl Realtime {
                     }
                 }
                 ChannelState::AwaitingToken if open => self.send_join(now, &topic),
-                ChannelState::AwaitingToken => self.set_channel_state(&topic, ChannelState::Pending),
+                ChannelState::AwaitingToken => {
+                    self.set_channel_state(&topic, ChannelState::Pending)
+                }
                 _ => {}
             }
         }
@@ -298,7 +306,10 @@ impl Realtime {
             self.pending.retain(|_, p| p.topic != topic);
             let msg_ref = self.push_frame(join_ref, topic, "phx_leave", json!({}));
             self.track_push(now, msg_ref, topic, PushKind::Leave);
-            self.channels.get_mut(topic).expect("checked above").rejoin_at = None;
+            self.channels
+                .get_mut(topic)
+                .expect("checked above")
+                .rejoin_at = None;
             self.set_channel_state(topic, ChannelState::Leaving);
         } else {
             self.remove_channel(topic);
@@ -344,7 +355,10 @@ impl Realtime {
             .channels
             .get(topic)
             .ok_or_else(|| PushRefused::UnknownChannel(topic.to_owned()))?;
-        let joined = matches!(channel.state, ChannelState::Joined | ChannelState::Subscribed);
+        let joined = matches!(
+            channel.state,
+            ChannelState::Joined | ChannelState::Subscribed
+        );
         if !joined || !matches!(self.phase, Phase::Open { .. }) {
             return Err(PushRefused::NotJoined(topic.to_owned()));
         }
@@ -605,9 +619,7 @@ impl Realtime {
         for msg_ref in expired {
             let push = self.pending.remove(&msg_ref).expect("listed above");
             match push.kind {
-                PushKind::Join => {
-                    self.channel_failed(now, &push.topic, ChannelErrorCause::Timeout)
-                }
+                PushKind::Join => self.channel_failed(now, &push.topic, ChannelErrorCause::Timeout),
                 PushKind::Leave => self.remove_channel(&push.topic),
                 kind => self.emit(Event::PushFailed {
                     topic: push.topic,
@@ -629,7 +641,10 @@ impl Realtime {
         let payload = channel.config.join_payload(&token);
         channel.rejoin_at = None;
         let msg_ref = self.next_ref();
-        self.channels.get_mut(topic).expect("checked above").join_ref = Some(msg_ref.clone());
+        self.channels
+            .get_mut(topic)
+            .expect("checked above")
+            .join_ref = Some(msg_ref.clone());
         // A rejoin supersedes whatever the previous join still had in flight.
         self.pending.retain(|_, p| p.topic != topic);
         self.send_frame(Frame {

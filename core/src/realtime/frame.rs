@@ -231,7 +231,10 @@ mod tests {
         let long = format!("[null,null,\"t\",\"e\",\"{}\"]", "x".repeat(100));
         assert_eq!(
             Frame::decode(&long, Vsn::V2, max),
-            Err(FrameError::TooLarge { len: long.len(), max })
+            Err(FrameError::TooLarge {
+                len: long.len(),
+                max
+            })
         );
     }
 }

@@ -135,6 +135,8 @@ mod tests {
     fn malformed_presence_is_an_error() {
         let mut state = PresenceState::default();
         assert!(state.apply_state(&json!([1, 2])).is_err());
-        assert!(state.apply_diff(&json!({"joins": {"x": {"metas": 3}}})).is_err());
+        assert!(state
+            .apply_diff(&json!({"joins": {"x": {"metas": 3}}}))
+            .is_err());
     }
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine (scripts/setup.sh) and runs every test: formatting, clippy
+# for the host and wasm32, the core's native tests, the browser tests in headless Chrome and
+# Firefox against a loopback server this script starts and stops, and the release build loaded
+# in headless Chromium. Every step runs; the script exits non-zero if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || { echo "setup failed"; exit 1; }
+source scripts/env.sh
+
+LOG_DIR="$(mktemp -d)"
+declare -a RESULTS=()
+FAILED=0
+SERVER_PID=""
+cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$LOG_DIR"; }
+trap cleanup EXIT
+
+# run NAME COMMAND...: runs a step, shows its output, keeps its summary lines.
+run() {
+  local name="$1"; shift
+  step "$name"
+  local log="$LOG_DIR/$(echo "$name" | tr -c 'a-z0-9' '_').log"
+  local started=$SECONDS
+  "$@" 2>&1 | tee "$log"
+  local status=${PIPESTATUS[0]}
+  # One line per step: test counts summed over the runner's "test result:" lines, plus the
+  # release check's own report.
+  local summary
+  summary="$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) }; n++ }
+      /^release check:|^pkg:/ { extra = extra (extra ? "; " : "") $0 }
+      END { if (n) printf "%d passed, %d failed (%d suites)", p, f, n; if (extra) printf "%s%s", (n ? "; " : ""), extra }' "$log")"
+  local verdict="ok"
+  ((status == 0)) || { verdict="FAILED"; FAILED=1; }
+  RESULTS+=("$(printf '%-8s %-34s %4ss  %s' "$verdict" "$name" $((SECONDS - started)) "$summary")")
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+run "cargo fmt --check" cargo fmt --all --check
+run "clippy (host)" cargo clippy --workspace --all-targets --quiet -- -D warnings
+run "clippy (wasm32)" cargo clippy -p rockon-sync -p rockon-sync-core --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
+run "native tests (core)" cargo test --workspace --quiet
+
+PORT="$(free_port)"
+PORT="$PORT" node tests/support/phoenix-server.mjs >"$LOG_DIR/phoenix.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 50); do grep -q "phoenix test server" "$LOG_DIR/phoenix.log" && break; sleep 0.1; done
+export ROCKON_TEST_SERVER="ws://127.0.0.1:$PORT"
+
+run "browser tests (Chrome)" wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" --mode no-install
+run "browser tests (Firefox)" wasm-pack test --headless --firefox --geckodriver "$GECKODRIVER" --mode no-install
+run "release build in Chromium" bash -c "bash scripts/build-pkg.sh && webpack --config-name release-check >/dev/null && node tests/release/run.mjs '$ROCKON_TEST_SERVER'"
+
+step "summary"
+printf '%s\n' "${RESULTS[@]}"
+exit $FAILED

@@ -1,0 +1,19 @@
+// webpack builds of the workspace. `--config-name release-check` bundles the optimised npm
+// package (pkg/, built by scripts/build-pkg.sh) into a page that exercises it in Chromium.
+const path = require('path');
+
+const wasmPackage = {
+  experiments: { asyncWebAssembly: true },
+  resolve: { alias: { 'rockon-sync': path.resolve(__dirname, 'pkg') } },
+  performance: { hints: false },
+};
+
+module.exports = [
+  {
+    name: 'release-check',
+    mode: 'production',
+    entry: './tests/release/check.js',
+    output: { path: path.resolve(__dirname, 'dist/release-check'), filename: 'check.js', clean: true },
+    ...wasmPackage,
+  },
+];
