@@ -1,0 +1,67 @@
+//! `POST /admin/faults`: the fault switches, for tests (only with `--faults`).
+
+use crate::faults::{FrameFaults, SocketAction};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// One switch.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum FaultRequest {
+    /// Drop every socket now, without a close frame.
+    DropSockets,
+    /// Refuse new sockets for `seconds` (at most 300).
+    RefuseSockets {
+        /// How long.
+        seconds: u64,
+    },
+    /// Delay, duplicate or reorder outgoing frames from now on.
+    Frames(FrameFaults),
+    /// Send one malformed frame on every socket.
+    MalformedFrame,
+    /// Fail the next `count` REST calls with `status`.
+    FailRest {
+        /// How many calls (at most 1,000).
+        count: u32,
+        /// 500, 503, 429, …
+        status: u16,
+    },
+    /// Treat every token issued until now as expired.
+    ExpireTokens,
+    /// Restart the change stream (changes committed meanwhile are lost, as on the real server).
+    RestartStream,
+    /// Turn every switch off.
+    Reset,
+}
+
+/// Applies a switch.
+pub async fn faults(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<FaultRequest>,
+) -> Response {
+    let faults = &state.faults;
+    if !faults.enabled() {
+        return (
+            StatusCode::NOT_FOUND,
+            "fault injection is off (start with --faults)",
+        )
+            .into_response();
+    }
+    match request {
+        FaultRequest::DropSockets => faults.act_on_sockets(SocketAction::Drop),
+        FaultRequest::RefuseSockets { seconds } => faults.refuse_sockets(seconds),
+        FaultRequest::Frames(frames) => faults.set_frames(frames),
+        FaultRequest::MalformedFrame => faults.act_on_sockets(SocketAction::Malformed),
+        FaultRequest::FailRest { count, status } => faults.fail_rest(count, status),
+        FaultRequest::ExpireTokens => faults.expire_tokens(),
+        FaultRequest::RestartStream => faults.restart_stream.notify_waiters(),
+        FaultRequest::Reset => faults.reset(),
+    }
+    Json(json!({"ok": true})).into_response()
+}

@@ -1,0 +1,131 @@
+//! A throwaway PostgreSQL 15 cluster with logical decoding, in a temporary directory, on a free
+//! loopback port. Tests run in parallel, each with its own; dropping the handle stops it and
+//! deletes its files.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A running throwaway cluster.
+pub struct Cluster {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Cluster {
+    /// Creates and starts a cluster (about 2 s). initdb and postgres refuse to run as root, so
+    /// as root they run as the `postgres` user in a directory it owns.
+    pub fn start() -> Result<Cluster, String> {
+        let port = free_port()?;
+        let dir = std::env::temp_dir().join(format!("rockon-pg-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let as_root = is_root();
+        if as_root {
+            run(
+                Command::new("chown").arg("postgres:postgres").arg(&dir),
+                "chown",
+            )?;
+        }
+        let cluster = Cluster { dir, port };
+        let data = cluster.dir.join("data");
+        cluster.pg(as_root, "initdb", |c| {
+            c.arg("-D").arg(&data).args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ])
+        })?;
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {port} -c wal_level=logical -c max_replication_slots=16 \
+             -c max_wal_senders=4 -c unix_socket_directories={dir} -c fsync=off \
+             -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            dir = cluster.dir.display()
+        );
+        let log = cluster.dir.join("postgres.log");
+        cluster.pg(as_root, "pg_ctl", |c| {
+            c.arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(&log)
+                .args(["-w", "-t", "60", "start", "-o", &options])
+        })?;
+        Ok(cluster)
+    }
+
+    /// The connection URL of the `postgres` superuser.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The directory holding the data and the server log.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn pg(
+        &self,
+        as_root: bool,
+        tool: &str,
+        configure: impl FnOnce(&mut Command) -> &mut Command,
+    ) -> Result<(), String> {
+        let program = format!("{BIN}/{tool}");
+        let mut command = if as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", &program]);
+            c
+        } else {
+            Command::new(&program)
+        };
+        command.current_dir(&self.dir);
+        run(configure(&mut command), tool)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let _ = self.pg(is_root(), "pg_ctl", |c| {
+            c.arg("-D").arg(&data).args(["-m", "immediate", "stop"])
+        });
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn run(command: &mut Command, what: &str) -> Result<(), String> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{what}: {e} (is PostgreSQL 15 installed?)"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}

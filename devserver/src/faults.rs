@@ -1,0 +1,131 @@
+//! Fault injection for tests: bounded, reversible switches, enabled only with `--faults`.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
+
+/// A one-off action for every live socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketAction {
+    /// Drop the connection without a close frame.
+    Drop,
+    /// Send a frame that is not valid JSON.
+    Malformed,
+}
+
+/// How outgoing frames are disturbed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct FrameFaults {
+    /// Hold every frame this long.
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// Send every change twice.
+    #[serde(default)]
+    pub duplicate: bool,
+    /// Swap every two consecutive changes.
+    #[serde(default)]
+    pub reorder: bool,
+}
+
+/// The switches.
+pub struct Faults {
+    enabled: bool,
+    rest_failures: AtomicU32,
+    rest_status: AtomicU32,
+    refuse_until: Mutex<Option<Instant>>,
+    expired_before: AtomicU64,
+    frames: Mutex<FrameFaults>,
+    sockets: broadcast::Sender<SocketAction>,
+    /// Restart requests for the change stream.
+    pub restart_stream: tokio::sync::Notify,
+}
+
+impl Faults {
+    /// Switches that start off; `enabled` allows turning them on.
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            rest_failures: AtomicU32::new(0),
+            rest_status: AtomicU32::new(500),
+            refuse_until: Mutex::new(None),
+            expired_before: AtomicU64::new(0),
+            frames: Mutex::new(FrameFaults::default()),
+            sockets: broadcast::channel(16).0,
+            restart_stream: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Whether the admin endpoint accepts switches.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Makes the next `count` REST calls fail with `status` (capped at 1,000).
+    pub fn fail_rest(&self, count: u32, status: u16) {
+        self.rest_status.store(u32::from(status), Ordering::SeqCst);
+        self.rest_failures.store(count.min(1_000), Ordering::SeqCst);
+    }
+
+    /// The status to fail this REST call with, if one is pending.
+    pub fn take_rest_failure(&self) -> Option<u16> {
+        self.rest_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .ok()
+            .map(|_| self.rest_status.load(Ordering::SeqCst) as u16)
+    }
+
+    /// Refuses new sockets for `seconds` (capped at 300).
+    pub fn refuse_sockets(&self, seconds: u64) {
+        let until = Instant::now() + Duration::from_secs(seconds.min(300));
+        *self.refuse_until.lock().expect("not poisoned") = Some(until);
+    }
+
+    /// Whether new sockets are refused now.
+    pub fn refusing_sockets(&self) -> bool {
+        self.refuse_until
+            .lock()
+            .expect("not poisoned")
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Treats every token issued before now as expired.
+    pub fn expire_tokens(&self) {
+        self.expired_before
+            .store(crate::auth::now_secs() + 1, Ordering::SeqCst);
+    }
+
+    /// Tokens issued before this (seconds since the epoch) count as expired.
+    pub fn expired_before(&self) -> u64 {
+        self.expired_before.load(Ordering::SeqCst)
+    }
+
+    /// Sets how outgoing frames are disturbed (delay capped at 10 s).
+    pub fn set_frames(&self, mut frames: FrameFaults) {
+        frames.delay_ms = frames.delay_ms.min(10_000);
+        *self.frames.lock().expect("not poisoned") = frames;
+    }
+
+    /// How outgoing frames are disturbed now.
+    pub fn frames(&self) -> FrameFaults {
+        *self.frames.lock().expect("not poisoned")
+    }
+
+    /// Sends `action` to every live socket.
+    pub fn act_on_sockets(&self, action: SocketAction) {
+        let _ = self.sockets.send(action);
+    }
+
+    /// Subscribes a socket to actions.
+    pub fn socket_actions(&self) -> broadcast::Receiver<SocketAction> {
+        self.sockets.subscribe()
+    }
+
+    /// Turns every switch off.
+    pub fn reset(&self) {
+        self.rest_failures.store(0, Ordering::SeqCst);
+        *self.refuse_until.lock().expect("not poisoned") = None;
+        self.expired_before.store(0, Ordering::SeqCst);
+        self.set_frames(FrameFaults::default());
+    }
+}

@@ -1,0 +1,190 @@
+//! `/auth/v1`: the GoTrue subset supabase-js uses (password sign-in, refresh, user, logout).
+
+use crate::state::AppState;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({
+        "code": status.as_u16(),
+        "error_code": code,
+        "msg": message,
+        "error": if status == StatusCode::UNAUTHORIZED { "unauthorized" } else { "invalid_grant" },
+        "error_description": message,
+    });
+    (status, Json(body)).into_response()
+}
+
+/// `POST /auth/v1/token?grant_type=password|refresh_token`.
+pub async fn token(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<HashMap<String, String>>,
+    Json(body): Json<Value>,
+) -> Response {
+    let Ok(client) = state.pool.get().await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unexpected_failure",
+            "database unavailable",
+        );
+    };
+    let field = |key: &str| {
+        body.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let user = match params.get("grant_type").map(String::as_str) {
+        Some("password") => {
+            let (email, password) = (field("email"), field("password"));
+            client
+                .query_opt(
+                    "select id::text, email, raw_user_meta_data, created_at::text from auth.users
+                     where email = $1 and encrypted_password = crypt($2, encrypted_password)",
+                    &[&email, &password],
+                )
+                .await
+        }
+        Some("refresh_token") => {
+            let refresh = field("refresh_token");
+            client
+                .query_opt(
+                    "with used as (
+                       update rockon_devserver.refresh_tokens set revoked = true
+                       where token = $1 and not revoked returning user_id)
+                     select u.id::text, u.email, u.raw_user_meta_data, u.created_at::text
+                     from auth.users u join used on used.user_id = u.id",
+                    &[&refresh],
+                )
+                .await
+        }
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                "grant_type must be password or refresh_token",
+            )
+        }
+    };
+    let row = match user {
+        Ok(Some(row)) => row,
+        Ok(None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_credentials",
+                "Invalid login credentials",
+            )
+        }
+        Err(_) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "unexpected_failure",
+                "database error",
+            )
+        }
+    };
+    let id: String = row.get(0);
+    let email: String = row.get(1);
+    let metadata: Value = row.get(2);
+    let created_at: String = row.get(3);
+    let refresh = match client
+        .query_one(
+            "insert into rockon_devserver.refresh_tokens (token, user_id)
+             values (encode(gen_random_bytes(24), 'hex'), $1::text::uuid) returning token",
+            &[&id],
+        )
+        .await
+    {
+        Ok(row) => row.get::<_, String>(0),
+        Err(_) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "unexpected_failure",
+                "database error",
+            )
+        }
+    };
+    let ttl = state.keys.access_ttl;
+    let access = state.keys.user_token(&id, &email, ttl);
+    let now = crate::auth::now_secs();
+    Json(json!({
+        "access_token": access,
+        "token_type": "bearer",
+        "expires_in": ttl,
+        "expires_at": now + ttl,
+        "refresh_token": refresh,
+        "user": user_json(&id, &email, &metadata, &created_at),
+    }))
+    .into_response()
+}
+
+fn user_json(id: &str, email: &str, metadata: &Value, created_at: &str) -> Value {
+    json!({
+        "id": id,
+        "aud": "authenticated",
+        "role": "authenticated",
+        "email": email,
+        "app_metadata": {"provider": "email", "providers": ["email"]},
+        "user_metadata": metadata,
+        "identities": [],
+        "created_at": created_at,
+        "updated_at": created_at,
+    })
+}
+
+/// `GET /auth/v1/user`: the signed-in user.
+pub async fn user(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let caller = match state.caller_from_headers(&headers) {
+        Ok(caller) => caller,
+        Err(e) => return error(StatusCode::UNAUTHORIZED, "bad_jwt", &e.message),
+    };
+    let claims: Value = serde_json::from_str(&caller.claims_json).unwrap_or(Value::Null);
+    let Some(sub) = claims.get("sub").and_then(Value::as_str) else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "no_authorization",
+            "This endpoint requires a user token",
+        );
+    };
+    let Ok(client) = state.pool.get().await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unexpected_failure",
+            "database unavailable",
+        );
+    };
+    match client
+        .query_opt(
+            "select id::text, email, raw_user_meta_data, created_at::text from auth.users where id = $1::text::uuid",
+            &[&sub],
+        )
+        .await
+    {
+        Ok(Some(row)) => Json(user_json(&row.get::<_, String>(0), &row.get::<_, String>(1), &row.get(2), &row.get::<_, String>(3))).into_response(),
+        _ => error(StatusCode::NOT_FOUND, "user_not_found", "User not found"),
+    }
+}
+
+/// `POST /auth/v1/logout`: revokes the user's refresh tokens.
+pub async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Ok(caller) = state.caller_from_headers(&headers) {
+        let claims: Value = serde_json::from_str(&caller.claims_json).unwrap_or(Value::Null);
+        if let (Some(sub), Ok(client)) = (
+            claims.get("sub").and_then(Value::as_str),
+            state.pool.get().await,
+        ) {
+            let _ = client
+                .execute(
+                    "update rockon_devserver.refresh_tokens set revoked = true where user_id = $1::text::uuid",
+                    &[&sub],
+                )
+                .await;
+        }
+    }
+    StatusCode::NO_CONTENT.into_response()
+}

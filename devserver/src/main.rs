@@ -1,0 +1,228 @@
+//! rockon-devserver: a local stand-in for Supabase on a real PostgreSQL, so tests, benchmarks and
+//! the demo exercise the real protocols end to end: PostgREST-compatible REST, Supabase
+//! Realtime (Phoenix channels with postgres_changes from a wal2json slot, presence, broadcast),
+//! GoTrue-compatible password auth with HS256 JWTs, row-level security, and fault switches.
+
+mod admin;
+mod auth;
+mod cluster;
+mod db;
+mod faults;
+mod gotrue;
+mod realtime;
+mod rest;
+mod schema;
+mod state;
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::Router;
+use clap::{Parser, Subcommand};
+use std::sync::Arc;
+
+/// The seeded demo users (sql/seed.sql), password "rockon".
+const SEEDED_USERS: &[(&str, &str)] = &[
+    ("alice", "e1be9b0b-e57b-5640-8ce5-b95c26077d0d"),
+    ("bob", "a992f178-aa00-5f5d-bf95-e7d219c43e16"),
+    ("carol", "6401d1c2-93ce-522f-b581-7e35232ea80a"),
+];
+
+const DEFAULT_SECRET: &str = "rockon-devserver-secret-at-least-32-characters-long";
+
+#[derive(Parser)]
+#[command(
+    name = "rockon-devserver",
+    version,
+    about = "A local Supabase stand-in on PostgreSQL"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serves REST, Realtime and auth.
+    Serve(ServeArgs),
+    /// Prints an access token for a seeded user (alice, bob or carol).
+    Token {
+        /// The user.
+        user: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        /// The JWT secret.
+        #[arg(long, env = "ROCKON_JWT_SECRET", default_value = DEFAULT_SECRET)]
+        jwt_secret: String,
+    },
+    /// Prints the anon key for a JWT secret.
+    AnonKey {
+        /// The JWT secret.
+        #[arg(long, env = "ROCKON_JWT_SECRET", default_value = DEFAULT_SECRET)]
+        jwt_secret: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (loopback unless told otherwise).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port (0 picks a free one).
+    #[arg(long, default_value_t = 54321)]
+    port: u16,
+    /// Use this database instead of starting a throwaway cluster. It needs wal_level=logical
+    /// and wal2json; pass --bootstrap unless it already has Supabase's roles and auth schema.
+    #[arg(long, env = "ROCKON_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Create the roles, auth schema and publication a hosted project provides.
+    #[arg(long)]
+    bootstrap: bool,
+    /// Skip the demo data.
+    #[arg(long)]
+    no_seed: bool,
+    /// The JWT secret.
+    #[arg(long, env = "ROCKON_JWT_SECRET", default_value = DEFAULT_SECRET)]
+    jwt_secret: String,
+    /// Lifetime of access tokens in seconds (short values test expiry).
+    #[arg(long, default_value_t = 3600)]
+    token_ttl: u64,
+    /// Changes whose JSON exceeds this many bytes are sent without their record (Error 413).
+    #[arg(long, default_value_t = 1024 * 1024)]
+    max_change_bytes: usize,
+    /// Enable the fault switches at POST /admin/faults.
+    #[arg(long)]
+    faults: bool,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Token {
+            user,
+            ttl,
+            jwt_secret,
+        } => {
+            let Some((_, id)) = SEEDED_USERS.iter().find(|(name, _)| *name == user) else {
+                eprintln!("unknown user {user:?}: seeded users are alice, bob and carol");
+                std::process::exit(2);
+            };
+            let keys = auth::Keys::new(&jwt_secret, ttl);
+            println!(
+                "{}",
+                keys.user_token(id, &format!("{user}@rockon.test"), ttl)
+            );
+        }
+        Command::AnonKey { jwt_secret } => {
+            println!("{}", auth::Keys::new(&jwt_secret, 0).anon_key())
+        }
+        Command::Serve(args) => {
+            let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+            if let Err(error) = runtime.block_on(serve(args)) {
+                eprintln!("rockon-devserver: {error}");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    // The cluster lives as long as this function: dropping it stops PostgreSQL.
+    let (cluster, database_url, bootstrap) = match &args.database_url {
+        Some(url) => (None, url.clone(), args.bootstrap),
+        None => {
+            let cluster = tokio::task::spawn_blocking(cluster::Cluster::start)
+                .await
+                .map_err(|e| e.to_string())??;
+            let url = cluster.url();
+            (Some(cluster), url, true)
+        }
+    };
+    let pool = db::pool(&database_url, 16)?;
+    db::prepare(&pool, bootstrap, !args.no_seed).await?;
+    let client = pool.get().await.map_err(|e| e.to_string())?;
+    let schema = schema::Schema::load(&client)
+        .await
+        .map_err(|e| db::describe(&e))?;
+    drop(client);
+    let keys = auth::Keys::new(&args.jwt_secret, args.token_ttl);
+    let state = Arc::new(state::AppState {
+        pool,
+        anon_key: keys.anon_key(),
+        keys,
+        schema,
+        faults: Arc::new(faults::Faults::new(args.faults)),
+        hub: Arc::new(realtime::hub::Hub::default()),
+        max_change_bytes: args.max_change_bytes,
+    });
+    tokio::spawn(realtime::changes::run(state.clone(), database_url.clone()));
+
+    let app = Router::new()
+        .route("/rest/v1/{table}", any(rest::handle))
+        .route("/realtime/v1/websocket", get(realtime::socket::upgrade))
+        .route("/socket/websocket", get(realtime::socket::upgrade))
+        .route("/auth/v1/token", post(gotrue::token))
+        .route("/auth/v1/user", get(gotrue::user))
+        .route("/auth/v1/logout", post(gotrue::logout))
+        .route("/admin/faults", post(admin::faults))
+        .route("/health", get(|| async { "ok" }))
+        .layer(middleware::from_fn(cors))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .map_err(|e| format!("binding {}:{}: {e}", args.host, args.port))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let ready = serde_json::json!({
+        "url": format!("http://{address}"),
+        "anonKey": state.anon_key,
+        "database": database_url,
+        "faults": args.faults,
+    });
+    println!("rockon-devserver ready {ready}");
+    if let Some(cluster) = &cluster {
+        eprintln!("throwaway PostgreSQL in {}", cluster.dir().display());
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    drop(cluster);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("signal handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+/// Lets browser pages on other origins (the demo, the tests) call the API, as Supabase does.
+async fn cors(request: Request, next: Next) -> Response {
+    let preflight = request.method() == Method::OPTIONS;
+    let mut response = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    headers.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD"),
+    );
+    headers.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static("authorization, apikey, content-type, prefer, accept, range, x-client-info, x-supabase-api-version, accept-profile, content-profile"),
+    );
+    headers.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static("content-range"),
+    );
+    response
+}

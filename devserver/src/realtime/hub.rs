@@ -1,0 +1,303 @@
+//! Who is connected, on which channels, subscribed to what, and present where.
+
+use super::filter::RowFilter;
+use rockon_sync_core::realtime::{ChangeFilterEvent, Frame, Vsn};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use tokio::sync::mpsc;
+
+/// A frame on its way to one socket; changes may be duplicated or reordered by fault switches.
+#[derive(Debug, Clone)]
+pub struct OutFrame {
+    /// The encoded frame.
+    pub text: String,
+    /// Whether it is a postgres change.
+    pub is_change: bool,
+}
+
+/// The sending side of one socket.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    sender: mpsc::UnboundedSender<OutFrame>,
+    vsn: Vsn,
+}
+
+impl Outbox {
+    /// An outbox for a socket speaking `vsn`.
+    pub fn new(sender: mpsc::UnboundedSender<OutFrame>, vsn: Vsn) -> Self {
+        Self { sender, vsn }
+    }
+
+    /// Encodes and queues a frame; a closed socket drops it.
+    pub fn send(
+        &self,
+        join_ref: Option<&str>,
+        msg_ref: Option<&str>,
+        topic: &str,
+        event: &str,
+        payload: Value,
+    ) {
+        let frame = Frame {
+            join_ref: join_ref.map(str::to_owned),
+            msg_ref: msg_ref.map(str::to_owned),
+            topic: topic.to_owned(),
+            event: event.to_owned(),
+            payload,
+        };
+        let is_change = event == "postgres_changes";
+        let _ = self.sender.send(OutFrame {
+            text: frame.encode(self.vsn),
+            is_change,
+        });
+    }
+
+    /// Queues raw text (for the malformed-frame fault).
+    pub fn send_raw(&self, text: &str) {
+        let _ = self.sender.send(OutFrame {
+            text: text.to_owned(),
+            is_change: false,
+        });
+    }
+}
+
+/// One postgres_changes binding of one channel of one socket.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    /// The socket.
+    pub conn: u64,
+    /// `realtime:<name>`.
+    pub topic: String,
+    /// The id echoed in the join reply and sent with each change.
+    pub binding_id: u64,
+    /// Schema of the table.
+    pub schema: String,
+    /// The table.
+    pub table: String,
+    /// Which events.
+    pub event: ChangeFilterEvent,
+    /// The row filter, if any.
+    pub filter: Option<RowFilter>,
+    /// The subscriber's JWT claims, for the RLS check.
+    pub claims: Value,
+    /// Where matching changes go.
+    pub outbox: Outbox,
+}
+
+struct Member {
+    conn: u64,
+    join_ref: Option<String>,
+    broadcast_self: bool,
+    outbox: Outbox,
+    presence_key: String,
+}
+
+#[derive(Default)]
+struct State {
+    subscriptions: Vec<Subscription>,
+    members: BTreeMap<String, Vec<Member>>,
+    /// topic → conn → (key, meta with phx_ref)
+    presence: BTreeMap<String, BTreeMap<u64, (String, Map<String, Value>)>>,
+}
+
+/// The registry shared by sockets and the change stream.
+#[derive(Default)]
+pub struct Hub {
+    state: Mutex<State>,
+    next_id: AtomicU64,
+}
+
+impl Hub {
+    /// A fresh id for a socket, a binding or a presence ref.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Adds a socket to a channel (replacing an earlier join of the same topic) with its
+    /// subscriptions, and returns the presence state to send it.
+    pub fn join(
+        &self,
+        conn: u64,
+        topic: &str,
+        join_ref: Option<&str>,
+        broadcast_self: bool,
+        presence_key: String,
+        outbox: Outbox,
+        subscriptions: Vec<Subscription>,
+    ) -> Value {
+        let mut state = self.state.lock().expect("not poisoned");
+        remove_member(&mut state, conn, topic);
+        state.subscriptions.extend(subscriptions);
+        state
+            .members
+            .entry(topic.to_owned())
+            .or_default()
+            .push(Member {
+                conn,
+                join_ref: join_ref.map(str::to_owned),
+                broadcast_self,
+                outbox,
+                presence_key,
+            });
+        presence_json(state.presence.get(topic))
+    }
+
+    /// Removes a socket from a channel; returns whether it was there.
+    pub fn leave(&self, conn: u64, topic: &str) -> bool {
+        let mut state = self.state.lock().expect("not poisoned");
+        let had = remove_member(&mut state, conn, topic);
+        self.untrack_locked(&mut state, conn, topic);
+        had
+    }
+
+    /// Removes a socket from everything.
+    pub fn disconnect(&self, conn: u64) {
+        let mut state = self.state.lock().expect("not poisoned");
+        let topics: Vec<String> = state.members.keys().cloned().collect();
+        for topic in topics {
+            remove_member(&mut state, conn, &topic);
+            self.untrack_locked(&mut state, conn, &topic);
+        }
+    }
+
+    /// Number of channels the socket is on.
+    pub fn channel_count(&self, conn: u64) -> usize {
+        let state = self.state.lock().expect("not poisoned");
+        state
+            .members
+            .values()
+            .filter(|members| members.iter().any(|m| m.conn == conn))
+            .count()
+    }
+
+    /// Replaces the claims of a socket's subscriptions on a channel (after `access_token`).
+    pub fn set_claims(&self, conn: u64, topic: &str, claims: &Value) {
+        let mut state = self.state.lock().expect("not poisoned");
+        for sub in state.subscriptions.iter_mut() {
+            if sub.conn == conn && sub.topic == topic {
+                sub.claims = claims.clone();
+            }
+        }
+    }
+
+    /// The subscriptions that want a change of `kind` on `schema.table` with this row.
+    pub fn candidates(
+        &self,
+        schema: &str,
+        table: &str,
+        kind: &str,
+        row: &Map<String, Value>,
+    ) -> Vec<Subscription> {
+        let state = self.state.lock().expect("not poisoned");
+        state
+            .subscriptions
+            .iter()
+            .filter(|s| s.schema == schema && (s.table == table || s.table == "*"))
+            .filter(|s| match s.event {
+                ChangeFilterEvent::All => true,
+                ChangeFilterEvent::Insert => kind == "INSERT",
+                ChangeFilterEvent::Update => kind == "UPDATE",
+                ChangeFilterEvent::Delete => kind == "DELETE",
+            })
+            .filter(|s| s.filter.as_ref().is_none_or(|f| f.matches(row)))
+            .cloned()
+            .collect()
+    }
+
+    /// Tracks a socket's presence on a channel and tells every member.
+    pub fn track(&self, conn: u64, topic: &str, meta: Map<String, Value>) {
+        let mut state = self.state.lock().expect("not poisoned");
+        let key = state
+            .members
+            .get(topic)
+            .and_then(|ms| ms.iter().find(|m| m.conn == conn))
+            .map(|m| m.presence_key.clone())
+            .unwrap_or_else(|| conn.to_string());
+        let mut meta = meta;
+        meta.insert(
+            "phx_ref".into(),
+            Value::String(format!("p{}", self.next_id())),
+        );
+        let previous = state
+            .presence
+            .entry(topic.to_owned())
+            .or_default()
+            .insert(conn, (key.clone(), meta.clone()));
+        let leaves = previous.map_or(json!({}), |(k, m)| json!({ k: {"metas": [m]} }));
+        let diff = json!({"joins": { key: {"metas": [meta]} }, "leaves": leaves});
+        send_to_members(&state, topic, "presence_diff", &diff, None);
+    }
+
+    /// Stops tracking a socket's presence on a channel.
+    pub fn untrack(&self, conn: u64, topic: &str) {
+        let mut state = self.state.lock().expect("not poisoned");
+        self.untrack_locked(&mut state, conn, topic);
+    }
+
+    fn untrack_locked(&self, state: &mut State, conn: u64, topic: &str) {
+        let removed = state
+            .presence
+            .get_mut(topic)
+            .and_then(|entries| entries.remove(&conn));
+        if let Some((key, meta)) = removed {
+            let diff = json!({"joins": {}, "leaves": { key: {"metas": [meta]} }});
+            send_to_members(state, topic, "presence_diff", &diff, None);
+        }
+    }
+
+    /// Sends a broadcast to the channel's members (to the sender only if it asked for `self`).
+    pub fn broadcast(&self, conn: u64, topic: &str, payload: &Value) {
+        let state = self.state.lock().expect("not poisoned");
+        let self_too = state
+            .members
+            .get(topic)
+            .and_then(|ms| ms.iter().find(|m| m.conn == conn))
+            .is_some_and(|m| m.broadcast_self);
+        let skip = if self_too { None } else { Some(conn) };
+        send_to_members(&state, topic, "broadcast", payload, skip);
+    }
+}
+
+fn remove_member(state: &mut State, conn: u64, topic: &str) -> bool {
+    state
+        .subscriptions
+        .retain(|s| !(s.conn == conn && s.topic == topic));
+    let Some(members) = state.members.get_mut(topic) else {
+        return false;
+    };
+    let before = members.len();
+    members.retain(|m| m.conn != conn);
+    let removed = members.len() != before;
+    if members.is_empty() {
+        state.members.remove(topic);
+    }
+    removed
+}
+
+fn send_to_members(state: &State, topic: &str, event: &str, payload: &Value, skip: Option<u64>) {
+    for member in state.members.get(topic).into_iter().flatten() {
+        if Some(member.conn) != skip {
+            member.outbox.send(
+                member.join_ref.as_deref(),
+                None,
+                topic,
+                event,
+                payload.clone(),
+            );
+        }
+    }
+}
+
+fn presence_json(entries: Option<&BTreeMap<u64, (String, Map<String, Value>)>>) -> Value {
+    let mut state: Map<String, Value> = Map::new();
+    for (key, meta) in entries.into_iter().flat_map(|e| e.values()) {
+        let slot = state
+            .entry(key.clone())
+            .or_insert_with(|| json!({"metas": []}));
+        if let Some(metas) = slot.get_mut("metas").and_then(Value::as_array_mut) {
+            metas.push(Value::Object(meta.clone()));
+        }
+    }
+    Value::Object(state)
+}

@@ -1,0 +1,450 @@
+//! One Realtime WebSocket: the server side of the Phoenix channel protocol.
+
+use super::filter::RowFilter;
+use super::hub::{OutFrame, Outbox, Subscription};
+use crate::auth::{now_secs, Claims, TokenError};
+use crate::faults::SocketAction;
+use crate::state::AppState;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use rockon_sync_core::realtime::{ChangeFilterEvent, Frame, PostgresBinding, Vsn};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{interval, Instant};
+
+/// The server drops a socket that sent nothing for this long.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Incoming frames larger than this are refused.
+const MAX_INCOMING: usize = 1024 * 1024;
+/// Channels per connection.
+const MAX_CHANNELS: usize = 100;
+
+/// `GET /realtime/v1/websocket?apikey=…&vsn=…` and `/socket/websocket`.
+pub async fn upgrade(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<HashMap<String, String>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if state.faults.refusing_sockets() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "refusing sockets (fault switch)",
+        )
+            .into_response();
+    }
+    let key_ok = params
+        .get("apikey")
+        .is_some_and(|key| state.keys.verify(key, 0).is_ok());
+    if !key_ok {
+        return (StatusCode::UNAUTHORIZED, "missing or invalid apikey").into_response();
+    }
+    let vsn = match params.get("vsn").map(String::as_str) {
+        None | Some("1.0.0") => Vsn::V1,
+        Some("2.0.0") => Vsn::V2,
+        Some(_) => return (StatusCode::BAD_REQUEST, "unsupported vsn").into_response(),
+    };
+    ws.max_message_size(MAX_INCOMING)
+        .on_upgrade(move |socket| serve(state, socket, vsn))
+}
+
+/// A joined channel of this socket.
+struct Joined {
+    join_ref: Option<String>,
+    claims: Claims,
+}
+
+struct Session {
+    state: Arc<AppState>,
+    conn: u64,
+    vsn: Vsn,
+    outbox: Outbox,
+    channels: BTreeMap<String, Joined>,
+}
+
+async fn serve(state: Arc<AppState>, socket: WebSocket, vsn: Vsn) {
+    let (mut sink, mut stream) = socket.split();
+    let (sender, mut receiver) = mpsc::unbounded_channel::<OutFrame>();
+    let conn = state.hub.next_id();
+    let faults = state.faults.clone();
+    let mut actions = faults.socket_actions();
+    let writer = tokio::spawn(async move {
+        let mut held: Option<OutFrame> = None;
+        while let Some(frame) = receiver.recv().await {
+            let disturb = faults.frames();
+            if disturb.delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(disturb.delay_ms)).await;
+            }
+            let mut batch = Vec::with_capacity(3);
+            if frame.is_change && disturb.reorder {
+                match held.take() {
+                    None => {
+                        held = Some(frame);
+                        // A lone change is not held back forever: flush when nothing follows.
+                        match tokio::time::timeout(Duration::from_millis(50), receiver.recv()).await
+                        {
+                            Ok(Some(next)) => {
+                                batch.push(next);
+                                batch.extend(held.take());
+                            }
+                            Ok(None) => break,
+                            Err(_) => batch.extend(held.take()),
+                        }
+                    }
+                    Some(previous) => batch.extend([frame, previous]),
+                }
+            } else {
+                batch.push(frame);
+            }
+            for frame in batch {
+                let copies = if frame.is_change && disturb.duplicate {
+                    2
+                } else {
+                    1
+                };
+                for _ in 0..copies {
+                    if sink
+                        .send(Message::Text(frame.text.clone().into()))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = sink.close().await;
+    });
+
+    let mut session = Session {
+        state: state.clone(),
+        conn,
+        vsn,
+        outbox: Outbox::new(sender, vsn),
+        channels: BTreeMap::new(),
+    };
+    let mut last_heard = Instant::now();
+    let mut ticker = interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            message = stream.next() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    last_heard = Instant::now();
+                    session.on_text(text.as_str()).await;
+                }
+                Some(Ok(Message::Binary(_))) => last_heard = Instant::now(),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => last_heard = Instant::now(),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+            },
+            action = actions.recv() => match action {
+                Ok(SocketAction::Drop) => {
+                    // Gone without a close frame, as a crashed server or a dead network.
+                    writer.abort();
+                    break;
+                }
+                Ok(SocketAction::Malformed) => session.outbox.send_raw("{this is not a frame"),
+                Err(_) => {}
+            },
+            _ = ticker.tick() => {
+                if last_heard.elapsed() >= IDLE_TIMEOUT {
+                    break;
+                }
+                session.enforce_expiry();
+            }
+        }
+    }
+    state.hub.disconnect(conn);
+    drop(session);
+    let _ = writer.await;
+}
+
+impl Session {
+    async fn on_text(&mut self, text: &str) {
+        let Ok(frame) = Frame::decode(text, self.vsn, MAX_INCOMING) else {
+            return;
+        };
+        let reply = |outbox: &Outbox, status: &str, response: Value| {
+            outbox.send(
+                frame.join_ref.as_deref(),
+                frame.msg_ref.as_deref(),
+                &frame.topic,
+                "phx_reply",
+                json!({"status": status, "response": response}),
+            )
+        };
+        if frame.topic == "phoenix" {
+            if frame.event == "heartbeat" {
+                reply(&self.outbox, "ok", json!({}));
+            }
+            return;
+        }
+        match frame.event.as_str() {
+            "phx_join" => self.join(&frame).await,
+            "phx_leave" => {
+                self.state.hub.leave(self.conn, &frame.topic);
+                self.channels.remove(&frame.topic);
+                reply(&self.outbox, "ok", json!({}));
+                self.outbox.send(
+                    frame.join_ref.as_deref(),
+                    frame.msg_ref.as_deref(),
+                    &frame.topic,
+                    "phx_close",
+                    json!({}),
+                );
+            }
+            _ if !self.channels.contains_key(&frame.topic) => {
+                reply(&self.outbox, "error", json!({"reason": "unmatched topic"}));
+            }
+            "access_token" => self.refresh_token(&frame),
+            "presence" => {
+                let payload = &frame.payload;
+                match payload.get("event").and_then(Value::as_str) {
+                    Some("track") => {
+                        let meta = payload
+                            .get("payload")
+                            .and_then(Value::as_object)
+                            .cloned()
+                            .unwrap_or_default();
+                        self.state.hub.track(self.conn, &frame.topic, meta);
+                        reply(&self.outbox, "ok", json!({}));
+                    }
+                    Some("untrack") => {
+                        self.state.hub.untrack(self.conn, &frame.topic);
+                        reply(&self.outbox, "ok", json!({}));
+                    }
+                    _ => reply(
+                        &self.outbox,
+                        "error",
+                        json!({"reason": "unknown presence event"}),
+                    ),
+                }
+            }
+            "broadcast" => {
+                self.state
+                    .hub
+                    .broadcast(self.conn, &frame.topic, &frame.payload);
+                if frame.msg_ref.is_some() {
+                    reply(&self.outbox, "ok", json!({}));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn join(&mut self, frame: &Frame) {
+        let reply_error = |outbox: &Outbox, reason: String| {
+            outbox.send(
+                frame.join_ref.as_deref(),
+                frame.msg_ref.as_deref(),
+                &frame.topic,
+                "phx_reply",
+                json!({"status": "error", "response": {"reason": reason}}),
+            )
+        };
+        let token = frame
+            .payload
+            .get("access_token")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let claims = if token.is_empty() {
+            Err(TokenError::Missing)
+        } else {
+            self.state
+                .keys
+                .verify(token, self.state.faults.expired_before())
+        };
+        let claims = match claims {
+            Ok(claims) => claims,
+            Err(error) => return reply_error(&self.outbox, error.realtime_reason()),
+        };
+        let already = self.channels.contains_key(&frame.topic);
+        if !already && self.state.hub.channel_count(self.conn) >= MAX_CHANNELS {
+            return reply_error(
+                &self.outbox,
+                "ChannelRateLimitReached: Too many channels".into(),
+            );
+        }
+        let config = frame.payload.get("config").cloned().unwrap_or(Value::Null);
+        let bindings: Vec<Value> = config
+            .get("postgres_changes")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut echoed = Vec::new();
+        let mut subscriptions = Vec::new();
+        let mut invalid = None;
+        let claims_json = serde_json::to_value(&claims).expect("claims serialize");
+        for binding in &bindings {
+            let id = self.state.hub.next_id();
+            let mut entry = binding.clone();
+            if let Some(object) = entry.as_object_mut() {
+                object.insert("id".into(), json!(id));
+            }
+            echoed.push(entry);
+            match serde_json::from_value::<PostgresBinding>(binding.clone()) {
+                Ok(parsed) => {
+                    let filter = parsed.filter.as_deref().map(RowFilter::parse);
+                    let known = parsed.schema == "public"
+                        && (parsed.table == "*"
+                            || self.state.schema.table(&parsed.table).is_some());
+                    if !known || matches!(filter, Some(None)) {
+                        invalid = Some(describe_binding(&parsed));
+                        continue;
+                    }
+                    subscriptions.push(Subscription {
+                        conn: self.conn,
+                        topic: frame.topic.clone(),
+                        binding_id: id,
+                        schema: parsed.schema,
+                        table: parsed.table,
+                        event: parsed.event,
+                        filter: filter.flatten(),
+                        claims: claims_json.clone(),
+                        outbox: self.outbox.clone(),
+                    });
+                }
+                Err(_) => invalid = Some(binding.to_string()),
+            }
+        }
+        let presence = config.get("presence");
+        let presence_enabled = presence
+            .and_then(|p| p.get("enabled"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let presence_key = presence
+            .and_then(|p| p.get("key"))
+            .and_then(Value::as_str)
+            .filter(|k| !k.is_empty())
+            .map_or_else(|| format!("c{}", self.conn), str::to_owned);
+        let broadcast_self = config
+            .pointer("/broadcast/self")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let presence_state = self.state.hub.join(
+            self.conn,
+            &frame.topic,
+            frame.join_ref.as_deref(),
+            broadcast_self,
+            presence_key,
+            self.outbox.clone(),
+            subscriptions,
+        );
+        self.channels.insert(
+            frame.topic.clone(),
+            Joined {
+                join_ref: frame.join_ref.clone(),
+                claims,
+            },
+        );
+        let topic = &frame.topic;
+        let join_ref = frame.join_ref.as_deref();
+        self.outbox.send(
+            join_ref,
+            frame.msg_ref.as_deref(),
+            topic,
+            "phx_reply",
+            json!({"status": "ok", "response": {"postgres_changes": echoed}}),
+        );
+        if presence_enabled {
+            self.outbox
+                .send(join_ref, None, topic, "presence_state", presence_state);
+        }
+        if bindings.is_empty() {
+            return;
+        }
+        let channel = topic.strip_prefix("realtime:").unwrap_or(topic);
+        // The subscriptions are registered with the change stream before this is sent, so every
+        // change committed from now on reaches this socket.
+        let system = match invalid {
+            None => json!({"extension": "postgres_changes", "status": "ok",
+                           "message": "Subscribed to PostgreSQL", "channel": channel}),
+            Some(binding) => json!({"extension": "postgres_changes", "status": "error",
+                "message": format!("Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [{binding}]"),
+                "channel": channel}),
+        };
+        self.outbox.send(None, None, topic, "system", system);
+    }
+
+    fn refresh_token(&mut self, frame: &Frame) {
+        let token = frame
+            .payload
+            .get("access_token")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        match self
+            .state
+            .keys
+            .verify(token, self.state.faults.expired_before())
+        {
+            Ok(claims) => {
+                let json = serde_json::to_value(&claims).expect("claims serialize");
+                self.state.hub.set_claims(self.conn, &frame.topic, &json);
+                if let Some(channel) = self.channels.get_mut(&frame.topic) {
+                    channel.claims = claims;
+                }
+            }
+            Err(error) => {
+                let message = match error {
+                    TokenError::Expired(ago) => format!("Token has expired {ago} seconds ago"),
+                    other => other.realtime_reason(),
+                };
+                self.close_channel(&frame.topic, &message);
+            }
+        }
+    }
+
+    /// Closes channels whose token has expired, as the real server does at expiry.
+    fn enforce_expiry(&mut self) {
+        let now = now_secs();
+        let expired_before = self.state.faults.expired_before();
+        let expired: Vec<(String, u64)> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| {
+                c.claims.exp <= now || (c.claims.iat < expired_before && c.claims.role != "anon")
+            })
+            .map(|(t, c)| (t.clone(), now.saturating_sub(c.claims.exp)))
+            .collect();
+        for (topic, ago) in expired {
+            self.close_channel(&topic, &format!("Token has expired {ago} seconds ago"));
+        }
+    }
+
+    fn close_channel(&mut self, topic: &str, message: &str) {
+        let Some(channel) = self.channels.remove(topic) else {
+            return;
+        };
+        self.state.hub.leave(self.conn, topic);
+        let join_ref = channel.join_ref.as_deref();
+        let channel_name = topic.strip_prefix("realtime:").unwrap_or(topic);
+        self.outbox.send(
+            join_ref,
+            None,
+            topic,
+            "system",
+            json!({"extension": "system", "status": "error", "message": message, "channel": channel_name}),
+        );
+        self.outbox
+            .send(join_ref, None, topic, "phx_close", json!({}));
+    }
+}
+
+fn describe_binding(binding: &PostgresBinding) -> String {
+    let event = match binding.event {
+        ChangeFilterEvent::All => "*",
+        ChangeFilterEvent::Insert => "INSERT",
+        ChangeFilterEvent::Update => "UPDATE",
+        ChangeFilterEvent::Delete => "DELETE",
+    };
+    format!(
+        "event: {event}, schema: {}, table: {}, filters: [{}]",
+        binding.schema,
+        binding.table,
+        binding.filter.as_deref().unwrap_or("")
+    )
+}

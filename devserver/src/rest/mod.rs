@@ -1,0 +1,280 @@
+//! `/rest/v1/<table>`: the PostgREST subset supabase-js and rockon-sync use. Every request runs
+//! in its own transaction as the token's role with its claims in `request.jwt.claims`, so
+//! row-level security decides what the caller may read and write.
+
+pub mod query;
+mod sql;
+
+use crate::schema::Schema;
+use crate::state::{AppState, Caller};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use query::Query;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// An error in PostgREST's shape: `{code, message, details, hint}` with its HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestError {
+    /// HTTP status.
+    pub status: u16,
+    /// PostgREST (`PGRST…`) or SQLSTATE code.
+    pub code: String,
+    /// Message.
+    pub message: String,
+    /// Details, when known.
+    pub details: Option<String>,
+    /// Hint, when known.
+    pub hint: Option<String>,
+}
+
+impl RestError {
+    /// An error with no details or hint.
+    pub fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+            details: None,
+            hint: None,
+        }
+    }
+
+    /// Adds details.
+    pub fn with_details(mut self, details: impl Into<String>) -> Self {
+        self.details = Some(details.into());
+        self
+    }
+
+    /// Maps a database error as PostgREST does; `anonymous` turns permission errors into 401.
+    pub fn from_db(error: &tokio_postgres::Error, anonymous: bool) -> Self {
+        let Some(db) = error.as_db_error() else {
+            return RestError::new(
+                503,
+                "PGRST000",
+                format!("Database connection error: {error}"),
+            );
+        };
+        let code = db.code().code();
+        let status = match code {
+            "23505" | "23503" => 409,
+            "42501" if anonymous => 401,
+            "42501" => 403,
+            "42P01" => 404,
+            "40001" | "40P01" => 409,
+            c if c.starts_with("08") => 503,
+            c if c.starts_with("22") || c.starts_with("23") || c.starts_with("42") => 400,
+            "P0001" => 400,
+            _ => 500,
+        };
+        RestError {
+            status,
+            code: code.to_owned(),
+            message: db.message().to_owned(),
+            details: db.detail().map(str::to_owned),
+            hint: db.hint().map(str::to_owned),
+        }
+    }
+}
+
+impl IntoResponse for RestError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "code": self.code,
+            "message": self.message,
+            "details": self.details,
+            "hint": self.hint,
+        });
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// What the `Prefer` header asks for.
+#[derive(Debug, Default, Clone, Copy)]
+struct Prefer {
+    representation: bool,
+    merge_duplicates: bool,
+    ignore_duplicates: bool,
+}
+
+impl Prefer {
+    fn from_headers(headers: &HeaderMap) -> Self {
+        let mut prefer = Prefer::default();
+        for value in headers.get_all("prefer") {
+            for item in value.to_str().unwrap_or("").split(',') {
+                match item.trim() {
+                    "return=representation" => prefer.representation = true,
+                    "resolution=merge-duplicates" => prefer.merge_duplicates = true,
+                    "resolution=ignore-duplicates" => prefer.ignore_duplicates = true,
+                    _ => {}
+                }
+            }
+        }
+        prefer
+    }
+}
+
+/// Handles every method on `/rest/v1/<table>`.
+pub async fn handle(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    Path(table): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match respond(
+        &state,
+        &method,
+        &table,
+        raw.as_deref().unwrap_or(""),
+        &headers,
+        &body,
+    )
+    .await
+    {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn respond(
+    state: &AppState,
+    method: &Method,
+    table: &str,
+    raw_query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, RestError> {
+    if let Some(status) = state.faults.take_rest_failure() {
+        return Err(RestError::new(
+            status,
+            "PGRST000",
+            "injected failure (dev server fault switch)",
+        ));
+    }
+    let caller = state.caller_from_headers(headers)?;
+    let schema: &Schema = &state.schema;
+    let columns = schema.table(table).ok_or_else(|| {
+        RestError::new(
+            404,
+            "42P01",
+            format!("relation \"public.{table}\" does not exist"),
+        )
+    })?;
+    let query = Query::parse(raw_query)?;
+    let prefer = Prefer::from_headers(headers);
+    let single = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/vnd.pgrst.object"));
+    let input: Option<Value> = if matches!(*method, Method::POST | Method::PATCH) {
+        Some(serde_json::from_slice(body).map_err(|e| {
+            RestError::new(400, "PGRST102", "Empty or invalid json").with_details(e.to_string())
+        })?)
+    } else {
+        None
+    };
+    let statement = match *method {
+        Method::GET | Method::HEAD => sql::select(table, columns, &query)?,
+        Method::POST => {
+            let input = input.as_ref().expect("parsed above");
+            sql::insert(
+                table,
+                columns,
+                &query,
+                input,
+                prefer.merge_duplicates,
+                prefer.ignore_duplicates,
+            )?
+        }
+        Method::PATCH => sql::update(
+            table,
+            columns,
+            &query,
+            input.as_ref().expect("parsed above"),
+        )?,
+        Method::DELETE => sql::delete(table, columns, &query)?,
+        _ => {
+            return Err(RestError::new(
+                405,
+                "PGRST117",
+                format!("Unsupported HTTP method: {method}"),
+            ))
+        }
+    };
+    let rows = run(state, &caller, &statement).await?;
+    let count = rows.as_array().map_or(0, Vec::len);
+    let range = if count == 0 {
+        "*/*".to_owned()
+    } else {
+        let start = query.offset.unwrap_or(0);
+        format!("{start}-{}/*", start + count as u64 - 1)
+    };
+    let status = match *method {
+        Method::POST => StatusCode::CREATED,
+        Method::PATCH | Method::DELETE if !prefer.representation => StatusCode::NO_CONTENT,
+        _ => StatusCode::OK,
+    };
+    let returns_rows = matches!(*method, Method::GET | Method::HEAD) || prefer.representation;
+    if !returns_rows {
+        return Ok((status, [("content-range", range)]).into_response());
+    }
+    let body = if single {
+        match rows.as_array().map(Vec::as_slice) {
+            Some([one]) => one.to_string(),
+            _ => {
+                return Err(RestError::new(
+                    406,
+                    "PGRST116",
+                    "JSON object requested, multiple (or no) rows returned",
+                )
+                .with_details(format!("The result contains {count} rows")))
+            }
+        }
+    } else {
+        rows.to_string()
+    };
+    Ok((
+        status,
+        [
+            ("content-type", "application/json; charset=utf-8".to_owned()),
+            ("content-range", range),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Runs `statement` in a transaction as the caller.
+async fn run(
+    state: &AppState,
+    caller: &Caller,
+    statement: &sql::Statement,
+) -> Result<Value, RestError> {
+    let mut client =
+        state.pool.get().await.map_err(|e| {
+            RestError::new(503, "PGRST000", format!("Database connection error: {e}"))
+        })?;
+    let anonymous = caller.role == "anon";
+    let db_error = |e: tokio_postgres::Error| RestError::from_db(&e, anonymous);
+    let tx = client.transaction().await.map_err(db_error)?;
+    tx.batch_execute(&caller.session_sql())
+        .await
+        .map_err(db_error)?;
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = statement
+        .params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
+    let row = tx
+        .query_one(&statement.sql, &params)
+        .await
+        .map_err(db_error)?;
+    let json: Value = row.get(0);
+    tx.commit().await.map_err(db_error)?;
+    Ok(json)
+}

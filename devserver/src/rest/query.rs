@@ -1,0 +1,281 @@
+//! PostgREST query strings: `select`, filters, `order`, `limit`, `offset`, `on_conflict`.
+
+use super::RestError;
+
+/// A filter operator (the safe subset every Supabase server supports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `=`
+    Eq,
+    /// `<>`
+    Neq,
+    /// `>`
+    Gt,
+    /// `>=`
+    Gte,
+    /// `<`
+    Lt,
+    /// `<=`
+    Lte,
+    /// `= any(…)`
+    In,
+    /// `is null`, `is true`, …
+    Is,
+}
+
+impl Op {
+    fn parse(text: &str) -> Option<Op> {
+        Some(match text {
+            "eq" => Op::Eq,
+            "neq" => Op::Neq,
+            "gt" => Op::Gt,
+            "gte" => Op::Gte,
+            "lt" => Op::Lt,
+            "lte" => Op::Lte,
+            "in" => Op::In,
+            "is" => Op::Is,
+            _ => return None,
+        })
+    }
+
+    /// The SQL comparison for scalar operators.
+    pub fn sql(self) -> &'static str {
+        match self {
+            Op::Eq | Op::In => "=",
+            Op::Neq => "<>",
+            Op::Gt => ">",
+            Op::Gte => ">=",
+            Op::Lt => "<",
+            Op::Lte => "<=",
+            Op::Is => "is",
+        }
+    }
+}
+
+/// `column=op.value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    /// The column.
+    pub column: String,
+    /// The operator.
+    pub op: Op,
+    /// The value, still text; `in` values are split.
+    pub value: FilterValue,
+}
+
+/// The right-hand side of a filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterValue {
+    /// One value.
+    One(String),
+    /// `in.(a,b,c)`.
+    List(Vec<String>),
+}
+
+/// One `order` key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderKey {
+    /// The column.
+    pub column: String,
+    /// Descending.
+    pub desc: bool,
+    /// `nullsfirst` / `nullslast`, when given.
+    pub nulls_first: Option<bool>,
+}
+
+/// A parsed query string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    /// Selected columns; empty means `*`.
+    pub select: Vec<String>,
+    /// Filters, ANDed.
+    pub filters: Vec<Filter>,
+    /// Sort keys.
+    pub order: Vec<OrderKey>,
+    /// Row limit.
+    pub limit: Option<u64>,
+    /// Rows to skip.
+    pub offset: Option<u64>,
+    /// Upsert conflict target.
+    pub on_conflict: Vec<String>,
+}
+
+impl Query {
+    /// Parses a raw (still percent-encoded) query string.
+    pub fn parse(raw: &str) -> Result<Query, RestError> {
+        let mut query = Query::default();
+        for pair in raw.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = decode(key);
+            let value = decode(value);
+            match key.as_str() {
+                "select" => {
+                    query.select = split_list(&value)
+                        .into_iter()
+                        .filter(|c| c != "*")
+                        .collect();
+                }
+                "order" => {
+                    for part in split_list(&value) {
+                        query.order.push(parse_order(&part)?);
+                    }
+                }
+                "limit" => query.limit = Some(parse_number(&value, "limit")?),
+                "offset" => query.offset = Some(parse_number(&value, "offset")?),
+                "on_conflict" => query.on_conflict = split_list(&value),
+                // Supabase client bookkeeping that changes nothing here.
+                "columns" | "apikey" => {}
+                column => query.filters.push(parse_filter(column, &value)?),
+            }
+        }
+        Ok(query)
+    }
+}
+
+fn parse_filter(column: &str, text: &str) -> Result<Filter, RestError> {
+    let (op, value) = text.split_once('.').ok_or_else(|| {
+        parse_error(format!(
+            "\"failed to parse filter ({text})\" (line 1, column 1)"
+        ))
+    })?;
+    let op = Op::parse(op).ok_or_else(|| {
+        parse_error(format!(
+            "\"failed to parse filter ({text})\" (line 1, column 1)"
+        ))
+    })?;
+    let value = if op == Op::In {
+        let inner = value
+            .strip_prefix('(')
+            .and_then(|v| v.strip_suffix(')'))
+            .ok_or_else(|| parse_error(format!("\"failed to parse filter ({text})\"")))?;
+        FilterValue::List(split_list(inner).into_iter().map(unquote).collect())
+    } else {
+        FilterValue::One(value.to_owned())
+    };
+    Ok(Filter {
+        column: column.to_owned(),
+        op,
+        value,
+    })
+}
+
+fn parse_order(text: &str) -> Result<OrderKey, RestError> {
+    let mut parts = text.split('.');
+    let column = parts.next().unwrap_or_default().to_owned();
+    let mut key = OrderKey {
+        column,
+        desc: false,
+        nulls_first: None,
+    };
+    for modifier in parts {
+        match modifier {
+            "asc" => key.desc = false,
+            "desc" => key.desc = true,
+            "nullsfirst" => key.nulls_first = Some(true),
+            "nullslast" => key.nulls_first = Some(false),
+            _ => return Err(parse_error(format!("\"failed to parse order ({text})\""))),
+        }
+    }
+    Ok(key)
+}
+
+fn parse_number(text: &str, what: &str) -> Result<u64, RestError> {
+    text.parse()
+        .map_err(|_| parse_error(format!("\"failed to parse {what} ({text})\"")))
+}
+
+fn parse_error(details: String) -> RestError {
+    RestError::new(400, "PGRST100", "\"failed to parse\" query string").with_details(details)
+}
+
+/// Splits on commas outside double quotes.
+fn split_list(text: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ',' if !quoted => items.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    if !current.is_empty() || !items.is_empty() {
+        items.push(current);
+    }
+    items.into_iter().map(|s| s.trim().to_owned()).collect()
+}
+
+fn unquote(text: String) -> String {
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) => inner.replace("\\\"", "\""),
+        None => text,
+    }
+}
+
+/// Percent-decoding with `+` as space, as browsers encode query strings.
+pub fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                Ok(byte) => {
+                    out.push(byte);
+                    i += 2;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_catch_up_pull() {
+        let query = Query::parse(
+            "select=*&band_id=eq.b1&updated_at=gte.2026-11-23T10%3A00%3A00.000%2B00%3A00&order=updated_at.asc,id.asc&limit=1000",
+        )
+        .unwrap();
+        assert!(query.select.is_empty());
+        assert_eq!(query.filters.len(), 2);
+        assert_eq!(
+            query.filters[1].value,
+            FilterValue::One("2026-11-23T10:00:00.000+00:00".into())
+        );
+        assert_eq!(query.order.len(), 2);
+        assert_eq!(query.limit, Some(1000));
+    }
+
+    #[test]
+    fn parses_in_lists_and_modifiers() {
+        let query =
+            Query::parse("id=in.(a,%22b,c%22)&order=title.desc.nullslast&deleted_at=is.null")
+                .unwrap();
+        assert_eq!(
+            query.filters[0].value,
+            FilterValue::List(vec!["a".into(), "b,c".into()])
+        );
+        assert!(query.order[0].desc);
+        assert_eq!(query.order[0].nulls_first, Some(false));
+        assert_eq!(query.filters[1].op, Op::Is);
+    }
+
+    #[test]
+    fn rejects_unknown_operators() {
+        let error = Query::parse("title=regex.x").unwrap_err();
+        assert_eq!(error.code, "PGRST100");
+        assert_eq!(error.status, 400);
+    }
+}

@@ -1,0 +1,80 @@
+//! Shared server state and the caller identity every request resolves first.
+
+use crate::auth::{Claims, Keys, TokenError};
+use crate::faults::Faults;
+use crate::realtime::hub::Hub;
+use crate::rest::RestError;
+use crate::schema::Schema;
+use axum::http::HeaderMap;
+use deadpool_postgres::Pool;
+use std::sync::Arc;
+
+/// Everything handlers share.
+pub struct AppState {
+    /// Connections for REST and auth.
+    pub pool: Pool,
+    /// Token signing and verification.
+    pub keys: Keys,
+    /// The anon key clients send as `apikey`.
+    pub anon_key: String,
+    /// Tables and columns.
+    pub schema: Schema,
+    /// Fault switches (inert unless enabled).
+    pub faults: Arc<Faults>,
+    /// Realtime connections and subscriptions.
+    pub hub: Arc<Hub>,
+    /// Changes larger than this many bytes are sent without their record (`Error 413`).
+    pub max_change_bytes: usize,
+}
+
+/// Who is calling: the verified claims of the bearer token (or of the anon key).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// `anon`, `authenticated` or `service_role`.
+    pub role: String,
+    /// The claims as JSON, for `request.jwt.claims`.
+    pub claims_json: String,
+}
+
+impl Caller {
+    /// From verified claims; only the three API roles are allowed.
+    pub fn from_claims(claims: &Claims) -> Result<Caller, TokenError> {
+        match claims.role.as_str() {
+            "anon" | "authenticated" | "service_role" => Ok(Caller {
+                role: claims.role.clone(),
+                claims_json: serde_json::to_string(claims).expect("claims serialize"),
+            }),
+            other => Err(TokenError::Malformed(format!(
+                "role \"{other}\" is not allowed"
+            ))),
+        }
+    }
+
+    /// SQL that makes the current transaction run as this caller.
+    pub fn session_sql(&self) -> String {
+        format!(
+            "set local role {role}; select set_config('request.jwt.claims', '{claims}', true), set_config('request.jwt.claim.role', '{role}', true)",
+            role = self.role,
+            claims = self.claims_json.replace('\'', "''"),
+        )
+    }
+}
+
+impl AppState {
+    /// Resolves the caller from `Authorization: Bearer` (or the `apikey` header alone).
+    pub fn caller_from_headers(&self, headers: &HeaderMap) -> Result<Caller, RestError> {
+        let bearer = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            });
+        let apikey = headers.get("apikey").and_then(|v| v.to_str().ok());
+        let token = bearer.or(apikey).ok_or(TokenError::Missing);
+        let claims = token.and_then(|t| self.keys.verify(t, self.faults.expired_before()));
+        claims
+            .and_then(|c| Caller::from_claims(&c))
+            .map_err(|e| RestError::new(401, "PGRST301", e.rest_message()))
+    }
+}
