@@ -93,12 +93,30 @@ struct Member {
     presence_key: String,
 }
 
+/// Who is present on one channel: socket → (presence key, meta with `phx_ref`).
+type ChannelPresence = BTreeMap<u64, (String, Map<String, Value>)>;
+
+/// A socket joining a channel.
+pub struct Membership {
+    /// The socket.
+    pub conn: u64,
+    /// `realtime:<name>`.
+    pub topic: String,
+    /// The join's ref, sent with channel-wide pushes.
+    pub join_ref: Option<String>,
+    /// Whether it receives its own broadcasts.
+    pub broadcast_self: bool,
+    /// Its presence key.
+    pub presence_key: String,
+    /// Where its frames go.
+    pub outbox: Outbox,
+}
+
 #[derive(Default)]
 struct State {
     subscriptions: Vec<Subscription>,
     members: BTreeMap<String, Vec<Member>>,
-    /// topic → conn → (key, meta with phx_ref)
-    presence: BTreeMap<String, BTreeMap<u64, (String, Map<String, Value>)>>,
+    presence: BTreeMap<String, ChannelPresence>,
 }
 
 /// The registry shared by sockets and the change stream.
@@ -116,31 +134,23 @@ impl Hub {
 
     /// Adds a socket to a channel (replacing an earlier join of the same topic) with its
     /// subscriptions, and returns the presence state to send it.
-    pub fn join(
-        &self,
-        conn: u64,
-        topic: &str,
-        join_ref: Option<&str>,
-        broadcast_self: bool,
-        presence_key: String,
-        outbox: Outbox,
-        subscriptions: Vec<Subscription>,
-    ) -> Value {
+    pub fn join(&self, membership: Membership, subscriptions: Vec<Subscription>) -> Value {
         let mut state = self.state.lock().expect("not poisoned");
-        remove_member(&mut state, conn, topic);
+        let topic = membership.topic.clone();
+        remove_member(&mut state, membership.conn, &topic);
         state.subscriptions.extend(subscriptions);
         state
             .members
-            .entry(topic.to_owned())
+            .entry(topic.clone())
             .or_default()
             .push(Member {
-                conn,
-                join_ref: join_ref.map(str::to_owned),
-                broadcast_self,
-                outbox,
-                presence_key,
+                conn: membership.conn,
+                join_ref: membership.join_ref,
+                broadcast_self: membership.broadcast_self,
+                outbox: membership.outbox,
+                presence_key: membership.presence_key,
             });
-        presence_json(state.presence.get(topic))
+        presence_json(state.presence.get(&topic))
     }
 
     /// Removes a socket from a channel; returns whether it was there.
@@ -289,7 +299,7 @@ fn send_to_members(state: &State, topic: &str, event: &str, payload: &Value, ski
     }
 }
 
-fn presence_json(entries: Option<&BTreeMap<u64, (String, Map<String, Value>)>>) -> Value {
+fn presence_json(entries: Option<&ChannelPresence>) -> Value {
     let mut state: Map<String, Value> = Map::new();
     for (key, meta) in entries.into_iter().flat_map(|e| e.values()) {
         let slot = state

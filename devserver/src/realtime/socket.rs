@@ -1,7 +1,7 @@
 //! One Realtime WebSocket: the server side of the Phoenix channel protocol.
 
 use super::filter::RowFilter;
-use super::hub::{OutFrame, Outbox, Subscription};
+use super::hub::{Membership, OutFrame, Outbox, Subscription};
 use crate::auth::{now_secs, Claims, TokenError};
 use crate::faults::SocketAction;
 use crate::state::AppState;
@@ -325,15 +325,15 @@ impl Session {
             .pointer("/broadcast/self")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let presence_state = self.state.hub.join(
-            self.conn,
-            &frame.topic,
-            frame.join_ref.as_deref(),
+        let membership = Membership {
+            conn: self.conn,
+            topic: frame.topic.clone(),
+            join_ref: frame.join_ref.clone(),
             broadcast_self,
             presence_key,
-            self.outbox.clone(),
-            subscriptions,
-        );
+            outbox: self.outbox.clone(),
+        };
+        let presence_state = self.state.hub.join(membership, subscriptions);
         self.channels.insert(
             frame.topic.clone(),
             Joined {
