@@ -12,7 +12,13 @@ LOG_DIR="$(mktemp -d)"
 declare -a RESULTS=()
 FAILED=0
 SERVER_PID=""
-cleanup() { [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$LOG_DIR"; }
+DEVSERVER_PID=""
+cleanup() {
+  [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null
+  # SIGTERM lets the dev server stop and delete its throwaway PostgreSQL.
+  if [[ -n "$DEVSERVER_PID" ]]; then kill -TERM "$DEVSERVER_PID" 2>/dev/null; wait "$DEVSERVER_PID" 2>/dev/null; fi
+  rm -rf "$LOG_DIR"
+}
 trap cleanup EXIT
 
 # run NAME COMMAND...: runs a step, shows its output, keeps its summary lines.
@@ -39,7 +45,24 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 run "cargo fmt --check" cargo fmt --all --check
 run "clippy (host)" cargo clippy --workspace --all-targets --quiet -- -D warnings
 run "clippy (wasm32)" cargo clippy -p rockon-sync -p rockon-sync-core --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
-run "native tests (core)" cargo test --workspace --quiet
+run "native tests (core, devserver)" cargo test --workspace --quiet
+
+# The dev server on its own throwaway PostgreSQL, for the official supabase-js client.
+start_devserver() {
+  cargo build --quiet -p rockon-devserver || return 1
+  "$CARGO_TARGET_DIR/debug/rockon-devserver" serve --port 0 --faults >"$LOG_DIR/devserver.out" 2>"$LOG_DIR/devserver.err" &
+  DEVSERVER_PID=$!
+  for _ in $(seq 300); do grep -q "ready" "$LOG_DIR/devserver.out" && break; sleep 0.1; done
+  DEVSERVER_READY="$(sed -n 's/^rockon-devserver ready //p' "$LOG_DIR/devserver.out")"
+  [[ -n "$DEVSERVER_READY" ]] || { cat "$LOG_DIR/devserver.err"; return 1; }
+  DEVSERVER_URL="$(node -e 'console.log(JSON.parse(process.argv[1]).url)' "$DEVSERVER_READY")"
+  DEVSERVER_ANON="$(node -e 'console.log(JSON.parse(process.argv[1]).anonKey)' "$DEVSERVER_READY")"
+}
+if start_devserver; then
+  run "devserver vs supabase-js" node devserver/tests/conformance.mjs "$DEVSERVER_URL" "$DEVSERVER_ANON"
+else
+  RESULTS+=("FAILED   devserver did not start"); FAILED=1
+fi
 
 PORT="$(free_port)"
 PORT="$PORT" node tests/support/phoenix-server.mjs >"$LOG_DIR/phoenix.log" 2>&1 &
