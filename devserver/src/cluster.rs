@@ -41,10 +41,12 @@ impl Cluster {
                 "UTF8",
             ])
         })?;
+        // fsync=off keeps commits cheap, but synchronous_commit stays on: logical decoding only
+        // sees flushed WAL, and asynchronous commits would wait for the WAL writer (200 ms).
         let options = format!(
             "-c listen_addresses=127.0.0.1 -p {port} -c wal_level=logical -c max_replication_slots=16 \
              -c max_wal_senders=4 -c unix_socket_directories={dir} -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+             -c full_page_writes=off -c max_connections=200",
             dir = cluster.dir.display()
         );
         let log = cluster.dir.join("postgres.log");

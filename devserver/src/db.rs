@@ -10,19 +10,8 @@ const MIGRATIONS: &[(&str, &str)] = &[(
     "0001_rockon_schema",
     include_str!("../sql/migrations/0001_rockon_schema.sql"),
 )];
-/// The dev server's own objects: refresh tokens, the change-stream wake-up, the RLS fan-out.
+/// The dev server's own objects: refresh tokens and the RLS fan-out.
 const DEVSERVER: &str = include_str!("../sql/devserver.sql");
-/// Wakes the change stream on commit to any published table.
-const NOTIFY_TRIGGERS: &str = "do $$
-declare t record;
-begin
-  for t in select schemaname, tablename from pg_publication_tables where pubname = 'supabase_realtime' loop
-    execute format('create or replace trigger rockon_devserver_notify after insert or update or delete on %I.%I
-                    for each statement execute function rockon_devserver.notify_change()',
-                   t.schemaname, t.tablename);
-  end loop;
-end
-$$;";
 /// Demo users, bands and their songs, setlists, shows and practices.
 const SEED: &str = include_str!("../sql/seed.sql");
 
@@ -102,10 +91,6 @@ pub async fn prepare(pool: &Pool, bootstrap: bool, seed: bool) -> Result<(), Str
         .batch_execute(DEVSERVER)
         .await
         .map_err(|e| fail("dev server objects", e))?;
-    client
-        .batch_execute(NOTIFY_TRIGGERS)
-        .await
-        .map_err(|e| fail("notify triggers", e))?;
     if seed {
         let users: i64 = client
             .query_one("select count(*) from auth.users", &[])

@@ -5,6 +5,7 @@
 
 mod admin;
 mod auth;
+mod bench;
 mod cluster;
 mod db;
 mod faults;
@@ -58,6 +59,8 @@ enum Command {
         #[arg(long, env = "ROCKON_JWT_SECRET", default_value = DEFAULT_SECRET)]
         jwt_secret: String,
     },
+    /// Measures commit → frame latency and sustained changes/s on loopback.
+    Bench(bench::BenchArgs),
     /// Prints the anon key for a JWT secret.
     AnonKey {
         /// The JWT secret.
@@ -116,6 +119,14 @@ fn main() {
                 keys.user_token(id, &format!("{user}@rockon.test"), ttl)
             );
         }
+        Command::Bench(args) => {
+            let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+            let keys = auth::Keys::new(DEFAULT_SECRET, 3600);
+            if let Err(error) = runtime.block_on(bench::run(args, keys)) {
+                eprintln!("rockon-devserver bench: {error}");
+                std::process::exit(1);
+            }
+        }
         Command::AnonKey { jwt_secret } => {
             println!("{}", auth::Keys::new(&jwt_secret, 0).anon_key())
         }
@@ -159,6 +170,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         max_change_bytes: args.max_change_bytes,
     });
     tokio::spawn(realtime::changes::run(state.clone(), database_url.clone()));
+    if !state
+        .hub
+        .wait_for_stream(std::time::Duration::from_secs(30))
+        .await
+    {
+        return Err("the change stream did not start (is wal2json installed?)".into());
+    }
 
     let app = Router::new()
         .route("/rest/v1/{table}", any(rest::handle))
@@ -185,6 +203,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(cluster) = &cluster {
         eprintln!("throwaway PostgreSQL in {}", cluster.dir().display());
     }
+    // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold small frames back ~40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -382,3 +382,22 @@ async fn a_connection_carries_at_most_100_channels() {
     let (_, reply) = socket.join("realtime:c5", json!([]), &bob).await;
     assert_eq!(reply["status"], "ok");
 }
+
+#[tokio::test]
+async fn a_write_right_after_the_join_reply_is_delivered() {
+    let server = Server::start(&[]);
+    let bob = token("bob", 3600);
+    let mut socket = Phoenix::connect(&server, "2.0.0").await;
+    let (_, reply) = socket.join("realtime:band", songs_of(ROCKERS), &bob).await;
+    assert_eq!(reply["status"], "ok");
+    // Written before "Subscribed to PostgreSQL" has been read: the subscription already holds.
+    let row = insert_song(ROCKERS, "Early bird");
+    assert_eq!(server.rest("POST", "songs", &bob, Some(row)).await.0, 201);
+    let system = socket.next_event("system", 5_000).await.unwrap();
+    assert_eq!(system.payload["message"], "Subscribed to PostgreSQL");
+    let change = socket
+        .next_event("postgres_changes", 5_000)
+        .await
+        .expect("not missed");
+    assert_eq!(change.payload["data"]["record"]["title"], "Early bird");
+}

@@ -120,13 +120,37 @@ struct State {
 }
 
 /// The registry shared by sockets and the change stream.
-#[derive(Default)]
 pub struct Hub {
     state: Mutex<State>,
     next_id: AtomicU64,
+    /// Whether the change stream's slot exists, so every commit from now on will be decoded.
+    stream_ready: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            next_id: AtomicU64::default(),
+            stream_ready: tokio::sync::watch::channel(false).0,
+        }
+    }
 }
 
 impl Hub {
+    /// Records whether the change stream is decoding.
+    pub fn set_stream_ready(&self, ready: bool) {
+        self.stream_ready.send_replace(ready);
+    }
+
+    /// Waits up to `timeout` for the change stream; false if it is not decoding.
+    pub async fn wait_for_stream(&self, timeout: std::time::Duration) -> bool {
+        let mut ready = self.stream_ready.subscribe();
+        tokio::time::timeout(timeout, ready.wait_for(|r| *r))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
     /// A fresh id for a socket, a binding or a presence ref.
     pub fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed) + 1

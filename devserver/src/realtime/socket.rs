@@ -358,9 +358,12 @@ impl Session {
             return;
         }
         let channel = topic.strip_prefix("realtime:").unwrap_or(topic);
-        // The subscriptions are registered with the change stream before this is sent, so every
+        // The subscriptions are registered, and the stream's slot exists, before this is sent: every
         // change committed from now on reaches this socket.
+        let streaming = self.state.hub.wait_for_stream(Duration::from_secs(5)).await;
         let system = match invalid {
+            None if !streaming => json!({"extension": "postgres_changes", "status": "error",
+                "message": "Realtime was unable to connect to the project database", "channel": channel}),
             None => json!({"extension": "postgres_changes", "status": "ok",
                            "message": "Subscribed to PostgreSQL", "channel": channel}),
             Some(binding) => json!({"extension": "postgres_changes", "status": "error",
