@@ -401,3 +401,72 @@ async fn a_write_right_after_the_join_reply_is_delivered() {
         .expect("not missed");
     assert_eq!(change.payload["data"]["record"]["title"], "Early bird");
 }
+
+#[tokio::test]
+async fn presence_and_broadcast_between_members_of_a_channel() {
+    let server = Server::start(&[]);
+    let (alice, bob) = (token("alice", 3600), token("bob", 3600));
+    let join = |key: &str, token: &str| {
+        json!({"config": {"broadcast": {"ack": true, "self": false}, "presence": {"key": key, "enabled": true},
+                          "postgres_changes": [], "private": false}, "access_token": token})
+    };
+    let mut a = Phoenix::connect(&server, "2.0.0").await;
+    let a_ref = a
+        .send(None, "realtime:room", "phx_join", join("alice", &alice))
+        .await;
+    assert_eq!(
+        a.next_event("phx_reply", 2_000).await.unwrap().payload["status"],
+        "ok"
+    );
+    assert_eq!(
+        a.next_event("presence_state", 2_000).await.unwrap().payload,
+        json!({})
+    );
+    a.send(
+        Some(&a_ref),
+        "realtime:room",
+        "presence",
+        json!({"type": "presence", "event": "track", "payload": {"page": "songs"}}),
+    )
+    .await;
+    assert_eq!(
+        a.next_event("phx_reply", 2_000).await.unwrap().payload["status"],
+        "ok"
+    );
+    let diff = a.next_event("presence_diff", 2_000).await.unwrap();
+    assert_eq!(diff.payload["joins"]["alice"]["metas"][0]["page"], "songs");
+
+    // Bob joins and sees alice in the state.
+    let mut b = Phoenix::connect(&server, "1.0.0").await;
+    let b_ref = b
+        .send(None, "realtime:room", "phx_join", join("bob", &bob))
+        .await;
+    b.next_event("phx_reply", 2_000).await.unwrap();
+    let state = b.next_event("presence_state", 2_000).await.unwrap();
+    assert_eq!(state.payload["alice"]["metas"][0]["page"], "songs");
+
+    // A broadcast from bob reaches alice (not bob: self is off) and is acknowledged.
+    b.send(
+        Some(&b_ref),
+        "realtime:room",
+        "broadcast",
+        json!({"type": "broadcast", "event": "cursor", "payload": {"x": 1}}),
+    )
+    .await;
+    assert_eq!(
+        b.next_event("phx_reply", 2_000).await.unwrap().payload["status"],
+        "ok"
+    );
+    let message = a.next_event("broadcast", 2_000).await.unwrap();
+    assert_eq!(message.payload["event"], "cursor");
+    assert_eq!(message.payload["payload"]["x"], 1);
+    assert!(b.next_event("broadcast", 300).await.is_none());
+
+    // Alice leaves: bob gets the leave diff.
+    drop(a);
+    let leave = b.next_event("presence_diff", 3_000).await.unwrap();
+    assert_eq!(
+        leave.payload["leaves"]["alice"]["metas"][0]["page"],
+        "songs"
+    );
+}

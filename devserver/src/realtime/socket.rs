@@ -210,12 +210,13 @@ impl Session {
                             .and_then(Value::as_object)
                             .cloned()
                             .unwrap_or_default();
-                        self.state.hub.track(self.conn, &frame.topic, meta);
+                        // Reply first: Phoenix broadcasts the diff after handling the push.
                         reply(&self.outbox, "ok", json!({}));
+                        self.state.hub.track(self.conn, &frame.topic, meta);
                     }
                     Some("untrack") => {
-                        self.state.hub.untrack(self.conn, &frame.topic);
                         reply(&self.outbox, "ok", json!({}));
+                        self.state.hub.untrack(self.conn, &frame.topic);
                     }
                     _ => reply(
                         &self.outbox,
