@@ -43,8 +43,11 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod merge;
+pub mod outbox;
 pub mod realtime;
 pub mod rng;
+pub mod schema;
 mod time;
 pub mod transcript;
 

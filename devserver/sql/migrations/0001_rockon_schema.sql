@@ -126,6 +126,10 @@ begin
     new.updated_at := greatest(now(), old.updated_at);
     new.created_by := old.created_by;
     new.last_modified_by := coalesce(auth.uid(), new.last_modified_by);
+    -- Tombstones carry the server's time of the first delete, whatever the device sent.
+    if new.deleted_at is not null then
+      new.deleted_at := coalesce(old.deleted_at, now());
+    end if;
   end if;
   return new;
 end

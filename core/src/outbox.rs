@@ -1,0 +1,707 @@
+//! The outbox: local writes waiting for the server, and the rules for pushing them.
+//!
+//! Every local write becomes an [`Entry`] persisted with the row in one storage transaction.
+//! Entries leave the outbox only when the server has the write. Consecutive edits to one row
+//! coalesce while not yet sent; a row's entries go out strictly in order, one push at a time.
+//! Failures are classified: network errors, 5xx, 408 and 429 retry on a timer with jittered
+//! backoff; 401 holds everything until a new token; other 4xx park the entry as failed, visible
+//! with the server's message, until the app retries or discards it. A conditional update that
+//! matches nothing is a conflict: the engine fetches the server row and three-way merges.
+//!
+//! Like the Realtime engine, the outbox does no I/O: the driver persists the [`Effect`]s it
+//! returns, performs the [`HttpRequest`]s, and reports responses with the current time.
+
+use crate::backoff::BackoffPolicy;
+use crate::merge::{three_way, ConflictPolicy, FieldConflict};
+use crate::rng::SplitMix64;
+use crate::schema::TableSchema;
+use crate::Millis;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// What a write does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Op {
+    /// Create the row (an idempotent upsert on its client-generated id).
+    Insert,
+    /// Change fields, on the condition that the server row is still at the base version.
+    Update,
+    /// Tombstone the row (`deleted_at`), on the same condition.
+    Delete,
+}
+
+/// Why an entry is parked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushError {
+    /// HTTP status (0 when there was no response).
+    pub status: u16,
+    /// PostgREST's or PostgreSQL's code, when the server sent one.
+    pub code: Option<String>,
+    /// The server's message.
+    pub message: String,
+}
+
+/// A write waiting for the server. Persisted as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// Position in the outbox; entries are pushed in this order.
+    pub seq: u64,
+    /// Wire table name.
+    pub table: String,
+    /// The row's id.
+    pub row_id: String,
+    /// What to do.
+    pub op: Op,
+    /// Wire columns: the whole new row for inserts, the changed fields for updates.
+    pub fields: Map<String, Value>,
+    /// The server row the edit builds on (updates and deletes).
+    pub base: Option<Map<String, Value>>,
+    /// Push attempts so far.
+    pub attempts: u32,
+    /// Set when the server refused the write for good; the entry waits for retry or discard.
+    pub failed: Option<PushError>,
+    /// The last retryable failure (network, 5xx, 429), for display while it retries.
+    #[serde(default)]
+    pub last_error: Option<PushError>,
+}
+
+impl Entry {
+    fn base_version(&self) -> Option<i64> {
+        self.base.as_ref()?.get("version")?.as_i64()
+    }
+}
+
+/// The sync status of a row, as shown next to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RowStatus {
+    /// The server has every local change.
+    Synced,
+    /// A push of this row is in flight.
+    Syncing,
+    /// Local changes wait to be pushed.
+    Pending,
+    /// The server refused a change; see the entry's error.
+    Error,
+}
+
+/// An HTTP request for the driver, relative to the project URL. The driver adds `apikey`,
+/// `Authorization` and `Content-Type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// `GET`, `POST` or `PATCH`.
+    pub method: &'static str,
+    /// Path and query, e.g. `/rest/v1/songs?id=eq.…`.
+    pub path: String,
+    /// The `Prefer` header.
+    pub prefer: &'static str,
+    /// JSON body.
+    pub body: Option<String>,
+}
+
+/// What the server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpResult {
+    /// A response with its status and body.
+    Response {
+        /// HTTP status.
+        status: u16,
+        /// Body text.
+        body: String,
+    },
+    /// No response: offline, DNS, connection refused, aborted.
+    NetworkError(String),
+}
+
+/// A settled conflict, kept so no value is lost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictRecord {
+    /// Wire table name.
+    pub table: String,
+    /// The row.
+    pub row_id: String,
+    /// The local row when the conflict was found.
+    pub local: Map<String, Value>,
+    /// The server's row (`None` when it was deleted).
+    pub remote: Option<Map<String, Value>>,
+    /// The fields both sides changed, with the value kept.
+    pub fields: Vec<FieldConflict>,
+    /// The server deleted the row while it was edited locally.
+    pub deleted_remotely: bool,
+}
+
+/// What the driver must do after a call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Persist this entry (new or changed).
+    PutEntry(Entry),
+    /// Remove the entry with this seq.
+    RemoveEntry(u64),
+    /// Store the server's row as the local row.
+    StoreServerRow {
+        /// Wire table name.
+        table: String,
+        /// The row from the server (wire columns).
+        row: Map<String, Value>,
+    },
+    /// Store a merged row locally (server row plus surviving local changes).
+    StoreMergedRow {
+        /// Wire table name.
+        table: String,
+        /// The merged row (wire columns).
+        row: Map<String, Value>,
+    },
+    /// Persist a conflict and tell the app.
+    Conflict(ConflictRecord),
+    /// A row's status changed.
+    Status {
+        /// Wire table name.
+        table: String,
+        /// The row.
+        row_id: String,
+        /// The new status.
+        status: RowStatus,
+    },
+    /// Pushes stopped on 401: ask the app for a new token.
+    NeedToken,
+}
+
+/// Why a local write was refused. Nothing was queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteRefused {
+    /// The row was deleted locally; it cannot be changed.
+    RowDeleted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flight {
+    /// The write itself.
+    Push(u64),
+    /// The GET that follows an empty answer (conflict or duplicate insert).
+    Fetch(u64),
+}
+
+/// The outbox engine.
+#[derive(Debug)]
+pub struct Outbox {
+    entries: BTreeMap<u64, Entry>,
+    next_seq: u64,
+    in_flight: Option<Flight>,
+    retry_at: BTreeMap<u64, Millis>,
+    held: bool,
+    backoff: BackoffPolicy,
+    policy: ConflictPolicy,
+    rng: SplitMix64,
+}
+
+impl Outbox {
+    /// An outbox holding the persisted `entries` (after a reload everything is due at once).
+    pub fn new(entries: Vec<Entry>, policy: ConflictPolicy, seed: u64) -> Self {
+        let next_seq = entries.iter().map(|e| e.seq + 1).max().unwrap_or(1);
+        Self {
+            entries: entries.into_iter().map(|e| (e.seq, e)).collect(),
+            next_seq,
+            in_flight: None,
+            retry_at: BTreeMap::new(),
+            held: false,
+            backoff: BackoffPolicy {
+                initial_ms: 1_000,
+                max_ms: 60_000,
+            },
+            policy,
+            rng: SplitMix64::new(seed),
+        }
+    }
+
+    /// The entries, in push order.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
+    }
+
+    /// The entry with `seq`.
+    pub fn entry(&self, seq: u64) -> Option<&Entry> {
+        self.entries.get(&seq)
+    }
+
+    /// Whether pushes wait for a new token.
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// The status of a row.
+    pub fn status(&self, table: &str, row_id: &str) -> RowStatus {
+        let mut status = RowStatus::Synced;
+        for entry in self.row_entries(table, row_id) {
+            if entry.failed.is_some() {
+                return RowStatus::Error;
+            }
+            let flying = matches!(self.in_flight, Some(Flight::Push(s) | Flight::Fetch(s)) if s == entry.seq);
+            status = if flying {
+                RowStatus::Syncing
+            } else {
+                RowStatus::Pending
+            };
+        }
+        status
+    }
+
+    fn row_entries<'a>(
+        &'a self,
+        table: &'a str,
+        row_id: &'a str,
+    ) -> impl Iterator<Item = &'a Entry> {
+        self.entries
+            .values()
+            .filter(move |e| e.table == table && e.row_id == row_id)
+    }
+
+    /// Queues a local write. `fields` are wire columns (checked by the schema); `base` is the
+    /// server row the local row was last synced to. Coalesces with the row's last entry while
+    /// that has not been sent.
+    pub fn enqueue(
+        &mut self,
+        table: &str,
+        row_id: &str,
+        op: Op,
+        fields: Map<String, Value>,
+        base: Option<Map<String, Value>>,
+    ) -> Result<Vec<Effect>, WriteRefused> {
+        let last = self
+            .row_entries(table, row_id)
+            .last()
+            .map(|e| (e.seq, e.op, e.attempts, e.failed.is_some()));
+        let in_flight =
+            |seq| matches!(self.in_flight, Some(Flight::Push(s) | Flight::Fetch(s)) if s == seq);
+        if let Some((seq, last_op, attempts, failed)) = last {
+            if last_op == Op::Delete {
+                return Err(WriteRefused::RowDeleted);
+            }
+            if !in_flight(seq) && !failed {
+                let entry = self.entries.get_mut(&seq).expect("listed above");
+                match (last_op, op) {
+                    (_, Op::Update) => {
+                        entry.fields.extend(fields);
+                        let entry = entry.clone();
+                        return Ok(self.effects_for_put(entry));
+                    }
+                    // Created and deleted before the server ever saw it: nothing to send.
+                    (Op::Insert, Op::Delete) if attempts == 0 => {
+                        self.entries.remove(&seq);
+                        self.retry_at.remove(&seq);
+                        return Ok(vec![
+                            Effect::RemoveEntry(seq),
+                            Effect::Status {
+                                table: table.to_owned(),
+                                row_id: row_id.to_owned(),
+                                status: RowStatus::Synced,
+                            },
+                        ]);
+                    }
+                    (Op::Update, Op::Delete) => {
+                        entry.op = Op::Delete;
+                        entry.fields = Map::new();
+                        let entry = entry.clone();
+                        return Ok(self.effects_for_put(entry));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let entry = Entry {
+            seq,
+            table: table.to_owned(),
+            row_id: row_id.to_owned(),
+            op,
+            fields,
+            base,
+            attempts: 0,
+            failed: None,
+            last_error: None,
+        };
+        self.entries.insert(seq, entry.clone());
+        Ok(self.effects_for_put(entry))
+    }
+
+    fn effects_for_put(&self, entry: Entry) -> Vec<Effect> {
+        let status = self.status(&entry.table, &entry.row_id);
+        vec![
+            Effect::Status {
+                table: entry.table.clone(),
+                row_id: entry.row_id.clone(),
+                status,
+            },
+            Effect::PutEntry(entry),
+        ]
+    }
+
+    /// When the next retry is due, if one is waiting.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        if self.held || self.in_flight.is_some() {
+            return None;
+        }
+        self.retry_at.values().min().copied()
+    }
+
+    /// The next request to send, if any is due at `now`. One request is in flight at a time.
+    pub fn next_request(&mut self, now: Millis) -> Option<(u64, HttpRequest)> {
+        if self.held || self.in_flight.is_some() {
+            return None;
+        }
+        let mut blocked_rows: Vec<(&str, &str)> = Vec::new();
+        let mut chosen = None;
+        for entry in self.entries.values() {
+            let row = (entry.table.as_str(), entry.row_id.as_str());
+            if blocked_rows.contains(&row) {
+                continue;
+            }
+            // Later entries of this row wait for this one, whatever happens to it.
+            blocked_rows.push(row);
+            let due = self.retry_at.get(&entry.seq).is_none_or(|t| *t <= now);
+            if entry.failed.is_none() && due {
+                chosen = Some(entry.seq);
+                break;
+            }
+        }
+        let seq = chosen?;
+        self.retry_at.remove(&seq);
+        self.in_flight = Some(Flight::Push(seq));
+        let entry = self.entries.get_mut(&seq).expect("chosen above");
+        entry.attempts += 1;
+        Some((seq, push_request(entry)))
+    }
+
+    /// Reports the answer to the request `seq` got; returns effects and, for conflicts and
+    /// duplicate inserts, the GET to send next.
+    pub fn complete(
+        &mut self,
+        now: Millis,
+        seq: u64,
+        result: HttpResult,
+        table: &TableSchema,
+        local_row: Option<&Map<String, Value>>,
+    ) -> (Vec<Effect>, Option<HttpRequest>) {
+        let Some(flight) = self.in_flight.take() else {
+            return (Vec::new(), None);
+        };
+        let Some(entry) = self.entries.get(&seq).cloned() else {
+            return (Vec::new(), None);
+        };
+        let (status, body) = match result {
+            HttpResult::NetworkError(message) => {
+                return (self.retry_later(now, &entry, 0, message), None)
+            }
+            HttpResult::Response { status, body } => (status, body),
+        };
+        match status {
+            200..=299 => {}
+            401 => {
+                self.held = true;
+                let mut effects = vec![Effect::NeedToken];
+                effects.extend(self.status_effect(&entry));
+                return (effects, None);
+            }
+            408 | 429 | 500..=599 => {
+                return (
+                    self.retry_later(now, &entry, status, message_of(&body)),
+                    None,
+                )
+            }
+            _ => return (self.park(&entry, status, &body), None),
+        }
+        let rows: Vec<Map<String, Value>> = serde_json::from_str::<Vec<Value>>(&body)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::Object(map) => Some(map),
+                _ => None,
+            })
+            .collect();
+        match (flight, rows.into_iter().next()) {
+            (Flight::Push(_), Some(server_row)) => (self.settle(&entry, server_row), None),
+            // Nothing matched: an insert that already existed, or someone else's change.
+            (Flight::Push(_), None) => {
+                self.in_flight = Some(Flight::Fetch(seq));
+                let request = HttpRequest {
+                    method: "GET",
+                    path: format!(
+                        "/rest/v1/{}?id=eq.{}&select=*",
+                        entry.table,
+                        encode(&entry.row_id)
+                    ),
+                    prefer: "",
+                    body: None,
+                };
+                (
+                    self.status_effect(&entry).into_iter().collect(),
+                    Some(request),
+                )
+            }
+            (Flight::Fetch(_), remote) => (self.resolve(&entry, remote, table, local_row), None),
+        }
+    }
+
+    /// The server has the write: drop the entry, store the server's row.
+    fn settle(&mut self, entry: &Entry, server_row: Map<String, Value>) -> Vec<Effect> {
+        self.entries.remove(&entry.seq);
+        // Later entries of the row now build on this server row.
+        for later in self.entries.values_mut() {
+            if later.table == entry.table && later.row_id == entry.row_id {
+                later.base = Some(server_row.clone());
+            }
+        }
+        let mut effects = vec![
+            Effect::RemoveEntry(entry.seq),
+            Effect::StoreServerRow {
+                table: entry.table.clone(),
+                row: server_row,
+            },
+        ];
+        let laters: Vec<Entry> = self
+            .row_entries(&entry.table, &entry.row_id)
+            .cloned()
+            .collect();
+        effects.extend(laters.into_iter().map(Effect::PutEntry));
+        effects.extend(self.status_effect(entry));
+        effects
+    }
+
+    /// After an empty answer: the row as the server has it now decides.
+    fn resolve(
+        &mut self,
+        entry: &Entry,
+        remote: Option<Map<String, Value>>,
+        table: &TableSchema,
+        local_row: Option<&Map<String, Value>>,
+    ) -> Vec<Effect> {
+        let deleted =
+            |row: &Map<String, Value>| row.get("deleted_at").is_some_and(|v| !v.is_null());
+        match (entry.op, remote) {
+            // The insert was already there (a retry after a lost response): it is ours.
+            (Op::Insert, Some(server_row)) => self.settle(entry, server_row),
+            (Op::Insert, None) => self.park(
+                entry,
+                403,
+                r#"{"message":"the row exists but is not visible to this user"}"#,
+            ),
+            // Deleted on the server already: the local delete is done.
+            (Op::Delete, None) => self.drop_entry(entry),
+            (Op::Delete, Some(server_row)) if deleted(&server_row) => {
+                self.settle(entry, server_row)
+            }
+            // Someone changed it meanwhile; the local delete still wins, on the new version.
+            (Op::Delete, Some(server_row)) => {
+                self.rebase(entry, server_row, Map::new(), Vec::new())
+            }
+            (Op::Update, remote) => {
+                let local = local_row.cloned().unwrap_or_else(|| entry.fields.clone());
+                match remote {
+                    Some(server_row) if !deleted(&server_row) => {
+                        let base = entry.base.clone().unwrap_or_default();
+                        let fields: Vec<&str> =
+                            table.fields.iter().map(|f| f.name.as_str()).collect();
+                        let merge = three_way(&base, &local, &server_row, &fields, self.policy);
+                        let mut effects = Vec::new();
+                        if !merge.conflicts.is_empty() {
+                            effects.push(Effect::Conflict(ConflictRecord {
+                                table: entry.table.clone(),
+                                row_id: entry.row_id.clone(),
+                                local: local.clone(),
+                                remote: Some(server_row.clone()),
+                                fields: merge.conflicts.clone(),
+                                deleted_remotely: false,
+                            }));
+                        }
+                        effects.push(Effect::StoreMergedRow {
+                            table: entry.table.clone(),
+                            row: merge.row.clone(),
+                        });
+                        if merge.patch.is_empty() {
+                            effects.extend(self.settle(entry, server_row));
+                        } else {
+                            effects.extend(self.rebase(entry, server_row, merge.patch, Vec::new()));
+                        }
+                        effects
+                    }
+                    // Deleted remotely while edited locally: the delete stands, the local
+                    // values are kept in the conflict record.
+                    remote => {
+                        let mut effects = vec![Effect::Conflict(ConflictRecord {
+                            table: entry.table.clone(),
+                            row_id: entry.row_id.clone(),
+                            local,
+                            remote: remote.clone(),
+                            fields: Vec::new(),
+                            deleted_remotely: true,
+                        })];
+                        effects.extend(match remote {
+                            Some(server_row) => self.settle(entry, server_row),
+                            None => self.drop_entry(entry),
+                        });
+                        effects
+                    }
+                }
+            }
+        }
+    }
+
+    /// Re-targets the entry at the server's current version with `patch` and pushes it again.
+    fn rebase(
+        &mut self,
+        entry: &Entry,
+        server_row: Map<String, Value>,
+        patch: Map<String, Value>,
+        mut effects: Vec<Effect>,
+    ) -> Vec<Effect> {
+        let current = self.entries.get_mut(&entry.seq).expect("entry in outbox");
+        current.base = Some(server_row);
+        if current.op == Op::Update {
+            current.fields = patch;
+        }
+        current.attempts = 0;
+        effects.push(Effect::PutEntry(current.clone()));
+        effects.extend(self.status_effect(entry));
+        effects
+    }
+
+    fn drop_entry(&mut self, entry: &Entry) -> Vec<Effect> {
+        self.entries.remove(&entry.seq);
+        let mut effects = vec![Effect::RemoveEntry(entry.seq)];
+        effects.extend(self.status_effect(entry));
+        effects
+    }
+
+    fn retry_later(
+        &mut self,
+        now: Millis,
+        entry: &Entry,
+        status: u16,
+        message: String,
+    ) -> Vec<Effect> {
+        let delay = self.backoff.delay(entry.attempts.max(1), &mut self.rng);
+        self.retry_at.insert(entry.seq, now + delay);
+        let mut effects = Vec::new();
+        if let Some(stored) = self.entries.get_mut(&entry.seq) {
+            stored.last_error = Some(PushError {
+                status,
+                code: None,
+                message,
+            });
+            effects.push(Effect::PutEntry(stored.clone()));
+        }
+        effects.extend(self.status_effect(entry));
+        effects
+    }
+
+    fn park(&mut self, entry: &Entry, status: u16, body: &str) -> Vec<Effect> {
+        let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        let error = PushError {
+            status,
+            code: parsed
+                .get("code")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            message: message_of(body),
+        };
+        let stored = self.entries.get_mut(&entry.seq).expect("entry in outbox");
+        stored.failed = Some(error);
+        let stored = stored.clone();
+        let mut effects = vec![Effect::PutEntry(stored)];
+        effects.extend(self.status_effect(entry));
+        effects
+    }
+
+    fn status_effect(&self, entry: &Entry) -> Option<Effect> {
+        Some(Effect::Status {
+            table: entry.table.clone(),
+            row_id: entry.row_id.clone(),
+            status: self.status(&entry.table, &entry.row_id),
+        })
+    }
+
+    /// A new token arrived: pushes resume.
+    pub fn resume(&mut self) {
+        self.held = false;
+    }
+
+    /// Retries a failed entry now.
+    pub fn retry(&mut self, seq: u64) -> Vec<Effect> {
+        let Some(entry) = self.entries.get_mut(&seq) else {
+            return Vec::new();
+        };
+        entry.failed = None;
+        entry.attempts = 0;
+        let entry = entry.clone();
+        self.retry_at.remove(&seq);
+        self.effects_for_put(entry)
+    }
+
+    /// Gives up a write: the entry is removed. The driver restores the row from the base.
+    pub fn discard(&mut self, seq: u64) -> Option<(Entry, Vec<Effect>)> {
+        if matches!(self.in_flight, Some(Flight::Push(s) | Flight::Fetch(s)) if s == seq) {
+            return None;
+        }
+        let entry = self.entries.remove(&seq)?;
+        self.retry_at.remove(&seq);
+        let mut effects = vec![Effect::RemoveEntry(seq)];
+        effects.extend(self.status_effect(&entry));
+        Some((entry, effects))
+    }
+}
+
+fn push_request(entry: &Entry) -> HttpRequest {
+    let id = encode(&entry.row_id);
+    let table = &entry.table;
+    let conditional = |version: Option<i64>| match version {
+        Some(v) => format!("/rest/v1/{table}?id=eq.{id}&version=eq.{v}"),
+        None => format!("/rest/v1/{table}?id=eq.{id}"),
+    };
+    match entry.op {
+        // ignore-duplicates: a retry of an insert that did land changes nothing (no version
+        // bump); the empty answer leads to a GET of the row.
+        Op::Insert => HttpRequest {
+            method: "POST",
+            path: format!("/rest/v1/{table}?on_conflict=id"),
+            prefer: "return=representation,resolution=ignore-duplicates",
+            body: Some(Value::Object(entry.fields.clone()).to_string()),
+        },
+        Op::Update => HttpRequest {
+            method: "PATCH",
+            path: conditional(entry.base_version()),
+            prefer: "return=representation",
+            body: Some(Value::Object(entry.fields.clone()).to_string()),
+        },
+        // The server's trigger replaces the device time with its own clock.
+        Op::Delete => HttpRequest {
+            method: "PATCH",
+            path: conditional(entry.base_version()),
+            prefer: "return=representation",
+            body: Some(r#"{"deleted_at":"1970-01-01T00:00:00Z"}"#.to_owned()),
+        },
+    }
+}
+
+fn message_of(body: &str) -> String {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| body.chars().take(200).collect())
+}
+
+/// Percent-encodes a filter value.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,461 @@
+//! The synced tables as data: which tables, their scope column, their user-editable fields and
+//! field types, and the one mapping between the app's camelCase rows and the wire's snake_case
+//! columns. [`Schema::rockon`] is the default; other apps pass their own (it deserializes from
+//! the same JSON shape).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// The type of a field, checked on every local write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FieldType {
+    /// A string.
+    Text,
+    /// An integer.
+    Integer,
+    /// Any number.
+    Number,
+    /// `true` or `false`.
+    Boolean,
+    /// An ISO 8601 timestamp string.
+    Timestamp,
+    /// A UUID string.
+    Uuid,
+    /// Any JSON value.
+    Json,
+    /// An array of UUID strings.
+    UuidArray,
+}
+
+/// A user-editable field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldSchema {
+    /// The column name on the wire (snake_case).
+    pub name: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    /// Must be present and not null on create.
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// One synced table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableSchema {
+    /// The table name on the wire, e.g. `practice_sessions`.
+    pub name: String,
+    /// The short name used in event names (`practices:changed`).
+    pub alias: String,
+    /// The column that scopes rows to a band (or workspace, wedding…), e.g. `band_id`.
+    pub scope: String,
+    /// The field named in notifications ("Alice added 'Wonderwall'").
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The fields users may write.
+    pub fields: Vec<FieldSchema>,
+}
+
+/// Columns every synced table has, written by the server only.
+pub const SYSTEM_COLUMNS: &[&str] = &[
+    "id",
+    "version",
+    "created_by",
+    "last_modified_by",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+];
+
+/// All synced tables.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Schema {
+    /// The tables.
+    pub tables: Vec<TableSchema>,
+}
+
+/// A write the schema does not allow. Nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaError {
+    /// No such table in the schema.
+    UnknownTable(String),
+    /// The field is not part of the table.
+    UnknownField {
+        /// Table.
+        table: String,
+        /// Field, as the app named it.
+        field: String,
+    },
+    /// The field is written by the server only (`version`, `updatedAt`, …).
+    NotEditable {
+        /// Table.
+        table: String,
+        /// Field, as the app named it.
+        field: String,
+    },
+    /// The value has the wrong type.
+    WrongType {
+        /// Table.
+        table: String,
+        /// Field, as the app named it.
+        field: String,
+        /// The type the schema wants.
+        expected: FieldType,
+    },
+    /// A required field is missing or null.
+    Missing {
+        /// Table.
+        table: String,
+        /// Field, as the app named it.
+        field: String,
+    },
+    /// The row is not a JSON object.
+    NotAnObject,
+}
+
+impl SchemaError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SchemaError::UnknownTable(_) => "unknown_table",
+            SchemaError::UnknownField { .. } => "unknown_field",
+            SchemaError::NotEditable { .. } => "not_editable",
+            SchemaError::WrongType { .. } => "wrong_type",
+            SchemaError::Missing { .. } => "missing_field",
+            SchemaError::NotAnObject => "not_an_object",
+        }
+    }
+}
+
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SchemaError::UnknownTable(t) => write!(f, "no table {t:?} in the schema"),
+            SchemaError::UnknownField { table, field } => {
+                write!(f, "{table} has no field {field:?}")
+            }
+            SchemaError::NotEditable { table, field } => {
+                write!(f, "{table}.{field} is set by the server")
+            }
+            SchemaError::WrongType {
+                table,
+                field,
+                expected,
+            } => write!(f, "{table}.{field} must be {expected:?}"),
+            SchemaError::Missing { table, field } => write!(f, "{table}.{field} is required"),
+            SchemaError::NotAnObject => f.write_str("a row must be an object"),
+        }
+    }
+}
+
+impl std::error::Error for SchemaError {}
+
+fn field(name: &str, field_type: FieldType) -> FieldSchema {
+    FieldSchema {
+        name: name.into(),
+        field_type,
+        required: false,
+    }
+}
+
+fn required(name: &str, field_type: FieldType) -> FieldSchema {
+    FieldSchema {
+        required: true,
+        ..field(name, field_type)
+    }
+}
+
+impl Schema {
+    /// RockOn's tables: songs, setlists, shows and practice sessions scoped by `band_id`.
+    pub fn rockon() -> Schema {
+        use FieldType::*;
+        let table =
+            |name: &str, alias: &str, label: Option<&str>, fields: Vec<FieldSchema>| TableSchema {
+                name: name.into(),
+                alias: alias.into(),
+                scope: "band_id".into(),
+                label: label.map(Into::into),
+                fields,
+            };
+        Schema {
+            tables: vec![
+                table(
+                    "songs",
+                    "songs",
+                    Some("title"),
+                    vec![
+                        required("title", Text),
+                        field("artist", Text),
+                        field("key", Text),
+                        field("tempo", Integer),
+                        field("duration_seconds", Integer),
+                        field("notes", Text),
+                    ],
+                ),
+                table(
+                    "setlists",
+                    "setlists",
+                    Some("name"),
+                    vec![
+                        required("name", Text),
+                        field("show_id", Uuid),
+                        field("items", Json),
+                    ],
+                ),
+                table(
+                    "shows",
+                    "shows",
+                    Some("name"),
+                    vec![
+                        required("name", Text),
+                        field("venue", Text),
+                        field("starts_at", Timestamp),
+                        field("notes", Text),
+                    ],
+                ),
+                table(
+                    "practice_sessions",
+                    "practices",
+                    Some("location"),
+                    vec![
+                        required("scheduled_at", Timestamp),
+                        field("duration_minutes", Integer),
+                        field("location", Text),
+                        field("notes", Text),
+                        field("song_ids", UuidArray),
+                    ],
+                ),
+            ],
+        }
+    }
+
+    /// The table called `name` (wire name).
+    pub fn table(&self, name: &str) -> Result<&TableSchema, SchemaError> {
+        self.tables
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| SchemaError::UnknownTable(name.to_owned()))
+    }
+}
+
+impl TableSchema {
+    /// The editable field with wire name `name`.
+    pub fn field(&self, name: &str) -> Option<&FieldSchema> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Whether `column` (wire name) belongs to the table.
+    pub fn has_column(&self, column: &str) -> bool {
+        column == self.scope || SYSTEM_COLUMNS.contains(&column) || self.field(column).is_some()
+    }
+
+    /// Checks an app write and converts it to wire columns. `creating` also requires the
+    /// scope and the required fields; the id and scope may be given only on create.
+    pub fn to_wire_write(
+        &self,
+        values: &Map<String, Value>,
+        creating: bool,
+    ) -> Result<Map<String, Value>, SchemaError> {
+        let mut wire = Map::new();
+        for (key, value) in values {
+            let column = camel_to_snake(key);
+            let error =
+                |kind: fn(String, String) -> SchemaError| Err(kind(self.name.clone(), key.clone()));
+            if column == self.scope || column == "id" {
+                if !creating {
+                    return error(|table, field| SchemaError::NotEditable { table, field });
+                }
+                if !value.is_string() {
+                    return Err(SchemaError::WrongType {
+                        table: self.name.clone(),
+                        field: key.clone(),
+                        expected: FieldType::Uuid,
+                    });
+                }
+            } else if SYSTEM_COLUMNS.contains(&column.as_str()) {
+                return error(|table, field| SchemaError::NotEditable { table, field });
+            } else {
+                let Some(spec) = self.field(&column) else {
+                    return error(|table, field| SchemaError::UnknownField { table, field });
+                };
+                if !type_matches(spec.field_type, value) {
+                    return Err(SchemaError::WrongType {
+                        table: self.name.clone(),
+                        field: key.clone(),
+                        expected: spec.field_type,
+                    });
+                }
+            }
+            wire.insert(column, value.clone());
+        }
+        if creating {
+            let missing = std::iter::once(self.scope.as_str())
+                .chain(
+                    self.fields
+                        .iter()
+                        .filter(|f| f.required)
+                        .map(|f| f.name.as_str()),
+                )
+                .find(|name| wire.get(*name).is_none_or(Value::is_null));
+            if let Some(name) = missing {
+                return Err(SchemaError::Missing {
+                    table: self.name.clone(),
+                    field: snake_to_camel(name),
+                });
+            }
+        }
+        Ok(wire)
+    }
+}
+
+fn type_matches(field_type: FieldType, value: &Value) -> bool {
+    if value.is_null() {
+        return true;
+    }
+    match field_type {
+        FieldType::Text | FieldType::Uuid => value.is_string(),
+        FieldType::Timestamp => value.as_str().is_some_and(looks_like_timestamp),
+        FieldType::Integer => value.is_i64() || value.is_u64(),
+        FieldType::Number => value.is_number(),
+        FieldType::Boolean => value.is_boolean(),
+        FieldType::Json => true,
+        FieldType::UuidArray => value
+            .as_array()
+            .is_some_and(|items| items.iter().all(Value::is_string)),
+    }
+}
+
+/// `YYYY-MM-DD` followed by a time: the server parses the rest.
+fn looks_like_timestamp(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() >= 10
+        && bytes[..4].iter().all(u8::is_ascii_digit)
+        && bytes[4] == b'-'
+        && bytes[5..7].iter().all(u8::is_ascii_digit)
+        && bytes[7] == b'-'
+        && bytes[8..10].iter().all(u8::is_ascii_digit)
+}
+
+/// `band_id` → `bandId`.
+pub fn snake_to_camel(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `bandId` → `band_id`.
+pub fn camel_to_snake(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A wire row in the app's shape: every key camelCased.
+pub fn to_app(row: &Map<String, Value>) -> Map<String, Value> {
+    row.iter()
+        .map(|(k, v)| (snake_to_camel(k), v.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn names_map_both_ways() {
+        for (snake, camel) in [
+            ("band_id", "bandId"),
+            ("duration_seconds", "durationSeconds"),
+            ("id", "id"),
+            ("last_modified_by", "lastModifiedBy"),
+        ] {
+            assert_eq!(snake_to_camel(snake), camel);
+            assert_eq!(camel_to_snake(camel), snake);
+        }
+    }
+
+    #[test]
+    fn creates_are_checked_against_the_schema() {
+        let schema = Schema::rockon();
+        let songs = schema.table("songs").unwrap();
+        let wire = songs
+            .to_wire_write(
+                &object(json!({"id": "s1", "bandId": "b1", "title": "Yellow", "tempo": 88})),
+                true,
+            )
+            .unwrap();
+        assert_eq!(wire["band_id"], "b1");
+        assert_eq!(wire["tempo"], 88);
+        let cases = [
+            (json!({"id": "s1", "title": "x"}), "missing_field"),
+            (json!({"id": "s1", "bandId": "b1"}), "missing_field"),
+            (
+                json!({"id": "s1", "bandId": "b1", "title": "x", "tempo": "fast"}),
+                "wrong_type",
+            ),
+            (
+                json!({"id": "s1", "bandId": "b1", "title": "x", "colour": "red"}),
+                "unknown_field",
+            ),
+            (
+                json!({"id": "s1", "bandId": "b1", "title": "x", "version": 3}),
+                "not_editable",
+            ),
+        ];
+        for (row, code) in cases {
+            let error = songs.to_wire_write(&object(row.clone()), true).unwrap_err();
+            assert_eq!(error.code(), code, "{row}");
+        }
+        assert_eq!(schema.table("gigs").unwrap_err().code(), "unknown_table");
+    }
+
+    #[test]
+    fn updates_cannot_move_rows_between_bands() {
+        let schema = Schema::rockon();
+        let shows = schema.table("shows").unwrap();
+        let error = shows
+            .to_wire_write(&object(json!({"bandId": "b2"})), false)
+            .unwrap_err();
+        assert_eq!(error.code(), "not_editable");
+        let ok = shows
+            .to_wire_write(&object(json!({"startsAt": "2026-12-04T20:30:00Z"})), false)
+            .unwrap();
+        assert_eq!(ok["starts_at"], "2026-12-04T20:30:00Z");
+        let bad = shows.to_wire_write(&object(json!({"startsAt": "soon"})), false);
+        assert_eq!(bad.unwrap_err().code(), "wrong_type");
+    }
+
+    #[test]
+    fn the_schema_is_data() {
+        let json = serde_json::to_value(Schema::rockon()).unwrap();
+        let back: Schema = serde_json::from_value(json).unwrap();
+        assert_eq!(back, Schema::rockon());
+    }
+}

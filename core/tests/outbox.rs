@@ -1,0 +1,485 @@
+//! The outbox rules: coalescing, per-row order, failure classes, conflicts.
+
+use rockon_sync_core::merge::ConflictPolicy;
+use rockon_sync_core::outbox::{Effect, HttpResult, Op, Outbox, RowStatus, WriteRefused};
+use rockon_sync_core::schema::Schema;
+use rockon_sync_core::Millis;
+use serde_json::{json, Map, Value};
+
+fn object(value: Value) -> Map<String, Value> {
+    value.as_object().unwrap().clone()
+}
+
+fn ok(rows: Value) -> HttpResult {
+    HttpResult::Response {
+        status: 200,
+        body: rows.to_string(),
+    }
+}
+
+fn status(code: u16, body: &str) -> HttpResult {
+    HttpResult::Response {
+        status: code,
+        body: body.to_owned(),
+    }
+}
+
+fn server_row(id: &str, title: &str, version: i64) -> Value {
+    json!({"id": id, "band_id": "b1", "title": title, "key": "B", "version": version})
+}
+
+fn outbox() -> Outbox {
+    Outbox::new(Vec::new(), ConflictPolicy::ServerWins, 7)
+}
+
+#[test]
+fn an_insert_is_an_idempotent_upsert_and_the_server_row_replaces_the_local_one() {
+    let schema = Schema::rockon();
+    let songs = schema.table("songs").unwrap();
+    let mut outbox = outbox();
+    let fields = object(json!({"id": "s1", "band_id": "b1", "title": "Yellow"}));
+    let effects = outbox
+        .enqueue("songs", "s1", Op::Insert, fields, None)
+        .unwrap();
+    assert!(effects
+        .iter()
+        .any(|e| matches!(e, Effect::PutEntry(entry) if entry.seq == 1)));
+    assert_eq!(outbox.status("songs", "s1"), RowStatus::Pending);
+    let (seq, request) = outbox.next_request(Millis(0)).unwrap();
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/rest/v1/songs?on_conflict=id");
+    assert!(request.prefer.contains("ignore-duplicates"));
+    assert_eq!(outbox.status("songs", "s1"), RowStatus::Syncing);
+    assert!(
+        outbox.next_request(Millis(0)).is_none(),
+        "one request at a time"
+    );
+    let (effects, follow_up) = outbox.complete(
+        Millis(5),
+        seq,
+        ok(json!([server_row("s1", "Yellow", 1)])),
+        songs,
+        None,
+    );
+    assert!(follow_up.is_none());
+    assert!(effects.contains(&Effect::RemoveEntry(1)));
+    assert!(effects
+        .iter()
+        .any(|e| matches!(e, Effect::StoreServerRow { row, .. } if row["version"] == 1)));
+    assert_eq!(outbox.status("songs", "s1"), RowStatus::Synced);
+    assert_eq!(outbox.entries().count(), 0);
+}
+
+#[test]
+fn a_retried_insert_that_already_landed_is_recognised() {
+    let schema = Schema::rockon();
+    let songs = schema.table("songs").unwrap();
+    let mut outbox = outbox();
+    outbox
+        .enqueue(
+            "songs",
+            "s1",
+            Op::Insert,
+            object(json!({"id": "s1", "band_id": "b1", "title": "Yellow"})),
+            None,
+        )
+        .unwrap();
+    let (seq, _) = outbox.next_request(Millis(0)).unwrap();
+    // The first answer was lost in transit.
+    outbox.complete(
+        Millis(1),
+        seq,
+        HttpResult::NetworkError("reset".into()),
+        songs,
+        None,
+    );
+    let (seq, _) = outbox.next_request(Millis(60_000)).unwrap();
+    // ignore-duplicates: nothing inserted, nothing returned.
+    let (_, follow_up) = outbox.complete(Millis(60_001), seq, status(201, "[]"), songs, None);
+    let get = follow_up.expect("a GET of the row");
+    assert_eq!(
+        (get.method, get.path.as_str()),
+        ("GET", "/rest/v1/songs?id=eq.s1&select=*")
+    );
+    let (effects, _) = outbox.complete(
+        Millis(60_002),
+        seq,
+        ok(json!([server_row("s1", "Yellow", 1)])),
+        songs,
+        None,
+    );
+    assert!(effects.contains(&Effect::RemoveEntry(seq)));
+    assert_eq!(outbox.entries().count(), 0, "exactly once");
+}
+
+#[test]
+fn unsent_edits_of_a_row_coalesce() {
+    let mut outbox = outbox();
+    outbox
+        .enqueue(
+            "songs",
+            "s1",
+            Op::Insert,
+            object(json!({"id": "s1", "band_id": "b1", "title": "a"})),
+            None,
+        )
+        .unwrap();
+    outbox
+        .enqueue(
+            "songs",
+            "s1",
+            Op::Update,
+            object(json!({"title": "b"})),
+            None,
+        )
+        .unwrap();
+    outbox
+        .enqueue("songs", "s1", Op::Update, object(json!({"key": "E"})), None)
+        .unwrap();
+    let entries: Vec<_> = outbox.entries().cloned().collect();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].op, Op::Insert);
+    assert_eq!(
+        entries[0].fields,
+        object(json!({"id": "s1", "band_id": "b1", "title": "b", "key": "E"}))
+    );
+    // Created and deleted before the server saw it: nothing to send.
+    outbox
+        .enqueue("songs", "s1", Op::Delete, Map::new(), None)
+        .unwrap();
+    assert_eq!(outbox.entries().count(), 0);
+
+    let base = object(server_row("s2", "x", 4));
+    outbox
+        .enqueue(
+            "songs",
+            "s2",
+            Op::Update,
+            object(json!({"title": "y"})),
+            Some(base.clone()),
+        )
+        .unwrap();
+    outbox
+        .enqueue(
+            "songs",
+            "s2",
+            Op::Update,
+            object(json!({"notes": "z"})),
+            Some(base),
+        )
+        .unwrap();
+    outbox
+        .enqueue("songs", "s2", Op::Delete, Map::new(), None)
+        .unwrap();
+    let entries: Vec<_> = outbox.entries().cloned().collect();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].op, Op::Delete);
+    let (_, request) = outbox.next_request(Millis(0)).unwrap();
+    assert_eq!(
+        request.path, "/rest/v1/songs?id=eq.s2&version=eq.4",
+        "conditional on the base version"
+    );
+    assert_eq!(
+        outbox.enqueue(
+            "songs",
+            "s2",
+            Op::Update,
+            object(json!({"title": "w"})),
+            None
+        ),
+        Err(WriteRefused::RowDeleted)
+    );
+}
+
+#[test]
+fn an_edit_during_a_push_waits_for_it_and_builds_on_the_new_version() {
+    let schema = Schema::rockon();
+    let songs = schema.table("songs").unwrap();
+    let mut outbox = outbox();
+    let base = object(server_row("s1", "a", 1));
+    outbox
+        .enqueue(
+            "songs",
+            "s1",
+            Op::Update,
+            object(json!({"title": "b"})),
+            Some(base.clone()),
+        )
+        .unwrap();
+    let (seq, _) = outbox.next_request(Millis(0)).unwrap();
+    outbox
+        .enqueue(
+            "songs",
+            "s1",
+            Op::Update,
+            object(json!({"title": "c"})),
+            Some(base),
+        )
+        .unwrap();
+    assert_eq!(
+        outbox.entries().count(),
+        2,
+        "the in-flight entry is not touched"
+    );
+    assert!(outbox.next_request(Millis(0)).is_none());
+    outbox.complete(
+        Millis(1),
+        seq,
+        ok(json!([server_row("s1", "b", 2)])),
+        songs,
+        None,
+    );
+    let (_, request) = outbox.next_request(Millis(1)).unwrap();
+    assert_eq!(request.path, "/rest/v1/songs?id=eq.s1&version=eq.2");
+    assert_eq!(request.body.as_deref(), Some(r#"{"title":"c"}"#));
+}
+
+#[test]
+fn failures_are_classified() {
+    let schema = Schema::rockon();
+    let songs = schema.table("songs").unwrap();
+    let mut outbox = outbox();
+    let insert = |id: &str| object(json!({"id": id, "band_id": "b1", "title": id}));
+    outbox
+        .enqueue("songs", "a", Op::Insert, insert("a"), None)
+        .unwrap();
+    outbox
+        .enqueue("songs", "b", Op::Insert, insert("b"), None)
+        .unwrap();
+
+    // Retryable: network, 5xx, 429 — on a timer, with jittered backoff.
+    for (n, result) in [
+        HttpResult::NetworkError("offline".into()),
+        status(503, r#"{"message":"unavailable"}"#),
+        status(429, "slow down"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let now = Millis(1_000_000 * n as u64);
+        let (seq, _) = outbox.next_request(now).unwrap();
+        assert_eq!(seq, 1);
+        outbox.complete(now, seq, result, songs, None);
+        let due = outbox.poll_timeout().expect("a retry is scheduled");
+        let step = 1_000u64 << n;
+        assert!(
+            (now.0 + step / 2..=now.0 + step).contains(&due.0),
+            "attempt {} due {due:?}",
+            n + 1
+        );
+        assert!(outbox.next_request(now).map(|(s, _)| s) == Some(2) || n > 0);
+        if n == 0 {
+            // Row b went out meanwhile; finish it.
+            outbox.complete(now, 2, ok(json!([server_row("b", "b", 1)])), songs, None);
+        }
+    }
+    assert_eq!(outbox.status("songs", "a"), RowStatus::Pending);
+
+    // 401: everything holds until a new token, and the app is asked for one.
+    let (seq, _) = outbox.next_request(Millis(10_000_000)).unwrap();
+    let (effects, _) = outbox.complete(
+        Millis(10_000_000),
+        seq,
+        status(401, r#"{"code":"PGRST301"}"#),
+        songs,
+        None,
+    );
+    assert!(effects.contains(&Effect::NeedToken));
+    assert!(outbox.next_request(Millis(20_000_000)).is_none());
+    outbox.resume();
+
+    // Other 4xx: parked with the server's message, later entries of the row wait.
+    let (seq, _) = outbox.next_request(Millis(20_000_000)).unwrap();
+    outbox
+        .enqueue(
+            "songs",
+            "a",
+            Op::Update,
+            object(json!({"title": "later"})),
+            None,
+        )
+        .unwrap();
+    outbox.complete(
+        Millis(20_000_000),
+        seq,
+        status(
+            400,
+            r#"{"code":"23502","message":"null value in column \"title\""}"#,
+        ),
+        songs,
+        None,
+    );
+    assert_eq!(outbox.status("songs", "a"), RowStatus::Error);
+    let failed = outbox.entry(seq).unwrap().failed.clone().unwrap();
+    assert_eq!(
+        (failed.status, failed.code.as_deref()),
+        (400, Some("23502"))
+    );
+    assert!(failed.message.contains("null value"));
+    assert!(
+        outbox.next_request(Millis(30_000_000)).is_none(),
+        "the row's later entry waits"
+    );
+    // Retry makes it pending again; discard removes it.
+    outbox.retry(seq);
+    assert_eq!(
+        outbox.next_request(Millis(30_000_000)).map(|(s, _)| s),
+        Some(seq)
+    );
+    outbox.complete(
+        Millis(30_000_000),
+        seq,
+        status(403, r#"{"code":"42501","message":"denied"}"#),
+        songs,
+        None,
+    );
+    let (discarded, _) = outbox.discard(seq).unwrap();
+    assert_eq!(discarded.op, Op::Insert);
+    assert_eq!(
+        outbox.entries().count(),
+        1,
+        "the later update is still there, nothing dropped silently"
+    );
+}
+
+#[test]
+fn a_conditional_update_that_matches_nothing_merges_with_the_server_row() {
+    let schema = Schema::rockon();
+    let songs = schema.table("songs").unwrap();
+    let mut outbox = outbox();
+    let base = object(server_row("s1", "Yellow", 1));
+    outbox
+        .enqueue(
+            "songs",
+            "s1",
+            Op::Update,
+            object(json!({"key": "C"})),
+            Some(base),
+        )
+        .unwrap();
+    let (seq, _) = outbox.next_request(Millis(0)).unwrap();
+    let (_, get) = outbox.complete(Millis(1), seq, ok(json!([])), songs, None);
+    assert_eq!(get.unwrap().method, "GET");
+    // Someone retitled it meanwhile: no overlap, the key change is pushed again on version 2.
+    let local =
+        object(json!({"id": "s1", "band_id": "b1", "title": "Yellow", "key": "C", "version": 1}));
+    let remote =
+        json!([{"id": "s1", "band_id": "b1", "title": "Yellow (live)", "key": "B", "version": 2}]);
+    let (effects, _) = outbox.complete(Millis(2), seq, ok(remote), songs, Some(&local));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Conflict(_))));
+    assert!(effects.iter().any(|e| matches!(e, Effect::StoreMergedRow { row, .. } if row["title"] == "Yellow (live)" && row["key"] == "C")));
+    let (_, request) = outbox.next_request(Millis(2)).unwrap();
+    assert_eq!(request.path, "/rest/v1/songs?id=eq.s1&version=eq.2");
+    assert_eq!(request.body.as_deref(), Some(r#"{"key":"C"}"#));
+}
+
+#[test]
+fn overlapping_edits_follow_the_policy_and_remote_deletes_are_conflicts() {
+    let schema = Schema::rockon();
+    let songs = schema.table("songs").unwrap();
+    let mut outbox = outbox();
+    let base = object(server_row("s1", "Yellow", 1));
+    outbox
+        .enqueue(
+            "songs",
+            "s1",
+            Op::Update,
+            object(json!({"title": "Mine"})),
+            Some(base.clone()),
+        )
+        .unwrap();
+    let (seq, _) = outbox.next_request(Millis(0)).unwrap();
+    outbox.complete(Millis(1), seq, ok(json!([])), songs, None);
+    let local =
+        object(json!({"id": "s1", "band_id": "b1", "title": "Mine", "key": "B", "version": 1}));
+    let (effects, _) = outbox.complete(
+        Millis(2),
+        seq,
+        ok(json!([server_row("s1", "Theirs", 2)])),
+        songs,
+        Some(&local),
+    );
+    let conflict = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Conflict(record) => Some(record.clone()),
+            _ => None,
+        })
+        .expect("a conflict");
+    assert_eq!(conflict.fields[0].field, "title");
+    assert_eq!(conflict.fields[0].local, "Mine", "the losing value is kept");
+    assert_eq!(conflict.fields[0].kept, "Theirs");
+    assert_eq!(
+        outbox.entries().count(),
+        0,
+        "server wins: nothing left to push"
+    );
+
+    outbox
+        .enqueue(
+            "songs",
+            "s1",
+            Op::Update,
+            object(json!({"notes": "n"})),
+            Some(base),
+        )
+        .unwrap();
+    let (seq, _) = outbox.next_request(Millis(3)).unwrap();
+    outbox.complete(Millis(4), seq, ok(json!([])), songs, None);
+    let (effects, _) = outbox.complete(Millis(5), seq, ok(json!([])), songs, Some(&local));
+    assert!(effects
+        .iter()
+        .any(|e| matches!(e, Effect::Conflict(record) if record.deleted_remotely)));
+    assert_eq!(outbox.entries().count(), 0);
+}
+
+#[test]
+fn persisted_entries_survive_a_reload_in_order() {
+    let mut outbox = outbox();
+    for id in ["a", "b", "c"] {
+        outbox
+            .enqueue(
+                "songs",
+                id,
+                Op::Insert,
+                object(json!({"id": id, "band_id": "b1", "title": id})),
+                None,
+            )
+            .unwrap();
+    }
+    let saved: Vec<_> = outbox.entries().cloned().collect();
+    let json = serde_json::to_string(&saved).unwrap();
+    let mut reloaded = Outbox::new(
+        serde_json::from_str(&json).unwrap(),
+        ConflictPolicy::ServerWins,
+        1,
+    );
+    let order: Vec<String> = std::iter::from_fn(|| {
+        let (seq, _) = reloaded.next_request(Millis(0))?;
+        let id = reloaded.entry(seq)?.row_id.clone();
+        let schema = Schema::rockon();
+        reloaded.complete(
+            Millis(0),
+            seq,
+            ok(json!([server_row(&id, &id, 1)])),
+            schema.table("songs").unwrap(),
+            None,
+        );
+        Some(id)
+    })
+    .collect();
+    assert_eq!(order, ["a", "b", "c"]);
+    let (seq, _) = {
+        reloaded
+            .enqueue(
+                "songs",
+                "d",
+                Op::Insert,
+                object(json!({"id": "d", "band_id": "b1", "title": "d"})),
+                None,
+            )
+            .unwrap();
+        reloaded.next_request(Millis(0)).unwrap()
+    };
+    assert_eq!(seq, 4, "sequence numbers continue after a reload");
+}
