@@ -1,0 +1,86 @@
+//! REST behaviours the sync layer relies on.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+#[tokio::test]
+async fn writes_are_idempotent_conditional_and_tombstoned_with_server_time() {
+    let server = Server::start(&[]);
+    let bob = token("bob", 3600);
+    let id = new_id();
+    let row = json!({"id": id, "band_id": ROCKERS, "title": "Idempotent"});
+    let insert = "songs?on_conflict=id";
+    let client = reqwest::Client::new();
+    let post = |body: serde_json::Value| {
+        client
+            .post(format!("{}/rest/v1/{insert}", server.url))
+            .header("apikey", &server.anon_key)
+            .header("authorization", format!("Bearer {bob}"))
+            .header(
+                "prefer",
+                "return=representation,resolution=ignore-duplicates",
+            )
+            .json(&body)
+            .send()
+    };
+    let first: serde_json::Value = post(row.clone()).await.unwrap().json().await.unwrap();
+    assert_eq!(first[0]["version"], 1);
+    // The same insert again changes nothing and returns nothing.
+    let again = post(row).await.unwrap();
+    assert_eq!(again.status().as_u16(), 201);
+    assert_eq!(again.json::<serde_json::Value>().await.unwrap(), json!([]));
+
+    // Conditional update on the current version succeeds, on an old one matches nothing.
+    let path = format!("songs?id=eq.{id}&version=eq.1");
+    let (status, rows) = server
+        .rest("PATCH", &path, &bob, Some(json!({"key": "E"})))
+        .await;
+    assert_eq!((status, rows[0]["version"].as_i64()), (200, Some(2)));
+    let (status, rows) = server
+        .rest("PATCH", &path, &bob, Some(json!({"key": "F"})))
+        .await;
+    assert_eq!((status, rows), (200, json!([])));
+
+    // A tombstone gets the server's clock, not the device's.
+    let path = format!("songs?id=eq.{id}&version=eq.2");
+    let (_, rows) = server
+        .rest(
+            "PATCH",
+            &path,
+            &bob,
+            Some(json!({"deleted_at": "1970-01-01T00:00:00Z"})),
+        )
+        .await;
+    let deleted_at = rows[0]["deleted_at"].as_str().unwrap().to_owned();
+    assert!(deleted_at.starts_with("20"), "{deleted_at}");
+    let (_, rows) = server
+        .rest(
+            "GET",
+            &format!("songs?id=eq.{id}&select=deleted_at,version"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(rows[0]["version"], 3);
+}
+
+#[tokio::test]
+async fn catch_up_queries_page_by_cursor() {
+    let server = Server::start(&[]);
+    let bob = token("bob", 3600);
+    let path = format!(
+        "songs?select=id,updated_at&band_id=eq.{ROCKERS}&updated_at=gte.2000-01-01T00:00:00%2B00:00&order=updated_at.asc,id.asc&limit=10"
+    );
+    let (status, page) = server.rest("GET", &path, &bob, None).await;
+    assert_eq!(status, 200);
+    let page = page.as_array().unwrap();
+    assert_eq!(page.len(), 10);
+    let (_, next) = server
+        .rest("GET", &format!("{path}&offset=10"), &bob, None)
+        .await;
+    assert_ne!(page[0]["id"], next[0]["id"]);
+    let (_, carol_sees) = server.rest("GET", &path, &token("carol", 3600), None).await;
+    assert_eq!(carol_sees, json!([]));
+}
