@@ -59,6 +59,8 @@ start_devserver() {
   DEVSERVER_ANON="$(node -e 'console.log(JSON.parse(process.argv[1]).anonKey)' "$DEVSERVER_READY")"
 }
 if start_devserver; then
+  # The browser tests of the write path talk to it too (read at build time).
+  export ROCKON_DEVSERVER_URL="$DEVSERVER_URL" ROCKON_DEVSERVER_ANON="$DEVSERVER_ANON"
   run "devserver vs supabase-js" node devserver/tests/conformance.mjs "$DEVSERVER_URL" "$DEVSERVER_ANON"
 else
   RESULTS+=("FAILED   devserver did not start"); FAILED=1

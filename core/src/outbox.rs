@@ -217,6 +217,11 @@ impl Outbox {
         }
     }
 
+    /// Changes the delays between retries (default 1 s doubling to 60 s, with jitter).
+    pub fn set_backoff(&mut self, backoff: BackoffPolicy) {
+        self.backoff = backoff;
+    }
+
     /// The entries, in push order.
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.entries.values()

@@ -1,9 +1,12 @@
 //! The JavaScript surface: everything here is `#[wasm_bindgen]`, and nothing else is.
 
+mod client;
 mod error;
 mod events;
+mod listeners;
 mod realtime;
 
+pub use client::SyncClient;
 pub use error::SyncError;
 pub use realtime::RealtimeConnection;
 

@@ -2,11 +2,10 @@
 
 use super::error::SyncError;
 use super::events;
+use super::listeners::Listeners;
 use crate::io::realtime_driver::RealtimeDriver;
 use rockon_sync_core::realtime::{ChannelConfig, ConnectionState, Input, RealtimeConfig, Vsn};
 use serde::Deserialize;
-use std::cell::RefCell;
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 /// Options of [`RealtimeConnection::new`].
@@ -23,12 +22,6 @@ struct Options {
     max_reconnect_attempts: Option<u32>,
 }
 
-#[derive(Default)]
-struct Listeners {
-    next_id: u32,
-    entries: Vec<(u32, js_sys::Function)>,
-}
-
 /// A Realtime connection: `new RealtimeConnection({ url, apiKey })`, then `on(listener)`,
 /// `setAuth(token)`, `join(name, config)` and `connect()`. Events are objects with a `type`:
 /// `connection`, `channel`, `catchUp`, `change`, `channelError`, `needToken`, `latency`,
@@ -36,7 +29,7 @@ struct Listeners {
 #[wasm_bindgen]
 pub struct RealtimeConnection {
     driver: RealtimeDriver,
-    listeners: Rc<RefCell<Listeners>>,
+    listeners: Listeners,
 }
 
 #[wasm_bindgen]
@@ -63,25 +56,11 @@ impl RealtimeConnection {
         if let Some(attempts) = options.max_reconnect_attempts {
             config.max_reconnect_attempts = attempts;
         }
-        let listeners = Rc::new(RefCell::new(Listeners::default()));
-        let sink_listeners = listeners.clone();
+        let listeners = Listeners::default();
+        let sink = listeners.clone();
         let driver = RealtimeDriver::new(
             config,
-            Box::new(move |event| {
-                let value = events::to_js(&event);
-                // A snapshot: listeners may unsubscribe (or subscribe) while being called.
-                let snapshot: Vec<js_sys::Function> = sink_listeners
-                    .borrow()
-                    .entries
-                    .iter()
-                    .map(|(_, f)| f.clone())
-                    .collect();
-                for listener in snapshot {
-                    if let Err(error) = listener.call1(&JsValue::NULL, &value) {
-                        web_sys::console::error_2(&"rockon-sync: a listener threw".into(), &error);
-                    }
-                }
-            }),
+            Box::new(move |event| sink.emit(&events::to_js(&event))),
         );
         Ok(RealtimeConnection { driver, listeners })
     }
@@ -89,19 +68,12 @@ impl RealtimeConnection {
     /// Calls `listener(event)` for every event; returns an id for [`off`](Self::off). A
     /// listener that throws is reported on the console and does not stop delivery.
     pub fn on(&self, listener: js_sys::Function) -> u32 {
-        let mut listeners = self.listeners.borrow_mut();
-        listeners.next_id += 1;
-        let id = listeners.next_id;
-        listeners.entries.push((id, listener));
-        id
+        self.listeners.add(listener)
     }
 
     /// Removes a listener; returns whether it was registered (removing twice is harmless).
     pub fn off(&self, id: u32) -> bool {
-        let mut listeners = self.listeners.borrow_mut();
-        let before = listeners.entries.len();
-        listeners.entries.retain(|(other, _)| *other != id);
-        listeners.entries.len() != before
+        self.listeners.remove(id)
     }
 
     /// Connects, and keeps reconnecting with backoff until [`disconnect`](Self::disconnect).

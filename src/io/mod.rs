@@ -1,5 +1,8 @@
 //! Browser I/O that drives the sans-IO core: WebSocket, clock, timers.
 
 pub mod clock;
+pub mod http;
 pub mod realtime_driver;
 pub mod socket;
+pub mod store;
+pub mod writer;

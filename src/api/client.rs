@@ -1,0 +1,364 @@
+//! `SyncClient`: the local cache and the write path, as the app uses them.
+
+use super::error::SyncError;
+use super::listeners::Listeners;
+use crate::io::http::Endpoint;
+use crate::io::store::{to_js, Store, StoreError};
+use crate::io::writer::{WriteError, WriteEvent, Writer};
+use js_sys::{Array, Object, Promise, Reflect};
+use rockon_sync_core::backoff::BackoffPolicy;
+use rockon_sync_core::merge::ConflictPolicy;
+use rockon_sync_core::outbox::RowStatus;
+use rockon_sync_core::schema::{snake_to_camel, Schema};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+/// Options of [`SyncClient::open`].
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Options {
+    supabase_url: String,
+    anon_key: String,
+    access_token: String,
+    user_id: String,
+    #[serde(default)]
+    schema: Option<Schema>,
+    #[serde(default)]
+    conflict_policy: ConflictPolicy,
+    /// Defaults to `rockon-sync:<userId>`.
+    #[serde(default)]
+    database_name: Option<String>,
+    /// First retry delay (doubling to 60 s); tests shorten it.
+    #[serde(default)]
+    retry_initial_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ListOptions {
+    #[serde(default)]
+    include_deleted: bool,
+    #[serde(default)]
+    order_by: Option<String>,
+    #[serde(default)]
+    descending: bool,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+struct Inner {
+    store: Rc<Store>,
+    writer: Writer,
+    listeners: Listeners,
+}
+
+/// The sync client of one signed-in user: reads from the local IndexedDB cache, optimistic
+/// writes into the durable outbox, pushes to the REST API.
+///
+/// ```js
+/// const client = await SyncClient.open({ supabaseUrl, anonKey, accessToken, userId });
+/// client.on((event) => { if (event.type === 'change') rerender(event.table, event.bandId); });
+/// const song = await client.create('songs', { bandId, title: 'Wonderwall' });
+/// await client.update('songs', song.id, { key: 'F#m' });
+/// const songs = await client.list('songs', bandId, { orderBy: 'title' });
+/// ```
+#[wasm_bindgen]
+pub struct SyncClient {
+    inner: Rc<Inner>,
+}
+
+fn store_error(error: StoreError) -> JsValue {
+    SyncError::new(error.code(), error.to_string()).into()
+}
+
+fn write_error(error: WriteError) -> JsValue {
+    SyncError::new(error.code(), error.to_string()).into()
+}
+
+fn object_arg(value: JsValue, what: &str) -> Result<Map<String, Value>, JsValue> {
+    match serde_wasm_bindgen::from_value::<Value>(value) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(SyncError::new("invalid_argument", format!("{what} must be an object")).into()),
+    }
+}
+
+fn event_to_js(event: &WriteEvent, schema: &Schema) -> JsValue {
+    let object = Object::new();
+    let set = |key: &str, value: JsValue| {
+        let _ = Reflect::set(&object, &key.into(), &value);
+    };
+    match event {
+        WriteEvent::Change {
+            table,
+            scope,
+            ids,
+            action,
+            source,
+        } => {
+            set("type", "change".into());
+            set("table", table.into());
+            if let Ok(spec) = schema.table(table) {
+                set("alias", spec.alias.as_str().into());
+            }
+            set("bandId", scope.into());
+            set(
+                "ids",
+                ids.iter().map(JsValue::from).collect::<Array>().into(),
+            );
+            set("action", (*action).into());
+            set("source", (*source).into());
+        }
+        WriteEvent::Status { table, id, status } => {
+            set("type", "syncStatus".into());
+            set("table", table.into());
+            set("id", id.into());
+            set("status", status_name(*status).into());
+        }
+        WriteEvent::Conflict(record) => {
+            set("type", "conflict".into());
+            set("table", record.table.as_str().into());
+            set("id", record.row_id.as_str().into());
+            set("local", to_js(&record.local));
+            set("remote", to_js(&record.remote));
+            set("fields", to_js(&record.fields));
+            set("deletedRemotely", record.deleted_remotely.into());
+        }
+        WriteEvent::NeedToken => {
+            set("type", "auth".into());
+            set("reason", "tokenExpired".into());
+        }
+        WriteEvent::Error { code, message } => {
+            set("type", "error".into());
+            set("code", (*code).into());
+            set("message", message.into());
+        }
+    }
+    object.into()
+}
+
+fn status_name(status: RowStatus) -> &'static str {
+    match status {
+        RowStatus::Synced => "synced",
+        RowStatus::Syncing => "syncing",
+        RowStatus::Pending => "pending",
+        RowStatus::Error => "error",
+    }
+}
+
+fn field(row: &JsValue, name: &str) -> JsValue {
+    Reflect::get(row, &name.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn compare(a: &JsValue, b: &JsValue) -> std::cmp::Ordering {
+    match (a.as_f64(), b.as_f64(), a.as_string(), b.as_string()) {
+        (Some(x), Some(y), _, _) => x.total_cmp(&y),
+        (_, _, Some(x), Some(y)) => x.to_lowercase().cmp(&y.to_lowercase()),
+        _ => (a.is_undefined() || a.is_null()).cmp(&(b.is_undefined() || b.is_null())),
+    }
+}
+
+impl SyncClient {
+    /// [`open`](Self::open) for Rust callers.
+    pub async fn connect(options: JsValue) -> Result<SyncClient, JsValue> {
+        let options: Options = serde_wasm_bindgen::from_value(options)
+            .map_err(|e| SyncError::new("invalid_options", e.to_string()))?;
+        let schema = options.schema.unwrap_or_else(Schema::rockon);
+        let name = options
+            .database_name
+            .unwrap_or_else(|| format!("rockon-sync:{}", options.user_id));
+        let store = Rc::new(
+            Store::open(&name, schema.clone())
+                .await
+                .map_err(store_error)?,
+        );
+        let listeners = Listeners::default();
+        let sink = listeners.clone();
+        let endpoint = Endpoint {
+            base_url: options.supabase_url,
+            anon_key: options.anon_key,
+            token: options.access_token,
+        };
+        let backoff = options.retry_initial_ms.map(|initial_ms| BackoffPolicy {
+            initial_ms,
+            max_ms: 60_000,
+        });
+        let writer = Writer::new(
+            store.clone(),
+            endpoint,
+            options.conflict_policy,
+            backoff,
+            Box::new(move |event| sink.emit(&event_to_js(&event, &schema))),
+        )
+        .await
+        .map_err(store_error)?;
+        let inner = Rc::new(Inner {
+            store,
+            writer,
+            listeners,
+        });
+        Ok(SyncClient { inner })
+    }
+}
+
+#[wasm_bindgen]
+impl SyncClient {
+    /// Opens the client: `{ supabaseUrl, anonKey, accessToken, userId, schema?,
+    /// conflictPolicy?: 'serverWins' | 'clientWins', databaseName?, retryInitialMs? }`.
+    /// Resolves once the local database is open; pending writes resume pushing at once.
+    pub fn open(options: JsValue) -> Promise {
+        future_to_promise(async move { SyncClient::connect(options).await.map(JsValue::from) })
+    }
+
+    /// Calls `listener(event)` for `change`, `syncStatus`, `conflict`, `auth` and `error`
+    /// events; returns an id for [`off`](Self::off).
+    pub fn on(&self, listener: js_sys::Function) -> u32 {
+        self.inner.listeners.add(listener)
+    }
+
+    /// Removes a listener (removing twice is harmless).
+    pub fn off(&self, id: u32) -> bool {
+        self.inner.listeners.remove(id)
+    }
+
+    /// The rows of a band: `{ includeDeleted?, orderBy?, descending?, limit? }`.
+    pub fn list(&self, table: String, band_id: String, options: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let options: ListOptions = if options.is_undefined() || options.is_null() {
+                ListOptions::default()
+            } else {
+                serde_wasm_bindgen::from_value(options)
+                    .map_err(|e| SyncError::new("invalid_argument", e.to_string()))?
+            };
+            inner
+                .store
+                .schema()
+                .table(&table)
+                .map_err(|e| SyncError::new(e.code(), e.to_string()))?;
+            let mut rows = inner
+                .store
+                .list(&table, &band_id)
+                .await
+                .map_err(store_error)?;
+            if !options.include_deleted {
+                rows.retain(|row| {
+                    let deleted = field(row, "deletedAt");
+                    deleted.is_null() || deleted.is_undefined()
+                });
+            }
+            if let Some(order) = &options.order_by {
+                let key = snake_to_camel(order);
+                rows.sort_by(|a, b| compare(&field(a, &key), &field(b, &key)));
+                if options.descending {
+                    rows.reverse();
+                }
+            }
+            if let Some(limit) = options.limit {
+                rows.truncate(limit);
+            }
+            Ok(rows.into_iter().collect::<Array>().into())
+        })
+    }
+
+    /// One row, or `undefined`.
+    pub fn get(&self, table: String, id: String) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let row = inner.store.get(&table, &id).await.map_err(store_error)?;
+            Ok(row.unwrap_or(JsValue::UNDEFINED))
+        })
+    }
+
+    /// Creates a row (the id is generated unless given); resolves with the stored row once it
+    /// is durable locally. The push to the server follows.
+    pub fn create(&self, table: String, values: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let values = object_arg(values, "values")?;
+            let row = inner
+                .writer
+                .create(&table, values)
+                .await
+                .map_err(write_error)?;
+            Ok(to_js(&row))
+        })
+    }
+
+    /// Changes fields of a row.
+    pub fn update(&self, table: String, id: String, patch: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let patch = object_arg(patch, "patch")?;
+            let row = inner
+                .writer
+                .update(&table, &id, patch)
+                .await
+                .map_err(write_error)?;
+            Ok(to_js(&row))
+        })
+    }
+
+    /// Deletes a row (a tombstone, so other devices learn of it).
+    pub fn remove(&self, table: String, id: String) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            inner
+                .writer
+                .remove(&table, &id)
+                .await
+                .map_err(write_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The sync status of a row: `synced`, `syncing`, `pending` or `error`.
+    pub fn status(&self, table: &str, id: &str) -> String {
+        status_name(self.inner.writer.status(table, id)).to_owned()
+    }
+
+    /// The outbox entries, in push order (with `failed` set for refused writes).
+    pub fn outbox(&self) -> JsValue {
+        to_js(&self.inner.writer.entries())
+    }
+
+    /// The recorded conflicts, with both versions of each row.
+    pub fn conflicts(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let records = inner.store.conflicts().await.map_err(store_error)?;
+            Ok(records.into_iter().collect::<Array>().into())
+        })
+    }
+
+    /// Retries a failed outbox entry.
+    pub fn retry(&self, seq: f64) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            inner.writer.retry(seq as u64).await.map_err(store_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Discards an outbox entry; the row returns to the server's version. Resolves to whether
+    /// there was such an entry.
+    pub fn discard(&self, seq: f64) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let done = inner
+                .writer
+                .discard(seq as u64)
+                .await
+                .map_err(store_error)?;
+            Ok(done.into())
+        })
+    }
+
+    /// Sets a new access token; pushes held by an expired token resume.
+    #[wasm_bindgen(js_name = setAuth)]
+    pub fn set_auth(&self, token: String) {
+        self.inner.writer.set_token(token);
+    }
+}

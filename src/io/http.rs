@@ -1,0 +1,53 @@
+//! Performs the core's HTTP requests against the project's REST API with gloo-net.
+
+use gloo_net::http::{Method, RequestBuilder};
+use rockon_sync_core::outbox::{HttpRequest, HttpResult};
+
+/// Where requests go and with which credentials. The token never appears in logs or errors.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// The project URL, e.g. `https://<project>.supabase.co`.
+    pub base_url: String,
+    /// The anon key, sent as `apikey`.
+    pub anon_key: String,
+    /// The user's access token, sent as `Authorization: Bearer`.
+    pub token: String,
+}
+
+/// Sends `request` and reports the answer; a failure to get any answer is a network error.
+pub async fn send(endpoint: &Endpoint, request: &HttpRequest) -> HttpResult {
+    let method = match request.method {
+        "POST" => Method::POST,
+        "PATCH" => Method::PATCH,
+        "DELETE" => Method::DELETE,
+        _ => Method::GET,
+    };
+    let url = format!(
+        "{}{}",
+        endpoint.base_url.trim_end_matches('/'),
+        request.path
+    );
+    let mut builder = RequestBuilder::new(&url)
+        .method(method)
+        .header("apikey", &endpoint.anon_key)
+        .header("Authorization", &format!("Bearer {}", endpoint.token))
+        .header("Content-Type", "application/json");
+    if !request.prefer.is_empty() {
+        builder = builder.header("Prefer", request.prefer);
+    }
+    let prepared = match &request.body {
+        Some(body) => builder.body(body.as_str()),
+        None => builder.build(),
+    };
+    let response = match prepared {
+        Ok(prepared) => prepared.send().await,
+        Err(error) => return HttpResult::NetworkError(error.to_string()),
+    };
+    match response {
+        Ok(response) => HttpResult::Response {
+            status: response.status(),
+            body: response.text().await.unwrap_or_default(),
+        },
+        Err(error) => HttpResult::NetworkError(error.to_string()),
+    }
+}

@@ -1,0 +1,249 @@
+//! The local database: one IndexedDB database per signed-in user, opened through rexie.
+//!
+//! Rows are stored in the app's camelCase shape, so reads hand IndexedDB's objects to the app
+//! without conversion. Each write is one transaction; none stays open across a network await.
+
+use rexie::{Index, KeyRange, ObjectStore, Rexie, TransactionMode};
+use rockon_sync_core::outbox::{ConflictRecord, Entry};
+use rockon_sync_core::schema::{snake_to_camel, to_app, Schema};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::fmt;
+use wasm_bindgen::JsValue;
+
+/// The outbox store.
+pub const OUTBOX: &str = "outbox";
+/// Conflict records, keyed `table:id`.
+pub const CONFLICTS: &str = "conflicts";
+/// Small key/value settings (schema version, cursors later).
+pub const META: &str = "meta";
+
+/// The schema version of the database layout. Each version adds stores or indexes; opening
+/// creates what is missing, so an older database is upgraded step by step.
+pub const DB_VERSION: u32 = 1;
+
+/// A storage failure, with what the app should do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The browser's storage quota is full: free space or ask for persistent storage. Nothing
+    /// was written.
+    QuotaExceeded(String),
+    /// The database was deleted or closed underneath (eviction, another tab, "clear site
+    /// data"): reopen the client. Nothing was written.
+    Closed(String),
+    /// Any other IndexedDB failure.
+    Failed(String),
+}
+
+impl StoreError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::QuotaExceeded(_) => "quota_exceeded",
+            StoreError::Closed(_) => "database_closed",
+            StoreError::Failed(_) => "storage_failed",
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::QuotaExceeded(m) | StoreError::Closed(m) | StoreError::Failed(m) => {
+                write!(f, "{}: {m}", self.code())
+            }
+        }
+    }
+}
+
+impl From<rexie::Error> for StoreError {
+    fn from(error: rexie::Error) -> Self {
+        let text = format!("{error:?}");
+        if text.contains("QuotaExceeded") {
+            StoreError::QuotaExceeded(text)
+        } else if text.contains("InvalidStateError") || text.contains("closing") {
+            StoreError::Closed(text)
+        } else {
+            StoreError::Failed(text)
+        }
+    }
+}
+
+/// Plain JSON as plain JS objects (not `Map`s).
+pub fn to_js(value: &impl Serialize) -> JsValue {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::NULL)
+}
+
+/// The database of one user.
+pub struct Store {
+    db: Rexie,
+    schema: Schema,
+}
+
+impl Store {
+    /// Opens (creating or upgrading) the database `name`.
+    pub async fn open(name: &str, schema: Schema) -> Result<Store, StoreError> {
+        let mut builder = Rexie::builder(name).version(DB_VERSION);
+        for table in &schema.tables {
+            let scope = snake_to_camel(&table.scope);
+            builder = builder.add_object_store(
+                ObjectStore::new(&table.name)
+                    .key_path("id")
+                    .add_index(Index::new("scope", &scope))
+                    .add_index(Index::new_array(
+                        "scopeUpdated",
+                        [scope.as_str(), "updatedAt"],
+                    )),
+            );
+        }
+        builder = builder
+            .add_object_store(
+                ObjectStore::new(OUTBOX)
+                    .key_path("seq")
+                    .add_index(Index::new("row", "rowId")),
+            )
+            .add_object_store(ObjectStore::new(CONFLICTS).key_path("key"))
+            .add_object_store(ObjectStore::new(META).key_path("key"));
+        let db = builder.build().await?;
+        Ok(Store { db, schema })
+    }
+
+    /// The schema the store was opened with.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Closes the connection (other tabs can then upgrade or delete the database).
+    pub fn close(self) {
+        self.db.close();
+    }
+
+    /// The rows of one band, in the app's shape.
+    pub async fn list(&self, table: &str, scope: &str) -> Result<Vec<JsValue>, StoreError> {
+        let tx = self.db.transaction(&[table], TransactionMode::ReadOnly)?;
+        let rows = tx
+            .store(table)?
+            .index("scope")?
+            .get_all(
+                Some(KeyRange::only(&scope.into()).map_err(rexie::Error::from)?),
+                None,
+            )
+            .await?;
+        tx.done().await?;
+        Ok(rows)
+    }
+
+    /// One row in the app's shape.
+    pub async fn get(&self, table: &str, id: &str) -> Result<Option<JsValue>, StoreError> {
+        let tx = self.db.transaction(&[table], TransactionMode::ReadOnly)?;
+        let row = tx.store(table)?.get(id.into()).await?;
+        tx.done().await?;
+        Ok(row)
+    }
+
+    /// Every outbox entry, in push order.
+    pub async fn outbox(&self) -> Result<Vec<Entry>, StoreError> {
+        let tx = self.db.transaction(&[OUTBOX], TransactionMode::ReadOnly)?;
+        let values = tx.store(OUTBOX)?.get_all(None, None).await?;
+        tx.done().await?;
+        Ok(values
+            .into_iter()
+            .filter_map(|v| serde_wasm_bindgen::from_value(v).ok())
+            .collect())
+    }
+
+    /// Every conflict record.
+    pub async fn conflicts(&self) -> Result<Vec<JsValue>, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[CONFLICTS], TransactionMode::ReadOnly)?;
+        let values = tx.store(CONFLICTS)?.get_all(None, None).await?;
+        tx.done().await?;
+        Ok(values)
+    }
+
+    /// Applies a batch of writes atomically: all or nothing, resolved once committed.
+    pub async fn write(&self, writes: &[Write]) -> Result<(), StoreError> {
+        let mut stores: Vec<&str> = writes.iter().map(Write::store).collect();
+        stores.sort_unstable();
+        stores.dedup();
+        if stores.is_empty() {
+            return Ok(());
+        }
+        let tx = self.db.transaction(&stores, TransactionMode::ReadWrite)?;
+        for write in writes {
+            let store = tx.store(write.store())?;
+            match write {
+                Write::Row { row, .. } => {
+                    store.put(&to_js(&Value::Object(to_app(row))), None).await?;
+                }
+                Write::AppRow { row, .. } => {
+                    store.put(row, None).await?;
+                }
+                Write::DeleteRow { id, .. } => store.delete(id.as_str().into()).await?,
+                Write::Entry(entry) => {
+                    store.put(&to_js(entry), None).await?;
+                }
+                Write::RemoveEntry(seq) => store.delete(JsValue::from_f64(*seq as f64)).await?,
+                Write::Conflict(record) => {
+                    let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
+                    if let Value::Object(map) = &mut value {
+                        let key = format!("{}:{}", record.table, record.row_id);
+                        map.insert("key".into(), Value::String(key));
+                    }
+                    store.put(&to_js(&value), None).await?;
+                }
+                Write::RemoveConflict(key) => store.delete(key.as_str().into()).await?,
+            }
+        }
+        tx.done().await?;
+        Ok(())
+    }
+}
+
+/// One write of a batch.
+pub enum Write {
+    /// Put a row given in wire columns (converted to the app's shape).
+    Row {
+        /// Wire table name.
+        table: String,
+        /// The row.
+        row: Map<String, Value>,
+    },
+    /// Put a row already in the app's shape.
+    AppRow {
+        /// Wire table name.
+        table: String,
+        /// The row.
+        row: JsValue,
+    },
+    /// Delete a row (an insert that was discarded).
+    DeleteRow {
+        /// Wire table name.
+        table: String,
+        /// The row id.
+        id: String,
+    },
+    /// Put an outbox entry.
+    Entry(Entry),
+    /// Remove an outbox entry.
+    RemoveEntry(u64),
+    /// Put a conflict record.
+    Conflict(ConflictRecord),
+    /// Remove a conflict record (`table:id`).
+    RemoveConflict(String),
+}
+
+impl Write {
+    fn store(&self) -> &str {
+        match self {
+            Write::Row { table, .. }
+            | Write::AppRow { table, .. }
+            | Write::DeleteRow { table, .. } => table,
+            Write::Entry(_) | Write::RemoveEntry(_) => OUTBOX,
+            Write::Conflict(_) | Write::RemoveConflict(_) => CONFLICTS,
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! The write path: optimistic local writes into IndexedDB with their outbox entries, and the
+//! drain that pushes them to the REST API, driven by the core's outbox rules.
+
+use super::clock;
+use super::http::{self, Endpoint};
+use super::store::{Store, StoreError, Write};
+use gloo_timers::callback::Timeout;
+use rockon_sync_core::backoff::BackoffPolicy;
+use rockon_sync_core::merge::ConflictPolicy;
+use rockon_sync_core::outbox::{
+    ConflictRecord, Effect, Entry, Op, Outbox, RowStatus, WriteRefused,
+};
+use rockon_sync_core::schema::{camel_to_snake, SchemaError};
+use serde_json::{Map, Value};
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::JsValue;
+
+/// What the write path tells the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteEvent {
+    /// Rows changed locally.
+    Change {
+        /// Wire table name.
+        table: String,
+        /// The rows' scope (band).
+        scope: String,
+        /// The rows.
+        ids: Vec<String>,
+        /// `insert`, `update` or `delete`.
+        action: &'static str,
+        /// `local` for the app's own writes, `server` when the server's row replaced the
+        /// local copy (new version, timestamps) or a merge changed it.
+        source: &'static str,
+    },
+    /// A row's sync status changed.
+    Status {
+        /// Wire table name.
+        table: String,
+        /// The row.
+        id: String,
+        /// The status.
+        status: RowStatus,
+    },
+    /// A conflict was settled; both versions are in the record.
+    Conflict(ConflictRecord),
+    /// Pushes wait for a new access token.
+    NeedToken,
+    /// A failure the app should show.
+    Error {
+        /// Stable code.
+        code: &'static str,
+        /// Message.
+        message: String,
+    },
+}
+
+/// Why a write was refused. Nothing was written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteError {
+    /// The schema does not allow it.
+    Schema(SchemaError),
+    /// No such row.
+    NotFound {
+        /// Wire table name.
+        table: String,
+        /// The row.
+        id: String,
+    },
+    /// The row is deleted.
+    Deleted,
+    /// Storage failed.
+    Store(StoreError),
+}
+
+impl WriteError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WriteError::Schema(e) => e.code(),
+            WriteError::NotFound { .. } => "not_found",
+            WriteError::Deleted => "row_deleted",
+            WriteError::Store(e) => e.code(),
+        }
+    }
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::Schema(e) => e.fmt(f),
+            WriteError::NotFound { table, id } => write!(f, "no row {id} in {table}"),
+            WriteError::Deleted => f.write_str("the row is deleted"),
+            WriteError::Store(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<StoreError> for WriteError {
+    fn from(e: StoreError) -> Self {
+        WriteError::Store(e)
+    }
+}
+
+impl From<SchemaError> for WriteError {
+    fn from(e: SchemaError) -> Self {
+        WriteError::Schema(e)
+    }
+}
+
+/// The write path of one client.
+pub struct Writer {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    store: Rc<Store>,
+    outbox: RefCell<Outbox>,
+    endpoint: RefCell<Endpoint>,
+    draining: Cell<bool>,
+    timer: RefCell<Option<Timeout>>,
+    on_event: Box<dyn Fn(WriteEvent)>,
+}
+
+/// The app's row (camelCase) as wire columns.
+fn to_wire(row: &Map<String, Value>) -> Map<String, Value> {
+    row.iter()
+        .map(|(k, v)| (camel_to_snake(k), v.clone()))
+        .collect()
+}
+
+fn js_to_map(value: &JsValue) -> Option<Map<String, Value>> {
+    match serde_wasm_bindgen::from_value::<Value>(value.clone()) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
+impl Writer {
+    /// A writer on `store`, resuming the persisted outbox.
+    pub async fn new(
+        store: Rc<Store>,
+        endpoint: Endpoint,
+        policy: ConflictPolicy,
+        backoff: Option<BackoffPolicy>,
+        on_event: Box<dyn Fn(WriteEvent)>,
+    ) -> Result<Writer, StoreError> {
+        let entries = store.outbox().await?;
+        let mut outbox = Outbox::new(entries, policy, clock::seed());
+        if let Some(backoff) = backoff {
+            outbox.set_backoff(backoff);
+        }
+        let writer = Writer {
+            inner: Rc::new(Inner {
+                store,
+                outbox: RefCell::new(outbox),
+                endpoint: RefCell::new(endpoint),
+                draining: Cell::new(false),
+                timer: RefCell::new(None),
+                on_event,
+            }),
+        };
+        writer.kick();
+        Ok(writer)
+    }
+
+    /// The outbox entries, in push order.
+    pub fn entries(&self) -> Vec<Entry> {
+        self.inner.outbox.borrow().entries().cloned().collect()
+    }
+
+    /// A row's sync status.
+    pub fn status(&self, table: &str, id: &str) -> RowStatus {
+        self.inner.outbox.borrow().status(table, id)
+    }
+
+    /// Creates a row: checked by the schema, written with its outbox entry in one transaction.
+    /// Returns the stored row in the app's shape.
+    pub async fn create(
+        &self,
+        table: &str,
+        values: Map<String, Value>,
+    ) -> Result<Map<String, Value>, WriteError> {
+        let spec = self.inner.store.schema().table(table)?.clone();
+        let mut values = values;
+        values
+            .entry("id")
+            .or_insert_with(|| Value::String(new_uuid()));
+        let wire = spec.to_wire_write(&values, true)?;
+        let id = wire["id"].as_str().unwrap_or_default().to_owned();
+        let scope = wire[&spec.scope].as_str().unwrap_or_default().to_owned();
+        let mut row = wire.clone();
+        row.insert("version".into(), Value::from(0));
+        row.insert("deleted_at".into(), Value::Null);
+        let effects = self
+            .inner
+            .outbox
+            .borrow_mut()
+            .enqueue(table, &id, Op::Insert, wire, None)
+            .map_err(|WriteRefused::RowDeleted| WriteError::Deleted)?;
+        self.commit(table, row.clone(), effects).await?;
+        self.emit_change(table, &scope, &id, "insert", "local");
+        self.kick();
+        Ok(rockon_sync_core::schema::to_app(&row))
+    }
+
+    /// Changes fields of a row.
+    pub async fn update(
+        &self,
+        table: &str,
+        id: &str,
+        patch: Map<String, Value>,
+    ) -> Result<Map<String, Value>, WriteError> {
+        let spec = self.inner.store.schema().table(table)?.clone();
+        let wire_patch = spec.to_wire_write(&patch, false)?;
+        let current = self.current(table, id).await?;
+        if current.get("deleted_at").is_some_and(|v| !v.is_null()) {
+            return Err(WriteError::Deleted);
+        }
+        let mut row = current.clone();
+        row.extend(wire_patch.clone());
+        let effects = self
+            .inner
+            .outbox
+            .borrow_mut()
+            .enqueue(table, id, Op::Update, wire_patch, Some(current.clone()))
+            .map_err(|_| WriteError::Deleted)?;
+        self.commit(table, row.clone(), effects).await?;
+        let scope = current
+            .get(&spec.scope)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        self.emit_change(table, &scope, id, "update", "local");
+        self.kick();
+        Ok(rockon_sync_core::schema::to_app(&row))
+    }
+
+    /// Deletes a row: a tombstone locally at once, on the server when pushed.
+    pub async fn remove(&self, table: &str, id: &str) -> Result<(), WriteError> {
+        let spec = self.inner.store.schema().table(table)?.clone();
+        let current = self.current(table, id).await?;
+        if current.get("deleted_at").is_some_and(|v| !v.is_null()) {
+            return Ok(());
+        }
+        let mut row = current.clone();
+        let now = js_sys::Date::new_0()
+            .to_iso_string()
+            .as_string()
+            .unwrap_or_default();
+        row.insert("deleted_at".into(), Value::String(now));
+        let effects = self
+            .inner
+            .outbox
+            .borrow_mut()
+            .enqueue(table, id, Op::Delete, Map::new(), Some(current.clone()))
+            .map_err(|_| WriteError::Deleted)?;
+        self.commit(table, row, effects).await?;
+        let scope = current
+            .get(&spec.scope)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        self.emit_change(table, &scope, id, "delete", "local");
+        self.kick();
+        Ok(())
+    }
+
+    /// Retries a failed entry.
+    pub async fn retry(&self, seq: u64) -> Result<(), StoreError> {
+        let effects = self.inner.outbox.borrow_mut().retry(seq);
+        apply(&self.inner, effects).await?;
+        self.kick();
+        Ok(())
+    }
+
+    /// Discards an entry; the local row goes back to the server's version (or away, for an
+    /// insert the server never took).
+    pub async fn discard(&self, seq: u64) -> Result<bool, StoreError> {
+        let Some((entry, effects)) = self.inner.outbox.borrow_mut().discard(seq) else {
+            return Ok(false);
+        };
+        let mut writes = vec![Write::RemoveEntry(seq)];
+        match (&entry.op, &entry.base) {
+            (Op::Insert, _) => writes.push(Write::DeleteRow {
+                table: entry.table.clone(),
+                id: entry.row_id.clone(),
+            }),
+            (_, Some(base)) => writes.push(Write::Row {
+                table: entry.table.clone(),
+                row: base.clone(),
+            }),
+            _ => {}
+        }
+        self.inner.store.write(&writes).await?;
+        for effect in effects {
+            if let Effect::Status {
+                table,
+                row_id,
+                status,
+            } = effect
+            {
+                (self.inner.on_event)(WriteEvent::Status {
+                    table,
+                    id: row_id,
+                    status,
+                });
+            }
+        }
+        self.emit_change(&entry.table, "", &entry.row_id, "update", "local");
+        Ok(true)
+    }
+
+    /// Uses a new access token and resumes pushes held by a 401.
+    pub fn set_token(&self, token: String) {
+        self.inner.endpoint.borrow_mut().token = token;
+        self.inner.outbox.borrow_mut().resume();
+        self.kick();
+    }
+
+    async fn current(&self, table: &str, id: &str) -> Result<Map<String, Value>, WriteError> {
+        let row = self.inner.store.get(table, id).await?;
+        row.as_ref()
+            .and_then(js_to_map)
+            .map(|row| to_wire(&row))
+            .ok_or_else(|| WriteError::NotFound {
+                table: table.to_owned(),
+                id: id.to_owned(),
+            })
+    }
+
+    /// Writes the local row and the outbox effects in one transaction.
+    async fn commit(
+        &self,
+        table: &str,
+        row: Map<String, Value>,
+        effects: Vec<Effect>,
+    ) -> Result<(), StoreError> {
+        let mut writes = vec![Write::Row {
+            table: table.to_owned(),
+            row,
+        }];
+        let mut statuses = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::PutEntry(entry) => writes.push(Write::Entry(entry)),
+                Effect::RemoveEntry(seq) => writes.push(Write::RemoveEntry(seq)),
+                Effect::Status {
+                    table,
+                    row_id,
+                    status,
+                } => statuses.push(WriteEvent::Status {
+                    table,
+                    id: row_id,
+                    status,
+                }),
+                _ => {}
+            }
+        }
+        let result = self.inner.store.write(&writes).await;
+        if let Err(error) = &result {
+            // The outbox in memory is ahead of storage: reload it from what was committed.
+            if let Ok(entries) = self.inner.store.outbox().await {
+                *self.inner.outbox.borrow_mut() =
+                    Outbox::new(entries, ConflictPolicy::default(), clock::seed());
+            }
+            (self.inner.on_event)(WriteEvent::Error {
+                code: error.code(),
+                message: error.to_string(),
+            });
+        }
+        result?;
+        for status in statuses {
+            (self.inner.on_event)(status);
+        }
+        Ok(())
+    }
+
+    fn emit_change(
+        &self,
+        table: &str,
+        scope: &str,
+        id: &str,
+        action: &'static str,
+        source: &'static str,
+    ) {
+        (self.inner.on_event)(WriteEvent::Change {
+            table: table.to_owned(),
+            scope: scope.to_owned(),
+            ids: vec![id.to_owned()],
+            action,
+            source,
+        });
+    }
+
+    /// Starts the drain unless it runs.
+    pub fn kick(&self) {
+        kick(&self.inner);
+    }
+}
+
+fn kick(inner: &Rc<Inner>) {
+    if inner.draining.replace(true) {
+        return;
+    }
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        drain(weak.clone()).await;
+        if let Some(inner) = weak.upgrade() {
+            inner.draining.set(false);
+            schedule(&inner);
+        }
+    });
+}
+
+fn schedule(inner: &Rc<Inner>) {
+    let due = inner.outbox.borrow().poll_timeout();
+    let timer = due.map(|at| {
+        let weak: Weak<Inner> = Rc::downgrade(inner);
+        let delay = at.since(clock::now()).min(u64::from(u32::MAX)) as u32;
+        Timeout::new(delay, move || {
+            if let Some(inner) = weak.upgrade() {
+                kick(&inner);
+            }
+        })
+    });
+    *inner.timer.borrow_mut() = timer;
+}
+
+/// Pushes due entries one at a time until none is due. Storage is never held across a request.
+async fn drain(weak: Weak<Inner>) {
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        let next = inner.outbox.borrow_mut().next_request(clock::now());
+        let Some((seq, mut request)) = next else {
+            return;
+        };
+        let table = inner
+            .outbox
+            .borrow()
+            .entry(seq)
+            .map(|e| e.table.clone())
+            .unwrap_or_default();
+        let Ok(spec) = inner.store.schema().table(&table).cloned() else {
+            return;
+        };
+        loop {
+            let endpoint = inner.endpoint.borrow().clone();
+            let result = http::send(&endpoint, &request).await;
+            let row_id = inner
+                .outbox
+                .borrow()
+                .entry(seq)
+                .map(|e| e.row_id.clone())
+                .unwrap_or_default();
+            let local = inner
+                .store
+                .get(&table, &row_id)
+                .await
+                .ok()
+                .flatten()
+                .as_ref()
+                .and_then(js_to_map)
+                .map(|row| to_wire(&row));
+            let (effects, follow_up) = inner.outbox.borrow_mut().complete(
+                clock::now(),
+                seq,
+                result,
+                &spec,
+                local.as_ref(),
+            );
+            if let Err(error) = apply(&inner, effects).await {
+                (inner.on_event)(WriteEvent::Error {
+                    code: error.code(),
+                    message: error.to_string(),
+                });
+                return;
+            }
+            match follow_up {
+                Some(next) => request = next,
+                None => break,
+            }
+        }
+    }
+}
+
+/// Persists the effects of one push in one transaction, then tells the app.
+async fn apply(inner: &Rc<Inner>, effects: Vec<Effect>) -> Result<(), StoreError> {
+    let mut writes = Vec::new();
+    let mut events = Vec::new();
+    for effect in effects {
+        match effect {
+            Effect::PutEntry(entry) => writes.push(Write::Entry(entry)),
+            Effect::RemoveEntry(seq) => writes.push(Write::RemoveEntry(seq)),
+            Effect::StoreServerRow { table, row } | Effect::StoreMergedRow { table, row } => {
+                let scope_column = inner
+                    .store
+                    .schema()
+                    .table(&table)
+                    .map(|t| t.scope.clone())
+                    .unwrap_or_default();
+                let scope = row
+                    .get(&scope_column)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let id = row
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let deleted = row.get("deleted_at").is_some_and(|v| !v.is_null());
+                events.push(WriteEvent::Change {
+                    table: table.clone(),
+                    scope,
+                    ids: vec![id],
+                    action: if deleted { "delete" } else { "update" },
+                    source: "server",
+                });
+                writes.push(Write::Row { table, row });
+            }
+            Effect::Conflict(record) => {
+                writes.push(Write::Conflict(record.clone()));
+                events.push(WriteEvent::Conflict(record));
+            }
+            Effect::Status {
+                table,
+                row_id,
+                status,
+            } => events.push(WriteEvent::Status {
+                table,
+                id: row_id,
+                status,
+            }),
+            Effect::NeedToken => events.push(WriteEvent::NeedToken),
+        }
+    }
+    inner.store.write(&writes).await?;
+    for event in events {
+        (inner.on_event)(event);
+    }
+    Ok(())
+}
+
+/// A random (version 4) UUID from the browser's CSPRNG.
+pub fn new_uuid() -> String {
+    let mut bytes = [0u8; 16];
+    let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())
+        .ok()
+        .and_then(|c| wasm_bindgen::JsCast::dyn_into::<web_sys::Crypto>(c).ok());
+    match crypto {
+        Some(crypto) => {
+            let _ = crypto.get_random_values_with_u8_array(&mut bytes);
+        }
+        None => bytes
+            .iter_mut()
+            .for_each(|b| *b = (js_sys::Math::random() * 256.0) as u8),
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}

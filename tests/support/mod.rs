@@ -1,0 +1,137 @@
+//! Helpers for browser tests against the dev server the test command starts
+//! (`ROCKON_DEVSERVER_URL`, `ROCKON_DEVSERVER_ANON` at build time).
+#![allow(dead_code)]
+
+use gloo_net::http::Request;
+use gloo_timers::future::TimeoutFuture;
+use js_sys::{Array, Function, Reflect};
+use rockon_sync::api::SyncClient;
+use serde_json::{json, Value};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+pub const URL: &str = match option_env!("ROCKON_DEVSERVER_URL") {
+    Some(url) => url,
+    None => "http://127.0.0.1:54321",
+};
+pub const ANON: &str = match option_env!("ROCKON_DEVSERVER_ANON") {
+    Some(key) => key,
+    None => "",
+};
+pub const ROCKERS: &str = "641657c9-9f8e-5c07-b44e-4ececddac108";
+pub const TRIO: &str = "5a224131-abbb-51ab-b2b1-3f08f02e2c99";
+
+/// A signed-in user.
+pub struct User {
+    pub id: String,
+    pub token: String,
+}
+
+pub async fn sign_in(name: &str) -> User {
+    let body = json!({"email": format!("{name}@rockon.test"), "password": "rockon"});
+    let response = Request::post(&format!("{URL}/auth/v1/token?grant_type=password"))
+        .header("apikey", ANON)
+        .json(&body)
+        .unwrap()
+        .send()
+        .await
+        .expect("dev server reachable");
+    let session: Value = response.json().await.unwrap();
+    User {
+        id: session["user"]["id"].as_str().unwrap().to_owned(),
+        token: session["access_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// REST as a user, straight to the server (to check what it holds).
+pub async fn rest(method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let url = format!("{URL}/rest/v1/{path}");
+    let builder = match method {
+        "POST" => Request::post(&url),
+        "PATCH" => Request::patch(&url),
+        "DELETE" => Request::delete(&url),
+        _ => Request::get(&url),
+    }
+    .header("apikey", ANON)
+    .header("Authorization", &format!("Bearer {token}"))
+    .header("Prefer", "return=representation");
+    let response = match body {
+        Some(body) => builder.json(&body).unwrap().send().await,
+        None => builder.send().await,
+    }
+    .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+pub async fn fault(body: Value) {
+    let response = Request::post(&format!("{URL}/admin/faults"))
+        .json(&body)
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "fault switch {body}");
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", (js_sys::Math::random() * 1e12) as u64)
+}
+
+pub async fn open(user: &User, database: &str, url: &str, extra: Value) -> SyncClient {
+    let mut options = json!({
+        "supabaseUrl": url, "anonKey": ANON, "accessToken": user.token, "userId": user.id,
+        "databaseName": database, "retryInitialMs": 50,
+    });
+    if let (Value::Object(o), Value::Object(e)) = (&mut options, extra) {
+        o.extend(e);
+    }
+    SyncClient::connect(js(options))
+        .await
+        .expect("client opens")
+}
+
+pub async fn call(promise: js_sys::Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(promise).await
+}
+
+pub fn js(value: Value) -> JsValue {
+    js_sys::JSON::parse(&value.to_string()).unwrap()
+}
+
+pub fn to_json(value: &JsValue) -> Value {
+    serde_wasm_bindgen::from_value(value.clone()).unwrap_or(Value::Null)
+}
+
+/// Records every event of a client.
+pub fn record(client: &SyncClient) -> Array {
+    let events = Array::new();
+    let listener = Function::new_with_args("list, event", "list.push(event)")
+        .bind1(&JsValue::NULL, &events)
+        .unchecked_into::<Function>();
+    client.on(listener);
+    events
+}
+
+pub fn events_of(events: &Array, kind: &str) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| Reflect::get(e, &"type".into()).unwrap() == JsValue::from_str(kind))
+        .map(|e| to_json(&e))
+        .collect()
+}
+
+/// Polls `check` every 20 ms for up to `ms`.
+pub async fn eventually<F, Fut>(ms: u32, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..ms / 20 {
+        if check().await {
+            return;
+        }
+        TimeoutFuture::new(20).await;
+    }
+    panic!("timed out: {what}");
+}

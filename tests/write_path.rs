@@ -1,0 +1,370 @@
+//! The write path in a real browser: IndexedDB through rexie, the outbox, pushes to the dev
+//! server's REST API (started with fault switches by the test command).
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use rockon_sync::api::SyncClient;
+use serde_json::{json, Value};
+use support::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+async fn synced(client: &SyncClient, table: &str, id: &str) {
+    eventually(10_000, &format!("{table} {id} synced"), || async {
+        client.status(table, id) == "synced"
+    })
+    .await;
+}
+
+async fn server_row(user: &User, table: &str, id: &str) -> Value {
+    let (_, rows) = rest("GET", &format!("{table}?id=eq.{id}"), &user.token, None).await;
+    rows.get(0).cloned().unwrap_or(Value::Null)
+}
+
+#[wasm_bindgen_test]
+async fn create_update_and_remove_reach_the_server() {
+    let bob = sign_in("bob").await;
+    let client = open(&bob, &unique("write"), URL, json!({})).await;
+    let events = record(&client);
+    let created = call(client.create(
+        "songs".into(),
+        js(json!({"bandId": ROCKERS, "title": "Hey Jude", "tempo": 74})),
+    ))
+    .await
+    .unwrap();
+    let created = to_json(&created);
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created["bandId"], ROCKERS,
+        "rows come back in the app's shape"
+    );
+    // The optimistic write is readable at once and announced.
+    let listed = to_json(
+        &call(client.list("songs".into(), ROCKERS.into(), js(json!({}))))
+            .await
+            .unwrap(),
+    );
+    assert!(listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"] == id.as_str()));
+    assert!(events_of(&events, "change")
+        .iter()
+        .any(|e| e["source"] == "local" && e["action"] == "insert"));
+    synced(&client, "songs", &id).await;
+    let on_server = server_row(&bob, "songs", &id).await;
+    assert_eq!(
+        (on_server["title"].as_str(), on_server["version"].as_i64()),
+        (Some("Hey Jude"), Some(1))
+    );
+    assert_eq!(on_server["created_by"], bob.id.as_str());
+    let local = to_json(&call(client.get("songs".into(), id.clone())).await.unwrap());
+    assert_eq!(
+        local["version"], 1,
+        "the server's row replaced the optimistic one"
+    );
+
+    call(client.update("songs".into(), id.clone(), js(json!({"key": "F"}))))
+        .await
+        .unwrap();
+    synced(&client, "songs", &id).await;
+    assert_eq!(server_row(&bob, "songs", &id).await["key"], "F");
+
+    call(client.remove("songs".into(), id.clone()))
+        .await
+        .unwrap();
+    let visible = to_json(
+        &call(client.list("songs".into(), ROCKERS.into(), js(json!({}))))
+            .await
+            .unwrap(),
+    );
+    assert!(!visible
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"] == id.as_str()));
+    synced(&client, "songs", &id).await;
+    assert!(
+        server_row(&bob, "songs", &id).await["deleted_at"].is_string(),
+        "a tombstone"
+    );
+    let all = to_json(
+        &call(client.list(
+            "songs".into(),
+            ROCKERS.into(),
+            js(json!({"includeDeleted": true})),
+        ))
+        .await
+        .unwrap(),
+    );
+    assert!(all
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"] == id.as_str()));
+
+    // Bad writes are refused with typed errors and write nothing.
+    let error = call(client.create(
+        "songs".into(),
+        js(json!({"bandId": ROCKERS, "tempo": "fast", "title": "x"})),
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(
+        js_sys::Reflect::get(&error, &"code".into()).unwrap(),
+        "wrong_type"
+    );
+    let error = call(client.create("gigs".into(), js(json!({}))))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        js_sys::Reflect::get(&error, &"code".into()).unwrap(),
+        "unknown_table"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn offline_writes_survive_a_reload_and_land_exactly_once_in_order() {
+    let bob = sign_in("bob").await;
+    let database = unique("offline");
+    // The server is unreachable: nothing listens on port 9.
+    let offline = open(&bob, &database, "http://127.0.0.1:9", json!({})).await;
+    let batch = unique("batch");
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        let row = call(offline.create(
+            "songs".into(),
+            js(json!({"bandId": ROCKERS, "title": format!("{batch} {n:02}")})),
+        ))
+        .await
+        .unwrap();
+        ids.push(to_json(&row)["id"].as_str().unwrap().to_owned());
+    }
+    for (n, id) in ids.iter().take(10).enumerate() {
+        call(offline.update(
+            "songs".into(),
+            id.clone(),
+            js(json!({"notes": format!("edited {n}")})),
+        ))
+        .await
+        .unwrap();
+    }
+    assert_eq!(offline.status("songs", &ids[0]), "pending");
+    // A reload: the client goes away, a new one opens the same database.
+    drop(offline);
+    let online = open(&bob, &database, URL, json!({})).await;
+    assert!(
+        to_json(&online.outbox()).as_array().unwrap().len() >= 40,
+        "the outbox survived"
+    );
+    eventually(20_000, "outbox drained", || async {
+        to_json(&online.outbox()).as_array().unwrap().is_empty()
+    })
+    .await;
+    let (_, rows) = rest(
+        "GET",
+        &format!("songs?select=id,title,notes,created_at&title=gte.{batch}&title=lt.{batch}~&order=created_at.asc"),
+        &bob.token,
+        None,
+    )
+    .await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 40, "every write once, none twice");
+    let titles: Vec<&str> = rows.iter().map(|r| r["title"].as_str().unwrap()).collect();
+    let mut sorted = titles.clone();
+    sorted.sort();
+    assert_eq!(titles, sorted, "pushed in the order they were made");
+    assert_eq!(rows[3]["notes"], "edited 3");
+}
+
+#[wasm_bindgen_test]
+async fn a_storm_of_server_errors_ends_in_success_without_duplicates() {
+    let bob = sign_in("bob").await;
+    let client = open(&bob, &unique("storm"), URL, json!({})).await;
+    let title = unique("storm");
+    fault(json!({"action": "fail_rest", "count": 2, "status": 503})).await;
+    let row = to_json(
+        &call(client.create(
+            "songs".into(),
+            js(json!({"bandId": ROCKERS, "title": title})),
+        ))
+        .await
+        .unwrap(),
+    );
+    let id = row["id"].as_str().unwrap().to_owned();
+    eventually(10_000, "503s ridden out", || async {
+        client.status("songs", &id) == "synced"
+    })
+    .await;
+    fault(json!({"action": "fail_rest", "count": 2, "status": 429})).await;
+    call(client.update(
+        "songs".into(),
+        id.clone(),
+        js(json!({"notes": "after 429s"})),
+    ))
+    .await
+    .unwrap();
+    synced(&client, "songs", &id).await;
+    fault(json!({"action": "fail_rest", "count": 1, "status": 500})).await;
+    call(client.update("songs".into(), id.clone(), js(json!({"key": "A"}))))
+        .await
+        .unwrap();
+    synced(&client, "songs", &id).await;
+    let (_, rows) = rest("GET", &format!("songs?title=eq.{title}"), &bob.token, None).await;
+    assert_eq!(rows.as_array().unwrap().len(), 1, "no duplicates");
+    assert_eq!(
+        (rows[0]["notes"].as_str(), rows[0]["key"].as_str()),
+        (Some("after 429s"), Some("A"))
+    );
+}
+
+#[wasm_bindgen_test]
+async fn refused_writes_wait_visibly_for_retry_or_discard() {
+    let bob = sign_in("bob").await;
+    let client = open(&bob, &unique("refused"), URL, json!({})).await;
+    // Bob is not in carol's band: row-level security refuses the insert.
+    let row = to_json(
+        &call(client.create(
+            "songs".into(),
+            js(json!({"bandId": TRIO, "title": "Not mine"})),
+        ))
+        .await
+        .unwrap(),
+    );
+    let id = row["id"].as_str().unwrap().to_owned();
+    eventually(10_000, "refused", || async {
+        client.status("songs", &id) == "error"
+    })
+    .await;
+    let outbox = to_json(&client.outbox());
+    let entry = &outbox[0];
+    assert_eq!(
+        (
+            entry["failed"]["status"].as_u64(),
+            entry["failed"]["code"].as_str()
+        ),
+        (Some(403), Some("42501"))
+    );
+    let seq = entry["seq"].as_f64().unwrap();
+    assert_eq!(call(client.discard(seq)).await.unwrap(), true);
+    assert!(
+        call(client.get("songs".into(), id.clone()))
+            .await
+            .unwrap()
+            .is_undefined(),
+        "discarded insert is gone"
+    );
+    assert_eq!(client.status("songs", &id), "synced");
+
+    // A 400 that goes away: retry succeeds.
+    fault(json!({"action": "fail_rest", "count": 1, "status": 400})).await;
+    let row = to_json(
+        &call(client.create(
+            "songs".into(),
+            js(json!({"bandId": ROCKERS, "title": unique("retry")})),
+        ))
+        .await
+        .unwrap(),
+    );
+    let id = row["id"].as_str().unwrap().to_owned();
+    eventually(10_000, "400", || async {
+        client.status("songs", &id) == "error"
+    })
+    .await;
+    let seq = to_json(&client.outbox())[0]["seq"].as_f64().unwrap();
+    call(client.retry(seq)).await.unwrap();
+    synced(&client, "songs", &id).await;
+    assert_eq!(server_row(&bob, "songs", &id).await["version"], 1);
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_edits_merge_by_field_and_surface_the_conflict() {
+    let alice = sign_in("alice").await;
+    let bob = sign_in("bob").await;
+    let client = open(&alice, &unique("conflict"), URL, json!({})).await;
+    let events = record(&client);
+    let row = to_json(
+        &call(client.create(
+            "songs".into(),
+            js(json!({"bandId": ROCKERS, "title": "Draft", "key": "C"})),
+        ))
+        .await
+        .unwrap(),
+    );
+    let id = row["id"].as_str().unwrap().to_owned();
+    synced(&client, "songs", &id).await;
+    // Bob retitles it on the server meanwhile.
+    let (status, _) = rest(
+        "PATCH",
+        &format!("songs?id=eq.{id}"),
+        &bob.token,
+        Some(json!({"title": "Bob's title"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Alice, still on version 1, changes the key (only she did) and the title (both did).
+    call(client.update(
+        "songs".into(),
+        id.clone(),
+        js(json!({"key": "D", "title": "Alice's title"})),
+    ))
+    .await
+    .unwrap();
+    synced(&client, "songs", &id).await;
+    let on_server = server_row(&alice, "songs", &id).await;
+    assert_eq!(on_server["key"], "D", "the field only alice changed merged");
+    assert_eq!(
+        on_server["title"], "Bob's title",
+        "server wins the field both changed"
+    );
+    let local = to_json(&call(client.get("songs".into(), id.clone())).await.unwrap());
+    assert_eq!(
+        (local["title"].as_str(), local["key"].as_str()),
+        (Some("Bob's title"), Some("D"))
+    );
+    let conflicts = events_of(&events, "conflict");
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0]["fields"][0]["field"], "title");
+    assert_eq!(
+        conflicts[0]["fields"][0]["local"], "Alice's title",
+        "the losing value is recoverable"
+    );
+    let stored = to_json(&call(client.conflicts()).await.unwrap());
+    assert!(stored
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["rowId"] == id.as_str()));
+}
+
+#[wasm_bindgen_test]
+async fn an_expired_token_holds_pushes_until_a_new_one_arrives() {
+    let bob = sign_in("bob").await;
+    let client = open(&bob, &unique("expiry"), URL, json!({})).await;
+    let events = record(&client);
+    fault(json!({"action": "expire_tokens"})).await;
+    let row = to_json(
+        &call(client.create(
+            "songs".into(),
+            js(json!({"bandId": ROCKERS, "title": unique("held")})),
+        ))
+        .await
+        .unwrap(),
+    );
+    let id = row["id"].as_str().unwrap().to_owned();
+    eventually(10_000, "auth event", || async {
+        !events_of(&events, "auth").is_empty()
+    })
+    .await;
+    assert_eq!(client.status("songs", &id), "pending", "held, not failed");
+    // Tokens issued after the expiry moment are valid.
+    gloo_timers::future::TimeoutFuture::new(1_100).await;
+    let fresh = sign_in("bob").await;
+    client.set_auth(fresh.token.clone());
+    synced(&client, "songs", &id).await;
+    assert_eq!(server_row(&fresh, "songs", &id).await["version"], 1);
+    fault(json!({"action": "reset"})).await;
+}
