@@ -313,7 +313,11 @@ async fn concurrent_edits_merge_by_field_and_surface_the_conflict() {
     ))
     .await
     .unwrap();
-    synced(&client, "songs", &id).await;
+    eventually(10_000, "conflict settled", || async {
+        client.status("songs", &id) == "conflict"
+            && to_json(&client.outbox()).as_array().unwrap().is_empty()
+    })
+    .await;
     let on_server = server_row(&alice, "songs", &id).await;
     assert_eq!(on_server["key"], "D", "the field only alice changed merged");
     assert_eq!(
@@ -338,6 +342,55 @@ async fn concurrent_edits_merge_by_field_and_surface_the_conflict() {
         .unwrap()
         .iter()
         .any(|c| c["rowId"] == id.as_str()));
+    // Acknowledged, the row is simply synced.
+    call(client.acknowledge("songs".into(), id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(client.status("songs", &id), "synced");
+    let left = to_json(&call(client.conflicts()).await.unwrap());
+    assert!(left.as_array().unwrap().is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn a_database_deleted_underneath_is_reported_and_reopened() {
+    let bob = sign_in("bob").await;
+    let database = unique("evicted");
+    let client = open(&bob, &database, URL, json!({})).await;
+    let events = record(&client);
+    let values = js(json!({"bandId": ROCKERS, "title": unique("before")}));
+    let row = to_json(&call(client.create("songs".into(), values)).await.unwrap());
+    synced(&client, "songs", row["id"].as_str().unwrap()).await;
+    assert_eq!(
+        call(client.count("songs".into(), ROCKERS.into()))
+            .await
+            .unwrap(),
+        1
+    );
+    // Another tab (or the browser evicting storage) deletes the database: the client steps
+    // aside instead of blocking it, says so, and reopens a fresh database.
+    rexie::Rexie::delete(&database)
+        .await
+        .expect("the delete is not blocked");
+    eventually(10_000, "reopened", || async {
+        events_of(&events, "storage")
+            .iter()
+            .any(|e| e["state"] == "reopened")
+    })
+    .await;
+    let states: Vec<Value> = events_of(&events, "storage")
+        .iter()
+        .map(|e| e["state"].clone())
+        .collect();
+    assert_eq!(states, [json!("closed"), json!("reopened")]);
+    assert_eq!(
+        call(client.count("songs".into(), ROCKERS.into()))
+            .await
+            .unwrap(),
+        0
+    );
+    let values = js(json!({"bandId": ROCKERS, "title": unique("after")}));
+    let row = to_json(&call(client.create("songs".into(), values)).await.unwrap());
+    synced(&client, "songs", row["id"].as_str().unwrap()).await;
 }
 
 #[wasm_bindgen_test]

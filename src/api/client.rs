@@ -3,7 +3,7 @@
 use super::error::SyncError;
 use super::listeners::Listeners;
 use crate::io::http::Endpoint;
-use crate::io::store::{to_js, Store, StoreError};
+use crate::io::store::{to_js, Store, StoreError, StoreState};
 use crate::io::writer::{WriteError, WriteEvent, Writer};
 use js_sys::{Array, Object, Promise, Reflect};
 use rockon_sync_core::backoff::BackoffPolicy;
@@ -139,6 +139,24 @@ fn event_to_js(event: &WriteEvent, schema: &Schema) -> JsValue {
     object.into()
 }
 
+/// `{ type: 'storage', state: 'closed' | 'reopened' | 'outdated', message? }`.
+fn storage_event(state: &StoreState) -> JsValue {
+    let object = Object::new();
+    let set = |key: &str, value: JsValue| {
+        let _ = Reflect::set(&object, &key.into(), &value);
+    };
+    set("type", "storage".into());
+    match state {
+        StoreState::Closed => set("state", "closed".into()),
+        StoreState::Reopened => set("state", "reopened".into()),
+        StoreState::Outdated(message) => {
+            set("state", "outdated".into());
+            set("message", message.into());
+        }
+    }
+    object.into()
+}
+
 fn status_name(status: RowStatus) -> &'static str {
     match status {
         RowStatus::Synced => "synced",
@@ -169,12 +187,14 @@ impl SyncClient {
         let name = options
             .database_name
             .unwrap_or_else(|| format!("rockon-sync:{}", options.user_id));
-        let store = Rc::new(
-            Store::open(&name, schema.clone())
-                .await
-                .map_err(store_error)?,
-        );
+        let store = Store::open(&name, schema.clone())
+            .await
+            .map_err(store_error)?;
         let listeners = Listeners::default();
+        let storage_sink = listeners.clone();
+        store.set_listener(Rc::new(move |state| {
+            storage_sink.emit(&storage_event(&state))
+        }));
         let sink = listeners.clone();
         let endpoint = Endpoint {
             base_url: options.supabase_url,
@@ -314,9 +334,40 @@ impl SyncClient {
         })
     }
 
-    /// The sync status of a row: `synced`, `syncing`, `pending` or `error`.
+    /// The sync status of a row: `synced`, `syncing`, `pending`, `error`, or `conflict` while
+    /// a settled conflict awaits [`acknowledge`](Self::acknowledge).
     pub fn status(&self, table: &str, id: &str) -> String {
-        status_name(self.inner.writer.status(table, id)).to_owned()
+        let status = self.inner.writer.status(table, id);
+        if status != RowStatus::Error && self.inner.writer.has_conflict(table, id) {
+            return "conflict".to_owned();
+        }
+        status_name(status).to_owned()
+    }
+
+    /// Acknowledges a row's conflict (its record is removed).
+    pub fn acknowledge(&self, table: String, id: String) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            inner
+                .writer
+                .acknowledge(&table, &id)
+                .await
+                .map_err(store_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// How many rows of a band the table holds locally (tombstones included).
+    pub fn count(&self, table: String, band_id: String) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let count = inner
+                .store
+                .count(&table, &band_id)
+                .await
+                .map_err(store_error)?;
+            Ok(count.into())
+        })
     }
 
     /// The outbox entries, in push order (with `failed` set for refused writes).

@@ -5,4 +5,5 @@ pub mod http;
 pub mod realtime_driver;
 pub mod socket;
 pub mod store;
+pub mod version_watch;
 pub mod writer;

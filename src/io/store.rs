@@ -3,20 +3,30 @@
 //! Rows are stored in the app's camelCase shape, so reads hand IndexedDB's objects to the app
 //! without conversion. Each write is one transaction; none stays open across a network await.
 
+use super::version_watch::VersionWatch;
+use gloo_timers::future::TimeoutFuture;
 use rexie::{Index, KeyRange, ObjectStore, Rexie, TransactionMode};
 use rockon_sync_core::outbox::{ConflictRecord, Entry};
 use rockon_sync_core::schema::{snake_to_camel, to_app, Schema};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::cell::RefCell;
 use std::fmt;
+use std::rc::Rc;
 use wasm_bindgen::JsValue;
 
 /// The outbox store.
 pub const OUTBOX: &str = "outbox";
 /// Conflict records, keyed `table:id`.
 pub const CONFLICTS: &str = "conflicts";
-/// Small key/value settings (schema version, cursors later).
+/// Small key/value settings.
 pub const META: &str = "meta";
+/// Catch-up cursors per band and table.
+pub const CURSORS: &str = "cursors";
+/// Rows read by the user (unread tracking).
+pub const READ_MARKS: &str = "read_marks";
+/// A bounded log of sync activity for the dashboard.
+pub const SYNC_LOG: &str = "sync_log";
 
 /// The schema version of the database layout. Each version adds stores or indexes; opening
 /// creates what is missing, so an older database is upgraded step by step.
@@ -76,38 +86,147 @@ pub fn to_js(value: &impl Serialize) -> JsValue {
         .unwrap_or(JsValue::NULL)
 }
 
+/// What happened to the connection, for the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreState {
+    /// Another tab is upgrading or deleting the database; this connection closed so it is not
+    /// blocked. Writes fail with `database_closed` until it reopens.
+    Closed,
+    /// The database is open again (recreated empty if it was deleted).
+    Reopened,
+    /// A newer version of the app upgraded the database: reload the page.
+    Outdated(String),
+}
+
+/// Told when the connection closes and reopens.
+pub type StateListener = Rc<dyn Fn(StoreState)>;
+
 /// The database of one user.
 pub struct Store {
-    db: Rexie,
+    name: String,
     schema: Schema,
+    db: RefCell<Option<Rc<Rexie>>>,
+    watch: RefCell<Option<VersionWatch>>,
+    listener: RefCell<Option<StateListener>>,
+}
+
+async fn build(name: &str, schema: &Schema) -> Result<Rexie, StoreError> {
+    let mut builder = Rexie::builder(name).version(DB_VERSION);
+    for table in &schema.tables {
+        let scope = snake_to_camel(&table.scope);
+        builder = builder.add_object_store(
+            ObjectStore::new(&table.name)
+                .key_path("id")
+                .add_index(Index::new("scope", &scope))
+                .add_index(Index::new_array(
+                    "scopeUpdated",
+                    [scope.as_str(), "updatedAt"],
+                )),
+        );
+    }
+    builder = builder
+        .add_object_store(
+            ObjectStore::new(OUTBOX)
+                .key_path("seq")
+                .add_index(Index::new("row", "rowId")),
+        )
+        .add_object_store(ObjectStore::new(CONFLICTS).key_path("key"))
+        .add_object_store(ObjectStore::new(META).key_path("key"))
+        .add_object_store(ObjectStore::new(CURSORS).key_path("key"))
+        .add_object_store(ObjectStore::new(READ_MARKS).key_path("key"))
+        .add_object_store(
+            ObjectStore::new(SYNC_LOG)
+                .key_path("seq")
+                .auto_increment(true),
+        );
+    Ok(builder.build().await?)
 }
 
 impl Store {
-    /// Opens (creating or upgrading) the database `name`.
-    pub async fn open(name: &str, schema: Schema) -> Result<Store, StoreError> {
-        let mut builder = Rexie::builder(name).version(DB_VERSION);
-        for table in &schema.tables {
-            let scope = snake_to_camel(&table.scope);
-            builder = builder.add_object_store(
-                ObjectStore::new(&table.name)
-                    .key_path("id")
-                    .add_index(Index::new("scope", &scope))
-                    .add_index(Index::new_array(
-                        "scopeUpdated",
-                        [scope.as_str(), "updatedAt"],
-                    )),
-            );
+    /// Opens (creating or upgrading) the database `name`, watching for other tabs' upgrades.
+    pub async fn open(name: &str, schema: Schema) -> Result<Rc<Store>, StoreError> {
+        let db = build(name, &schema).await?;
+        let store = Rc::new(Store {
+            name: name.to_owned(),
+            schema,
+            db: RefCell::new(Some(Rc::new(db))),
+            watch: RefCell::new(None),
+            listener: RefCell::new(None),
+        });
+        Store::watch(&store).await;
+        Ok(store)
+    }
+
+    /// Tells `listener` when the connection closes and reopens.
+    pub fn set_listener(&self, listener: StateListener) {
+        *self.listener.borrow_mut() = Some(listener);
+    }
+
+    async fn watch(store: &Rc<Store>) {
+        let weak = Rc::downgrade(store);
+        let on_change = move || {
+            // Not from inside the watch's own handler: closing drops that handler.
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Some(store) = weak.upgrade() {
+                    Store::yield_to_other_tab(store).await;
+                }
+            });
+        };
+        // Best effort: without the watch, another tab's upgrade waits until this tab closes.
+        if let Ok(watch) = VersionWatch::open(&store.name, DB_VERSION, on_change).await {
+            *store.watch.borrow_mut() = Some(watch);
         }
-        builder = builder
-            .add_object_store(
-                ObjectStore::new(OUTBOX)
-                    .key_path("seq")
-                    .add_index(Index::new("row", "rowId")),
-            )
-            .add_object_store(ObjectStore::new(CONFLICTS).key_path("key"))
-            .add_object_store(ObjectStore::new(META).key_path("key"));
-        let db = builder.build().await?;
-        Ok(Store { db, schema })
+    }
+
+    fn notify(&self, state: StoreState) {
+        let listener = self.listener.borrow().clone();
+        if let Some(listener) = listener {
+            listener(state);
+        }
+    }
+
+    /// Closes both connections so the other tab proceeds, then reopens.
+    async fn yield_to_other_tab(store: Rc<Store>) {
+        store.watch.borrow_mut().take();
+        let db = store.db.borrow_mut().take();
+        store.notify(StoreState::Closed);
+        if let Some(mut db) = db {
+            // Operations in flight hold clones; they finish in milliseconds.
+            loop {
+                match Rc::try_unwrap(db) {
+                    Ok(only) => {
+                        only.close();
+                        break;
+                    }
+                    Err(shared) => {
+                        db = shared;
+                        TimeoutFuture::new(5).await;
+                    }
+                }
+            }
+        }
+        for _ in 0..50 {
+            TimeoutFuture::new(100).await;
+            match build(&store.name, &store.schema).await {
+                Ok(db) => {
+                    *store.db.borrow_mut() = Some(Rc::new(db));
+                    Store::watch(&store).await;
+                    store.notify(StoreState::Reopened);
+                    return;
+                }
+                Err(StoreError::Failed(message)) if message.contains("VersionError") => {
+                    store.notify(StoreState::Outdated(message));
+                    return;
+                }
+                Err(_) => continue,
+            }
+        }
+    }
+
+    fn db(&self) -> Result<Rc<Rexie>, StoreError> {
+        self.db.borrow().clone().ok_or_else(|| {
+            StoreError::Closed("another tab is upgrading or deleting the database".into())
+        })
     }
 
     /// The schema the store was opened with.
@@ -115,14 +234,10 @@ impl Store {
         &self.schema
     }
 
-    /// Closes the connection (other tabs can then upgrade or delete the database).
-    pub fn close(self) {
-        self.db.close();
-    }
-
     /// The rows of one band, in the app's shape.
     pub async fn list(&self, table: &str, scope: &str) -> Result<Vec<JsValue>, StoreError> {
-        let tx = self.db.transaction(&[table], TransactionMode::ReadOnly)?;
+        let db = self.db()?;
+        let tx = db.transaction(&[table], TransactionMode::ReadOnly)?;
         let rows = tx
             .store(table)?
             .index("scope")?
@@ -135,9 +250,20 @@ impl Store {
         Ok(rows)
     }
 
+    /// How many rows of one band the table holds (tombstones included).
+    pub async fn count(&self, table: &str, scope: &str) -> Result<u32, StoreError> {
+        let db = self.db()?;
+        let tx = db.transaction(&[table], TransactionMode::ReadOnly)?;
+        let range = KeyRange::only(&scope.into()).map_err(rexie::Error::from)?;
+        let count = tx.store(table)?.index("scope")?.count(Some(range)).await?;
+        tx.done().await?;
+        Ok(count)
+    }
+
     /// One row in the app's shape.
     pub async fn get(&self, table: &str, id: &str) -> Result<Option<JsValue>, StoreError> {
-        let tx = self.db.transaction(&[table], TransactionMode::ReadOnly)?;
+        let db = self.db()?;
+        let tx = db.transaction(&[table], TransactionMode::ReadOnly)?;
         let row = tx.store(table)?.get(id.into()).await?;
         tx.done().await?;
         Ok(row)
@@ -145,7 +271,8 @@ impl Store {
 
     /// Every outbox entry, in push order.
     pub async fn outbox(&self) -> Result<Vec<Entry>, StoreError> {
-        let tx = self.db.transaction(&[OUTBOX], TransactionMode::ReadOnly)?;
+        let db = self.db()?;
+        let tx = db.transaction(&[OUTBOX], TransactionMode::ReadOnly)?;
         let values = tx.store(OUTBOX)?.get_all(None, None).await?;
         tx.done().await?;
         Ok(values
@@ -156,9 +283,8 @@ impl Store {
 
     /// Every conflict record.
     pub async fn conflicts(&self) -> Result<Vec<JsValue>, StoreError> {
-        let tx = self
-            .db
-            .transaction(&[CONFLICTS], TransactionMode::ReadOnly)?;
+        let db = self.db()?;
+        let tx = db.transaction(&[CONFLICTS], TransactionMode::ReadOnly)?;
         let values = tx.store(CONFLICTS)?.get_all(None, None).await?;
         tx.done().await?;
         Ok(values)
@@ -172,7 +298,8 @@ impl Store {
         if stores.is_empty() {
             return Ok(());
         }
-        let tx = self.db.transaction(&stores, TransactionMode::ReadWrite)?;
+        let db = self.db()?;
+        let tx = db.transaction(&stores, TransactionMode::ReadWrite)?;
         for write in writes {
             let store = tx.store(write.store())?;
             match write {

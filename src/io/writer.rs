@@ -116,6 +116,8 @@ pub struct Writer {
 
 struct Inner {
     store: Rc<Store>,
+    /// Rows with an unacknowledged conflict record (`table:id`).
+    conflicted: RefCell<std::collections::BTreeSet<String>>,
     outbox: RefCell<Outbox>,
     endpoint: RefCell<Endpoint>,
     draining: Cell<bool>,
@@ -147,6 +149,16 @@ impl Writer {
         on_event: Box<dyn Fn(WriteEvent)>,
     ) -> Result<Writer, StoreError> {
         let entries = store.outbox().await?;
+        let conflicted = store
+            .conflicts()
+            .await?
+            .iter()
+            .filter_map(|record| {
+                js_sys::Reflect::get(record, &"key".into())
+                    .ok()?
+                    .as_string()
+            })
+            .collect();
         let mut outbox = Outbox::new(entries, policy, clock::seed());
         if let Some(backoff) = backoff {
             outbox.set_backoff(backoff);
@@ -154,6 +166,7 @@ impl Writer {
         let writer = Writer {
             inner: Rc::new(Inner {
                 store,
+                conflicted: RefCell::new(conflicted),
                 outbox: RefCell::new(outbox),
                 endpoint: RefCell::new(endpoint),
                 draining: Cell::new(false),
@@ -173,6 +186,31 @@ impl Writer {
     /// A row's sync status.
     pub fn status(&self, table: &str, id: &str) -> RowStatus {
         self.inner.outbox.borrow().status(table, id)
+    }
+
+    /// Whether the row has a conflict the user has not acknowledged.
+    pub fn has_conflict(&self, table: &str, id: &str) -> bool {
+        self.inner
+            .conflicted
+            .borrow()
+            .contains(&format!("{table}:{id}"))
+    }
+
+    /// Acknowledges a row's conflict: the record is removed.
+    pub async fn acknowledge(&self, table: &str, id: &str) -> Result<(), StoreError> {
+        let key = format!("{table}:{id}");
+        self.inner
+            .store
+            .write(&[Write::RemoveConflict(key.clone())])
+            .await?;
+        self.inner.conflicted.borrow_mut().remove(&key);
+        let status = self.status(table, id);
+        (self.inner.on_event)(WriteEvent::Status {
+            table: table.to_owned(),
+            id: id.to_owned(),
+            status,
+        });
+        Ok(())
     }
 
     /// Creates a row: checked by the schema, written with its outbox entry in one transaction.
@@ -521,6 +559,8 @@ async fn apply(inner: &Rc<Inner>, effects: Vec<Effect>) -> Result<(), StoreError
                 writes.push(Write::Row { table, row });
             }
             Effect::Conflict(record) => {
+                let key = format!("{}:{}", record.table, record.row_id);
+                inner.conflicted.borrow_mut().insert(key);
                 writes.push(Write::Conflict(record.clone()));
                 events.push(WriteEvent::Conflict(record));
             }
