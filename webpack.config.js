@@ -1,4 +1,5 @@
-// webpack builds of the workspace. `--config-name release-check` bundles the optimised npm
+// webpack builds of the workspace. `--config-name bench` bundles the benchmark pages;
+// `--config-name release-check` bundles the optimised npm
 // package (pkg/, built by scripts/build-pkg.sh) into a page that exercises it in Chromium.
 const path = require('path');
 
@@ -9,6 +10,13 @@ const wasmPackage = {
 };
 
 module.exports = [
+  {
+    name: 'bench',
+    mode: 'production',
+    entry: { 'write-path': './bench/write-path.js' },
+    output: { path: path.resolve(__dirname, 'dist/bench'), filename: '[name].js', clean: true },
+    ...wasmPackage,
+  },
   {
     name: 'release-check',
     mode: 'production',

@@ -421,3 +421,48 @@ async fn an_expired_token_holds_pushes_until_a_new_one_arrives() {
     assert_eq!(server_row(&fresh, "songs", &id).await["version"], 1);
     fault(json!({"action": "reset"})).await;
 }
+
+#[wasm_bindgen_test]
+async fn server_rows_apply_in_one_batch_and_older_versions_never_win() {
+    let bob = sign_in("bob").await;
+    let client = open(&bob, &unique("apply"), "http://127.0.0.1:9", json!({})).await;
+    let row = |id: &str, version: i64, title: &str| {
+        json!({"id": id, "band_id": ROCKERS, "title": title, "version": version, "deleted_at": null,
+               "updated_at": "2026-11-23T10:00:00+00:00", "duration_seconds": 180})
+    };
+    let batch = js(json!([row("r1", 2, "two"), row("r2", 1, "one")]));
+    let written = call(client.apply_server_rows("songs".into(), batch))
+        .await
+        .unwrap();
+    assert_eq!(written, 2);
+    let stored = to_json(&call(client.get("songs".into(), "r1".into())).await.unwrap());
+    assert_eq!(
+        (stored["title"].as_str(), stored["durationSeconds"].as_i64()),
+        (Some("two"), Some(180))
+    );
+    // A duplicate and an out-of-order older version change nothing; a newer one wins.
+    let batch = js(json!([
+        row("r1", 2, "two again"),
+        row("r1", 1, "old"),
+        row("r2", 3, "three")
+    ]));
+    assert_eq!(
+        call(client.apply_server_rows("songs".into(), batch))
+            .await
+            .unwrap(),
+        1
+    );
+    let r1 = to_json(&call(client.get("songs".into(), "r1".into())).await.unwrap());
+    let r2 = to_json(&call(client.get("songs".into(), "r2".into())).await.unwrap());
+    assert_eq!(
+        (r1["title"].as_str(), r2["title"].as_str()),
+        (Some("two"), Some("three"))
+    );
+    let error = call(client.apply_server_rows("gigs".into(), js(json!([]))))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        js_sys::Reflect::get(&error, &"code".into()).unwrap(),
+        "unknown_table"
+    );
+}

@@ -192,6 +192,9 @@ pub struct Outbox {
     next_seq: u64,
     in_flight: Option<Flight>,
     retry_at: BTreeMap<u64, Millis>,
+    /// After a retryable failure the whole outbox waits: an unreachable or overloaded server
+    /// fails every request alike, and hammering it helps nobody.
+    paused_until: Option<Millis>,
     held: bool,
     backoff: BackoffPolicy,
     policy: ConflictPolicy,
@@ -207,6 +210,7 @@ impl Outbox {
             next_seq,
             in_flight: None,
             retry_at: BTreeMap::new(),
+            paused_until: None,
             held: false,
             backoff: BackoffPolicy {
                 initial_ms: 1_000,
@@ -350,12 +354,17 @@ impl Outbox {
         if self.held || self.in_flight.is_some() {
             return None;
         }
-        self.retry_at.values().min().copied()
+        let earliest_entry = self.retry_at.values().min().copied();
+        match (self.paused_until, earliest_entry) {
+            (Some(pause), Some(entry)) => Some(pause.max(entry)),
+            (Some(pause), None) if !self.entries.is_empty() => Some(pause),
+            (_, entry) => entry,
+        }
     }
 
     /// The next request to send, if any is due at `now`. One request is in flight at a time.
     pub fn next_request(&mut self, now: Millis) -> Option<(u64, HttpRequest)> {
-        if self.held || self.in_flight.is_some() {
+        if self.held || self.in_flight.is_some() || self.paused_until.is_some_and(|t| t > now) {
             return None;
         }
         let mut blocked_rows: Vec<(&str, &str)> = Vec::new();
@@ -453,6 +462,7 @@ impl Outbox {
 
     /// The server has the write: drop the entry, store the server's row.
     fn settle(&mut self, entry: &Entry, server_row: Map<String, Value>) -> Vec<Effect> {
+        self.paused_until = None;
         self.entries.remove(&entry.seq);
         // Later entries of the row now build on this server row.
         for later in self.entries.values_mut() {
@@ -590,6 +600,7 @@ impl Outbox {
     ) -> Vec<Effect> {
         let delay = self.backoff.delay(entry.attempts.max(1), &mut self.rng);
         self.retry_at.insert(entry.seq, now + delay);
+        self.paused_until = Some(now + delay);
         let mut effects = Vec::new();
         if let Some(stored) = self.entries.get_mut(&entry.seq) {
             stored.last_error = Some(PushError {
@@ -629,9 +640,11 @@ impl Outbox {
         })
     }
 
-    /// A new token arrived: pushes resume.
+    /// A new token arrived, or the network came back: pushes resume now.
     pub fn resume(&mut self) {
         self.held = false;
+        self.paused_until = None;
+        self.retry_at.clear();
     }
 
     /// Retries a failed entry now.

@@ -247,7 +247,8 @@ fn failures_are_classified() {
         .enqueue("songs", "b", Op::Insert, insert("b"), None)
         .unwrap();
 
-    // Retryable: network, 5xx, 429 — on a timer, with jittered backoff.
+    // Retryable: network, 5xx, 429 — on a timer, with jittered backoff, and the whole outbox
+    // waits (an unreachable server fails every request alike).
     for (n, result) in [
         HttpResult::NetworkError("offline".into()),
         status(503, r#"{"message":"unavailable"}"#),
@@ -267,12 +268,15 @@ fn failures_are_classified() {
             "attempt {} due {due:?}",
             n + 1
         );
-        assert!(outbox.next_request(now).map(|(s, _)| s) == Some(2) || n > 0);
-        if n == 0 {
-            // Row b went out meanwhile; finish it.
-            outbox.complete(now, 2, ok(json!([server_row("b", "b", 1)])), songs, None);
-        }
+        assert!(
+            outbox.next_request(now).is_none(),
+            "nothing goes out before the retry time"
+        );
     }
+    assert_eq!(
+        outbox.entry(1).unwrap().last_error.as_ref().unwrap().status,
+        429
+    );
     assert_eq!(outbox.status("songs", "a"), RowStatus::Pending);
 
     // 401: everything holds until a new token, and the app is asked for one.
@@ -288,8 +292,9 @@ fn failures_are_classified() {
     assert!(outbox.next_request(Millis(20_000_000)).is_none());
     outbox.resume();
 
-    // Other 4xx: parked with the server's message, later entries of the row wait.
+    // Other 4xx: parked with the server's message; later entries of the row wait, other rows go on.
     let (seq, _) = outbox.next_request(Millis(20_000_000)).unwrap();
+    assert_eq!(seq, 1);
     outbox
         .enqueue(
             "songs",
@@ -316,6 +321,19 @@ fn failures_are_classified() {
         (400, Some("23502"))
     );
     assert!(failed.message.contains("null value"));
+    let (other, _) = outbox.next_request(Millis(30_000_000)).unwrap();
+    assert_eq!(
+        outbox.entry(other).unwrap().row_id,
+        "b",
+        "other rows are not blocked"
+    );
+    outbox.complete(
+        Millis(30_000_000),
+        other,
+        ok(json!([server_row("b", "b", 1)])),
+        songs,
+        None,
+    );
     assert!(
         outbox.next_request(Millis(30_000_000)).is_none(),
         "the row's later entry waits"

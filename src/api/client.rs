@@ -357,6 +357,30 @@ impl SyncClient {
         })
     }
 
+    /// Stores rows as the server sent them (wire columns, e.g. a REST page or a burst of
+    /// realtime changes) in one transaction; rows whose local copy is newer are skipped.
+    /// Resolves to the number written.
+    #[wasm_bindgen(js_name = applyServerRows)]
+    pub fn apply_server_rows(&self, table: String, rows: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            inner
+                .store
+                .schema()
+                .table(&table)
+                .map_err(|e| SyncError::new(e.code(), e.to_string()))?;
+            let rows: Array = rows
+                .dyn_into()
+                .map_err(|_| SyncError::new("invalid_argument", "rows must be an array"))?;
+            let written = inner
+                .store
+                .apply_rows(&table, &rows)
+                .await
+                .map_err(store_error)?;
+            Ok((written as u32).into())
+        })
+    }
+
     /// How many rows of a band the table holds locally (tombstones included).
     pub fn count(&self, table: String, band_id: String) -> Promise {
         let inner = self.inner.clone();

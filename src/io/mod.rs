@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod http;
 pub mod realtime_driver;
+pub mod rows;
 pub mod socket;
 pub mod store;
 pub mod version_watch;

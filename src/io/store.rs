@@ -260,6 +260,33 @@ impl Store {
         Ok(count)
     }
 
+    /// Stores server rows (wire columns, as REST and Realtime deliver them) in one
+    /// transaction, skipping any whose local copy has the same or a newer version, so
+    /// duplicates and out-of-order deliveries converge. Returns how many were written.
+    pub async fn apply_rows(&self, table: &str, rows: &js_sys::Array) -> Result<usize, StoreError> {
+        let scope_column = self
+            .schema
+            .table(table)
+            .map(|t| t.scope.clone())
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        let db = self.db()?;
+        let tx = db.transaction(&[table], TransactionMode::ReadWrite)?;
+        let store = tx.store(table)?;
+        // One read of the scopes' current rows instead of a get per row.
+        let existing = js_sys::Array::new();
+        for scope in super::rows::scopes_of(rows, &scope_column).iter() {
+            let range = KeyRange::only(&scope).map_err(rexie::Error::from)?;
+            for row in store.index("scope")?.get_all(Some(range), None).await? {
+                existing.push(&row);
+            }
+        }
+        let fresh = super::rows::fresh_app_rows(rows, &existing);
+        let written = fresh.length() as usize;
+        store.put_all(fresh.iter().map(|row| (row, None))).await?;
+        tx.done().await?;
+        Ok(written)
+    }
+
     /// One row in the app's shape.
     pub async fn get(&self, table: &str, id: &str) -> Result<Option<JsValue>, StoreError> {
         let db = self.db()?;

@@ -1,0 +1,40 @@
+//! Row reshaping done in JavaScript, one call per batch: renaming keys of thousands of rows is
+//! a tight loop the JS engine runs well, while doing it from Rust costs a boundary crossing per
+//! field (or a serde round trip per row).
+
+use js_sys::Array;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(inline_js = r#"
+const camelCache = new Map();
+function camel(key) {
+  let name = camelCache.get(key);
+  if (name === undefined) {
+    name = key.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
+    camelCache.set(key, name);
+  }
+  return name;
+}
+export function scopes_of(rows, column) {
+  return [...new Set(rows.map((row) => row[column]))];
+}
+export function fresh_app_rows(rows, existing) {
+  const versions = new Map();
+  for (const row of existing) versions.set(row.id, row.version);
+  const fresh = [];
+  for (const row of rows) {
+    const mine = versions.get(row.id);
+    if (mine !== undefined && !(row.version > mine)) continue;
+    const app = {};
+    for (const key in row) app[camel(key)] = row[key];
+    fresh.push(app);
+  }
+  return fresh;
+}
+"#)]
+extern "C" {
+    /// The distinct values of `column` in `rows`.
+    pub fn scopes_of(rows: &Array, column: &str) -> Array;
+    /// The rows newer than their `existing` copies (by `version`), with camelCase keys.
+    pub fn fresh_app_rows(rows: &Array, existing: &Array) -> Array;
+}
