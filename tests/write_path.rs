@@ -466,3 +466,50 @@ async fn server_rows_apply_in_one_batch_and_older_versions_never_win() {
         "unknown_table"
     );
 }
+
+#[wasm_bindgen_test]
+async fn other_apps_bring_their_own_schema() {
+    let bob = sign_in("bob").await;
+    // WedSync: guests of a wedding.
+    let schema = json!({"tables": [{
+        "name": "guests", "alias": "guests", "scope": "wedding_id", "label": "full_name",
+        "fields": [
+            {"name": "full_name", "type": "text", "required": true},
+            {"name": "party_size", "type": "integer"},
+            {"name": "dietary_needs", "type": "json"}
+        ]
+    }]});
+    let client = open(
+        &bob,
+        &unique("wedsync"),
+        "http://127.0.0.1:9",
+        json!({"schema": schema}),
+    )
+    .await;
+    let values = js(json!({"weddingId": "w1", "fullName": "Ada Lovelace", "partySize": 2}));
+    let guest = to_json(&call(client.create("guests".into(), values)).await.unwrap());
+    assert_eq!(guest["weddingId"], "w1");
+    let listed = to_json(
+        &call(client.list("guests".into(), "w1".into(), js(json!({}))))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(listed[0]["fullName"], "Ada Lovelace");
+    let error = call(client.create("songs".into(), js(json!({"bandId": ROCKERS, "title": "x"}))))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        js_sys::Reflect::get(&error, &"code".into()).unwrap(),
+        "unknown_table"
+    );
+    let error = call(client.create(
+        "guests".into(),
+        js(json!({"weddingId": "w1", "partySize": "two", "fullName": "B"})),
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(
+        js_sys::Reflect::get(&error, &"code".into()).unwrap(),
+        "wrong_type"
+    );
+}

@@ -21,6 +21,12 @@ pub const OUTBOX: &str = "outbox";
 pub const CONFLICTS: &str = "conflicts";
 /// Small key/value settings.
 pub const META: &str = "meta";
+/// The user's bands.
+pub const BANDS: &str = "bands";
+/// Memberships of the user's bands.
+pub const MEMBERSHIPS: &str = "band_memberships";
+/// Display names of band members.
+pub const PROFILES: &str = "profiles";
 /// Catch-up cursors per band and table.
 pub const CURSORS: &str = "cursors";
 /// Rows read by the user (unread tracking).
@@ -41,6 +47,9 @@ pub enum StoreError {
     /// The database was deleted or closed underneath (eviction, another tab, "clear site
     /// data"): reopen the client. Nothing was written.
     Closed(String),
+    /// Opening waited too long: another tab holds an older version open and does not let go
+    /// (an old build without the version watch). Close other tabs of the app and retry.
+    Blocked,
     /// Any other IndexedDB failure.
     Failed(String),
 }
@@ -51,6 +60,7 @@ impl StoreError {
         match self {
             StoreError::QuotaExceeded(_) => "quota_exceeded",
             StoreError::Closed(_) => "database_closed",
+            StoreError::Blocked => "database_blocked",
             StoreError::Failed(_) => "storage_failed",
         }
     }
@@ -62,6 +72,9 @@ impl fmt::Display for StoreError {
             StoreError::QuotaExceeded(m) | StoreError::Closed(m) | StoreError::Failed(m) => {
                 write!(f, "{}: {m}", self.code())
             }
+            StoreError::Blocked => f.write_str(
+                "database_blocked: another tab keeps an older version open; close it and retry",
+            ),
         }
     }
 }
@@ -145,7 +158,11 @@ async fn build(name: &str, schema: &Schema) -> Result<Rexie, StoreError> {
 impl Store {
     /// Opens (creating or upgrading) the database `name`, watching for other tabs' upgrades.
     pub async fn open(name: &str, schema: Schema) -> Result<Rc<Store>, StoreError> {
-        let db = build(name, &schema).await?;
+        let opening = std::pin::pin!(build(name, &schema));
+        let db = match futures::future::select(opening, TimeoutFuture::new(10_000)).await {
+            futures::future::Either::Left((db, _)) => db?,
+            futures::future::Either::Right(_) => return Err(StoreError::Blocked),
+        };
         let store = Rc::new(Store {
             name: name.to_owned(),
             schema,
