@@ -158,10 +158,12 @@ async fn build(name: &str, schema: &Schema) -> Result<Rexie, StoreError> {
 impl Store {
     /// Opens (creating or upgrading) the database `name`, watching for other tabs' upgrades.
     pub async fn open(name: &str, schema: Schema) -> Result<Rc<Store>, StoreError> {
-        let opening = std::pin::pin!(build(name, &schema));
-        let db = match futures::future::select(opening, TimeoutFuture::new(10_000)).await {
-            futures::future::Either::Left((db, _)) => db?,
-            futures::future::Either::Right(_) => return Err(StoreError::Blocked),
+        let db = {
+            let opening = std::pin::pin!(build(name, &schema));
+            match futures::future::select(opening, TimeoutFuture::new(10_000)).await {
+                futures::future::Either::Left((db, _)) => db?,
+                futures::future::Either::Right(_) => return Err(StoreError::Blocked),
+            }
         };
         let store = Rc::new(Store {
             name: name.to_owned(),
