@@ -296,15 +296,21 @@ async fn concurrent_edits_merge_by_field_and_surface_the_conflict() {
     );
     let id = row["id"].as_str().unwrap().to_owned();
     synced(&client, "songs", &id).await;
-    // Bob retitles it on the server meanwhile.
-    let (status, _) = rest(
-        "PATCH",
-        &format!("songs?id=eq.{id}"),
-        &bob.token,
-        Some(json!({"title": "Bob's title"})),
-    )
-    .await;
-    assert_eq!(status, 200);
+    // Bob's client holds the same row (as the read path delivers it) and retitles it.
+    let bob_client = open(&bob, &unique("conflict-bob"), URL, json!({})).await;
+    let server_copy = server_row(&bob, "songs", &id).await;
+    let applied = call(bob_client.apply_server_rows("songs".into(), js(json!([server_copy]))))
+        .await
+        .unwrap();
+    assert_eq!(applied, 1);
+    call(bob_client.update(
+        "songs".into(),
+        id.clone(),
+        js(json!({"title": "Bob's title"})),
+    ))
+    .await
+    .unwrap();
+    synced(&bob_client, "songs", &id).await;
     // Alice, still on version 1, changes the key (only she did) and the title (both did).
     call(client.update(
         "songs".into(),
