@@ -1,37 +1,13 @@
-// Builds nothing: serves dist/bench (webpack --config-name bench) and runs the page in
-// headless Chromium, then prints the table. `npm run bench:write` does the whole sequence.
-import { chromium } from 'playwright-core';
-import http from 'node:http';
-import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+// Serves dist/bench (webpack --config-name bench) and runs the page in headless Chromium, then
+// prints the table. `npm run bench:write` does the whole sequence.
+import { writeFile } from 'node:fs/promises';
+import { serve, runPage } from '../tests/support/browser.mjs';
 
-const root = path.resolve('dist/bench');
-const types = { '.js': 'text/javascript', '.wasm': 'application/wasm' };
-const page = '<!doctype html><meta charset="utf-8"><title>bench</title><script src="write-path.js"></script>';
-const web = http.createServer(async (request, response) => {
-  const name = new URL(request.url, 'http://x').pathname;
-  if (name === '/') return response.writeHead(200, { 'content-type': 'text/html' }).end(page);
-  try {
-    const body = await readFile(path.join(root, path.normalize(name)));
-    response.writeHead(200, { 'content-type': types[path.extname(name)] || 'application/octet-stream' }).end(body);
-  } catch {
-    response.writeHead(404).end();
-  }
-});
-await new Promise((resolve) => web.listen(0, '127.0.0.1', resolve));
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const web = await serve('dist/bench', 'write-path.js');
 let result;
 try {
-  const tab = await browser.newPage();
-  await tab.goto(`http://127.0.0.1:${web.address().port}/`);
-  await tab.waitForFunction(() => window.benchResult !== undefined, null, { timeout: 300_000 });
-  result = await tab.evaluate(() => window.benchResult);
+  ({ result } = await runPage(web.url, 'benchResult', 300_000));
 } finally {
-  await browser.close();
   web.close();
 }
 if (!result.ok) {

@@ -52,3 +52,16 @@ mod time;
 pub mod transcript;
 
 pub use time::Millis;
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (for query values).
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

@@ -13,6 +13,7 @@
 
 use crate::backoff::BackoffPolicy;
 use crate::merge::{three_way, ConflictPolicy, FieldConflict};
+use crate::percent_encode;
 use crate::rng::SplitMix64;
 use crate::schema::TableSchema;
 use crate::Millis;
@@ -446,7 +447,7 @@ impl Outbox {
                     path: format!(
                         "/rest/v1/{}?id=eq.{}&select=*",
                         entry.table,
-                        encode(&entry.row_id)
+                        percent_encode(&entry.row_id)
                     ),
                     prefer: "",
                     body: None,
@@ -673,7 +674,7 @@ impl Outbox {
 }
 
 fn push_request(entry: &Entry) -> HttpRequest {
-    let id = encode(&entry.row_id);
+    let id = percent_encode(&entry.row_id);
     let table = &entry.table;
     let conditional = |version: Option<i64>| match version {
         Some(v) => format!("/rest/v1/{table}?id=eq.{id}&version=eq.{v}"),
@@ -709,17 +710,4 @@ fn message_of(body: &str) -> String {
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| body.chars().take(200).collect())
-}
-
-/// Percent-encodes a filter value.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }

@@ -20,6 +20,7 @@ pub use messages::{
 };
 
 use crate::backoff::BackoffPolicy;
+use crate::percent_encode;
 
 /// Settings of the engine. [`RealtimeConfig::new`] gives realtime-js's timings with jittered
 /// backoff.
@@ -91,19 +92,6 @@ impl RealtimeConfig {
             self.vsn.as_str()
         )
     }
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
