@@ -43,6 +43,7 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod catchup;
 pub mod merge;
 pub mod outbox;
 pub mod realtime;

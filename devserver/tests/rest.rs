@@ -84,3 +84,43 @@ async fn catch_up_queries_page_by_cursor() {
     let (_, carol_sees) = server.rest("GET", &path, &token("carol", 3600), None).await;
     assert_eq!(carol_sees, json!([]));
 }
+
+#[tokio::test]
+async fn keyset_pages_cross_rows_that_share_a_timestamp() {
+    let server = Server::start(&[]);
+    // One request, one transaction: all 25 rows get the same updated_at.
+    let rows: Vec<_> = (0..25)
+        .map(|n| json!({"id": new_id(), "band_id": TRIO, "title": format!("t{n}")}))
+        .collect();
+    let (status, _) = server
+        .rest("POST", "songs", &token("carol", 3600), Some(json!(rows)))
+        .await;
+    assert_eq!(status, 201);
+    let carol = token("carol", 3600);
+    let base = format!(
+        "songs?select=id,updated_at&band_id=eq.{TRIO}&order=updated_at.asc,id.asc&limit=10"
+    );
+    let mut seen = Vec::new();
+    let (_, mut page) = server.rest("GET", &base, &carol, None).await;
+    loop {
+        let rows = page.as_array().unwrap().clone();
+        for row in &rows {
+            seen.push(row["id"].as_str().unwrap().to_owned());
+        }
+        if rows.len() < 10 {
+            break;
+        }
+        let last = rows.last().unwrap();
+        let ts = last["updated_at"]
+            .as_str()
+            .unwrap()
+            .replace('+', "%2B")
+            .replace(':', "%3A");
+        let id = last["id"].as_str().unwrap();
+        let next = format!("{base}&or=(updated_at.gt.{ts},and(updated_at.eq.{ts},id.gt.{id}))");
+        page = server.rest("GET", &next, &carol, None).await.1;
+    }
+    let unique: std::collections::BTreeSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no row twice");
+    assert!(seen.len() >= 25 + 8, "every row once: {}", seen.len());
+}

@@ -72,6 +72,18 @@ pub enum FilterValue {
     List(Vec<String>),
 }
 
+/// A condition of a logic tree (`or=(…)`, `and=(…)`), as PostgREST writes them:
+/// `or=(updated_at.gt.X,and(updated_at.eq.X,id.gt.Y))`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// One comparison.
+    Filter(Filter),
+    /// Any of these.
+    Any(Vec<Condition>),
+    /// All of these.
+    All(Vec<Condition>),
+}
+
 /// One `order` key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderKey {
@@ -90,6 +102,8 @@ pub struct Query {
     pub select: Vec<String>,
     /// Filters, ANDed.
     pub filters: Vec<Filter>,
+    /// Logic trees, ANDed with the filters.
+    pub logic: Vec<Condition>,
     /// Sort keys.
     pub order: Vec<OrderKey>,
     /// Row limit.
@@ -123,6 +137,7 @@ impl Query {
                 "limit" => query.limit = Some(parse_number(&value, "limit")?),
                 "offset" => query.offset = Some(parse_number(&value, "offset")?),
                 "on_conflict" => query.on_conflict = split_list(&value),
+                "or" | "and" => query.logic.push(parse_logic(&key, &value)?),
                 // Supabase client bookkeeping that changes nothing here.
                 "columns" | "apikey" => {}
                 column => query.filters.push(parse_filter(column, &value)?),
@@ -157,6 +172,54 @@ fn parse_filter(column: &str, text: &str) -> Result<Filter, RestError> {
         op,
         value,
     })
+}
+
+fn parse_logic(kind: &str, text: &str) -> Result<Condition, RestError> {
+    let inner = text
+        .strip_prefix('(')
+        .and_then(|t| t.strip_suffix(')'))
+        .ok_or_else(|| parse_error(format!("\"failed to parse logic tree ({text})\"")))?;
+    let mut items = Vec::new();
+    for item in split_top_level(inner) {
+        let nested = ["and", "or"]
+            .into_iter()
+            .find(|k| item.starts_with(&format!("{k}(")));
+        items.push(match nested {
+            Some(k) => parse_logic(k, &item[k.len()..])?,
+            None => {
+                let (column, rest) = item.split_once('.').ok_or_else(|| {
+                    parse_error(format!("\"failed to parse logic tree ({text})\""))
+                })?;
+                Condition::Filter(parse_filter(column, rest)?)
+            }
+        });
+    }
+    Ok(if kind == "or" {
+        Condition::Any(items)
+    } else {
+        Condition::All(items)
+    })
+}
+
+/// Splits on commas outside parentheses and double quotes.
+fn split_top_level(text: &str) -> Vec<String> {
+    let (mut items, mut current, mut depth, mut quoted) =
+        (Vec::new(), String::new(), 0usize, false);
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth = depth.saturating_sub(1),
+            ',' if !quoted && depth == 0 => {
+                items.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    items.push(current);
+    items.into_iter().map(|s| s.trim().to_owned()).collect()
 }
 
 fn parse_order(text: &str) -> Result<OrderKey, RestError> {
@@ -270,6 +333,26 @@ mod tests {
         assert!(query.order[0].desc);
         assert_eq!(query.order[0].nulls_first, Some(false));
         assert_eq!(query.filters[1].op, Op::Is);
+    }
+
+    #[test]
+    fn parses_keyset_logic_trees() {
+        let query = Query::parse(
+            "or=(updated_at.gt.2026-01-01T00%3A00%3A03%2B00%3A00,and(updated_at.eq.2026-01-01T00%3A00%3A03%2B00%3A00,id.gt.s9))",
+        )
+        .unwrap();
+        let Condition::Any(items) = &query.logic[0] else {
+            panic!("an or")
+        };
+        assert_eq!(items.len(), 2);
+        let Condition::All(inner) = &items[1] else {
+            panic!("an and")
+        };
+        let Condition::Filter(last) = &inner[1] else {
+            panic!("a filter")
+        };
+        assert_eq!((last.column.as_str(), last.op), ("id", Op::Gt));
+        assert!(Query::parse("or=(nonsense)").is_err());
     }
 
     #[test]

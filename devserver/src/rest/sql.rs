@@ -1,7 +1,7 @@
 //! SQL for PostgREST requests. Identifiers come only from the schema cache (never from the
 //! request verbatim), values only as parameters: text cast to the column's type.
 
-use super::query::{Filter, FilterValue, Op, Query};
+use super::query::{Condition, Filter, FilterValue, Op, Query};
 use super::RestError;
 use crate::schema::Table;
 use serde_json::Value;
@@ -30,7 +30,7 @@ pub fn select(name: &str, table: &Table, query: &Query) -> Result<Statement, Res
         params: Vec::new(),
     };
     let columns = select_list(name, table, &query.select)?;
-    let filters = where_clause(&mut statement, name, table, &query.filters)?;
+    let filters = where_clause(&mut statement, name, table, &query.filters, &query.logic)?;
     let mut inner = format!("select {columns} from public.{} {filters}", quote(name));
     if !query.order.is_empty() {
         let keys = query
@@ -168,7 +168,7 @@ pub fn update(
         return Err(invalid_body());
     }
     let input = statement.param(body.clone());
-    let filters = where_clause(&mut statement, name, table, &query.filters)?;
+    let filters = where_clause(&mut statement, name, table, &query.filters, &query.logic)?;
     let returning = select_list(name, table, &query.select)?;
     let target = quote(name);
     let filters = filters.replacen("where", "and", 1);
@@ -186,7 +186,7 @@ pub fn delete(name: &str, table: &Table, query: &Query) -> Result<Statement, Res
         sql: String::new(),
         params: Vec::new(),
     };
-    let filters = where_clause(&mut statement, name, table, &query.filters)?;
+    let filters = where_clause(&mut statement, name, table, &query.filters, &query.logic)?;
     let returning = select_list(name, table, &query.select)?;
     statement.sql = format!(
         "with written as (delete from public.{} {filters} returning {returning}) select coalesce(json_agg(row_to_json(written)), '[]'::json) from written",
@@ -228,9 +228,47 @@ fn where_clause(
     name: &str,
     table: &Table,
     filters: &[Filter],
+    logic: &[Condition],
 ) -> Result<String, RestError> {
     let mut conditions = Vec::new();
+    for tree in logic {
+        conditions.push(logic_sql(statement, name, table, tree)?);
+    }
     for filter in filters {
+        conditions.push(filter_sql(statement, name, table, filter)?);
+    }
+    Ok(if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("where {}", conditions.join(" and "))
+    })
+}
+
+fn logic_sql(
+    statement: &mut Statement,
+    name: &str,
+    table: &Table,
+    tree: &Condition,
+) -> Result<String, RestError> {
+    let (items, joiner) = match tree {
+        Condition::Filter(filter) => return filter_sql(statement, name, table, filter),
+        Condition::Any(items) => (items, " or "),
+        Condition::All(items) => (items, " and "),
+    };
+    let parts = items
+        .iter()
+        .map(|item| logic_sql(statement, name, table, item))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(format!("({})", parts.join(joiner)))
+}
+
+fn filter_sql(
+    statement: &mut Statement,
+    name: &str,
+    table: &Table,
+    filter: &Filter,
+) -> Result<String, RestError> {
+    {
         let column = table
             .column(&filter.column)
             .ok_or_else(|| unknown_column(name, &filter.column))?;
@@ -266,13 +304,8 @@ fn where_clause(
             }
             (_, FilterValue::List(_)) => unreachable!("only `in` parses to a list"),
         };
-        conditions.push(condition);
+        Ok(condition)
     }
-    Ok(if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("where {}", conditions.join(" and "))
-    })
 }
 
 /// A double-quoted identifier.

@@ -1,0 +1,234 @@
+//! Catch-up pulls: Realtime is a hint, not a log, so after every subscribe, reconnect, return to
+//! the page, network recovery and token refresh each band's tables are read over REST from a
+//! cursor. The cursor comes from the server's clock (`updated_at`, then `id` to break ties),
+//! never the device's; each pull starts an overlap window before it, because `now()` is fixed
+//! at transaction start and a late-committing row can land behind a cursor already saved.
+//! Applying is idempotent by version, so re-reading the overlap is harmless.
+
+use crate::outbox::HttpRequest;
+use crate::percent_encode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Where the last pull of one table of one scope ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cursor {
+    /// The server's `updated_at` of the last row read.
+    pub updated_at: String,
+    /// Its id.
+    pub id: String,
+}
+
+/// What to pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullPlan {
+    /// Wire table name.
+    pub table: String,
+    /// Scope column, e.g. `band_id`.
+    pub scope_column: String,
+    /// The scope value (the band's id).
+    pub scope: String,
+    /// Rows per page.
+    pub page_size: usize,
+    /// How far before the cursor each pull starts, in milliseconds.
+    pub overlap_ms: u64,
+}
+
+impl PullPlan {
+    /// The first page: everything since the cursor minus the overlap (all rows without one).
+    pub fn first_page(&self, cursor: Option<&Cursor>) -> HttpRequest {
+        let since = cursor.and_then(|c| shift_timestamp(&c.updated_at, self.overlap_ms));
+        let filter = since.map(|ts| format!("&updated_at=gte.{}", percent_encode(&ts)));
+        self.request(filter.as_deref().unwrap_or(""))
+    }
+
+    /// The page after one that ended at `last` (keyset pagination: rows sharing a timestamp
+    /// are never skipped or read forever).
+    pub fn next_page(&self, last: &Cursor) -> HttpRequest {
+        let ts = percent_encode(&last.updated_at);
+        let id = percent_encode(&last.id);
+        self.request(&format!(
+            "&or=(updated_at.gt.{ts},and(updated_at.eq.{ts},id.gt.{id}))"
+        ))
+    }
+
+    fn request(&self, extra: &str) -> HttpRequest {
+        HttpRequest {
+            method: "GET",
+            path: format!(
+                "/rest/v1/{}?select=*&{}=eq.{}{extra}&order=updated_at.asc,id.asc&limit={}",
+                self.table,
+                self.scope_column,
+                percent_encode(&self.scope),
+                self.page_size
+            ),
+            prefer: "",
+            body: None,
+        }
+    }
+
+    /// Whether a page of `rows` rows was the last.
+    pub fn is_last_page(&self, rows: usize) -> bool {
+        rows < self.page_size
+    }
+}
+
+/// The cursor after a page: its last row.
+pub fn cursor_after(rows: &[Map<String, Value>]) -> Option<Cursor> {
+    let last = rows.last()?;
+    Some(Cursor {
+        updated_at: last.get("updated_at")?.as_str()?.to_owned(),
+        id: last.get("id")?.as_str()?.to_owned(),
+    })
+}
+
+/// `timestamp` minus `ms`, as `YYYY-MM-DDTHH:MM:SS.ffffffZ`; `None` if it does not parse.
+pub fn shift_timestamp(timestamp: &str, ms: u64) -> Option<String> {
+    let micros = parse_micros(timestamp)?.checked_sub(i64::try_from(ms).ok()? * 1000)?;
+    Some(format_micros(micros))
+}
+
+/// Microseconds since the Unix epoch of an RFC 3339 timestamp as PostgreSQL writes them
+/// (`2026-11-23T11:47:31.590241+00:00`, `… 11:47:31Z`, a space instead of `T`, `+00`).
+pub fn parse_micros(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        std::str::from_utf8(bytes.get(range)?).ok()?.parse().ok()
+    };
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    let mut rest = &text[19..];
+    let mut fraction = 0i64;
+    if let Some(digits) = rest.strip_prefix('.') {
+        let end = digits
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(digits.len());
+        let padded = format!("{:0<6}", &digits[..end.min(6)]);
+        fraction = padded.parse().ok()?;
+        rest = &digits[end..];
+    }
+    let offset_seconds = match rest {
+        "" | "Z" | "z" => 0,
+        _ => {
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            let digits: String = rest[1..].chars().filter(char::is_ascii_digit).collect();
+            let hours: i64 = digits.get(0..2)?.parse().ok()?;
+            let minutes: i64 = digits.get(2..4).map_or(Some(0), |m| m.parse().ok())?;
+            sign * (hours * 3600 + minutes * 60)
+        }
+    };
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    Some(seconds * 1_000_000 + fraction)
+}
+
+/// Formats microseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+pub fn format_micros(micros: i64) -> String {
+    let seconds = micros.div_euclid(1_000_000);
+    let fraction = micros.rem_euclid(1_000_000);
+    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction:06}Z",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+// Howard Hinnant's algorithms for the proleptic Gregorian calendar.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn plan() -> PullPlan {
+        PullPlan {
+            table: "songs".into(),
+            scope_column: "band_id".into(),
+            scope: "b1".into(),
+            page_size: 500,
+            overlap_ms: 5_000,
+        }
+    }
+
+    #[test]
+    fn timestamps_parse_in_every_form_postgres_writes() {
+        let base = parse_micros("2026-11-23T11:47:31.590241+00:00").unwrap();
+        assert_eq!(parse_micros("2026-11-23 11:47:31.590241+00").unwrap(), base);
+        assert_eq!(
+            parse_micros("2026-11-23T12:47:31.590241+01:00").unwrap(),
+            base
+        );
+        assert_eq!(parse_micros("2026-11-23T11:47:31.590241Z").unwrap(), base);
+        assert_eq!(parse_micros("2026-11-23T11:47:31.59Z").unwrap(), base - 241);
+        assert_eq!(format_micros(base), "2026-11-23T11:47:31.590241Z");
+        assert_eq!(format_micros(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            parse_micros("2024-02-29T00:00:00Z")
+                .map(format_micros)
+                .unwrap(),
+            "2024-02-29T00:00:00.000000Z"
+        );
+        assert_eq!(parse_micros("garbage"), None);
+    }
+
+    #[test]
+    fn pulls_start_an_overlap_before_the_cursor_and_page_by_keyset() {
+        let cursor = Cursor {
+            updated_at: "2026-01-01T00:00:03.000000+00:00".into(),
+            id: "s9".into(),
+        };
+        let first = plan().first_page(Some(&cursor));
+        assert_eq!(
+            first.path,
+            "/rest/v1/songs?select=*&band_id=eq.b1&updated_at=gte.2025-12-31T23%3A59%3A58.000000Z&order=updated_at.asc,id.asc&limit=500"
+        );
+        assert!(!plan().first_page(None).path.contains("updated_at=gte"));
+        let next = plan().next_page(&cursor);
+        assert!(next.path.contains("&or=(updated_at.gt.2026-01-01T00%3A00%3A03.000000%2B00%3A00,and(updated_at.eq.2026-01-01T00%3A00%3A03.000000%2B00%3A00,id.gt.s9))"), "{}", next.path);
+        let rows = vec![
+            json!({"id": "a", "updated_at": "t1"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            json!({"id": "b", "updated_at": "t2"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        ];
+        assert_eq!(
+            cursor_after(&rows),
+            Some(Cursor {
+                updated_at: "t2".into(),
+                id: "b".into()
+            })
+        );
+        assert!(plan().is_last_page(499));
+        assert!(!plan().is_last_page(500));
+    }
+}
