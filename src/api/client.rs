@@ -3,12 +3,14 @@
 use super::error::SyncError;
 use super::listeners::Listeners;
 use crate::io::http::Endpoint;
+use crate::io::reader::{ReadEvent, Reader};
 use crate::io::store::{to_js, Store, StoreError, StoreState};
-use crate::io::writer::{WriteError, WriteEvent, Writer};
+use crate::io::writer::{RowsChanged, WriteError, WriteEvent, Writer};
 use js_sys::{Array, Object, Promise, Reflect};
 use rockon_sync_core::backoff::BackoffPolicy;
 use rockon_sync_core::merge::ConflictPolicy;
 use rockon_sync_core::outbox::RowStatus;
+use rockon_sync_core::realtime::{Event as RealtimeEvent, Input};
 use rockon_sync_core::schema::{snake_to_camel, Schema};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -52,6 +54,7 @@ struct ListOptions {
 struct Inner {
     store: Rc<Store>,
     writer: Writer,
+    reader: Reader,
     listeners: Listeners,
 }
 
@@ -91,13 +94,13 @@ fn event_to_js(event: &WriteEvent, schema: &Schema) -> JsValue {
         let _ = Reflect::set(&object, &key.into(), &value);
     };
     match event {
-        WriteEvent::Change {
+        WriteEvent::Change(RowsChanged {
             table,
             scope,
             ids,
             action,
             source,
-        } => {
+        }) => {
             set("type", "change".into());
             set("table", table.into());
             if let Ok(spec) = schema.table(table) {
@@ -137,6 +140,23 @@ fn event_to_js(event: &WriteEvent, schema: &Schema) -> JsValue {
         }
     }
     object.into()
+}
+
+fn read_event_to_js(event: &ReadEvent, schema: &Schema) -> JsValue {
+    match event {
+        ReadEvent::Change(rows) => event_to_js(&WriteEvent::Change(rows.clone()), schema),
+        ReadEvent::Realtime(RealtimeEvent::NeedToken) => {
+            event_to_js(&WriteEvent::NeedToken, schema)
+        }
+        ReadEvent::Realtime(other) => super::events::to_js(other),
+        ReadEvent::Error { code, message } => event_to_js(
+            &WriteEvent::Error {
+                code,
+                message: message.clone(),
+            },
+            schema,
+        ),
+    }
 }
 
 /// `{ type: 'storage', state: 'closed' | 'reopened' | 'outdated', message? }`.
@@ -201,22 +221,33 @@ impl SyncClient {
             anon_key: options.anon_key,
             token: options.access_token,
         };
+        let read_endpoint = endpoint.clone();
         let backoff = options.retry_initial_ms.map(|initial_ms| BackoffPolicy {
             initial_ms,
             max_ms: 60_000,
         });
+        let write_schema = schema.clone();
         let writer = Writer::new(
             store.clone(),
             endpoint,
             options.conflict_policy,
             backoff,
-            Box::new(move |event| sink.emit(&event_to_js(&event, &schema))),
+            Box::new(move |event| sink.emit(&event_to_js(&event, &write_schema))),
         )
         .await
         .map_err(store_error)?;
+        let pending = writer.clone();
+        let read_sink = listeners.clone();
+        let reader = Reader::new(
+            store.clone(),
+            read_endpoint,
+            Box::new(move |table, id| pending.status(table, id) != RowStatus::Synced),
+            Box::new(move |event| read_sink.emit(&read_event_to_js(&event, &schema))),
+        );
         let inner = Rc::new(Inner {
             store,
             writer,
+            reader,
             listeners,
         });
         Ok(SyncClient { inner })
@@ -431,9 +462,52 @@ impl SyncClient {
         })
     }
 
-    /// Sets a new access token; pushes held by an expired token resume.
+    /// Sets a new access token: sent on every joined channel, used by pushes and pulls; pushes
+    /// held by an expired token resume.
     #[wasm_bindgen(js_name = setAuth)]
     pub fn set_auth(&self, token: String) {
-        self.inner.writer.set_token(token);
+        self.inner.writer.set_token(token.clone());
+        self.inner.reader.set_token(token);
+    }
+
+    /// Follows a band live: joins its Realtime channel (opening the socket if needed) and
+    /// pulls what changed since the last pull once the subscription is confirmed.
+    #[wasm_bindgen(js_name = followBand)]
+    pub fn follow_band(&self, band_id: &str) -> Result<(), JsValue> {
+        self.inner
+            .reader
+            .follow_band(band_id)
+            .map_err(|e| JsValue::from(SyncError::new("too_many_channels", e)))?;
+        self.inner.reader.connect();
+        Ok(())
+    }
+
+    /// Pulls a band's rows from the server now (the dashboard's "force sync").
+    #[wasm_bindgen(js_name = pullBand)]
+    pub fn pull_band(&self, band_id: &str) {
+        self.inner.reader.pull(band_id);
+    }
+
+    /// Tells the client the network went away or came back (pushes resume at once).
+    #[wasm_bindgen(js_name = setOnline)]
+    pub fn set_online(&self, online: bool) {
+        if online {
+            self.inner.writer.set_online();
+        }
+        self.inner.reader.input(if online {
+            Input::Online
+        } else {
+            Input::Offline
+        });
+    }
+
+    /// Tells the client the page became visible or hidden.
+    #[wasm_bindgen(js_name = setVisible)]
+    pub fn set_visible(&self, visible: bool) {
+        self.inner.reader.input(if visible {
+            Input::Visible
+        } else {
+            Input::Hidden
+        });
     }
 }

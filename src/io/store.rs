@@ -283,27 +283,75 @@ impl Store {
     /// transaction, skipping any whose local copy has the same or a newer version, so
     /// duplicates and out-of-order deliveries converge. Returns how many were written.
     pub async fn apply_rows(&self, table: &str, rows: &js_sys::Array) -> Result<usize, StoreError> {
-        let scope_column = self
-            .schema
-            .table(table)
-            .map(|t| t.scope.clone())
-            .map_err(|e| StoreError::Failed(e.to_string()))?;
-        let db = self.db()?;
-        let tx = db.transaction(&[table], TransactionMode::ReadWrite)?;
-        let store = tx.store(table)?;
-        // One read of the scopes' current rows instead of a get per row.
-        let existing = js_sys::Array::new();
-        for scope in super::rows::scopes_of(rows, &scope_column).iter() {
-            let range = KeyRange::only(&scope).map_err(rexie::Error::from)?;
-            for row in store.index("scope")?.get_all(Some(range), None).await? {
-                existing.push(&row);
-            }
+        self.apply_batch(&[(table.to_owned(), rows.clone())], &[], None)
+            .await
+    }
+
+    /// Applies a flush of server data in one transaction: rows per table (newer versions
+    /// only), deletions,
+    /// and optionally the cursor the rows bring the pull to, so a cursor never gets ahead of
+    /// the rows it covers. Returns how many rows were written.
+    pub async fn apply_batch(
+        &self,
+        rows: &[(String, js_sys::Array)],
+        deletions: &[(String, String)],
+        cursor: Option<(String, JsValue)>,
+    ) -> Result<usize, StoreError> {
+        let mut stores: Vec<&str> = rows
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .chain(deletions.iter().map(|(t, _)| t.as_str()))
+            .collect();
+        if cursor.is_some() {
+            stores.push(CURSORS);
         }
-        let fresh = super::rows::fresh_app_rows(rows, &existing);
-        let written = fresh.length() as usize;
-        store.put_all(fresh.iter().map(|row| (row, None))).await?;
+        stores.sort_unstable();
+        stores.dedup();
+        if stores.is_empty() {
+            return Ok(0);
+        }
+        let db = self.db()?;
+        let tx = db.transaction(&stores, TransactionMode::ReadWrite)?;
+        let mut written = 0;
+        for (table, incoming) in rows {
+            let scope_column = self
+                .schema
+                .table(table)
+                .map(|t| t.scope.clone())
+                .map_err(|e| StoreError::Failed(e.to_string()))?;
+            let store = tx.store(table)?;
+            // One read of the scopes' current rows instead of a get per row.
+            let existing = js_sys::Array::new();
+            for scope in super::rows::scopes_of(incoming, &scope_column).iter() {
+                let range = KeyRange::only(&scope).map_err(rexie::Error::from)?;
+                for row in store.index("scope")?.get_all(Some(range), None).await? {
+                    existing.push(&row);
+                }
+            }
+            let fresh = super::rows::fresh_app_rows(incoming, &existing);
+            written += fresh.length() as usize;
+            store.put_all(fresh.iter().map(|row| (row, None))).await?;
+        }
+        for (table, id) in deletions {
+            tx.store(table)?.delete(id.as_str().into()).await?;
+        }
+        if let Some((key, value)) = cursor {
+            let record = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&record, &"key".into(), &key.into());
+            let _ = js_sys::Reflect::set(&record, &"cursor".into(), &value);
+            tx.store(CURSORS)?.put(&record, None).await?;
+        }
         tx.done().await?;
         Ok(written)
+    }
+
+    /// The saved cursor under `key`.
+    pub async fn cursor(&self, key: &str) -> Result<Option<JsValue>, StoreError> {
+        let db = self.db()?;
+        let tx = db.transaction(&[CURSORS], TransactionMode::ReadOnly)?;
+        let record = tx.store(CURSORS)?.get(key.into()).await?;
+        tx.done().await?;
+        Ok(record.and_then(|r| js_sys::Reflect::get(&r, &"cursor".into()).ok()))
     }
 
     /// One row in the app's shape.

@@ -17,23 +17,28 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
 
+/// Rows of one table and band that changed in the local store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowsChanged {
+    /// Wire table name.
+    pub table: String,
+    /// The rows' scope (band).
+    pub scope: String,
+    /// The rows.
+    pub ids: Vec<String>,
+    /// `insert`, `update`, `upsert` or `delete`.
+    pub action: &'static str,
+    /// `local` for the app's own writes; `server` when the server's row replaced the local
+    /// copy (new version, timestamps) or a merge changed it; `remote` for other members'
+    /// changes; `pull` for rows a catch-up found.
+    pub source: &'static str,
+}
+
 /// What the write path tells the app.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteEvent {
-    /// Rows changed locally.
-    Change {
-        /// Wire table name.
-        table: String,
-        /// The rows' scope (band).
-        scope: String,
-        /// The rows.
-        ids: Vec<String>,
-        /// `insert`, `update` or `delete`.
-        action: &'static str,
-        /// `local` for the app's own writes, `server` when the server's row replaced the
-        /// local copy (new version, timestamps) or a merge changed it.
-        source: &'static str,
-    },
+    /// Rows changed.
+    Change(RowsChanged),
     /// A row's sync status changed.
     Status {
         /// Wire table name.
@@ -109,7 +114,8 @@ impl From<SchemaError> for WriteError {
     }
 }
 
-/// The write path of one client.
+/// The write path of one client (a handle: clones share it).
+#[derive(Clone)]
 pub struct Writer {
     inner: Rc<Inner>,
 }
@@ -350,6 +356,12 @@ impl Writer {
         Ok(true)
     }
 
+    /// The network is back: pushes waiting out a backoff go now.
+    pub fn set_online(&self) {
+        self.inner.outbox.borrow_mut().resume();
+        self.kick();
+    }
+
     /// Uses a new access token and resumes pushes held by a 401.
     pub fn set_token(&self, token: String) {
         self.inner.endpoint.borrow_mut().token = token;
@@ -423,13 +435,13 @@ impl Writer {
         action: &'static str,
         source: &'static str,
     ) {
-        (self.inner.on_event)(WriteEvent::Change {
+        (self.inner.on_event)(WriteEvent::Change(RowsChanged {
             table: table.to_owned(),
             scope: scope.to_owned(),
             ids: vec![id.to_owned()],
             action,
             source,
-        });
+        }));
     }
 
     /// Starts the drain unless it runs.
@@ -549,13 +561,13 @@ async fn apply(inner: &Rc<Inner>, effects: Vec<Effect>) -> Result<(), StoreError
                     .unwrap_or_default()
                     .to_owned();
                 let deleted = row.get("deleted_at").is_some_and(|v| !v.is_null());
-                events.push(WriteEvent::Change {
+                events.push(WriteEvent::Change(RowsChanged {
                     table: table.clone(),
                     scope,
                     ids: vec![id],
                     action: if deleted { "delete" } else { "update" },
                     source: "server",
-                });
+                }));
                 writes.push(Write::Row { table, row });
             }
             Effect::Conflict(record) => {

@@ -1,0 +1,403 @@
+//! The read path: band channels on the Realtime socket, remote changes applied in one
+//! IndexedDB transaction per flush, and catch-up pulls from saved cursors whenever the core
+//! says changes may have been missed.
+
+use super::http::{self, Endpoint};
+use super::realtime_driver::RealtimeDriver;
+use super::store::{to_js, Store, StoreError};
+use super::writer::RowsChanged;
+use js_sys::{Array, Reflect};
+use rockon_sync_core::catchup::{Cursor, PullPlan};
+use rockon_sync_core::outbox::{HttpRequest, HttpResult};
+use rockon_sync_core::realtime::{
+    ChangeKind, ChannelConfig, Event, PostgresBinding, PostgresChange, RealtimeConfig,
+};
+use serde_json::Value;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::{Rc, Weak};
+use wasm_bindgen::JsValue;
+
+/// Rows per catch-up page.
+const PAGE_SIZE: usize = 500;
+/// How far before the saved cursor each pull starts.
+const OVERLAP_MS: u64 = 5_000;
+
+/// What the read path tells the app.
+pub enum ReadEvent {
+    /// Rows changed by others (`remote`) or found by a catch-up pull (`pull`).
+    Change(RowsChanged),
+    /// Connection, channel and protocol news from the Realtime engine.
+    Realtime(Event),
+    /// A failure while applying or pulling.
+    Error {
+        /// Stable code.
+        code: &'static str,
+        /// Message.
+        message: String,
+    },
+}
+
+/// Whether a row has local edits waiting in the outbox (those are never overwritten).
+pub type LocalEdits = Box<dyn Fn(&str, &str) -> bool>;
+
+/// The read path of one client.
+pub struct Reader {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    store: Rc<Store>,
+    endpoint: RefCell<Endpoint>,
+    driver: RefCell<Option<RealtimeDriver>>,
+    pending: RefCell<Vec<PostgresChange>>,
+    flush_scheduled: Cell<bool>,
+    pulling: RefCell<BTreeSet<String>>,
+    pull_again: RefCell<BTreeSet<String>>,
+    has_local_edits: LocalEdits,
+    on_event: Box<dyn Fn(ReadEvent)>,
+}
+
+impl Reader {
+    /// A reader; the socket opens on [`connect`](Self::connect).
+    pub fn new(
+        store: Rc<Store>,
+        endpoint: Endpoint,
+        has_local_edits: LocalEdits,
+        on_event: Box<dyn Fn(ReadEvent)>,
+    ) -> Reader {
+        let config = RealtimeConfig::new(
+            format!("{}/realtime/v1", endpoint.base_url.trim_end_matches('/')),
+            endpoint.anon_key.clone(),
+        );
+        let inner = Rc::new(Inner {
+            store,
+            endpoint: RefCell::new(endpoint),
+            driver: RefCell::new(None),
+            pending: RefCell::new(Vec::new()),
+            flush_scheduled: Cell::new(false),
+            pulling: RefCell::new(BTreeSet::new()),
+            pull_again: RefCell::new(BTreeSet::new()),
+            has_local_edits,
+            on_event,
+        });
+        let weak = Rc::downgrade(&inner);
+        let driver = RealtimeDriver::new(
+            config,
+            Box::new(move |event| {
+                if let Some(inner) = weak.upgrade() {
+                    on_realtime(&inner, event);
+                }
+            }),
+        );
+        *inner.driver.borrow_mut() = Some(driver);
+        Reader { inner }
+    }
+
+    fn run(
+        &self,
+        command: impl FnOnce(&mut rockon_sync_core::realtime::Realtime, rockon_sync_core::Millis),
+    ) {
+        // A shared borrow: the driver releases its own state before delivering events, so a
+        // listener may call back into the reader.
+        if let Some(driver) = self.inner.driver.borrow().as_ref() {
+            driver.run(command);
+        }
+    }
+
+    /// Opens the socket with the current token.
+    pub fn connect(&self) {
+        let token = self.inner.endpoint.borrow().token.clone();
+        self.run(|engine, now| {
+            engine.set_token(now, token);
+            engine.connect(now);
+        });
+    }
+
+    /// Follows a band: joins its channel (changes to its songs, setlists, shows and practice
+    /// sessions) and pulls what changed since the saved cursor once subscribed.
+    pub fn follow_band(&self, band_id: &str) -> Result<(), String> {
+        let bindings = self
+            .inner
+            .store
+            .schema()
+            .tables
+            .iter()
+            .map(|t| PostgresBinding::table_eq(&t.name, &t.scope, band_id))
+            .collect();
+        let config = ChannelConfig {
+            postgres_changes: bindings,
+            ..ChannelConfig::default()
+        };
+        let mut result = Ok(());
+        let name = format!("band:{band_id}");
+        self.run(|engine, now| {
+            result = engine
+                .join(now, &name, config)
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+        });
+        result
+    }
+
+    /// Uses a new token for the socket and for pulls; triggers a catch-up.
+    pub fn set_token(&self, token: String) {
+        self.inner.endpoint.borrow_mut().token = token.clone();
+        self.run(|engine, now| engine.set_token(now, token));
+    }
+
+    /// Tells the engine the network or the page's visibility changed.
+    pub fn input(&self, input: rockon_sync_core::realtime::Input<'static>) {
+        self.run(|engine, now| engine.handle_input(now, input));
+    }
+
+    /// Pulls a band's tables now.
+    pub fn pull(&self, band_id: &str) {
+        start_pull(&self.inner, band_id.to_owned());
+    }
+}
+
+fn on_realtime(inner: &Rc<Inner>, event: Event) {
+    match event {
+        Event::Change(change) => {
+            inner.pending.borrow_mut().push(change);
+            if !inner.flush_scheduled.replace(true) {
+                let weak = Rc::downgrade(inner);
+                // Everything that arrived in this burst goes into one transaction.
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Some(inner) = weak.upgrade() {
+                        flush(&inner).await;
+                    }
+                });
+            }
+        }
+        Event::CatchUp { topic, .. } => {
+            if let Some(band) = topic.strip_prefix("realtime:band:") {
+                start_pull(inner, band.to_owned());
+            }
+        }
+        other => (inner.on_event)(ReadEvent::Realtime(other)),
+    }
+}
+
+fn record_id(change: &PostgresChange) -> Option<String> {
+    change
+        .record
+        .as_ref()
+        .or(change.old_record.as_ref())
+        .and_then(|r| r.get("id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+async fn flush(inner: &Rc<Inner>) {
+    inner.flush_scheduled.set(false);
+    let changes = std::mem::take(&mut *inner.pending.borrow_mut());
+    let schema = inner.store.schema().clone();
+    let mut rows: BTreeMap<String, Array> = BTreeMap::new();
+    let mut deletions = Vec::new();
+    let mut touched: BTreeMap<(String, String, &'static str), Vec<String>> = BTreeMap::new();
+    for change in changes {
+        let Ok(spec) = schema.table(&change.table) else {
+            (inner.on_event)(ReadEvent::Error {
+                code: "unknown_table",
+                message: format!(
+                    "a change for table {:?}, which the schema does not have",
+                    change.table
+                ),
+            });
+            continue;
+        };
+        let Some(id) = record_id(&change) else {
+            continue;
+        };
+        if (inner.has_local_edits)(&change.table, &id) {
+            // The pending push is conditional on its base version: it will meet this change
+            // as a conflict and merge by field.
+            continue;
+        }
+        if change.needs_fetch() {
+            fetch_row(inner, change.table.clone(), id);
+            continue;
+        }
+        let scope = change
+            .record
+            .as_ref()
+            .and_then(|r| r.get(&spec.scope))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        match (change.kind, &change.record) {
+            (ChangeKind::Delete, _) | (_, None) => {
+                deletions.push((change.table.clone(), id.clone()));
+                touched
+                    .entry((change.table.clone(), scope, "delete"))
+                    .or_default()
+                    .push(id);
+            }
+            (_, Some(record)) => {
+                rows.entry(change.table.clone())
+                    .or_insert_with(Array::new)
+                    .push(&to_js(&Value::Object(record.clone())));
+                touched
+                    .entry((change.table.clone(), scope, "upsert"))
+                    .or_default()
+                    .push(id);
+            }
+        }
+    }
+    let rows: Vec<(String, Array)> = rows.into_iter().collect();
+    match inner.store.apply_batch(&rows, &deletions, None).await {
+        Ok(_) => {
+            for ((table, scope, action), ids) in touched {
+                (inner.on_event)(ReadEvent::Change(RowsChanged {
+                    table,
+                    scope,
+                    ids,
+                    action,
+                    source: "remote",
+                }));
+            }
+        }
+        Err(error) => report(inner, &error),
+    }
+}
+
+/// A JSON array of rows from a REST body.
+fn parse_rows(body: &str) -> Result<Array, JsValue> {
+    let value = js_sys::JSON::parse(body)?;
+    wasm_bindgen::JsCast::dyn_into::<Array>(value)
+}
+
+fn report(inner: &Inner, error: &StoreError) {
+    (inner.on_event)(ReadEvent::Error {
+        code: error.code(),
+        message: error.to_string(),
+    });
+}
+
+fn fetch_row(inner: &Rc<Inner>, table: String, id: String) {
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        let Some(inner) = weak.upgrade() else { return };
+        let request = HttpRequest {
+            method: "GET",
+            path: format!(
+                "/rest/v1/{table}?id=eq.{}&select=*",
+                rockon_sync_core::percent_encode(&id)
+            ),
+            prefer: "",
+            body: None,
+        };
+        let endpoint = inner.endpoint.borrow().clone();
+        if let HttpResult::Response { status: 200, body } = http::send(&endpoint, &request).await {
+            if let Ok(rows) = parse_rows(&body) {
+                if let Err(error) = inner
+                    .store
+                    .apply_batch(&[(table.clone(), rows)], &[], None)
+                    .await
+                {
+                    report(&inner, &error);
+                }
+            }
+        }
+    });
+}
+
+fn start_pull(inner: &Rc<Inner>, band: String) {
+    if !inner.pulling.borrow_mut().insert(band.clone()) {
+        inner.pull_again.borrow_mut().insert(band);
+        return;
+    }
+    let weak: Weak<Inner> = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        loop {
+            let Some(inner) = weak.upgrade() else { return };
+            pull_band(&inner, &band).await;
+            if !inner.pull_again.borrow_mut().remove(&band) {
+                inner.pulling.borrow_mut().remove(&band);
+                return;
+            }
+        }
+    });
+}
+
+/// Pulls every table of a band from its cursor, page by page; each page's rows and the cursor
+/// they reach are saved in one transaction.
+async fn pull_band(inner: &Rc<Inner>, band: &str) {
+    let tables = inner.store.schema().tables.clone();
+    for table in tables {
+        let key = format!("{}:{band}", table.name);
+        let saved: Option<Cursor> = match inner.store.cursor(&key).await {
+            Ok(value) => value.and_then(|v| serde_wasm_bindgen::from_value(v).ok()),
+            Err(error) => return report(inner, &error),
+        };
+        let plan = PullPlan {
+            table: table.name.clone(),
+            scope_column: table.scope.clone(),
+            scope: band.to_owned(),
+            page_size: PAGE_SIZE,
+            overlap_ms: OVERLAP_MS,
+        };
+        let mut request = plan.first_page(saved.as_ref());
+        loop {
+            let endpoint = inner.endpoint.borrow().clone();
+            let body = match http::send(&endpoint, &request).await {
+                HttpResult::Response { status: 200, body } => body,
+                HttpResult::Response { status: 401, .. } => {
+                    (inner.on_event)(ReadEvent::Realtime(Event::NeedToken));
+                    return;
+                }
+                // Offline or failing: the next catch-up (reconnect, online, visible) retries.
+                _ => return,
+            };
+            let Ok(page) = parse_rows(&body) else {
+                return;
+            };
+            let count = page.length() as usize;
+            let last = page.get(page.length().saturating_sub(1));
+            let cursor = (count > 0).then(|| Cursor {
+                updated_at: Reflect::get(&last, &"updated_at".into())
+                    .ok()
+                    .and_then(|v| v.as_string())
+                    .unwrap_or_default(),
+                id: Reflect::get(&last, &"id".into())
+                    .ok()
+                    .and_then(|v| v.as_string())
+                    .unwrap_or_default(),
+            });
+            let fresh = Array::new();
+            let mut ids = Vec::new();
+            for row in page.iter() {
+                let id = Reflect::get(&row, &"id".into())
+                    .ok()
+                    .and_then(|v| v.as_string())
+                    .unwrap_or_default();
+                if !(inner.has_local_edits)(&table.name, &id) {
+                    fresh.push(&row);
+                    ids.push(id);
+                }
+            }
+            let cursor_record = cursor.as_ref().map(|c| (key.clone(), to_js(c)));
+            match inner
+                .store
+                .apply_batch(&[(table.name.clone(), fresh)], &[], cursor_record)
+                .await
+            {
+                Ok(written) if written > 0 => (inner.on_event)(ReadEvent::Change(RowsChanged {
+                    table: table.name.clone(),
+                    scope: band.to_owned(),
+                    ids,
+                    action: "upsert",
+                    source: "pull",
+                })),
+                Ok(_) => {}
+                Err(error) => return report(inner, &error),
+            }
+            match cursor {
+                Some(cursor) if !plan.is_last_page(count) => request = plan.next_page(&cursor),
+                _ => break,
+            }
+        }
+    }
+}
