@@ -175,3 +175,99 @@ async fn rows_written_while_the_socket_was_down_are_caught_up() {
     })
     .await;
 }
+
+fn bands_events(events: &js_sys::Array, key: &str, band: &str) -> bool {
+    events_of(events, "bands")
+        .iter()
+        .any(|e| e[key].as_array().unwrap().iter().any(|b| b == band))
+}
+
+#[wasm_bindgen_test]
+async fn bands_created_or_joined_later_are_followed_and_removal_purges() {
+    let alice = sign_in("alice").await;
+    let bob = sign_in("bob").await;
+    let alice_client = open(&alice, &unique("bands-alice"), URL, json!({})).await;
+    let alice_events = record(&alice_client);
+    alice_client.connect().unwrap();
+    let bob_client = open(&bob, &unique("bands-bob"), URL, json!({})).await;
+    let bob_events = record(&bob_client);
+    bob_client.connect().unwrap();
+    eventually(10_000, "bob follows his band", || async {
+        bands_events(&bob_events, "joined", ROCKERS)
+    })
+    .await;
+
+    // Alice creates a band elsewhere (another device): her client follows it without a reload.
+    let band = rockon_sync::io::writer::new_uuid();
+    let (status, _) = rest(
+        "POST",
+        "bands",
+        &alice.token,
+        Some(json!({"id": band, "name": unique("New band")})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    eventually(10_000, "alice follows the new band", || async {
+        bands_events(&alice_events, "joined", &band)
+    })
+    .await;
+
+    // She adds bob and a song: bob's client follows the band and gets its rows.
+    let (status, _) = rest(
+        "POST",
+        "band_memberships",
+        &alice.token,
+        Some(json!({"band_id": band, "user_id": bob.id, "role": "member"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let song = rockon_sync::io::writer::new_uuid();
+    rest(
+        "POST",
+        "songs",
+        &alice.token,
+        Some(json!({"id": song, "band_id": band, "title": "First of many"})),
+    )
+    .await;
+    eventually(10_000, "bob follows the band he was added to", || async {
+        bands_events(&bob_events, "joined", &band)
+    })
+    .await;
+    eventually(10_000, "the band's song reaches bob", || async {
+        local(&bob_client, &song).await["title"] == "First of many"
+    })
+    .await;
+
+    // Alice removes him: his client leaves the band and purges its data.
+    let (status, _) = rest(
+        "DELETE",
+        &format!("band_memberships?band_id=eq.{band}&user_id=eq.{}", bob.id),
+        &alice.token,
+        None,
+    )
+    .await;
+    assert!(status == 200 || status == 204, "{status}");
+    eventually(10_000, "bob leaves the band", || async {
+        bands_events(&bob_events, "left", &band)
+    })
+    .await;
+    eventually(10_000, "purged", || async {
+        call(bob_client.count("songs".into(), band.clone()))
+            .await
+            .unwrap()
+            == 0
+    })
+    .await;
+    assert!(events_of(&bob_events, "change")
+        .iter()
+        .any(|e| e["source"] == "purge"));
+    // Still a member of his first band.
+    assert!(
+        call(bob_client.count("songs".into(), ROCKERS.into()))
+            .await
+            .unwrap()
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+}

@@ -648,6 +648,27 @@ impl Outbox {
         self.retry_at.clear();
     }
 
+    /// Removes every entry `doomed` picks (except one in flight, which settles on its own) —
+    /// for rows the user can no longer reach, e.g. after leaving their band. Returns them.
+    pub fn remove_where(&mut self, doomed: impl Fn(&Entry) -> bool) -> Vec<Entry> {
+        let flying = match self.in_flight {
+            Some(Flight::Push(s) | Flight::Fetch(s)) => Some(s),
+            None => None,
+        };
+        let seqs: Vec<u64> = self
+            .entries
+            .values()
+            .filter(|e| Some(e.seq) != flying && doomed(e))
+            .map(|e| e.seq)
+            .collect();
+        seqs.iter()
+            .filter_map(|seq| {
+                self.retry_at.remove(seq);
+                self.entries.remove(seq)
+            })
+            .collect()
+    }
+
     /// Retries a failed entry now.
     pub fn retry(&mut self, seq: u64) -> Vec<Effect> {
         let Some(entry) = self.entries.get_mut(&seq) else {

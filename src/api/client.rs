@@ -3,6 +3,7 @@
 use super::error::SyncError;
 use super::listeners::Listeners;
 use crate::io::http::Endpoint;
+use crate::io::page_events::{PageEvent, PageEvents};
 use crate::io::reader::{ReadEvent, Reader};
 use crate::io::store::{to_js, Store, StoreError, StoreState};
 use crate::io::writer::{RowsChanged, WriteError, WriteEvent, Writer};
@@ -56,6 +57,8 @@ struct Inner {
     writer: Writer,
     reader: Reader,
     listeners: Listeners,
+    page: std::cell::RefCell<Option<PageEvents>>,
+    user_id: String,
 }
 
 /// The sync client of one signed-in user: reads from the local IndexedDB cache, optimistic
@@ -142,8 +145,48 @@ fn event_to_js(event: &WriteEvent, schema: &Schema) -> JsValue {
     object.into()
 }
 
+/// Removes a band's local rows and outbox entries after the user left it, then says so.
+fn purge(writer: Writer, listeners: Listeners, schema: Schema, band: String) {
+    wasm_bindgen_futures::spawn_local(async move {
+        match writer.purge_band(&band).await {
+            Ok(purged) => {
+                for (table, ids) in purged {
+                    let change = WriteEvent::Change(RowsChanged {
+                        table,
+                        scope: band.clone(),
+                        ids,
+                        action: "delete",
+                        source: "purge",
+                    });
+                    listeners.emit(&event_to_js(&change, &schema));
+                }
+            }
+            Err(error) => listeners.emit(&event_to_js(
+                &WriteEvent::Error {
+                    code: error.code(),
+                    message: error.to_string(),
+                },
+                &schema,
+            )),
+        }
+    });
+}
+
 fn read_event_to_js(event: &ReadEvent, schema: &Schema) -> JsValue {
     match event {
+        ReadEvent::Bands {
+            joined,
+            left,
+            current,
+        } => {
+            let object = Object::new();
+            let list = |items: &Vec<String>| items.iter().map(JsValue::from).collect::<Array>();
+            let _ = Reflect::set(&object, &"type".into(), &"bands".into());
+            let _ = Reflect::set(&object, &"joined".into(), &list(joined));
+            let _ = Reflect::set(&object, &"left".into(), &list(left));
+            let _ = Reflect::set(&object, &"bands".into(), &list(current));
+            object.into()
+        }
         ReadEvent::Change(rows) => event_to_js(&WriteEvent::Change(rows.clone()), schema),
         ReadEvent::Realtime(RealtimeEvent::NeedToken) => {
             event_to_js(&WriteEvent::NeedToken, schema)
@@ -200,10 +243,11 @@ fn compare(a: &JsValue, b: &JsValue) -> std::cmp::Ordering {
 
 impl SyncClient {
     /// [`open`](Self::open) for Rust callers.
-    pub async fn connect(options: JsValue) -> Result<SyncClient, JsValue> {
+    pub async fn open_async(options: JsValue) -> Result<SyncClient, JsValue> {
         let options: Options = serde_wasm_bindgen::from_value(options)
             .map_err(|e| SyncError::new("invalid_options", e.to_string()))?;
         let schema = options.schema.unwrap_or_else(Schema::rockon);
+        let user_id = options.user_id.clone();
         let name = options
             .database_name
             .unwrap_or_else(|| format!("rockon-sync:{}", options.user_id));
@@ -237,20 +281,51 @@ impl SyncClient {
         .await
         .map_err(store_error)?;
         let pending = writer.clone();
+        let purger = writer.clone();
         let read_sink = listeners.clone();
         let reader = Reader::new(
             store.clone(),
             read_endpoint,
             Box::new(move |table, id| pending.status(table, id) != RowStatus::Synced),
-            Box::new(move |event| read_sink.emit(&read_event_to_js(&event, &schema))),
+            Box::new(move |event| {
+                if let ReadEvent::Bands { left, .. } = &event {
+                    for band in left {
+                        purge(
+                            purger.clone(),
+                            read_sink.clone(),
+                            schema.clone(),
+                            band.clone(),
+                        );
+                    }
+                }
+                read_sink.emit(&read_event_to_js(&event, &schema));
+            }),
         );
         let inner = Rc::new(Inner {
             store,
             writer,
             reader,
             listeners,
+            page: std::cell::RefCell::new(None),
+            user_id,
         });
+        let weak = Rc::downgrade(&inner);
+        let page = PageEvents::attach(move |event| {
+            if let Some(inner) = weak.upgrade() {
+                SyncClient { inner }.page_event(event);
+            }
+        });
+        *inner.page.borrow_mut() = Some(page);
         Ok(SyncClient { inner })
+    }
+
+    fn page_event(&self, event: PageEvent) {
+        match event {
+            PageEvent::Online => self.set_online(true),
+            PageEvent::Offline => self.set_online(false),
+            PageEvent::Visible => self.set_visible(true),
+            PageEvent::Hidden => self.set_visible(false),
+        }
     }
 }
 
@@ -260,7 +335,7 @@ impl SyncClient {
     /// conflictPolicy?: 'serverWins' | 'clientWins', databaseName?, retryInitialMs? }`.
     /// Resolves once the local database is open; pending writes resume pushing at once.
     pub fn open(options: JsValue) -> Promise {
-        future_to_promise(async move { SyncClient::connect(options).await.map(JsValue::from) })
+        future_to_promise(async move { SyncClient::open_async(options).await.map(JsValue::from) })
     }
 
     /// Calls `listener(event)` for `change`, `syncStatus`, `conflict`, `auth` and `error`
@@ -477,6 +552,19 @@ impl SyncClient {
         self.inner
             .reader
             .follow_band(band_id)
+            .map_err(|e| JsValue::from(SyncError::new("too_many_channels", e)))?;
+        self.inner.reader.connect();
+        Ok(())
+    }
+
+    /// Goes live: follows the user's memberships, so every band they belong to — including
+    /// bands created or joined later, on any device — is followed, and a band they leave or
+    /// are removed from is left and its local data purged (`bands` events tell the app).
+    pub fn connect(&self) -> Result<(), JsValue> {
+        let user = self.inner.user_id.clone();
+        self.inner
+            .reader
+            .follow_user(&user)
             .map_err(|e| JsValue::from(SyncError::new("too_many_channels", e)))?;
         self.inner.reader.connect();
         Ok(())

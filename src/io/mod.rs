@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod http;
+pub mod page_events;
 pub mod reader;
 pub mod realtime_driver;
 pub mod rows;

@@ -27,6 +27,15 @@ const OVERLAP_MS: u64 = 5_000;
 pub enum ReadEvent {
     /// Rows changed by others (`remote`) or found by a catch-up pull (`pull`).
     Change(RowsChanged),
+    /// The user's bands changed (joined or created elsewhere, left or removed).
+    Bands {
+        /// Bands now followed.
+        joined: Vec<String>,
+        /// Bands no longer reachable: their local data must go.
+        left: Vec<String>,
+        /// All bands followed now.
+        current: Vec<String>,
+    },
     /// Connection, channel and protocol news from the Realtime engine.
     Realtime(Event),
     /// A failure while applying or pulling.
@@ -53,6 +62,9 @@ struct Inner {
     pending: RefCell<Vec<PostgresChange>>,
     flush_scheduled: Cell<bool>,
     pulling: RefCell<BTreeSet<String>>,
+    user: RefCell<Option<String>>,
+    bands: RefCell<BTreeSet<String>>,
+    reconciling: Cell<bool>,
     pull_again: RefCell<BTreeSet<String>>,
     has_local_edits: LocalEdits,
     on_event: Box<dyn Fn(ReadEvent)>,
@@ -77,6 +89,9 @@ impl Reader {
             pending: RefCell::new(Vec::new()),
             flush_scheduled: Cell::new(false),
             pulling: RefCell::new(BTreeSet::new()),
+            user: RefCell::new(None),
+            bands: RefCell::new(BTreeSet::new()),
+            reconciling: Cell::new(false),
             pull_again: RefCell::new(BTreeSet::new()),
             has_local_edits,
             on_event,
@@ -98,11 +113,7 @@ impl Reader {
         &self,
         command: impl FnOnce(&mut rockon_sync_core::realtime::Realtime, rockon_sync_core::Millis),
     ) {
-        // A shared borrow: the driver releases its own state before delivering events, so a
-        // listener may call back into the reader.
-        if let Some(driver) = self.inner.driver.borrow().as_ref() {
-            driver.run(command);
-        }
+        with_engine(&self.inner, command);
     }
 
     /// Opens the socket with the current token.
@@ -117,21 +128,24 @@ impl Reader {
     /// Follows a band: joins its channel (changes to its songs, setlists, shows and practice
     /// sessions) and pulls what changed since the saved cursor once subscribed.
     pub fn follow_band(&self, band_id: &str) -> Result<(), String> {
-        let bindings = self
-            .inner
-            .store
-            .schema()
-            .tables
-            .iter()
-            .map(|t| PostgresBinding::table_eq(&t.name, &t.scope, band_id))
-            .collect();
+        follow_band(&self.inner, band_id)
+    }
+
+    /// Follows the user's memberships: every band they belong to now, or join or create later,
+    /// is followed; a band they leave or are removed from is left and purged.
+    pub fn follow_user(&self, user_id: &str) -> Result<(), String> {
+        *self.inner.user.borrow_mut() = Some(user_id.to_owned());
         let config = ChannelConfig {
-            postgres_changes: bindings,
+            postgres_changes: vec![PostgresBinding::table_eq(
+                "band_memberships",
+                "user_id",
+                user_id,
+            )],
             ..ChannelConfig::default()
         };
+        let name = format!("user:{user_id}");
         let mut result = Ok(());
-        let name = format!("band:{band_id}");
-        self.run(|engine, now| {
+        with_engine(&self.inner, |engine, now| {
             result = engine
                 .join(now, &name, config)
                 .map(|_| ())
@@ -157,8 +171,109 @@ impl Reader {
     }
 }
 
+/// Runs a command on the engine. A shared borrow: the driver releases its own state before
+/// delivering events, so a listener may call back into the reader.
+fn with_engine(
+    inner: &Inner,
+    command: impl FnOnce(&mut rockon_sync_core::realtime::Realtime, rockon_sync_core::Millis),
+) {
+    if let Some(driver) = inner.driver.borrow().as_ref() {
+        driver.run(command);
+    }
+}
+
+fn follow_band(inner: &Inner, band_id: &str) -> Result<(), String> {
+    let bindings = inner
+        .store
+        .schema()
+        .tables
+        .iter()
+        .map(|t| PostgresBinding::table_eq(&t.name, &t.scope, band_id))
+        .collect();
+    let config = ChannelConfig {
+        postgres_changes: bindings,
+        ..ChannelConfig::default()
+    };
+    let name = format!("band:{band_id}");
+    let mut result = Ok(());
+    with_engine(inner, |engine, now| {
+        result = engine
+            .join(now, &name, config)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+    });
+    if result.is_ok() {
+        inner.bands.borrow_mut().insert(band_id.to_owned());
+    }
+    result
+}
+
+fn unfollow_band(inner: &Inner, band_id: &str) {
+    let topic = format!("realtime:band:{band_id}");
+    with_engine(inner, |engine, now| engine.leave(now, &topic));
+    inner.bands.borrow_mut().remove(band_id);
+}
+
+/// Reads the user's memberships and follows exactly their bands.
+fn reconcile_memberships(inner: &Rc<Inner>) {
+    if inner.reconciling.replace(true) {
+        return;
+    }
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        let Some(inner) = weak.upgrade() else { return };
+        let user = inner.user.borrow().clone();
+        if let Some(user) = user {
+            let request = HttpRequest {
+                method: "GET",
+                path: format!(
+                    "/rest/v1/band_memberships?select=band_id&user_id=eq.{}&deleted_at=is.null",
+                    rockon_sync_core::percent_encode(&user)
+                ),
+                prefer: "",
+                body: None,
+            };
+            let endpoint = inner.endpoint.borrow().clone();
+            if let HttpResult::Response { status: 200, body } =
+                http::send(&endpoint, &request).await
+            {
+                let rows: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
+                let member_of: BTreeSet<String> = rows
+                    .iter()
+                    .filter_map(|r| r.get("band_id")?.as_str().map(str::to_owned))
+                    .collect();
+                let following = inner.bands.borrow().clone();
+                let joined: Vec<String> = member_of.difference(&following).cloned().collect();
+                let left: Vec<String> = following.difference(&member_of).cloned().collect();
+                for band in &joined {
+                    if let Err(message) = follow_band(&inner, band) {
+                        (inner.on_event)(ReadEvent::Error {
+                            code: "too_many_channels",
+                            message,
+                        });
+                    }
+                }
+                for band in &left {
+                    unfollow_band(&inner, band);
+                }
+                if !joined.is_empty() || !left.is_empty() {
+                    let current = inner.bands.borrow().iter().cloned().collect();
+                    (inner.on_event)(ReadEvent::Bands {
+                        joined,
+                        left,
+                        current,
+                    });
+                }
+            }
+        }
+        inner.reconciling.set(false);
+    });
+}
+
 fn on_realtime(inner: &Rc<Inner>, event: Event) {
     match event {
+        // Membership changes (joined, added, removed, left) re-read the user's bands.
+        Event::Change(change) if change.table == "band_memberships" => reconcile_memberships(inner),
         Event::Change(change) => {
             inner.pending.borrow_mut().push(change);
             if !inner.flush_scheduled.replace(true) {
@@ -174,6 +289,8 @@ fn on_realtime(inner: &Rc<Inner>, event: Event) {
         Event::CatchUp { topic, .. } => {
             if let Some(band) = topic.strip_prefix("realtime:band:") {
                 start_pull(inner, band.to_owned());
+            } else if topic.starts_with("realtime:user:") {
+                reconcile_memberships(inner);
             }
         }
         other => (inner.on_event)(ReadEvent::Realtime(other)),

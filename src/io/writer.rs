@@ -356,6 +356,43 @@ impl Writer {
         Ok(true)
     }
 
+    /// Forgets a band the user left or was removed from: its rows and their outbox entries go,
+    /// in one transaction. Returns the removed row ids per table.
+    pub async fn purge_band(&self, band: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let schema = self.inner.store.schema().clone();
+        let in_band = |entry: &Entry| {
+            let Ok(spec) = schema.table(&entry.table) else {
+                return false;
+            };
+            let scope_of = |row: &Option<Map<String, Value>>| {
+                row.as_ref()
+                    .and_then(|r| r.get(&spec.scope))
+                    .and_then(Value::as_str)
+                    == Some(band)
+            };
+            scope_of(&Some(entry.fields.clone())) || scope_of(&entry.base)
+        };
+        let removed = self.inner.outbox.borrow_mut().remove_where(in_band);
+        let mut writes: Vec<Write> = removed.iter().map(|e| Write::RemoveEntry(e.seq)).collect();
+        let mut purged = Vec::new();
+        for table in &schema.tables {
+            let rows = self.inner.store.list(&table.name, band).await?;
+            let ids: Vec<String> = rows
+                .iter()
+                .filter_map(|row| js_sys::Reflect::get(row, &"id".into()).ok()?.as_string())
+                .collect();
+            writes.extend(ids.iter().map(|id| Write::DeleteRow {
+                table: table.name.clone(),
+                id: id.clone(),
+            }));
+            if !ids.is_empty() {
+                purged.push((table.name.clone(), ids));
+            }
+        }
+        self.inner.store.write(&writes).await?;
+        Ok(purged)
+    }
+
     /// The network is back: pushes waiting out a backoff go now.
     pub fn set_online(&self) {
         self.inner.outbox.borrow_mut().resume();

@@ -86,7 +86,7 @@ pub async fn open(user: &User, database: &str, url: &str, extra: Value) -> SyncC
     if let (Value::Object(o), Value::Object(e)) = (&mut options, extra) {
         o.extend(e);
     }
-    SyncClient::connect(js(options))
+    SyncClient::open_async(js(options))
         .await
         .expect("client opens")
 }
