@@ -76,9 +76,11 @@ impl PageEvents {
 
 impl Drop for PageEvents {
     fn drop(&mut self) {
-        for (target, name, closure) in &self.registered {
-            let _ =
-                target.remove_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+        for r in &self.registered {
+            let callback = r.closure.as_ref().unchecked_ref();
+            let _ = r
+                .target
+                .remove_event_listener_with_callback(r.name, callback);
         }
     }
 }
