@@ -271,3 +271,133 @@ async fn bands_created_or_joined_later_are_followed_and_removal_purges() {
             > 0.0
     );
 }
+
+async fn subscribed_client(
+    user: &User,
+    name: &str,
+    extra: Value,
+) -> (rockon_sync::api::SyncClient, js_sys::Array) {
+    let client = open(user, &unique(name), URL, extra).await;
+    let events = record(&client);
+    client.follow_band(ROCKERS).unwrap();
+    eventually(10_000, "subscribed", || async {
+        events_of(&events, "channel")
+            .iter()
+            .any(|e| e["state"] == "subscribed")
+    })
+    .await;
+    (client, events)
+}
+
+#[wasm_bindgen_test]
+async fn while_sockets_are_refused_the_client_polls_over_rest() {
+    let alice = sign_in("alice").await;
+    let bob = sign_in("bob").await;
+    let extra = json!({"pollAfterFailedConnects": 1, "pollIntervalMs": 300});
+    let (client, events) = subscribed_client(&alice, "refused", extra).await;
+    fault(json!({"action": "refuse_sockets", "seconds": 6})).await;
+    fault(json!({"action": "drop_sockets"})).await;
+    eventually(5_000, "reconnecting", || async {
+        events_of(&events, "connection")
+            .iter()
+            .any(|e| e["state"] == "reconnecting")
+    })
+    .await;
+    let id = rockon_sync::io::writer::new_uuid();
+    rest(
+        "POST",
+        "songs",
+        &bob.token,
+        Some(json!({"id": id, "band_id": ROCKERS, "title": "Polled"})),
+    )
+    .await;
+    eventually(4_000, "arrives by polling while refused", || async {
+        local(&client, &id).await["title"] == "Polled"
+    })
+    .await;
+    assert!(!changes_with(&events, "pull", &id).is_empty());
+    fault(json!({"action": "reset"})).await;
+    eventually(15_000, "the socket is back", || async {
+        events_of(&events, "connection")
+            .last()
+            .is_some_and(|e| e["state"] == "connected")
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn duplicated_and_reordered_frames_converge_on_the_newest_version() {
+    let alice = sign_in("alice").await;
+    let bob = sign_in("bob").await;
+    let (client, _events) = subscribed_client(&alice, "shuffled", json!({})).await;
+    let id = rockon_sync::io::writer::new_uuid();
+    rest(
+        "POST",
+        "songs",
+        &bob.token,
+        Some(json!({"id": id, "band_id": ROCKERS, "title": "v1"})),
+    )
+    .await;
+    eventually(5_000, "insert", || async {
+        local(&client, &id).await["version"] == 1
+    })
+    .await;
+    fault(json!({"action": "frames", "duplicate": true, "reorder": true})).await;
+    for n in 2..=11 {
+        rest(
+            "PATCH",
+            &format!("songs?id=eq.{id}"),
+            &bob.token,
+            Some(json!({"title": format!("v{n}")})),
+        )
+        .await;
+    }
+    eventually(5_000, "newest version wins", || async {
+        local(&client, &id).await["version"] == 11
+    })
+    .await;
+    fault(json!({"action": "reset"})).await;
+    // Nothing older overwrote it afterwards.
+    gloo_timers::future::TimeoutFuture::new(300).await;
+    assert_eq!(local(&client, &id).await["title"], "v11");
+}
+
+#[wasm_bindgen_test]
+async fn an_expired_token_on_the_socket_asks_for_a_new_one_and_resumes() {
+    let alice = sign_in("alice").await;
+    let (client, events) = subscribed_client(&alice, "socket-expiry", json!({})).await;
+    fault(json!({"action": "expire_tokens"})).await;
+    eventually(5_000, "auth event", || async {
+        !events_of(&events, "auth").is_empty()
+    })
+    .await;
+    gloo_timers::future::TimeoutFuture::new(1_100).await;
+    let fresh = sign_in("alice").await;
+    let bob_fresh = sign_in("bob").await;
+    let before = events_of(&events, "channel")
+        .iter()
+        .filter(|e| e["state"] == "subscribed")
+        .count();
+    client.set_auth(fresh.token.clone());
+    eventually(5_000, "rejoined", || async {
+        events_of(&events, "channel")
+            .iter()
+            .filter(|e| e["state"] == "subscribed")
+            .count()
+            > before
+    })
+    .await;
+    let id = rockon_sync::io::writer::new_uuid();
+    rest(
+        "POST",
+        "songs",
+        &bob_fresh.token,
+        Some(json!({"id": id, "band_id": ROCKERS, "title": "After renewal"})),
+    )
+    .await;
+    eventually(5_000, "changes flow again", || async {
+        local(&client, &id).await["title"] == "After renewal"
+    })
+    .await;
+    fault(json!({"action": "reset"})).await;
+}

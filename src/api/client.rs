@@ -4,7 +4,7 @@ use super::error::SyncError;
 use super::listeners::Listeners;
 use crate::io::http::Endpoint;
 use crate::io::page_events::{PageEvent, PageEvents};
-use crate::io::reader::{ReadEvent, Reader};
+use crate::io::reader::{Fallback, ReadEvent, Reader};
 use crate::io::store::{to_js, Store, StoreError, StoreState};
 use crate::io::writer::{RowsChanged, WriteError, WriteEvent, Writer};
 use js_sys::{Array, Object, Promise, Reflect};
@@ -37,6 +37,12 @@ struct Options {
     /// First retry delay (doubling to 60 s); tests shorten it.
     #[serde(default)]
     retry_initial_ms: Option<u64>,
+    /// Failed socket connects before falling back to REST polling (default 3).
+    #[serde(default)]
+    poll_after_failed_connects: Option<u32>,
+    /// Milliseconds between REST polls while the socket is down (default 30,000).
+    #[serde(default)]
+    poll_interval_ms: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -283,9 +289,17 @@ impl SyncClient {
         let pending = writer.clone();
         let purger = writer.clone();
         let read_sink = listeners.clone();
+        let defaults = Fallback::default();
+        let fallback = Fallback {
+            after_attempts: options
+                .poll_after_failed_connects
+                .unwrap_or(defaults.after_attempts),
+            interval_ms: options.poll_interval_ms.unwrap_or(defaults.interval_ms),
+        };
         let reader = Reader::new(
             store.clone(),
             read_endpoint,
+            fallback,
             Box::new(move |table, id| pending.status(table, id) != RowStatus::Synced),
             Box::new(move |event| {
                 if let ReadEvent::Bands { left, .. } = &event {

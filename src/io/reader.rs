@@ -10,7 +10,8 @@ use js_sys::{Array, Reflect};
 use rockon_sync_core::catchup::{Cursor, PullPlan};
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::realtime::{
-    ChangeKind, ChannelConfig, Event, PostgresBinding, PostgresChange, RealtimeConfig,
+    ChangeKind, ChannelConfig, ConnectionState, Event, PostgresBinding, PostgresChange,
+    RealtimeConfig,
 };
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
@@ -20,6 +21,24 @@ use wasm_bindgen::JsValue;
 
 /// Rows per catch-up page.
 const PAGE_SIZE: usize = 500;
+
+/// When the socket cannot connect, how the reader falls back to pulling over REST.
+#[derive(Debug, Clone, Copy)]
+pub struct Fallback {
+    /// Failed connects before polling starts.
+    pub after_attempts: u32,
+    /// Milliseconds between polls.
+    pub interval_ms: u32,
+}
+
+impl Default for Fallback {
+    fn default() -> Self {
+        Self {
+            after_attempts: 3,
+            interval_ms: 30_000,
+        }
+    }
+}
 /// How far before the saved cursor each pull starts.
 const OVERLAP_MS: u64 = 5_000;
 
@@ -65,6 +84,8 @@ struct Inner {
     user: RefCell<Option<String>>,
     bands: RefCell<BTreeSet<String>>,
     reconciling: Cell<bool>,
+    fallback: Fallback,
+    polling: RefCell<Option<gloo_timers::callback::Interval>>,
     pull_again: RefCell<BTreeSet<String>>,
     has_local_edits: LocalEdits,
     on_event: Box<dyn Fn(ReadEvent)>,
@@ -75,6 +96,7 @@ impl Reader {
     pub fn new(
         store: Rc<Store>,
         endpoint: Endpoint,
+        fallback: Fallback,
         has_local_edits: LocalEdits,
         on_event: Box<dyn Fn(ReadEvent)>,
     ) -> Reader {
@@ -92,6 +114,8 @@ impl Reader {
             user: RefCell::new(None),
             bands: RefCell::new(BTreeSet::new()),
             reconciling: Cell::new(false),
+            fallback,
+            polling: RefCell::new(None),
             pull_again: RefCell::new(BTreeSet::new()),
             has_local_edits,
             on_event,
@@ -293,7 +317,41 @@ fn on_realtime(inner: &Rc<Inner>, event: Event) {
                 reconcile_memberships(inner);
             }
         }
+        Event::Connection(state) => {
+            fall_back_if_needed(inner, &state);
+            (inner.on_event)(ReadEvent::Realtime(Event::Connection(state)));
+        }
         other => (inner.on_event)(ReadEvent::Realtime(other)),
+    }
+}
+
+/// Polls every followed band over REST while the socket keeps failing to connect, and stops
+/// once it is back (the reconnect's own catch-up then takes over).
+fn fall_back_if_needed(inner: &Rc<Inner>, state: &ConnectionState) {
+    let failing = match state {
+        ConnectionState::Reconnecting { attempt, .. } => *attempt >= inner.fallback.after_attempts,
+        ConnectionState::Error { .. } => true,
+        _ => false,
+    };
+    let connected = matches!(state, ConnectionState::Connected);
+    if connected {
+        inner.polling.borrow_mut().take();
+    } else if failing && inner.polling.borrow().is_none() {
+        let weak = Rc::downgrade(inner);
+        let poll = move || {
+            if let Some(inner) = weak.upgrade() {
+                let bands: Vec<String> = inner.bands.borrow().iter().cloned().collect();
+                for band in bands {
+                    start_pull(&inner, band);
+                }
+                if inner.user.borrow().is_some() {
+                    reconcile_memberships(&inner);
+                }
+            }
+        };
+        poll();
+        let interval = gloo_timers::callback::Interval::new(inner.fallback.interval_ms, poll);
+        *inner.polling.borrow_mut() = Some(interval);
     }
 }
 
