@@ -131,7 +131,7 @@ async fn rows_written_while_the_socket_was_down_are_caught_up() {
     fault(json!({"action": "drop_sockets"})).await;
     let marker = unique("missed");
     let mut ids = Vec::new();
-    for n in 0..30 {
+    for n in 0..200 {
         let id = format!(
             "{:08x}-0000-4000-8000-{:012x}",
             n,
@@ -146,7 +146,7 @@ async fn rows_written_while_the_socket_was_down_are_caught_up() {
         .await;
         ids.push(id);
     }
-    eventually(15_000, "all 30 arrive", || async {
+    eventually(20_000, "all 200 arrive", || async {
         let mut all = true;
         for id in &ids {
             if local(&client, id).await["title"].is_null() {
@@ -400,4 +400,49 @@ async fn an_expired_token_on_the_socket_asks_for_a_new_one_and_resumes() {
     })
     .await;
     fault(json!({"action": "reset"})).await;
+}
+
+#[wasm_bindgen_test]
+async fn malformed_frames_are_reported_and_the_connection_survives() {
+    let alice = sign_in("alice").await;
+    let bob = sign_in("bob").await;
+    let (client, events) = subscribed_client(&alice, "malformed", json!({})).await;
+    fault(json!({"action": "malformed_frame"})).await;
+    eventually(5_000, "protocol error event", || async {
+        !events_of(&events, "protocolError").is_empty()
+    })
+    .await;
+    let id = rockon_sync::io::writer::new_uuid();
+    rest(
+        "POST",
+        "songs",
+        &bob.token,
+        Some(json!({"id": id, "band_id": ROCKERS, "title": "Still flowing"})),
+    )
+    .await;
+    eventually(5_000, "changes still flow", || async {
+        local(&client, &id).await["title"] == "Still flowing"
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn writes_made_before_the_subscription_is_confirmed_are_not_missed() {
+    let alice = sign_in("alice").await;
+    let bob = sign_in("bob").await;
+    let client = open(&alice, &unique("early"), URL, json!({})).await;
+    client.follow_band(ROCKERS).unwrap();
+    // Written at once, while the join is still in flight.
+    let id = rockon_sync::io::writer::new_uuid();
+    rest(
+        "POST",
+        "songs",
+        &bob.token,
+        Some(json!({"id": id, "band_id": ROCKERS, "title": "Early"})),
+    )
+    .await;
+    eventually(5_000, "not missed", || async {
+        local(&client, &id).await["title"] == "Early"
+    })
+    .await;
 }
