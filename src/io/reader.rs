@@ -365,9 +365,21 @@ fn record_id(change: &PostgresChange) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Applies buffered changes until none are left. Frames that arrive while a transaction is
+/// committing wait in the buffer and go into the next one, so a burst costs a handful of
+/// transactions, not one per change.
 async fn flush(inner: &Rc<Inner>) {
-    inner.flush_scheduled.set(false);
-    let changes = std::mem::take(&mut *inner.pending.borrow_mut());
+    loop {
+        let changes = std::mem::take(&mut *inner.pending.borrow_mut());
+        if changes.is_empty() {
+            inner.flush_scheduled.set(false);
+            return;
+        }
+        apply_changes(inner, changes).await;
+    }
+}
+
+async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
     let schema = inner.store.schema().clone();
     let mut rows: BTreeMap<String, Array> = BTreeMap::new();
     let mut deletions = Vec::new();

@@ -34,6 +34,9 @@ pub const READ_MARKS: &str = "read_marks";
 /// A bounded log of sync activity for the dashboard.
 pub const SYNC_LOG: &str = "sync_log";
 
+/// Batches up to this size look their rows up one by one when applying.
+const SMALL_BATCH: u32 = 64;
+
 /// The schema version of the database layout. Each version adds stores or indexes; opening
 /// creates what is missing, so an older database is upgraded step by step.
 pub const DB_VERSION: u32 = 1;
@@ -320,12 +323,22 @@ impl Store {
                 .map(|t| t.scope.clone())
                 .map_err(|e| StoreError::Failed(e.to_string()))?;
             let store = tx.store(table)?;
-            // One read of the scopes' current rows instead of a get per row.
+            // The local copies, for the version check: a few rows are looked up one by one, a
+            // big batch reads its bands' rows in one request instead of thousands of gets.
             let existing = js_sys::Array::new();
-            for scope in super::rows::scopes_of(incoming, &scope_column).iter() {
-                let range = KeyRange::only(&scope).map_err(rexie::Error::from)?;
-                for row in store.index("scope")?.get_all(Some(range), None).await? {
-                    existing.push(&row);
+            if incoming.length() <= SMALL_BATCH {
+                for row in incoming.iter() {
+                    let id = js_sys::Reflect::get(&row, &"id".into()).unwrap_or(JsValue::UNDEFINED);
+                    if let Some(local) = store.get(id).await? {
+                        existing.push(&local);
+                    }
+                }
+            } else {
+                for scope in super::rows::scopes_of(incoming, &scope_column).iter() {
+                    let range = KeyRange::only(&scope).map_err(rexie::Error::from)?;
+                    for row in store.index("scope")?.get_all(Some(range), None).await? {
+                        existing.push(&row);
+                    }
                 }
             }
             let fresh = super::rows::fresh_app_rows(incoming, &existing);

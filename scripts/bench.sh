@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs the benchmarks: the write path against raw IndexedDB and Dexie, then the read path
+# against a dev server this script starts (and stops) on its own throwaway PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+bash scripts/build-pkg.sh
+webpack --config-name bench >/dev/null
+node bench/run.mjs
+cargo build --quiet --release -p rockon-devserver
+LOG="$(mktemp)"
+"$CARGO_TARGET_DIR/release/rockon-devserver" serve --port 0 >"$LOG" 2>/dev/null &
+SERVER=$!
+trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -f "$LOG"' EXIT
+for _ in $(seq 300); do grep -q ready "$LOG" && break; sleep 0.1; done
+READY="$(sed -n 's/^rockon-devserver ready //p' "$LOG")"
+URL="$(node -e 'console.log(JSON.parse(process.argv[1]).url)' "$READY")"
+ANON="$(node -e 'console.log(JSON.parse(process.argv[1]).anonKey)' "$READY")"
+node bench/run-read.mjs "$URL" "$ANON"
