@@ -584,6 +584,13 @@ impl SyncClient {
         Ok(())
     }
 
+    /// The connection for a status panel: `{ state, latencyMs, reconnects, lastError,
+    /// polling, bands }`.
+    #[wasm_bindgen(js_name = connectionInfo)]
+    pub fn connection_info(&self) -> JsValue {
+        to_js(&self.inner.reader.info())
+    }
+
     /// Pulls a band's rows from the server now (the dashboard's "force sync").
     #[wasm_bindgen(js_name = pullBand)]
     pub fn pull_band(&self, band_id: &str) {

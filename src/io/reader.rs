@@ -66,6 +66,24 @@ pub enum ReadEvent {
     },
 }
 
+/// What the app can show about the connection (the dashboard's connection panel).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionInfo {
+    /// `disconnected`, `connecting`, `connected`, `reconnecting`, `offline` or `error`.
+    pub state: String,
+    /// The last heartbeat round trip.
+    pub latency_ms: Option<u64>,
+    /// Reconnect attempts since the client opened.
+    pub reconnects: u32,
+    /// The last connection or channel error.
+    pub last_error: Option<String>,
+    /// Whether REST polling stands in for the socket.
+    pub polling: bool,
+    /// Bands followed.
+    pub bands: Vec<String>,
+}
+
 /// Whether a row has local edits waiting in the outbox (those are never overwritten).
 pub type LocalEdits = Box<dyn Fn(&str, &str) -> bool>;
 
@@ -86,6 +104,7 @@ struct Inner {
     reconciling: Cell<bool>,
     fallback: Fallback,
     polling: RefCell<Option<gloo_timers::callback::Interval>>,
+    info: RefCell<ConnectionInfo>,
     pull_again: RefCell<BTreeSet<String>>,
     has_local_edits: LocalEdits,
     on_event: Box<dyn Fn(ReadEvent)>,
@@ -116,6 +135,10 @@ impl Reader {
             reconciling: Cell::new(false),
             fallback,
             polling: RefCell::new(None),
+            info: RefCell::new(ConnectionInfo {
+                state: "disconnected".into(),
+                ..ConnectionInfo::default()
+            }),
             pull_again: RefCell::new(BTreeSet::new()),
             has_local_edits,
             on_event,
@@ -187,6 +210,14 @@ impl Reader {
     /// Tells the engine the network or the page's visibility changed.
     pub fn input(&self, input: rockon_sync_core::realtime::Input<'static>) {
         self.run(|engine, now| engine.handle_input(now, input));
+    }
+
+    /// The connection as the app shows it.
+    pub fn info(&self) -> ConnectionInfo {
+        let mut info = self.inner.info.borrow().clone();
+        info.polling = self.inner.polling.borrow().is_some();
+        info.bands = self.inner.bands.borrow().iter().cloned().collect();
+        info
     }
 
     /// Pulls a band's tables now.
@@ -318,10 +349,37 @@ fn on_realtime(inner: &Rc<Inner>, event: Event) {
             }
         }
         Event::Connection(state) => {
+            {
+                let mut info = inner.info.borrow_mut();
+                info.state = match &state {
+                    ConnectionState::Disconnected => "disconnected",
+                    ConnectionState::Connecting => "connecting",
+                    ConnectionState::Connected => "connected",
+                    ConnectionState::Reconnecting { .. } => "reconnecting",
+                    ConnectionState::Offline => "offline",
+                    ConnectionState::Error { .. } => "error",
+                }
+                .to_owned();
+                if let ConnectionState::Reconnecting { .. } = state {
+                    info.reconnects += 1;
+                }
+                if let ConnectionState::Error { reason } = &state {
+                    info.last_error = Some(reason.clone());
+                }
+            }
             fall_back_if_needed(inner, &state);
             (inner.on_event)(ReadEvent::Realtime(Event::Connection(state)));
         }
-        other => (inner.on_event)(ReadEvent::Realtime(other)),
+        other => {
+            match &other {
+                Event::Latency { ms } => inner.info.borrow_mut().latency_ms = Some(*ms),
+                Event::ChannelError { cause, .. } => {
+                    inner.info.borrow_mut().last_error = Some(cause.to_string())
+                }
+                _ => {}
+            }
+            (inner.on_event)(ReadEvent::Realtime(other))
+        }
     }
 }
 
