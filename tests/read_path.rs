@@ -446,3 +446,20 @@ async fn writes_made_before_the_subscription_is_confirmed_are_not_missed() {
     })
     .await;
 }
+
+#[wasm_bindgen_test]
+async fn the_echo_of_an_own_write_is_silent() {
+    let alice = sign_in("alice").await;
+    let (client, events) = subscribed_client(&alice, "echo", json!({})).await;
+    let values = js(json!({"bandId": ROCKERS, "title": unique("mine")}));
+    let row = to_json(&call(client.create("songs".into(), values)).await.unwrap());
+    let id = row["id"].as_str().unwrap().to_owned();
+    eventually(5_000, "synced", || async {
+        client.status("songs", &id) == "synced"
+    })
+    .await;
+    // Give the echo time to arrive: it is applied (nothing newer) and announced to nobody.
+    gloo_timers::future::TimeoutFuture::new(500).await;
+    assert!(changes_with(&events, "remote", &id).is_empty());
+    assert_eq!(local(&client, &id).await["version"], 1);
+}

@@ -493,8 +493,16 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
     }
     let rows: Vec<(String, Array)> = rows.into_iter().collect();
     match inner.store.apply_batch(&rows, &deletions, None).await {
-        Ok(_) => {
-            for ((table, scope, action), ids) in touched {
+        Ok(written) => {
+            let written: BTreeSet<String> = written.into_iter().collect();
+            for ((table, scope, action), mut ids) in touched {
+                // The echo of this client's own write changes nothing: no event for it.
+                if action == "upsert" {
+                    ids.retain(|id| written.contains(id));
+                }
+                if ids.is_empty() {
+                    continue;
+                }
                 (inner.on_event)(ReadEvent::Change(RowsChanged {
                     table,
                     scope,
@@ -612,7 +620,6 @@ async fn pull_band(inner: &Rc<Inner>, band: &str) {
                     .unwrap_or_default(),
             });
             let fresh = Array::new();
-            let mut ids = Vec::new();
             for row in page.iter() {
                 let id = Reflect::get(&row, &"id".into())
                     .ok()
@@ -620,7 +627,6 @@ async fn pull_band(inner: &Rc<Inner>, band: &str) {
                     .unwrap_or_default();
                 if !(inner.has_local_edits)(&table.name, &id) {
                     fresh.push(&row);
-                    ids.push(id);
                 }
             }
             let cursor_record = cursor.as_ref().map(|c| (key.clone(), to_js(c)));
@@ -629,13 +635,15 @@ async fn pull_band(inner: &Rc<Inner>, band: &str) {
                 .apply_batch(&[(table.name.clone(), fresh)], &[], cursor_record)
                 .await
             {
-                Ok(written) if written > 0 => (inner.on_event)(ReadEvent::Change(RowsChanged {
-                    table: table.name.clone(),
-                    scope: band.to_owned(),
-                    ids,
-                    action: "upsert",
-                    source: "pull",
-                })),
+                Ok(written) if !written.is_empty() => {
+                    (inner.on_event)(ReadEvent::Change(RowsChanged {
+                        table: table.name.clone(),
+                        scope: band.to_owned(),
+                        ids: written,
+                        action: "upsert",
+                        source: "pull",
+                    }))
+                }
                 Ok(_) => {}
                 Err(error) => return report(inner, &error),
             }

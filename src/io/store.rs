@@ -286,20 +286,23 @@ impl Store {
     /// transaction, skipping any whose local copy has the same or a newer version, so
     /// duplicates and out-of-order deliveries converge. Returns how many were written.
     pub async fn apply_rows(&self, table: &str, rows: &js_sys::Array) -> Result<usize, StoreError> {
-        self.apply_batch(&[(table.to_owned(), rows.clone())], &[], None)
-            .await
+        let written = self
+            .apply_batch(&[(table.to_owned(), rows.clone())], &[], None)
+            .await?;
+        Ok(written.len())
     }
 
     /// Applies a flush of server data in one transaction: rows per table (newer versions
     /// only), deletions,
     /// and optionally the cursor the rows bring the pull to, so a cursor never gets ahead of
-    /// the rows it covers. Returns how many rows were written.
+    /// the rows it covers. Returns the ids of the rows written (older or equal versions, such
+    /// as the echo of the client's own write, are not).
     pub async fn apply_batch(
         &self,
         rows: &[(String, js_sys::Array)],
         deletions: &[(String, String)],
         cursor: Option<(String, JsValue)>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let mut stores: Vec<&str> = rows
             .iter()
             .map(|(t, _)| t.as_str())
@@ -311,11 +314,11 @@ impl Store {
         stores.sort_unstable();
         stores.dedup();
         if stores.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let db = self.db()?;
         let tx = db.transaction(&stores, TransactionMode::ReadWrite)?;
-        let mut written = 0;
+        let mut written = Vec::new();
         for (table, incoming) in rows {
             let scope_column = self
                 .schema
@@ -342,7 +345,11 @@ impl Store {
                 }
             }
             let fresh = super::rows::fresh_app_rows(incoming, &existing);
-            written += fresh.length() as usize;
+            written.extend(
+                fresh
+                    .iter()
+                    .filter_map(|row| js_sys::Reflect::get(&row, &"id".into()).ok()?.as_string()),
+            );
             store.put_all(fresh.iter().map(|row| (row, None))).await?;
         }
         for (table, id) in deletions {
