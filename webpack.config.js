@@ -11,6 +11,13 @@ const wasmPackage = {
 
 module.exports = [
   {
+    name: 'e2e',
+    mode: 'production',
+    entry: { 'restart-page': './tests/e2e/restart-page.js' },
+    output: { path: path.resolve(__dirname, 'dist/e2e'), filename: '[name].js', clean: true },
+    ...wasmPackage,
+  },
+  {
     name: 'bench',
     mode: 'production',
     entry: { 'write-path': './bench/write-path.js', 'read-path': './bench/read-path.js' },

@@ -59,6 +59,9 @@ enum Command {
         #[arg(long, env = "ROCKON_JWT_SECRET", default_value = DEFAULT_SECRET)]
         jwt_secret: String,
     },
+    /// Starts a throwaway PostgreSQL (logical decoding on) and keeps it until terminated; prints
+    /// its URL. Lets tests restart the server on the same data.
+    Postgres,
     /// Measures commit → frame latency and sustained changes/s on loopback.
     Bench(bench::BenchArgs),
     /// Prints the anon key for a JWT secret.
@@ -118,6 +121,26 @@ fn main() {
                 "{}",
                 keys.user_token(id, &format!("{user}@rockon.test"), ttl)
             );
+        }
+        Command::Postgres => {
+            let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+            runtime.block_on(async {
+                match tokio::task::spawn_blocking(cluster::Cluster::start).await {
+                    Ok(Ok(cluster)) => {
+                        println!("rockon-devserver postgres {}", cluster.url());
+                        shutdown_signal().await;
+                        drop(cluster);
+                    }
+                    Ok(Err(error)) => {
+                        eprintln!("rockon-devserver postgres: {error}");
+                        std::process::exit(1);
+                    }
+                    Err(error) => {
+                        eprintln!("rockon-devserver postgres: {error}");
+                        std::process::exit(1);
+                    }
+                }
+            });
         }
         Command::Bench(args) => {
             let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");

@@ -83,10 +83,12 @@ async fn stream(state: &AppState, database_url: &str) -> Result<(), String> {
     // A fresh slot each time, as the real server keeps no queue: changes committed while the
     // stream was down are lost, and clients must catch up over REST.
     let slot = format!("rockon_devserver_{}", std::process::id());
+    // Slots of earlier runs on a shared database (a restart, a crash) would hold WAL forever.
     let _ = client
         .execute(
-            "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1",
-            &[&slot],
+            "select pg_drop_replication_slot(slot_name) from pg_replication_slots
+             where slot_name like 'rockon\\_devserver\\_%' and not active",
+            &[],
         )
         .await;
     client
