@@ -295,7 +295,7 @@ async fn while_sockets_are_refused_the_client_polls_over_rest() {
     let bob = sign_in("bob").await;
     let extra = json!({"pollAfterFailedConnects": 1, "pollIntervalMs": 300});
     let (client, events) = subscribed_client(&alice, "refused", extra).await;
-    fault(json!({"action": "refuse_sockets", "seconds": 6})).await;
+    fault(json!({"action": "refuse_sockets", "seconds": 10})).await;
     fault(json!({"action": "drop_sockets"})).await;
     eventually(5_000, "reconnecting", || async {
         events_of(&events, "connection")
