@@ -4,6 +4,8 @@
 //! gives them a browser: [`io`] drives the core with a real WebSocket and timers, and [`api`] is
 //! the only `#[wasm_bindgen]` surface, the one JavaScript sees.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod io;
 
