@@ -519,3 +519,44 @@ async fn other_apps_bring_their_own_schema() {
         "wrong_type"
     );
 }
+
+#[wasm_bindgen_test]
+async fn lists_sort_the_way_people_read() {
+    let bob = sign_in("bob").await;
+    let client = open(&bob, &unique("sorting"), "http://127.0.0.1:9", json!({})).await;
+    for title in ["Zebra", "äpple", "10 Songs", "9 Songs", "Bravo"] {
+        call(client.create(
+            "songs".into(),
+            js(json!({"bandId": ROCKERS, "title": title})),
+        ))
+        .await
+        .unwrap();
+    }
+    let titles = |rows: Value| -> Vec<String> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let sorted = to_json(
+        &call(client.list(
+            "songs".into(),
+            ROCKERS.into(),
+            js(json!({"orderBy": "title"})),
+        ))
+        .await
+        .unwrap(),
+    );
+    assert_eq!(
+        titles(sorted),
+        ["9 Songs", "10 Songs", "äpple", "Bravo", "Zebra"]
+    );
+    let top = js(json!({"orderBy": "title", "descending": true, "limit": 2}));
+    let top = to_json(
+        &call(client.list("songs".into(), ROCKERS.into(), top))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(titles(top), ["Zebra", "Bravo"]);
+}

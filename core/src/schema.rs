@@ -349,7 +349,8 @@ pub fn snake_to_camel(name: &str) -> String {
         if c == '_' {
             upper = true;
         } else if upper {
-            out.extend(c.to_uppercase());
+            // Column names are ASCII; no Unicode case tables needed.
+            out.push(c.to_ascii_uppercase());
             upper = false;
         } else {
             out.push(c);

@@ -239,14 +239,6 @@ fn field(row: &JsValue, name: &str) -> JsValue {
     Reflect::get(row, &name.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
-fn compare(a: &JsValue, b: &JsValue) -> std::cmp::Ordering {
-    match (a.as_f64(), b.as_f64(), a.as_string(), b.as_string()) {
-        (Some(x), Some(y), _, _) => x.total_cmp(&y),
-        (_, _, Some(x), Some(y)) => x.to_lowercase().cmp(&y.to_lowercase()),
-        _ => (a.is_undefined() || a.is_null()).cmp(&(b.is_undefined() || b.is_null())),
-    }
-}
-
 impl SyncClient {
     /// [`open`](Self::open) for Rust callers.
     pub async fn open_async(options: JsValue) -> Result<SyncClient, JsValue> {
@@ -389,17 +381,14 @@ impl SyncClient {
                     deleted.is_null() || deleted.is_undefined()
                 });
             }
+            let rows: Array = rows.into_iter().collect();
             if let Some(order) = &options.order_by {
-                let key = snake_to_camel(order);
-                rows.sort_by(|a, b| compare(&field(a, &key), &field(b, &key)));
-                if options.descending {
-                    rows.reverse();
-                }
+                crate::io::rows::sort_rows(&rows, &snake_to_camel(order), options.descending);
             }
             if let Some(limit) = options.limit {
-                rows.truncate(limit);
+                rows.set_length(rows.length().min(limit as u32));
             }
-            Ok(rows.into_iter().collect::<Array>().into())
+            Ok(rows.into())
         })
     }
 

@@ -2,7 +2,7 @@
 //! TypeScript terms).
 
 use js_sys::{Object, Reflect};
-use rockon_sync_core::realtime::{ConnectionState, Event, Recovery};
+use rockon_sync_core::realtime::{ConnectionState, Event, PushKind, Recovery};
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
@@ -96,7 +96,13 @@ pub fn to_js(event: &Event) -> JsValue {
         } => {
             set("type", "pushFailed".into());
             set("topic", topic.into());
-            set("push", format!("{kind:?}").to_lowercase().into());
+            let push = match kind {
+                PushKind::Join => "join",
+                PushKind::Leave => "leave",
+                PushKind::Presence => "presence",
+                PushKind::Broadcast => "broadcast",
+            };
+            set("push", push.into());
             set("reason", reason.into());
         }
         Event::ProtocolError(error) => {

@@ -18,6 +18,16 @@ function camel(key) {
 export function scopes_of(rows, column) {
   return [...new Set(rows.map((row) => row[column]))];
 }
+const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+export function sort_rows(rows, key, descending) {
+  const sign = descending ? -1 : 1;
+  rows.sort((a, b) => {
+    const x = a[key], y = b[key];
+    if (x == null || y == null) return (x == null) - (y == null);
+    if (typeof x === 'number' && typeof y === 'number') return sign * (x - y);
+    return sign * collator.compare(String(x), String(y));
+  });
+}
 export function fresh_app_rows(rows, existing) {
   const versions = new Map();
   for (const row of existing) versions.set(row.id, row.version);
@@ -35,6 +45,9 @@ export function fresh_app_rows(rows, existing) {
 extern "C" {
     /// The distinct values of `column` in `rows`.
     pub fn scopes_of(rows: &Array, column: &str) -> Array;
+    /// Sorts rows in place by `key`: numbers numerically, text the way the user's language
+    /// sorts it, empty values last.
+    pub fn sort_rows(rows: &Array, key: &str, descending: bool);
     /// The rows newer than their `existing` copies (by `version`), with camelCase keys.
     pub fn fresh_app_rows(rows: &Array, existing: &Array) -> Array;
 }
