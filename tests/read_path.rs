@@ -303,14 +303,7 @@ async fn while_sockets_are_refused_the_client_polls_over_rest() {
             .any(|e| e["state"] == "reconnecting")
     })
     .await;
-    let id = rockon_sync::io::writer::new_uuid();
-    rest(
-        "POST",
-        "songs",
-        &bob.token,
-        Some(json!({"id": id, "band_id": ROCKERS, "title": "Polled"})),
-    )
-    .await;
+    let id = insert_song(&bob, ROCKERS, "Polled").await;
     eventually(4_000, "arrives by polling while refused", || async {
         local(&client, &id).await["title"] == "Polled"
     })
@@ -330,14 +323,7 @@ async fn duplicated_and_reordered_frames_converge_on_the_newest_version() {
     let alice = sign_in("alice").await;
     let bob = sign_in("bob").await;
     let (client, _events) = subscribed_client(&alice, "shuffled", json!({})).await;
-    let id = rockon_sync::io::writer::new_uuid();
-    rest(
-        "POST",
-        "songs",
-        &bob.token,
-        Some(json!({"id": id, "band_id": ROCKERS, "title": "v1"})),
-    )
-    .await;
+    let id = insert_song(&bob, ROCKERS, "v1").await;
     eventually(5_000, "insert", || async {
         local(&client, &id).await["version"] == 1
     })
@@ -387,14 +373,7 @@ async fn an_expired_token_on_the_socket_asks_for_a_new_one_and_resumes() {
             > before
     })
     .await;
-    let id = rockon_sync::io::writer::new_uuid();
-    rest(
-        "POST",
-        "songs",
-        &bob_fresh.token,
-        Some(json!({"id": id, "band_id": ROCKERS, "title": "After renewal"})),
-    )
-    .await;
+    let id = insert_song(&bob_fresh, ROCKERS, "After renewal").await;
     eventually(5_000, "changes flow again", || async {
         local(&client, &id).await["title"] == "After renewal"
     })
@@ -412,14 +391,7 @@ async fn malformed_frames_are_reported_and_the_connection_survives() {
         !events_of(&events, "protocolError").is_empty()
     })
     .await;
-    let id = rockon_sync::io::writer::new_uuid();
-    rest(
-        "POST",
-        "songs",
-        &bob.token,
-        Some(json!({"id": id, "band_id": ROCKERS, "title": "Still flowing"})),
-    )
-    .await;
+    let id = insert_song(&bob, ROCKERS, "Still flowing").await;
     eventually(5_000, "changes still flow", || async {
         local(&client, &id).await["title"] == "Still flowing"
     })
@@ -433,14 +405,7 @@ async fn writes_made_before_the_subscription_is_confirmed_are_not_missed() {
     let client = open(&alice, &unique("early"), URL, json!({})).await;
     client.follow_band(ROCKERS).unwrap();
     // Written at once, while the join is still in flight.
-    let id = rockon_sync::io::writer::new_uuid();
-    rest(
-        "POST",
-        "songs",
-        &bob.token,
-        Some(json!({"id": id, "band_id": ROCKERS, "title": "Early"})),
-    )
-    .await;
+    let id = insert_song(&bob, ROCKERS, "Early").await;
     eventually(5_000, "not missed", || async {
         local(&client, &id).await["title"] == "Early"
     })

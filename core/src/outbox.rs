@@ -103,6 +103,18 @@ pub struct HttpRequest {
     pub body: Option<String>,
 }
 
+impl HttpRequest {
+    /// A plain `GET` of `path`.
+    pub fn get(path: String) -> Self {
+        Self {
+            method: "GET",
+            path,
+            prefer: "",
+            body: None,
+        }
+    }
+}
+
 /// What the server answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpResult {

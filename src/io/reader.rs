@@ -279,15 +279,10 @@ fn reconcile_memberships(inner: &Rc<Inner>) {
         let Some(inner) = weak.upgrade() else { return };
         let user = inner.user.borrow().clone();
         if let Some(user) = user {
-            let request = HttpRequest {
-                method: "GET",
-                path: format!(
-                    "/rest/v1/band_memberships?select=band_id&user_id=eq.{}&deleted_at=is.null",
-                    rockon_sync_core::percent_encode(&user)
-                ),
-                prefer: "",
-                body: None,
-            };
+            let request = HttpRequest::get(format!(
+                "/rest/v1/band_memberships?select=band_id&user_id=eq.{}&deleted_at=is.null",
+                rockon_sync_core::percent_encode(&user)
+            ));
             let endpoint = inner.endpoint.borrow().clone();
             if let HttpResult::Response { status: 200, body } =
                 http::send(&endpoint, &request).await
@@ -533,15 +528,10 @@ fn fetch_row(inner: &Rc<Inner>, table: String, id: String) {
     let weak = Rc::downgrade(inner);
     wasm_bindgen_futures::spawn_local(async move {
         let Some(inner) = weak.upgrade() else { return };
-        let request = HttpRequest {
-            method: "GET",
-            path: format!(
-                "/rest/v1/{table}?id=eq.{}&select=*",
-                rockon_sync_core::percent_encode(&id)
-            ),
-            prefer: "",
-            body: None,
-        };
+        let request = HttpRequest::get(format!(
+            "/rest/v1/{table}?id=eq.{}&select=*",
+            rockon_sync_core::percent_encode(&id)
+        ));
         let endpoint = inner.endpoint.borrow().clone();
         if let HttpResult::Response { status: 200, body } = http::send(&endpoint, &request).await {
             if let Ok(rows) = parse_rows(&body) {

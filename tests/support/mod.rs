@@ -135,3 +135,12 @@ where
     }
     panic!("timed out: {what}");
 }
+
+/// Inserts a song as `user` straight over REST; returns its id.
+pub async fn insert_song(user: &User, band: &str, title: &str) -> String {
+    let id = rockon_sync::io::writer::new_uuid();
+    let row = json!({"id": id, "band_id": band, "title": title});
+    let (status, body) = rest("POST", "songs", &user.token, Some(row)).await;
+    assert_eq!(status, 201, "{body}");
+    id
+}
