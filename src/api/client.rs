@@ -340,13 +340,18 @@ impl SyncClient {
     /// Opens the client: `{ supabaseUrl, anonKey, accessToken, userId, schema?,
     /// conflictPolicy?: 'serverWins' | 'clientWins', databaseName?, retryInitialMs? }`.
     /// Resolves once the local database is open; pending writes resume pushing at once.
-    pub fn open(options: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncClient>")]
+    pub fn open(#[wasm_bindgen(unchecked_param_type = "OpenOptions")] options: JsValue) -> Promise {
         future_to_promise(async move { SyncClient::open_async(options).await.map(JsValue::from) })
     }
 
     /// Calls `listener(event)` for `change`, `syncStatus`, `conflict`, `auth` and `error`
     /// events; returns an id for [`off`](Self::off).
-    pub fn on(&self, listener: js_sys::Function) -> u32 {
+    pub fn on(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(event: SyncEvent) => void")]
+        listener: js_sys::Function,
+    ) -> u32 {
         self.inner.listeners.add(listener)
     }
 
@@ -356,7 +361,13 @@ impl SyncClient {
     }
 
     /// The rows of a band: `{ includeDeleted?, orderBy?, descending?, limit? }`.
-    pub fn list(&self, table: String, band_id: String, options: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<Row[]>")]
+    pub fn list(
+        &self,
+        table: String,
+        band_id: String,
+        #[wasm_bindgen(unchecked_param_type = "ListOptions | undefined")] options: JsValue,
+    ) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let options: ListOptions = if options.is_undefined() || options.is_null() {
@@ -393,6 +404,7 @@ impl SyncClient {
     }
 
     /// One row, or `undefined`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Row | undefined>")]
     pub fn get(&self, table: String, id: String) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
@@ -403,7 +415,12 @@ impl SyncClient {
 
     /// Creates a row (the id is generated unless given); resolves with the stored row once it
     /// is durable locally. The push to the server follows.
-    pub fn create(&self, table: String, values: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<Row>")]
+    pub fn create(
+        &self,
+        table: String,
+        #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] values: JsValue,
+    ) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let values = object_arg(values, "values")?;
@@ -417,7 +434,13 @@ impl SyncClient {
     }
 
     /// Changes fields of a row.
-    pub fn update(&self, table: String, id: String, patch: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<Row>")]
+    pub fn update(
+        &self,
+        table: String,
+        id: String,
+        #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] patch: JsValue,
+    ) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let patch = object_arg(patch, "patch")?;
@@ -431,6 +454,7 @@ impl SyncClient {
     }
 
     /// Deletes a row (a tombstone, so other devices learn of it).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn remove(&self, table: String, id: String) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
@@ -445,6 +469,7 @@ impl SyncClient {
 
     /// The sync status of a row: `synced`, `syncing`, `pending`, `error`, or `conflict` while
     /// a settled conflict awaits [`acknowledge`](Self::acknowledge).
+    #[wasm_bindgen(unchecked_return_type = "SyncStatus")]
     pub fn status(&self, table: &str, id: &str) -> String {
         let status = self.inner.writer.status(table, id);
         if status != RowStatus::Error && self.inner.writer.has_conflict(table, id) {
@@ -454,6 +479,7 @@ impl SyncClient {
     }
 
     /// Acknowledges a row's conflict (its record is removed).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn acknowledge(&self, table: String, id: String) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
@@ -470,7 +496,12 @@ impl SyncClient {
     /// realtime changes) in one transaction; rows whose local copy is newer are skipped.
     /// Resolves to the number written.
     #[wasm_bindgen(js_name = applyServerRows)]
-    pub fn apply_server_rows(&self, table: String, rows: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn apply_server_rows(
+        &self,
+        table: String,
+        #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>[]")] rows: JsValue,
+    ) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
             inner
@@ -491,6 +522,7 @@ impl SyncClient {
     }
 
     /// How many rows of a band the table holds locally (tombstones included).
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn count(&self, table: String, band_id: String) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
@@ -504,11 +536,13 @@ impl SyncClient {
     }
 
     /// The outbox entries, in push order (with `failed` set for refused writes).
+    #[wasm_bindgen(unchecked_return_type = "OutboxEntry[]")]
     pub fn outbox(&self) -> JsValue {
         to_js(&self.inner.writer.entries())
     }
 
     /// The recorded conflicts, with both versions of each row.
+    #[wasm_bindgen(unchecked_return_type = "Promise<ConflictRecord[]>")]
     pub fn conflicts(&self) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
@@ -518,6 +552,7 @@ impl SyncClient {
     }
 
     /// Retries a failed outbox entry.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn retry(&self, seq: f64) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
@@ -528,6 +563,7 @@ impl SyncClient {
 
     /// Discards an outbox entry; the row returns to the server's version. Resolves to whether
     /// there was such an entry.
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
     pub fn discard(&self, seq: f64) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
@@ -576,6 +612,7 @@ impl SyncClient {
     /// The connection for a status panel: `{ state, latencyMs, reconnects, lastError,
     /// polling, bands }`.
     #[wasm_bindgen(js_name = connectionInfo)]
+    #[wasm_bindgen(unchecked_return_type = "ConnectionInfo")]
     pub fn connection_info(&self) -> JsValue {
         to_js(&self.inner.reader.info())
     }

@@ -5,6 +5,7 @@ mod error;
 mod events;
 mod listeners;
 mod realtime;
+mod types;
 
 pub use client::SyncClient;
 pub use error::SyncError;

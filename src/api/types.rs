@@ -1,0 +1,88 @@
+//! The TypeScript surface, designed by hand: wasm-bindgen can only say `any` for values that
+//! cross as JavaScript objects, so their shapes are declared here and attached to the methods.
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** A row in the app's shape (camelCase columns). */
+export type Row = { id: string; version: number; updatedAt?: string | null; deletedAt?: string | null; [column: string]: unknown };
+
+/** Options of `SyncClient.open`. */
+export interface OpenOptions {
+  supabaseUrl: string;
+  anonKey: string;
+  accessToken: string;
+  userId: string;
+  /** The synced tables; RockOn's by default. */
+  schema?: { tables: TableSchema[] };
+  conflictPolicy?: 'serverWins' | 'clientWins';
+  /** Defaults to `rockon-sync:<userId>`. */
+  databaseName?: string;
+  retryInitialMs?: number;
+  pollAfterFailedConnects?: number;
+  pollIntervalMs?: number;
+}
+
+export interface TableSchema {
+  name: string;
+  alias: string;
+  scope: string;
+  label?: string;
+  fields: { name: string; type: 'text' | 'integer' | 'number' | 'boolean' | 'timestamp' | 'uuid' | 'json' | 'uuidArray'; required?: boolean }[];
+}
+
+export interface ListOptions { includeDeleted?: boolean; orderBy?: string; descending?: boolean; limit?: number }
+
+export type SyncStatus = 'synced' | 'syncing' | 'pending' | 'error' | 'conflict';
+
+export interface PushError { status: number; code: string | null; message: string }
+
+export interface OutboxEntry {
+  seq: number; table: string; rowId: string; op: 'insert' | 'update' | 'delete';
+  fields: Record<string, unknown>; base: Record<string, unknown> | null; attempts: number;
+  failed: PushError | null; lastError: PushError | null;
+}
+
+export interface FieldConflict { field: string; base: unknown; local: unknown; remote: unknown; kept: unknown }
+
+export interface ConflictRecord {
+  key: string; table: string; rowId: string; local: Record<string, unknown>;
+  remote: Record<string, unknown> | null; fields: FieldConflict[]; deletedRemotely: boolean;
+}
+
+export interface ConnectionInfo {
+  state: ConnectionState; latencyMs: number | null; reconnects: number;
+  lastError: string | null; polling: boolean; bands: string[];
+}
+
+export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'error';
+
+/** Everything `SyncClient.on` delivers. */
+export type SyncEvent =
+  | { type: 'change'; table: string; alias: string; bandId: string; ids: string[]; action: 'insert' | 'update' | 'upsert' | 'delete'; source: 'local' | 'server' | 'remote' | 'pull' | 'purge' }
+  | { type: 'syncStatus'; table: string; id: string; status: SyncStatus }
+  | { type: 'conflict'; table: string; id: string; local: Record<string, unknown>; remote: Record<string, unknown> | null; fields: FieldConflict[]; deletedRemotely: boolean }
+  | { type: 'bands'; joined: string[]; left: string[]; bands: string[] }
+  | { type: 'auth'; reason: 'tokenExpired' }
+  | { type: 'storage'; state: 'closed' | 'reopened' | 'outdated'; message?: string }
+  | { type: 'error'; code: string; message: string }
+  | RealtimeEvent;
+
+/** What the Realtime connection reports (`RealtimeConnection.on`, and through `SyncClient.on`). */
+export type RealtimeEvent =
+  | { type: 'connection'; state: ConnectionState; attempt?: number; delayMs?: number; reason?: string }
+  | { type: 'latency'; ms: number }
+  | { type: 'channel'; topic: string; state: 'pending' | 'joining' | 'joined' | 'subscribed' | 'errored' | 'awaiting-token' | 'leaving' | 'failed' | 'closed' }
+  | { type: 'catchUp'; topic: string; reason: 'subscribed' | 'visible' | 'online' | 'token-refreshed' }
+  | { type: 'channelError'; topic: string; code: string; message: string; recovery: 'needToken' | 'backoff' | 'stop' }
+  | { type: 'needToken' }
+  | { type: 'change'; topic: string; schema: string; table: string; kind: 'INSERT' | 'UPDATE' | 'DELETE'; commitTimestamp: string; record: Record<string, unknown> | null; oldRecord: Record<string, unknown> | null; needsFetch: boolean }
+  | { type: 'presence'; topic: string; state: Record<string, Record<string, unknown>[]> }
+  | { type: 'broadcast'; topic: string; event: string; payload: unknown }
+  | { type: 'pushFailed'; topic: string; push: 'join' | 'leave' | 'presence' | 'broadcast'; reason: string }
+  | { type: 'protocolError'; message: string };
+
+/** Errors thrown or rejected by the module: real `Error`s with a stable `code`. */
+export interface SyncErrorObject extends Error { code: string }
+"#;

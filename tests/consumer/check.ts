@@ -1,0 +1,47 @@
+// A TypeScript consumer of the package: `tsc -p tests/consumer` must accept this, so the
+// declared surface stays usable (and wrong uses below must stay errors).
+import { SyncClient, type SyncEvent, type Row, type SyncStatus, type ConnectionInfo } from 'rockon-sync';
+
+export async function example(): Promise<void> {
+  const client: SyncClient = await SyncClient.open({
+    supabaseUrl: 'https://example.supabase.co',
+    anonKey: 'anon',
+    accessToken: 'token',
+    userId: 'user',
+    conflictPolicy: 'serverWins',
+  });
+  const id: number = client.on((event: SyncEvent) => {
+    switch (event.type) {
+      case 'change':
+        if ('alias' in event) console.log(event.alias, event.bandId, event.ids.length, event.source);
+        break;
+      case 'syncStatus': {
+        const status: SyncStatus = event.status;
+        console.log(status);
+        break;
+      }
+      case 'conflict':
+        console.log(event.fields.map((f) => f.field), event.deletedRemotely);
+        break;
+      case 'connection':
+        console.log(event.state, event.delayMs);
+        break;
+      case 'error':
+        console.log(event.code, event.message);
+        break;
+    }
+  });
+  const song: Row = await client.create('songs', { bandId: 'b1', title: 'Wonderwall' });
+  const songs: Row[] = await client.list('songs', 'b1', { orderBy: 'title', limit: 10 });
+  const one: Row | undefined = await client.get('songs', song.id);
+  await client.update('songs', song.id, { key: 'F#m' });
+  await client.remove('songs', song.id);
+  const info: ConnectionInfo = client.connectionInfo();
+  const written: number = await client.applyServerRows('songs', [{ id: 'x', version: 1 }]);
+  console.log(songs.length, one?.version, info.state, written, client.status('songs', song.id), id);
+  // @ts-expect-error: options are checked
+  await SyncClient.open({ supabaseUrl: 'x' });
+  // @ts-expect-error: listeners receive typed events
+  client.on((event: number) => event);
+  client.off(id);
+}
