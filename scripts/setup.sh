@@ -37,7 +37,7 @@ if ! command -v wasm-pack >/dev/null; then
 fi
 if [[ ! -x "$GECKODRIVER" ]]; then
   step "cargo install geckodriver"
-  cargo install geckodriver --locked
+  cargo install geckodriver
 fi
 
 # npm ci only when package-lock.json changed since the last install.
