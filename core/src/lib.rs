@@ -45,6 +45,7 @@
 pub mod backoff;
 pub mod catchup;
 pub mod merge;
+pub mod notify;
 pub mod outbox;
 pub mod realtime;
 pub mod rng;

@@ -133,3 +133,43 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Batching and rate caps merge toasts but never lose a change: the counts add up.
+    #[test]
+    fn every_notified_change_is_counted_once(
+        steps in proptest::collection::vec((0usize..4, 0u64..3_000), 1..80),
+    ) {
+        use rockon_sync_core::notify::{Action, Change, Notifier, NotifyConfig};
+        let authors = ["me", "alice", "bob", "carol"];
+        let mut notifier = Notifier::new(NotifyConfig::default(), "me");
+        let mut now = Millis(0);
+        let mut expected = 0;
+        let mut counted = 0;
+        for (author, wait) in steps {
+            now = now + wait;
+            while let Some(due) = notifier.poll_timeout().filter(|t| *t <= now) {
+                notifier.handle_timeout(due);
+            }
+            if author != 0 {
+                expected += 1;
+            }
+            notifier.push(now, Change {
+                author: authors[author].into(),
+                table: "songs".into(),
+                label: Some("x".into()),
+                action: Action::Updated,
+            });
+            while let Some(toast) = notifier.poll_toast() {
+                counted += toast.count;
+            }
+        }
+        while let Some(due) = notifier.poll_timeout() {
+            notifier.handle_timeout(due);
+        }
+        while let Some(toast) = notifier.poll_toast() {
+            counted += toast.count;
+        }
+        prop_assert_eq!(counted, expected);
+    }
+}

@@ -1,0 +1,356 @@
+//! Notifications ("toasts") about other members' changes, batched so a burst does not flood
+//! the screen: one author's changes within a window become one toast ("3 changes by Alice"),
+//! and past a rate cap the rest of the period is summed up in one final toast. Sans-IO like the
+//! rest of the core: changes and time come in, toasts come out at the deadlines it announces.
+
+use crate::Millis;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// What happened to a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Created.
+    Added,
+    /// Changed.
+    Updated,
+    /// Deleted.
+    Deleted,
+}
+
+/// One change by another member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Who made it (user id).
+    pub author: String,
+    /// Wire table name.
+    pub table: String,
+    /// The row's label (title, name), when it has one.
+    pub label: Option<String>,
+    /// What happened.
+    pub action: Action,
+}
+
+/// A toast for the app to render — as text, never as HTML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toast {
+    /// The author (absent for a summary of several authors).
+    pub author: Option<String>,
+    /// How many changes it stands for.
+    pub count: usize,
+    /// The text, e.g. `Alice added 'Wonderwall'`.
+    pub text: String,
+}
+
+/// Which changes make toasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Policy {
+    /// Every change by another member.
+    All,
+    /// None.
+    None,
+    /// Only changes to these tables.
+    Tables(BTreeSet<String>),
+}
+
+/// Settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// Changes by one author within this window are one toast.
+    pub window_ms: u64,
+    /// At most this many toasts per period…
+    pub max_toasts: usize,
+    /// …of this length; then one summary when the period ends.
+    pub period_ms: u64,
+    /// Which changes count.
+    pub policy: Policy,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            window_ms: 2_000,
+            max_toasts: 5,
+            period_ms: 10_000,
+            policy: Policy::All,
+        }
+    }
+}
+
+struct Batch {
+    opened: Millis,
+    changes: Vec<Change>,
+}
+
+/// The batching engine.
+pub struct Notifier {
+    config: NotifyConfig,
+    me: String,
+    names: BTreeMap<String, String>,
+    batches: BTreeMap<String, Batch>,
+    sent: VecDeque<Millis>,
+    suppressed: Vec<Change>,
+    suppressed_until: Option<Millis>,
+    out: VecDeque<Toast>,
+}
+
+impl Notifier {
+    /// A notifier for user `me` (whose own changes, from any device, never make toasts).
+    pub fn new(config: NotifyConfig, me: impl Into<String>) -> Self {
+        Self {
+            config,
+            me: me.into(),
+            names: BTreeMap::new(),
+            batches: BTreeMap::new(),
+            sent: VecDeque::new(),
+            suppressed: Vec::new(),
+            suppressed_until: None,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Remembers a member's display name (from profiles).
+    pub fn set_name(&mut self, user: impl Into<String>, name: impl Into<String>) {
+        self.names.insert(user.into(), name.into());
+    }
+
+    /// A change arrived at `now`.
+    pub fn push(&mut self, now: Millis, change: Change) {
+        if change.author == self.me {
+            return;
+        }
+        let wanted = match &self.config.policy {
+            Policy::All => true,
+            Policy::None => false,
+            Policy::Tables(tables) => tables.contains(&change.table),
+        };
+        if !wanted {
+            return;
+        }
+        self.handle_timeout(now);
+        self.batches
+            .entry(change.author.clone())
+            .or_insert_with(|| Batch {
+                opened: now,
+                changes: Vec::new(),
+            })
+            .changes
+            .push(change);
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next run.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let windows = self
+            .batches
+            .values()
+            .map(|b| b.opened + self.config.window_ms);
+        windows.chain(self.suppressed_until).min()
+    }
+
+    /// Closes the windows due at `now`.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        let due: Vec<String> = self
+            .batches
+            .iter()
+            .filter(|(_, b)| b.opened + self.config.window_ms <= now)
+            .map(|(author, _)| author.clone())
+            .collect();
+        for author in due {
+            let batch = self.batches.remove(&author).expect("listed above");
+            self.emit(now, batch.changes);
+        }
+        if self.suppressed_until.is_some_and(|t| t <= now) {
+            self.suppressed_until = None;
+            let changes = std::mem::take(&mut self.suppressed);
+            if !changes.is_empty() {
+                let authors: BTreeSet<&str> = changes.iter().map(|c| c.author.as_str()).collect();
+                let toast = if authors.len() == 1 {
+                    self.describe(&changes)
+                } else {
+                    Toast {
+                        author: None,
+                        count: changes.len(),
+                        text: format!("{} more changes by {} people", changes.len(), authors.len()),
+                    }
+                };
+                self.out.push_back(toast);
+            }
+        }
+    }
+
+    /// The next toast to show.
+    pub fn poll_toast(&mut self) -> Option<Toast> {
+        self.out.pop_front()
+    }
+
+    fn emit(&mut self, now: Millis, changes: Vec<Change>) {
+        while self
+            .sent
+            .front()
+            .is_some_and(|t| now.since(*t) >= self.config.period_ms)
+        {
+            self.sent.pop_front();
+        }
+        if self.sent.len() >= self.config.max_toasts || self.suppressed_until.is_some() {
+            // Over the cap: hold everything until the period ends, then one summary.
+            let until = self
+                .sent
+                .front()
+                .map_or(now, |t| *t + self.config.period_ms);
+            self.suppressed_until.get_or_insert(until);
+            self.suppressed.extend(changes);
+            return;
+        }
+        self.sent.push_back(now);
+        let toast = self.describe(&changes);
+        self.out.push_back(toast);
+    }
+
+    fn name(&self, user: &str) -> String {
+        self.names
+            .get(user)
+            .cloned()
+            .unwrap_or_else(|| "Someone".to_owned())
+    }
+
+    fn describe(&self, changes: &[Change]) -> Toast {
+        let author = changes[0].author.clone();
+        let who = self.name(&author);
+        let text = match changes {
+            [one] => {
+                let verb = match one.action {
+                    Action::Added => "added",
+                    Action::Updated => "updated",
+                    Action::Deleted => "deleted",
+                };
+                match (&one.label, one.action) {
+                    (Some(label), Action::Added | Action::Updated) => {
+                        format!("{who} {verb} '{label}'")
+                    }
+                    _ => format!("{who} {verb} a {}", singular(&one.table)),
+                }
+            }
+            many => format!("{} changes by {who}", many.len()),
+        };
+        Toast {
+            author: Some(author),
+            count: changes.len(),
+            text,
+        }
+    }
+}
+
+/// `songs` → `song`, `practice_sessions` → `practice session`.
+fn singular(table: &str) -> String {
+    let words = table.replace('_', " ");
+    words.strip_suffix('s').map_or(words.clone(), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(author: &str, action: Action, label: Option<&str>) -> Change {
+        Change {
+            author: author.into(),
+            table: "songs".into(),
+            label: label.map(Into::into),
+            action,
+        }
+    }
+
+    fn drain(notifier: &mut Notifier) -> Vec<String> {
+        std::iter::from_fn(|| notifier.poll_toast())
+            .map(|t| t.text)
+            .collect()
+    }
+
+    fn notifier() -> Notifier {
+        let mut n = Notifier::new(NotifyConfig::default(), "me");
+        n.set_name("alice", "Alice");
+        n.set_name("bob", "Bob");
+        n
+    }
+
+    #[test]
+    fn one_change_names_the_author_and_the_row() {
+        let mut n = notifier();
+        n.push(
+            Millis(0),
+            change("alice", Action::Added, Some("Wonderwall")),
+        );
+        assert_eq!(n.poll_timeout(), Some(Millis(2_000)));
+        n.handle_timeout(Millis(1_999));
+        assert!(drain(&mut n).is_empty(), "the window is still open");
+        n.handle_timeout(Millis(2_000));
+        assert_eq!(drain(&mut n), ["Alice added 'Wonderwall'"]);
+        n.push(
+            Millis(3_000),
+            change("carol", Action::Deleted, Some("Yellow")),
+        );
+        n.handle_timeout(Millis(5_000));
+        assert_eq!(drain(&mut n), ["Someone deleted a song"]);
+    }
+
+    #[test]
+    fn a_burst_by_one_author_is_one_toast_and_own_changes_none() {
+        let mut n = notifier();
+        for t in [0, 500, 1_500] {
+            n.push(Millis(t), change("alice", Action::Updated, Some("x")));
+        }
+        n.push(Millis(100), change("me", Action::Added, Some("mine")));
+        n.push(
+            Millis(200),
+            change("bob", Action::Updated, Some("Setlist 1")),
+        );
+        n.handle_timeout(Millis(2_200));
+        assert_eq!(
+            drain(&mut n),
+            ["3 changes by Alice", "Bob updated 'Setlist 1'"]
+        );
+    }
+
+    #[test]
+    fn past_the_rate_cap_the_rest_becomes_one_summary() {
+        let mut n = notifier();
+        // Seven authors' toasts in one period: five shown, the rest summed up at its end.
+        for (i, who) in ["a", "b", "c", "d", "e", "f", "g"].iter().enumerate() {
+            n.push(
+                Millis(i as u64 * 10),
+                change(who, Action::Added, Some("song")),
+            );
+        }
+        // Driven as a driver would: each deadline as it comes.
+        while let Some(due) = n.poll_timeout().filter(|t| *t <= Millis(2_100)) {
+            n.handle_timeout(due);
+        }
+        assert_eq!(drain(&mut n).len(), 5);
+        let due = n.poll_timeout().expect("the summary is scheduled");
+        assert_eq!(due, Millis(12_000));
+        n.handle_timeout(due);
+        assert_eq!(drain(&mut n), ["2 more changes by 2 people"]);
+    }
+
+    #[test]
+    fn the_policy_chooses_tables() {
+        let tables = ["setlists".to_owned()].into_iter().collect();
+        let config = NotifyConfig {
+            policy: Policy::Tables(tables),
+            ..NotifyConfig::default()
+        };
+        let mut n = Notifier::new(config, "me");
+        n.push(Millis(0), change("alice", Action::Added, Some("song")));
+        n.handle_timeout(Millis(5_000));
+        assert!(drain(&mut n).is_empty());
+        let mut quiet = Notifier::new(
+            NotifyConfig {
+                policy: Policy::None,
+                ..NotifyConfig::default()
+            },
+            "me",
+        );
+        quiet.push(Millis(0), change("alice", Action::Added, Some("song")));
+        quiet.handle_timeout(Millis(5_000));
+        assert!(drain(&mut quiet).is_empty());
+        assert_eq!(singular("practice_sessions"), "practice session");
+    }
+}
