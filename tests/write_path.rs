@@ -449,9 +449,11 @@ async fn server_rows_apply_in_one_batch_and_older_versions_never_win() {
         (Some("two"), Some(180))
     );
     // A duplicate and an out-of-order older version change nothing; a newer one wins.
+    // r2 arrives newest first within one batch: arrival order must not matter.
     let batch = js(json!([
         row("r1", 2, "two again"),
         row("r1", 1, "old"),
+        row("r2", 4, "four"),
         row("r2", 3, "three")
     ]));
     assert_eq!(
@@ -464,7 +466,7 @@ async fn server_rows_apply_in_one_batch_and_older_versions_never_win() {
     let r2 = to_json(&call(client.get("songs".into(), "r2".into())).await.unwrap());
     assert_eq!(
         (r1["title"].as_str(), r2["title"].as_str()),
-        (Some("two"), Some("three"))
+        (Some("two"), Some("four"))
     );
     let error = call(client.apply_server_rows("gigs".into(), js(json!([]))))
         .await

@@ -31,8 +31,14 @@ export function sort_rows(rows, key, descending) {
 export function fresh_app_rows(rows, existing) {
   const versions = new Map();
   for (const row of existing) versions.set(row.id, row.version);
-  const fresh = [];
+  // Within a batch too the newest version of a row wins, whatever the order of arrival.
+  const newest = new Map();
   for (const row of rows) {
+    const seen = newest.get(row.id);
+    if (seen === undefined || row.version > seen.version) newest.set(row.id, row);
+  }
+  const fresh = [];
+  for (const row of newest.values()) {
     const mine = versions.get(row.id);
     if (mine !== undefined && !(row.version > mine)) continue;
     const app = {};
@@ -48,6 +54,7 @@ extern "C" {
     /// Sorts rows in place by `key`: numbers numerically, text the way the user's language
     /// sorts it, empty values last.
     pub fn sort_rows(rows: &Array, key: &str, descending: bool);
-    /// The rows newer than their `existing` copies (by `version`), with camelCase keys.
+    /// The newest version of each row in `rows`, if newer than its `existing` copy, with
+    /// camelCase keys.
     pub fn fresh_app_rows(rows: &Array, existing: &Array) -> Array;
 }
