@@ -2,6 +2,7 @@
 // one user to the row being in another user's IndexedDB with the change event fired, and a
 // burst of remote changes, next to the floor (raw IndexedDB, one transaction) in the same run.
 import { SyncClient } from 'rockon-sync';
+import { deleteDb, percentile, rawPut } from './floor.js';
 
 const params = new URLSearchParams(location.search);
 const URL_ = params.get('url');
@@ -12,10 +13,6 @@ const SECONDS = Number(params.get('seconds') || 15);
 const BURST = Number(params.get('burst') || 5000);
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const percentile = (values, q) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.round((sorted.length - 1) * q))];
-};
 async function signIn(name) {
   const response = await fetch(`${URL_}/auth/v1/token?grant_type=password`, {
     method: 'POST', headers: { apikey: ANON, 'content-type': 'application/json' },
@@ -32,38 +29,6 @@ async function insert(user, rows) {
   });
   if (response.status !== 201) throw new Error(`insert failed: ${response.status}`);
 }
-function deleteDb(name) {
-  return new Promise((resolve) => {
-    const request = indexedDB.deleteDatabase(name);
-    request.onsuccess = request.onerror = request.onblocked = () => resolve();
-  });
-}
-async function rawFloor(rows) {
-  const name = 'bench-read-floor';
-  await deleteDb(name);
-  const db = await new Promise((resolve, reject) => {
-    const request = indexedDB.open(name, 1);
-    request.onupgradeneeded = () => {
-      const store = request.result.createObjectStore('songs', { keyPath: 'id' });
-      store.createIndex('scope', 'bandId');
-      store.createIndex('scopeUpdated', ['bandId', 'updatedAt']);
-    };
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-  const started = performance.now();
-  await new Promise((resolve, reject) => {
-    const tx = db.transaction('songs', 'readwrite');
-    for (const row of rows) tx.objectStore('songs').put(row);
-    tx.oncomplete = resolve;
-    tx.onerror = () => reject(tx.error);
-  });
-  const ms = performance.now() - started;
-  db.close();
-  await deleteDb(name);
-  return ms;
-}
-
 async function main() {
   const alice = await signIn('alice');
   const bob = await signIn('bob');
@@ -107,7 +72,7 @@ async function main() {
   const done = Math.max(...burst.map((row) => seen.get(row.id) ?? Infinity));
   const firstSeen = Math.min(...burst.map((row) => seen.get(row.id) ?? Infinity));
   const appRows = burst.map((row) => ({ id: row.id, bandId: row.band_id, title: row.title, version: 1, updatedAt: new Date().toISOString(), deletedAt: null }));
-  const floor = await rawFloor(appRows);
+  const floor = await rawPut('bench-read-floor', appRows);
   client.free();
   await deleteDb(name);
   return {

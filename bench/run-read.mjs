@@ -1,19 +1,10 @@
 // Serves dist/bench, runs the read-path page against a running dev server, prints the table.
 // Usage: node bench/run-read.mjs <devserver url> <anon key>
-import { serve, runPage } from '../tests/support/browser.mjs';
+import { runBundle } from '../tests/support/browser.mjs';
 
 const [url, anon] = process.argv.slice(2);
-const web = await serve('dist/bench', 'read-path.js');
-let result;
-try {
-  ({ result } = await runPage(`${web.url}?url=${encodeURIComponent(url)}&anon=${encodeURIComponent(anon)}`, 'benchResult', 600_000));
-} finally {
-  web.close();
-}
-if (!result.ok) {
-  console.error('bench failed:', result.error);
-  process.exit(1);
-}
+const result = await runBundle('dist/bench', 'read-path.js', 'benchResult', 600_000,
+  `?url=${encodeURIComponent(url)}&anon=${encodeURIComponent(anon)}`);
 const f = (ms) => ms.toFixed(1);
 const { latency, burst } = result;
 console.log(`\nPropagation: REST commit by bob → row in alice's IndexedDB and her change event (${latency.delivered}/${latency.writes} writes at 20/s)`);

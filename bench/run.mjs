@@ -1,19 +1,9 @@
 // Serves dist/bench (webpack --config-name bench) and runs the page in headless Chromium, then
 // prints the table. `npm run bench:write` does the whole sequence.
 import { writeFile } from 'node:fs/promises';
-import { serve, runPage } from '../tests/support/browser.mjs';
+import { runBundle } from '../tests/support/browser.mjs';
 
-const web = await serve('dist/bench', 'write-path.js');
-let result;
-try {
-  ({ result } = await runPage(web.url, 'benchResult', 300_000));
-} finally {
-  web.close();
-}
-if (!result.ok) {
-  console.error('bench failed:', result.error);
-  process.exit(1);
-}
+const result = await runBundle('dist/bench', 'write-path.js', 'benchResult', 300_000);
 const f = (ms) => ms.toFixed(1);
 const rate = (ms) => Math.round((result.rows / ms) * 1000).toLocaleString('en-US');
 const { bulk, write } = result;

@@ -1,6 +1,7 @@
 // Runs in headless Chromium: the write path of rockon-sync next to raw IndexedDB and Dexie,
 // on the same rows, in the same browser. Results go to window.benchResult.
 import { SyncClient } from 'rockon-sync';
+import { deleteDb, percentile, rawPut } from './floor.js';
 import Dexie from 'dexie';
 
 const BAND = '641657c9-9f8e-5c07-b44e-4ececddac108';
@@ -9,14 +10,6 @@ const RUNS = 5;
 
 const uuid = () => crypto.randomUUID();
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const percentile = (values, q) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.round((sorted.length - 1) * q))];
-};
-const deleteDb = (name) => new Promise((resolve) => {
-  const request = indexedDB.deleteDatabase(name);
-  request.onsuccess = request.onerror = request.onblocked = () => resolve();
-});
 
 // Server rows as REST or Realtime deliver them (wire columns).
 function wireRows(n) {
@@ -41,32 +34,6 @@ async function openClient(name) {
     supabaseUrl: 'http://127.0.0.1:9', anonKey: 'none', accessToken: 'none',
     userId: 'bench', databaseName: name,
   });
-}
-
-async function rawPut(name, rows) {
-  await deleteDb(name);
-  const db = await new Promise((resolve, reject) => {
-    const request = indexedDB.open(name, 1);
-    request.onupgradeneeded = () => {
-      const store = request.result.createObjectStore('songs', { keyPath: 'id' });
-      store.createIndex('scope', 'bandId');
-      store.createIndex('scopeUpdated', ['bandId', 'updatedAt']);
-    };
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-  const started = performance.now();
-  await new Promise((resolve, reject) => {
-    const tx = db.transaction('songs', 'readwrite');
-    const store = tx.objectStore('songs');
-    for (const row of rows) store.put(row);
-    tx.oncomplete = resolve;
-    tx.onerror = () => reject(tx.error);
-  });
-  const ms = performance.now() - started;
-  db.close();
-  await deleteDb(name);
-  return ms;
 }
 
 async function dexiePut(name, rows) {

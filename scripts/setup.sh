@@ -24,12 +24,17 @@ fi
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 
-# wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock exactly.
-BINDGEN_VERSION="$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')"
+# wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock exactly (Cargo.toml pins =0.2.130).
+BINDGEN_VERSION=0.2.130
+LOCKED="$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')"
+if [[ "$LOCKED" != "$BINDGEN_VERSION" ]]; then
+  echo "Cargo.lock has wasm-bindgen $LOCKED but setup installs $BINDGEN_VERSION: update both" >&2
+  exit 1
+fi
 if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $BINDGEN_VERSION" ]]; then
   step "cargo install wasm-bindgen-cli $BINDGEN_VERSION"
   # Not --locked: its lockfile pins a webpki-roots the registry no longer serves.
-  cargo install wasm-bindgen-cli --version "$BINDGEN_VERSION" --force
+  cargo install wasm-bindgen-cli --version 0.2.130 --force
 fi
 if ! command -v wasm-pack >/dev/null; then
   step "cargo install wasm-pack"

@@ -15,17 +15,14 @@ pub fn to_js(event: &Event) -> JsValue {
     match event {
         Event::Connection(state) => {
             set("type", "connection".into());
-            let (name, attempt, delay, reason) = match state {
-                ConnectionState::Disconnected => ("disconnected", None, None, None),
-                ConnectionState::Connecting => ("connecting", None, None, None),
-                ConnectionState::Connected => ("connected", None, None, None),
-                ConnectionState::Offline => ("offline", None, None, None),
+            set("state", state.as_str().into());
+            let (attempt, delay, reason) = match state {
                 ConnectionState::Reconnecting { attempt, delay_ms } => {
-                    ("reconnecting", Some(*attempt), Some(*delay_ms), None)
+                    (Some(*attempt), Some(*delay_ms), None)
                 }
-                ConnectionState::Error { reason } => ("error", None, None, Some(reason.as_str())),
+                ConnectionState::Error { reason } => (None, None, Some(reason.as_str())),
+                _ => (None, None, None),
             };
-            set("state", name.into());
             if let Some(attempt) = attempt {
                 set("attempt", attempt.into());
             }

@@ -4,7 +4,7 @@ use super::error::SyncError;
 use super::events;
 use super::listeners::Listeners;
 use crate::io::realtime_driver::RealtimeDriver;
-use rockon_sync_core::realtime::{ChannelConfig, ConnectionState, Input, RealtimeConfig, Vsn};
+use rockon_sync_core::realtime::{ChannelConfig, Input, RealtimeConfig, Vsn};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
@@ -144,16 +144,7 @@ impl RealtimeConnection {
     /// `offline` or `error`.
     #[wasm_bindgen(getter)]
     pub fn state(&self) -> String {
-        self.driver.inspect(|engine| {
-            match engine.state() {
-                ConnectionState::Disconnected => "disconnected",
-                ConnectionState::Connecting => "connecting",
-                ConnectionState::Connected => "connected",
-                ConnectionState::Reconnecting { .. } => "reconnecting",
-                ConnectionState::Offline => "offline",
-                ConnectionState::Error { .. } => "error",
-            }
-            .to_owned()
-        })
+        self.driver
+            .inspect(|engine| engine.state().as_str().to_owned())
     }
 }

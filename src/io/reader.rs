@@ -346,15 +346,7 @@ fn on_realtime(inner: &Rc<Inner>, event: Event) {
         Event::Connection(state) => {
             {
                 let mut info = inner.info.borrow_mut();
-                info.state = match &state {
-                    ConnectionState::Disconnected => "disconnected",
-                    ConnectionState::Connecting => "connecting",
-                    ConnectionState::Connected => "connected",
-                    ConnectionState::Reconnecting { .. } => "reconnecting",
-                    ConnectionState::Offline => "offline",
-                    ConnectionState::Error { .. } => "error",
-                }
-                .to_owned();
+                info.state = state.as_str().to_owned();
                 if let ConnectionState::Reconnecting { .. } = state {
                     info.reconnects += 1;
                 }

@@ -532,6 +532,7 @@ async fn drain(weak: Weak<Inner>) {
         let Ok(spec) = inner.store.schema().table(&table).cloned() else {
             return;
         };
+        let mut fetching = false;
         loop {
             let endpoint = inner.endpoint.borrow().clone();
             let result = http::send(&endpoint, &request).await;
@@ -541,15 +542,21 @@ async fn drain(weak: Weak<Inner>) {
                 .entry(seq)
                 .map(|e| e.row_id.clone())
                 .unwrap_or_default();
-            let local = inner
-                .store
-                .get(&table, &row_id)
-                .await
-                .ok()
-                .flatten()
-                .as_ref()
-                .and_then(js_to_map)
-                .map(|row| to_wire(&row));
+            // Only an answer to the follow-up GET can lead to a merge, which needs the local
+            // row; a plain push is settled without reading storage.
+            let local = if fetching {
+                inner
+                    .store
+                    .get(&table, &row_id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .as_ref()
+                    .and_then(js_to_map)
+                    .map(|row| to_wire(&row))
+            } else {
+                None
+            };
             let (effects, follow_up) = inner.outbox.borrow_mut().complete(
                 clock::now(),
                 seq,
@@ -565,7 +572,10 @@ async fn drain(weak: Weak<Inner>) {
                 return;
             }
             match follow_up {
-                Some(next) => request = next,
+                Some(next) => {
+                    request = next;
+                    fetching = true;
+                }
                 None => break,
             }
         }

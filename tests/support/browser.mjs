@@ -41,3 +41,20 @@ export async function runPage(url, global, timeout) {
     await browser.close();
   }
 }
+
+// Serves `dir`, runs `script` with `query` until it sets `window[global]`, and returns that
+// value; exits the process with the page's error if it reports `ok: false`.
+export async function runBundle(dir, script, global, timeout, query = '') {
+  const web = await serve(dir, script);
+  let result;
+  try {
+    ({ result } = await runPage(`${web.url}${query}`, global, timeout));
+  } finally {
+    web.close();
+  }
+  if (!result.ok) {
+    console.error(`${script} failed:`, result.error);
+    process.exit(1);
+  }
+  return result;
+}

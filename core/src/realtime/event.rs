@@ -103,6 +103,21 @@ pub enum ConnectionState {
     },
 }
 
+impl ConnectionState {
+    /// A short lowercase name: `disconnected`, `connecting`, `connected`, `reconnecting`,
+    /// `offline` or `error`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ConnectionState::Disconnected => "disconnected",
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Connected => "connected",
+            ConnectionState::Reconnecting { .. } => "reconnecting",
+            ConnectionState::Offline => "offline",
+            ConnectionState::Error { .. } => "error",
+        }
+    }
+}
+
 /// The state of one channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelState {
