@@ -37,7 +37,7 @@ async function main() {
   const seen = new Map();
   let remoteFlushes = 0;
   let subscribed = false;
-  client.on((event) => {
+  client.on('*', (event) => {
     if (event.type === 'channel' && event.state === 'subscribed') subscribed = true;
     if (event.type === 'change' && event.source === 'remote') {
       remoteFlushes++;

@@ -34,12 +34,7 @@ async fn another_members_changes_arrive_live_and_outsiders_get_nothing() {
     outsider.follow_band(ROCKERS).unwrap();
 
     // Subscribed, then the first pull fills the cache.
-    eventually(10_000, "initial pull", || async {
-        events_of(&events, "change")
-            .iter()
-            .any(|e| e["source"] == "pull")
-    })
-    .await;
+    initial_pull_done(&events).await;
     let count = call(client.count("songs".into(), ROCKERS.into()))
         .await
         .unwrap()

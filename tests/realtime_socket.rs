@@ -134,8 +134,13 @@ async fn the_js_api_delivers_plain_event_objects() {
         .bind1(&JsValue::NULL, &received)
         .unchecked_into::<js_sys::Function>();
     let throwing = js_sys::Function::new_no_args("throw new Error('listener bug')");
-    connection.on(throwing);
-    let id = connection.on(listener);
+    connection.on("*", throwing);
+    let connections = js_sys::Array::new();
+    let count = js_sys::Function::new_with_args("list, event", "list.push(event)")
+        .bind1(&JsValue::NULL, &connections)
+        .unchecked_into::<js_sys::Function>();
+    let stop_counting = connection.on("connection", count);
+    let unsubscribe = connection.on("*", listener);
     connection.set_auth("user-jwt".into());
     let config = js_sys::JSON::parse(
         r#"{"postgresChanges":[{"event":"*","schema":"public","table":"setlists","filter":"band_id=eq.b1"}]}"#,
@@ -159,8 +164,16 @@ async fn the_js_api_delivers_plain_event_objects() {
     let title = js_sys::Reflect::get(&record, &"title".into()).unwrap();
     assert_eq!(title.as_string().as_deref(), Some("Hello from setlists"));
     assert_eq!(connection.state(), "connected");
-    assert!(connection.off(id));
-    assert!(!connection.off(id), "removing twice is harmless");
+    assert!(connections.length() > 0, "a listener for one event name");
+    assert!(connections.iter().all(|e| {
+        js_sys::Reflect::get(&e, &"type".into()).unwrap() == JsValue::from_str("connection")
+    }));
+    let before = received.length();
+    stop_counting.call0(&JsValue::NULL).unwrap();
+    unsubscribe.call0(&JsValue::NULL).unwrap();
+    unsubscribe
+        .call0(&JsValue::NULL)
+        .expect("unsubscribing twice is harmless");
 
     let bad = RealtimeConnection::new(js_sys::Object::new().into());
     let error: js_sys::Error = bad
@@ -171,4 +184,6 @@ async fn the_js_api_delivers_plain_event_objects() {
     let code = js_sys::Reflect::get(&error, &"code".into()).unwrap();
     assert_eq!(code.as_string().as_deref(), Some("invalid_options"));
     connection.disconnect();
+    TimeoutFuture::new(50).await;
+    assert_eq!(received.length(), before, "no events after unsubscribing");
 }

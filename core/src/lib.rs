@@ -52,6 +52,7 @@ pub mod rng;
 pub mod schema;
 mod time;
 pub mod transcript;
+pub mod unread;
 
 pub use time::Millis;
 

@@ -30,9 +30,33 @@ pub struct Change {
     pub action: Action,
 }
 
+/// What a toast is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToastKind {
+    /// Other members' changes.
+    Changes,
+    /// The connection has been down for longer than the grace period.
+    ConnectionLost,
+    /// The connection is back after a lost toast.
+    ConnectionRestored,
+}
+
+impl ToastKind {
+    /// The name the JS API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToastKind::Changes => "changes",
+            ToastKind::ConnectionLost => "connectionLost",
+            ToastKind::ConnectionRestored => "connectionRestored",
+        }
+    }
+}
+
 /// A toast for the app to render — as text, never as HTML.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Toast {
+    /// What it is about.
+    pub kind: ToastKind,
     /// The author (absent for a summary of several authors).
     pub author: Option<String>,
     /// How many changes it stands for.
@@ -63,6 +87,9 @@ pub struct NotifyConfig {
     pub period_ms: u64,
     /// Which changes count.
     pub policy: Policy,
+    /// A connection down for this long gets a "lost" toast (blips stay quiet); `None` turns
+    /// connection toasts off.
+    pub connection_grace_ms: Option<u64>,
 }
 
 impl Default for NotifyConfig {
@@ -72,6 +99,7 @@ impl Default for NotifyConfig {
             max_toasts: 5,
             period_ms: 10_000,
             policy: Policy::All,
+            connection_grace_ms: Some(3_000),
         }
     }
 }
@@ -91,6 +119,10 @@ pub struct Notifier {
     suppressed: Vec<Change>,
     suppressed_until: Option<Millis>,
     out: VecDeque<Toast>,
+    /// Since when the connection is down (after having been up).
+    down_since: Option<Millis>,
+    lost_announced: bool,
+    was_connected: bool,
 }
 
 impl Notifier {
@@ -105,7 +137,34 @@ impl Notifier {
             suppressed: Vec::new(),
             suppressed_until: None,
             out: VecDeque::new(),
+            down_since: None,
+            lost_announced: false,
+            was_connected: false,
         }
+    }
+
+    /// The connection went up (`true`) or down at `now`. Going down is announced only once it
+    /// has lasted the grace period; coming back only if going down was announced.
+    pub fn connection(&mut self, now: Millis, connected: bool) {
+        if connected {
+            self.was_connected = true;
+            self.down_since = None;
+            if std::mem::take(&mut self.lost_announced) {
+                self.out.push_back(Toast {
+                    kind: ToastKind::ConnectionRestored,
+                    author: None,
+                    count: 0,
+                    text: "Back online: changes are syncing again".into(),
+                });
+            }
+        } else if self.was_connected && self.down_since.is_none() && !self.lost_announced {
+            self.down_since = Some(now);
+            self.handle_timeout(now);
+        }
+    }
+
+    fn lost_deadline(&self) -> Option<Millis> {
+        Some(self.down_since? + self.config.connection_grace_ms?)
     }
 
     /// Remembers a member's display name (from profiles).
@@ -143,11 +202,24 @@ impl Notifier {
             .batches
             .values()
             .map(|b| b.opened + self.config.window_ms);
-        windows.chain(self.suppressed_until).min()
+        windows
+            .chain(self.suppressed_until)
+            .chain(self.lost_deadline())
+            .min()
     }
 
     /// Closes the windows due at `now`.
     pub fn handle_timeout(&mut self, now: Millis) {
+        if self.lost_deadline().is_some_and(|t| t <= now) {
+            self.down_since = None;
+            self.lost_announced = true;
+            self.out.push_back(Toast {
+                kind: ToastKind::ConnectionLost,
+                author: None,
+                count: 0,
+                text: "Connection lost: changes are saved here and will sync".into(),
+            });
+        }
         let due: Vec<String> = self
             .batches
             .iter()
@@ -167,6 +239,7 @@ impl Notifier {
                     self.describe(&changes)
                 } else {
                     Toast {
+                        kind: ToastKind::Changes,
                         author: None,
                         count: changes.len(),
                         text: format!("{} more changes by {} people", changes.len(), authors.len()),
@@ -232,6 +305,7 @@ impl Notifier {
             many => format!("{} changes by {who}", many.len()),
         };
         Toast {
+            kind: ToastKind::Changes,
             author: Some(author),
             count: changes.len(),
             text,
@@ -352,5 +426,31 @@ mod tests {
         quiet.handle_timeout(Millis(5_000));
         assert!(drain(&mut quiet).is_empty());
         assert_eq!(singular("practice_sessions"), "practice session");
+    }
+
+    #[test]
+    fn a_blip_stays_quiet_and_an_outage_is_announced_both_ways() {
+        let mut n = notifier();
+        n.connection(Millis(0), false);
+        assert_eq!(
+            n.poll_timeout(),
+            None,
+            "never connected yet: nothing was lost"
+        );
+        n.connection(Millis(10), true);
+        n.connection(Millis(1_000), false);
+        n.connection(Millis(2_000), true);
+        n.handle_timeout(Millis(10_000));
+        assert!(drain(&mut n).is_empty(), "a one-second blip");
+        n.connection(Millis(20_000), false);
+        n.connection(Millis(21_000), false);
+        assert_eq!(n.poll_timeout(), Some(Millis(23_000)));
+        n.handle_timeout(Millis(23_000));
+        let lost = n.poll_toast().expect("lost");
+        assert_eq!(lost.kind, ToastKind::ConnectionLost);
+        n.connection(Millis(30_000), true);
+        let back = n.poll_toast().expect("restored");
+        assert_eq!(back.kind, ToastKind::ConnectionRestored);
+        assert_eq!(n.poll_timeout(), None);
     }
 }

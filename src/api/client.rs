@@ -1,17 +1,22 @@
 //! `SyncClient`: the local cache and the write path, as the app uses them.
 
 use super::error::SyncError;
+use super::events::{
+    activity_event_to_js, event_to_js, read_event_to_js, status_name, storage_event,
+};
 use super::listeners::Listeners;
+use crate::io::activity::Activity;
 use crate::io::http::Endpoint;
 use crate::io::page_events::{PageEvent, PageEvents};
 use crate::io::reader::{Fallback, ReadEvent, Reader};
-use crate::io::store::{to_js, Store, StoreError, StoreState};
+use crate::io::store::{to_js, Store, StoreError};
 use crate::io::writer::{RowsChanged, WriteError, WriteEvent, Writer};
-use js_sys::{Array, Object, Promise, Reflect};
+use js_sys::{Array, Promise, Reflect};
 use rockon_sync_core::backoff::BackoffPolicy;
 use rockon_sync_core::merge::ConflictPolicy;
+use rockon_sync_core::notify::{NotifyConfig, Policy};
 use rockon_sync_core::outbox::RowStatus;
-use rockon_sync_core::realtime::{Event as RealtimeEvent, Input};
+use rockon_sync_core::realtime::{ConnectionState, Event as RealtimeEvent, Input};
 use rockon_sync_core::schema::{snake_to_camel, Schema};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -43,6 +48,64 @@ struct Options {
     /// Milliseconds between REST polls while the socket is down (default 30,000).
     #[serde(default)]
     poll_interval_ms: Option<u32>,
+    #[serde(default)]
+    notifications: NotificationOptions,
+}
+
+/// `notifications` of [`Options`]; unset fields keep the defaults.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct NotificationOptions {
+    window_ms: Option<u64>,
+    max_toasts: Option<usize>,
+    period_ms: Option<u64>,
+    /// `"all"`, `"none"`, or the tables that make toasts.
+    policy: Option<Value>,
+    /// `null` turns connection toasts off.
+    #[serde(default = "default_grace", deserialize_with = "nullable")]
+    connection_grace_ms: Option<Option<u64>>,
+}
+
+fn default_grace() -> Option<Option<u64>> {
+    None
+}
+
+fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Option::<u64>::deserialize(d).map(Some)
+}
+
+impl NotificationOptions {
+    fn to_config(&self) -> Result<NotifyConfig, SyncError> {
+        let defaults = NotifyConfig::default();
+        let policy = match &self.policy {
+            None => defaults.policy,
+            Some(Value::String(all)) if all == "all" => Policy::All,
+            Some(Value::String(none)) if none == "none" => Policy::None,
+            Some(Value::Array(tables)) => Policy::Tables(
+                tables
+                    .iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect(),
+            ),
+            Some(other) => {
+                return Err(SyncError::new(
+                    "invalid_options",
+                    format!(
+                    "notifications.policy must be 'all', 'none' or a list of tables, not {other}"
+                ),
+                ))
+            }
+        };
+        Ok(NotifyConfig {
+            window_ms: self.window_ms.unwrap_or(defaults.window_ms),
+            max_toasts: self.max_toasts.unwrap_or(defaults.max_toasts),
+            period_ms: self.period_ms.unwrap_or(defaults.period_ms),
+            policy,
+            connection_grace_ms: self
+                .connection_grace_ms
+                .unwrap_or(defaults.connection_grace_ms),
+        })
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -62,6 +125,7 @@ struct Inner {
     store: Rc<Store>,
     writer: Writer,
     reader: Reader,
+    activity: Activity,
     listeners: Listeners,
     page: std::cell::RefCell<Option<PageEvents>>,
     user_id: String,
@@ -97,60 +161,6 @@ fn object_arg(value: JsValue, what: &str) -> Result<Map<String, Value>, JsValue>
     }
 }
 
-fn event_to_js(event: &WriteEvent, schema: &Schema) -> JsValue {
-    let object = Object::new();
-    let set = |key: &str, value: JsValue| {
-        let _ = Reflect::set(&object, &key.into(), &value);
-    };
-    match event {
-        WriteEvent::Change(RowsChanged {
-            table,
-            scope,
-            ids,
-            action,
-            source,
-        }) => {
-            set("type", "change".into());
-            set("table", table.into());
-            if let Ok(spec) = schema.table(table) {
-                set("alias", spec.alias.as_str().into());
-            }
-            set("bandId", scope.into());
-            set(
-                "ids",
-                ids.iter().map(JsValue::from).collect::<Array>().into(),
-            );
-            set("action", (*action).into());
-            set("source", (*source).into());
-        }
-        WriteEvent::Status { table, id, status } => {
-            set("type", "syncStatus".into());
-            set("table", table.into());
-            set("id", id.into());
-            set("status", status_name(*status).into());
-        }
-        WriteEvent::Conflict(record) => {
-            set("type", "conflict".into());
-            set("table", record.table.as_str().into());
-            set("id", record.row_id.as_str().into());
-            set("local", to_js(&record.local));
-            set("remote", to_js(&record.remote));
-            set("fields", to_js(&record.fields));
-            set("deletedRemotely", record.deleted_remotely.into());
-        }
-        WriteEvent::NeedToken => {
-            set("type", "auth".into());
-            set("reason", "tokenExpired".into());
-        }
-        WriteEvent::Error { code, message } => {
-            set("type", "error".into());
-            set("code", (*code).into());
-            set("message", message.into());
-        }
-    }
-    object.into()
-}
-
 /// Removes a band's local rows and outbox entries after the user left it, then says so.
 fn purge(writer: Writer, listeners: Listeners, schema: Schema, band: String) {
     wasm_bindgen_futures::spawn_local(async move {
@@ -178,63 +188,6 @@ fn purge(writer: Writer, listeners: Listeners, schema: Schema, band: String) {
     });
 }
 
-fn read_event_to_js(event: &ReadEvent, schema: &Schema) -> JsValue {
-    match event {
-        ReadEvent::Bands {
-            joined,
-            left,
-            current,
-        } => {
-            let object = Object::new();
-            let list = |items: &Vec<String>| items.iter().map(JsValue::from).collect::<Array>();
-            let _ = Reflect::set(&object, &"type".into(), &"bands".into());
-            let _ = Reflect::set(&object, &"joined".into(), &list(joined));
-            let _ = Reflect::set(&object, &"left".into(), &list(left));
-            let _ = Reflect::set(&object, &"bands".into(), &list(current));
-            object.into()
-        }
-        ReadEvent::Change(rows) => event_to_js(&WriteEvent::Change(rows.clone()), schema),
-        ReadEvent::Realtime(RealtimeEvent::NeedToken) => {
-            event_to_js(&WriteEvent::NeedToken, schema)
-        }
-        ReadEvent::Realtime(other) => super::events::to_js(other),
-        ReadEvent::Error { code, message } => event_to_js(
-            &WriteEvent::Error {
-                code,
-                message: message.clone(),
-            },
-            schema,
-        ),
-    }
-}
-
-/// `{ type: 'storage', state: 'closed' | 'reopened' | 'outdated', message? }`.
-fn storage_event(state: &StoreState) -> JsValue {
-    let object = Object::new();
-    let set = |key: &str, value: JsValue| {
-        let _ = Reflect::set(&object, &key.into(), &value);
-    };
-    set("type", "storage".into());
-    match state {
-        StoreState::Closed => set("state", "closed".into()),
-        StoreState::Reopened => set("state", "reopened".into()),
-        StoreState::Outdated(message) => {
-            set("state", "outdated".into());
-            set("message", message.into());
-        }
-    }
-    object.into()
-}
-
-fn status_name(status: RowStatus) -> &'static str {
-    match status {
-        RowStatus::Synced => "synced",
-        RowStatus::Syncing => "syncing",
-        RowStatus::Pending => "pending",
-        RowStatus::Error => "error",
-    }
-}
-
 fn field(row: &JsValue, name: &str) -> JsValue {
     Reflect::get(row, &name.into()).unwrap_or(JsValue::UNDEFINED)
 }
@@ -244,6 +197,7 @@ impl SyncClient {
     pub async fn open_async(options: JsValue) -> Result<SyncClient, JsValue> {
         let options: Options = serde_wasm_bindgen::from_value(options)
             .map_err(|e| SyncError::new("invalid_options", e.to_string()))?;
+        let notify_config = options.notifications.to_config()?;
         let schema = options.schema.unwrap_or_else(Schema::rockon);
         let user_id = options.user_id.clone();
         let name = options
@@ -257,30 +211,54 @@ impl SyncClient {
         store.set_listener(Rc::new(move |state| {
             storage_sink.emit(&storage_event(&state))
         }));
-        let sink = listeners.clone();
         let endpoint = Endpoint {
             base_url: options.supabase_url,
             anon_key: options.anon_key,
             token: options.access_token,
         };
-        let read_endpoint = endpoint.clone();
+        let activity_sink = listeners.clone();
+        let activity_schema = schema.clone();
+        let activity = Activity::new(
+            store.clone(),
+            endpoint.clone(),
+            &user_id,
+            notify_config,
+            Box::new(move |event| {
+                activity_sink.emit(&activity_event_to_js(&event, &activity_schema))
+            }),
+        )
+        .await
+        .map_err(store_error)?;
         let backoff = options.retry_initial_ms.map(|initial_ms| BackoffPolicy {
             initial_ms,
             max_ms: 60_000,
         });
         let write_schema = schema.clone();
+        let write_sink = listeners.clone();
+        let write_activity = activity.clone();
         let writer = Writer::new(
             store.clone(),
-            endpoint,
+            endpoint.clone(),
             options.conflict_policy,
             backoff,
-            Box::new(move |event| sink.emit(&event_to_js(&event, &write_schema))),
+            Box::new(move |event| {
+                if let WriteEvent::Change(rows) = &event {
+                    if rows.source == "local" {
+                        // Whoever edits a row has seen it.
+                        for id in &rows.ids {
+                            write_activity.mark_read(&rows.table, id);
+                        }
+                    }
+                }
+                write_sink.emit(&event_to_js(&event, &write_schema))
+            }),
         )
         .await
         .map_err(store_error)?;
         let pending = writer.clone();
         let purger = writer.clone();
         let read_sink = listeners.clone();
+        let read_activity = activity.clone();
         let defaults = Fallback::default();
         let fallback = Fallback {
             after_attempts: options
@@ -290,27 +268,38 @@ impl SyncClient {
         };
         let reader = Reader::new(
             store.clone(),
-            read_endpoint,
+            endpoint,
             fallback,
             Box::new(move |table, id| pending.status(table, id) != RowStatus::Synced),
             Box::new(move |event| {
-                if let ReadEvent::Bands { left, .. } = &event {
-                    for band in left {
-                        purge(
-                            purger.clone(),
-                            read_sink.clone(),
-                            schema.clone(),
-                            band.clone(),
-                        );
+                match &event {
+                    ReadEvent::Bands { left, .. } => {
+                        for band in left {
+                            read_activity.mark_all_read(Some(band), None);
+                            purge(
+                                purger.clone(),
+                                read_sink.clone(),
+                                schema.clone(),
+                                band.clone(),
+                            );
+                        }
                     }
+                    ReadEvent::Observed { rows, quiet } => read_activity.observe(rows, *quiet),
+                    ReadEvent::Realtime(RealtimeEvent::Connection(state)) => {
+                        read_activity.connection(matches!(state, ConnectionState::Connected))
+                    }
+                    _ => {}
                 }
-                read_sink.emit(&read_event_to_js(&event, &schema));
+                if let Some(event) = read_event_to_js(&event, &schema) {
+                    read_sink.emit(&event);
+                }
             }),
         );
         let inner = Rc::new(Inner {
             store,
             writer,
             reader,
+            activity,
             listeners,
             page: std::cell::RefCell::new(None),
             user_id,
@@ -345,19 +334,58 @@ impl SyncClient {
         future_to_promise(async move { SyncClient::open_async(options).await.map(JsValue::from) })
     }
 
-    /// Calls `listener(event)` for `change`, `syncStatus`, `conflict`, `auth` and `error`
-    /// events; returns an id for [`off`](Self::off).
-    pub fn on(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "(event: SyncEvent) => void")]
-        listener: js_sys::Function,
-    ) -> u32 {
-        self.inner.listeners.add(listener)
+    /// Calls `listener(event)` for every event named `event` — a `type` such as `change`,
+    /// `connection`, `unread` or `notification`, a table's `<alias>:changed` (`songs:changed`),
+    /// or `*` for all — and returns the function that unsubscribes (calling it again is
+    /// harmless). A listener that throws is reported on the console; the others still run.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: &str, listener: js_sys::Function) -> js_sys::Function {
+        self.inner.listeners.subscribe(event, listener)
     }
 
-    /// Removes a listener (removing twice is harmless).
-    pub fn off(&self, id: u32) -> bool {
-        self.inner.listeners.remove(id)
+    /// Closes the client: no more events, pushes or socket; the database connection is
+    /// closed. Pending writes stay in the outbox for the next `open`. Calling it twice is
+    /// harmless; afterwards reads and writes reject with `database_closed`.
+    pub fn close(&self) {
+        self.inner.listeners.clear();
+        self.inner.page.borrow_mut().take();
+        self.inner.writer.stop();
+        self.inner.reader.close();
+        self.inner.store.close();
+    }
+
+    /// Marks a row read (the user opened it). Harmless when it was not unread.
+    #[wasm_bindgen(js_name = markRead)]
+    pub fn mark_read(&self, table: &str, id: &str) {
+        self.inner.activity.mark_read(table, id);
+    }
+
+    /// Marks every row of a band read (all bands when `bandId` is omitted), optionally of one
+    /// table. Returns how many were unread.
+    #[wasm_bindgen(js_name = markAllRead)]
+    pub fn mark_all_read(&self, band_id: Option<String>, table: Option<String>) -> u32 {
+        self.inner
+            .activity
+            .mark_all_read(band_id.as_deref(), table.as_deref()) as u32
+    }
+
+    /// Unread counts: `{ total, byBand: { [bandId]: { [table]: count } } }`.
+    #[wasm_bindgen(unchecked_return_type = "UnreadCounts")]
+    pub fn unread(&self) -> JsValue {
+        to_js(&self.inner.activity.counts())
+    }
+
+    /// The unread rows of a band (all bands when omitted), optionally of one table:
+    /// `{ key, table, bandId, id }[]`.
+    #[wasm_bindgen(js_name = unreadRows)]
+    #[wasm_bindgen(unchecked_return_type = "UnreadMark[]")]
+    pub fn unread_rows(&self, band_id: Option<String>, table: Option<String>) -> JsValue {
+        to_js(
+            &self
+                .inner
+                .activity
+                .unread_rows(band_id.as_deref(), table.as_deref()),
+        )
     }
 
     /// The rows of a band: `{ includeDeleted?, orderBy?, descending?, limit? }`.
@@ -581,6 +609,7 @@ impl SyncClient {
     #[wasm_bindgen(js_name = setAuth)]
     pub fn set_auth(&self, token: String) {
         self.inner.writer.set_token(token.clone());
+        self.inner.activity.set_token(token.clone());
         self.inner.reader.set_token(token);
     }
 

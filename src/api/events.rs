@@ -1,8 +1,14 @@
 //! Core events as plain JavaScript objects with a `type` field (a discriminated union in
 //! TypeScript terms).
 
-use js_sys::{Object, Reflect};
+use crate::io::activity::ActivityEvent;
+use crate::io::reader::ReadEvent;
+use crate::io::store::{to_js as value_to_js, StoreState};
+use crate::io::writer::{RowsChanged, WriteEvent};
+use js_sys::{Array, Object, Reflect};
+use rockon_sync_core::outbox::RowStatus;
 use rockon_sync_core::realtime::{ConnectionState, Event, PushKind, Recovery};
+use rockon_sync_core::schema::Schema;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
@@ -108,6 +114,153 @@ pub fn to_js(event: &Event) -> JsValue {
         }
     }
     object.into()
+}
+
+/// A write-path event as `{ type, ... }`.
+pub fn event_to_js(event: &WriteEvent, schema: &Schema) -> JsValue {
+    let object = Object::new();
+    let set = |key: &str, value: JsValue| {
+        let _ = Reflect::set(&object, &key.into(), &value);
+    };
+    match event {
+        WriteEvent::Change(RowsChanged {
+            table,
+            scope,
+            ids,
+            action,
+            source,
+        }) => {
+            set("type", "change".into());
+            set("table", table.into());
+            if let Ok(spec) = schema.table(table) {
+                set("alias", spec.alias.as_str().into());
+            }
+            set("bandId", scope.into());
+            set(
+                "ids",
+                ids.iter().map(JsValue::from).collect::<Array>().into(),
+            );
+            set("action", (*action).into());
+            set("source", (*source).into());
+        }
+        WriteEvent::Status { table, id, status } => {
+            set("type", "syncStatus".into());
+            set("table", table.into());
+            set("id", id.into());
+            set("status", status_name(*status).into());
+        }
+        WriteEvent::Conflict(record) => {
+            set("type", "conflict".into());
+            set("table", record.table.as_str().into());
+            set("id", record.row_id.as_str().into());
+            set("local", value_to_js(&record.local));
+            set("remote", value_to_js(&record.remote));
+            set("fields", value_to_js(&record.fields));
+            set("deletedRemotely", record.deleted_remotely.into());
+        }
+        WriteEvent::NeedToken => {
+            set("type", "auth".into());
+            set("reason", "tokenExpired".into());
+        }
+        WriteEvent::Error { code, message } => {
+            set("type", "error".into());
+            set("code", (*code).into());
+            set("message", message.into());
+        }
+    }
+    object.into()
+}
+
+/// A read-path event as `{ type, ... }`; `None` for what only the client itself consumes.
+pub fn read_event_to_js(event: &ReadEvent, schema: &Schema) -> Option<JsValue> {
+    Some(match event {
+        ReadEvent::Bands {
+            joined,
+            left,
+            current,
+        } => {
+            let object = Object::new();
+            let list = |items: &Vec<String>| items.iter().map(JsValue::from).collect::<Array>();
+            let _ = Reflect::set(&object, &"type".into(), &"bands".into());
+            let _ = Reflect::set(&object, &"joined".into(), &list(joined));
+            let _ = Reflect::set(&object, &"left".into(), &list(left));
+            let _ = Reflect::set(&object, &"bands".into(), &list(current));
+            object.into()
+        }
+        ReadEvent::Change(rows) => event_to_js(&WriteEvent::Change(rows.clone()), schema),
+        ReadEvent::Realtime(Event::NeedToken) => event_to_js(&WriteEvent::NeedToken, schema),
+        ReadEvent::Realtime(other) => to_js(other),
+        ReadEvent::Error { code, message } => event_to_js(
+            &WriteEvent::Error {
+                code,
+                message: message.clone(),
+            },
+            schema,
+        ),
+        ReadEvent::Observed { .. } => return None,
+    })
+}
+
+/// An activity event: `{ type: 'unread', total, byBand }`, `{ type: 'notification', kind,
+/// text, author, count }` or an `error`.
+pub fn activity_event_to_js(event: &ActivityEvent, schema: &Schema) -> JsValue {
+    match event {
+        ActivityEvent::Unread(counts) => {
+            let object = json(counts);
+            let _ = Reflect::set(&object, &"type".into(), &"unread".into());
+            object
+        }
+        ActivityEvent::Toast(toast) => {
+            let object = Object::new();
+            let set = |key: &str, value: JsValue| {
+                let _ = Reflect::set(&object, &key.into(), &value);
+            };
+            set("type", "notification".into());
+            set("kind", toast.kind.as_str().into());
+            set("text", toast.text.as_str().into());
+            set(
+                "author",
+                toast.author.as_deref().map_or(JsValue::NULL, JsValue::from),
+            );
+            set("count", (toast.count as u32).into());
+            object.into()
+        }
+        ActivityEvent::Error(error) => event_to_js(
+            &WriteEvent::Error {
+                code: error.code(),
+                message: error.to_string(),
+            },
+            schema,
+        ),
+    }
+}
+
+/// `{ type: 'storage', state: 'closed' | 'reopened' | 'outdated', message? }`.
+pub fn storage_event(state: &StoreState) -> JsValue {
+    let object = Object::new();
+    let set = |key: &str, value: JsValue| {
+        let _ = Reflect::set(&object, &key.into(), &value);
+    };
+    set("type", "storage".into());
+    match state {
+        StoreState::Closed => set("state", "closed".into()),
+        StoreState::Reopened => set("state", "reopened".into()),
+        StoreState::Outdated(message) => {
+            set("state", "outdated".into());
+            set("message", message.into());
+        }
+    }
+    object.into()
+}
+
+/// The JS name of a sync status.
+pub fn status_name(status: RowStatus) -> &'static str {
+    match status {
+        RowStatus::Synced => "synced",
+        RowStatus::Syncing => "syncing",
+        RowStatus::Pending => "pending",
+        RowStatus::Error => "error",
+    }
 }
 
 /// JSON data as plain objects and arrays (not `Map`s).

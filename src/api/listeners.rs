@@ -1,13 +1,25 @@
-//! Stored JS listeners with ids, called outside any Rust borrow.
+//! Stored JS listeners, each for one event name or for all (`*`), called outside any Rust
+//! borrow.
 
+use js_sys::Reflect;
 use std::cell::RefCell;
-use std::rc::Rc;
-use wasm_bindgen::JsValue;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+
+/// Subscribes to every event.
+pub const ALL: &str = "*";
+
+struct Entry {
+    id: u32,
+    /// An event `type`, `<alias>:changed`, or [`ALL`].
+    name: String,
+    listener: js_sys::Function,
+}
 
 #[derive(Default)]
 struct Registry {
     last_id: u32,
-    entries: Vec<(u32, js_sys::Function)>,
+    entries: Vec<Entry>,
 }
 
 /// The listeners of one object.
@@ -17,32 +29,66 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Adds a listener; returns its id.
-    pub fn add(&self, listener: js_sys::Function) -> u32 {
+    /// Adds a listener for events named `name`; returns its id.
+    pub fn add(&self, name: &str, listener: js_sys::Function) -> u32 {
         let mut registry = self.inner.borrow_mut();
         registry.last_id += 1;
         let id = registry.last_id;
-        registry.entries.push((id, listener));
+        registry.entries.push(Entry {
+            id,
+            name: name.to_owned(),
+            listener,
+        });
         id
+    }
+
+    /// Adds a listener and returns the function that removes it. Calling that function again,
+    /// or after the object is gone, does nothing.
+    pub fn subscribe(&self, name: &str, listener: js_sys::Function) -> js_sys::Function {
+        let id = self.add(name, listener);
+        let registry: Weak<RefCell<Registry>> = Rc::downgrade(&self.inner);
+        let unsubscribe = Closure::<dyn FnMut()>::new(move || {
+            if let Some(inner) = registry.upgrade() {
+                Listeners { inner }.remove(id);
+            }
+        });
+        unsubscribe.into_js_value().unchecked_into()
     }
 
     /// Removes a listener; false if it was not there (removing twice is harmless).
     pub fn remove(&self, id: u32) -> bool {
         let mut registry = self.inner.borrow_mut();
         let before = registry.entries.len();
-        registry.entries.retain(|(other, _)| *other != id);
+        registry.entries.retain(|entry| entry.id != id);
         registry.entries.len() != before
     }
 
-    /// Calls every listener with `event`. A snapshot is taken first, so listeners may add or
-    /// remove listeners; one that throws is reported and the others still run.
+    /// Removes every listener.
+    pub fn clear(&self) {
+        self.inner.borrow_mut().entries.clear();
+    }
+
+    /// Calls the listeners of `event` (by its `type`, and for a `change` also by
+    /// `<alias>:changed`). A snapshot is taken first, so listeners may add or remove
+    /// listeners; one that throws is reported on the console and the others still run.
     pub fn emit(&self, event: &JsValue) {
+        let text = |key: &str| Reflect::get(event, &key.into()).ok()?.as_string();
+        let kind = text("type").unwrap_or_default();
+        let convenience = (kind == "change")
+            .then(|| text("alias"))
+            .flatten()
+            .map(|alias| format!("{alias}:changed"));
         let snapshot: Vec<js_sys::Function> = self
             .inner
             .borrow()
             .entries
             .iter()
-            .map(|(_, f)| f.clone())
+            .filter(|entry| {
+                entry.name == ALL
+                    || entry.name == kind
+                    || convenience.as_deref() == Some(entry.name.as_str())
+            })
+            .map(|entry| entry.listener.clone())
             .collect();
         for listener in snapshot {
             if let Err(error) = listener.call1(&JsValue::NULL, event) {

@@ -22,7 +22,7 @@ struct Options {
     max_reconnect_attempts: Option<u32>,
 }
 
-/// A Realtime connection: `new RealtimeConnection({ url, apiKey })`, then `on(listener)`,
+/// A Realtime connection: `new RealtimeConnection({ url, apiKey })`, then `on('*', listener)`,
 /// `setAuth(token)`, `join(name, config)` and `connect()`. Events are objects with a `type`:
 /// `connection`, `channel`, `catchUp`, `change`, `channelError`, `needToken`, `latency`,
 /// `presence`, `broadcast`, `pushFailed`, `protocolError`.
@@ -65,15 +65,17 @@ impl RealtimeConnection {
         Ok(RealtimeConnection { driver, listeners })
     }
 
-    /// Calls `listener(event)` for every event; returns an id for [`off`](Self::off). A
-    /// listener that throws is reported on the console and does not stop delivery.
-    pub fn on(&self, listener: js_sys::Function) -> u32 {
-        self.listeners.add(listener)
-    }
-
-    /// Removes a listener; returns whether it was registered (removing twice is harmless).
-    pub fn off(&self, id: u32) -> bool {
-        self.listeners.remove(id)
+    /// Calls `listener(event)` for events of type `event` (`"*"` for all); returns the
+    /// function that unsubscribes (calling it twice is harmless). A listener that throws is
+    /// reported on the console and does not stop delivery.
+    #[wasm_bindgen(unchecked_return_type = "() => void")]
+    pub fn on(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RealtimeEvent['type'] | '*'")] event: &str,
+        #[wasm_bindgen(unchecked_param_type = "(event: RealtimeEvent) => void")]
+        listener: js_sys::Function,
+    ) -> js_sys::Function {
+        self.listeners.subscribe(event, listener)
     }
 
     /// Connects, and keeps reconnecting with backoff until [`disconnect`](Self::disconnect).

@@ -22,6 +22,53 @@ export interface OpenOptions {
   retryInitialMs?: number;
   pollAfterFailedConnects?: number;
   pollIntervalMs?: number;
+  /** Toasts about other members' changes and about the connection. */
+  notifications?: NotificationOptions;
+}
+
+export interface NotificationOptions {
+  /** One author's changes within this window are one toast (default 2000). */
+  windowMs?: number;
+  /** At most this many toasts per period (default 5)… */
+  maxToasts?: number;
+  /** …of this length (default 10000); then one summary. */
+  periodMs?: number;
+  /** Which changes make toasts: all (default), none, or only these tables. */
+  policy?: 'all' | 'none' | string[];
+  /** A connection down this long gets a "lost" toast (default 3000); `null` for none. */
+  connectionGraceMs?: number | null;
+}
+
+/** Unread rows: in total, and per band and table. */
+export interface UnreadCounts { total: number; byBand: Record<string, Record<string, number>> }
+
+/** One unread row. */
+export interface UnreadMark { key: string; table: string; bandId: string; id: string }
+
+/** A toast for the app to render — as text, never as HTML. */
+export interface SyncNotification {
+  type: 'notification';
+  kind: 'changes' | 'connectionLost' | 'connectionRestored';
+  text: string;
+  /** The author's user id; null for summaries and connection toasts. */
+  author: string | null;
+  /** How many changes it stands for. */
+  count: number;
+}
+
+/** The events of `SyncClient.on`, by name. */
+export type SyncEventMap = { [K in SyncEvent['type']]: Extract<SyncEvent, { type: K }> } & {
+  'songs:changed': ChangeEvent; 'setlists:changed': ChangeEvent; 'shows:changed': ChangeEvent;
+  'practices:changed': ChangeEvent; '*': SyncEvent;
+} & { [alias: `${string}:changed`]: ChangeEvent };
+
+export interface SyncClient {
+  /**
+   * Calls `listener` for every event named `event`: a `type` (`change`, `connection`,
+   * `unread`, `notification`, …), a table's `<alias>:changed`, or `*` for all. Returns the
+   * function that unsubscribes; calling it twice is harmless.
+   */
+  on<K extends keyof SyncEventMap>(event: K, listener: (event: SyncEventMap[K]) => void): () => void;
 }
 
 export interface TableSchema {
@@ -58,16 +105,27 @@ export interface ConnectionInfo {
 
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'error';
 
+/** Rows of one table and band changed in the local cache. */
+export interface ChangeEvent {
+  type: 'change'; table: string; alias: string; bandId: string; ids: string[];
+  action: 'insert' | 'update' | 'upsert' | 'delete';
+  /** `local`: this client's write; `server`: the server's answer to it; `remote`: another
+   * member's change; `pull`: found by a catch-up; `purge`: the user left the band. */
+  source: 'local' | 'server' | 'remote' | 'pull' | 'purge';
+}
+
 /** Everything `SyncClient.on` delivers. */
 export type SyncEvent =
-  | { type: 'change'; table: string; alias: string; bandId: string; ids: string[]; action: 'insert' | 'update' | 'upsert' | 'delete'; source: 'local' | 'server' | 'remote' | 'pull' | 'purge' }
+  | ChangeEvent
+  | ({ type: 'unread' } & UnreadCounts)
+  | SyncNotification
   | { type: 'syncStatus'; table: string; id: string; status: SyncStatus }
   | { type: 'conflict'; table: string; id: string; local: Record<string, unknown>; remote: Record<string, unknown> | null; fields: FieldConflict[]; deletedRemotely: boolean }
   | { type: 'bands'; joined: string[]; left: string[]; bands: string[] }
   | { type: 'auth'; reason: 'tokenExpired' }
   | { type: 'storage'; state: 'closed' | 'reopened' | 'outdated'; message?: string }
   | { type: 'error'; code: string; message: string }
-  | RealtimeEvent;
+  | Exclude<RealtimeEvent, { type: 'change' | 'needToken' }>;
 
 /** What the Realtime connection reports (`RealtimeConnection.on`, and through `SyncClient.on`). */
 export type RealtimeEvent =

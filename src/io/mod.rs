@@ -1,5 +1,6 @@
 //! Browser I/O that drives the sans-IO core: WebSocket, clock, timers.
 
+pub mod activity;
 pub mod clock;
 pub mod http;
 pub mod page_events;

@@ -8,11 +8,14 @@ use super::store::{to_js, Store, StoreError};
 use super::writer::RowsChanged;
 use js_sys::{Array, Reflect};
 use rockon_sync_core::catchup::{Cursor, PullPlan};
+use rockon_sync_core::notify::Action;
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::realtime::{
     ChangeKind, ChannelConfig, ConnectionState, Event, PostgresBinding, PostgresChange,
     RealtimeConfig,
 };
+use rockon_sync_core::schema::TableSchema;
+use rockon_sync_core::unread::ObservedRow;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,6 +49,14 @@ const OVERLAP_MS: u64 = 5_000;
 pub enum ReadEvent {
     /// Rows changed by others (`remote`) or found by a catch-up pull (`pull`).
     Change(RowsChanged),
+    /// Who changed which rows how, for unread marks and notifications. `quiet` for a band's
+    /// first download, which is neither unread nor news.
+    Observed {
+        /// The rows written or deleted.
+        rows: Vec<ObservedRow>,
+        /// A first download.
+        quiet: bool,
+    },
     /// The user's bands changed (joined or created elsewhere, left or removed).
     Bands {
         /// Bands now followed.
@@ -218,6 +229,13 @@ impl Reader {
         info.polling = self.inner.polling.borrow().is_some();
         info.bands = self.inner.bands.borrow().iter().cloned().collect();
         info
+    }
+
+    /// Closes the socket and stops polling for good.
+    pub fn close(&self) {
+        self.inner.polling.borrow_mut().take();
+        self.run(|engine, now| engine.disconnect(now));
+        self.inner.driver.borrow_mut().take();
     }
 
     /// Pulls a band's tables now.
@@ -429,6 +447,7 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
     let mut rows: BTreeMap<String, Array> = BTreeMap::new();
     let mut deletions = Vec::new();
     let mut touched: BTreeMap<(String, String, &'static str), Vec<String>> = BTreeMap::new();
+    let mut observed = Vec::new();
     for change in changes {
         let Ok(spec) = schema.table(&change.table) else {
             (inner.on_event)(ReadEvent::Error {
@@ -459,6 +478,7 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
+        observed.push(observe_change(spec, &change, &scope, &id));
         match (change.kind, &change.record) {
             (ChangeKind::Delete, _) | (_, None) => {
                 deletions.push((change.table.clone(), id.clone()));
@@ -482,6 +502,14 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
     match inner.store.apply_batch(&rows, &deletions, None).await {
         Ok(written) => {
             let written: BTreeSet<String> = written.into_iter().collect();
+            // The echo of this client's own write was not written: it is not news either.
+            observed.retain(|row| row.action == Action::Deleted || written.contains(&row.id));
+            if !observed.is_empty() {
+                (inner.on_event)(ReadEvent::Observed {
+                    rows: observed,
+                    quiet: false,
+                });
+            }
             for ((table, scope, action), mut ids) in touched {
                 // The echo of this client's own write changes nothing: no event for it.
                 if action == "upsert" {
@@ -614,10 +642,20 @@ async fn pull_band(inner: &Rc<Inner>, band: &str) {
             let cursor_record = cursor.as_ref().map(|c| (key.clone(), to_js(c)));
             match inner
                 .store
-                .apply_batch(&[(table.name.clone(), fresh)], &[], cursor_record)
+                .apply_batch(&[(table.name.clone(), fresh.clone())], &[], cursor_record)
                 .await
             {
                 Ok(written) if !written.is_empty() => {
+                    let written_ids: BTreeSet<&String> = written.iter().collect();
+                    let rows = fresh
+                        .iter()
+                        .map(|row| observe_pulled(&table, &row, band))
+                        .filter(|row| written_ids.contains(&row.id))
+                        .collect();
+                    (inner.on_event)(ReadEvent::Observed {
+                        rows,
+                        quiet: saved.is_none(),
+                    });
                     (inner.on_event)(ReadEvent::Change(RowsChanged {
                         table: table.name.clone(),
                         scope: band.to_owned(),
@@ -634,5 +672,51 @@ async fn pull_band(inner: &Rc<Inner>, band: &str) {
                 _ => break,
             }
         }
+    }
+}
+
+/// Who changed a row how, from a Realtime change. A hard delete carries no author.
+fn observe_change(
+    spec: &TableSchema,
+    change: &PostgresChange,
+    scope: &str,
+    id: &str,
+) -> ObservedRow {
+    let record = change.record.as_ref();
+    let text = |key: &str| record?.get(key)?.as_str().map(str::to_owned);
+    let action = match change.kind {
+        ChangeKind::Delete => Action::Deleted,
+        _ if record.is_none() => Action::Deleted,
+        _ if text("deleted_at").is_some() => Action::Deleted,
+        ChangeKind::Insert => Action::Added,
+        ChangeKind::Update => Action::Updated,
+    };
+    ObservedRow {
+        table: spec.name.clone(),
+        scope: scope.to_owned(),
+        id: id.to_owned(),
+        author: text("last_modified_by"),
+        label: spec.label.as_deref().and_then(text),
+        action,
+    }
+}
+
+/// Who changed a row how, from a row a pull found: new if it was never updated.
+fn observe_pulled(spec: &TableSchema, row: &JsValue, scope: &str) -> ObservedRow {
+    let text = |key: &str| Reflect::get(row, &key.into()).ok()?.as_string();
+    let action = if text("deleted_at").is_some() {
+        Action::Deleted
+    } else if text("created_at").is_some() && text("created_at") == text("updated_at") {
+        Action::Added
+    } else {
+        Action::Updated
+    };
+    ObservedRow {
+        table: spec.name.clone(),
+        scope: scope.to_owned(),
+        id: text("id").unwrap_or_default(),
+        author: text("last_modified_by"),
+        label: spec.label.as_deref().and_then(text),
+        action,
     }
 }

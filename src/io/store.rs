@@ -39,7 +39,7 @@ const SMALL_BATCH: u32 = 64;
 
 /// The schema version of the database layout. Each version adds stores or indexes; opening
 /// creates what is missing, so an older database is upgraded step by step.
-pub const DB_VERSION: u32 = 1;
+pub const DB_VERSION: u32 = 2;
 
 /// A storage failure, with what the app should do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +124,8 @@ pub struct Store {
     db: RefCell<Option<Rc<Rexie>>>,
     watch: RefCell<Option<VersionWatch>>,
     listener: RefCell<Option<StateListener>>,
+    /// Closed by the app: never reopened.
+    ended: std::cell::Cell<bool>,
 }
 
 async fn build(name: &str, schema: &Schema) -> Result<Rexie, StoreError> {
@@ -150,6 +152,7 @@ async fn build(name: &str, schema: &Schema) -> Result<Rexie, StoreError> {
         .add_object_store(ObjectStore::new(META).key_path("key"))
         .add_object_store(ObjectStore::new(CURSORS).key_path("key"))
         .add_object_store(ObjectStore::new(READ_MARKS).key_path("key"))
+        .add_object_store(ObjectStore::new(PROFILES).key_path("id"))
         .add_object_store(
             ObjectStore::new(SYNC_LOG)
                 .key_path("seq")
@@ -174,6 +177,7 @@ impl Store {
             db: RefCell::new(Some(Rc::new(db))),
             watch: RefCell::new(None),
             listener: RefCell::new(None),
+            ended: std::cell::Cell::new(false),
         });
         Store::watch(&store).await;
         Ok(store)
@@ -247,8 +251,25 @@ impl Store {
 
     fn db(&self) -> Result<Rc<Rexie>, StoreError> {
         self.db.borrow().clone().ok_or_else(|| {
-            StoreError::Closed("another tab is upgrading or deleting the database".into())
+            StoreError::Closed(if self.ended.get() {
+                "the client is closed".into()
+            } else {
+                "another tab is upgrading or deleting the database".into()
+            })
         })
+    }
+
+    /// Closes the database for good (the client is closing); later calls fail as `closed`.
+    pub fn close(&self) {
+        self.ended.set(true);
+        self.watch.borrow_mut().take();
+        if let Some(db) = self.db.borrow_mut().take() {
+            if let Ok(db) = Rc::try_unwrap(db) {
+                db.close();
+            }
+            // Otherwise an operation in flight holds it, and the browser closes the connection
+            // once that handle is collected.
+        }
     }
 
     /// The schema the store was opened with.
@@ -372,6 +393,38 @@ impl Store {
         let record = tx.store(CURSORS)?.get(key.into()).await?;
         tx.done().await?;
         Ok(record.and_then(|r| js_sys::Reflect::get(&r, &"cursor".into()).ok()))
+    }
+
+    /// Every record of a store.
+    pub async fn all(&self, store: &str) -> Result<Vec<JsValue>, StoreError> {
+        let db = self.db()?;
+        let tx = db.transaction(&[store], TransactionMode::ReadOnly)?;
+        let values = tx.store(store)?.get_all(None, None).await?;
+        tx.done().await?;
+        Ok(values)
+    }
+
+    /// Puts records into and deletes keys from one store, in one transaction.
+    pub async fn put_and_delete(
+        &self,
+        store: &str,
+        records: &[JsValue],
+        keys: &[String],
+    ) -> Result<(), StoreError> {
+        if records.is_empty() && keys.is_empty() {
+            return Ok(());
+        }
+        let db = self.db()?;
+        let tx = db.transaction(&[store], TransactionMode::ReadWrite)?;
+        let object_store = tx.store(store)?;
+        for key in keys {
+            object_store.delete(key.as_str().into()).await?;
+        }
+        for record in records {
+            object_store.put(record, None).await?;
+        }
+        tx.done().await?;
+        Ok(())
     }
 
     /// One row in the app's shape.

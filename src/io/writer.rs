@@ -127,6 +127,8 @@ struct Inner {
     outbox: RefCell<Outbox>,
     endpoint: RefCell<Endpoint>,
     draining: Cell<bool>,
+    /// Set by [`Writer::stop`]: no more pushes.
+    stopped: Cell<bool>,
     timer: RefCell<Option<Timeout>>,
     on_event: Box<dyn Fn(WriteEvent)>,
 }
@@ -176,6 +178,7 @@ impl Writer {
                 outbox: RefCell::new(outbox),
                 endpoint: RefCell::new(endpoint),
                 draining: Cell::new(false),
+                stopped: Cell::new(false),
                 timer: RefCell::new(None),
                 on_event,
             }),
@@ -485,10 +488,16 @@ impl Writer {
     pub fn kick(&self) {
         kick(&self.inner);
     }
+
+    /// Stops pushing (the client is closing); entries stay in storage for the next open.
+    pub fn stop(&self) {
+        self.inner.stopped.set(true);
+        self.inner.timer.borrow_mut().take();
+    }
 }
 
 fn kick(inner: &Rc<Inner>) {
-    if inner.draining.replace(true) {
+    if inner.stopped.get() || inner.draining.replace(true) {
         return;
     }
     let weak = Rc::downgrade(inner);
@@ -519,6 +528,9 @@ fn schedule(inner: &Rc<Inner>) {
 async fn drain(weak: Weak<Inner>) {
     loop {
         let Some(inner) = weak.upgrade() else { return };
+        if inner.stopped.get() {
+            return;
+        }
         let next = inner.outbox.borrow_mut().next_request(clock::now());
         let Some((seq, mut request)) = next else {
             return;

@@ -1,6 +1,8 @@
 // A TypeScript consumer of the package: `tsc -p tests/consumer` must accept this, so the
 // declared surface stays usable (and wrong uses below must stay errors).
-import { SyncClient, type SyncEvent, type Row, type SyncStatus, type ConnectionInfo } from 'rockon-sync';
+import {
+  SyncClient, type SyncEvent, type Row, type SyncStatus, type ConnectionInfo, type UnreadCounts,
+} from 'rockon-sync';
 
 export async function example(): Promise<void> {
   const client: SyncClient = await SyncClient.open({
@@ -10,10 +12,13 @@ export async function example(): Promise<void> {
     userId: 'user',
     conflictPolicy: 'serverWins',
   });
-  const id: number = client.on((event: SyncEvent) => {
+  const unsubscribe: () => void = client.on('*', (event: SyncEvent) => {
     switch (event.type) {
       case 'change':
-        if ('alias' in event) console.log(event.alias, event.bandId, event.ids.length, event.source);
+        console.log(event.alias, event.bandId, event.ids.length, event.source);
+        break;
+      case 'notification':
+        console.log(event.kind, event.text, event.author, event.count);
         break;
       case 'syncStatus': {
         const status: SyncStatus = event.status;
@@ -38,10 +43,21 @@ export async function example(): Promise<void> {
   await client.remove('songs', song.id);
   const info: ConnectionInfo = client.connectionInfo();
   const written: number = await client.applyServerRows('songs', [{ id: 'x', version: 1 }]);
-  console.log(songs.length, one?.version, info.state, written, client.status('songs', song.id), id);
+  const stopSongs = client.on('songs:changed', (event) => console.log(event.ids, event.source));
+  const stopUnread = client.on('unread', (event) => console.log(event.total, event.byBand));
+  const counts: UnreadCounts = client.unread();
+  client.markRead('songs', song.id);
+  const cleared: number = client.markAllRead('b1', 'songs');
+  console.log(songs.length, one?.version, info.state, written, client.status('songs', song.id));
+  console.log(counts.total, cleared, client.unreadRows('b1').map((m) => m.id));
   // @ts-expect-error: options are checked
   await SyncClient.open({ supabaseUrl: 'x' });
   // @ts-expect-error: listeners receive typed events
-  client.on((event: number) => event);
-  client.off(id);
+  client.on('change', (event: number) => event);
+  // @ts-expect-error: a connection event has no ids
+  client.on('connection', (event) => event.ids);
+  unsubscribe();
+  stopSongs();
+  stopUnread();
+  client.close();
 }

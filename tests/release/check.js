@@ -13,7 +13,7 @@ const waitFor = async (predicate, what) => {
 async function session(server, vsn) {
   const connection = new RealtimeConnection({ url: `${server}/realtime/v1`, apiKey: 'anon-key', vsn });
   const events = [];
-  connection.on((event) => events.push(event));
+  connection.on('*', (event) => events.push(event));
   connection.setAuth('user-jwt');
   const topic = connection.join('band:b1', {
     postgresChanges: [{ event: '*', schema: 'public', table: 'songs', filter: 'band_id=eq.b1' }],

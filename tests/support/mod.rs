@@ -109,7 +109,7 @@ pub fn record(client: &SyncClient) -> Array {
     let listener = Function::new_with_args("list, event", "list.push(event)")
         .bind1(&JsValue::NULL, &events)
         .unchecked_into::<Function>();
-    client.on(listener);
+    client.on("*", listener);
     events
 }
 
@@ -143,4 +143,14 @@ pub async fn insert_song(user: &User, band: &str, title: &str) -> String {
     let (status, body) = rest("POST", "songs", &user.token, Some(row)).await;
     assert_eq!(status, 201, "{body}");
     id
+}
+
+/// Waits for the first catch-up pull's change event.
+pub async fn initial_pull_done(events: &Array) {
+    eventually(10_000, "initial pull", || async {
+        events_of(events, "change")
+            .iter()
+            .any(|e| e["source"] == "pull")
+    })
+    .await;
 }

@@ -1,0 +1,248 @@
+//! Unread tracking: rows another member created or changed since this user last looked.
+//!
+//! The user's own changes, from this device or any other, never make a row unread, and they
+//! clear a mark: whoever edits a row has seen it. Marks are persisted by the shell; this model
+//! decides which to put and which to remove and keeps the counts the app shows.
+
+use crate::notify::Action;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A row that changed on the server, as the read path saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedRow {
+    /// Wire table name.
+    pub table: String,
+    /// The row's band.
+    pub scope: String,
+    /// The row.
+    pub id: String,
+    /// Who changed it (`last_modified_by`); unknown for a hard delete.
+    pub author: Option<String>,
+    /// The row's label (title, name), for notifications.
+    pub label: Option<String>,
+    /// What happened.
+    pub action: Action,
+}
+
+/// One unread row, as persisted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mark {
+    /// `table:id`.
+    pub key: String,
+    /// Wire table name.
+    pub table: String,
+    /// The row's band.
+    pub band_id: String,
+    /// The row.
+    pub id: String,
+}
+
+impl Mark {
+    /// The key of a row's mark.
+    pub fn key_of(table: &str, id: &str) -> String {
+        format!("{table}:{id}")
+    }
+}
+
+/// What to persist after a change to the marks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkEffect {
+    /// Store this mark.
+    Put(Mark),
+    /// Remove the mark with this key.
+    Remove(String),
+}
+
+/// Unread counts: per band, per table, and in total.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnreadCounts {
+    /// Every unread row.
+    pub total: usize,
+    /// band → table → count.
+    pub by_band: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+/// The unread marks of one user.
+#[derive(Debug, Clone, Default)]
+pub struct Unread {
+    me: String,
+    marks: BTreeMap<String, Mark>,
+}
+
+impl Unread {
+    /// The marks of user `me`, as loaded from storage.
+    pub fn new(me: impl Into<String>, marks: impl IntoIterator<Item = Mark>) -> Self {
+        Self {
+            me: me.into(),
+            marks: marks.into_iter().map(|m| (m.key.clone(), m)).collect(),
+        }
+    }
+
+    /// Whether a row is unread.
+    pub fn is_unread(&self, table: &str, id: &str) -> bool {
+        self.marks.contains_key(&Mark::key_of(table, id))
+    }
+
+    /// Takes in rows that changed on the server; returns what to persist.
+    pub fn observe<'a>(
+        &mut self,
+        rows: impl IntoIterator<Item = &'a ObservedRow>,
+    ) -> Vec<MarkEffect> {
+        let mut effects = Vec::new();
+        for row in rows {
+            let key = Mark::key_of(&row.table, &row.id);
+            let by_other = row.author.as_deref().is_some_and(|a| a != self.me);
+            let own = row.author.as_deref() == Some(self.me.as_str());
+            if row.action == Action::Deleted || own {
+                // Gone, or seen by whoever just edited it: nothing left to read.
+                if self.marks.remove(&key).is_some() {
+                    effects.push(MarkEffect::Remove(key));
+                }
+            } else if by_other && !self.marks.contains_key(&key) {
+                let mark = Mark {
+                    key: key.clone(),
+                    table: row.table.clone(),
+                    band_id: row.scope.clone(),
+                    id: row.id.clone(),
+                };
+                self.marks.insert(key, mark.clone());
+                effects.push(MarkEffect::Put(mark));
+            }
+        }
+        effects
+    }
+
+    /// The user viewed or edited a row; returns the key to remove if it was unread.
+    pub fn mark_read(&mut self, table: &str, id: &str) -> Option<String> {
+        let key = Mark::key_of(table, id);
+        self.marks.remove(&key).map(|_| key)
+    }
+
+    /// Marks every row read, or only a band's, or only one table's of a band; returns the
+    /// keys to remove.
+    pub fn mark_all_read(&mut self, band: Option<&str>, table: Option<&str>) -> Vec<String> {
+        let keys: Vec<String> = self
+            .marks
+            .values()
+            .filter(|m| band.is_none_or(|b| m.band_id == b))
+            .filter(|m| table.is_none_or(|t| m.table == t))
+            .map(|m| m.key.clone())
+            .collect();
+        for key in &keys {
+            self.marks.remove(key);
+        }
+        keys
+    }
+
+    /// Forgets a band's marks (the user left it); returns the keys to remove.
+    pub fn forget_band(&mut self, band: &str) -> Vec<String> {
+        self.mark_all_read(Some(band), None)
+    }
+
+    /// The unread rows of a band (or all), for lists that show badges.
+    pub fn ids(&self, band: Option<&str>, table: Option<&str>) -> Vec<&Mark> {
+        self.marks
+            .values()
+            .filter(|m| band.is_none_or(|b| m.band_id == b))
+            .filter(|m| table.is_none_or(|t| m.table == t))
+            .collect()
+    }
+
+    /// The counts the app shows.
+    pub fn counts(&self) -> UnreadCounts {
+        let mut counts = UnreadCounts::default();
+        for mark in self.marks.values() {
+            counts.total += 1;
+            *counts
+                .by_band
+                .entry(mark.band_id.clone())
+                .or_default()
+                .entry(mark.table.clone())
+                .or_default() += 1;
+        }
+        counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, author: Option<&str>, action: Action) -> ObservedRow {
+        ObservedRow {
+            table: "songs".into(),
+            scope: "b1".into(),
+            id: id.into(),
+            author: author.map(Into::into),
+            label: None,
+            action,
+        }
+    }
+
+    #[test]
+    fn others_changes_are_unread_until_read_and_own_changes_never() {
+        let mut unread = Unread::new("me", []);
+        let effects = unread.observe(&[
+            row("1", Some("alice"), Action::Added),
+            row("2", Some("me"), Action::Added),
+            row("3", None, Action::Updated),
+        ]);
+        assert_eq!(effects.len(), 1);
+        assert!(unread.is_unread("songs", "1"));
+        assert!(!unread.is_unread("songs", "2"), "own change, any device");
+        assert!(!unread.is_unread("songs", "3"), "unknown author");
+        assert!(
+            unread
+                .observe(&[row("1", Some("bob"), Action::Updated)])
+                .is_empty(),
+            "already unread: nothing to persist"
+        );
+        assert_eq!(unread.counts().total, 1);
+        assert_eq!(unread.counts().by_band["b1"]["songs"], 1);
+        assert_eq!(unread.mark_read("songs", "1").as_deref(), Some("songs:1"));
+        assert_eq!(unread.mark_read("songs", "1"), None, "twice is harmless");
+        assert_eq!(unread.counts(), UnreadCounts::default());
+    }
+
+    #[test]
+    fn editing_or_deleting_clears_and_marks_survive_a_reload() {
+        let mut unread = Unread::new("me", []);
+        unread.observe(&[
+            row("1", Some("alice"), Action::Added),
+            row("2", Some("alice"), Action::Added),
+            row("3", Some("alice"), Action::Added),
+        ]);
+        let effects = unread.observe(&[
+            row("1", Some("me"), Action::Updated),
+            row("2", Some("bob"), Action::Deleted),
+        ]);
+        assert_eq!(
+            effects,
+            [
+                MarkEffect::Remove("songs:1".into()),
+                MarkEffect::Remove("songs:2".into())
+            ]
+        );
+        let persisted: Vec<Mark> = unread.ids(None, None).into_iter().cloned().collect();
+        let reloaded = Unread::new("me", persisted);
+        assert!(reloaded.is_unread("songs", "3"));
+        assert_eq!(reloaded.counts().total, 1);
+    }
+
+    #[test]
+    fn mark_all_read_by_band_and_table() {
+        let mut unread = Unread::new("me", []);
+        let mut other = row("9", Some("alice"), Action::Added);
+        other.scope = "b2".into();
+        let mut setlist = row("8", Some("alice"), Action::Added);
+        setlist.table = "setlists".into();
+        unread.observe(&[row("1", Some("alice"), Action::Added), other, setlist]);
+        assert_eq!(unread.mark_all_read(Some("b1"), Some("songs")), ["songs:1"]);
+        assert_eq!(unread.forget_band("b2"), ["songs:9"]);
+        assert_eq!(unread.mark_all_read(None, None), ["setlists:8"]);
+        assert_eq!(unread.counts().total, 0);
+    }
+}

@@ -1,0 +1,267 @@
+//! Other members' activity: unread marks (persisted, so they survive a reload) and batched
+//! notifications, both fed by the rows the read path applies. The rules live in the core
+//! ([`Unread`], [`Notifier`]); this drives them with storage, timers and profile lookups.
+
+use super::clock;
+use super::http::{self, Endpoint};
+use super::store::{to_js, Store, StoreError, PROFILES, READ_MARKS};
+use gloo_timers::callback::Timeout;
+use rockon_sync_core::notify::{Notifier, NotifyConfig, Toast};
+use rockon_sync_core::outbox::{HttpRequest, HttpResult};
+use rockon_sync_core::unread::{Mark, MarkEffect, ObservedRow, Unread, UnreadCounts};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::rc::{Rc, Weak};
+
+/// What activity tells the app.
+pub enum ActivityEvent {
+    /// The unread counts changed.
+    Unread(UnreadCounts),
+    /// A toast to show.
+    Toast(Toast),
+    /// Persisting marks failed.
+    Error(StoreError),
+}
+
+/// Unread marks and notifications of one client (a handle: clones share it).
+#[derive(Clone)]
+pub struct Activity {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    store: Rc<Store>,
+    endpoint: RefCell<Endpoint>,
+    unread: RefCell<Unread>,
+    notifier: RefCell<Notifier>,
+    /// Authors whose display name is known or being fetched.
+    named: RefCell<BTreeSet<String>>,
+    timer: RefCell<Option<Timeout>>,
+    on_event: Box<dyn Fn(ActivityEvent)>,
+}
+
+impl Activity {
+    /// Loads the persisted marks and cached names of user `me`.
+    pub async fn new(
+        store: Rc<Store>,
+        endpoint: Endpoint,
+        me: &str,
+        config: NotifyConfig,
+        on_event: Box<dyn Fn(ActivityEvent)>,
+    ) -> Result<Activity, StoreError> {
+        let marks = store
+            .all(READ_MARKS)
+            .await?
+            .into_iter()
+            .filter_map(|v| serde_wasm_bindgen::from_value::<Mark>(v).ok());
+        let mut notifier = Notifier::new(config, me);
+        let mut named = BTreeSet::new();
+        for profile in store.all(PROFILES).await? {
+            let text = |key: &str| {
+                js_sys::Reflect::get(&profile, &key.into())
+                    .ok()?
+                    .as_string()
+            };
+            if let (Some(id), Some(name)) = (text("id"), text("displayName")) {
+                notifier.set_name(id.clone(), name);
+                named.insert(id);
+            }
+        }
+        Ok(Activity {
+            inner: Rc::new(Inner {
+                store,
+                endpoint: RefCell::new(endpoint),
+                unread: RefCell::new(Unread::new(me, marks)),
+                notifier: RefCell::new(notifier),
+                named: RefCell::new(named),
+                timer: RefCell::new(None),
+                on_event,
+            }),
+        })
+    }
+
+    /// Uses a new access token for profile lookups.
+    pub fn set_token(&self, token: String) {
+        self.inner.endpoint.borrow_mut().token = token;
+    }
+
+    /// Rows the read path applied. `quiet` for a band's first download: what was already
+    /// there is neither unread nor news.
+    pub fn observe(&self, rows: &[ObservedRow], quiet: bool) {
+        if quiet || rows.is_empty() {
+            return;
+        }
+        let effects = self.inner.unread.borrow_mut().observe(rows);
+        let now = clock::now();
+        {
+            let mut notifier = self.inner.notifier.borrow_mut();
+            for row in rows {
+                if let Some(author) = &row.author {
+                    notifier.push(
+                        now,
+                        rockon_sync_core::notify::Change {
+                            author: author.clone(),
+                            table: row.table.clone(),
+                            label: row.label.clone(),
+                            action: row.action,
+                        },
+                    );
+                }
+            }
+        }
+        let authors: BTreeSet<String> = rows.iter().filter_map(|r| r.author.clone()).collect();
+        self.fetch_names(authors);
+        self.persist(effects);
+        self.schedule();
+    }
+
+    /// The connection went up or down (for "connection lost / back" toasts).
+    pub fn connection(&self, connected: bool) {
+        self.inner
+            .notifier
+            .borrow_mut()
+            .connection(clock::now(), connected);
+        self.deliver();
+        self.schedule();
+    }
+
+    /// The user viewed or edited a row.
+    pub fn mark_read(&self, table: &str, id: &str) {
+        let key = self.inner.unread.borrow_mut().mark_read(table, id);
+        if let Some(key) = key {
+            self.persist(vec![MarkEffect::Remove(key)]);
+        }
+    }
+
+    /// Marks a band's rows read (all bands when `band` is `None`), optionally of one table.
+    /// Returns how many were unread.
+    pub fn mark_all_read(&self, band: Option<&str>, table: Option<&str>) -> usize {
+        let keys = self.inner.unread.borrow_mut().mark_all_read(band, table);
+        let count = keys.len();
+        self.persist(keys.into_iter().map(MarkEffect::Remove).collect());
+        count
+    }
+
+    /// The unread counts.
+    pub fn counts(&self) -> UnreadCounts {
+        self.inner.unread.borrow().counts()
+    }
+
+    /// The unread rows of a band (all bands when `None`), optionally of one table.
+    pub fn unread_rows(&self, band: Option<&str>, table: Option<&str>) -> Vec<Mark> {
+        self.inner
+            .unread
+            .borrow()
+            .ids(band, table)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    fn persist(&self, effects: Vec<MarkEffect>) {
+        if effects.is_empty() {
+            return;
+        }
+        let mut puts = Vec::new();
+        let mut removes = Vec::new();
+        for effect in effects {
+            match effect {
+                MarkEffect::Put(mark) => puts.push(to_js(&mark)),
+                MarkEffect::Remove(key) => removes.push(key),
+            }
+        }
+        let counts = self.counts();
+        (self.inner.on_event)(ActivityEvent::Unread(counts));
+        let weak = Rc::downgrade(&self.inner);
+        wasm_bindgen_futures::spawn_local(async move {
+            let Some(inner) = weak.upgrade() else { return };
+            if let Err(error) = inner
+                .store
+                .put_and_delete(READ_MARKS, &puts, &removes)
+                .await
+            {
+                (inner.on_event)(ActivityEvent::Error(error));
+            }
+        });
+    }
+
+    /// Looks up display names not known yet, while the toasts' batching window is open.
+    fn fetch_names(&self, authors: BTreeSet<String>) {
+        let missing: Vec<String> = {
+            let mut named = self.inner.named.borrow_mut();
+            authors
+                .into_iter()
+                .filter(|a| named.insert(a.clone()))
+                .collect()
+        };
+        if missing.is_empty() {
+            return;
+        }
+        let weak: Weak<Inner> = Rc::downgrade(&self.inner);
+        wasm_bindgen_futures::spawn_local(async move {
+            let Some(inner) = weak.upgrade() else { return };
+            let ids: Vec<String> = missing
+                .iter()
+                .map(|id| rockon_sync_core::percent_encode(id))
+                .collect();
+            let request = HttpRequest::get(format!(
+                "/rest/v1/profiles?select=id,display_name&id=in.({})",
+                ids.join(",")
+            ));
+            let endpoint = inner.endpoint.borrow().clone();
+            let HttpResult::Response { status: 200, body } = http::send(&endpoint, &request).await
+            else {
+                // Unknown for now ("Someone"); the next change by them asks again.
+                let mut named = inner.named.borrow_mut();
+                for id in &missing {
+                    named.remove(id);
+                }
+                return;
+            };
+            let rows: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
+            let mut cached = Vec::new();
+            for row in rows {
+                let (Some(id), Some(name)) = (
+                    row.get("id").and_then(Value::as_str),
+                    row.get("display_name").and_then(Value::as_str),
+                ) else {
+                    continue;
+                };
+                inner.notifier.borrow_mut().set_name(id, name);
+                let record = serde_json::json!({"id": id, "displayName": name});
+                cached.push(to_js(&record));
+            }
+            let _ = inner.store.put_and_delete(PROFILES, &cached, &[]).await;
+        });
+    }
+
+    fn deliver(&self) {
+        loop {
+            let toast = self.inner.notifier.borrow_mut().poll_toast();
+            let Some(toast) = toast else { break };
+            (self.inner.on_event)(ActivityEvent::Toast(toast));
+        }
+    }
+
+    fn schedule(&self) {
+        let due = self.inner.notifier.borrow().poll_timeout();
+        let timer = due.map(|at| {
+            let weak = Rc::downgrade(&self.inner);
+            let delay = at.since(clock::now()).min(u64::from(u32::MAX)) as u32;
+            Timeout::new(delay, move || {
+                if let Some(inner) = weak.upgrade() {
+                    let activity = Activity { inner };
+                    activity
+                        .inner
+                        .notifier
+                        .borrow_mut()
+                        .handle_timeout(clock::now());
+                    activity.deliver();
+                    activity.schedule();
+                }
+            })
+        });
+        *self.inner.timer.borrow_mut() = timer;
+    }
+}

@@ -1,0 +1,222 @@
+//! The JS API's events in a real browser against the dev server: named listeners and
+//! unsubscribing, unread marks that survive a reload, batched notifications with a rate cap.
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use js_sys::{Array, Function};
+use serde_json::{json, Value};
+use support::*;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Records the events named `name` into a new array; returns it and the unsubscribe function.
+fn listen(client: &rockon_sync::api::SyncClient, name: &str) -> (Array, Function) {
+    let events = Array::new();
+    let listener = Function::new_with_args("list, event", "list.push(event)")
+        .bind1(&JsValue::NULL, &events)
+        .unchecked_into::<Function>();
+    let unsubscribe = client.on(name, listener);
+    (events, unsubscribe)
+}
+
+fn field(event: &JsValue, key: &str) -> Value {
+    to_json(event)[key].clone()
+}
+
+fn unread_total(client: &rockon_sync::api::SyncClient) -> u64 {
+    to_json(&client.unread())["total"].as_u64().unwrap()
+}
+
+async fn insert_setlist(user: &User, title: &str) -> String {
+    let id = rockon_sync::io::writer::new_uuid();
+    let row = json!({"id": id, "band_id": ROCKERS, "name": title});
+    let (status, body) = rest("POST", "setlists", &user.token, Some(row)).await;
+    assert_eq!(status, 201, "{body}");
+    id
+}
+
+#[wasm_bindgen_test]
+async fn named_listeners_get_only_their_events_and_unsubscribe_for_good() {
+    let alice = sign_in("alice").await;
+    let bob = sign_in("bob").await;
+    let client = open(&alice, &unique("emit"), URL, json!({})).await;
+    let all = record(&client);
+    let (songs, stop_songs) = listen(&client, "songs:changed");
+    let (setlists, _keep) = listen(&client, "setlists:changed");
+    let (changes, stop_changes) = listen(&client, "change");
+    let throwing = Function::new_no_args("throw new Error('a listener bug')");
+    let _thrower = client.on("change", throwing);
+    client.follow_band(ROCKERS).unwrap();
+    initial_pull_done(&all).await;
+
+    let song = insert_song(&bob, ROCKERS, &unique("emitted")).await;
+    eventually(5_000, "the song's change", || async {
+        songs
+            .iter()
+            .any(|e| field(&e, "ids").as_array().unwrap().contains(&json!(song)))
+    })
+    .await;
+    assert!(songs.iter().all(|e| field(&e, "table") == "songs"));
+    assert!(setlists.iter().all(|e| field(&e, "table") == "setlists"));
+    assert!(
+        changes.length() >= songs.length(),
+        "despite the throwing one"
+    );
+
+    let stopped_at = (songs.length(), changes.length());
+    stop_songs.call0(&JsValue::NULL).unwrap();
+    stop_songs.call0(&JsValue::NULL).expect("twice is harmless");
+    stop_changes.call0(&JsValue::NULL).unwrap();
+    let setlist = insert_setlist(&bob, &unique("after")).await;
+    eventually(5_000, "the setlist's change", || async {
+        setlists.iter().any(|e| {
+            field(&e, "ids")
+                .as_array()
+                .unwrap()
+                .contains(&json!(setlist))
+        })
+    })
+    .await;
+    let song = insert_song(&bob, ROCKERS, &unique("unheard")).await;
+    eventually(5_000, "the second song reaches the store", || async {
+        !to_json(
+            &call(client.get("songs".into(), song.clone()))
+                .await
+                .unwrap(),
+        )
+        .is_null()
+    })
+    .await;
+    assert_eq!((songs.length(), changes.length()), stopped_at);
+    client.close();
+    client.close();
+    let closed = call(client.list("songs".into(), ROCKERS.into(), JsValue::UNDEFINED)).await;
+    let code = js_sys::Reflect::get(&closed.expect_err("closed"), &"code".into()).unwrap();
+    assert_eq!(code.as_string().as_deref(), Some("database_closed"));
+}
+
+#[wasm_bindgen_test]
+async fn others_changes_are_unread_across_a_reload_until_read_and_own_never() {
+    let alice = sign_in("alice").await;
+    let bob = sign_in("bob").await;
+    let database = unique("unread");
+    let client = open(&bob, &database, URL, json!({})).await;
+    let all = record(&client);
+    let (unread_events, _keep) = listen(&client, "unread");
+    client.follow_band(ROCKERS).unwrap();
+    initial_pull_done(&all).await;
+    assert_eq!(unread_total(&client), 0, "the first download is not news");
+
+    let by_alice = insert_song(&alice, ROCKERS, &unique("from alice")).await;
+    let by_bob_elsewhere = insert_song(&bob, ROCKERS, &unique("from bob's phone")).await;
+    eventually(5_000, "alice's song is unread", || async {
+        to_json(&client.unread_rows(Some(ROCKERS.into()), Some("songs".into())))
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == by_alice)
+    })
+    .await;
+    eventually(5_000, "bob's own song arrived", || async {
+        !to_json(
+            &call(client.get("songs".into(), by_bob_elsewhere.clone()))
+                .await
+                .unwrap(),
+        )
+        .is_null()
+    })
+    .await;
+    let counts = to_json(&client.unread());
+    assert_eq!(counts["byBand"][ROCKERS]["songs"], 1, "{counts}");
+    assert_eq!(
+        counts["total"], 1,
+        "own changes, any device, are never unread"
+    );
+    assert!(unread_events.length() > 0);
+    assert_eq!(
+        field(&unread_events.get(unread_events.length() - 1), "total"),
+        1
+    );
+    client.close();
+
+    // A reload: the mark is still there; reading it clears it for good.
+    let reloaded = open(&bob, &database, URL, json!({})).await;
+    assert_eq!(unread_total(&reloaded), 1, "marks survive a reload");
+    reloaded.mark_read("songs", &by_alice);
+    reloaded.mark_read("songs", &by_alice);
+    assert_eq!(unread_total(&reloaded), 0);
+    let all = record(&reloaded);
+    reloaded.follow_band(ROCKERS).unwrap();
+    // Another of alice's changes, then bob edits that row: editing clears it.
+    let second = insert_setlist(&alice, &unique("alice's setlist")).await;
+    eventually(5_000, "the setlist is unread", || async {
+        unread_total(&reloaded) == 1
+    })
+    .await;
+    call(reloaded.update(
+        "setlists".into(),
+        second.clone(),
+        js(json!({"name": "seen"})),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(unread_total(&reloaded), 0, "editing a row reads it");
+    assert!(
+        events_of(&all, "error").is_empty(),
+        "{:?}",
+        events_of(&all, "error")
+    );
+    reloaded.close();
+    let again = open(&bob, &database, URL, json!({})).await;
+    eventually(2_000, "reads are persisted", || async {
+        unread_total(&again) == 0
+    })
+    .await;
+    assert_eq!(again.mark_all_read(None, None), 0);
+    again.close();
+}
+
+#[wasm_bindgen_test]
+async fn notifications_are_batched_named_and_capped() {
+    let alice = sign_in("alice").await;
+    let bob = sign_in("bob").await;
+    let options = json!({"notifications": {"windowMs": 400, "maxToasts": 2, "periodMs": 3000}});
+    let client = open(&bob, &unique("toasts"), URL, options).await;
+    let all = record(&client);
+    let (toasts, _keep) = listen(&client, "notification");
+    client.follow_band(ROCKERS).unwrap();
+    initial_pull_done(&all).await;
+
+    let title = unique("<b>Wonderwall</b>");
+    insert_song(&alice, ROCKERS, &title).await;
+    eventually(5_000, "one toast", || async { toasts.length() == 1 }).await;
+    let first = to_json(&toasts.get(0));
+    assert_eq!(first["text"], format!("Alice added '{title}'"));
+    assert_eq!(first["kind"], "changes");
+    assert_eq!(first["author"], alice.id);
+
+    // A burst within the window is one toast; past the cap of two, one summary at the end.
+    for _ in 0..3 {
+        insert_song(&alice, ROCKERS, &unique("burst")).await;
+    }
+    eventually(5_000, "the burst's toast", || async {
+        toasts.length() == 2
+    })
+    .await;
+    assert_eq!(field(&toasts.get(1), "text"), "3 changes by Alice");
+    insert_setlist(&alice, &unique("capped")).await;
+    insert_song(&alice, ROCKERS, &unique("capped")).await;
+    gloo_timers::future::TimeoutFuture::new(1_000).await;
+    assert_eq!(toasts.length(), 2, "over the cap: held back");
+    eventually(6_000, "the summary", || async { toasts.length() == 3 }).await;
+    assert_eq!(field(&toasts.get(2), "text"), "2 changes by Alice");
+
+    // Bob's own changes never make a toast.
+    insert_song(&bob, ROCKERS, &unique("mine")).await;
+    gloo_timers::future::TimeoutFuture::new(1_000).await;
+    assert_eq!(toasts.length(), 3);
+    client.close();
+}
