@@ -220,3 +220,78 @@ async fn notifications_are_batched_named_and_capped() {
     assert_eq!(toasts.length(), 3);
     client.close();
 }
+
+#[wasm_bindgen_test]
+async fn the_dashboard_counts_purges_and_exports() {
+    let alice = sign_in("alice").await;
+    let client = open(&alice, &unique("dashboard"), URL, json!({})).await;
+    let events = record(&client);
+    client.follow_band(ROCKERS).unwrap();
+    initial_pull_done(&events).await;
+    let songs_of = |stats: &Value| {
+        stats["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == "songs" && t["bandId"] == ROCKERS)
+            .cloned()
+            .unwrap()
+    };
+    let in_sync = || async {
+        let stats = to_json(&call(client.stats()).await.unwrap());
+        let songs = songs_of(&stats);
+        songs["server"].as_u64().is_some() && songs["local"] == songs["server"]
+    };
+    eventually(10_000, "local and server counts agree", in_sync).await;
+
+    // A write RLS refuses (alice is not in TRIO) stays parked in the outbox…
+    let parked = to_json(
+        &call(client.create(
+            "songs".into(),
+            js(json!({"bandId": TRIO, "title": "parked"})),
+        ))
+        .await
+        .unwrap(),
+    );
+    eventually(5_000, "the refusal parks it", || async {
+        to_json(&client.outbox())[0]["failed"]["status"] == 403
+    })
+    .await;
+    // …and survives a purge of the cache, which downloads the band again.
+    let removed = call(client.purge_local()).await.unwrap().as_f64().unwrap();
+    assert!(removed >= 20.0, "{removed}");
+    let kept = call(client.get("songs".into(), parked["id"].as_str().unwrap().into()))
+        .await
+        .unwrap();
+    assert!(!kept.is_undefined(), "rows with pending writes are kept");
+    let purged: Vec<Value> = events_of(&events, "change")
+        .into_iter()
+        .filter(|e| e["source"] == "purge")
+        .collect();
+    assert!(!purged.is_empty());
+    eventually(10_000, "downloaded again", in_sync).await;
+
+    let export: Value = serde_json::from_str(
+        &call(client.export_json())
+            .await
+            .unwrap()
+            .as_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(export["userId"], alice.id);
+    assert!(export["tables"]["songs"].as_array().unwrap().len() >= 20);
+    assert_eq!(export["outbox"].as_array().unwrap().len(), 1);
+    let log = to_json(&client.sync_log());
+    assert!(log.as_array().unwrap().iter().all(|e| e["at"].is_number()));
+    assert!(log
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "change"));
+
+    client.force_sync();
+    let seq = to_json(&client.outbox())[0]["seq"].as_f64().unwrap();
+    call(client.discard(seq)).await.unwrap();
+    client.close();
+}

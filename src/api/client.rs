@@ -121,14 +121,14 @@ struct ListOptions {
     limit: Option<usize>,
 }
 
-struct Inner {
-    store: Rc<Store>,
-    writer: Writer,
-    reader: Reader,
-    activity: Activity,
-    listeners: Listeners,
+pub(super) struct Inner {
+    pub(super) store: Rc<Store>,
+    pub(super) writer: Writer,
+    pub(super) reader: Reader,
+    pub(super) activity: Activity,
+    pub(super) listeners: Listeners,
     page: std::cell::RefCell<Option<PageEvents>>,
-    user_id: String,
+    pub(super) user_id: String,
 }
 
 /// The sync client of one signed-in user: reads from the local IndexedDB cache, optimistic
@@ -143,10 +143,10 @@ struct Inner {
 /// ```
 #[wasm_bindgen]
 pub struct SyncClient {
-    inner: Rc<Inner>,
+    pub(super) inner: Rc<Inner>,
 }
 
-fn store_error(error: StoreError) -> JsValue {
+pub(super) fn store_error(error: StoreError) -> JsValue {
     SyncError::new(error.code(), error.to_string()).into()
 }
 

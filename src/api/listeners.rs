@@ -16,10 +16,27 @@ struct Entry {
     listener: js_sys::Function,
 }
 
+/// How many recent events the sync log keeps.
+const LOG_SIZE: usize = 200;
+
+/// The events worth a line in the sync log (not latency probes or channel chatter).
+const LOGGED: &[&str] = &[
+    "change",
+    "connection",
+    "conflict",
+    "error",
+    "auth",
+    "bands",
+    "storage",
+    "channelError",
+];
+
 #[derive(Default)]
 struct Registry {
     last_id: u32,
     entries: Vec<Entry>,
+    /// Recent events with the time they happened, oldest first.
+    log: std::collections::VecDeque<JsValue>,
 }
 
 /// The listeners of one object.
@@ -68,12 +85,31 @@ impl Listeners {
         self.inner.borrow_mut().entries.clear();
     }
 
+    /// The sync log: recent events, oldest first, each with `at` (epoch milliseconds).
+    pub fn log(&self) -> js_sys::Array {
+        self.inner.borrow().log.iter().collect()
+    }
+
+    fn record(&self, kind: &str, event: &JsValue) {
+        if !LOGGED.contains(&kind) {
+            return;
+        }
+        let entry = js_sys::Object::assign(&js_sys::Object::new(), event.unchecked_ref());
+        let _ = Reflect::set(&entry, &"at".into(), &js_sys::Date::now().into());
+        let mut registry = self.inner.borrow_mut();
+        if registry.log.len() == LOG_SIZE {
+            registry.log.pop_front();
+        }
+        registry.log.push_back(entry.into());
+    }
+
     /// Calls the listeners of `event` (by its `type`, and for a `change` also by
     /// `<alias>:changed`). A snapshot is taken first, so listeners may add or remove
     /// listeners; one that throws is reported on the console and the others still run.
     pub fn emit(&self, event: &JsValue) {
         let text = |key: &str| Reflect::get(event, &key.into()).ok()?.as_string();
         let kind = text("type").unwrap_or_default();
+        self.record(&kind, event);
         let convenience = (kind == "change")
             .then(|| text("alias"))
             .flatten()

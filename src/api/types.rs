@@ -39,6 +39,17 @@ export interface NotificationOptions {
   connectionGraceMs?: number | null;
 }
 
+/** Figures for a developer dashboard (`SyncClient.stats`). */
+export interface SyncStats {
+  /** Live (not deleted) rows per followed band and table, here and on the server (`null`: unreachable). */
+  tables: { table: string; bandId: string; local: number; server: number | null }[];
+  outbox: OutboxEntry[];
+  conflicts: number;
+  unread: UnreadCounts;
+  connection: ConnectionInfo;
+  log: (SyncEvent & { at: number })[];
+}
+
 /** Unread rows: in total, and per band and table. */
 export interface UnreadCounts { total: number; byBand: Record<string, Record<string, number>> }
 

@@ -223,6 +223,11 @@ impl Reader {
         self.run(|engine, now| engine.handle_input(now, input));
     }
 
+    /// Where pulls go, with the current token.
+    pub fn endpoint(&self) -> Endpoint {
+        self.inner.endpoint.borrow().clone()
+    }
+
     /// The connection as the app shows it.
     pub fn info(&self) -> ConnectionInfo {
         let mut info = self.inner.info.borrow().clone();

@@ -427,6 +427,46 @@ impl Store {
         Ok(())
     }
 
+    /// Empties the cache in one transaction: every row except those in `keep` (`table:id`,
+    /// rows with pending writes), every cursor (the next pull downloads everything), read
+    /// marks and cached names. Returns the removed ids per table and band.
+    pub async fn clear_cache(
+        &self,
+        keep: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<(String, String, Vec<String>)>, StoreError> {
+        let tables: Vec<&str> = self.schema.tables.iter().map(|t| t.name.as_str()).collect();
+        let mut stores = tables.clone();
+        stores.extend([CURSORS, READ_MARKS, PROFILES]);
+        let db = self.db()?;
+        let tx = db.transaction(&stores, TransactionMode::ReadWrite)?;
+        let mut removed: std::collections::BTreeMap<(String, String), Vec<String>> =
+            Default::default();
+        for table in &self.schema.tables {
+            let store = tx.store(&table.name)?;
+            let scope = snake_to_camel(&table.scope);
+            for row in store.get_all(None, None).await? {
+                let text = |key: &str| js_sys::Reflect::get(&row, &key.into()).ok()?.as_string();
+                let Some(id) = text("id") else { continue };
+                if keep.contains(&format!("{}:{id}", table.name)) {
+                    continue;
+                }
+                store.delete(id.as_str().into()).await?;
+                removed
+                    .entry((table.name.clone(), text(&scope).unwrap_or_default()))
+                    .or_default()
+                    .push(id);
+            }
+        }
+        for store in [CURSORS, READ_MARKS, PROFILES] {
+            tx.store(store)?.clear().await?;
+        }
+        tx.done().await?;
+        Ok(removed
+            .into_iter()
+            .map(|((table, band), ids)| (table, band, ids))
+            .collect())
+    }
+
     /// One row in the app's shape.
     pub async fn get(&self, table: &str, id: &str) -> Result<Option<JsValue>, StoreError> {
         let db = self.db()?;

@@ -1,0 +1,171 @@
+//! What a developer dashboard needs: local against server counts, the outbox, the sync log,
+//! and the levers (force a sync, purge the cache, export everything).
+
+use super::client::{store_error, SyncClient};
+use super::error::SyncError;
+use super::events::event_to_js;
+use crate::io::http;
+use crate::io::store::{to_js, CONFLICTS, OUTBOX, READ_MARKS};
+use crate::io::writer::{RowsChanged, WriteEvent};
+use js_sys::{Array, Object, Promise, Reflect};
+use rockon_sync_core::outbox::{HttpRequest, HttpResult};
+use std::collections::BTreeSet;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+fn set(object: &Object, key: &str, value: JsValue) {
+    let _ = Reflect::set(object, &key.into(), &value);
+}
+
+fn is_live(row: &JsValue) -> bool {
+    let deleted = Reflect::get(row, &"deletedAt".into()).unwrap_or(JsValue::NULL);
+    deleted.is_null() || deleted.is_undefined()
+}
+
+#[wasm_bindgen]
+impl SyncClient {
+    /// Figures for a dashboard: `{ tables: [{ table, bandId, local, server }], outbox,
+    /// conflicts, unread, connection, log }`. `local` and `server` count live rows (not
+    /// deleted); `server` is `null` when the server cannot be asked (offline).
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncStats>")]
+    pub fn stats(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let schema = inner.store.schema().clone();
+            let endpoint = inner.reader.endpoint();
+            let info = inner.reader.info();
+            let tables = Array::new();
+            for band in &info.bands {
+                for table in &schema.tables {
+                    let rows = inner
+                        .store
+                        .list(&table.name, band)
+                        .await
+                        .map_err(store_error)?;
+                    let local = rows.iter().filter(|r| is_live(r)).count() as u32;
+                    let request = HttpRequest::get(format!(
+                        "/rest/v1/{}?select=id&{}=eq.{}&deleted_at=is.null",
+                        table.name,
+                        table.scope,
+                        rockon_sync_core::percent_encode(band)
+                    ));
+                    let server = match http::send(&endpoint, &request).await {
+                        HttpResult::Response { status: 200, body } => {
+                            serde_json::from_str::<Vec<serde_json::Value>>(&body)
+                                .map_or(JsValue::NULL, |rows| (rows.len() as u32).into())
+                        }
+                        _ => JsValue::NULL,
+                    };
+                    let entry = Object::new();
+                    set(&entry, "table", table.name.as_str().into());
+                    set(&entry, "bandId", band.as_str().into());
+                    set(&entry, "local", local.into());
+                    set(&entry, "server", server);
+                    tables.push(&entry);
+                }
+            }
+            let stats = Object::new();
+            set(&stats, "tables", tables.into());
+            set(&stats, "outbox", to_js(&inner.writer.entries()));
+            let conflicts = inner.store.conflicts().await.map_err(store_error)?;
+            set(&stats, "conflicts", (conflicts.len() as u32).into());
+            set(&stats, "unread", to_js(&inner.activity.counts()));
+            set(&stats, "connection", to_js(&info));
+            set(&stats, "log", inner.listeners.log().into());
+            Ok(stats.into())
+        })
+    }
+
+    /// The sync log: recent changes, connection changes, conflicts and errors, oldest first,
+    /// each event with `at` (epoch milliseconds).
+    #[wasm_bindgen(js_name = syncLog)]
+    #[wasm_bindgen(unchecked_return_type = "(SyncEvent & { at: number })[]")]
+    pub fn sync_log(&self) -> Array {
+        self.inner.listeners.log()
+    }
+
+    /// Syncs now: pending pushes go without waiting out a backoff, and every followed band
+    /// is pulled from its cursor.
+    #[wasm_bindgen(js_name = forceSync)]
+    pub fn force_sync(&self) {
+        self.inner.writer.set_online();
+        for band in self.inner.reader.info().bands {
+            self.inner.reader.pull(&band);
+        }
+    }
+
+    /// Empties the local cache — rows, cursors, unread marks, cached names — except rows
+    /// with pending writes, which stay with their outbox entries; then downloads every
+    /// followed band again. Resolves to the number of rows removed.
+    #[wasm_bindgen(js_name = purgeLocal)]
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn purge_local(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let keep: BTreeSet<String> = inner
+                .writer
+                .entries()
+                .iter()
+                .map(|e| format!("{}:{}", e.table, e.row_id))
+                .collect();
+            let removed = inner.store.clear_cache(&keep).await.map_err(store_error)?;
+            inner.activity.mark_all_read(None, None);
+            let schema = inner.store.schema().clone();
+            let mut count = 0;
+            for (table, scope, ids) in removed {
+                count += ids.len();
+                let change = WriteEvent::Change(RowsChanged {
+                    table,
+                    scope,
+                    ids,
+                    action: "delete",
+                    source: "purge",
+                });
+                inner.listeners.emit(&event_to_js(&change, &schema));
+            }
+            for band in inner.reader.info().bands {
+                inner.reader.pull(&band);
+            }
+            Ok((count as u32).into())
+        })
+    }
+
+    /// Everything stored locally as one JSON text: `{ exportedAt, userId, tables: { [table]:
+    /// Row[] }, outbox, conflicts, unread }`.
+    #[wasm_bindgen(js_name = exportJson)]
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    pub fn export_json(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let export = Object::new();
+            set(
+                &export,
+                "exportedAt",
+                js_sys::Date::new_0().to_iso_string().into(),
+            );
+            set(&export, "userId", inner.user_id.as_str().into());
+            let tables = Object::new();
+            for table in &inner.store.schema().tables {
+                let rows = inner.store.all(&table.name).await.map_err(store_error)?;
+                set(
+                    &tables,
+                    &table.name,
+                    rows.into_iter().collect::<Array>().into(),
+                );
+            }
+            set(&export, "tables", tables.into());
+            for (key, store) in [
+                ("outbox", OUTBOX),
+                ("conflicts", CONFLICTS),
+                ("unread", READ_MARKS),
+            ] {
+                let records = inner.store.all(store).await.map_err(store_error)?;
+                set(&export, key, records.into_iter().collect::<Array>().into());
+            }
+            let text =
+                js_sys::JSON::stringify_with_replacer_and_space(&export, &JsValue::NULL, &2.into())
+                    .map_err(|_| SyncError::new("export_failed", "the data is not JSON"))?;
+            Ok(text.into())
+        })
+    }
+}
