@@ -295,3 +295,86 @@ async fn the_dashboard_counts_purges_and_exports() {
     call(client.discard(seq)).await.unwrap();
     client.close();
 }
+
+#[wasm_bindgen_test]
+async fn presence_shows_members_and_their_views_within_the_band_only() {
+    let alice = sign_in("alice").await;
+    let bob = sign_in("bob").await;
+    let carol = sign_in("carol").await;
+    let watcher = open(&bob, &unique("presence-bob"), URL, json!({})).await;
+    let (seen, _keep) = listen(&watcher, "presence");
+    watcher.follow_band(ROCKERS).unwrap();
+    let outsider = open(&carol, &unique("presence-carol"), URL, json!({})).await;
+    let outsider_events = record(&outsider);
+    outsider.follow_band(ROCKERS).unwrap();
+    let client = open(&alice, &unique("presence-alice"), URL, json!({})).await;
+    client.follow_band(ROCKERS).unwrap();
+
+    let alice_views = || {
+        let mut views = Vec::new();
+        for event in seen.iter() {
+            for member in field(&event, "members").as_array().unwrap() {
+                let view = member["meta"]["view"].clone();
+                if member["userId"] == alice.id && views.last() != Some(&view) {
+                    views.push(view);
+                }
+            }
+        }
+        views
+    };
+    // Tracked once the channel is joined.
+    client
+        .set_presence(ROCKERS, js(json!({"view": "songs"})))
+        .unwrap();
+    eventually(5_000, "alice is online", || async {
+        alice_views().last() == Some(&json!("songs"))
+    })
+    .await;
+    // A burst of view changes costs at most one message now and the newest a moment later
+    // (Realtime allows 5 presence messages per 30 s): nothing in between.
+    for view in ["setlists", "shows", "practices", "song"] {
+        client
+            .set_presence(ROCKERS, js(json!({"view": view, "itemId": "s1"})))
+            .unwrap();
+    }
+    eventually(5_000, "alice's newest view", || async {
+        alice_views().last() == Some(&json!("song"))
+    })
+    .await;
+    let views = alice_views();
+    assert!(views.len() <= 3, "{views:?}");
+    assert!(!views.contains(&json!("shows")) && !views.contains(&json!("practices")));
+    let members = to_json(&watcher.presence(ROCKERS));
+    let entry = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["userId"] == alice.id)
+        .cloned()
+        .expect("alice is online");
+    assert_eq!(entry["sessions"], 1);
+    assert_eq!(entry["meta"]["itemId"], "s1");
+
+    // Carol is not in the band: her join is refused, and she sees nobody.
+    eventually(5_000, "carol's join is refused", || async {
+        events_of(&outsider_events, "channelError")
+            .iter()
+            .any(|e| e["code"] == "unauthorized")
+    })
+    .await;
+    assert!(events_of(&outsider_events, "presence").is_empty());
+    assert_eq!(to_json(&outsider.presence(ROCKERS)), json!([]));
+
+    // Alice leaves: bob sees her go.
+    client.close();
+    eventually(5_000, "alice went offline", || async {
+        to_json(&watcher.presence(ROCKERS))
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["userId"] != alice.id)
+    })
+    .await;
+    watcher.close();
+    outsider.close();
+}

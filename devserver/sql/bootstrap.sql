@@ -69,3 +69,26 @@ begin
   end if;
 end
 $$;
+
+-- Realtime Authorization: private channels are authorized by RLS policies on
+-- realtime.messages, evaluated with realtime.topic() set to the channel's topic.
+create schema if not exists realtime;
+grant usage on schema realtime to anon, authenticated, service_role;
+
+create table if not exists realtime.messages (
+  id bigserial primary key,
+  topic text not null,
+  extension text not null,
+  event text,
+  payload jsonb,
+  private boolean default true,
+  inserted_at timestamptz not null default now()
+);
+alter table realtime.messages enable row level security;
+grant select, insert on realtime.messages to anon, authenticated;
+
+create or replace function realtime.topic() returns text
+language sql stable as $$
+  select nullif(current_setting('realtime.topic', true), '')
+$$;
+grant execute on function realtime.topic() to anon, authenticated, service_role;

@@ -6,10 +6,16 @@ use tokio_postgres::NoTls;
 /// SQL that stands in for what a hosted Supabase project provides.
 const BOOTSTRAP: &str = include_str!("../sql/bootstrap.sql");
 /// The schema, in order; valid unchanged on a hosted Supabase project.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_rockon_schema",
-    include_str!("../sql/migrations/0001_rockon_schema.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_rockon_schema",
+        include_str!("../sql/migrations/0001_rockon_schema.sql"),
+    ),
+    (
+        "0002_band_channels",
+        include_str!("../sql/migrations/0002_band_channels.sql"),
+    ),
+];
 /// The dev server's own objects: refresh tokens and the RLS fan-out.
 const DEVSERVER: &str = include_str!("../sql/devserver.sql");
 /// Demo users, bands and their songs, setlists, shows and practices.

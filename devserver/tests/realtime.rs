@@ -470,3 +470,44 @@ async fn presence_and_broadcast_between_members_of_a_channel() {
         "songs"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn private_band_channels_admit_members_only() {
+    let server = Server::start(&[]);
+    let join = |token: &str| {
+        json!({"config": {"broadcast": {"ack": false, "self": false}, "presence": {"key": "k", "enabled": true},
+                          "postgres_changes": [], "private": true}, "access_token": token})
+    };
+    let topic = format!("realtime:band:{ROCKERS}");
+    let mut member = Phoenix::connect(&server, "2.0.0").await;
+    member
+        .send(None, &topic, "phx_join", join(&token("bob", 3600)))
+        .await;
+    let reply = member.next_event("phx_reply", 2_000).await.unwrap();
+    assert_eq!(reply.payload["status"], "ok", "{:?}", reply.payload);
+
+    let mut outsider = Phoenix::connect(&server, "2.0.0").await;
+    outsider
+        .send(None, &topic, "phx_join", join(&token("carol", 3600)))
+        .await;
+    let reply = outsider.next_event("phx_reply", 2_000).await.unwrap();
+    assert_eq!(reply.payload["status"], "error");
+    let reason = reply.payload["response"]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("Unauthorized"), "{reason}");
+    assert!(
+        outsider.next_event("presence_state", 300).await.is_none(),
+        "nothing of the channel reaches an outsider"
+    );
+
+    // Not a band topic at all: denied, not an error of the server.
+    outsider
+        .send(
+            None,
+            "realtime:band:not-a-uuid",
+            "phx_join",
+            join(&token("carol", 3600)),
+        )
+        .await;
+    let reply = outsider.next_event("phx_reply", 2_000).await.unwrap();
+    assert_eq!(reply.payload["status"], "error");
+}

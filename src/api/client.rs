@@ -295,6 +295,7 @@ impl SyncClient {
                 }
             }),
         );
+        reader.set_presence_key(&user_id);
         let inner = Rc::new(Inner {
             store,
             writer,
@@ -352,6 +353,26 @@ impl SyncClient {
         self.inner.writer.stop();
         self.inner.reader.close();
         self.inner.store.close();
+    }
+
+    /// Shows the band's members online what this user is viewing, e.g. `{ view: 'songs' }`
+    /// or `{ view: 'song', itemId }`. Updates are coalesced to stay within Realtime's rate
+    /// limit (5 per 30 s): a burst sends only the newest.
+    #[wasm_bindgen(js_name = setPresence)]
+    pub fn set_presence(
+        &self,
+        band_id: &str,
+        #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] meta: JsValue,
+    ) -> Result<(), JsValue> {
+        let meta = object_arg(meta, "meta")?;
+        self.inner.reader.set_presence(band_id, Value::Object(meta));
+        Ok(())
+    }
+
+    /// The band's members online now (the last `presence` event's `members`).
+    #[wasm_bindgen(unchecked_return_type = "PresenceMember[]")]
+    pub fn presence(&self, band_id: &str) -> JsValue {
+        super::events::json(&self.inner.reader.members(band_id))
     }
 
     /// Marks a row read (the user opened it). Harmless when it was not unread.

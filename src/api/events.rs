@@ -198,6 +198,13 @@ pub fn read_event_to_js(event: &ReadEvent, schema: &Schema) -> Option<JsValue> {
             schema,
         ),
         ReadEvent::Observed { .. } => return None,
+        ReadEvent::Presence { band, members } => {
+            let object = Object::new();
+            let _ = Reflect::set(&object, &"type".into(), &"presence".into());
+            let _ = Reflect::set(&object, &"bandId".into(), &band.into());
+            let _ = Reflect::set(&object, &"members".into(), &json(members));
+            object.into()
+        }
     })
 }
 
@@ -264,7 +271,7 @@ pub fn status_name(status: RowStatus) -> &'static str {
 }
 
 /// JSON data as plain objects and arrays (not `Map`s).
-fn json(value: &impl Serialize) -> JsValue {
+pub fn json(value: &impl Serialize) -> JsValue {
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
     value.serialize(&serializer).unwrap_or(JsValue::NULL)
 }

@@ -50,6 +50,18 @@ export interface SyncStats {
   log: (SyncEvent & { at: number })[];
 }
 
+/** A band member online, over all their tabs and devices. */
+export interface PresenceMember {
+  userId: string;
+  /** Tabs and devices they are present with. */
+  sessions: number;
+  /** What their newest session shows, as the app set it with `setPresence`. */
+  meta: Record<string, unknown>;
+}
+
+/** Who of a band is online now. */
+export interface PresenceEvent { type: 'presence'; bandId: string; members: PresenceMember[] }
+
 /** Unread rows: in total, and per band and table. */
 export interface UnreadCounts { total: number; byBand: Record<string, Record<string, number>> }
 
@@ -136,7 +148,8 @@ export type SyncEvent =
   | { type: 'auth'; reason: 'tokenExpired' }
   | { type: 'storage'; state: 'closed' | 'reopened' | 'outdated'; message?: string }
   | { type: 'error'; code: string; message: string }
-  | Exclude<RealtimeEvent, { type: 'change' | 'needToken' }>;
+  | PresenceEvent
+  | Exclude<RealtimeEvent, { type: 'change' | 'needToken' | 'presence' }>;
 
 /** What the Realtime connection reports (`RealtimeConnection.on`, and through `SyncClient.on`). */
 export type RealtimeEvent =

@@ -4,6 +4,7 @@ pub mod activity;
 pub mod clock;
 pub mod http;
 pub mod page_events;
+pub mod presence;
 pub mod reader;
 pub mod realtime_driver;
 pub mod rows;

@@ -3,6 +3,7 @@
 //! says changes may have been missed.
 
 use super::http::{self, Endpoint};
+use super::presence::{band_of, Member, PresenceTracker};
 use super::realtime_driver::RealtimeDriver;
 use super::store::{to_js, Store, StoreError};
 use super::writer::RowsChanged;
@@ -11,8 +12,8 @@ use rockon_sync_core::catchup::{Cursor, PullPlan};
 use rockon_sync_core::notify::Action;
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::realtime::{
-    ChangeKind, ChannelConfig, ConnectionState, Event, PostgresBinding, PostgresChange,
-    RealtimeConfig,
+    ChangeKind, ChannelConfig, ChannelState, ConnectionState, Event, PostgresBinding,
+    PostgresChange, RealtimeConfig,
 };
 use rockon_sync_core::schema::TableSchema;
 use rockon_sync_core::unread::ObservedRow;
@@ -68,6 +69,13 @@ pub enum ReadEvent {
     },
     /// Connection, channel and protocol news from the Realtime engine.
     Realtime(Event),
+    /// Who of a band is online now.
+    Presence {
+        /// The band.
+        band: String,
+        /// Its members online.
+        members: Vec<Member>,
+    },
     /// A failure while applying or pulling.
     Error {
         /// Stable code.
@@ -118,6 +126,8 @@ struct Inner {
     info: RefCell<ConnectionInfo>,
     pull_again: RefCell<BTreeSet<String>>,
     has_local_edits: LocalEdits,
+    presence: PresenceTracker,
+    presence_timer: RefCell<Option<gloo_timers::callback::Timeout>>,
     on_event: Box<dyn Fn(ReadEvent)>,
 }
 
@@ -152,6 +162,8 @@ impl Reader {
             }),
             pull_again: RefCell::new(BTreeSet::new()),
             has_local_edits,
+            presence: PresenceTracker::default(),
+            presence_timer: RefCell::new(None),
             on_event,
         });
         let weak = Rc::downgrade(&inner);
@@ -193,6 +205,7 @@ impl Reader {
     /// is followed; a band they leave or are removed from is left and purged.
     pub fn follow_user(&self, user_id: &str) -> Result<(), String> {
         *self.inner.user.borrow_mut() = Some(user_id.to_owned());
+        self.inner.presence.set_key(user_id);
         let config = ChannelConfig {
             postgres_changes: vec![PostgresBinding::table_eq(
                 "band_memberships",
@@ -236,6 +249,22 @@ impl Reader {
         info
     }
 
+    /// Tracks under `key` (the user id) on band channels joined from now on.
+    pub fn set_presence_key(&self, key: &str) {
+        self.inner.presence.set_key(key);
+    }
+
+    /// Shows `meta` (what the user is viewing) to the band's members online.
+    pub fn set_presence(&self, band: &str, meta: Value) {
+        self.inner.presence.want(band, meta);
+        flush_presence(&self.inner);
+    }
+
+    /// The band's members online now.
+    pub fn members(&self, band: &str) -> Vec<Member> {
+        self.inner.presence.members(band)
+    }
+
     /// Closes the socket and stops polling for good.
     pub fn close(&self) {
         self.inner.polling.borrow_mut().take();
@@ -268,8 +297,11 @@ fn follow_band(inner: &Inner, band_id: &str) -> Result<(), String> {
         .iter()
         .map(|t| PostgresBinding::table_eq(&t.name, &t.scope, band_id))
         .collect();
+    // A private channel: only members may join, so presence stays within the band.
     let config = ChannelConfig {
         postgres_changes: bindings,
+        presence: inner.presence.key(),
+        private: true,
         ..ChannelConfig::default()
     };
     let name = format!("band:{band_id}");
@@ -290,6 +322,7 @@ fn unfollow_band(inner: &Inner, band_id: &str) {
     let topic = format!("realtime:band:{band_id}");
     with_engine(inner, |engine, now| engine.leave(now, &topic));
     inner.bands.borrow_mut().remove(band_id);
+    inner.presence.forget(band_id);
 }
 
 /// Reads the user's memberships and follows exactly their bands.
@@ -380,8 +413,24 @@ fn on_realtime(inner: &Rc<Inner>, event: Event) {
             fall_back_if_needed(inner, &state);
             (inner.on_event)(ReadEvent::Realtime(Event::Connection(state)));
         }
+        Event::Presence { topic, state, .. } => {
+            if let Some(band) = band_of(&topic) {
+                let members = inner.presence.update(band, &state);
+                (inner.on_event)(ReadEvent::Presence {
+                    band: band.to_owned(),
+                    members,
+                });
+            }
+        }
         other => {
             match &other {
+                Event::Channel {
+                    topic,
+                    state: ChannelState::Joined,
+                } => {
+                    inner.presence.rejoined(topic);
+                    flush_presence(inner);
+                }
                 Event::Latency { ms } => inner.info.borrow_mut().latency_ms = Some(*ms),
                 Event::ChannelError { cause, .. } => {
                     inner.info.borrow_mut().last_error = Some(cause.to_string())
@@ -391,6 +440,26 @@ fn on_realtime(inner: &Rc<Inner>, event: Event) {
             (inner.on_event)(ReadEvent::Realtime(other))
         }
     }
+}
+
+/// Sends the presence updates the budget allows, and sets a timer for the rest.
+fn flush_presence(inner: &Rc<Inner>) {
+    let mut due = None;
+    with_engine(inner, |engine, now| {
+        due = inner
+            .presence
+            .flush(now, |topic, meta| engine.track(now, topic, meta).is_ok());
+    });
+    let timer = due.map(|at| {
+        let weak = Rc::downgrade(inner);
+        let delay = at.since(super::clock::now()).min(u64::from(u32::MAX)) as u32;
+        gloo_timers::callback::Timeout::new(delay, move || {
+            if let Some(inner) = weak.upgrade() {
+                flush_presence(&inner);
+            }
+        })
+    });
+    *inner.presence_timer.borrow_mut() = timer;
 }
 
 /// Polls every followed band over REST while the socket keeps failing to connect, and stops

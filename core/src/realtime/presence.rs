@@ -5,6 +5,7 @@
 //! gone. A diff that arrives before the first state is applied to an empty state.
 
 use super::messages::PayloadError;
+use crate::Millis;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -74,6 +75,105 @@ impl PresenceState {
     }
 }
 
+/// Keeps this client's presence updates under Supabase's limit (5 per 30 s per client by
+/// default): the wanted meta per channel is remembered, updates beyond the budget wait, and
+/// of several waiting updates to one channel only the newest is sent. Sends are also spaced
+/// by a minimum gap, so a burst of view changes costs two updates (the first and the newest),
+/// not the whole budget.
+#[derive(Debug, Clone)]
+pub struct TrackThrottle {
+    limit: usize,
+    period_ms: u64,
+    min_gap_ms: u64,
+    sent: std::collections::VecDeque<Millis>,
+    /// What each channel should show (re-sent after a rejoin).
+    wanted: BTreeMap<String, Value>,
+    /// Channels whose wanted meta has not been sent since it changed.
+    waiting: std::collections::BTreeSet<String>,
+}
+
+impl Default for TrackThrottle {
+    fn default() -> Self {
+        Self::new(5, 30_000, 1_000)
+    }
+}
+
+impl TrackThrottle {
+    /// At most `limit` updates per `period_ms`, at least `min_gap_ms` apart.
+    pub fn new(limit: usize, period_ms: u64, min_gap_ms: u64) -> Self {
+        Self {
+            limit: limit.max(1),
+            period_ms,
+            min_gap_ms,
+            sent: Default::default(),
+            wanted: BTreeMap::new(),
+            waiting: Default::default(),
+        }
+    }
+
+    /// The client wants `meta` shown on `topic`; a repeat of what is shown costs nothing.
+    pub fn set(&mut self, topic: &str, meta: Value) {
+        if self.wanted.get(topic) == Some(&meta) {
+            return;
+        }
+        self.wanted.insert(topic.to_owned(), meta);
+        self.waiting.insert(topic.to_owned());
+    }
+
+    /// The channel was (re)joined: what it should show must be sent again.
+    pub fn rejoined(&mut self, topic: &str) {
+        if self.wanted.contains_key(topic) {
+            self.waiting.insert(topic.to_owned());
+        }
+    }
+
+    /// The channel was left.
+    pub fn forget(&mut self, topic: &str) {
+        self.wanted.remove(topic);
+        self.waiting.remove(topic);
+    }
+
+    /// The next update to send now, if the budget allows; call until `None`.
+    pub fn poll_send(&mut self, now: Millis) -> Option<(String, Value)> {
+        while self
+            .sent
+            .front()
+            .is_some_and(|t| now.since(*t) >= self.period_ms)
+        {
+            self.sent.pop_front();
+        }
+        if self.next_allowed().is_some_and(|t| t > now) {
+            return None;
+        }
+        let topic = self.waiting.pop_first()?;
+        self.sent.push_back(now);
+        let meta = self.wanted.get(&topic).cloned().unwrap_or(Value::Null);
+        Some((topic, meta))
+    }
+
+    /// A send the channel refused (not joined yet): it waits for [`rejoined`](Self::rejoined).
+    pub fn refused(&mut self) {
+        self.sent.pop_back();
+    }
+
+    /// When an update that waits for budget can go (`None`: nothing waits, or it can go now).
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        if self.waiting.is_empty() {
+            return None;
+        }
+        self.next_allowed()
+    }
+
+    /// The earliest time the next send keeps both the gap and the budget.
+    fn next_allowed(&self) -> Option<Millis> {
+        let gap = self.sent.back().map(|t| *t + self.min_gap_ms);
+        let budget = (self.sent.len() >= self.limit)
+            .then(|| self.sent.front().map(|t| *t + self.period_ms))
+            .flatten();
+        gap.into_iter().chain(budget).max()
+    }
+}
+
 fn phx_ref(meta: &Map<String, Value>) -> Option<&str> {
     meta.get("phx_ref").and_then(Value::as_str)
 }
@@ -129,6 +229,56 @@ mod tests {
             }))
             .unwrap();
         assert_eq!(state.to_json(), json!({"bob": [{"phx_ref": "b1"}]}));
+    }
+
+    #[test]
+    fn the_throttle_keeps_under_the_limit_and_sends_only_the_newest() {
+        let mut throttle = TrackThrottle::new(2, 30_000, 1);
+        throttle.set("a", json!({"view": "songs"}));
+        throttle.set("a", json!({"view": "songs"}));
+        assert_eq!(
+            throttle.poll_send(Millis(0)),
+            Some(("a".into(), json!({"view": "songs"})))
+        );
+        assert_eq!(
+            throttle.poll_send(Millis(0)),
+            None,
+            "a repeat costs nothing"
+        );
+        throttle.set("a", json!({"view": "shows"}));
+        assert_eq!(throttle.poll_send(Millis(0)), None, "the gap");
+        assert_eq!(throttle.poll_timeout(), Some(Millis(1)));
+        assert!(throttle.poll_send(Millis(1)).is_some());
+        for view in ["x", "y", "z"] {
+            throttle.set("a", json!({ "view": view }));
+        }
+        assert_eq!(throttle.poll_send(Millis(2)), None, "over budget");
+        assert_eq!(throttle.poll_timeout(), Some(Millis(30_000)));
+        assert_eq!(
+            throttle.poll_send(Millis(30_000)),
+            Some(("a".into(), json!({"view": "z"}))),
+            "only the newest"
+        );
+        assert_eq!(throttle.poll_send(Millis(30_001)), None);
+        throttle.rejoined("a");
+        assert_eq!(throttle.poll_timeout(), Some(Millis(30_001)));
+        assert_eq!(throttle.poll_send(Millis(30_001)).unwrap().1["view"], "z");
+        throttle.forget("a");
+        throttle.rejoined("a");
+        assert_eq!(throttle.poll_send(Millis(90_000)), None);
+
+        // The default: a burst of ten view changes costs the first and the newest.
+        let mut spaced = TrackThrottle::default();
+        let mut sent = Vec::new();
+        for (i, t) in (0..10).map(|i| (i, i * 50)) {
+            spaced.set("b", json!({ "view": i }));
+            sent.extend(spaced.poll_send(Millis(t)));
+        }
+        let due = spaced.poll_timeout().unwrap();
+        assert_eq!(due, Millis(1_000));
+        sent.extend(spaced.poll_send(due));
+        let views: Vec<Value> = sent.into_iter().map(|(_, m)| m["view"].clone()).collect();
+        assert_eq!(views, [json!(0), json!(9)]);
     }
 
     #[test]

@@ -263,6 +263,32 @@ impl Session {
             Ok(claims) => claims,
             Err(error) => return reply_error(&self.outbox, error.realtime_reason()),
         };
+        let private = frame
+            .payload
+            .pointer("/config/private")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if private {
+            let topic = frame
+                .topic
+                .strip_prefix("realtime:")
+                .unwrap_or(&frame.topic);
+            match super::authorize::may_read(&self.state, &claims, topic).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return reply_error(
+                        &self.outbox,
+                        format!("Unauthorized: You do not have permissions to read from this Channel topic: {topic}"),
+                    )
+                }
+                Err(error) => {
+                    return reply_error(
+                        &self.outbox,
+                        format!("Unable to authorize the channel: {error}"),
+                    )
+                }
+            }
+        }
         let already = self.channels.contains_key(&frame.topic);
         if !already && self.state.hub.channel_count(self.conn) >= MAX_CHANNELS {
             return reply_error(
