@@ -1,4 +1,5 @@
 // webpack builds of the workspace. `--config-name bench` bundles the benchmark pages;
+// `--config-name react-test` the page that tests the React bindings;
 // `--config-name release-check` bundles the optimised npm
 // package (pkg/, built by scripts/build-pkg.sh) into a page that exercises it in Chromium.
 const path = require('path');
@@ -22,6 +23,13 @@ module.exports = [
     mode: 'production',
     entry: { 'write-path': './bench/write-path.js', 'read-path': './bench/read-path.js' },
     output: { path: path.resolve(__dirname, 'dist/bench'), filename: '[name].js', clean: true },
+    ...wasmPackage,
+  },
+  {
+    name: 'react-test',
+    mode: 'production',
+    entry: { page: './tests/react/page.js' },
+    output: { path: path.resolve(__dirname, 'dist/react-test'), filename: '[name].js', clean: true },
     ...wasmPackage,
   },
   {

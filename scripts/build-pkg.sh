@@ -10,7 +10,25 @@ wasm-opt pkg/rockon_sync_bg.wasm -Oz \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-reference-types --enable-multivalue --enable-mutable-globals \
   -o pkg/rockon_sync_bg.wasm
+# The React bindings ship in the same package, as `rockon-sync/react`.
+cp js/react.js js/react.d.ts pkg/
+node -e '
+  const fs = require("fs");
+  const file = "pkg/package.json";
+  const manifest = JSON.parse(fs.readFileSync(file, "utf8"));
+  manifest.files = [...new Set([...manifest.files, "react.js", "react.d.ts"])];
+  manifest.exports = {
+    ".": { types: "./rockon_sync.d.ts", default: "./rockon_sync.js" },
+    "./react": { types: "./react.d.ts", default: "./react.js" },
+    "./package.json": "./package.json",
+  };
+  manifest.peerDependencies = { react: ">=18" };
+  manifest.peerDependenciesMeta = { react: { optional: true } };
+  manifest.sideEffects = [...manifest.sideEffects];
+  fs.writeFileSync(file, JSON.stringify(manifest, null, 2) + "\n");
+'
 raw=$(stat -c %s pkg/rockon_sync_bg.wasm)
 gz=$(gzip -9 -c pkg/rockon_sync_bg.wasm | wc -c)
 glue=$(cat pkg/rockon_sync.js pkg/rockon_sync_bg.js | gzip -9 | wc -c)
-printf 'pkg: wasm %d KB (%d KB gzip), glue %d KB gzip\n' $((raw / 1024)) $((gz / 1024)) $((glue / 1024))
+hooks=$(gzip -9 -c pkg/react.js | wc -c)
+printf 'pkg: wasm %d KB (%d KB gzip), glue %d KB gzip, hooks %.1f KB gzip\n' $((raw / 1024)) $((gz / 1024)) $((glue / 1024)) "$(awk -v b="$hooks" 'BEGIN { print b / 1024 }')"

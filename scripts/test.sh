@@ -33,7 +33,7 @@ run() {
   # release check's own report.
   local summary
   summary="$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) }; n++ }
-      /^release check:|^pkg:|^restart:|^tsc:/ { extra = extra (extra ? "; " : "") $0 }
+      /^release check:|^pkg:|^restart:|^consumer:|^react:/ { extra = extra (extra ? "; " : "") $0 }
       END { if (n) printf "%d passed, %d failed (%d suites)", p, f, n; if (extra) printf "%s%s", (n ? "; " : ""), extra }' "$log")"
   local verdict="ok"
   ((status == 0)) || { verdict="FAILED"; FAILED=1; }
@@ -76,8 +76,11 @@ run "browser tests (Chrome)" wasm-pack test --headless --chrome --chromedriver "
 run "browser tests (Firefox)" wasm-pack test --headless --firefox --geckodriver "$GECKODRIVER" --mode no-install
 run "release build in Chromium" bash -c "bash scripts/build-pkg.sh && webpack --config-name release-check >/dev/null && node tests/release/run.mjs '$ROCKON_TEST_SERVER'"
 
-# The declared TypeScript surface, as a consumer project type-checks it.
-run "TypeScript consumer (tsc)" bash -c "tsc -p tests/consumer && echo 'tsc: the consumer type-checks'"
+# A consumer project installs the packed package: tsc against its declared surface, webpack, vite.
+run "consumer (tsc, webpack, vite)" bash tests/consumer/run.sh
+
+# The React bindings in StrictMode against the dev server (needs the package built above).
+run "React hooks in Chromium" bash -c "webpack --config-name react-test >/dev/null && node tests/react/run.mjs '$DEVSERVER_URL' '$DEVSERVER_ANON'"
 
 # The dev server killed and restarted under a live client (needs the package built above).
 run "server restart in Chromium" bash -c "webpack --config-name e2e >/dev/null && node tests/e2e/restart.mjs '$CARGO_TARGET_DIR/debug/rockon-devserver'"

@@ -1,0 +1,27 @@
+// A React + TypeScript consumer of `rockon-sync/react`: these uses must type-check.
+import { createElement as h, type ReactElement } from 'react';
+import type { SyncClient, Row } from 'rockon-sync';
+import {
+  SyncProvider, useSongs, useRow, useConnection, useUnread, useNotifications, useSyncStatus,
+  usePresence, type RowsState,
+} from 'rockon-sync/react';
+
+function Songs({ bandId }: { bandId: string }): ReactElement {
+  const { rows, loading, error }: RowsState = useSongs(bandId, { orderBy: 'title' });
+  const unread = useUnread(bandId);
+  const people = usePresence(bandId, { view: 'songs' });
+  const connection = useConnection();
+  const { notifications, dismiss } = useNotifications();
+  const first: Row | undefined = rows[0];
+  const status = useSyncStatus('songs', first?.id ?? '');
+  const { row } = useRow('songs', first?.id);
+  // @ts-expect-error: the band's unread counts are by table
+  console.log(unread.byBand);
+  console.log(loading, error?.message, unread.byTable, people.map((p) => p.userId), connection.state, status, row?.version);
+  return h('ul', { onClick: () => notifications.forEach((n) => dismiss(n.id)) },
+    rows.map((song) => h('li', { key: song.id }, String(song.title))));
+}
+
+export function App({ client }: { client: SyncClient }): ReactElement {
+  return h(SyncProvider, { client }, h(Songs, { bandId: 'b1' }));
+}
