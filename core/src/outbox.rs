@@ -212,6 +212,8 @@ pub struct Outbox {
     backoff: BackoffPolicy,
     policy: ConflictPolicy,
     rng: SplitMix64,
+    /// Another tab may be pushing these entries: never change an existing one.
+    append_only: bool,
 }
 
 impl Outbox {
@@ -231,7 +233,58 @@ impl Outbox {
             },
             policy,
             rng: SplitMix64::new(seed),
+            append_only: false,
         }
+    }
+
+    /// In a tab that does not push (another tab leads), writes are appended as new entries
+    /// and never coalesced into stored ones, which the leading tab may have in flight.
+    pub fn set_append_only(&mut self, append_only: bool) {
+        self.append_only = append_only;
+    }
+
+    /// Sequence numbers from now on are at least `floor`. Tabs sharing one outbox pass a
+    /// floor from the wall clock (with a per-tab salt), so their entries never collide and
+    /// order by time.
+    pub fn raise_seq_floor(&mut self, floor: u64) {
+        self.next_seq = self.next_seq.max(floor);
+    }
+
+    /// Takes in entries other tabs appended to storage (those whose sequence numbers this
+    /// outbox does not know); its own entries stay as they are, even if storage does not
+    /// hold them yet.
+    pub fn adopt(&mut self, entries: Vec<Entry>) -> usize {
+        let mut adopted = 0;
+        for entry in entries {
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.entries.entry(entry.seq)
+            {
+                self.next_seq = self.next_seq.max(entry.seq + 1);
+                slot.insert(entry);
+                adopted += 1;
+            }
+        }
+        adopted
+    }
+
+    /// Replaces the entries with what storage holds now (another tab wrote or removed some).
+    /// The entry in flight stays in flight; retry times of entries still present are kept.
+    pub fn reload(&mut self, entries: Vec<Entry>) {
+        let flying = match self.in_flight {
+            Some(Flight::Push(s) | Flight::Fetch(s)) => Some(s),
+            None => None,
+        };
+        let mut fresh: BTreeMap<u64, Entry> = entries.into_iter().map(|e| (e.seq, e)).collect();
+        if let Some(seq) = flying {
+            // This tab's view of the entry it is pushing wins: it alone knows the answer.
+            if let Some(entry) = self.entries.get(&seq) {
+                fresh.insert(seq, entry.clone());
+            }
+        }
+        self.retry_at.retain(|seq, _| fresh.contains_key(seq));
+        self.next_seq = self
+            .next_seq
+            .max(fresh.keys().next_back().map_or(1, |s| s + 1));
+        self.entries = fresh;
     }
 
     /// Changes the delays between retries (default 1 s doubling to 60 s, with jitter).
@@ -302,7 +355,7 @@ impl Outbox {
             if last_op == Op::Delete {
                 return Err(WriteRefused::RowDeleted);
             }
-            if !in_flight(seq) && !failed {
+            if !in_flight(seq) && !failed && !self.append_only {
                 let entry = self.entries.get_mut(&seq).expect("listed above");
                 match (last_op, op) {
                     (_, Op::Update) => {

@@ -81,6 +81,11 @@ impl Unread {
         }
     }
 
+    /// Replaces the marks with those in storage (another tab changed them).
+    pub fn replace(&mut self, marks: impl IntoIterator<Item = Mark>) {
+        self.marks = marks.into_iter().map(|m| (m.key.clone(), m)).collect();
+    }
+
     /// Whether a row is unread.
     pub fn is_unread(&self, table: &str, id: &str) -> bool {
         self.marks.contains_key(&Mark::key_of(table, id))

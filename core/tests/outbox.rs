@@ -501,3 +501,82 @@ fn persisted_entries_survive_a_reload_in_order() {
     };
     assert_eq!(seq, 4, "sequence numbers continue after a reload");
 }
+
+#[test]
+fn tabs_sharing_one_outbox_append_without_collisions_and_the_leader_adopts_their_entries() {
+    let schema = Schema::rockon();
+    let songs = schema.table("songs").unwrap();
+    let mut leader = outbox();
+    let mut follower = outbox();
+    follower.set_append_only(true);
+    let mut storage: std::collections::BTreeMap<u64, rockon_sync_core::outbox::Entry> =
+        Default::default();
+    let mut persist = |effects: Vec<Effect>, storage: &mut std::collections::BTreeMap<_, _>| {
+        for effect in effects {
+            match effect {
+                Effect::PutEntry(entry) => {
+                    storage.insert(entry.seq, entry);
+                }
+                Effect::RemoveEntry(seq) => {
+                    storage.remove(&seq);
+                }
+                _ => {}
+            }
+        }
+    };
+    // Each tab raises its floor from the clock with its own salt before writing.
+    leader.raise_seq_floor(1_000 * 2048 + 1);
+    let insert = object(json!({"id": "s1", "band_id": "b1", "title": "Yellow"}));
+    let effects = leader
+        .enqueue("songs", "s1", Op::Insert, insert, None)
+        .unwrap();
+    persist(effects, &mut storage);
+    let (seq, _) = leader.next_request(Millis(0)).unwrap();
+
+    // The follower sees the entry in storage and edits the row while the push is in flight:
+    // a new entry, not a change to the leader's.
+    follower.reload(storage.values().cloned().collect());
+    follower.raise_seq_floor(1_000 * 2048 + 7);
+    let edit = object(json!({"key": "E"}));
+    let effects = follower
+        .enqueue("songs", "s1", Op::Update, edit.clone(), None)
+        .unwrap();
+    persist(effects, &mut storage);
+    assert_eq!(storage.len(), 2, "{storage:?}");
+    assert!(
+        storage.keys().all(|s| *s > 1_000 * 2048),
+        "seqs from the floors"
+    );
+    assert_eq!(
+        storage[&seq].fields.get("key"),
+        None,
+        "the leader's entry is untouched"
+    );
+
+    // The leader adopts the follower's entry; its own stays in flight and settles.
+    assert_eq!(leader.adopt(storage.values().cloned().collect()), 1);
+    assert_eq!(leader.entries().count(), 2);
+    assert!(
+        leader.next_request(Millis(1)).is_none(),
+        "still one in flight"
+    );
+    let (effects, _) = leader.complete(
+        Millis(5),
+        seq,
+        ok(json!([server_row("s1", "Yellow", 1)])),
+        songs,
+        None,
+    );
+    persist(effects, &mut storage);
+    let (next, request) = leader.next_request(Millis(6)).unwrap();
+    assert_ne!(next, seq);
+    assert_eq!(request.method, "PATCH");
+    assert!(
+        request.path.contains("version=eq.1"),
+        "rebased on the settled row: {}",
+        request.path
+    );
+    // A follower that reloads sees what is left.
+    follower.reload(storage.values().cloned().collect());
+    assert_eq!(follower.entries().count(), 1);
+}

@@ -5,7 +5,9 @@ use super::events::{
     activity_event_to_js, event_to_js, read_event_to_js, status_name, storage_event,
 };
 use super::listeners::Listeners;
-use crate::io::activity::Activity;
+use super::options::{ListOptions, Options};
+use super::tabs::Coordinator;
+use crate::io::activity::{Activity, ActivityEvent};
 use crate::io::http::Endpoint;
 use crate::io::page_events::{PageEvent, PageEvents};
 use crate::io::reader::{Fallback, ReadEvent, Reader};
@@ -13,113 +15,13 @@ use crate::io::store::{to_js, Store, StoreError};
 use crate::io::writer::{RowsChanged, WriteError, WriteEvent, Writer};
 use js_sys::{Array, Promise, Reflect};
 use rockon_sync_core::backoff::BackoffPolicy;
-use rockon_sync_core::merge::ConflictPolicy;
-use rockon_sync_core::notify::{NotifyConfig, Policy};
 use rockon_sync_core::outbox::RowStatus;
 use rockon_sync_core::realtime::{ConnectionState, Event as RealtimeEvent, Input};
 use rockon_sync_core::schema::{snake_to_camel, Schema};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
-
-/// Options of [`SyncClient::open`].
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Options {
-    supabase_url: String,
-    anon_key: String,
-    access_token: String,
-    user_id: String,
-    #[serde(default)]
-    schema: Option<Schema>,
-    #[serde(default)]
-    conflict_policy: ConflictPolicy,
-    /// Defaults to `rockon-sync:<userId>`.
-    #[serde(default)]
-    database_name: Option<String>,
-    /// First retry delay (doubling to 60 s); tests shorten it.
-    #[serde(default)]
-    retry_initial_ms: Option<u64>,
-    /// Failed socket connects before falling back to REST polling (default 3).
-    #[serde(default)]
-    poll_after_failed_connects: Option<u32>,
-    /// Milliseconds between REST polls while the socket is down (default 30,000).
-    #[serde(default)]
-    poll_interval_ms: Option<u32>,
-    #[serde(default)]
-    notifications: NotificationOptions,
-}
-
-/// `notifications` of [`Options`]; unset fields keep the defaults.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct NotificationOptions {
-    window_ms: Option<u64>,
-    max_toasts: Option<usize>,
-    period_ms: Option<u64>,
-    /// `"all"`, `"none"`, or the tables that make toasts.
-    policy: Option<Value>,
-    /// `null` turns connection toasts off.
-    #[serde(default = "default_grace", deserialize_with = "nullable")]
-    connection_grace_ms: Option<Option<u64>>,
-}
-
-fn default_grace() -> Option<Option<u64>> {
-    None
-}
-
-fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
-    Option::<u64>::deserialize(d).map(Some)
-}
-
-impl NotificationOptions {
-    fn to_config(&self) -> Result<NotifyConfig, SyncError> {
-        let defaults = NotifyConfig::default();
-        let policy = match &self.policy {
-            None => defaults.policy,
-            Some(Value::String(all)) if all == "all" => Policy::All,
-            Some(Value::String(none)) if none == "none" => Policy::None,
-            Some(Value::Array(tables)) => Policy::Tables(
-                tables
-                    .iter()
-                    .filter_map(|t| t.as_str().map(str::to_owned))
-                    .collect(),
-            ),
-            Some(other) => {
-                return Err(SyncError::new(
-                    "invalid_options",
-                    format!(
-                    "notifications.policy must be 'all', 'none' or a list of tables, not {other}"
-                ),
-                ))
-            }
-        };
-        Ok(NotifyConfig {
-            window_ms: self.window_ms.unwrap_or(defaults.window_ms),
-            max_toasts: self.max_toasts.unwrap_or(defaults.max_toasts),
-            period_ms: self.period_ms.unwrap_or(defaults.period_ms),
-            policy,
-            connection_grace_ms: self
-                .connection_grace_ms
-                .unwrap_or(defaults.connection_grace_ms),
-        })
-    }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct ListOptions {
-    #[serde(default)]
-    include_deleted: bool,
-    #[serde(default)]
-    order_by: Option<String>,
-    #[serde(default)]
-    descending: bool,
-    #[serde(default)]
-    limit: Option<usize>,
-}
 
 pub(super) struct Inner {
     pub(super) store: Rc<Store>,
@@ -129,6 +31,7 @@ pub(super) struct Inner {
     pub(super) listeners: Listeners,
     page: std::cell::RefCell<Option<PageEvents>>,
     pub(super) user_id: String,
+    pub(super) tabs: Rc<Coordinator>,
 }
 
 /// The sync client of one signed-in user: reads from the local IndexedDB cache, optimistic
@@ -216,7 +119,9 @@ impl SyncClient {
             anon_key: options.anon_key,
             token: options.access_token,
         };
+        let tabs = Rc::new(Coordinator::default());
         let activity_sink = listeners.clone();
+        let activity_tabs = tabs.clone();
         let activity_schema = schema.clone();
         let activity = Activity::new(
             store.clone(),
@@ -224,7 +129,12 @@ impl SyncClient {
             &user_id,
             notify_config,
             Box::new(move |event| {
-                activity_sink.emit(&activity_event_to_js(&event, &activity_schema))
+                if let ActivityEvent::Persisted = event {
+                    activity_tabs.post("marks", &[]);
+                }
+                if let Some(event) = activity_event_to_js(&event, &activity_schema) {
+                    activity_sink.emit(&event);
+                }
             }),
         )
         .await
@@ -236,6 +146,7 @@ impl SyncClient {
         let write_schema = schema.clone();
         let write_sink = listeners.clone();
         let write_activity = activity.clone();
+        let write_tabs = tabs.clone();
         let writer = Writer::new(
             store.clone(),
             endpoint.clone(),
@@ -243,6 +154,10 @@ impl SyncClient {
             backoff,
             Box::new(move |event| {
                 if let WriteEvent::Change(rows) = &event {
+                    if rows.source == "local" && !write_tabs.is_leader() {
+                        // The leading tab pushes what this one appended.
+                        write_tabs.post("outbox", &[]);
+                    }
                     if rows.source == "local" {
                         // Whoever edits a row has seen it.
                         for id in &rows.ids {
@@ -304,7 +219,9 @@ impl SyncClient {
             listeners,
             page: std::cell::RefCell::new(None),
             user_id,
+            tabs,
         });
+        super::tabs::join(&inner, &name);
         let weak = Rc::downgrade(&inner);
         let page = PageEvents::attach(move |event| {
             if let Some(inner) = weak.upgrade() {
@@ -313,6 +230,13 @@ impl SyncClient {
         });
         *inner.page.borrow_mut() = Some(page);
         Ok(SyncClient { inner })
+    }
+
+    /// Uses a token in this tab (pushes, pulls, socket, profile lookups).
+    pub(super) fn use_token(&self, token: String) {
+        self.inner.writer.set_token(token.clone());
+        self.inner.activity.set_token(token.clone());
+        self.inner.reader.set_token(token);
     }
 
     fn page_event(&self, event: PageEvent) {
@@ -348,6 +272,7 @@ impl SyncClient {
     /// closed. Pending writes stay in the outbox for the next `open`. Calling it twice is
     /// harmless; afterwards reads and writes reject with `database_closed`.
     pub fn close(&self) {
+        self.inner.tabs.leave();
         self.inner.listeners.clear();
         self.inner.page.borrow_mut().take();
         self.inner.writer.stop();
@@ -365,6 +290,11 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] meta: JsValue,
     ) -> Result<(), JsValue> {
         let meta = object_arg(meta, "meta")?;
+        if !self.inner.tabs.is_leader() {
+            let fields = [("bandId", band_id.into()), ("meta", to_js(&meta))];
+            self.inner.tabs.post("presence", &fields);
+        }
+        // Kept here too: sent once this tab's channel is joined, should it lead.
         self.inner.reader.set_presence(band_id, Value::Object(meta));
         Ok(())
     }
@@ -372,6 +302,11 @@ impl SyncClient {
     /// The band's members online now (the last `presence` event's `members`).
     #[wasm_bindgen(unchecked_return_type = "PresenceMember[]")]
     pub fn presence(&self, band_id: &str) -> JsValue {
+        if !self.inner.tabs.is_leader() {
+            if let Some(members) = self.inner.tabs.remote_members(band_id) {
+                return members;
+            }
+        }
         super::events::json(&self.inner.reader.members(band_id))
     }
 
@@ -537,6 +472,7 @@ impl SyncClient {
                 .acknowledge(&table, &id)
                 .await
                 .map_err(store_error)?;
+            inner.tabs.post("outbox", &[]);
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -600,22 +536,33 @@ impl SyncClient {
         })
     }
 
-    /// Retries a failed outbox entry.
+    /// Retries a failed outbox entry (in a tab that does not lead, the leading tab does).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn retry(&self, seq: f64) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
+            if !inner.tabs.is_leader() {
+                let fields = [("name", "retry".into()), ("seq", seq.into())];
+                inner.tabs.post("command", &fields);
+                return Ok(JsValue::UNDEFINED);
+            }
             inner.writer.retry(seq as u64).await.map_err(store_error)?;
             Ok(JsValue::UNDEFINED)
         })
     }
 
     /// Discards an outbox entry; the row returns to the server's version. Resolves to whether
-    /// there was such an entry.
+    /// there was such an entry (in a tab that does not lead, the leading tab discards it, and
+    /// this resolves to `true` once asked).
     #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
     pub fn discard(&self, seq: f64) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
+            if !inner.tabs.is_leader() {
+                let fields = [("name", "discard".into()), ("seq", seq.into())];
+                inner.tabs.post("command", &fields);
+                return Ok(true.into());
+            }
             let done = inner
                 .writer
                 .discard(seq as u64)
@@ -629,15 +576,29 @@ impl SyncClient {
     /// held by an expired token resume.
     #[wasm_bindgen(js_name = setAuth)]
     pub fn set_auth(&self, token: String) {
-        self.inner.writer.set_token(token.clone());
-        self.inner.activity.set_token(token.clone());
-        self.inner.reader.set_token(token);
+        // Tokens of one user are interchangeable: whichever tab leads uses the newest.
+        self.inner
+            .tabs
+            .post("token", &[("token", token.as_str().into())]);
+        self.use_token(token);
+    }
+
+    /// Whether this tab leads the tabs sharing its database: the leader alone holds the
+    /// socket and pushes the outbox; the others get its events. When it closes or crashes,
+    /// another takes over (a `leader` event tells that tab).
+    #[wasm_bindgen(js_name = isLeader)]
+    pub fn is_leader(&self) -> bool {
+        self.inner.tabs.is_leader()
     }
 
     /// Follows a band live: joins its Realtime channel (opening the socket if needed) and
     /// pulls what changed since the last pull once the subscription is confirmed.
     #[wasm_bindgen(js_name = followBand)]
     pub fn follow_band(&self, band_id: &str) -> Result<(), JsValue> {
+        if !self.inner.tabs.want_band(band_id) {
+            // The leading tab follows it; this one will when it leads.
+            return Ok(());
+        }
         self.inner
             .reader
             .follow_band(band_id)
@@ -650,6 +611,9 @@ impl SyncClient {
     /// bands created or joined later, on any device — is followed, and a band they leave or
     /// are removed from is left and its local data purged (`bands` events tell the app).
     pub fn connect(&self) -> Result<(), JsValue> {
+        if !self.inner.tabs.want_connect() {
+            return Ok(());
+        }
         let user = self.inner.user_id.clone();
         self.inner
             .reader
@@ -660,17 +624,30 @@ impl SyncClient {
     }
 
     /// The connection for a status panel: `{ state, latencyMs, reconnects, lastError,
-    /// polling, bands }`.
+    /// polling, bands, leader }` — in a tab that does not lead, the leading tab's connection.
     #[wasm_bindgen(js_name = connectionInfo)]
     #[wasm_bindgen(unchecked_return_type = "ConnectionInfo")]
     pub fn connection_info(&self) -> JsValue {
-        to_js(&self.inner.reader.info())
+        let leader = self.inner.tabs.is_leader();
+        let info = match self.inner.tabs.remote_info() {
+            Some(remote) if !leader => {
+                js_sys::Object::assign(&js_sys::Object::new(), &remote.into()).into()
+            }
+            _ => to_js(&self.inner.reader.info()),
+        };
+        let _ = Reflect::set(&info, &"leader".into(), &leader.into());
+        info
     }
 
     /// Pulls a band's rows from the server now (the dashboard's "force sync").
     #[wasm_bindgen(js_name = pullBand)]
     pub fn pull_band(&self, band_id: &str) {
-        self.inner.reader.pull(band_id);
+        if self.inner.tabs.is_leader() {
+            self.inner.reader.pull(band_id);
+        } else {
+            let fields = [("name", "pullBand".into()), ("bandId", band_id.into())];
+            self.inner.tabs.post("command", &fields);
+        }
     }
 
     /// Tells the client the network went away or came back (pushes resume at once).

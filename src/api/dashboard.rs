@@ -88,6 +88,12 @@ impl SyncClient {
     /// is pulled from its cursor.
     #[wasm_bindgen(js_name = forceSync)]
     pub fn force_sync(&self) {
+        if !self.inner.tabs.is_leader() {
+            self.inner
+                .tabs
+                .post("command", &[("name", "forceSync".into())]);
+            return;
+        }
         self.inner.writer.set_online();
         for band in self.inner.reader.info().bands {
             self.inner.reader.pull(&band);

@@ -210,8 +210,8 @@ pub fn read_event_to_js(event: &ReadEvent, schema: &Schema) -> Option<JsValue> {
 
 /// An activity event: `{ type: 'unread', total, byBand }`, `{ type: 'notification', kind,
 /// text, author, count }` or an `error`.
-pub fn activity_event_to_js(event: &ActivityEvent, schema: &Schema) -> JsValue {
-    match event {
+pub fn activity_event_to_js(event: &ActivityEvent, schema: &Schema) -> Option<JsValue> {
+    Some(match event {
         ActivityEvent::Unread(counts) => {
             let object = json(counts);
             let _ = Reflect::set(&object, &"type".into(), &"unread".into());
@@ -239,7 +239,8 @@ pub fn activity_event_to_js(event: &ActivityEvent, schema: &Schema) -> JsValue {
             },
             schema,
         ),
-    }
+        ActivityEvent::Persisted => return None,
+    })
 }
 
 /// `{ type: 'storage', state: 'closed' | 'reopened' | 'outdated', message? }`.

@@ -31,12 +31,17 @@ const LOGGED: &[&str] = &[
     "channelError",
 ];
 
+/// Hands an event to the other tabs.
+pub type Relay = Rc<dyn Fn(&JsValue)>;
+
 #[derive(Default)]
 struct Registry {
     last_id: u32,
     entries: Vec<Entry>,
     /// Recent events with the time they happened, oldest first.
     log: std::collections::VecDeque<JsValue>,
+    /// Hands this tab's events to the other tabs.
+    relay: Option<Relay>,
 }
 
 /// The listeners of one object.
@@ -103,10 +108,24 @@ impl Listeners {
         registry.log.push_back(entry.into());
     }
 
+    /// Hands every event emitted from now on (except those another tab sent) to `relay`.
+    pub fn set_relay(&self, relay: Relay) {
+        self.inner.borrow_mut().relay = Some(relay);
+    }
+
+    /// Emits an event of this tab: to the listeners, then to the other tabs.
+    pub fn emit(&self, event: &JsValue) {
+        self.deliver(event);
+        let relay = self.inner.borrow().relay.clone();
+        if let Some(relay) = relay {
+            relay(event);
+        }
+    }
+
     /// Calls the listeners of `event` (by its `type`, and for a `change` also by
     /// `<alias>:changed`). A snapshot is taken first, so listeners may add or remove
     /// listeners; one that throws is reported on the console and the others still run.
-    pub fn emit(&self, event: &JsValue) {
+    pub fn deliver(&self, event: &JsValue) {
         let text = |key: &str| Reflect::get(event, &key.into()).ok()?.as_string();
         let kind = text("type").unwrap_or_default();
         self.record(&kind, event);

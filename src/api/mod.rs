@@ -5,7 +5,9 @@ mod dashboard;
 mod error;
 mod events;
 mod listeners;
+mod options;
 mod realtime;
+mod tabs;
 mod types;
 
 pub use client::SyncClient;

@@ -124,6 +124,8 @@ export interface ConflictRecord {
 export interface ConnectionInfo {
   state: ConnectionState; latencyMs: number | null; reconnects: number;
   lastError: string | null; polling: boolean; bands: string[];
+  /** Whether this tab leads (holds the socket); otherwise the figures are the leading tab's. */
+  leader: boolean;
 }
 
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'error';
@@ -149,6 +151,7 @@ export type SyncEvent =
   | { type: 'storage'; state: 'closed' | 'reopened' | 'outdated'; message?: string }
   | { type: 'error'; code: string; message: string }
   | PresenceEvent
+  | { type: 'leader'; leader: boolean }
   | Exclude<RealtimeEvent, { type: 'change' | 'needToken' | 'presence' }>;
 
 /** What the Realtime connection reports (`RealtimeConnection.on`, and through `SyncClient.on`). */

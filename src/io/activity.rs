@@ -22,6 +22,8 @@ pub enum ActivityEvent {
     Toast(Toast),
     /// Persisting marks failed.
     Error(StoreError),
+    /// Marks were persisted (other tabs should reload them).
+    Persisted,
 }
 
 /// Unread marks and notifications of one client (a handle: clones share it).
@@ -141,6 +143,18 @@ impl Activity {
         let count = keys.len();
         self.persist(keys.into_iter().map(MarkEffect::Remove).collect());
         count
+    }
+
+    /// Takes in the marks another tab changed, and tells the app the counts.
+    pub async fn reload(&self) {
+        let Ok(records) = self.inner.store.all(READ_MARKS).await else {
+            return;
+        };
+        let marks = records
+            .into_iter()
+            .filter_map(|v| serde_wasm_bindgen::from_value::<Mark>(v).ok());
+        self.inner.unread.borrow_mut().replace(marks);
+        (self.inner.on_event)(ActivityEvent::Unread(self.counts()));
     }
 
     /// The unread counts.

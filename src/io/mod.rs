@@ -10,5 +10,6 @@ pub mod realtime_driver;
 pub mod rows;
 pub mod socket;
 pub mod store;
+pub mod tabs;
 pub mod version_watch;
 pub mod writer;

@@ -114,6 +114,10 @@ impl From<SchemaError> for WriteError {
     }
 }
 
+/// Sequence numbers are `milliseconds * SEQ_SALTS + salt`: below 2^53 (exact in IndexedDB's
+/// numbers) for centuries.
+const SEQ_SALTS: u64 = 2048;
+
 /// The write path of one client (a handle: clones share it).
 #[derive(Clone)]
 pub struct Writer {
@@ -129,6 +133,10 @@ struct Inner {
     draining: Cell<bool>,
     /// Set by [`Writer::stop`]: no more pushes.
     stopped: Cell<bool>,
+    /// Whether this tab leads: only the leader pushes; the others append to the outbox.
+    leader: Cell<bool>,
+    /// This tab's salt in sequence numbers, so tabs writing in the same millisecond differ.
+    salt: u64,
     timer: RefCell<Option<Timeout>>,
     on_event: Box<dyn Fn(WriteEvent)>,
 }
@@ -179,6 +187,8 @@ impl Writer {
                 endpoint: RefCell::new(endpoint),
                 draining: Cell::new(false),
                 stopped: Cell::new(false),
+                leader: Cell::new(false),
+                salt: (js_sys::Math::random() * SEQ_SALTS as f64) as u64,
                 timer: RefCell::new(None),
                 on_event,
             }),
@@ -241,9 +251,6 @@ impl Writer {
         row.insert("version".into(), Value::from(0));
         row.insert("deleted_at".into(), Value::Null);
         let effects = self
-            .inner
-            .outbox
-            .borrow_mut()
             .enqueue(table, &id, Op::Insert, wire, None)
             .map_err(|WriteRefused::RowDeleted| WriteError::Deleted)?;
         self.commit(table, row.clone(), effects).await?;
@@ -268,9 +275,6 @@ impl Writer {
         let mut row = current.clone();
         row.extend(wire_patch.clone());
         let effects = self
-            .inner
-            .outbox
-            .borrow_mut()
             .enqueue(table, id, Op::Update, wire_patch, Some(current.clone()))
             .map_err(|_| WriteError::Deleted)?;
         self.commit(table, row.clone(), effects).await?;
@@ -298,9 +302,6 @@ impl Writer {
             .unwrap_or_default();
         row.insert("deleted_at".into(), Value::String(now));
         let effects = self
-            .inner
-            .outbox
-            .borrow_mut()
             .enqueue(table, id, Op::Delete, Map::new(), Some(current.clone()))
             .map_err(|_| WriteError::Deleted)?;
         self.commit(table, row, effects).await?;
@@ -489,6 +490,61 @@ impl Writer {
         kick(&self.inner);
     }
 
+    /// Appends a write to the outbox with a sequence number no other tab uses: from the wall
+    /// clock, salted per tab, and above every number this tab has seen.
+    fn enqueue(
+        &self,
+        table: &str,
+        id: &str,
+        op: Op,
+        fields: Map<String, Value>,
+        base: Option<Map<String, Value>>,
+    ) -> Result<Vec<Effect>, WriteRefused> {
+        let mut outbox = self.inner.outbox.borrow_mut();
+        outbox.raise_seq_floor(js_sys::Date::now() as u64 * SEQ_SALTS + self.inner.salt);
+        outbox.enqueue(table, id, op, fields, base)
+    }
+
+    /// This tab leads (it pushes) or follows (another tab pushes what it appends).
+    pub async fn set_leader(&self, leader: bool) {
+        // Storage as it is now (as a follower, this tab has nothing in flight).
+        self.inner.leader.set(false);
+        self.reload().await;
+        self.inner.leader.set(leader);
+        self.inner.outbox.borrow_mut().set_append_only(!leader);
+        if leader {
+            // A write of this tab made during the read above was dropped by it; its
+            // transaction precedes this read, so the read finds it.
+            self.reload().await;
+        }
+        self.kick();
+    }
+
+    /// Whether this tab leads.
+    pub fn is_leader(&self) -> bool {
+        self.inner.leader.get()
+    }
+
+    /// Takes in what other tabs wrote to the outbox, and the conflict records. The leader
+    /// adopts entries it does not know (its own may not be committed yet); a follower, which
+    /// never pushes, takes storage as it is.
+    pub async fn reload(&self) {
+        let Ok(entries) = self.inner.store.outbox().await else {
+            return;
+        };
+        if self.inner.leader.get() {
+            self.inner.outbox.borrow_mut().adopt(entries);
+        } else {
+            self.inner.outbox.borrow_mut().reload(entries);
+        }
+        if let Ok(records) = self.inner.store.conflicts().await {
+            *self.inner.conflicted.borrow_mut() = records
+                .iter()
+                .filter_map(|r| js_sys::Reflect::get(r, &"key".into()).ok()?.as_string())
+                .collect();
+        }
+    }
+
     /// Stops pushing (the client is closing); entries stay in storage for the next open.
     pub fn stop(&self) {
         self.inner.stopped.set(true);
@@ -497,7 +553,7 @@ impl Writer {
 }
 
 fn kick(inner: &Rc<Inner>) {
-    if inner.stopped.get() || inner.draining.replace(true) {
+    if inner.stopped.get() || !inner.leader.get() || inner.draining.replace(true) {
         return;
     }
     let weak = Rc::downgrade(inner);
@@ -528,7 +584,7 @@ fn schedule(inner: &Rc<Inner>) {
 async fn drain(weak: Weak<Inner>) {
     loop {
         let Some(inner) = weak.upgrade() else { return };
-        if inner.stopped.get() {
+        if inner.stopped.get() || !inner.leader.get() {
             return;
         }
         let next = inner.outbox.borrow_mut().next_request(clock::now());
