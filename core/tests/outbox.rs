@@ -511,7 +511,7 @@ fn tabs_sharing_one_outbox_append_without_collisions_and_the_leader_adopts_their
     follower.set_append_only(true);
     let mut storage: std::collections::BTreeMap<u64, rockon_sync_core::outbox::Entry> =
         Default::default();
-    let mut persist = |effects: Vec<Effect>, storage: &mut std::collections::BTreeMap<_, _>| {
+    let persist = |effects: Vec<Effect>, storage: &mut std::collections::BTreeMap<_, _>| {
         for effect in effects {
             match effect {
                 Effect::PutEntry(entry) => {
