@@ -1,4 +1,5 @@
-// webpack builds of the workspace. `--config-name bench` bundles the benchmark pages;
+// webpack builds of the workspace. `--config-name demo` bundles the demo page (www/);
+// `--config-name bench` the benchmark pages;
 // `--config-name react-test` the page that tests the React bindings;
 // `--config-name release-check` bundles the optimised npm
 // package (pkg/, built by scripts/build-pkg.sh) into a page that exercises it in Chromium.
@@ -11,6 +12,13 @@ const wasmPackage = {
 };
 
 module.exports = [
+  {
+    name: 'demo',
+    mode: 'production',
+    entry: './www/src/main.js',
+    output: { path: path.resolve(__dirname, 'dist/demo'), filename: 'app.js', clean: true },
+    ...wasmPackage,
+  },
   {
     name: 'e2e',
     mode: 'production',

@@ -32,6 +32,9 @@ export interface BandUnread { total: number; byTable: Record<string, number> }
 export function useUnread(bandId: string): BandUnread;
 export function useUnread(): { total: number; byBand: Record<string, Record<string, number>> };
 
+/** The ids of a band's unread rows (all bands without one), optionally of one table. */
+export function useUnreadIds(bandId?: string | null, table?: string): ReadonlySet<string>;
+
 /** A row's sync status. */
 export function useSyncStatus(table: string, id: string): SyncStatus;
 

@@ -227,6 +227,27 @@ export function useUnread(bandId) {
   return useStore(store);
 }
 
+/**
+ * The ids of a band's unread rows (all bands without one), optionally of one table, as a Set
+ * for badges: `unread.has(row.id)`.
+ */
+export function useUnreadIds(bandId, table) {
+  const client = useSyncClient();
+  const store = useMemo(
+    () =>
+      storeFor(client, `unreadIds|${bandId ?? ''}|${table ?? ''}`, () => {
+        const read = () => new Set(client.unreadRows(bandId, table).map((mark) => mark.id));
+        return { initial: read(), load: read, events: ['unread'], merge: sameSet };
+      }),
+    [client, bandId, table],
+  );
+  return useStore(store);
+}
+
+function sameSet(previous, next) {
+  return previous.size === next.size && [...next].every((id) => previous.has(id)) ? previous : next;
+}
+
 /** A row's sync status (`synced`, `syncing`, `pending`, `error`, `conflict`). */
 export function useSyncStatus(table, id) {
   const client = useSyncClient();

@@ -33,7 +33,7 @@ run() {
   # release check's own report.
   local summary
   summary="$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) }; n++ }
-      /^release check:|^pkg:|^restart:|^consumer:|^react:/ { extra = extra (extra ? "; " : "") $0 }
+      /^release check:|^pkg:|^restart:|^consumer:|^react:|^demo e2e:/ { extra = extra (extra ? "; " : "") $0 }
       END { if (n) printf "%d passed, %d failed (%d suites)", p, f, n; if (extra) printf "%s%s", (n ? "; " : ""), extra }' "$log")"
   local verdict="ok"
   ((status == 0)) || { verdict="FAILED"; FAILED=1; }
@@ -84,6 +84,9 @@ run "React hooks in Chromium" bash -c "webpack --config-name react-test >/dev/nu
 
 # The dev server killed and restarted under a live client (needs the package built above).
 run "server restart in Chromium" bash -c "webpack --config-name e2e >/dev/null && node tests/e2e/restart.mjs '$CARGO_TARGET_DIR/debug/rockon-devserver'"
+
+# The demo page end to end: two users, tabs, offline, a server restart, bands, markup as text.
+run "demo end to end in Chromium" bash -c "webpack --config-name demo >/dev/null && node tests/e2e/demo.mjs '$CARGO_TARGET_DIR/debug/rockon-devserver'"
 
 step "summary"
 printf '%s\n' "${RESULTS[@]}"

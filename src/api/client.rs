@@ -310,6 +310,24 @@ impl SyncClient {
         super::events::json(&self.inner.reader.members(band_id))
     }
 
+    /// The same as [`close`](Self::close), for code that disposes of resources by that name.
+    pub fn dispose(&self) {
+        self.close();
+    }
+
+    /// Reconnects now instead of waiting out the backoff (the connection panel's button), and
+    /// lets waiting pushes go.
+    pub fn reconnect(&self) {
+        if !self.inner.tabs.is_leader() {
+            self.inner
+                .tabs
+                .post("command", &[("name", "reconnect".into())]);
+            return;
+        }
+        self.inner.writer.set_online();
+        self.inner.reader.retry();
+    }
+
     /// Marks a row read (the user opened it). Harmless when it was not unread.
     #[wasm_bindgen(js_name = markRead)]
     pub fn mark_read(&self, table: &str, id: &str) {
@@ -655,6 +673,8 @@ impl SyncClient {
     pub fn set_online(&self, online: bool) {
         if online {
             self.inner.writer.set_online();
+        } else {
+            self.inner.writer.set_offline();
         }
         self.inner.reader.input(if online {
             Input::Online

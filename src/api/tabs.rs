@@ -245,6 +245,7 @@ fn command(inner: &Rc<Inner>, message: &JsValue) {
         .unwrap_or(0.0);
     match text(message, "name").as_deref() {
         Some("forceSync") => client.force_sync(),
+        Some("reconnect") => client.reconnect(),
         Some("pullBand") => client.pull_band(&text(message, "bandId").unwrap_or_default()),
         Some("retry") => drop(client.retry(seq)),
         Some("discard") => drop(client.discard(seq)),

@@ -265,6 +265,11 @@ impl Reader {
         self.inner.presence.members(band)
     }
 
+    /// Reconnects now (after a failure or during a backoff).
+    pub fn retry(&self) {
+        self.run(|engine, now| engine.retry(now));
+    }
+
     /// Closes the socket and stops polling for good.
     pub fn close(&self) {
         self.inner.polling.borrow_mut().take();

@@ -135,6 +135,8 @@ struct Inner {
     stopped: Cell<bool>,
     /// Whether this tab leads: only the leader pushes; the others append to the outbox.
     leader: Cell<bool>,
+    /// The page is offline (or the app said so): pushes wait for the network.
+    offline: Cell<bool>,
     /// This tab's salt in sequence numbers, so tabs writing in the same millisecond differ.
     salt: u64,
     timer: RefCell<Option<Timeout>>,
@@ -188,6 +190,7 @@ impl Writer {
                 draining: Cell::new(false),
                 stopped: Cell::new(false),
                 leader: Cell::new(false),
+                offline: Cell::new(false),
                 salt: (js_sys::Math::random() * SEQ_SALTS as f64) as u64,
                 timer: RefCell::new(None),
                 on_event,
@@ -399,8 +402,15 @@ impl Writer {
 
     /// The network is back: pushes waiting out a backoff go now.
     pub fn set_online(&self) {
+        self.inner.offline.set(false);
         self.inner.outbox.borrow_mut().resume();
         self.kick();
+    }
+
+    /// The network is gone: pushes wait (writes still commit locally) until
+    /// [`set_online`](Self::set_online).
+    pub fn set_offline(&self) {
+        self.inner.offline.set(true);
     }
 
     /// Uses a new access token and resumes pushes held by a 401.
@@ -553,7 +563,11 @@ impl Writer {
 }
 
 fn kick(inner: &Rc<Inner>) {
-    if inner.stopped.get() || !inner.leader.get() || inner.draining.replace(true) {
+    if inner.stopped.get()
+        || !inner.leader.get()
+        || inner.offline.get()
+        || inner.draining.replace(true)
+    {
         return;
     }
     let weak = Rc::downgrade(inner);
@@ -584,7 +598,7 @@ fn schedule(inner: &Rc<Inner>) {
 async fn drain(weak: Weak<Inner>) {
     loop {
         let Some(inner) = weak.upgrade() else { return };
-        if inner.stopped.get() || !inner.leader.get() {
+        if inner.stopped.get() || !inner.leader.get() || inner.offline.get() {
             return;
         }
         let next = inner.outbox.borrow_mut().next_request(clock::now());

@@ -1,0 +1,272 @@
+// End to end through the demo page, as people use it: headless Chromium (playwright-core on
+// Debian's binary), the demo served on loopback, and a dev server on its own PostgreSQL that
+// this script starts, kills, restarts and stops. Every scenario asserts on what a person sees.
+// Usage: node tests/e2e/demo.mjs <rockon-devserver binary>
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { mkdir } from 'node:fs/promises';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_FLAGS } from '../support/browser.mjs';
+
+const BIN = process.argv[2];
+const ROCKERS = '641657c9-9f8e-5c07-b44e-4ececddac108';
+const ARTIFACTS = 'test-results';
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function start(command, args, prefix) {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (text) => {
+      if (text.startsWith(prefix)) resolve(text.slice(prefix.length));
+    });
+    child.on('exit', (code) => reject(new Error(`${command} ${args[0]} exited with ${code}`)));
+  });
+  return { child, line };
+}
+const stop = (child) => new Promise((resolve) => {
+  if (child.exitCode !== null || child.signalCode !== null) return resolve();
+  child.on('exit', resolve);
+  child.kill('SIGTERM');
+});
+
+const results = [];
+async function scenario(name, body) {
+  const started = Date.now();
+  await body();
+  results.push(`ok   ${name} (${Date.now() - started} ms)`);
+  console.log(results.at(-1));
+}
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+// ---- servers ---------------------------------------------------------------------------
+
+const postgres = start(BIN, ['postgres'], 'rockon-devserver postgres ');
+const database = await postgres.line;
+const port = String(20000 + Math.floor(Math.random() * 20000));
+const serveArgs = ['serve', '--port', port, '--database-url', database, '--bootstrap'];
+let devserver = start(BIN, serveArgs, 'rockon-devserver ready ');
+const ready = JSON.parse(await devserver.line);
+const page = start('node', ['www/serve.mjs', '0', ready.url, ready.anonKey], 'demo page ready ');
+const demo = await page.line;
+
+async function signIn(user) {
+  const response = await fetch(`${ready.url}/auth/v1/token?grant_type=password`, {
+    method: 'POST', headers: { apikey: ready.anonKey, 'content-type': 'application/json' },
+    body: JSON.stringify({ email: `${user}@rockon.test`, password: 'rockon' }),
+  });
+  return (await response.json()).access_token;
+}
+async function rest(token, method, path, body) {
+  const response = await fetch(`${ready.url}/rest/v1/${path}`, {
+    method,
+    headers: { apikey: ready.anonKey, authorization: `Bearer ${token}`, 'content-type': 'application/json', prefer: 'return=representation' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return response.json();
+}
+
+// ---- the page, as a person sees it -------------------------------------------------------
+
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+const dialogs = [];
+const pageErrors = [];
+
+async function open(context, user) {
+  const tab = await context.newPage();
+  tab.on('dialog', (dialog) => { dialogs.push(dialog.message()); dialog.dismiss(); });
+  tab.on('pageerror', (error) => pageErrors.push(`${user}: ${error}`));
+  await tab.setViewportSize({ width: 1100, height: 760 });
+  await tab.goto(`${demo}?user=${user}`);
+  await connected(tab);
+  return tab;
+}
+const connected = (tab, timeout = 15000) =>
+  tab.waitForSelector('[data-testid=connection][data-state=connected]', { timeout });
+const item = (tab, text) => tab.locator('[data-testid=item]', { hasText: text });
+const itemLabel = (tab, text) => tab.locator('[data-testid=item-label]', { hasText: text });
+
+async function createSong(tab, title) {
+  await tab.click('[data-testid=new-item]');
+  await tab.fill('[data-testid=editor] input[name=title]', title);
+  await tab.click('[data-testid=save]');
+  await item(tab, title).waitFor();
+}
+
+let failure = null;
+try {
+  const aliceContext = await browser.newContext();
+  const bobContext = await browser.newContext();
+  const carolContext = await browser.newContext();
+  const alice = await open(aliceContext, 'alice');
+  const bob = await open(bobContext, 'bob');
+  const carol = await open(carolContext, 'carol');
+  const title = `Wonderwall ${Date.now()}`;
+
+  await scenario('1. alice creates, edits and deletes a song; bob sees each within 1 s, with a toast and an unread badge', async () => {
+    const clicked = Date.now();
+    await createSong(alice, title);
+    await item(bob, title).waitFor({ timeout: 1000 });
+    const shownAfter = Date.now() - clicked;
+    await bob.locator('[data-testid=toast]', { hasText: `Alice added '${title}'` }).waitFor({ timeout: 4000 });
+    await item(bob, title).locator('[data-testid=unread-badge]').waitFor();
+    check(await bob.textContent('[data-testid=unread-songs]') >= '1', 'the section counts it');
+    await item(bob, title).click();
+    await item(bob, title).locator('[data-testid=unread-badge]').waitFor({ state: 'detached', timeout: 2000 });
+
+    await item(alice, title).click();
+    await alice.fill('[data-testid=editor] input[name=key]', 'F#m');
+    await alice.click('[data-testid=save]');
+    await bob.locator('[data-testid=item]', { hasText: title }).locator('.detail', { hasText: 'in F#m' })
+      .waitFor({ timeout: 1000 });
+    await bob.waitForFunction(() => document.querySelector('[data-testid=editor] input[name=key]')?.value === 'F#m',
+      null, { timeout: 1000 });
+    await mkdir(ARTIFACTS, { recursive: true });
+    await alice.screenshot({ path: `${ARTIFACTS}/scenario1-alice.png` });
+    await bob.screenshot({ path: `${ARTIFACTS}/scenario1-bob.png` });
+
+    await item(alice, title).click();
+    await alice.click('[data-testid=delete]');
+    await item(bob, title).waitFor({ state: 'detached', timeout: 1000 });
+    console.log(`     (bob saw alice's song ${shownAfter} ms after her click)`);
+  });
+
+  await scenario('6. carol, not a member, never sees the band\'s rows or notifications', async () => {
+    const bands = await carol.locator('[data-testid=band-picker] option').allTextContents();
+    check(!bands.includes('The Rockers'), `carol's bands: ${bands}`);
+    check(await carol.locator(`text=${title}`).count() === 0, 'no trace of the song');
+    check(await carol.locator('[data-testid=toast]', { hasText: 'Alice' }).count() === 0, 'no toasts about the band');
+  });
+
+  await scenario('7. a title with markup is shown as text everywhere', async () => {
+    const markup = `<img src=x onerror=alert(1)> ${Date.now()}`;
+    // Past the batching window of the changes above, so this one gets a toast of its own.
+    await sleep(2100);
+    await createSong(alice, markup);
+    await itemLabel(bob, markup).waitFor({ timeout: 2000 });
+    check(await itemLabel(bob, markup).textContent() === markup, 'the list shows the text');
+    await bob.locator('[data-testid=toast]', { hasText: markup }).waitFor({ timeout: 4000 });
+    await item(bob, markup).click();
+    await bob.locator('[data-testid=editor] h3', { hasText: markup }).waitFor();
+    for (const tab of [alice, bob]) {
+      check(await tab.locator('main img, .toasts img').count() === 0, 'no element made from the title');
+    }
+    check(dialogs.length === 0, `a script ran: ${dialogs}`);
+  });
+
+  await scenario('2. alice in two tabs: both show every change; closing the leading tab keeps the other syncing', async () => {
+    const second = await open(aliceContext, 'alice');
+    const leader = await alice.evaluate(() => window.rockon.client.isLeader());
+    check(leader && !(await second.evaluate(() => window.rockon.client.isLeader())), 'the first tab leads');
+    const token = await signIn('bob');
+    const fromBob = `From bob ${Date.now()}`;
+    await rest(token, 'POST', 'songs', { id: crypto.randomUUID(), band_id: ROCKERS, title: fromBob });
+    await item(alice, fromBob).waitFor({ timeout: 2000 });
+    await item(second, fromBob).waitFor({ timeout: 2000 });
+    const fromSecond = `From alice's second tab ${Date.now()}`;
+    await createSong(second, fromSecond);
+    await item(bob, fromSecond).waitFor({ timeout: 2000 });
+    await alice.close();
+    const closed = Date.now();
+    await second.waitForFunction(() => window.rockon.client.isLeader(), null, { timeout: 2000 });
+    const takeover = Date.now() - closed;
+    await connected(second, 5000);
+    const later = `After the first tab closed ${Date.now()}`;
+    await rest(token, 'POST', 'songs', { id: crypto.randomUUID(), band_id: ROCKERS, title: later });
+    await item(second, later).waitFor({ timeout: 3000 });
+    await createSong(second, `${later} (reply)`);
+    await item(bob, `${later} (reply)`).waitFor({ timeout: 3000 });
+    console.log(`     (the second tab took over in ${takeover} ms)`);
+    globalThis.aliceTab = second;
+  });
+
+  await scenario('3. alice offline: 20 edits across tables, a reload, back online: all reach bob, none twice', async () => {
+    const tab = globalThis.aliceTab;
+    const tag = `offline-${Date.now()}`;
+    await aliceContext.setOffline(true);
+    await tab.locator('[data-testid=connection]:not([data-state=connected])').waitFor({ timeout: 5000 });
+    await tab.evaluate(async ({ band, tag }) => {
+      const client = window.rockon.client;
+      for (let n = 0; n < 8; n += 1) await client.create('songs', { bandId: band, title: `${tag} song ${n}` });
+      for (let n = 0; n < 4; n += 1) await client.create('setlists', { bandId: band, name: `${tag} setlist ${n}` });
+      for (let n = 0; n < 4; n += 1) await client.create('shows', { bandId: band, name: `${tag} show ${n}` });
+      for (let n = 0; n < 4; n += 1) {
+        await client.create('practice_sessions', { bandId: band, scheduledAt: new Date().toISOString(), location: `${tag} room ${n}` });
+      }
+    }, { band: ROCKERS, tag });
+    check(await item(tab, `${tag} song 7`).count() === 1, 'the edits show at once, offline');
+    // Reload while the server stays unreachable (its REST refused), so the writes must
+    // survive in the outbox; then the network comes back.
+    await aliceContext.route(`${ready.url}/rest/**`, (route) => route.abort());
+    await aliceContext.setOffline(false);
+    await tab.reload();
+    await item(tab, `${tag} song 7`).waitFor({ timeout: 10000 });
+    await aliceContext.unroute(`${ready.url}/rest/**`);
+    await tab.evaluate(() => window.rockon.client.forceSync());
+    await item(bob, `${tag} song 7`).waitFor({ timeout: 15000 });
+    for (const [section, count] of [['songs', 8], ['setlists', 4], ['shows', 4], ['practice_sessions', 4]]) {
+      await bob.click(`[data-testid=section-${section}]`);
+      await bob.waitForFunction(({ tag, count }) =>
+        [...document.querySelectorAll('[data-testid=item-label]')].filter((e) => e.textContent.includes(tag)).length === count,
+      { tag, count }, { timeout: 15000 });
+    }
+    await bob.click('[data-testid=section-songs]');
+    const token = await signIn('bob');
+    const rows = await rest(token, 'GET', `songs?select=title&band_id=eq.${ROCKERS}`);
+    const mine = rows.filter((row) => row.title.startsWith(tag));
+    check(mine.length === 8, `the server holds each song once: ${mine.length}`);
+  });
+
+  await scenario('4. the dev server is killed and restarted: both tabs reconnect and converge', async () => {
+    const tab = globalThis.aliceTab;
+    await stop(devserver.child);
+    await tab.locator('[data-testid=connection]:not([data-state=connected])').waitFor({ timeout: 10000 });
+    const during = `Written during the outage ${Date.now()}`;
+    await createSong(tab, during);
+    devserver = start(BIN, serveArgs, 'rockon-devserver ready ');
+    await devserver.line;
+    await connected(tab, 45000);
+    await connected(bob, 45000);
+    await item(bob, during).waitFor({ timeout: 15000 });
+    const after = `After the restart ${Date.now()}`;
+    await createSong(bob, after);
+    await item(tab, after).waitFor({ timeout: 5000 });
+  });
+
+  await scenario('5. alice creates a band and adds bob: bob\'s tab shows it and its changes without a reload', async () => {
+    const tab = globalThis.aliceTab;
+    const band = `The Newcomers ${Date.now()}`;
+    await tab.click('[data-testid=bands-button]');
+    await tab.fill('[data-testid=band-name]', band);
+    await tab.click('[data-testid=create-band]');
+    await tab.locator('[data-testid=band-picker] option', { hasText: band }).waitFor({ state: 'attached', timeout: 5000 });
+    const bandId = await tab.locator('[data-testid=band-picker] option', { hasText: band }).getAttribute('value');
+    await tab.selectOption('[data-testid=band-picker]', bandId);
+    await tab.click('[data-testid=add-bob]');
+    await tab.click('[data-testid=bands-button]');
+    await bob.locator('[data-testid=band-picker] option', { hasText: band }).waitFor({ state: 'attached', timeout: 5000 });
+    const first = `First song of ${band}`;
+    await createSong(tab, first);
+    await bob.selectOption('[data-testid=band-picker]', bandId);
+    await item(bob, first).waitFor({ timeout: 5000 });
+    const second = `Second song of ${band}`;
+    await createSong(tab, second);
+    await item(bob, second).waitFor({ timeout: 2000 });
+    check(await carol.locator('[data-testid=band-picker] option', { hasText: band }).count() === 0, 'carol is not in it');
+  });
+
+  check(pageErrors.length === 0, `page errors: ${pageErrors.join('; ')}`);
+  console.log(`demo e2e: ok (${results.length} scenarios; screenshots in ${ARTIFACTS}/)`);
+} catch (error) {
+  failure = error;
+} finally {
+  await browser.close();
+  await stop(page.child);
+  await stop(devserver.child);
+  await stop(postgres.child);
+}
+if (failure) {
+  console.error('demo e2e: FAILED', failure);
+  process.exit(1);
+}

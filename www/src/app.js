@@ -1,0 +1,255 @@
+// The RockOn demo: a band's songs, setlists, shows and practices, synced live by rockon-sync.
+// Everything other people typed is rendered as text (React escapes it); nothing here uses
+// innerHTML.
+import { createElement, useEffect, useMemo, useState } from 'react';
+import htm from 'htm';
+import {
+  useSyncClient, useRows, useRow, useConnection, useUnread, useUnreadIds, useNotifications,
+  useSyncStatus, usePresence,
+} from 'rockon-sync/react';
+import { SECTIONS, formOf, valuesOf } from './tables.js';
+import { Dashboard } from './dashboard.js';
+import { BandManager } from './bands.js';
+
+export const html = htm.bind(createElement);
+
+export function App({ backend, me, names }) {
+  const client = useSyncClient();
+  const [bands, setBands] = useState([]);
+  const [bandId, setBandId] = useState(null);
+  const [sectionIndex, setSectionIndex] = useState(0);
+  const [openId, setOpenId] = useState(null);
+  const [panel, setPanel] = useState(null);
+  const [offline, setOffline] = useState(false);
+  const section = SECTIONS[sectionIndex];
+
+  // The band list follows memberships: a band created or joined elsewhere appears by itself.
+  useEffect(() => {
+    const load = () => backend.bands().then(setBands, () => {});
+    load();
+    return client.on('bands', load);
+  }, [client, backend]);
+  useEffect(() => {
+    if (bands.length && !bands.some((b) => b.id === bandId)) setBandId(bands[0].id);
+  }, [bands, bandId]);
+
+  const toggleOffline = () => {
+    client.setOnline(offline);
+    setOffline(!offline);
+  };
+
+  return html`
+    <div class="app">
+      <header class="top">
+        <span class="brand">RockOn</span>
+        <select data-testid="band-picker" value=${bandId ?? ''} onChange=${(e) => { setBandId(e.target.value); setOpenId(null); }}>
+          ${bands.map((band) => html`<option key=${band.id} value=${band.id}>${band.name}</option>`)}
+        </select>
+        <${Presence} bandId=${bandId} view=${section.table} itemId=${openId} names=${names} me=${me} />
+        <span class="spacer" />
+        <label class="toggle" title="Stop talking to the server, as on a plane">
+          <input type="checkbox" data-testid="offline" checked=${offline} onChange=${toggleOffline} /> offline
+        </label>
+        <${ConnectionIndicator} />
+        <button class="ghost" data-testid="bands-button" onClick=${() => setPanel(panel === 'bands' ? null : 'bands')}>Bands</button>
+        <button class="ghost" data-testid="dashboard-button" onClick=${() => setPanel(panel === 'dashboard' ? null : 'dashboard')}>Dev</button>
+        <span class="me" title=${names.get(me)}>${initials(names.get(me))}</span>
+      </header>
+      ${bandId ? html`<${Sections} bandId=${bandId} current=${sectionIndex} onSelect=${(i) => { setSectionIndex(i); setOpenId(null); }} />` : null}
+      <main class="content">
+        ${bandId
+          ? html`<${ItemList} key=${section.table + bandId} section=${section} bandId=${bandId} openId=${openId} onOpen=${setOpenId} />
+                 ${openId ? html`<${Editor} key=${openId} section=${section} bandId=${bandId} id=${openId} onClose=${() => setOpenId(null)} />` : null}`
+          : html`<p class="empty">No band yet: create one under Bands.</p>`}
+      </main>
+      ${panel === 'dashboard' ? html`<${Dashboard} onClose=${() => setPanel(null)} />` : null}
+      ${panel === 'bands' ? html`<${BandManager} backend=${backend} bandId=${bandId} names=${names} onClose=${() => setPanel(null)} />` : null}
+      <${Toasts} />
+    </div>`;
+}
+
+function Sections({ bandId, current, onSelect }) {
+  const unread = useUnread(bandId);
+  return html`
+    <nav class="sections">
+      ${SECTIONS.map((section, i) => {
+        const count = unread.byTable[section.table] ?? 0;
+        return html`
+          <button key=${section.table} class=${i === current ? 'active' : ''} data-testid=${`section-${section.table}`}
+                  onClick=${() => onSelect(i)}>
+            ${section.title}${count ? html` <span class="count" data-testid=${`unread-${section.table}`}>${count}</span>` : null}
+          </button>`;
+      })}
+    </nav>`;
+}
+
+function ItemList({ section, bandId, openId, onOpen }) {
+  const { rows, loading, error } = useRows(section.table, bandId, { orderBy: section.orderBy });
+  const unread = useUnreadIds(bandId, section.table);
+  return html`
+    <section class="list">
+      <div class="list-head">
+        <h2>${section.title}</h2>
+        <button data-testid="new-item" onClick=${() => onOpen('new')}>New ${section.noun}</button>
+      </div>
+      ${error ? html`<p class="error">${error.message}</p>` : null}
+      ${loading ? html`<p class="empty">Loading…</p>` : null}
+      ${!loading && rows.length === 0 ? html`<p class="empty">No ${section.title.toLowerCase()} yet.</p>` : null}
+      <ul data-testid="items">
+        ${rows.map((row) => html`
+          <${Item} key=${row.id} section=${section} row=${row} unread=${unread.has(row.id)}
+                   open=${row.id === openId} onOpen=${() => onOpen(row.id)} />`)}
+      </ul>
+    </section>`;
+}
+
+function Item({ section, row, unread, open, onOpen }) {
+  const status = useSyncStatus(section.table, row.id);
+  return html`
+    <li class=${open ? 'item open' : 'item'} data-testid="item" data-id=${row.id} onClick=${onOpen}>
+      <${StatusIcon} status=${status} />
+      <div class="item-text">
+        <span class="label" data-testid="item-label">${section.label(row) || '(untitled)'}</span>
+        <span class="detail">${section.detail(row)}</span>
+      </div>
+      ${unread ? html`<span class="badge" data-testid="unread-badge" title="Changed by someone else">new</span>` : null}
+    </li>`;
+}
+
+const STATUS = {
+  synced: ['✓', 'Synced'], syncing: ['↻', 'Syncing'], pending: ['•', 'Waiting to sync'],
+  error: ['!', 'Refused by the server'], conflict: ['⇄', 'Merged with a change from someone else'],
+};
+
+function StatusIcon({ status }) {
+  const [symbol, title] = STATUS[status] ?? STATUS.synced;
+  return html`<span class=${`status ${status}`} data-testid="sync-status" data-status=${status} title=${title}>${symbol}</span>`;
+}
+
+function Editor({ section, bandId, id, onClose }) {
+  const client = useSyncClient();
+  const creating = id === 'new';
+  const { row, loading } = useRow(section.table, creating ? null : id);
+  const [form, setForm] = useState(null);
+  const [dirty, setDirty] = useState(false);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    if (!creating) client.markRead(section.table, id);
+  }, [client, section.table, id, creating, row?.version]);
+  // Someone else's change shows in the form until the user starts typing.
+  useEffect(() => {
+    if (!dirty && (creating || row)) setForm(formOf(section, row));
+  }, [creating, row, dirty, section]);
+  const edit = (name, value) => {
+    setDirty(true);
+    setForm({ ...form, [name]: value });
+  };
+  if (!creating && !loading && !row) return null;
+  if (form === null) return null;
+
+  const save = async (event) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      const values = valuesOf(section, form);
+      if (creating) await client.create(section.table, { ...values, bandId });
+      else await client.update(section.table, id, values);
+      onClose();
+    } catch (failure) {
+      setError(failure.message);
+    }
+  };
+  const remove = async () => {
+    await client.remove(section.table, id);
+    onClose();
+  };
+  return html`
+    <form class="editor" data-testid="editor" onSubmit=${save}>
+      <h3>${creating ? `New ${section.noun}` : section.label(row)}</h3>
+      ${section.fields.map((field) => html`
+        <label key=${field.name}>
+          <span>${field.label}</span>
+          ${field.multiline
+            ? html`<textarea name=${field.name} value=${form[field.name]} onChange=${(e) => edit(field.name, e.target.value)} />`
+            : html`<input name=${field.name} type=${field.type ?? 'text'} required=${field.required} value=${form[field.name]}
+                          onChange=${(e) => edit(field.name, e.target.value)} />`}
+        </label>`)}
+      ${error ? html`<p class="error">${error}</p>` : null}
+      <div class="actions">
+        <button type="submit" data-testid="save">Save</button>
+        ${creating ? null : html`<button type="button" class="danger" data-testid="delete" onClick=${remove}>Delete</button>`}
+        <button type="button" class="ghost" onClick=${onClose}>Close</button>
+      </div>
+    </form>`;
+}
+
+const COLORS = { connected: 'green', connecting: 'yellow', reconnecting: 'yellow', disconnected: 'yellow', offline: 'red', error: 'red' };
+
+function ConnectionIndicator() {
+  const client = useSyncClient();
+  const info = useConnection();
+  const [open, setOpen] = useState(false);
+  const pending = useOutboxSize();
+  return html`
+    <span class="connection">
+      <button class=${`dot ${COLORS[info.state] ?? 'yellow'}`} data-testid="connection" data-state=${info.state}
+              title=${info.state} onClick=${() => setOpen(!open)}>${info.state}</button>
+      ${open ? html`
+        <div class="popover" data-testid="connection-details">
+          <dl>
+            <dt>State</dt><dd>${info.state}${info.polling ? ' (polling over REST)' : ''}</dd>
+            <dt>Latency</dt><dd>${info.latencyMs == null ? '–' : `${info.latencyMs} ms`}</dd>
+            <dt>Reconnects</dt><dd>${info.reconnects}</dd>
+            <dt>Pending writes</dt><dd data-testid="pending">${pending}</dd>
+            <dt>Last sync</dt><dd>${lastSync(client)}</dd>
+            <dt>This tab</dt><dd>${info.leader ? 'holds the connection' : 'shares another tab\'s connection'}</dd>
+            ${info.lastError ? html`<dt>Last error</dt><dd>${info.lastError}</dd>` : null}
+          </dl>
+          <button onClick=${() => client.reconnect()}>Reconnect</button>
+        </div>` : null}
+    </span>`;
+}
+
+function lastSync(client) {
+  const last = [...client.syncLog()].reverse().find((e) => e.type === 'change' && e.source !== 'local');
+  return last ? new Date(last.at).toLocaleTimeString() : '–';
+}
+
+function useOutboxSize() {
+  const client = useSyncClient();
+  const [size, setSize] = useState(() => client.outbox().length);
+  useEffect(() => client.on('syncStatus', () => setSize(client.outbox().length)), [client]);
+  return size;
+}
+
+function Presence({ bandId, view, itemId, names, me }) {
+  const meta = useMemo(() => ({ view, itemId: itemId ?? null }), [view, itemId]);
+  const people = usePresence(bandId, meta).filter((p) => p.userId !== me);
+  return html`
+    <span class="presence" data-testid="presence">
+      ${people.map((person) => html`
+        <span key=${person.userId} class="avatar" data-testid="avatar" data-user=${person.userId}
+              title=${`${names.get(person.userId) ?? 'Someone'} is viewing ${person.meta.view ?? 'the band'}`}>
+          ${initials(names.get(person.userId))}
+        </span>`)}
+    </span>`;
+}
+
+function Toasts() {
+  const { notifications, dismiss } = useNotifications(4);
+  useEffect(() => {
+    if (!notifications.length) return undefined;
+    const oldest = notifications[0];
+    const timer = setTimeout(() => dismiss(oldest.id), 6000);
+    return () => clearTimeout(timer);
+  }, [notifications, dismiss]);
+  return html`
+    <ol class="toasts" data-testid="toasts">
+      ${notifications.map((n) => html`
+        <li key=${n.id} class=${`toast ${n.kind}`} data-testid="toast" onClick=${() => dismiss(n.id)}>${n.text}</li>`)}
+    </ol>`;
+}
+
+export function initials(name) {
+  return (name ?? '?').split(/\s+/).map((part) => part[0]).join('').slice(0, 2).toUpperCase();
+}
