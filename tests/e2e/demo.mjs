@@ -181,6 +181,34 @@ try {
     globalThis.aliceTab = second;
   });
 
+  await scenario('2b. ten tabs of alice: one leads; when it closes another leads within 2 s; every tab\'s write lands once', async () => {
+    const tabs = [globalThis.aliceTab];
+    for (let n = 1; n < 10; n += 1) tabs.push(await open(aliceContext, 'alice'));
+    const leaders = async () => (await Promise.all(tabs.map((t) => t.evaluate(() => window.rockon.client.isLeader()))))
+      .filter(Boolean).length;
+    check(await leaders() === 1, 'one leader among ten');
+    const tag = `ten-tabs-${Date.now()}`;
+    await Promise.all(tabs.map((t, n) => t.evaluate(({ band, title }) =>
+      window.rockon.client.create('songs', { bandId: band, title }), { band: ROCKERS, title: `${tag} ${n}` })));
+    const leader = (await Promise.all(tabs.map((t) => t.evaluate(() => window.rockon.client.isLeader())))).indexOf(true);
+    const [closing] = tabs.splice(leader, 1);
+    await closing.close();
+    const closed = Date.now();
+    await Promise.any(tabs.map((t) => t.waitForFunction(() => window.rockon.client.isLeader(), null, { timeout: 2000 })));
+    const takeover = Date.now() - closed;
+    check(await leaders() === 1, 'one leader among nine');
+    await item(bob, `${tag} 9`).waitFor({ timeout: 10000 });
+    const token = await signIn('bob');
+    await bob.waitForFunction((tag) =>
+      [...document.querySelectorAll('[data-testid=item-label]')].filter((e) => e.textContent.startsWith(tag)).length === 10,
+    tag, { timeout: 10000 });
+    const rows = (await rest(token, 'GET', `songs?select=title&band_id=eq.${ROCKERS}`)).filter((r) => r.title.startsWith(tag));
+    check(rows.length === 10, `each tab's write once on the server: ${rows.length}`);
+    globalThis.aliceTab = tabs.shift();
+    for (const t of tabs) await t.close();
+    console.log(`     (a new leader in ${takeover} ms)`);
+  });
+
   await scenario('3. alice offline: 20 edits across tables, a reload, back online: all reach bob, none twice', async () => {
     const tab = globalThis.aliceTab;
     const tag = `offline-${Date.now()}`;
