@@ -29,7 +29,7 @@ module.exports = [
   {
     name: 'bench',
     mode: 'production',
-    entry: { 'write-path': './bench/write-path.js', 'read-path': './bench/read-path.js' },
+    entry: { 'write-path': './bench/write-path.js', 'read-path': './bench/read-path.js', suite: './bench/suite.js' },
     output: { path: path.resolve(__dirname, 'dist/bench'), filename: '[name].js', clean: true },
     ...wasmPackage,
   },
@@ -38,6 +38,16 @@ module.exports = [
     mode: 'production',
     entry: { page: './tests/react/page.js' },
     output: { path: path.resolve(__dirname, 'dist/react-test'), filename: '[name].js', clean: true },
+    ...wasmPackage,
+  },
+  {
+    // What each side ships, for the bundle size row of the benchmark.
+    name: 'bench-size',
+    mode: 'production',
+    entry: { rockon: './bench/size-rockon.js', baseline: './bench/size-baseline.js' },
+    output: { path: path.resolve(__dirname, 'dist/bench-size'), filename: '[name].js', clean: true },
+    externals: { react: 'React' },
+    optimization: { splitChunks: false },
     ...wasmPackage,
   },
   {

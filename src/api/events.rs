@@ -273,6 +273,5 @@ pub fn status_name(status: RowStatus) -> &'static str {
 
 /// JSON data as plain objects and arrays (not `Map`s).
 pub fn json(value: &impl Serialize) -> JsValue {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    value.serialize(&serializer).unwrap_or(JsValue::NULL)
+    value_to_js(value)
 }

@@ -14,7 +14,8 @@ pub use client::SyncClient;
 pub use error::SyncError;
 pub use realtime::RealtimeConnection;
 
-use wasm_bindgen::prelude::wasm_bindgen;
+use rockon_sync_core::realtime::{Event, Frame, PostgresChange, RealtimeConfig, Vsn};
+use wasm_bindgen::prelude::*;
 
 /// Installs a panic hook that reports a panic on the console with its message instead of a bare
 /// `unreachable` trap, so a bug is diagnosable from a user's console log.
@@ -29,4 +30,41 @@ pub fn start() {
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// Decodes one Realtime frame as the client does on its socket — the frame, and for a
+/// `postgres_changes` push the typed change — and returns it as the `change` event object
+/// `RealtimeConnection` delivers (other frames as `{ topic, event, payload }`). `vsn` is
+/// `"1.0.0"` or `"2.0.0"` (the default). For tools and for measuring the cost of a change
+/// crossing into the module.
+#[wasm_bindgen(js_name = decodeRealtimeFrame)]
+pub fn decode_realtime_frame(text: &str, vsn: Option<String>) -> Result<JsValue, JsValue> {
+    let vsn = match vsn.as_deref() {
+        Some("1.0.0") => Vsn::V1,
+        _ => Vsn::V2,
+    };
+    let max = RealtimeConfig::new("ws://x", "").max_frame_bytes;
+    let frame = Frame::decode(text, vsn, max)
+        .map_err(|e| SyncError::new("malformed_frame", e.to_string()))?;
+    if frame.event == "postgres_changes" {
+        let change = PostgresChange::parse(&frame.topic, &frame.payload)
+            .map_err(|e| SyncError::new("malformed_payload", e.to_string()))?;
+        return Ok(events::to_js(&Event::Change(change)));
+    }
+    let object = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&object, &"topic".into(), &frame.topic.as_str().into());
+    let _ = js_sys::Reflect::set(&object, &"event".into(), &frame.event.as_str().into());
+    let _ = js_sys::Reflect::set(&object, &"payload".into(), &events::json(&frame.payload));
+    Ok(object.into())
+}
+
+/// The size of the module's linear memory in bytes (WebAssembly memory only grows; a steady
+/// figure under load means no leak inside the module).
+#[wasm_bindgen(js_name = memoryBytes)]
+pub fn memory_bytes() -> f64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    memory
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length() as f64
 }

@@ -24,7 +24,7 @@ use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
 
 /// Rows per catch-up page.
-const PAGE_SIZE: usize = 500;
+const PAGE_SIZE: usize = 1000;
 
 /// When the socket cannot connect, how the reader falls back to pulling over REST.
 #[derive(Debug, Clone, Copy)]

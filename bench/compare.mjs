@@ -1,0 +1,214 @@
+// Runs every benchmark row in headless Chromium against a running dev server and prints one
+// table — rockon-sync, the JS baseline (supabase-js + Dexie), the floor, and the ratios, all
+// measured in this run — plus bench-results.json.
+// Usage: node bench/compare.mjs <devserver url> <anon key>
+import { chromium } from 'playwright-core';
+import { readFile, writeFile } from 'node:fs/promises';
+import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
+import os from 'node:os';
+import { serve, CHROMIUM_FLAGS } from '../tests/support/browser.mjs';
+
+const [url, anon] = process.argv.slice(2);
+const env = (name, fallback) => Number(process.env[name] ?? fallback);
+const RUNS = env('BENCH_RUNS', 5);
+// BENCH_ONLY=1,5 runs only those rows.
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map(Number)) : null;
+const wanted = (n) => !ONLY || ONLY.has(n);
+const SECONDS = env('BENCH_PROPAGATION_SECONDS', 30);
+const OFFLINE_SECONDS = env('BENCH_OFFLINE_SECONDS', 60);
+const BAND = '641657c9-9f8e-5c07-b44e-4ececddac108';
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const spread = (values) => `${fmt(Math.min(...values))}–${fmt(Math.max(...values))}`;
+const fmt = (n) => (n == null ? '–' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const ratio = (ours, other) => (ours == null || other == null || other === 0 ? '–' : `${(ours / other).toFixed(2)}×`);
+const rows = [];
+const json = { date: new Date().toISOString(), machine: `${os.cpus().length} cores, ${os.type()} ${os.release()}`, rows: {} };
+function row(name, unit, ours, baseline, floor, note = '') {
+  rows.push({ name, unit, ours, baseline, floor, note });
+  json.rows[name] = { unit, rockon: ours, baseline, floor, note };
+  console.error(`  ${name}: ${fmt(ours)} / ${fmt(baseline)} / ${fmt(floor)} ${unit} ${note}`);
+}
+
+const web = await serve('dist/bench', 'suite.js');
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: [...CHROMIUM_FLAGS, '--enable-precise-memory-info', '--js-flags=--expose-gc'],
+});
+const context = await browser.newContext();
+const page = await context.newPage();
+page.on('pageerror', (error) => console.error('page error:', error));
+const query = `?url=${encodeURIComponent(url)}&anon=${encodeURIComponent(anon)}`;
+// A fresh page; `load` also loads both implementations (not for cold starts, which time it).
+async function fresh(load = true) {
+  await page.goto(`${web.url}${query}`);
+  await page.waitForFunction(() => window.benchReady === true);
+  if (load) await page.evaluate(() => window.bench.ready());
+}
+const run = (phase, args) => page.evaluate(({ phase, args }) => window.bench[phase](args), { phase, args });
+
+async function signIn(name) {
+  const response = await fetch(`${url}/auth/v1/token?grant_type=password`, {
+    method: 'POST', headers: { apikey: anon, 'content-type': 'application/json' },
+    body: JSON.stringify({ email: `${name}@rockon.test`, password: 'rockon' }),
+  });
+  return (await response.json()).access_token;
+}
+
+const raw = {};
+try {
+  await fresh();
+  const version = await run('ready', {});
+  console.error(`rockon-sync ${version}: ${RUNS} runs per row where a row is repeated`);
+
+  // 1. Propagation.
+  if (wanted(1)) {
+  console.error(`propagation: 20 writes/s for ${SECONDS} s`);
+  const propagation = await run('propagation', { rate: 20, seconds: SECONDS });
+  raw.propagation = propagation;
+  for (const q of ['p50', 'p95', 'p99']) {
+    row(`1. propagation ${q} (write → other member's store + listener)`, 'ms',
+      propagation.rockon[q], propagation.baseline[q], propagation.floor[q],
+      q === 'p50' ? `${propagation.rockon.n} writes; floor: frame on a raw socket, no store` : '');
+  }
+
+  }
+
+  // 2. Burst.
+  if (wanted(2)) {
+  const burst = { rockon: [], baseline: [], floor: [] };
+  raw.burst = burst;
+  for (let n = 0; n < Math.min(RUNS, 3); n += 1) {
+    for (const kind of ['rockon', 'baseline', 'floor']) {
+      await fresh();
+      burst[kind].push(await run('burst', { kind, rows: 5000 }));
+    }
+  }
+  const burstTotal = (kind) => median(burst[kind].map((r) => r.totalMs));
+  row('2. burst of 5,000 remote changes: all applied and announced', 'ms', burstTotal('rockon'), burstTotal('baseline'), burstTotal('floor'),
+    `spread ${spread(burst.rockon.map((r) => r.totalMs))} / ${spread(burst.baseline.map((r) => r.totalMs))}; floor: raw socket + one raw IndexedDB put`);
+  row('2. burst: rows/s', 'rows/s', 5000 / burstTotal('rockon') * 1000, 5000 / burstTotal('baseline') * 1000, 5000 / burstTotal('floor') * 1000);
+  row('2. burst: IndexedDB transactions', 'count', median(burst.rockon.map((r) => r.transactions)), median(burst.baseline.map((r) => r.transactions)), 1);
+  row('2. burst: longest main-thread task', 'ms', median(burst.rockon.map((r) => r.longestTaskMs)), median(burst.baseline.map((r) => r.longestTaskMs)), null);
+
+  }
+
+  // 3. Local optimistic write.
+  if (wanted(3)) {
+  const local = { rockon: [], baseline: [], floor: [] };
+  raw.local = local;
+  for (let n = 0; n < RUNS; n += 1) {
+    for (const kind of ['rockon', 'baseline', 'floor']) local[kind].push(await run('localWrite', { kind, writes: 200 }));
+  }
+  for (const q of ['p50', 'p99']) {
+    const pick = (kind) => median(local[kind].map((r) => r[q]));
+    row(`3. local write → listener ${q}`, 'ms', pick('rockon'), pick('baseline'), pick('floor'),
+      q === 'p50' ? `200 writes × ${RUNS}; spread of p50 ${spread(local.rockon.map((r) => r.p50))} / ${spread(local.baseline.map((r) => r.p50))}` : '');
+  }
+
+  }
+
+  // 4. Cold start.
+  if (wanted(4)) {
+  await fresh();
+  await run('coldPrepare', { rows: 10000 });
+  const cold = { rockon: [], baseline: [], floor: [] };
+  raw.cold = cold;
+  for (let n = 0; n < RUNS; n += 1) {
+    for (const kind of ['rockon', 'baseline', 'floor']) {
+      await fresh(false);
+      cold[kind].push(await run('coldStart', { kind }));
+    }
+  }
+  const coldTotal = (kind) => median(cold[kind].map((r) => r.totalMs));
+  row('4. cold start, 10,000 cached rows: load + open + first list', 'ms', coldTotal('rockon'), coldTotal('baseline'), coldTotal('floor'),
+    `of which loading the code ${fmt(median(cold.rockon.map((r) => r.loadMs)))} / ${fmt(median(cold.baseline.map((r) => r.loadMs)))} ms, opening ${fmt(median(cold.rockon.map((r) => r.openMs)))} / ${fmt(median(cold.baseline.map((r) => r.openMs)))} ms; spread ${spread(cold.rockon.map((r) => r.totalMs))} / ${spread(cold.baseline.map((r) => r.totalMs))}`);
+
+  }
+
+  // 5. Catch-up after being offline while 2,000 rows changed.
+  if (wanted(5)) {
+  const bob = await signIn('bob');
+  const catchup = {};
+  raw.catchup = catchup;
+  for (const kind of ['rockon', 'baseline', 'floor']) {
+    await fresh();
+    await run('catchupStart', { kind });
+    await context.setOffline(true);
+    const missed = Array.from({ length: 2000 }, (_, i) => ({ id: crypto.randomUUID(), band_id: BAND, title: `Missed ${i}` }));
+    const response = await fetch(`${url}/rest/v1/songs`, {
+      method: 'POST',
+      headers: { apikey: anon, authorization: `Bearer ${bob}`, 'content-type': 'application/json' },
+      body: JSON.stringify(missed),
+    });
+    if (response.status !== 201) throw new Error(`catch-up insert: ${response.status}`);
+    await new Promise((resolve) => setTimeout(resolve, (kind === 'floor' ? 1 : OFFLINE_SECONDS) * 1000));
+    await context.setOffline(false);
+    catchup[kind] = await run('catchupWait', { ids: missed.map((r) => r.id) });
+    console.error(`  catch-up ${kind}: ${fmt(catchup[kind].totalMs)} ms`);
+    if (process.env.BENCH_DEBUG && catchup[kind].log) console.error(catchup[kind].onlineAt, catchup[kind].log.join('\n'));
+  }
+  row(`5. catch-up after ${OFFLINE_SECONDS} s offline, 2,000 rows changed`, 'ms', catchup.rockon.totalMs, catchup.baseline.totalMs, catchup.floor.totalMs,
+    'from back online to the last row in the store; floor: one REST read + one raw IndexedDB put');
+
+  }
+
+  // 6. Frames.
+  if (wanted(6)) {
+  await fresh();
+  const frames = await run('frames', { count: 5000, runs: RUNS });
+  raw.frames = frames;
+  row('6. one postgres_changes frame parsed (5,000 frames)', 'µs', median(frames.rockon), median(frames.json), median(frames.json),
+    `module: decode + typed change + JS object; baseline and floor: JSON.parse; spread ${spread(frames.rockon)} / ${spread(frames.json)}`);
+
+  }
+
+  // 7. Bundle size.
+  if (wanted(7)) {
+  const size = async (files) => {
+    const bytes = Buffer.concat(await Promise.all(files.map((f) => readFile(f))));
+    return {
+      raw: bytes.length,
+      gzip: gzipSync(bytes, { level: 9 }).length,
+      brotli: brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
+    };
+  };
+  const ours = await size(['dist/bench-size/rockon.js', 'pkg/rockon_sync_bg.wasm']);
+  const theirs = await size(['dist/bench-size/baseline.js']);
+  raw.sizes = { ours, theirs };
+  for (const kind of ['gzip', 'brotli']) {
+    row(`7. bundle, ${kind} (minified JS + wasm; React excluded)`, 'KB', ours[kind] / 1024, theirs[kind] / 1024, null,
+      kind === 'gzip' ? `raw ${fmt(ours.raw / 1024)} / ${fmt(theirs.raw / 1024)} KB` : '');
+  }
+
+  }
+
+  // 8. Memory.
+  if (wanted(8)) {
+  const memory = {};
+  raw.memory = memory;
+  for (const kind of ['rockon', 'baseline']) {
+    await fresh();
+    memory[kind] = await run('memory', { kind, rows: 10000, churn: 3600 });
+  }
+  const held = (m) => (m.loaded.heap + m.loaded.wasm - m.before.heap - m.before.wasm) / 1048576;
+  const growth = (m) => (m.churned.heap + m.churned.wasm - m.loaded.heap - m.loaded.wasm) / 1048576;
+  row('8. memory holding 10,000 rows (JS heap + wasm memory)', 'MB', held(memory.rockon), held(memory.baseline), null,
+    `wasm memory ${fmt(memory.rockon.loaded.wasm / 1048576)} MB of it`);
+  row('8. memory growth after 3,600 single-row changes (an hour at one a second)', 'MB', growth(memory.rockon), growth(memory.baseline), null);
+
+  }
+
+  json.raw = raw;
+} finally {
+  await browser.close();
+  web.close();
+}
+
+console.log(`\nrockon-sync against the JS baseline (supabase-js + Dexie) and the floor — ${json.date.slice(0, 10)}, ${json.machine}\n`);
+console.log('| row | rockon-sync | JS baseline | floor | vs baseline | vs floor | notes |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  console.log(`| ${r.name} | ${fmt(r.ours)} ${r.unit} | ${fmt(r.baseline)} | ${fmt(r.floor)} | ${ratio(r.ours, r.baseline)} | ${ratio(r.ours, r.floor)} | ${r.note} |`);
+}
+await writeFile('bench-results.json', `${JSON.stringify(json, null, 2)}\n`);
+console.log('\nbench-results.json written');
