@@ -70,20 +70,49 @@ pub struct UnreadCounts {
 pub struct Unread {
     me: String,
     marks: BTreeMap<String, Mark>,
+    /// (band, table) → marks, kept up to date so counts cost nothing per change.
+    tally: BTreeMap<(String, String), usize>,
 }
 
 impl Unread {
     /// The marks of user `me`, as loaded from storage.
     pub fn new(me: impl Into<String>, marks: impl IntoIterator<Item = Mark>) -> Self {
-        Self {
+        let mut unread = Self {
             me: me.into(),
-            marks: marks.into_iter().map(|m| (m.key.clone(), m)).collect(),
+            ..Self::default()
+        };
+        unread.replace(marks);
+        unread
+    }
+
+    fn insert(&mut self, mark: Mark) {
+        let slot = (mark.band_id.clone(), mark.table.clone());
+        if self.marks.insert(mark.key.clone(), mark).is_none() {
+            *self.tally.entry(slot).or_default() += 1;
         }
+    }
+
+    fn remove(&mut self, key: &str) -> bool {
+        let Some(mark) = self.marks.remove(key) else {
+            return false;
+        };
+        let slot = (mark.band_id, mark.table);
+        if let Some(count) = self.tally.get_mut(&slot) {
+            *count -= 1;
+            if *count == 0 {
+                self.tally.remove(&slot);
+            }
+        }
+        true
     }
 
     /// Replaces the marks with those in storage (another tab changed them).
     pub fn replace(&mut self, marks: impl IntoIterator<Item = Mark>) {
-        self.marks = marks.into_iter().map(|m| (m.key.clone(), m)).collect();
+        self.marks.clear();
+        self.tally.clear();
+        for mark in marks {
+            self.insert(mark);
+        }
     }
 
     /// Whether a row is unread.
@@ -103,17 +132,17 @@ impl Unread {
             let own = row.author.as_deref() == Some(self.me.as_str());
             if row.action == Action::Deleted || own {
                 // Gone, or seen by whoever just edited it: nothing left to read.
-                if self.marks.remove(&key).is_some() {
+                if self.remove(&key) {
                     effects.push(MarkEffect::Remove(key));
                 }
             } else if by_other && !self.marks.contains_key(&key) {
                 let mark = Mark {
-                    key: key.clone(),
+                    key,
                     table: row.table.clone(),
                     band_id: row.scope.clone(),
                     id: row.id.clone(),
                 };
-                self.marks.insert(key, mark.clone());
+                self.insert(mark.clone());
                 effects.push(MarkEffect::Put(mark));
             }
         }
@@ -123,7 +152,7 @@ impl Unread {
     /// The user viewed or edited a row; returns the key to remove if it was unread.
     pub fn mark_read(&mut self, table: &str, id: &str) -> Option<String> {
         let key = Mark::key_of(table, id);
-        self.marks.remove(&key).map(|_| key)
+        self.remove(&key).then_some(key)
     }
 
     /// Marks every row read, or only a band's, or only one table's of a band; returns the
@@ -137,7 +166,7 @@ impl Unread {
             .map(|m| m.key.clone())
             .collect();
         for key in &keys {
-            self.marks.remove(key);
+            self.remove(key);
         }
         keys
     }
@@ -158,15 +187,16 @@ impl Unread {
 
     /// The counts the app shows.
     pub fn counts(&self) -> UnreadCounts {
-        let mut counts = UnreadCounts::default();
-        for mark in self.marks.values() {
-            counts.total += 1;
-            *counts
+        let mut counts = UnreadCounts {
+            total: self.marks.len(),
+            ..UnreadCounts::default()
+        };
+        for ((band, table), count) in &self.tally {
+            counts
                 .by_band
-                .entry(mark.band_id.clone())
+                .entry(band.clone())
                 .or_default()
-                .entry(mark.table.clone())
-                .or_default() += 1;
+                .insert(table.clone(), *count);
         }
         counts
     }

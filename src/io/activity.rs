@@ -177,14 +177,16 @@ impl Activity {
         if effects.is_empty() {
             return;
         }
-        let mut puts = Vec::new();
+        let mut marks = Vec::new();
         let mut removes = Vec::new();
         for effect in effects {
             match effect {
-                MarkEffect::Put(mark) => puts.push(to_js(&mark)),
+                MarkEffect::Put(mark) => marks.push(mark),
                 MarkEffect::Remove(key) => removes.push(key),
             }
         }
+        // One conversion for the whole batch.
+        let puts: Vec<wasm_bindgen::JsValue> = js_sys::Array::from(&to_js(&marks)).iter().collect();
         let counts = self.counts();
         (self.inner.on_event)(ActivityEvent::Unread(counts));
         let weak = Rc::downgrade(&self.inner);

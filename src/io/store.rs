@@ -353,15 +353,31 @@ impl Store {
             // The local copies, for the version check: a few rows are looked up one by one, a
             // big batch reads its bands' rows in one request instead of thousands of gets.
             let existing = js_sys::Array::new();
-            if incoming.length() <= SMALL_BATCH {
-                for row in incoming.iter() {
+            let scopes = super::rows::scopes_of(incoming, &scope_column);
+            let mut held = 0;
+            if incoming.length() > SMALL_BATCH {
+                for scope in scopes.iter() {
+                    let range = KeyRange::only(&scope).map_err(rexie::Error::from)?;
+                    held += store.index("scope")?.count(Some(range)).await?;
+                }
+            }
+            // Reading the bands' rows costs what they hold; looking rows up one by one costs
+            // what arrives: pick the smaller.
+            if incoming.length() <= SMALL_BATCH || held > 4 * incoming.length() {
+                // All lookups are issued at once: IndexedDB answers them in one go.
+                let lookups = incoming.iter().map(|row| {
                     let id = js_sys::Reflect::get(&row, &"id".into()).unwrap_or(JsValue::UNDEFINED);
-                    if let Some(local) = store.get(id).await? {
-                        existing.push(&local);
-                    }
+                    store.get(id)
+                });
+                for local in futures::future::try_join_all(lookups)
+                    .await?
+                    .into_iter()
+                    .flatten()
+                {
+                    existing.push(&local);
                 }
             } else {
-                for scope in super::rows::scopes_of(incoming, &scope_column).iter() {
+                for scope in scopes.iter() {
                     let range = KeyRange::only(&scope).map_err(rexie::Error::from)?;
                     for row in store.index("scope")?.get_all(Some(range), None).await? {
                         existing.push(&row);
