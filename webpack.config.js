@@ -29,7 +29,7 @@ module.exports = [
   {
     name: 'bench',
     mode: 'production',
-    entry: { 'write-path': './bench/write-path.js', 'read-path': './bench/read-path.js', suite: './bench/suite.js' },
+    entry: { 'write-path': './bench/write-path.js', suite: './bench/suite.js' },
     output: { path: path.resolve(__dirname, 'dist/bench'), filename: '[name].js', clean: true },
     ...wasmPackage,
   },

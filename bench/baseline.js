@@ -32,6 +32,7 @@ export class BaselineSync {
     this.supabase = createClient(url, anonKey, {
       auth: { persistSession: false, autoRefreshToken: false },
       global: { headers: { Authorization: `Bearer ${accessToken}` } },
+      realtime: globalThis.benchDebug ? { logger: (kind, msg) => console.log(`realtime ${kind} ${msg}`) } : {},
     });
     this.supabase.realtime.setAuth(accessToken);
     this.db = new Dexie(databaseName);
@@ -64,6 +65,7 @@ export class BaselineSync {
         (payload) => this.receive(table, payload));
     }
     channel.subscribe((status) => {
+      if (globalThis.benchDebug) console.log(`baseline channel ${status}`);
       if (status === 'SUBSCRIBED') this.catchUp(bandId).catch(() => {});
     });
     this.channels.push(channel);

@@ -37,6 +37,10 @@ const browser = await chromium.launch({
 const context = await browser.newContext();
 const page = await context.newPage();
 page.on('pageerror', (error) => console.error('page error:', error));
+if (process.env.BENCH_DEBUG) {
+  page.on('console', (message) => console.error(`  [page] ${message.text()}`));
+  await page.addInitScript(() => { globalThis.benchDebug = true; });
+}
 const query = `?url=${encodeURIComponent(url)}&anon=${encodeURIComponent(anon)}`;
 // A fresh page; `load` also loads both implementations (not for cold starts, which time it).
 async function fresh(load = true) {
