@@ -91,10 +91,6 @@ fn purge(writer: Writer, listeners: Listeners, schema: Schema, band: String) {
     });
 }
 
-fn field(row: &JsValue, name: &str) -> JsValue {
-    Reflect::get(row, &name.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
 impl SyncClient {
     /// [`open`](Self::open) for Rust callers.
     pub async fn open_async(options: JsValue) -> Result<SyncClient, JsValue> {
@@ -383,18 +379,15 @@ impl SyncClient {
                 .schema()
                 .table(&table)
                 .map_err(|e| SyncError::new(e.code(), e.to_string()))?;
-            let mut rows = inner
+            let rows = inner
                 .store
                 .list(&table, &band_id)
                 .await
                 .map_err(store_error)?;
-            if !options.include_deleted {
-                rows.retain(|row| {
-                    let deleted = field(row, "deletedAt");
-                    deleted.is_null() || deleted.is_undefined()
-                });
-            }
             let rows: Array = rows.into_iter().collect();
+            if !options.include_deleted {
+                crate::io::rows::drop_deleted(&rows);
+            }
             if let Some(order) = &options.order_by {
                 crate::io::rows::sort_rows(&rows, &snake_to_camel(order), options.descending);
             }

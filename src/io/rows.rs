@@ -28,6 +28,13 @@ export function sort_rows(rows, key, descending) {
     return sign * collator.compare(String(x), String(y));
   });
 }
+export function drop_deleted(rows) {
+  let kept = 0;
+  for (let i = 0; i < rows.length; i++) {
+    if (rows[i].deletedAt == null) rows[kept++] = rows[i];
+  }
+  rows.length = kept;
+}
 export function fresh_app_rows(rows, existing) {
   const versions = new Map();
   for (const row of existing) versions.set(row.id, row.version);
@@ -54,6 +61,8 @@ extern "C" {
     /// Sorts rows in place by `key`: numbers numerically, text the way the user's language
     /// sorts it, empty values last.
     pub fn sort_rows(rows: &Array, key: &str, descending: bool);
+    /// Removes tombstones (rows with `deletedAt`) in place, in one call for the whole list.
+    pub fn drop_deleted(rows: &Array);
     /// The newest version of each row in `rows`, if newer than its `existing` copy, with
     /// camelCase keys.
     pub fn fresh_app_rows(rows: &Array, existing: &Array) -> Array;
