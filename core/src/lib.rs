@@ -50,6 +50,7 @@ pub mod outbox;
 pub mod realtime;
 pub mod rng;
 pub mod schema;
+pub mod sorted;
 mod time;
 pub mod transcript;
 pub mod unread;

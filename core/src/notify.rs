@@ -3,8 +3,9 @@
 //! and past a rate cap the rest of the period is summed up in one final toast. Sans-IO like the
 //! rest of the core: changes and time come in, toasts come out at the deadlines it announces.
 
+use crate::sorted::{SortedMap, SortedSet};
 use crate::Millis;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 /// What happened to a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +74,7 @@ pub enum Policy {
     /// None.
     None,
     /// Only changes to these tables.
-    Tables(BTreeSet<String>),
+    Tables(SortedSet<String>),
 }
 
 /// Settings.
@@ -113,8 +114,8 @@ struct Batch {
 pub struct Notifier {
     config: NotifyConfig,
     me: String,
-    names: BTreeMap<String, String>,
-    batches: BTreeMap<String, Batch>,
+    names: SortedMap<String, String>,
+    batches: SortedMap<String, Batch>,
     sent: VecDeque<Millis>,
     suppressed: Vec<Change>,
     suppressed_until: Option<Millis>,
@@ -131,8 +132,8 @@ impl Notifier {
         Self {
             config,
             me: me.into(),
-            names: BTreeMap::new(),
-            batches: BTreeMap::new(),
+            names: SortedMap::new(),
+            batches: SortedMap::new(),
             sent: VecDeque::new(),
             suppressed: Vec::new(),
             suppressed_until: None,
@@ -187,8 +188,7 @@ impl Notifier {
         }
         self.handle_timeout(now);
         self.batches
-            .entry(change.author.clone())
-            .or_insert_with(|| Batch {
+            .get_or_insert_with(change.author.clone(), || Batch {
                 opened: now,
                 changes: Vec::new(),
             })
@@ -234,7 +234,7 @@ impl Notifier {
             self.suppressed_until = None;
             let changes = std::mem::take(&mut self.suppressed);
             if !changes.is_empty() {
-                let authors: BTreeSet<&str> = changes.iter().map(|c| c.author.as_str()).collect();
+                let authors: SortedSet<&str> = changes.iter().map(|c| c.author.as_str()).collect();
                 let toast = if authors.len() == 1 {
                     self.describe(&changes)
                 } else {

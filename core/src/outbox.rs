@@ -16,10 +16,10 @@ use crate::merge::{three_way, ConflictPolicy, FieldConflict};
 use crate::percent_encode;
 use crate::rng::SplitMix64;
 use crate::schema::TableSchema;
+use crate::sorted::SortedMap;
 use crate::Millis;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
 /// What a write does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,10 +201,10 @@ enum Flight {
 /// The outbox engine.
 #[derive(Debug)]
 pub struct Outbox {
-    entries: BTreeMap<u64, Entry>,
+    entries: SortedMap<u64, Entry>,
     next_seq: u64,
     in_flight: Option<Flight>,
-    retry_at: BTreeMap<u64, Millis>,
+    retry_at: SortedMap<u64, Millis>,
     /// After a retryable failure the whole outbox waits: an unreachable or overloaded server
     /// fails every request alike, and hammering it helps nobody.
     paused_until: Option<Millis>,
@@ -224,7 +224,7 @@ impl Outbox {
             entries: entries.into_iter().map(|e| (e.seq, e)).collect(),
             next_seq,
             in_flight: None,
-            retry_at: BTreeMap::new(),
+            retry_at: SortedMap::new(),
             paused_until: None,
             held: false,
             backoff: BackoffPolicy {
@@ -256,10 +256,9 @@ impl Outbox {
     pub fn adopt(&mut self, entries: Vec<Entry>) -> usize {
         let mut adopted = 0;
         for entry in entries {
-            if let std::collections::btree_map::Entry::Vacant(slot) = self.entries.entry(entry.seq)
-            {
+            if !self.entries.contains_key(&entry.seq) {
                 self.next_seq = self.next_seq.max(entry.seq + 1);
-                slot.insert(entry);
+                self.entries.insert(entry.seq, entry);
                 adopted += 1;
             }
         }
@@ -273,7 +272,7 @@ impl Outbox {
             Some(Flight::Push(s) | Flight::Fetch(s)) => Some(s),
             None => None,
         };
-        let mut fresh: BTreeMap<u64, Entry> = entries.into_iter().map(|e| (e.seq, e)).collect();
+        let mut fresh: SortedMap<u64, Entry> = entries.into_iter().map(|e| (e.seq, e)).collect();
         if let Some(seq) = flying {
             // This tab's view of the entry it is pushing wins: it alone knows the answer.
             if let Some(entry) = self.entries.get(&seq) {

@@ -5,8 +5,10 @@
 //! decides which to put and which to remove and keeps the counts the app shows.
 
 use crate::notify::Action;
+use crate::sorted::SortedMap;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher};
 
 /// A row that changed on the server, as the read path saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,16 +64,17 @@ pub struct UnreadCounts {
     /// Every unread row.
     pub total: usize,
     /// band → table → count.
-    pub by_band: BTreeMap<String, BTreeMap<String, usize>>,
+    pub by_band: SortedMap<String, SortedMap<String, usize>>,
 }
 
 /// The unread marks of one user.
 #[derive(Debug, Clone, Default)]
 pub struct Unread {
     me: String,
-    marks: BTreeMap<String, Mark>,
+    /// Hashed, not sorted: a burst can mark thousands of rows in random key order.
+    marks: HashMap<String, Mark, BuildHasherDefault<DefaultHasher>>,
     /// (band, table) → marks, kept up to date so counts cost nothing per change.
-    tally: BTreeMap<(String, String), usize>,
+    tally: SortedMap<(String, String), usize>,
 }
 
 impl Unread {
@@ -88,7 +91,7 @@ impl Unread {
     fn insert(&mut self, mark: Mark) {
         let slot = (mark.band_id.clone(), mark.table.clone());
         if self.marks.insert(mark.key.clone(), mark).is_none() {
-            *self.tally.entry(slot).or_default() += 1;
+            *self.tally.get_or_insert_with(slot, || 0) += 1;
         }
     }
 
@@ -176,7 +179,7 @@ impl Unread {
         self.mark_all_read(Some(band), None)
     }
 
-    /// The unread rows of a band (or all), for lists that show badges.
+    /// The unread rows of a band (or all), for lists that show badges, in no particular order.
     pub fn ids(&self, band: Option<&str>, table: Option<&str>) -> Vec<&Mark> {
         self.marks
             .values()
@@ -194,8 +197,7 @@ impl Unread {
         for ((band, table), count) in &self.tally {
             counts
                 .by_band
-                .entry(band.clone())
-                .or_default()
+                .get_or_insert_with(band.clone(), SortedMap::new)
                 .insert(table.clone(), *count);
         }
         counts

@@ -11,7 +11,7 @@ use crate::io::activity::{Activity, ActivityEvent};
 use crate::io::http::Endpoint;
 use crate::io::page_events::{PageEvent, PageEvents};
 use crate::io::reader::{Fallback, ReadEvent, Reader};
-use crate::io::store::{to_js, Store, StoreError};
+use crate::io::store::{from_js, to_js, Store, StoreError};
 use crate::io::writer::{RowsChanged, WriteError, WriteEvent, Writer};
 use js_sys::{Array, Promise, Reflect};
 use rockon_sync_core::backoff::BackoffPolicy;
@@ -58,7 +58,7 @@ fn write_error(error: WriteError) -> JsValue {
 }
 
 fn object_arg(value: JsValue, what: &str) -> Result<Map<String, Value>, JsValue> {
-    match serde_wasm_bindgen::from_value::<Value>(value) {
+    match from_js::<Value>(&value) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(SyncError::new("invalid_argument", format!("{what} must be an object")).into()),
     }
@@ -94,8 +94,8 @@ fn purge(writer: Writer, listeners: Listeners, schema: Schema, band: String) {
 impl SyncClient {
     /// [`open`](Self::open) for Rust callers.
     pub async fn open_async(options: JsValue) -> Result<SyncClient, JsValue> {
-        let options: Options = serde_wasm_bindgen::from_value(options)
-            .map_err(|e| SyncError::new("invalid_options", e.to_string()))?;
+        let options: Options =
+            from_js(&options).map_err(|message| SyncError::new("invalid_options", message))?;
         let notify_config = options.notifications.to_config()?;
         let schema = options.schema.unwrap_or_else(Schema::rockon);
         let user_id = options.user_id.clone();
@@ -371,8 +371,7 @@ impl SyncClient {
             let options: ListOptions = if options.is_undefined() || options.is_null() {
                 ListOptions::default()
             } else {
-                serde_wasm_bindgen::from_value(options)
-                    .map_err(|e| SyncError::new("invalid_argument", e.to_string()))?
+                from_js(&options).map_err(|message| SyncError::new("invalid_argument", message))?
             };
             inner
                 .store

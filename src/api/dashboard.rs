@@ -9,7 +9,7 @@ use crate::io::store::{to_js, CONFLICTS, OUTBOX, READ_MARKS};
 use crate::io::writer::{RowsChanged, WriteEvent};
 use js_sys::{Array, Object, Promise, Reflect};
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
-use std::collections::BTreeSet;
+use rockon_sync_core::sorted::SortedSet;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -108,7 +108,7 @@ impl SyncClient {
     pub fn purge_local(&self) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let keep: BTreeSet<String> = inner
+            let keep: SortedSet<String> = inner
                 .writer
                 .entries()
                 .iter()

@@ -4,6 +4,7 @@ use super::error::SyncError;
 use super::events;
 use super::listeners::Listeners;
 use crate::io::realtime_driver::RealtimeDriver;
+use crate::io::store::from_js;
 use rockon_sync_core::realtime::{ChannelConfig, Input, RealtimeConfig, Vsn};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
@@ -39,8 +40,8 @@ impl RealtimeConnection {
     /// as `https://<project>.supabase.co/realtime/v1`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<RealtimeConnection, JsValue> {
-        let options: Options = serde_wasm_bindgen::from_value(options)
-            .map_err(|e| SyncError::new("invalid_options", e.to_string()))?;
+        let options: Options =
+            from_js(&options).map_err(|message| SyncError::new("invalid_options", message))?;
         let mut config = RealtimeConfig::new(options.url, options.api_key);
         config.vsn = match options.vsn.as_deref() {
             None | Some("2.0.0") => Vsn::V2,
@@ -105,8 +106,7 @@ impl RealtimeConnection {
         let config: ChannelConfig = if config.is_undefined() || config.is_null() {
             ChannelConfig::default()
         } else {
-            serde_wasm_bindgen::from_value(config)
-                .map_err(|e| SyncError::new("invalid_channel_config", e.to_string()))?
+            from_js(&config).map_err(|message| SyncError::new("invalid_channel_config", message))?
         };
         self.driver
             .run(|engine, now| engine.join(now, name, config))

@@ -11,12 +11,12 @@
 //! - `presence`, `command`: what a follower asks the leader to do.
 
 use super::client::{Inner, SyncClient};
-use crate::io::store::to_js;
+use crate::io::store::{from_js, to_js};
 use crate::io::tabs::Tabs;
 use js_sys::{Object, Reflect};
+use rockon_sync_core::sorted::{SortedMap, SortedSet};
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
 
@@ -32,9 +32,9 @@ pub(super) struct Coordinator {
     tabs: RefCell<Option<Tabs>>,
     leader: Cell<bool>,
     wants_connect: Cell<bool>,
-    wants_bands: RefCell<BTreeSet<String>>,
+    wants_bands: RefCell<SortedSet<String>>,
     remote_info: RefCell<Option<JsValue>>,
-    remote_members: RefCell<BTreeMap<String, JsValue>>,
+    remote_members: RefCell<SortedMap<String, JsValue>>,
     reloading: Cell<bool>,
     reload_again: Cell<bool>,
 }
@@ -218,7 +218,7 @@ fn receive(inner: &Rc<Inner>, message: &JsValue) {
         Some("presence") if leader => {
             let band = text(message, "bandId").unwrap_or_default();
             let meta = Reflect::get(message, &"meta".into()).unwrap_or_default();
-            if let Ok(meta @ Value::Object(_)) = serde_wasm_bindgen::from_value::<Value>(meta) {
+            if let Ok(meta @ Value::Object(_)) = from_js::<Value>(&meta) {
                 inner.reader.set_presence(&band, meta);
             }
         }

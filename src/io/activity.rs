@@ -4,14 +4,14 @@
 
 use super::clock;
 use super::http::{self, Endpoint};
-use super::store::{to_js, Store, StoreError, PROFILES, READ_MARKS};
+use super::store::{from_js, to_js, Store, StoreError, PROFILES, READ_MARKS};
 use gloo_timers::callback::Timeout;
 use rockon_sync_core::notify::{Notifier, NotifyConfig, Toast};
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
+use rockon_sync_core::sorted::SortedSet;
 use rockon_sync_core::unread::{Mark, MarkEffect, ObservedRow, Unread, UnreadCounts};
 use serde_json::Value;
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::rc::{Rc, Weak};
 
 /// What activity tells the app.
@@ -38,7 +38,7 @@ struct Inner {
     unread: RefCell<Unread>,
     notifier: RefCell<Notifier>,
     /// Authors whose display name is known or being fetched.
-    named: RefCell<BTreeSet<String>>,
+    named: RefCell<SortedSet<String>>,
     timer: RefCell<Option<Timeout>>,
     on_event: Box<dyn Fn(ActivityEvent)>,
 }
@@ -56,9 +56,9 @@ impl Activity {
             .all(READ_MARKS)
             .await?
             .into_iter()
-            .filter_map(|v| serde_wasm_bindgen::from_value::<Mark>(v).ok());
+            .filter_map(|v| from_js::<Mark>(&v).ok());
         let mut notifier = Notifier::new(config, me);
-        let mut named = BTreeSet::new();
+        let mut named = SortedSet::new();
         for profile in store.all(PROFILES).await? {
             let text = |key: &str| {
                 js_sys::Reflect::get(&profile, &key.into())
@@ -112,7 +112,7 @@ impl Activity {
                 }
             }
         }
-        let authors: BTreeSet<String> = rows.iter().filter_map(|r| r.author.clone()).collect();
+        let authors: SortedSet<String> = rows.iter().filter_map(|r| r.author.clone()).collect();
         self.fetch_names(authors);
         self.persist(effects);
         self.schedule();
@@ -150,9 +150,7 @@ impl Activity {
         let Ok(records) = self.inner.store.all(READ_MARKS).await else {
             return;
         };
-        let marks = records
-            .into_iter()
-            .filter_map(|v| serde_wasm_bindgen::from_value::<Mark>(v).ok());
+        let marks = records.into_iter().filter_map(|v| from_js::<Mark>(&v).ok());
         self.inner.unread.borrow_mut().replace(marks);
         (self.inner.on_event)(ActivityEvent::Unread(self.counts()));
     }
@@ -203,7 +201,7 @@ impl Activity {
     }
 
     /// Looks up display names not known yet, while the toasts' batching window is open.
-    fn fetch_names(&self, authors: BTreeSet<String>) {
+    fn fetch_names(&self, authors: SortedSet<String>) {
         let missing: Vec<String> = {
             let mut named = self.inner.named.borrow_mut();
             authors

@@ -3,11 +3,11 @@
 //! fast the app changes views, and are sent again after every rejoin.
 
 use rockon_sync_core::realtime::presence::{PresenceState, TrackThrottle};
+use rockon_sync_core::sorted::SortedMap;
 use rockon_sync_core::Millis;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
 /// One member online in a band, over all their tabs and devices.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -26,7 +26,7 @@ pub struct Member {
 pub struct PresenceTracker {
     key: RefCell<Option<String>>,
     throttle: RefCell<TrackThrottle>,
-    members: RefCell<BTreeMap<String, Vec<Member>>>,
+    members: RefCell<SortedMap<String, Vec<Member>>>,
 }
 
 /// The band of a band channel's topic.

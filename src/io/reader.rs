@@ -5,8 +5,9 @@
 use super::http::{self, Endpoint};
 use super::presence::{band_of, Member, PresenceTracker};
 use super::realtime_driver::RealtimeDriver;
-use super::store::{to_js, Store, StoreError};
+use super::store::{self, to_js, Store, StoreError};
 use super::writer::RowsChanged;
+use super::IdSet;
 use js_sys::{Array, Reflect};
 use rockon_sync_core::catchup::{Cursor, PullPlan};
 use rockon_sync_core::notify::Action;
@@ -16,10 +17,10 @@ use rockon_sync_core::realtime::{
     PostgresChange, RealtimeConfig,
 };
 use rockon_sync_core::schema::TableSchema;
+use rockon_sync_core::sorted::{SortedMap, SortedSet};
 use rockon_sync_core::unread::ObservedRow;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
 
@@ -117,14 +118,14 @@ struct Inner {
     driver: RefCell<Option<RealtimeDriver>>,
     pending: RefCell<Vec<PostgresChange>>,
     flush_scheduled: Cell<bool>,
-    pulling: RefCell<BTreeSet<String>>,
+    pulling: RefCell<SortedSet<String>>,
     user: RefCell<Option<String>>,
-    bands: RefCell<BTreeSet<String>>,
+    bands: RefCell<SortedSet<String>>,
     reconciling: Cell<bool>,
     fallback: Fallback,
     polling: RefCell<Option<gloo_timers::callback::Interval>>,
     info: RefCell<ConnectionInfo>,
-    pull_again: RefCell<BTreeSet<String>>,
+    pull_again: RefCell<SortedSet<String>>,
     has_local_edits: LocalEdits,
     presence: PresenceTracker,
     presence_timer: RefCell<Option<gloo_timers::callback::Timeout>>,
@@ -150,9 +151,9 @@ impl Reader {
             driver: RefCell::new(None),
             pending: RefCell::new(Vec::new()),
             flush_scheduled: Cell::new(false),
-            pulling: RefCell::new(BTreeSet::new()),
+            pulling: RefCell::new(SortedSet::new()),
             user: RefCell::new(None),
-            bands: RefCell::new(BTreeSet::new()),
+            bands: RefCell::new(SortedSet::new()),
             reconciling: Cell::new(false),
             fallback,
             polling: RefCell::new(None),
@@ -160,7 +161,7 @@ impl Reader {
                 state: "disconnected".into(),
                 ..ConnectionInfo::default()
             }),
-            pull_again: RefCell::new(BTreeSet::new()),
+            pull_again: RefCell::new(SortedSet::new()),
             has_local_edits,
             presence: PresenceTracker::default(),
             presence_timer: RefCell::new(None),
@@ -349,13 +350,17 @@ fn reconcile_memberships(inner: &Rc<Inner>) {
                 http::send(&endpoint, &request).await
             {
                 let rows: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
-                let member_of: BTreeSet<String> = rows
+                let member_of: SortedSet<String> = rows
                     .iter()
                     .filter_map(|r| r.get("band_id")?.as_str().map(str::to_owned))
                     .collect();
                 let following = inner.bands.borrow().clone();
-                let joined: Vec<String> = member_of.difference(&following).cloned().collect();
-                let left: Vec<String> = following.difference(&member_of).cloned().collect();
+                let missing_from = |set: &SortedSet<String>, other: &SortedSet<String>| {
+                    let missing = set.iter().filter(|band| !other.contains(band.as_str()));
+                    missing.cloned().collect::<Vec<String>>()
+                };
+                let joined = missing_from(&member_of, &following);
+                let left = missing_from(&following, &member_of);
                 for band in &joined {
                     if let Err(message) = follow_band(&inner, band) {
                         (inner.on_event)(ReadEvent::Error {
@@ -523,9 +528,9 @@ async fn flush(inner: &Rc<Inner>) {
 
 async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
     let schema = inner.store.schema().clone();
-    let mut rows: BTreeMap<String, Array> = BTreeMap::new();
+    let mut rows: SortedMap<String, Array> = SortedMap::new();
     let mut deletions = Vec::new();
-    let mut touched: BTreeMap<(String, String, &'static str), Vec<String>> = BTreeMap::new();
+    let mut touched: SortedMap<(String, String, &'static str), Vec<String>> = SortedMap::new();
     let mut observed = Vec::new();
     for change in changes {
         let Ok(spec) = schema.table(&change.table) else {
@@ -562,17 +567,14 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
             (ChangeKind::Delete, _) | (_, None) => {
                 deletions.push((change.table.clone(), id.clone()));
                 touched
-                    .entry((change.table.clone(), scope, "delete"))
-                    .or_default()
+                    .get_or_insert_with((change.table.clone(), scope, "delete"), Vec::new)
                     .push(id);
             }
             (_, Some(record)) => {
-                rows.entry(change.table.clone())
-                    .or_insert_with(Array::new)
+                rows.get_or_insert_with(change.table.clone(), Array::new)
                     .push(&to_js(&Value::Object(record.clone())));
                 touched
-                    .entry((change.table.clone(), scope, "upsert"))
-                    .or_default()
+                    .get_or_insert_with((change.table.clone(), scope, "upsert"), Vec::new)
                     .push(id);
             }
         }
@@ -580,7 +582,7 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
     let rows: Vec<(String, Array)> = rows.into_iter().collect();
     match inner.store.apply_batch(&rows, &deletions, None).await {
         Ok(written) => {
-            let written: BTreeSet<String> = written.into_iter().collect();
+            let written: IdSet = written.into_iter().collect();
             // The echo of this client's own write was not written: it is not news either.
             observed.retain(|row| row.action == Action::Deleted || written.contains(&row.id));
             if !observed.is_empty() {
@@ -671,7 +673,7 @@ async fn pull_band(inner: &Rc<Inner>, band: &str) {
     for table in tables {
         let key = format!("{}:{band}", table.name);
         let saved: Option<Cursor> = match inner.store.cursor(&key).await {
-            Ok(value) => value.and_then(|v| serde_wasm_bindgen::from_value(v).ok()),
+            Ok(value) => value.and_then(|v| store::from_js(&v).ok()),
             Err(error) => return report(inner, &error),
         };
         let plan = PullPlan {
@@ -725,7 +727,7 @@ async fn pull_band(inner: &Rc<Inner>, band: &str) {
                 .await
             {
                 Ok(written) if !written.is_empty() => {
-                    let written_ids: BTreeSet<&String> = written.iter().collect();
+                    let written_ids: IdSet = written.iter().cloned().collect();
                     let rows = fresh
                         .iter()
                         .map(|row| observe_pulled(&table, &row, band))

@@ -105,6 +105,21 @@ pub fn to_js(value: &impl Serialize) -> JsValue {
         .unwrap_or(JsValue::NULL)
 }
 
+/// A JS value read as `T` through one JSON text, the inverse of [`to_js`]: the engine's
+/// serialiser walks the object natively, where reading it field by field would cross the
+/// boundary for every field (and bring a second deserialiser into the module).
+pub fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, String> {
+    let text = if value.is_undefined() {
+        None
+    } else {
+        js_sys::JSON::stringify(value)
+            .ok()
+            .and_then(|text| text.as_string())
+    };
+    let text = text.ok_or_else(|| "not a JSON value".to_owned())?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
 /// What happened to the connection, for the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreState {
@@ -451,14 +466,14 @@ impl Store {
     /// marks and cached names. Returns the removed ids per table and band.
     pub async fn clear_cache(
         &self,
-        keep: &std::collections::BTreeSet<String>,
+        keep: &rockon_sync_core::sorted::SortedSet<String>,
     ) -> Result<Vec<(String, String, Vec<String>)>, StoreError> {
         let tables: Vec<&str> = self.schema.tables.iter().map(|t| t.name.as_str()).collect();
         let mut stores = tables.clone();
         stores.extend([CURSORS, READ_MARKS, PROFILES]);
         let db = self.db()?;
         let tx = db.transaction(&stores, TransactionMode::ReadWrite)?;
-        let mut removed: std::collections::BTreeMap<(String, String), Vec<String>> =
+        let mut removed: rockon_sync_core::sorted::SortedMap<(String, String), Vec<String>> =
             Default::default();
         for table in &self.schema.tables {
             let store = tx.store(&table.name)?;
@@ -470,9 +485,9 @@ impl Store {
                     continue;
                 }
                 store.delete(id.as_str().into()).await?;
+                let band = text(&scope).unwrap_or_default();
                 removed
-                    .entry((table.name.clone(), text(&scope).unwrap_or_default()))
-                    .or_default()
+                    .get_or_insert_with((table.name.clone(), band), Vec::new)
                     .push(id);
             }
         }
@@ -503,7 +518,7 @@ impl Store {
         tx.done().await?;
         Ok(values
             .into_iter()
-            .filter_map(|v| serde_wasm_bindgen::from_value(v).ok())
+            .filter_map(|v| from_js(&v).ok())
             .collect())
     }
 

@@ -3,7 +3,7 @@
 
 use super::clock;
 use super::http::{self, Endpoint};
-use super::store::{Store, StoreError, Write};
+use super::store::{self, Store, StoreError, Write};
 use gloo_timers::callback::Timeout;
 use rockon_sync_core::backoff::BackoffPolicy;
 use rockon_sync_core::merge::ConflictPolicy;
@@ -127,7 +127,7 @@ pub struct Writer {
 struct Inner {
     store: Rc<Store>,
     /// Rows with an unacknowledged conflict record (`table:id`).
-    conflicted: RefCell<std::collections::BTreeSet<String>>,
+    conflicted: RefCell<rockon_sync_core::sorted::SortedSet<String>>,
     outbox: RefCell<Outbox>,
     endpoint: RefCell<Endpoint>,
     draining: Cell<bool>,
@@ -151,7 +151,7 @@ fn to_wire(row: &Map<String, Value>) -> Map<String, Value> {
 }
 
 fn js_to_map(value: &JsValue) -> Option<Map<String, Value>> {
-    match serde_wasm_bindgen::from_value::<Value>(value.clone()) {
+    match store::from_js::<Value>(value) {
         Ok(Value::Object(map)) => Some(map),
         _ => None,
     }

@@ -9,9 +9,10 @@ use super::messages::{Broadcast, ChannelConfig, ChannelErrorCause, Recovery};
 use super::presence::PresenceState;
 use super::RealtimeConfig;
 use crate::rng::SplitMix64;
+use crate::sorted::SortedMap;
 use crate::Millis;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 
 /// The Supabase Realtime client engine. See the crate docs for how to drive it.
@@ -31,8 +32,8 @@ pub struct Realtime {
     heartbeat_at: Option<Millis>,
     heartbeat: Option<PendingHeartbeat>,
     next_ref: u64,
-    pub(super) channels: BTreeMap<String, Channel>,
-    pub(super) pending: BTreeMap<String, PendingPush>,
+    pub(super) channels: SortedMap<String, Channel>,
+    pub(super) pending: SortedMap<String, PendingPush>,
     /// `NeedToken` was emitted and no token has been set since.
     token_requested: bool,
     outputs: VecDeque<Output>,
@@ -134,8 +135,8 @@ impl Realtime {
             heartbeat_at: None,
             heartbeat: None,
             next_ref: 0,
-            channels: BTreeMap::new(),
-            pending: BTreeMap::new(),
+            channels: SortedMap::new(),
+            pending: SortedMap::new(),
             token_requested: false,
             outputs: VecDeque::new(),
         }

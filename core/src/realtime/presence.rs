@@ -5,28 +5,28 @@
 //! gone. A diff that arrives before the first state is applied to an empty state.
 
 use super::messages::PayloadError;
+use crate::sorted::SortedMap;
 use crate::Millis;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
 /// The presences of one channel: key → the metas tracked under it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PresenceState {
-    entries: BTreeMap<String, Vec<Map<String, Value>>>,
+    entries: SortedMap<String, Vec<Map<String, Value>>>,
 }
 
 /// Who joined and who left in one update.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PresenceDiff {
     /// Metas that appeared, by key.
-    pub joins: BTreeMap<String, Vec<Map<String, Value>>>,
+    pub joins: SortedMap<String, Vec<Map<String, Value>>>,
     /// Metas that went away, by key.
-    pub leaves: BTreeMap<String, Vec<Map<String, Value>>>,
+    pub leaves: SortedMap<String, Vec<Map<String, Value>>>,
 }
 
 impl PresenceState {
     /// The current presences.
-    pub fn entries(&self) -> &BTreeMap<String, Vec<Map<String, Value>>> {
+    pub fn entries(&self) -> &SortedMap<String, Vec<Map<String, Value>>> {
         &self.entries
     }
 
@@ -57,7 +57,7 @@ impl PresenceState {
             leaves: parse_entries(field("leaves"), "presence_diff")?,
         };
         for (key, metas) in &diff.joins {
-            let current = self.entries.entry(key.clone()).or_default();
+            let current = self.entries.get_or_insert_with(key.clone(), Vec::new);
             for meta in metas {
                 current.retain(|m| phx_ref(m).is_none() || phx_ref(m) != phx_ref(meta));
                 current.push(meta.clone());
@@ -87,9 +87,9 @@ pub struct TrackThrottle {
     min_gap_ms: u64,
     sent: std::collections::VecDeque<Millis>,
     /// What each channel should show (re-sent after a rejoin).
-    wanted: BTreeMap<String, Value>,
+    wanted: SortedMap<String, Value>,
     /// Channels whose wanted meta has not been sent since it changed.
-    waiting: std::collections::BTreeSet<String>,
+    waiting: crate::sorted::SortedSet<String>,
 }
 
 impl Default for TrackThrottle {
@@ -106,7 +106,7 @@ impl TrackThrottle {
             period_ms,
             min_gap_ms,
             sent: Default::default(),
-            wanted: BTreeMap::new(),
+            wanted: SortedMap::new(),
             waiting: Default::default(),
         }
     }
@@ -181,10 +181,10 @@ fn phx_ref(meta: &Map<String, Value>) -> Option<&str> {
 fn parse_entries(
     value: &Value,
     event: &'static str,
-) -> Result<BTreeMap<String, Vec<Map<String, Value>>>, PayloadError> {
+) -> Result<SortedMap<String, Vec<Map<String, Value>>>, PayloadError> {
     let bad = |detail| PayloadError { event, detail };
     let map = match value {
-        Value::Null => return Ok(BTreeMap::new()),
+        Value::Null => return Ok(SortedMap::new()),
         Value::Object(map) => map,
         _ => return Err(bad("expected an object of presences")),
     };
