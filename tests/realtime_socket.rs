@@ -87,7 +87,10 @@ async fn the_core_joins_subscribes_and_receives_a_change() {
                 _ => None,
             })
             .unwrap();
-        assert_eq!(change.record.unwrap()["title"], "Hello from songs");
+        assert_eq!(
+            change.record.unwrap().get("title").unwrap(),
+            "Hello from songs"
+        );
     }
 
     driver.run(|engine, now| engine.leave(now, &topic));

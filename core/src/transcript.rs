@@ -406,8 +406,9 @@ fn describe_event(event: &Event) -> String {
         }
         Event::NeedToken => "need-token".into(),
         Event::Change(change) => {
-            let object = |m: &Option<serde_json::Map<String, Value>>| {
-                m.clone().map_or(Value::Null, Value::Object)
+            let object = |m: &Option<crate::realtime::Record>| {
+                m.as_ref()
+                    .map_or(Value::Null, |r| Value::Object(r.to_map()))
             };
             format!(
                 "change {} {} {}.{} ids={:?} record={} old={} fetch={}",

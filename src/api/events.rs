@@ -7,10 +7,42 @@ use crate::io::store::{to_js as value_to_js, StoreState};
 use crate::io::writer::{RowsChanged, WriteEvent};
 use js_sys::{Array, Object, Reflect};
 use rockon_sync_core::outbox::RowStatus;
-use rockon_sync_core::realtime::{ConnectionState, Event, PushKind, Recovery};
+use rockon_sync_core::realtime::{
+    ConnectionState, Event, PostgresChange, PushKind, Record, Recovery,
+};
 use rockon_sync_core::schema::Schema;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
+
+/// A row change as the `change` event object, written as one JSON text with the rows spliced
+/// in as received, so the whole event crosses the boundary in one `JSON.parse`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangeEvent<'a> {
+    r#type: &'static str,
+    topic: &'a str,
+    schema: &'a str,
+    table: &'a str,
+    kind: &'static str,
+    commit_timestamp: &'a str,
+    record: &'a Option<Record>,
+    old_record: &'a Option<Record>,
+    needs_fetch: bool,
+}
+
+fn change_to_js(change: &PostgresChange) -> JsValue {
+    value_to_js(&ChangeEvent {
+        r#type: "change",
+        topic: &change.topic,
+        schema: &change.schema,
+        table: &change.table,
+        kind: change.kind.as_str(),
+        commit_timestamp: &change.commit_timestamp,
+        record: &change.record,
+        old_record: &change.old_record,
+        needs_fetch: change.needs_fetch(),
+    })
+}
 
 /// Converts a core event into `{ type, ... }`.
 pub fn to_js(event: &Event) -> JsValue {
@@ -70,17 +102,7 @@ pub fn to_js(event: &Event) -> JsValue {
             set("recovery", recovery.into());
         }
         Event::NeedToken => set("type", "needToken".into()),
-        Event::Change(change) => {
-            set("type", "change".into());
-            set("topic", (&change.topic).into());
-            set("schema", (&change.schema).into());
-            set("table", (&change.table).into());
-            set("kind", change.kind.as_str().into());
-            set("commitTimestamp", (&change.commit_timestamp).into());
-            set("record", json(&change.record));
-            set("oldRecord", json(&change.old_record));
-            set("needsFetch", change.needs_fetch().into());
-        }
+        Event::Change(change) => return change_to_js(change),
         Event::Presence { topic, state, .. } => {
             set("type", "presence".into());
             set("topic", topic.into());

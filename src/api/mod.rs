@@ -14,7 +14,7 @@ pub use client::SyncClient;
 pub use error::SyncError;
 pub use realtime::RealtimeConnection;
 
-use rockon_sync_core::realtime::{Event, Frame, PostgresChange, RealtimeConfig, Vsn};
+use rockon_sync_core::realtime::{Event, RealtimeConfig, Received, Vsn};
 use wasm_bindgen::prelude::*;
 
 /// Installs a panic hook that reports a panic on the console with its message instead of a bare
@@ -44,13 +44,15 @@ pub fn decode_realtime_frame(text: &str, vsn: Option<String>) -> Result<JsValue,
         _ => Vsn::V2,
     };
     let max = RealtimeConfig::new("ws://x", "").max_frame_bytes;
-    let frame = Frame::decode(text, vsn, max)
-        .map_err(|e| SyncError::new("malformed_frame", e.to_string()))?;
-    if frame.event == "postgres_changes" {
-        let change = PostgresChange::parse(&frame.topic, &frame.payload)
-            .map_err(|e| SyncError::new("malformed_payload", e.to_string()))?;
-        return Ok(events::to_js(&Event::Change(change)));
-    }
+    let frame = match Received::decode(text, vsn, max)
+        .map_err(|e| SyncError::new("malformed_frame", e.to_string()))?
+    {
+        Received::Change { change, .. } => {
+            let change = change.map_err(|e| SyncError::new("malformed_payload", e.to_string()))?;
+            return Ok(events::to_js(&Event::Change(change)));
+        }
+        Received::Frame(frame) => frame,
+    };
     let object = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&object, &"topic".into(), &frame.topic.as_str().into());
     let _ = js_sys::Reflect::set(&object, &"event".into(), &frame.event.as_str().into());

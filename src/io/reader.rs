@@ -502,14 +502,43 @@ fn fall_back_if_needed(inner: &Rc<Inner>, state: &ConnectionState) {
     }
 }
 
-fn record_id(change: &PostgresChange) -> Option<String> {
-    change
-        .record
-        .as_ref()
-        .or(change.old_record.as_ref())
-        .and_then(|r| r.get("id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+/// What the read path needs of a changed row, read from its text in one pass.
+struct ChangedRow {
+    id: Option<String>,
+    scope: String,
+    deleted: bool,
+    author: Option<String>,
+    label: Option<String>,
+}
+
+impl ChangedRow {
+    fn read(spec: &TableSchema, change: &PostgresChange) -> ChangedRow {
+        let text = |value: Option<Value>| match value {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        };
+        let Some(record) = &change.record else {
+            // A delete, or a row too large to send: only the old row's key is known.
+            let id = change.old_record.as_ref().and_then(|r| r.str_field("id"));
+            return ChangedRow {
+                id,
+                scope: String::new(),
+                deleted: true,
+                author: None,
+                label: None,
+            };
+        };
+        let label = spec.label.as_deref().unwrap_or("id");
+        let [id, scope, deleted_at, author, label_value] =
+            record.fields(["id", &spec.scope, "deleted_at", "last_modified_by", label]);
+        ChangedRow {
+            id: text(id),
+            scope: text(scope).unwrap_or_default(),
+            deleted: text(deleted_at).is_some(),
+            author: text(author),
+            label: spec.label.as_ref().and(text(label_value)),
+        }
+    }
 }
 
 /// Applies buffered changes until none are left. Frames that arrive while a transaction is
@@ -528,7 +557,8 @@ async fn flush(inner: &Rc<Inner>) {
 
 async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
     let schema = inner.store.schema().clone();
-    let mut rows: SortedMap<String, Array> = SortedMap::new();
+    // Per table, the rows' JSON texts as one array: one JSON.parse for the batch.
+    let mut rows: SortedMap<String, String> = SortedMap::new();
     let mut deletions = Vec::new();
     let mut touched: SortedMap<(String, String, &'static str), Vec<String>> = SortedMap::new();
     let mut observed = Vec::new();
@@ -543,7 +573,8 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
             });
             continue;
         };
-        let Some(id) = record_id(&change) else {
+        let row = ChangedRow::read(spec, &change);
+        let Some(id) = row.id.clone() else {
             continue;
         };
         if (inner.has_local_edits)(&change.table, &id) {
@@ -555,14 +586,8 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
             fetch_row(inner, change.table.clone(), id);
             continue;
         }
-        let scope = change
-            .record
-            .as_ref()
-            .and_then(|r| r.get(&spec.scope))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        observed.push(observe_change(spec, &change, &scope, &id));
+        let scope = row.scope.clone();
+        observed.push(observe_change(spec, change.kind, row));
         match (change.kind, &change.record) {
             (ChangeKind::Delete, _) | (_, None) => {
                 deletions.push((change.table.clone(), id.clone()));
@@ -571,15 +596,26 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
                     .push(id);
             }
             (_, Some(record)) => {
-                rows.get_or_insert_with(change.table.clone(), Array::new)
-                    .push(&to_js(&Value::Object(record.clone())));
+                let batch = rows.get_or_insert_with(change.table.clone(), || "[".to_owned());
+                if batch.len() > 1 {
+                    batch.push(',');
+                }
+                batch.push_str(record.json());
                 touched
                     .get_or_insert_with((change.table.clone(), scope, "upsert"), Vec::new)
                     .push(id);
             }
         }
     }
-    let rows: Vec<(String, Array)> = rows.into_iter().collect();
+    let rows: Vec<(String, Array)> = rows
+        .into_iter()
+        .map(|(table, mut batch)| {
+            batch.push(']');
+            let parsed =
+                js_sys::JSON::parse(&batch).map(wasm_bindgen::JsCast::unchecked_into::<Array>);
+            (table, parsed.unwrap_or_default())
+        })
+        .collect();
     match inner.store.apply_batch(&rows, &deletions, None).await {
         Ok(written) => {
             let written: IdSet = written.into_iter().collect();
@@ -757,27 +793,19 @@ async fn pull_band(inner: &Rc<Inner>, band: &str) {
 }
 
 /// Who changed a row how, from a Realtime change. A hard delete carries no author.
-fn observe_change(
-    spec: &TableSchema,
-    change: &PostgresChange,
-    scope: &str,
-    id: &str,
-) -> ObservedRow {
-    let record = change.record.as_ref();
-    let text = |key: &str| record?.get(key)?.as_str().map(str::to_owned);
-    let action = match change.kind {
+fn observe_change(spec: &TableSchema, kind: ChangeKind, row: ChangedRow) -> ObservedRow {
+    let action = match kind {
         ChangeKind::Delete => Action::Deleted,
-        _ if record.is_none() => Action::Deleted,
-        _ if text("deleted_at").is_some() => Action::Deleted,
+        _ if row.deleted => Action::Deleted,
         ChangeKind::Insert => Action::Added,
         ChangeKind::Update => Action::Updated,
     };
     ObservedRow {
         table: spec.name.clone(),
-        scope: scope.to_owned(),
-        id: id.to_owned(),
-        author: text("last_modified_by"),
-        label: spec.label.as_deref().and_then(text),
+        scope: row.scope,
+        id: row.id.unwrap_or_default(),
+        author: row.author,
+        label: row.label,
         action,
     }
 }

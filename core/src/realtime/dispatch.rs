@@ -2,7 +2,7 @@
 
 use super::engine::Realtime;
 use super::event::{CatchUpReason, ChannelState, Event, ProtocolError, PushKind};
-use super::frame::Frame;
+use super::frame::{Frame, Received};
 use super::messages::{
     binding_ids, Broadcast, ChannelErrorCause, PayloadError, PostgresChange, Reply, SystemMessage,
 };
@@ -10,8 +10,19 @@ use crate::Millis;
 
 impl Realtime {
     pub(super) fn on_text(&mut self, now: Millis, text: &str) {
-        let frame = match Frame::decode(text, self.config.vsn, self.config.max_frame_bytes) {
-            Ok(frame) => frame,
+        let frame = match Received::decode(text, self.config.vsn, self.config.max_frame_bytes) {
+            Ok(Received::Change {
+                join_ref,
+                topic,
+                change,
+            }) => {
+                if self.is_current(&topic, join_ref.as_deref()) {
+                    let result = change.map(|change| self.on_change(change));
+                    self.report(topic, result);
+                }
+                return;
+            }
+            Ok(Received::Frame(frame)) => frame,
             Err(error) => return self.emit(Event::ProtocolError(ProtocolError::Frame(error))),
         };
         if frame.topic == "phoenix" {
@@ -20,12 +31,7 @@ impl Realtime {
             }
             return;
         }
-        let Some(channel) = self.channels.get(&frame.topic) else {
-            // Frames for channels already left, or never joined: nothing to do.
-            return;
-        };
-        // Replies, closes and errors of an earlier join of this topic are stale.
-        if frame.join_ref.is_some() && frame.join_ref != channel.join_ref {
+        if !self.is_current(&frame.topic, frame.join_ref.as_deref()) {
             return;
         }
         let result = match frame.event.as_str() {
@@ -39,7 +45,6 @@ impl Realtime {
                 Ok(())
             }
             "system" => self.on_system(now, &frame),
-            "postgres_changes" => self.on_change(&frame),
             "presence_state" | "presence_diff" => self.on_presence(&frame),
             "broadcast" => Broadcast::parse(&frame.payload).map(|message| {
                 self.emit(Event::Broadcast {
@@ -50,9 +55,23 @@ impl Realtime {
             // Unknown events (newer servers add some) are not errors.
             _ => Ok(()),
         };
+        self.report(frame.topic, result);
+    }
+
+    /// Whether a frame for `topic` belongs to the channel's current join. Frames for channels
+    /// already left or never joined, and replies, closes and errors of an earlier join of the
+    /// topic, are stale.
+    fn is_current(&self, topic: &str, join_ref: Option<&str>) -> bool {
+        let Some(channel) = self.channels.get(topic) else {
+            return false;
+        };
+        join_ref.is_none() || join_ref == channel.join_ref.as_deref()
+    }
+
+    fn report(&mut self, topic: String, result: Result<(), PayloadError>) {
         if let Err(error) = result {
             self.emit(Event::ProtocolError(ProtocolError::Payload {
-                topic: frame.topic,
+                topic,
                 error,
             }));
         }
@@ -152,9 +171,8 @@ impl Realtime {
         Ok(())
     }
 
-    fn on_change(&mut self, frame: &Frame) -> Result<(), PayloadError> {
-        let change = PostgresChange::parse(&frame.topic, &frame.payload)?;
-        let channel = &self.channels[&frame.topic];
+    fn on_change(&mut self, change: PostgresChange) {
+        let channel = &self.channels[&change.topic];
         let wanted = channel
             .config
             .postgres_changes
@@ -164,7 +182,6 @@ impl Realtime {
         if wanted {
             self.emit(Event::Change(change));
         }
-        Ok(())
     }
 
     fn on_presence(&mut self, frame: &Frame) -> Result<(), PayloadError> {

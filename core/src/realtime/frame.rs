@@ -4,6 +4,9 @@
 //! sends JSON arrays `[join_ref, ref, topic, event, payload]`. Decoding is total: any input
 //! either becomes a [`Frame`] or a [`FrameError`] that says what was wrong, never a panic.
 
+use super::messages::{PayloadError, PostgresChange};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -71,6 +74,136 @@ impl fmt::Display for FrameError {
 }
 
 impl std::error::Error for FrameError {}
+
+/// A received frame whose payload is still the JSON text it arrived as. Row changes are read
+/// from that text directly, without building a JSON tree first ([`PostgresChange::parse_raw`]
+/// (super::PostgresChange::parse_raw)); other payloads become a [`Frame`].
+#[derive(Debug, Clone)]
+pub struct Envelope<'a> {
+    /// As [`Frame::join_ref`].
+    pub join_ref: Option<String>,
+    /// As [`Frame::msg_ref`].
+    pub msg_ref: Option<String>,
+    /// As [`Frame::topic`].
+    pub topic: String,
+    /// As [`Frame::event`].
+    pub event: String,
+    /// The payload's JSON text.
+    pub payload: &'a RawValue,
+}
+
+/// The 1.0.0 envelope as it is usually sent: refs as strings or null.
+#[derive(Deserialize)]
+struct ObjectEnvelope<'a> {
+    #[serde(default)]
+    join_ref: Option<String>,
+    #[serde(default, rename = "ref")]
+    msg_ref: Option<String>,
+    topic: String,
+    event: String,
+    #[serde(borrow, default)]
+    payload: Option<&'a RawValue>,
+}
+
+/// A received text frame, decoded as the engine decodes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Received {
+    /// A `postgres_changes` push, read straight from the text (most of the traffic).
+    Change {
+        /// As [`Frame::join_ref`].
+        join_ref: Option<String>,
+        /// As [`Frame::topic`].
+        topic: String,
+        /// The change, or what is wrong with its payload.
+        change: Result<PostgresChange, PayloadError>,
+    },
+    /// Any other frame.
+    Frame(Frame),
+}
+
+impl Received {
+    /// Decodes a text frame received from the server.
+    pub fn decode(text: &str, vsn: Vsn, max_len: usize) -> Result<Received, FrameError> {
+        let frame = match Envelope::decode(text, vsn, max_len)? {
+            Some(envelope) if envelope.event == "postgres_changes" => {
+                return Ok(Received::Change {
+                    change: PostgresChange::parse_raw(&envelope.topic, envelope.payload),
+                    join_ref: envelope.join_ref,
+                    topic: envelope.topic,
+                });
+            }
+            Some(envelope) => envelope.into_frame()?,
+            None => Frame::decode(text, vsn, max_len)?,
+        };
+        if frame.event == "postgres_changes" {
+            return Ok(Received::Change {
+                change: PostgresChange::parse(&frame.topic, &frame.payload),
+                join_ref: frame.join_ref,
+                topic: frame.topic,
+            });
+        }
+        Ok(Received::Frame(frame))
+    }
+}
+
+/// The payload of a 1.0.0 frame that has none.
+fn null_payload() -> &'static RawValue {
+    serde_json::from_str("null").expect("null is JSON")
+}
+
+impl<'a> Envelope<'a> {
+    /// Decodes the envelope of a frame in the usual shape (refs strings or null), leaving the
+    /// payload as text. `Ok(None)` when the frame is in any other shape: [`Frame::decode`] then
+    /// reads what it can or says precisely what is wrong.
+    pub fn decode(
+        text: &'a str,
+        vsn: Vsn,
+        max_len: usize,
+    ) -> Result<Option<Envelope<'a>>, FrameError> {
+        if text.len() > max_len {
+            return Err(FrameError::TooLarge {
+                len: text.len(),
+                max: max_len,
+            });
+        }
+        type ArrayEnvelope<'a> = (Option<String>, Option<String>, String, String, &'a RawValue);
+        Ok(match vsn {
+            Vsn::V2 => serde_json::from_str::<ArrayEnvelope>(text)
+                .map(|(join_ref, msg_ref, topic, event, payload)| Envelope {
+                    join_ref,
+                    msg_ref,
+                    topic,
+                    event,
+                    payload,
+                })
+                .ok(),
+            // A derived struct would also accept an array: 1.0.0 frames are objects only.
+            Vsn::V1 if !text.trim_start().starts_with('{') => None,
+            Vsn::V1 => serde_json::from_str::<ObjectEnvelope>(text)
+                .map(|envelope| Envelope {
+                    join_ref: envelope.join_ref,
+                    msg_ref: envelope.msg_ref,
+                    topic: envelope.topic,
+                    event: envelope.event,
+                    payload: envelope.payload.unwrap_or_else(|| null_payload()),
+                })
+                .ok(),
+        })
+    }
+
+    /// The frame with its payload parsed.
+    pub fn into_frame(self) -> Result<Frame, FrameError> {
+        let payload = serde_json::from_str(self.payload.get())
+            .map_err(|e| FrameError::InvalidJson(e.to_string()))?;
+        Ok(Frame {
+            join_ref: self.join_ref,
+            msg_ref: self.msg_ref,
+            topic: self.topic,
+            event: self.event,
+            payload,
+        })
+    }
+}
 
 impl Frame {
     /// Decodes a text frame received from the server.

@@ -1,8 +1,10 @@
 //! Typed payloads of the Supabase Realtime messages: join configuration, replies, system
 //! messages, postgres changes, presence and broadcast.
 
+use super::record::Record;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
 use std::fmt;
 
 /// Which row events a postgres_changes binding listens to.
@@ -343,9 +345,9 @@ pub struct PostgresChange {
     /// Server commit time, `YYYY-MM-DDTHH:MM:SS.mmmZ`.
     pub commit_timestamp: String,
     /// The new row (inserts and updates), absent when the payload was too large.
-    pub record: Option<Map<String, Value>>,
+    pub record: Option<Record>,
     /// The old row (updates and deletes); with RLS on, only the primary key.
-    pub old_record: Option<Map<String, Value>>,
+    pub old_record: Option<Record>,
     /// Errors the server attached, e.g. `Error 413: Payload Too Large`.
     pub errors: Vec<String>,
 }
@@ -371,7 +373,7 @@ impl PostgresChange {
             _ => return Err(bad("type must be INSERT, UPDATE or DELETE")),
         };
         let object = |key: &str| match data.get(key) {
-            Some(Value::Object(map)) => Ok(Some(map.clone())),
+            Some(Value::Object(map)) => Ok(Some(Record::from_map(map))),
             None | Some(Value::Null) => Ok(None),
             Some(_) => Err(bad("record and old_record must be objects")),
         };
@@ -394,6 +396,56 @@ impl PostgresChange {
             old_record: object("old_record")?,
             errors,
         })
+    }
+
+    /// Reads a `postgres_changes` payload from its JSON text. The usual payload is read in one
+    /// typed pass with the rows kept as text; any other is read as [`parse`](Self::parse) does,
+    /// which also says precisely what is wrong with a malformed one.
+    pub fn parse_raw(topic: &str, payload: &RawValue) -> Result<Self, PayloadError> {
+        #[derive(Deserialize)]
+        struct Payload<'a> {
+            ids: Vec<u64>,
+            #[serde(borrow)]
+            data: Data<'a>,
+        }
+        #[derive(Deserialize)]
+        struct Data<'a> {
+            schema: String,
+            table: String,
+            #[serde(default)]
+            commit_timestamp: Option<String>,
+            #[serde(rename = "type")]
+            kind: ChangeKind,
+            #[serde(borrow, default)]
+            record: Option<&'a RawValue>,
+            #[serde(borrow, default)]
+            old_record: Option<&'a RawValue>,
+            #[serde(default)]
+            errors: Option<Vec<String>>,
+        }
+        if let Ok(Payload { ids, data }) = serde_json::from_str::<Payload>(payload.get()) {
+            let record = data.record.map(Record::from_raw);
+            let old_record = data.old_record.map(Record::from_raw);
+            // A row that is not an object is malformed: the general path says so.
+            let rows_are_objects = record.as_ref().is_none_or(Option::is_some)
+                && old_record.as_ref().is_none_or(Option::is_some);
+            if rows_are_objects {
+                return Ok(PostgresChange {
+                    topic: topic.to_owned(),
+                    binding_ids: ids,
+                    schema: data.schema,
+                    table: data.table,
+                    kind: data.kind,
+                    commit_timestamp: data.commit_timestamp.unwrap_or_default(),
+                    record: record.flatten(),
+                    old_record: old_record.flatten(),
+                    errors: data.errors.unwrap_or_default(),
+                });
+            }
+        }
+        let value: Value = serde_json::from_str(payload.get())
+            .map_err(|_| PayloadError::new("postgres_changes", "payload is not JSON"))?;
+        Self::parse(topic, &value)
     }
 
     /// True when the server could not include the row (`Error 413`) or left it out: the row
@@ -457,5 +509,53 @@ impl Broadcast {
     /// The payload of an outgoing `broadcast` push.
     pub fn to_payload(&self) -> Value {
         json!({"type": "broadcast", "event": self.event, "payload": self.payload})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every payload shape reads the same through the text path as through the tree path.
+    #[test]
+    fn raw_and_tree_parsing_agree() {
+        let payloads = [
+            json!({"ids": [1, 2], "data": {"schema": "public", "table": "songs", "type": "UPDATE",
+                "commit_timestamp": "2026-11-23T10:00:00.000Z", "columns": [],
+                "record": {"id": "s1", "title": "Yellow", "tags": {"a": [1]}},
+                "old_record": {"id": "s1"}, "errors": null}}),
+            json!({"ids": [3], "data": {"schema": "public", "table": "songs", "type": "INSERT",
+                "commit_timestamp": null, "record": null, "errors": "Error 413: Payload Too Large"}}),
+            json!({"ids": [4], "data": {"schema": "public", "table": "shows", "type": "DELETE",
+                "old_record": {"id": 9}, "errors": ["e1", {"code": 2}]}}),
+        ];
+        for payload in payloads {
+            let raw = RawValue::from_string(payload.to_string()).unwrap();
+            let from_text = PostgresChange::parse_raw("realtime:band:b1", &raw).unwrap();
+            let from_tree = PostgresChange::parse("realtime:band:b1", &payload).unwrap();
+            assert_eq!(from_text, from_tree, "{payload}");
+        }
+    }
+
+    #[test]
+    fn malformed_payloads_read_as_text_are_typed_errors() {
+        let cases = [
+            (json!({"data": {}}), "missing ids"),
+            (json!({"ids": ["x"], "data": {}}), "ids must be integers"),
+            (
+                json!({"ids": [1], "data": {"schema": "public", "table": "t", "type": "UPSERT"}}),
+                "type must be INSERT, UPDATE or DELETE",
+            ),
+            (
+                json!({"ids": [1], "data": {"schema": "public", "table": "t", "type": "INSERT",
+                    "record": [1]}}),
+                "record and old_record must be objects",
+            ),
+        ];
+        for (payload, detail) in cases {
+            let raw = RawValue::from_string(payload.to_string()).unwrap();
+            let error = PostgresChange::parse_raw("t", &raw).unwrap_err();
+            assert_eq!(error.detail, detail, "{payload}");
+        }
     }
 }

@@ -7,17 +7,19 @@ mod event;
 pub mod frame;
 pub mod messages;
 pub mod presence;
+pub mod record;
 
 pub use engine::{JoinRefused, PushRefused, Realtime};
 pub use event::{
     CatchUpReason, ChannelState, ConnectionState, Event, Input, Output, ProtocolError, PushKind,
     SocketId,
 };
-pub use frame::{Frame, FrameError, Vsn};
+pub use frame::{Envelope, Frame, FrameError, Received, Vsn};
 pub use messages::{
     Broadcast, ChangeFilterEvent, ChangeKind, ChannelConfig, ChannelErrorCause, PostgresBinding,
     PostgresChange, Recovery,
 };
+pub use record::Record;
 
 use crate::backoff::BackoffPolicy;
 use crate::percent_encode;
