@@ -86,9 +86,13 @@ async fn a_follower_writes_through_the_leader_and_takes_over_when_it_closes() {
     first.close();
     eventually(2_000, "a new leader", || async { second.is_leader() }).await;
     let takeover_ms = js_sys::Date::now() - closed_at;
-    assert!(events_of(&seen, "leader")
-        .iter()
-        .any(|e| e["leader"] == true));
+    // The event follows the lock on the next turn of the event loop.
+    eventually(2_000, "a leader event", || async {
+        events_of(&seen, "leader")
+            .iter()
+            .any(|e| e["leader"] == true)
+    })
+    .await;
     let after = unique("after the takeover");
     create(&second, after.clone()).await;
     eventually(10_000, "pushed by the new leader", || async {

@@ -5,7 +5,7 @@
 //! either becomes a [`Frame`] or a [`FrameError`] that says what was wrong, never a panic.
 
 use super::messages::{PayloadError, PostgresChange};
-use serde::Deserialize;
+use super::record::raw_fields;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -92,19 +92,6 @@ pub struct Envelope<'a> {
     pub payload: &'a RawValue,
 }
 
-/// The 1.0.0 envelope as it is usually sent: refs as strings or null.
-#[derive(Deserialize)]
-struct ObjectEnvelope<'a> {
-    #[serde(default)]
-    join_ref: Option<String>,
-    #[serde(default, rename = "ref")]
-    msg_ref: Option<String>,
-    topic: String,
-    event: String,
-    #[serde(borrow, default)]
-    payload: Option<&'a RawValue>,
-}
-
 /// A received text frame, decoded as the engine decodes it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Received {
@@ -166,29 +153,41 @@ impl<'a> Envelope<'a> {
                 max: max_len,
             });
         }
-        type ArrayEnvelope<'a> = (Option<String>, Option<String>, String, String, &'a RawValue);
-        Ok(match vsn {
-            Vsn::V2 => serde_json::from_str::<ArrayEnvelope>(text)
-                .map(|(join_ref, msg_ref, topic, event, payload)| Envelope {
-                    join_ref,
-                    msg_ref,
-                    topic,
-                    event,
-                    payload,
-                })
-                .ok(),
-            // A derived struct would also accept an array: 1.0.0 frames are objects only.
-            Vsn::V1 if !text.trim_start().starts_with('{') => None,
-            Vsn::V1 => serde_json::from_str::<ObjectEnvelope>(text)
-                .map(|envelope| Envelope {
-                    join_ref: envelope.join_ref,
-                    msg_ref: envelope.msg_ref,
-                    topic: envelope.topic,
-                    event: envelope.event,
-                    payload: envelope.payload.unwrap_or_else(|| null_payload()),
-                })
-                .ok(),
-        })
+        let parts = match vsn {
+            Vsn::V2 => match serde_json::from_str::<Vec<&RawValue>>(text) {
+                Ok(items) => match items[..] {
+                    [join_ref, msg_ref, topic, event, payload] => {
+                        Some([join_ref, msg_ref, topic, event, payload].map(Some))
+                    }
+                    _ => None,
+                },
+                Err(_) => None,
+            },
+            Vsn::V1 => raw_fields(text, ["join_ref", "ref", "topic", "event", "payload"]),
+        };
+        let Some([join_ref, msg_ref, topic, event, payload]) = parts else {
+            return Ok(None);
+        };
+        let text_of = |raw: Option<&RawValue>| serde_json::from_str::<String>(raw?.get()).ok();
+        let ref_of = |raw: Option<&RawValue>| match raw {
+            None => Some(None),
+            Some(raw) => serde_json::from_str::<Option<String>>(raw.get()).ok(),
+        };
+        let (Some(join_ref), Some(msg_ref), Some(topic), Some(event)) = (
+            ref_of(join_ref),
+            ref_of(msg_ref),
+            text_of(topic),
+            text_of(event),
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(Envelope {
+            join_ref,
+            msg_ref,
+            topic,
+            event,
+            payload: payload.unwrap_or_else(|| null_payload()),
+        }))
     }
 
     /// The frame with its payload parsed.

@@ -1,7 +1,7 @@
 //! Typed payloads of the Supabase Realtime messages: join configuration, replies, system
 //! messages, postgres changes, presence and broadcast.
 
-use super::record::Record;
+use super::record::{raw_fields, Record};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -402,50 +402,54 @@ impl PostgresChange {
     /// typed pass with the rows kept as text; any other is read as [`parse`](Self::parse) does,
     /// which also says precisely what is wrong with a malformed one.
     pub fn parse_raw(topic: &str, payload: &RawValue) -> Result<Self, PayloadError> {
-        #[derive(Deserialize)]
-        struct Payload<'a> {
-            ids: Vec<u64>,
-            #[serde(borrow)]
-            data: Data<'a>,
-        }
-        #[derive(Deserialize)]
-        struct Data<'a> {
-            schema: String,
-            table: String,
-            #[serde(default)]
-            commit_timestamp: Option<String>,
-            #[serde(rename = "type")]
-            kind: ChangeKind,
-            #[serde(borrow, default)]
-            record: Option<&'a RawValue>,
-            #[serde(borrow, default)]
-            old_record: Option<&'a RawValue>,
-            #[serde(default)]
-            errors: Option<Vec<String>>,
-        }
-        if let Ok(Payload { ids, data }) = serde_json::from_str::<Payload>(payload.get()) {
-            let record = data.record.map(Record::from_raw);
-            let old_record = data.old_record.map(Record::from_raw);
-            // A row that is not an object is malformed: the general path says so.
-            let rows_are_objects = record.as_ref().is_none_or(Option::is_some)
-                && old_record.as_ref().is_none_or(Option::is_some);
-            if rows_are_objects {
-                return Ok(PostgresChange {
-                    topic: topic.to_owned(),
-                    binding_ids: ids,
-                    schema: data.schema,
-                    table: data.table,
-                    kind: data.kind,
-                    commit_timestamp: data.commit_timestamp.unwrap_or_default(),
-                    record: record.flatten(),
-                    old_record: old_record.flatten(),
-                    errors: data.errors.unwrap_or_default(),
-                });
-            }
+        if let Some(change) = Self::read_usual(topic, payload) {
+            return Ok(change);
         }
         let value: Value = serde_json::from_str(payload.get())
             .map_err(|_| PayloadError::new("postgres_changes", "payload is not JSON"))?;
         Self::parse(topic, &value)
+    }
+
+    /// The usual payload, in one pass over each level with the rows kept as text; `None` for
+    /// anything else.
+    fn read_usual(topic: &str, payload: &RawValue) -> Option<Self> {
+        fn read<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
+            serde_json::from_str(raw?.get()).ok()
+        }
+        let [ids, data] = raw_fields(payload.get(), ["ids", "data"])?;
+        let [schema, table, commit_timestamp, kind, record, old_record, errors] = raw_fields(
+            data?.get(),
+            [
+                "schema",
+                "table",
+                "commit_timestamp",
+                "type",
+                "record",
+                "old_record",
+                "errors",
+            ],
+        )?;
+        // A row that is not an object is malformed: the general path says how.
+        let row = |raw: Option<&RawValue>| match raw {
+            Some(raw) if raw.get() != "null" => Record::from_raw(raw).map(Some),
+            _ => Some(None),
+        };
+        Some(PostgresChange {
+            topic: topic.to_owned(),
+            binding_ids: read(ids)?,
+            schema: read(schema)?,
+            table: read(table)?,
+            kind: read(kind)?,
+            commit_timestamp: read::<Option<String>>(commit_timestamp)
+                .flatten()
+                .unwrap_or_default(),
+            record: row(record)?,
+            old_record: row(old_record)?,
+            errors: match errors {
+                None => Vec::new(),
+                errors => read::<Option<Vec<String>>>(errors)?.unwrap_or_default(),
+            },
+        })
     }
 
     /// True when the server could not include the row (`Error 413`) or left it out: the row
