@@ -5,8 +5,6 @@
 //! either becomes a [`Frame`] or a [`FrameError`] that says what was wrong, never a panic.
 
 use super::messages::{PayloadError, PostgresChange};
-use super::record::raw_fields;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -75,23 +73,6 @@ impl fmt::Display for FrameError {
 
 impl std::error::Error for FrameError {}
 
-/// A received frame whose payload is still the JSON text it arrived as. Row changes are read
-/// from that text directly, without building a JSON tree first ([`PostgresChange::parse_raw`]
-/// (super::PostgresChange::parse_raw)); other payloads become a [`Frame`].
-#[derive(Debug, Clone)]
-pub struct Envelope<'a> {
-    /// As [`Frame::join_ref`].
-    pub join_ref: Option<String>,
-    /// As [`Frame::msg_ref`].
-    pub msg_ref: Option<String>,
-    /// As [`Frame::topic`].
-    pub topic: String,
-    /// As [`Frame::event`].
-    pub event: String,
-    /// The payload's JSON text.
-    pub payload: &'a RawValue,
-}
-
 /// A received text frame, decoded as the engine decodes it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Received {
@@ -109,19 +90,20 @@ pub enum Received {
 }
 
 impl Received {
-    /// Decodes a text frame received from the server.
+    /// Decodes a text frame received from the server. The usual frame is read in one pass,
+    /// a row change's rows kept as text ([`super::received`]); anything else takes the general
+    /// path, which accepts what it can and otherwise says precisely what is wrong.
     pub fn decode(text: &str, vsn: Vsn, max_len: usize) -> Result<Received, FrameError> {
-        let frame = match Envelope::decode(text, vsn, max_len)? {
-            Some(envelope) if envelope.event == "postgres_changes" => {
-                return Ok(Received::Change {
-                    change: PostgresChange::parse_raw(&envelope.topic, envelope.payload),
-                    join_ref: envelope.join_ref,
-                    topic: envelope.topic,
-                });
-            }
-            Some(envelope) => envelope.into_frame()?,
-            None => Frame::decode(text, vsn, max_len)?,
-        };
+        if text.len() > max_len {
+            return Err(FrameError::TooLarge {
+                len: text.len(),
+                max: max_len,
+            });
+        }
+        if let Some(received) = super::received::decode_usual(text, vsn) {
+            return Ok(received);
+        }
+        let frame = Frame::decode(text, vsn, max_len)?;
         if frame.event == "postgres_changes" {
             return Ok(Received::Change {
                 change: PostgresChange::parse(&frame.topic, &frame.payload),
@@ -130,77 +112,6 @@ impl Received {
             });
         }
         Ok(Received::Frame(frame))
-    }
-}
-
-/// The payload of a 1.0.0 frame that has none.
-fn null_payload() -> &'static RawValue {
-    serde_json::from_str("null").expect("null is JSON")
-}
-
-impl<'a> Envelope<'a> {
-    /// Decodes the envelope of a frame in the usual shape (refs strings or null), leaving the
-    /// payload as text. `Ok(None)` when the frame is in any other shape: [`Frame::decode`] then
-    /// reads what it can or says precisely what is wrong.
-    pub fn decode(
-        text: &'a str,
-        vsn: Vsn,
-        max_len: usize,
-    ) -> Result<Option<Envelope<'a>>, FrameError> {
-        if text.len() > max_len {
-            return Err(FrameError::TooLarge {
-                len: text.len(),
-                max: max_len,
-            });
-        }
-        let parts = match vsn {
-            Vsn::V2 => match serde_json::from_str::<Vec<&RawValue>>(text) {
-                Ok(items) => match items[..] {
-                    [join_ref, msg_ref, topic, event, payload] => {
-                        Some([join_ref, msg_ref, topic, event, payload].map(Some))
-                    }
-                    _ => None,
-                },
-                Err(_) => None,
-            },
-            Vsn::V1 => raw_fields(text, ["join_ref", "ref", "topic", "event", "payload"]),
-        };
-        let Some([join_ref, msg_ref, topic, event, payload]) = parts else {
-            return Ok(None);
-        };
-        let text_of = |raw: Option<&RawValue>| serde_json::from_str::<String>(raw?.get()).ok();
-        let ref_of = |raw: Option<&RawValue>| match raw {
-            None => Some(None),
-            Some(raw) => serde_json::from_str::<Option<String>>(raw.get()).ok(),
-        };
-        let (Some(join_ref), Some(msg_ref), Some(topic), Some(event)) = (
-            ref_of(join_ref),
-            ref_of(msg_ref),
-            text_of(topic),
-            text_of(event),
-        ) else {
-            return Ok(None);
-        };
-        Ok(Some(Envelope {
-            join_ref,
-            msg_ref,
-            topic,
-            event,
-            payload: payload.unwrap_or_else(|| null_payload()),
-        }))
-    }
-
-    /// The frame with its payload parsed.
-    pub fn into_frame(self) -> Result<Frame, FrameError> {
-        let payload = serde_json::from_str(self.payload.get())
-            .map_err(|e| FrameError::InvalidJson(e.to_string()))?;
-        Ok(Frame {
-            join_ref: self.join_ref,
-            msg_ref: self.msg_ref,
-            topic: self.topic,
-            event: self.event,
-            payload,
-        })
     }
 }
 

@@ -1,7 +1,9 @@
 //! Typed payloads of the Supabase Realtime messages: join configuration, replies, system
 //! messages, postgres changes, presence and broadcast.
 
-use super::record::{raw_fields, Record};
+use super::received::ChangePayload;
+use super::record::Record;
+use serde::de::DeserializeSeed;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -402,54 +404,16 @@ impl PostgresChange {
     /// typed pass with the rows kept as text; any other is read as [`parse`](Self::parse) does,
     /// which also says precisely what is wrong with a malformed one.
     pub fn parse_raw(topic: &str, payload: &RawValue) -> Result<Self, PayloadError> {
-        if let Some(change) = Self::read_usual(topic, payload) {
-            return Ok(change);
+        let mut reader = serde_json::Deserializer::from_str(payload.get());
+        if let Ok(mut change) = ChangePayload.deserialize(&mut reader) {
+            if reader.end().is_ok() {
+                change.topic = topic.to_owned();
+                return Ok(change);
+            }
         }
         let value: Value = serde_json::from_str(payload.get())
             .map_err(|_| PayloadError::new("postgres_changes", "payload is not JSON"))?;
         Self::parse(topic, &value)
-    }
-
-    /// The usual payload, in one pass over each level with the rows kept as text; `None` for
-    /// anything else.
-    fn read_usual(topic: &str, payload: &RawValue) -> Option<Self> {
-        fn read<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
-            serde_json::from_str(raw?.get()).ok()
-        }
-        let [ids, data] = raw_fields(payload.get(), ["ids", "data"])?;
-        let [schema, table, commit_timestamp, kind, record, old_record, errors] = raw_fields(
-            data?.get(),
-            [
-                "schema",
-                "table",
-                "commit_timestamp",
-                "type",
-                "record",
-                "old_record",
-                "errors",
-            ],
-        )?;
-        // A row that is not an object is malformed: the general path says how.
-        let row = |raw: Option<&RawValue>| match raw {
-            Some(raw) if raw.get() != "null" => Record::from_raw(raw).map(Some),
-            _ => Some(None),
-        };
-        Some(PostgresChange {
-            topic: topic.to_owned(),
-            binding_ids: read(ids)?,
-            schema: read(schema)?,
-            table: read(table)?,
-            kind: read(kind)?,
-            commit_timestamp: read::<Option<String>>(commit_timestamp)
-                .flatten()
-                .unwrap_or_default(),
-            record: row(record)?,
-            old_record: row(old_record)?,
-            errors: match errors {
-                None => Vec::new(),
-                errors => read::<Option<Vec<String>>>(errors)?.unwrap_or_default(),
-            },
-        })
     }
 
     /// True when the server could not include the row (`Error 413`) or left it out: the row

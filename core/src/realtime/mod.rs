@@ -7,6 +7,7 @@ mod event;
 pub mod frame;
 pub mod messages;
 pub mod presence;
+mod received;
 pub mod record;
 
 pub use engine::{JoinRefused, PushRefused, Realtime};
@@ -14,7 +15,7 @@ pub use event::{
     CatchUpReason, ChannelState, ConnectionState, Event, Input, Output, ProtocolError, PushKind,
     SocketId,
 };
-pub use frame::{Envelope, Frame, FrameError, Received, Vsn};
+pub use frame::{Frame, FrameError, Received, Vsn};
 pub use messages::{
     Broadcast, ChangeFilterEvent, ChangeKind, ChannelConfig, ChannelErrorCause, PostgresBinding,
     PostgresChange, Recovery,

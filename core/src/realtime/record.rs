@@ -61,15 +61,6 @@ impl Record {
     }
 }
 
-/// The JSON texts of several top-level fields of the object in `text`, found in one pass;
-/// `None` if `text` is not a JSON object. The rest of the object is checked but not built.
-pub(crate) fn raw_fields<'a, const N: usize>(
-    text: &'a str,
-    names: [&str; N],
-) -> Option<[Option<&'a RawValue>; N]> {
-    scan(text, names)
-}
-
 fn scan<'de, T: Deserialize<'de>, const N: usize>(
     text: &'de str,
     names: [&str; N],
@@ -133,7 +124,7 @@ impl<'de, T: Deserialize<'de>, const N: usize> Visitor<'de> for FieldScan<'_, '_
 }
 
 /// Reads a key as the index of the wanted name it equals, without allocating it.
-struct KeyIndex<'n, const N: usize>(&'n [&'n str; N]);
+pub(crate) struct KeyIndex<'n, const N: usize>(pub(crate) &'n [&'n str; N]);
 
 impl<'de, const N: usize> DeserializeSeed<'de> for KeyIndex<'_, N> {
     type Value = Option<usize>;
