@@ -1,8 +1,9 @@
 //! Unread tracking: rows another member created or changed since this user last looked.
 //!
 //! The user's own changes, from this device or any other, never make a row unread, and they
-//! clear a mark: whoever edits a row has seen it. Marks are persisted by the shell; this model
-//! decides which to put and which to remove and keeps the counts the app shows.
+//! clear a mark: whoever edits a row has seen it. Marks are persisted by the shell, one record
+//! per band and table ([`MarkSlot`]); this model decides which marks come and go and keeps the
+//! counts the app shows.
 
 use crate::notify::Action;
 use crate::sorted::SortedMap;
@@ -48,13 +49,55 @@ impl Mark {
     }
 }
 
-/// What to persist after a change to the marks.
+/// The unread rows of one band's table, as persisted. One record per band and table, not per
+/// row: a burst that marks thousands of rows then writes a handful of records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarkSlot {
+    /// The record's key, [`MarkSlot::key_of`] (never equal to a [`Mark`] key).
+    pub key: String,
+    /// The band.
+    pub band_id: String,
+    /// Wire table name.
+    pub table: String,
+    /// The unread rows.
+    pub ids: Vec<String>,
+}
+
+impl MarkSlot {
+    /// The key of a band's table's record. Mark keys start with a table name, so the `#`
+    /// keeps the two apart in one store.
+    pub fn key_of(band: &str, table: &str) -> String {
+        format!("#{band}/{table}")
+    }
+
+    /// The marks the record holds.
+    pub fn marks(&self) -> impl Iterator<Item = Mark> + '_ {
+        self.ids.iter().map(|id| Mark {
+            key: Mark::key_of(&self.table, id),
+            table: self.table.clone(),
+            band_id: self.band_id.clone(),
+            id: id.clone(),
+        })
+    }
+}
+
+/// A change to the marks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MarkEffect {
-    /// Store this mark.
+    /// This mark was added.
     Put(Mark),
-    /// Remove the mark with this key.
-    Remove(String),
+    /// This mark was removed.
+    Remove(Mark),
+}
+
+impl MarkEffect {
+    /// The mark added or removed.
+    pub fn mark(&self) -> &Mark {
+        match self {
+            MarkEffect::Put(mark) | MarkEffect::Remove(mark) => mark,
+        }
+    }
 }
 
 /// Unread counts: per band, per table, and in total.
@@ -95,18 +138,16 @@ impl Unread {
         }
     }
 
-    fn remove(&mut self, key: &str) -> bool {
-        let Some(mark) = self.marks.remove(key) else {
-            return false;
-        };
-        let slot = (mark.band_id, mark.table);
+    fn remove(&mut self, key: &str) -> Option<Mark> {
+        let mark = self.marks.remove(key)?;
+        let slot = (mark.band_id.clone(), mark.table.clone());
         if let Some(count) = self.tally.get_mut(&slot) {
             *count -= 1;
             if *count == 0 {
                 self.tally.remove(&slot);
             }
         }
-        true
+        Some(mark)
     }
 
     /// Replaces the marks with those in storage (another tab changed them).
@@ -135,8 +176,8 @@ impl Unread {
             let own = row.author.as_deref() == Some(self.me.as_str());
             if row.action == Action::Deleted || own {
                 // Gone, or seen by whoever just edited it: nothing left to read.
-                if self.remove(&key) {
-                    effects.push(MarkEffect::Remove(key));
+                if let Some(mark) = self.remove(&key) {
+                    effects.push(MarkEffect::Remove(mark));
                 }
             } else if by_other && !self.marks.contains_key(&key) {
                 let mark = Mark {
@@ -152,15 +193,14 @@ impl Unread {
         effects
     }
 
-    /// The user viewed or edited a row; returns the key to remove if it was unread.
-    pub fn mark_read(&mut self, table: &str, id: &str) -> Option<String> {
-        let key = Mark::key_of(table, id);
-        self.remove(&key).then_some(key)
+    /// The user viewed or edited a row; returns its mark if it was unread.
+    pub fn mark_read(&mut self, table: &str, id: &str) -> Option<Mark> {
+        self.remove(&Mark::key_of(table, id))
     }
 
     /// Marks every row read, or only a band's, or only one table's of a band; returns the
-    /// keys to remove.
-    pub fn mark_all_read(&mut self, band: Option<&str>, table: Option<&str>) -> Vec<String> {
+    /// marks removed.
+    pub fn mark_all_read(&mut self, band: Option<&str>, table: Option<&str>) -> Vec<Mark> {
         let keys: Vec<String> = self
             .marks
             .values()
@@ -168,15 +208,30 @@ impl Unread {
             .filter(|m| table.is_none_or(|t| m.table == t))
             .map(|m| m.key.clone())
             .collect();
-        for key in &keys {
-            self.remove(key);
-        }
-        keys
+        keys.iter().filter_map(|key| self.remove(key)).collect()
     }
 
-    /// Forgets a band's marks (the user left it); returns the keys to remove.
-    pub fn forget_band(&mut self, band: &str) -> Vec<String> {
+    /// Forgets a band's marks (the user left it); returns the marks removed.
+    pub fn forget_band(&mut self, band: &str) -> Vec<Mark> {
         self.mark_all_read(Some(band), None)
+    }
+
+    /// The record that persists a band's table's marks now (its ids empty if none are left).
+    pub fn slot(&self, band: &str, table: &str) -> MarkSlot {
+        let mut ids: Vec<String> = self
+            .marks
+            .values()
+            .filter(|m| m.band_id == band && m.table == table)
+            .map(|m| m.id.clone())
+            .collect();
+        // Hashed marks come in no order; a stable record is easier to read and to compare.
+        ids.sort_unstable();
+        MarkSlot {
+            key: MarkSlot::key_of(band, table),
+            band_id: band.to_owned(),
+            table: table.to_owned(),
+            ids,
+        }
     }
 
     /// The unread rows of a band (or all), for lists that show badges, in no particular order.
@@ -239,7 +294,8 @@ mod tests {
         );
         assert_eq!(unread.counts().total, 1);
         assert_eq!(unread.counts().by_band["b1"]["songs"], 1);
-        assert_eq!(unread.mark_read("songs", "1").as_deref(), Some("songs:1"));
+        let read = unread.mark_read("songs", "1").map(|mark| mark.key);
+        assert_eq!(read.as_deref(), Some("songs:1"));
         assert_eq!(unread.mark_read("songs", "1"), None, "twice is harmless");
         assert_eq!(unread.counts(), UnreadCounts::default());
     }
@@ -256,15 +312,15 @@ mod tests {
             row("1", Some("me"), Action::Updated),
             row("2", Some("bob"), Action::Deleted),
         ]);
+        let removed: Vec<&str> = effects.iter().map(|e| e.mark().key.as_str()).collect();
+        assert_eq!(removed, ["songs:1", "songs:2"]);
+        assert!(matches!(effects[0], MarkEffect::Remove(_)));
+        let slot = unread.slot("b1", "songs");
         assert_eq!(
-            effects,
-            [
-                MarkEffect::Remove("songs:1".into()),
-                MarkEffect::Remove("songs:2".into())
-            ]
+            (slot.key.as_str(), slot.ids.as_slice()),
+            ("#b1/songs", &["3".to_owned()][..])
         );
-        let persisted: Vec<Mark> = unread.ids(None, None).into_iter().cloned().collect();
-        let reloaded = Unread::new("me", persisted);
+        let reloaded = Unread::new("me", slot.marks());
         assert!(reloaded.is_unread("songs", "3"));
         assert_eq!(reloaded.counts().total, 1);
     }
@@ -277,9 +333,14 @@ mod tests {
         let mut setlist = row("8", Some("alice"), Action::Added);
         setlist.table = "setlists".into();
         unread.observe(&[row("1", Some("alice"), Action::Added), other, setlist]);
-        assert_eq!(unread.mark_all_read(Some("b1"), Some("songs")), ["songs:1"]);
-        assert_eq!(unread.forget_band("b2"), ["songs:9"]);
-        assert_eq!(unread.mark_all_read(None, None), ["setlists:8"]);
+        let keys = |marks: Vec<Mark>| marks.into_iter().map(|m| m.key).collect::<Vec<_>>();
+        assert_eq!(
+            keys(unread.mark_all_read(Some("b1"), Some("songs"))),
+            ["songs:1"]
+        );
+        assert_eq!(keys(unread.forget_band("b2")), ["songs:9"]);
+        assert_eq!(keys(unread.mark_all_read(None, None)), ["setlists:8"]);
+        assert!(unread.slot("b1", "setlists").ids.is_empty());
         assert_eq!(unread.counts().total, 0);
     }
 }

@@ -9,7 +9,7 @@ use gloo_timers::callback::Timeout;
 use rockon_sync_core::notify::{Notifier, NotifyConfig, Toast};
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::sorted::SortedSet;
-use rockon_sync_core::unread::{Mark, MarkEffect, ObservedRow, Unread, UnreadCounts};
+use rockon_sync_core::unread::{Mark, MarkEffect, MarkSlot, ObservedRow, Unread, UnreadCounts};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -52,11 +52,7 @@ impl Activity {
         config: NotifyConfig,
         on_event: Box<dyn Fn(ActivityEvent)>,
     ) -> Result<Activity, StoreError> {
-        let marks = store
-            .all(READ_MARKS)
-            .await?
-            .into_iter()
-            .filter_map(|v| from_js::<Mark>(&v).ok());
+        let (marks, legacy) = read_marks(store.all(READ_MARKS).await?);
         let mut notifier = Notifier::new(config, me);
         let mut named = SortedSet::new();
         for profile in store.all(PROFILES).await? {
@@ -70,17 +66,23 @@ impl Activity {
                 named.insert(id);
             }
         }
-        Ok(Activity {
+        let activity = Activity {
             inner: Rc::new(Inner {
                 store,
                 endpoint: RefCell::new(endpoint),
-                unread: RefCell::new(Unread::new(me, marks)),
+                unread: RefCell::new(Unread::new(me, marks.iter().cloned())),
                 notifier: RefCell::new(notifier),
                 named: RefCell::new(named),
                 timer: RefCell::new(None),
                 on_event,
             }),
-        })
+        };
+        if !legacy.is_empty() {
+            // Marks stored one per row: store them per band and table instead.
+            let slots = marks.iter().map(|m| (m.band_id.clone(), m.table.clone()));
+            activity.write_slots(slots.collect(), legacy);
+        }
+        Ok(activity)
     }
 
     /// Uses a new access token for profile lookups.
@@ -130,18 +132,18 @@ impl Activity {
 
     /// The user viewed or edited a row.
     pub fn mark_read(&self, table: &str, id: &str) {
-        let key = self.inner.unread.borrow_mut().mark_read(table, id);
-        if let Some(key) = key {
-            self.persist(vec![MarkEffect::Remove(key)]);
+        let mark = self.inner.unread.borrow_mut().mark_read(table, id);
+        if let Some(mark) = mark {
+            self.persist(vec![MarkEffect::Remove(mark)]);
         }
     }
 
     /// Marks a band's rows read (all bands when `band` is `None`), optionally of one table.
     /// Returns how many were unread.
     pub fn mark_all_read(&self, band: Option<&str>, table: Option<&str>) -> usize {
-        let keys = self.inner.unread.borrow_mut().mark_all_read(band, table);
-        let count = keys.len();
-        self.persist(keys.into_iter().map(MarkEffect::Remove).collect());
+        let marks = self.inner.unread.borrow_mut().mark_all_read(band, table);
+        let count = marks.len();
+        self.persist(marks.into_iter().map(MarkEffect::Remove).collect());
         count
     }
 
@@ -150,7 +152,7 @@ impl Activity {
         let Ok(records) = self.inner.store.all(READ_MARKS).await else {
             return;
         };
-        let marks = records.into_iter().filter_map(|v| from_js::<Mark>(&v).ok());
+        let (marks, _) = read_marks(records);
         self.inner.unread.borrow_mut().replace(marks);
         (self.inner.on_event)(ActivityEvent::Unread(self.counts()));
     }
@@ -175,18 +177,34 @@ impl Activity {
         if effects.is_empty() {
             return;
         }
-        let mut marks = Vec::new();
-        let mut removes = Vec::new();
-        for effect in effects {
-            match effect {
-                MarkEffect::Put(mark) => marks.push(mark),
-                MarkEffect::Remove(key) => removes.push(key),
+        let slots = effects.iter().map(|effect| {
+            let mark = effect.mark();
+            (mark.band_id.clone(), mark.table.clone())
+        });
+        self.write_slots(slots.collect(), Vec::new());
+        let counts = self.counts();
+        (self.inner.on_event)(ActivityEvent::Unread(counts));
+    }
+
+    /// Rewrites the records of these bands' tables (removing those left empty) and removes the
+    /// records with keys `stale`.
+    fn write_slots(&self, slots: SortedSet<(String, String)>, mut stale: Vec<String>) {
+        let mut records = Vec::new();
+        {
+            let unread = self.inner.unread.borrow();
+            for (band, table) in slots.iter() {
+                let slot = unread.slot(band, table);
+                if slot.ids.is_empty() {
+                    stale.push(slot.key);
+                } else {
+                    records.push(slot);
+                }
             }
         }
         // One conversion for the whole batch.
-        let puts: Vec<wasm_bindgen::JsValue> = js_sys::Array::from(&to_js(&marks)).iter().collect();
-        let counts = self.counts();
-        (self.inner.on_event)(ActivityEvent::Unread(counts));
+        let puts: Vec<wasm_bindgen::JsValue> =
+            js_sys::Array::from(&to_js(&records)).iter().collect();
+        let removes = stale;
         let weak = Rc::downgrade(&self.inner);
         wasm_bindgen_futures::spawn_local(async move {
             let Some(inner) = weak.upgrade() else { return };
@@ -278,4 +296,20 @@ impl Activity {
         });
         *self.inner.timer.borrow_mut() = timer;
     }
+}
+
+/// The marks in the stored records, and the keys of records that hold one mark each (as an
+/// earlier version stored them).
+fn read_marks(records: Vec<wasm_bindgen::JsValue>) -> (Vec<Mark>, Vec<String>) {
+    let mut marks = Vec::new();
+    let mut legacy = Vec::new();
+    for record in records {
+        if let Ok(slot) = from_js::<MarkSlot>(&record) {
+            marks.extend(slot.marks());
+        } else if let Ok(mark) = from_js::<Mark>(&record) {
+            legacy.push(mark.key.clone());
+            marks.push(mark);
+        }
+    }
+    (marks, legacy)
 }
