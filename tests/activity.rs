@@ -1,5 +1,6 @@
 //! The JS API's events in a real browser against the dev server: named listeners and
-//! unsubscribing, unread marks that survive a reload, batched notifications with a rate cap.
+//! unsubscribing, unread marks that survive a reload (and an upgrade of their storage), batched
+//! notifications with a rate cap.
 #![cfg(target_arch = "wasm32")]
 
 mod support;
@@ -377,4 +378,54 @@ async fn presence_shows_members_and_their_views_within_the_band_only() {
     .await;
     watcher.close();
     outsider.close();
+}
+
+/// Runs `body` (the text of an async function of `name` and `record`) on the raw IndexedDB
+/// database `name`, as another version of the library would have left it.
+async fn raw_idb(name: &str, record: Value, body: &str) -> Value {
+    let run = Function::new_with_args("name, record", body);
+    let promise = run
+        .call2(&JsValue::NULL, &name.into(), &js(record))
+        .unwrap();
+    to_json(&call(promise.unchecked_into()).await.unwrap())
+}
+
+const OPEN: &str = "const db = await new Promise((ok, fail) => { \
+    const request = indexedDB.open(name); request.onsuccess = () => ok(request.result); \
+    request.onerror = () => fail(request.error); });";
+
+#[wasm_bindgen_test]
+async fn marks_stored_one_per_row_are_kept_and_stored_per_band_and_table() {
+    let bob = sign_in("bob").await;
+    let database = unique("legacy-marks");
+    open(&bob, &database, URL, json!({})).await.close();
+    // An earlier version kept one record per unread row.
+    let legacy = json!({"key": "songs:s-1", "table": "songs", "bandId": ROCKERS, "id": "s-1"});
+    let put = format!(
+        "return (async () => {{ {OPEN} await new Promise((ok) => {{ \
+         const tx = db.transaction('read_marks', 'readwrite'); \
+         tx.objectStore('read_marks').put(record); tx.oncomplete = ok; }}); \
+         db.close(); return null; }})();"
+    );
+    raw_idb(&database, legacy, &put).await;
+
+    let reopened = open(&bob, &database, URL, json!({})).await;
+    assert_eq!(unread_total(&reopened), 1, "the mark is kept");
+    let keys = format!(
+        "return (async () => {{ {OPEN} const keys = await new Promise((ok) => {{ \
+         const request = db.transaction('read_marks').objectStore('read_marks').getAllKeys(); \
+         request.onsuccess = () => ok(request.result); }}); db.close(); return keys; }})();"
+    );
+    let slot = format!("#{ROCKERS}/songs");
+    eventually(2_000, "one record for the band's songs", || async {
+        raw_idb(&database, Value::Null, &keys).await == json!([slot])
+    })
+    .await;
+    reopened.mark_read("songs", "s-1");
+    assert_eq!(unread_total(&reopened), 0);
+    eventually(2_000, "no record left", || async {
+        raw_idb(&database, Value::Null, &keys).await == json!([])
+    })
+    .await;
+    reopened.close();
 }
