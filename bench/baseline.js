@@ -104,25 +104,31 @@ export class BaselineSync {
     this.flushing = false;
   }
 
-  // What changed since the saved cursor, page by page.
+  // What changed since the saved cursor, page by page. The cursor is (updated_at, id): rows
+  // written in one transaction share a timestamp, so a timestamp alone cannot say where a page
+  // of them ended.
   async catchUp(bandId) {
     for (const table of TABLES) {
       const key = `${table}:${bandId}`;
-      let since = (await this.db.table('cursors').get(key))?.updatedAt ?? '1970-01-01T00:00:00Z';
+      let cursor = await this.db.table('cursors').get(key);
       for (;;) {
-        const { data, error } = await this.supabase.from(table).select('*').eq('band_id', bandId)
-          .gte('updated_at', since).order('updated_at').limit(1000);
+        let query = this.supabase.from(table).select('*').eq('band_id', bandId);
+        if (cursor) {
+          query = query.or(`updated_at.gt.${cursor.updatedAt},and(updated_at.eq.${cursor.updatedAt},id.gt.${cursor.id})`);
+        }
+        const { data, error } = await query.order('updated_at').order('id').limit(1000);
         if (error) throw error;
         if (data.length === 0) break;
         const rows = data.map(toApp);
+        const last = rows.at(-1);
+        cursor = { key, updatedAt: last.updatedAt, id: last.id };
         await this.db.transaction('rw', this.db.table(table), this.db.table('cursors'), async () => {
           await this.db.table(table).bulkPut(rows);
-          await this.db.table('cursors').put({ key, updatedAt: rows.at(-1).updatedAt });
+          await this.db.table('cursors').put(cursor);
         });
         this.transactions += 1;
         this.emit({ type: 'change', source: 'pull', table, ids: rows.map((r) => r.id) });
-        if (data.length < 1000 || rows.at(-1).updatedAt === since) break;
-        since = rows.at(-1).updatedAt;
+        if (data.length < 1000) break;
       }
     }
   }
