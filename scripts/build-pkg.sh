@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
+# Panic locations name source files: keep this machine's paths out of the published module.
+CARGO_HOME_DIR="${CARGO_HOME:-$HOME/.cargo}"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=$CARGO_HOME_DIR/registry/src=/crates --remap-path-prefix=$PWD=/rockon-sync"
 wasm-pack --quiet build --release --target bundler --mode no-install --out-dir pkg
 wasm-opt pkg/rockon_sync_bg.wasm -Oz \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
