@@ -45,6 +45,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 run "cargo fmt --check" cargo fmt --all --check
 run "clippy (host)" cargo clippy --workspace --all-targets --quiet -- -D warnings
 run "clippy (wasm32)" cargo clippy -p rockon-sync -p rockon-sync-core --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
+# Every public item is documented, and no doc link is broken.
+run "docs" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 run "native tests (core, devserver)" cargo test --workspace --quiet
 
 # The dev server on its own throwaway PostgreSQL, for the official supabase-js client.

@@ -91,8 +91,8 @@ pub enum Received {
 
 impl Received {
     /// Decodes a text frame received from the server. The usual frame is read in one pass,
-    /// a row change's rows kept as text ([`super::received`]); anything else takes the general
-    /// path, which accepts what it can and otherwise says precisely what is wrong.
+    /// a row change's rows kept as text ([`Record`](super::Record)); anything else takes the
+    /// general path, which accepts what it can and otherwise says precisely what is wrong.
     pub fn decode(text: &str, vsn: Vsn, max_len: usize) -> Result<Received, FrameError> {
         if text.len() > max_len {
             return Err(FrameError::TooLarge {
