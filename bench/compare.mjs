@@ -48,7 +48,39 @@ async function fresh(load = true) {
   await page.waitForFunction(() => window.benchReady === true);
   if (load) await page.evaluate(() => window.bench.ready());
 }
-const run = (phase, args) => page.evaluate(({ phase, args }) => window.bench[phase](args), { phase, args });
+const evaluate = (phase, args) => page.evaluate(({ phase, args }) => window.bench[phase](args), { phase, args });
+// BENCH_PROFILE=burst (a phase of bench/suite.js) records Chromium's CPU profile of each run of
+// that phase for rockon-sync: bench-profile-<phase>-<n>.cpuprofile (open it in DevTools'
+// Performance panel), and prints the functions with the most time of their own.
+const PROFILE = process.env.BENCH_PROFILE;
+let profiled = 0;
+async function run(phase, args) {
+  if (phase !== PROFILE || (args.kind && args.kind !== 'rockon')) return evaluate(phase, args);
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+  await cdp.send('Profiler.start');
+  const result = await evaluate(phase, args);
+  const { profile } = await cdp.send('Profiler.stop');
+  await cdp.detach();
+  profiled += 1;
+  const file = `bench-profile-${phase}-${profiled}.cpuprofile`;
+  await writeFile(file, JSON.stringify(profile));
+  const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map();
+  for (const id of profile.samples) {
+    const { functionName, url: source } = nodes.get(id).callFrame;
+    const name = functionName || source.split('/').pop() || '(anonymous)';
+    self.set(name, (self.get(name) ?? 0) + 1);
+  }
+  const busy = [...self].filter(([name]) => name !== '(idle)');
+  const total = busy.reduce((sum, [, n]) => sum + n, 0);
+  console.error(`  profile of ${phase} in ${file}; most self time, of busy samples:`);
+  for (const [name, n] of busy.sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+    console.error(`    ${((100 * n) / total).toFixed(1).padStart(5)} %  ${name.slice(0, 110)}`);
+  }
+  return result;
+}
 
 async function signIn(name) {
   const response = await fetch(`${url}/auth/v1/token?grant_type=password`, {

@@ -2,10 +2,13 @@
 # Runs the benchmarks in headless Chromium against release builds and a dev server this script
 # starts (and stops) on its own throwaway PostgreSQL: one table of rockon-sync against the JS
 # baseline (supabase-js + Dexie) and the floor, plus bench-results.json.
-# BENCH_RUNS (5), BENCH_PROPAGATION_SECONDS (30) and BENCH_OFFLINE_SECONDS (60) shorten it.
+# BENCH_RUNS (5), BENCH_PROPAGATION_SECONDS (30) and BENCH_OFFLINE_SECONDS (60) shorten it;
+# BENCH_PROFILE=<phase> records CPU profiles of one phase (bench/compare.mjs), with function
+# names kept in the module.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+if [ -n "${BENCH_PROFILE:-}" ]; then export KEEP_NAMES=1; fi
 bash scripts/build-pkg.sh
 webpack --config-name bench --config-name bench-size >/dev/null
 cargo build --quiet --release -p rockon-devserver

@@ -9,7 +9,10 @@ source scripts/env.sh
 CARGO_HOME_DIR="${CARGO_HOME:-$HOME/.cargo}"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=$CARGO_HOME_DIR/registry/src=/crates --remap-path-prefix=$PWD=/rockon-sync"
 wasm-pack --quiet build --release --target bundler --mode no-install --out-dir pkg
-wasm-opt pkg/rockon_sync_bg.wasm -Oz \
+# KEEP_NAMES=1 keeps function names in the module, for profiles (bench.sh's BENCH_PROFILE).
+names=()
+if [ -n "${KEEP_NAMES:-}" ]; then names=(-g); fi
+wasm-opt pkg/rockon_sync_bg.wasm -Oz "${names[@]}" \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-reference-types --enable-multivalue --enable-mutable-globals \
   -o pkg/rockon_sync_bg.wasm
