@@ -416,7 +416,8 @@ async fn marks_stored_one_per_row_are_kept_and_stored_per_band_and_table() {
          const request = db.transaction('read_marks').objectStore('read_marks').getAllKeys(); \
          request.onsuccess = () => ok(request.result); }}); db.close(); return keys; }})();"
     );
-    let slot = format!("#{ROCKERS}/songs");
+    let chunk = rockon_sync_core::unread::MarkSlot::chunk_of("s-1");
+    let slot = format!("#{ROCKERS}/songs/{chunk}");
     eventually(2_000, "one record for the band's songs", || async {
         raw_idb(&database, Value::Null, &keys).await == json!([slot])
     })

@@ -1,12 +1,12 @@
 //! Unread tracking: rows another member created or changed since this user last looked.
 //!
 //! The user's own changes, from this device or any other, never make a row unread, and they
-//! clear a mark: whoever edits a row has seen it. Marks are persisted by the shell, one record
-//! per band and table ([`MarkSlot`]); this model decides which marks come and go and keeps the
-//! counts the app shows.
+//! clear a mark: whoever edits a row has seen it. Marks are persisted by the shell, a few
+//! records per band and table ([`MarkSlot`]); this model decides which marks come and go and
+//! keeps the counts the app shows.
 
 use crate::notify::Action;
-use crate::sorted::SortedMap;
+use crate::sorted::{SortedMap, SortedSet};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, DefaultHasher};
@@ -47,10 +47,31 @@ impl Mark {
     pub fn key_of(table: &str, id: &str) -> String {
         format!("{table}:{id}")
     }
+
+    /// The record that persists this mark.
+    pub fn slot(&self) -> SlotId {
+        SlotId {
+            band_id: self.band_id.clone(),
+            table: self.table.clone(),
+            chunk: MarkSlot::chunk_of(&self.id),
+        }
+    }
 }
 
-/// The unread rows of one band's table, as persisted. One record per band and table, not per
-/// row: a burst that marks thousands of rows then writes a handful of records.
+/// Which record persists a mark: its band, its table, and a chunk of the rows' ids.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SlotId {
+    /// The band.
+    pub band_id: String,
+    /// Wire table name.
+    pub table: String,
+    /// Which of [`MarkSlot::CHUNKS`] records of the table.
+    pub chunk: u32,
+}
+
+/// Some of the unread rows of one band's table, as persisted. A few records per band and
+/// table, not one per row: a burst that marks thousands of rows writes a handful of records,
+/// and a change to one mark rewrites one chunk's ids, not the table's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MarkSlot {
@@ -65,10 +86,22 @@ pub struct MarkSlot {
 }
 
 impl MarkSlot {
-    /// The key of a band's table's record. Mark keys start with a table name, so the `#`
-    /// keeps the two apart in one store.
-    pub fn key_of(band: &str, table: &str) -> String {
-        format!("#{band}/{table}")
+    /// How many records a band's table's marks are spread over.
+    pub const CHUNKS: u32 = 16;
+
+    /// The key of a record. Mark keys start with a table name, so the `#` keeps the two apart
+    /// in one store.
+    pub fn key_of(slot: &SlotId) -> String {
+        format!("#{}/{}/{}", slot.band_id, slot.table, slot.chunk)
+    }
+
+    /// The chunk a row's mark is kept in: a hash of its id (FNV-1a), stable across versions
+    /// because it decides where stored marks are found.
+    pub fn chunk_of(id: &str) -> u32 {
+        let hash = id.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+            (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+        });
+        hash % Self::CHUNKS
     }
 
     /// The marks the record holds.
@@ -216,22 +249,33 @@ impl Unread {
         self.mark_all_read(Some(band), None)
     }
 
-    /// The record that persists a band's table's marks now (its ids empty if none are left).
-    pub fn slot(&self, band: &str, table: &str) -> MarkSlot {
-        let mut ids: Vec<String> = self
-            .marks
-            .values()
-            .filter(|m| m.band_id == band && m.table == table)
-            .map(|m| m.id.clone())
+    /// The records that persist these slots now, in one pass over the marks (a slot's ids are
+    /// empty if none are left: its record is to be removed).
+    pub fn slots(&self, wanted: &SortedSet<SlotId>) -> Vec<MarkSlot> {
+        let mut slots: Vec<MarkSlot> = wanted
+            .iter()
+            .map(|slot| MarkSlot {
+                key: MarkSlot::key_of(slot),
+                band_id: slot.band_id.clone(),
+                table: slot.table.clone(),
+                ids: Vec::new(),
+            })
             .collect();
-        // Hashed marks come in no order; a stable record is easier to read and to compare.
-        ids.sort_unstable();
-        MarkSlot {
-            key: MarkSlot::key_of(band, table),
-            band_id: band.to_owned(),
-            table: table.to_owned(),
-            ids,
+        for mark in self.marks.values() {
+            let chunk = MarkSlot::chunk_of(&mark.id);
+            // The chunk first: it rules out most slots without comparing strings.
+            let at = wanted.iter().position(|slot| {
+                slot.chunk == chunk && slot.table == mark.table && slot.band_id == mark.band_id
+            });
+            if let Some(at) = at {
+                slots[at].ids.push(mark.id.clone());
+            }
         }
+        for slot in &mut slots {
+            // Hashed marks come in no order; a stable record is easier to read and to compare.
+            slot.ids.sort_unstable();
+        }
+        slots
     }
 
     /// The unread rows of a band (or all), for lists that show badges, in no particular order.
@@ -315,12 +359,14 @@ mod tests {
         let removed: Vec<&str> = effects.iter().map(|e| e.mark().key.as_str()).collect();
         assert_eq!(removed, ["songs:1", "songs:2"]);
         assert!(matches!(effects[0], MarkEffect::Remove(_)));
-        let slot = unread.slot("b1", "songs");
+        let three = unread.ids(None, None)[0].slot();
+        let slots = unread.slots(&[three].into_iter().collect());
+        let key = format!("#b1/songs/{}", MarkSlot::chunk_of("3"));
         assert_eq!(
-            (slot.key.as_str(), slot.ids.as_slice()),
-            ("#b1/songs", &["3".to_owned()][..])
+            (&slots[0].key, slots[0].ids.as_slice()),
+            (&key, &["3".to_owned()][..])
         );
-        let reloaded = Unread::new("me", slot.marks());
+        let reloaded = Unread::new("me", slots[0].marks());
         assert!(reloaded.is_unread("songs", "3"));
         assert_eq!(reloaded.counts().total, 1);
     }
@@ -340,7 +386,30 @@ mod tests {
         );
         assert_eq!(keys(unread.forget_band("b2")), ["songs:9"]);
         assert_eq!(keys(unread.mark_all_read(None, None)), ["setlists:8"]);
-        assert!(unread.slot("b1", "setlists").ids.is_empty());
+        let setlist_slot = SlotId {
+            band_id: "b1".into(),
+            table: "setlists".into(),
+            chunk: MarkSlot::chunk_of("8"),
+        };
+        let slots = unread.slots(&[setlist_slot].into_iter().collect());
+        assert!(slots[0].ids.is_empty(), "an empty slot: its record goes");
         assert_eq!(unread.counts().total, 0);
+    }
+
+    #[test]
+    fn chunks_are_stable_and_spread() {
+        // Stored marks are found by their chunk: it must never change between versions.
+        assert_eq!(
+            MarkSlot::chunk_of("641657c9-9f8e-5c07-b44e-4ececddac108"),
+            5
+        );
+        let mut used = [0u32; MarkSlot::CHUNKS as usize];
+        for n in 0..1_600 {
+            used[MarkSlot::chunk_of(&format!("row-{n}")) as usize] += 1;
+        }
+        assert!(
+            used.iter().all(|&count| (50..=150).contains(&count)),
+            "{used:?}"
+        );
     }
 }

@@ -9,7 +9,9 @@ use gloo_timers::callback::Timeout;
 use rockon_sync_core::notify::{Notifier, NotifyConfig, Toast};
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::sorted::SortedSet;
-use rockon_sync_core::unread::{Mark, MarkEffect, MarkSlot, ObservedRow, Unread, UnreadCounts};
+use rockon_sync_core::unread::{
+    Mark, MarkEffect, MarkSlot, ObservedRow, SlotId, Unread, UnreadCounts,
+};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -79,8 +81,7 @@ impl Activity {
         };
         if !legacy.is_empty() {
             // Marks stored one per row: store them per band and table instead.
-            let slots = marks.iter().map(|m| (m.band_id.clone(), m.table.clone()));
-            activity.write_slots(slots.collect(), legacy);
+            activity.write_slots(marks.iter().map(Mark::slot).collect(), legacy);
         }
         Ok(activity)
     }
@@ -177,28 +178,21 @@ impl Activity {
         if effects.is_empty() {
             return;
         }
-        let slots = effects.iter().map(|effect| {
-            let mark = effect.mark();
-            (mark.band_id.clone(), mark.table.clone())
-        });
-        self.write_slots(slots.collect(), Vec::new());
+        let slots = effects.iter().map(|effect| effect.mark().slot()).collect();
+        self.write_slots(slots, Vec::new());
         let counts = self.counts();
         (self.inner.on_event)(ActivityEvent::Unread(counts));
     }
 
-    /// Rewrites the records of these bands' tables (removing those left empty) and removes the
-    /// records with keys `stale`.
-    fn write_slots(&self, slots: SortedSet<(String, String)>, mut stale: Vec<String>) {
+    /// Rewrites these records of marks (removing those left empty) and removes the records
+    /// with keys `stale`.
+    fn write_slots(&self, slots: SortedSet<SlotId>, mut stale: Vec<String>) {
         let mut records = Vec::new();
-        {
-            let unread = self.inner.unread.borrow();
-            for (band, table) in slots.iter() {
-                let slot = unread.slot(band, table);
-                if slot.ids.is_empty() {
-                    stale.push(slot.key);
-                } else {
-                    records.push(slot);
-                }
+        for slot in self.inner.unread.borrow().slots(&slots) {
+            if slot.ids.is_empty() {
+                stale.push(slot.key);
+            } else {
+                records.push(slot);
             }
         }
         // One conversion for the whole batch.
