@@ -83,12 +83,7 @@ async fn named_listeners_get_only_their_events_and_unsubscribe_for_good() {
     .await;
     let song = insert_song(&bob, ROCKERS, &unique("unheard")).await;
     eventually(5_000, "the second song reaches the store", || async {
-        !to_json(
-            &call(client.get("songs".into(), song.clone()))
-                .await
-                .unwrap(),
-        )
-        .is_null()
+        !local(&client, &song).await.is_null()
     })
     .await;
     assert_eq!((songs.length(), changes.length()), stopped_at);
@@ -122,12 +117,7 @@ async fn others_changes_are_unread_across_a_reload_until_read_and_own_never() {
     })
     .await;
     eventually(5_000, "bob's own song arrived", || async {
-        !to_json(
-            &call(client.get("songs".into(), by_bob_elsewhere.clone()))
-                .await
-                .unwrap(),
-        )
-        .is_null()
+        !local(&client, &by_bob_elsewhere).await.is_null()
     })
     .await;
     let counts = to_json(&client.unread());

@@ -17,10 +17,6 @@ fn changes_with(events: &js_sys::Array, source: &str, id: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn local(client: &rockon_sync::api::SyncClient, id: &str) -> Value {
-    to_json(&call(client.get("songs".into(), id.into())).await.unwrap())
-}
-
 #[wasm_bindgen_test]
 async fn another_members_changes_arrive_live_and_outsiders_get_nothing() {
     let alice = sign_in("alice").await;

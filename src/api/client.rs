@@ -2,7 +2,8 @@
 
 use super::error::SyncError;
 use super::events::{
-    activity_event_to_js, event_to_js, read_event_to_js, status_name, storage_event,
+    activity_event_to_js, error_to_js, event_to_js, read_event_to_js, rows_changed_to_js,
+    status_name, storage_event,
 };
 use super::listeners::Listeners;
 use super::options::{ListOptions, Options};
@@ -70,23 +71,17 @@ fn purge(writer: Writer, listeners: Listeners, schema: Schema, band: String) {
         match writer.purge_band(&band).await {
             Ok(purged) => {
                 for (table, ids) in purged {
-                    let change = WriteEvent::Change(RowsChanged {
+                    let change = RowsChanged {
                         table,
                         scope: band.clone(),
                         ids,
                         action: "delete",
                         source: "purge",
-                    });
-                    listeners.emit(&event_to_js(&change, &schema));
+                    };
+                    listeners.emit(&rows_changed_to_js(&change, &schema));
                 }
             }
-            Err(error) => listeners.emit(&event_to_js(
-                &WriteEvent::Error {
-                    code: error.code(),
-                    message: error.to_string(),
-                },
-                &schema,
-            )),
+            Err(error) => listeners.emit(&error_to_js(error.code(), &error.to_string())),
         }
     });
 }
@@ -118,7 +113,6 @@ impl SyncClient {
         let tabs = Rc::new(Coordinator::default());
         let activity_sink = listeners.clone();
         let activity_tabs = tabs.clone();
-        let activity_schema = schema.clone();
         let activity = Activity::new(
             store.clone(),
             endpoint.clone(),
@@ -128,7 +122,7 @@ impl SyncClient {
                 if let ActivityEvent::Persisted = event {
                     activity_tabs.post("marks", &[]);
                 }
-                if let Some(event) = activity_event_to_js(&event, &activity_schema) {
+                if let Some(event) = activity_event_to_js(&event) {
                     activity_sink.emit(&event);
                 }
             }),
@@ -314,10 +308,7 @@ impl SyncClient {
     /// Reconnects now instead of waiting out the backoff (the connection panel's button), and
     /// lets waiting pushes go.
     pub fn reconnect(&self) {
-        if !self.inner.tabs.is_leader() {
-            self.inner
-                .tabs
-                .post("command", &[("name", "reconnect".into())]);
+        if self.inner.tabs.relay("reconnect", &[]) {
             return;
         }
         self.inner.writer.set_online();
@@ -551,9 +542,7 @@ impl SyncClient {
     pub fn retry(&self, seq: f64) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            if !inner.tabs.is_leader() {
-                let fields = [("name", "retry".into()), ("seq", seq.into())];
-                inner.tabs.post("command", &fields);
+            if inner.tabs.relay("retry", &[("seq", seq.into())]) {
                 return Ok(JsValue::UNDEFINED);
             }
             inner.writer.retry(seq as u64).await.map_err(store_error)?;
@@ -568,9 +557,7 @@ impl SyncClient {
     pub fn discard(&self, seq: f64) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            if !inner.tabs.is_leader() {
-                let fields = [("name", "discard".into()), ("seq", seq.into())];
-                inner.tabs.post("command", &fields);
+            if inner.tabs.relay("discard", &[("seq", seq.into())]) {
                 return Ok(true.into());
             }
             let done = inner
@@ -652,11 +639,12 @@ impl SyncClient {
     /// Pulls a band's rows from the server now (the dashboard's "force sync").
     #[wasm_bindgen(js_name = pullBand)]
     pub fn pull_band(&self, band_id: &str) {
-        if self.inner.tabs.is_leader() {
+        if !self
+            .inner
+            .tabs
+            .relay("pullBand", &[("bandId", band_id.into())])
+        {
             self.inner.reader.pull(band_id);
-        } else {
-            let fields = [("name", "pullBand".into()), ("bandId", band_id.into())];
-            self.inner.tabs.post("command", &fields);
         }
     }
 

@@ -3,24 +3,15 @@
 
 use super::client::{store_error, SyncClient};
 use super::error::SyncError;
-use super::events::event_to_js;
+use super::events::{object, rows_changed_to_js};
 use crate::io::http;
 use crate::io::store::{to_js, CONFLICTS, OUTBOX, READ_MARKS};
-use crate::io::writer::{RowsChanged, WriteEvent};
-use js_sys::{Array, Object, Promise, Reflect};
+use crate::io::writer::RowsChanged;
+use js_sys::{Array, Promise};
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::sorted::SortedSet;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
-
-fn set(object: &Object, key: &str, value: JsValue) {
-    let _ = Reflect::set(object, &key.into(), &value);
-}
-
-fn is_live(row: &JsValue) -> bool {
-    let deleted = Reflect::get(row, &"deletedAt".into()).unwrap_or(JsValue::NULL);
-    deleted.is_null() || deleted.is_undefined()
-}
 
 #[wasm_bindgen]
 impl SyncClient {
@@ -42,7 +33,8 @@ impl SyncClient {
                         .list(&table.name, band)
                         .await
                         .map_err(store_error)?;
-                    let local = rows.iter().filter(|r| is_live(r)).count() as u32;
+                    let live: Array = rows.into_iter().collect();
+                    crate::io::rows::drop_deleted(&live);
                     let request = HttpRequest::get(format!(
                         "/rest/v1/{}?select=id&{}=eq.{}&deleted_at=is.null",
                         table.name,
@@ -56,23 +48,23 @@ impl SyncClient {
                         }
                         _ => JsValue::NULL,
                     };
-                    let entry = Object::new();
-                    set(&entry, "table", table.name.as_str().into());
-                    set(&entry, "bandId", band.as_str().into());
-                    set(&entry, "local", local.into());
-                    set(&entry, "server", server);
-                    tables.push(&entry);
+                    tables.push(&object(&[
+                        ("table", table.name.as_str().into()),
+                        ("bandId", band.as_str().into()),
+                        ("local", live.length().into()),
+                        ("server", server),
+                    ]));
                 }
             }
-            let stats = Object::new();
-            set(&stats, "tables", tables.into());
-            set(&stats, "outbox", to_js(&inner.writer.entries()));
             let conflicts = inner.store.conflicts().await.map_err(store_error)?;
-            set(&stats, "conflicts", (conflicts.len() as u32).into());
-            set(&stats, "unread", to_js(&inner.activity.counts()));
-            set(&stats, "connection", to_js(&info));
-            set(&stats, "log", inner.listeners.log().into());
-            Ok(stats.into())
+            Ok(object(&[
+                ("tables", tables.into()),
+                ("outbox", to_js(&inner.writer.entries())),
+                ("conflicts", (conflicts.len() as u32).into()),
+                ("unread", to_js(&inner.activity.counts())),
+                ("connection", to_js(&info)),
+                ("log", inner.listeners.log().into()),
+            ]))
         })
     }
 
@@ -88,10 +80,7 @@ impl SyncClient {
     /// is pulled from its cursor.
     #[wasm_bindgen(js_name = forceSync)]
     pub fn force_sync(&self) {
-        if !self.inner.tabs.is_leader() {
-            self.inner
-                .tabs
-                .post("command", &[("name", "forceSync".into())]);
+        if self.inner.tabs.relay("forceSync", &[]) {
             return;
         }
         self.inner.writer.set_online();
@@ -120,14 +109,14 @@ impl SyncClient {
             let mut count = 0;
             for (table, scope, ids) in removed {
                 count += ids.len();
-                let change = WriteEvent::Change(RowsChanged {
+                let change = RowsChanged {
                     table,
                     scope,
                     ids,
                     action: "delete",
                     source: "purge",
-                });
-                inner.listeners.emit(&event_to_js(&change, &schema));
+                };
+                inner.listeners.emit(&rows_changed_to_js(&change, &schema));
             }
             for band in inner.reader.info().bands {
                 inner.reader.pull(&band);
@@ -143,31 +132,23 @@ impl SyncClient {
     pub fn export_json(&self) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let export = Object::new();
-            set(
-                &export,
-                "exportedAt",
-                js_sys::Date::new_0().to_iso_string().into(),
-            );
-            set(&export, "userId", inner.user_id.as_str().into());
-            let tables = Object::new();
-            for table in &inner.store.schema().tables {
-                let rows = inner.store.all(&table.name).await.map_err(store_error)?;
-                set(
-                    &tables,
-                    &table.name,
-                    rows.into_iter().collect::<Array>().into(),
-                );
+            let store = &inner.store;
+            let all = |name| async move {
+                let records = store.all(name).await.map_err(store_error)?;
+                Ok::<JsValue, JsValue>(records.into_iter().collect::<Array>().into())
+            };
+            let mut tables = Vec::new();
+            for table in &store.schema().tables {
+                tables.push((table.name.as_str(), all(&table.name).await?));
             }
-            set(&export, "tables", tables.into());
-            for (key, store) in [
-                ("outbox", OUTBOX),
-                ("conflicts", CONFLICTS),
-                ("unread", READ_MARKS),
-            ] {
-                let records = inner.store.all(store).await.map_err(store_error)?;
-                set(&export, key, records.into_iter().collect::<Array>().into());
-            }
+            let export = object(&[
+                ("exportedAt", js_sys::Date::new_0().to_iso_string().into()),
+                ("userId", inner.user_id.as_str().into()),
+                ("tables", object(&tables)),
+                ("outbox", all(OUTBOX).await?),
+                ("conflicts", all(CONFLICTS).await?),
+                ("unread", all(READ_MARKS).await?),
+            ]);
             let text =
                 js_sys::JSON::stringify_with_replacer_and_space(&export, &JsValue::NULL, &2.into())
                     .map_err(|_| SyncError::new("export_failed", "the data is not JSON"))?;

@@ -5,7 +5,7 @@ use crate::io::activity::ActivityEvent;
 use crate::io::reader::ReadEvent;
 use crate::io::store::{to_js as value_to_js, StoreState};
 use crate::io::writer::{RowsChanged, WriteEvent};
-use js_sys::{Array, Object, Reflect};
+use js_sys::{Object, Reflect};
 use rockon_sync_core::outbox::RowStatus;
 use rockon_sync_core::realtime::{
     ConnectionState, Event, PostgresChange, PushKind, Record, Recovery,
@@ -138,6 +138,64 @@ pub fn to_js(event: &Event) -> JsValue {
     object.into()
 }
 
+/// Rows that changed, as the `change` event object.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RowsEvent<'a> {
+    r#type: &'static str,
+    table: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alias: Option<&'a str>,
+    band_id: &'a str,
+    ids: &'a [String],
+    action: &'static str,
+    source: &'static str,
+}
+
+/// `{ type: 'change', table, alias, bandId, ids, action, source }`, as one JSON text: a burst's
+/// thousands of ids cross in one `JSON.parse`.
+pub fn rows_changed_to_js(rows: &RowsChanged, schema: &Schema) -> JsValue {
+    value_to_js(&RowsEvent {
+        r#type: "change",
+        table: &rows.table,
+        alias: schema
+            .table(&rows.table)
+            .ok()
+            .map(|spec| spec.alias.as_str()),
+        band_id: &rows.scope,
+        ids: &rows.ids,
+        action: rows.action,
+        source: rows.source,
+    })
+}
+
+/// `{ type: 'error', code, message }`.
+pub fn error_to_js(code: &str, message: &str) -> JsValue {
+    object(&[
+        ("type", "error".into()),
+        ("code", code.into()),
+        ("message", message.into()),
+    ])
+}
+
+/// `{ type: 'presence', bandId, members }`.
+pub fn presence_to_js(band: &str, members: &[crate::io::presence::Member]) -> JsValue {
+    object(&[
+        ("type", "presence".into()),
+        ("bandId", band.into()),
+        ("members", json(&members)),
+    ])
+}
+
+/// `{ key: value, … }`.
+pub fn object(fields: &[(&str, JsValue)]) -> JsValue {
+    let object = Object::new();
+    for (key, value) in fields {
+        let _ = Reflect::set(&object, &(*key).into(), value);
+    }
+    object.into()
+}
+
 /// A write-path event as `{ type, ... }`.
 pub fn event_to_js(event: &WriteEvent, schema: &Schema) -> JsValue {
     let object = Object::new();
@@ -145,26 +203,7 @@ pub fn event_to_js(event: &WriteEvent, schema: &Schema) -> JsValue {
         let _ = Reflect::set(&object, &key.into(), &value);
     };
     match event {
-        WriteEvent::Change(RowsChanged {
-            table,
-            scope,
-            ids,
-            action,
-            source,
-        }) => {
-            set("type", "change".into());
-            set("table", table.into());
-            if let Ok(spec) = schema.table(table) {
-                set("alias", spec.alias.as_str().into());
-            }
-            set("bandId", scope.into());
-            set(
-                "ids",
-                ids.iter().map(JsValue::from).collect::<Array>().into(),
-            );
-            set("action", (*action).into());
-            set("source", (*source).into());
-        }
+        WriteEvent::Change(rows) => return rows_changed_to_js(rows, schema),
         WriteEvent::Status { table, id, status } => {
             set("type", "syncStatus".into());
             set("table", table.into());
@@ -184,11 +223,7 @@ pub fn event_to_js(event: &WriteEvent, schema: &Schema) -> JsValue {
             set("type", "auth".into());
             set("reason", "tokenExpired".into());
         }
-        WriteEvent::Error { code, message } => {
-            set("type", "error".into());
-            set("code", (*code).into());
-            set("message", message.into());
-        }
+        WriteEvent::Error { code, message } => return error_to_js(code, message),
     }
     object.into()
 }
@@ -200,87 +235,57 @@ pub fn read_event_to_js(event: &ReadEvent, schema: &Schema) -> Option<JsValue> {
             joined,
             left,
             current,
-        } => {
-            let object = Object::new();
-            let list = |items: &Vec<String>| items.iter().map(JsValue::from).collect::<Array>();
-            let _ = Reflect::set(&object, &"type".into(), &"bands".into());
-            let _ = Reflect::set(&object, &"joined".into(), &list(joined));
-            let _ = Reflect::set(&object, &"left".into(), &list(left));
-            let _ = Reflect::set(&object, &"bands".into(), &list(current));
-            object.into()
-        }
-        ReadEvent::Change(rows) => event_to_js(&WriteEvent::Change(rows.clone()), schema),
+        } => object(&[
+            ("type", "bands".into()),
+            ("joined", json(joined)),
+            ("left", json(left)),
+            ("bands", json(current)),
+        ]),
+        ReadEvent::Change(rows) => rows_changed_to_js(rows, schema),
         ReadEvent::Realtime(Event::NeedToken) => event_to_js(&WriteEvent::NeedToken, schema),
         ReadEvent::Realtime(other) => to_js(other),
-        ReadEvent::Error { code, message } => event_to_js(
-            &WriteEvent::Error {
-                code,
-                message: message.clone(),
-            },
-            schema,
-        ),
+        ReadEvent::Error { code, message } => error_to_js(code, message),
         ReadEvent::Observed { .. } => return None,
-        ReadEvent::Presence { band, members } => {
-            let object = Object::new();
-            let _ = Reflect::set(&object, &"type".into(), &"presence".into());
-            let _ = Reflect::set(&object, &"bandId".into(), &band.into());
-            let _ = Reflect::set(&object, &"members".into(), &json(members));
-            object.into()
-        }
+        ReadEvent::Presence { band, members } => presence_to_js(band, members),
     })
 }
 
 /// An activity event: `{ type: 'unread', total, byBand }`, `{ type: 'notification', kind,
 /// text, author, count }` or an `error`.
-pub fn activity_event_to_js(event: &ActivityEvent, schema: &Schema) -> Option<JsValue> {
+pub fn activity_event_to_js(event: &ActivityEvent) -> Option<JsValue> {
     Some(match event {
         ActivityEvent::Unread(counts) => {
             let object = json(counts);
             let _ = Reflect::set(&object, &"type".into(), &"unread".into());
             object
         }
-        ActivityEvent::Toast(toast) => {
-            let object = Object::new();
-            let set = |key: &str, value: JsValue| {
-                let _ = Reflect::set(&object, &key.into(), &value);
-            };
-            set("type", "notification".into());
-            set("kind", toast.kind.as_str().into());
-            set("text", toast.text.as_str().into());
-            set(
+        ActivityEvent::Toast(toast) => object(&[
+            ("type", "notification".into()),
+            ("kind", toast.kind.as_str().into()),
+            ("text", toast.text.as_str().into()),
+            (
                 "author",
                 toast.author.as_deref().map_or(JsValue::NULL, JsValue::from),
-            );
-            set("count", (toast.count as u32).into());
-            object.into()
-        }
-        ActivityEvent::Error(error) => event_to_js(
-            &WriteEvent::Error {
-                code: error.code(),
-                message: error.to_string(),
-            },
-            schema,
-        ),
+            ),
+            ("count", (toast.count as u32).into()),
+        ]),
+        ActivityEvent::Error(error) => error_to_js(error.code(), &error.to_string()),
         ActivityEvent::Persisted => return None,
     })
 }
 
 /// `{ type: 'storage', state: 'closed' | 'reopened' | 'outdated', message? }`.
 pub fn storage_event(state: &StoreState) -> JsValue {
-    let object = Object::new();
-    let set = |key: &str, value: JsValue| {
-        let _ = Reflect::set(&object, &key.into(), &value);
-    };
-    set("type", "storage".into());
+    let kind = ("type", JsValue::from("storage"));
     match state {
-        StoreState::Closed => set("state", "closed".into()),
-        StoreState::Reopened => set("state", "reopened".into()),
-        StoreState::Outdated(message) => {
-            set("state", "outdated".into());
-            set("message", message.into());
-        }
+        StoreState::Closed => object(&[kind, ("state", "closed".into())]),
+        StoreState::Reopened => object(&[kind, ("state", "reopened".into())]),
+        StoreState::Outdated(message) => object(&[
+            kind,
+            ("state", "outdated".into()),
+            ("message", message.into()),
+        ]),
     }
-    object.into()
 }
 
 /// The JS name of a sync status.

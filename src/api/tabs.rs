@@ -11,6 +11,7 @@
 //! - `presence`, `command`: what a follower asks the leader to do.
 
 use super::client::{Inner, SyncClient};
+use super::events::{object, presence_to_js};
 use crate::io::store::{from_js, to_js};
 use crate::io::tabs::Tabs;
 use js_sys::{Object, Reflect};
@@ -63,6 +64,18 @@ impl Coordinator {
         if let Some(tabs) = self.tabs.borrow().as_ref() {
             tabs.post(&message(kind, fields));
         }
+    }
+
+    /// In a tab that does not lead, asks the leading tab to carry out command `name` (with
+    /// `fields`) and returns true; in the leading tab returns false, for the caller to do it.
+    pub fn relay(&self, name: &str, fields: &[(&str, JsValue)]) -> bool {
+        if self.is_leader() {
+            return false;
+        }
+        let mut message = vec![("name", JsValue::from(name))];
+        message.extend(fields.iter().cloned());
+        self.post("command", &message);
+        true
     }
 
     /// Leaves the group: the lock goes to the next tab.
@@ -158,10 +171,8 @@ fn take_lead(inner: Rc<Inner>) {
         if inner.tabs.wants_connect.get() {
             let _ = client.connect();
         }
-        let event = Object::new();
-        let _ = Reflect::set(&event, &"type".into(), &"leader".into());
-        let _ = Reflect::set(&event, &"leader".into(), &true.into());
-        inner.listeners.emit(&event.into());
+        let event = object(&[("type", "leader".into()), ("leader", true.into())]);
+        inner.listeners.emit(&event);
         post_info(&inner);
     });
 }
@@ -202,8 +213,7 @@ fn receive(inner: &Rc<Inner>, message: &JsValue) {
         Some("hello") if leader => {
             post_info(inner);
             for band in inner.reader.info().bands {
-                let members = super::events::json(&inner.reader.members(&band));
-                let event = message_event_presence(&band, members);
+                let event = presence_to_js(&band, &inner.reader.members(&band));
                 inner.tabs.post("event", &[("event", event)]);
             }
         }
@@ -225,14 +235,6 @@ fn receive(inner: &Rc<Inner>, message: &JsValue) {
         Some("command") if leader => command(inner, message),
         _ => {}
     }
-}
-
-fn message_event_presence(band: &str, members: JsValue) -> JsValue {
-    let event = Object::new();
-    let _ = Reflect::set(&event, &"type".into(), &"presence".into());
-    let _ = Reflect::set(&event, &"bandId".into(), &band.into());
-    let _ = Reflect::set(&event, &"members".into(), &members);
-    event.into()
 }
 
 fn command(inner: &Rc<Inner>, message: &JsValue) {

@@ -115,8 +115,7 @@ impl Activity {
                 }
             }
         }
-        let authors: SortedSet<String> = rows.iter().filter_map(|r| r.author.clone()).collect();
-        self.fetch_names(authors);
+        self.fetch_names(rows.iter().filter_map(|r| r.author.as_deref()));
         self.persist(effects);
         self.schedule();
     }
@@ -213,12 +212,13 @@ impl Activity {
     }
 
     /// Looks up display names not known yet, while the toasts' batching window is open.
-    fn fetch_names(&self, authors: SortedSet<String>) {
+    fn fetch_names<'a>(&self, authors: impl Iterator<Item = &'a str>) {
         let missing: Vec<String> = {
             let mut named = self.inner.named.borrow_mut();
+            // Only authors not seen before are copied: a burst is mostly one or two people.
             authors
-                .into_iter()
-                .filter(|a| named.insert(a.clone()))
+                .filter(|a| !named.contains(*a) && named.insert((*a).to_owned()))
+                .map(str::to_owned)
                 .collect()
         };
         if missing.is_empty() {

@@ -528,6 +528,7 @@ impl ChangedRow {
                 label: None,
             };
         };
+        // A table without a label column asks for `id` twice; the first slot gets it.
         let label = spec.label.as_deref().unwrap_or("id");
         let [id, scope, deleted_at, author, label_value] =
             record.fields(["id", &spec.scope, "deleted_at", "last_modified_by", label]);

@@ -154,3 +154,8 @@ pub async fn initial_pull_done(events: &Array) {
     })
     .await;
 }
+
+/// The client's local copy of song `id` (`null` if it has none).
+pub async fn local(client: &SyncClient, id: &str) -> Value {
+    to_json(&call(client.get("songs".into(), id.into())).await.unwrap())
+}

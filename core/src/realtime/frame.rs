@@ -94,36 +94,47 @@ impl Received {
     /// a row change's rows kept as text ([`Record`](super::Record)); anything else takes the
     /// general path, which accepts what it can and otherwise says precisely what is wrong.
     pub fn decode(text: &str, vsn: Vsn, max_len: usize) -> Result<Received, FrameError> {
-        if text.len() > max_len {
-            return Err(FrameError::TooLarge {
-                len: text.len(),
-                max: max_len,
-            });
+        within_limit(text, max_len)?;
+        match super::received::decode_usual(text, vsn) {
+            Some(received) => Ok(received),
+            None => Frame::decode_within_limit(text, vsn).map(Received::from),
         }
-        if let Some(received) = super::received::decode_usual(text, vsn) {
-            return Ok(received);
-        }
-        let frame = Frame::decode(text, vsn, max_len)?;
-        if frame.event == "postgres_changes" {
-            return Ok(Received::Change {
-                change: PostgresChange::parse(&frame.topic, &frame.payload),
-                join_ref: frame.join_ref,
-                topic: frame.topic,
-            });
-        }
-        Ok(Received::Frame(frame))
     }
+}
+
+impl From<Frame> for Received {
+    /// A frame decoded by the general path: a change's payload read from its JSON tree.
+    fn from(frame: Frame) -> Received {
+        if frame.event != "postgres_changes" {
+            return Received::Frame(frame);
+        }
+        Received::Change {
+            change: PostgresChange::parse(&frame.topic, &frame.payload),
+            join_ref: frame.join_ref,
+            topic: frame.topic,
+        }
+    }
+}
+
+/// Refuses a frame longer than `max_len` before any parsing.
+fn within_limit(text: &str, max_len: usize) -> Result<(), FrameError> {
+    if text.len() > max_len {
+        return Err(FrameError::TooLarge {
+            len: text.len(),
+            max: max_len,
+        });
+    }
+    Ok(())
 }
 
 impl Frame {
     /// Decodes a text frame received from the server.
     pub fn decode(text: &str, vsn: Vsn, max_len: usize) -> Result<Frame, FrameError> {
-        if text.len() > max_len {
-            return Err(FrameError::TooLarge {
-                len: text.len(),
-                max: max_len,
-            });
-        }
+        within_limit(text, max_len)?;
+        Self::decode_within_limit(text, vsn)
+    }
+
+    fn decode_within_limit(text: &str, vsn: Vsn) -> Result<Frame, FrameError> {
         let value: Value =
             serde_json::from_str(text).map_err(|e| FrameError::InvalidJson(e.to_string()))?;
         match vsn {

@@ -6,7 +6,7 @@
 //! author, label) are looked up in the text.
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -56,25 +56,15 @@ impl Record {
 
     /// The values of several top-level fields, found in one pass over the text.
     pub fn fields<const N: usize>(&self, names: [&str; N]) -> [Option<Value>; N] {
+        let mut found = std::array::from_fn(|_| None);
+        let mut reader = serde_json::Deserializer::from_str(self.json());
         // The text was validated as a JSON object when the record was made.
-        scan(self.json(), names).unwrap_or_else(|| std::array::from_fn(|_| None))
-    }
-}
-
-fn scan<'de, T: Deserialize<'de>, const N: usize>(
-    text: &'de str,
-    names: [&str; N],
-) -> Option<[Option<T>; N]> {
-    let mut found = std::array::from_fn(|_| None);
-    let mut reader = serde_json::Deserializer::from_str(text);
-    reader
-        .deserialize_map(FieldScan {
+        let _ = reader.deserialize_map(FieldScan {
             names: &names,
             found: &mut found,
-        })
-        .ok()?;
-    reader.end().ok()?;
-    Some(found)
+        });
+        found
+    }
 }
 
 impl PartialEq for Record {
@@ -98,12 +88,12 @@ impl Serialize for Record {
 }
 
 /// Walks an object's keys, keeping the values of the wanted ones and skipping over the rest.
-struct FieldScan<'n, 'f, T, const N: usize> {
+struct FieldScan<'n, 'f, const N: usize> {
     names: &'n [&'n str; N],
-    found: &'f mut [Option<T>; N],
+    found: &'f mut [Option<Value>; N],
 }
 
-impl<'de, T: Deserialize<'de>, const N: usize> Visitor<'de> for FieldScan<'_, '_, T, N> {
+impl<'de, const N: usize> Visitor<'de> for FieldScan<'_, '_, N> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
