@@ -368,17 +368,20 @@ impl Store {
             // The local copies, for the version check: a few rows are looked up one by one, a
             // big batch reads its bands' rows in one request instead of thousands of gets.
             let existing = js_sys::Array::new();
-            let scopes = super::rows::scopes_of(incoming, &scope_column);
+            let small = incoming.length() <= SMALL_BATCH;
+            let scopes = if small {
+                js_sys::Array::new()
+            } else {
+                super::rows::scopes_of(incoming, &scope_column)
+            };
             let mut held = 0;
-            if incoming.length() > SMALL_BATCH {
-                for scope in scopes.iter() {
-                    let range = KeyRange::only(&scope).map_err(rexie::Error::from)?;
-                    held += store.index("scope")?.count(Some(range)).await?;
-                }
+            for scope in scopes.iter() {
+                let range = KeyRange::only(&scope).map_err(rexie::Error::from)?;
+                held += store.index("scope")?.count(Some(range)).await?;
             }
             // Reading the bands' rows costs what they hold; looking rows up one by one costs
             // what arrives: pick the smaller.
-            if incoming.length() <= SMALL_BATCH || held > 4 * incoming.length() {
+            if small || held > 4 * incoming.length() {
                 // All lookups are issued at once: IndexedDB answers them in one go.
                 let lookups = incoming.iter().map(|row| {
                     let id = js_sys::Reflect::get(&row, &"id".into()).unwrap_or(JsValue::UNDEFINED);
@@ -407,9 +410,15 @@ impl Store {
             );
             store.put_all(fresh.iter().map(|row| (row, None))).await?;
         }
-        for (table, id) in deletions {
-            tx.store(table)?.delete(id.as_str().into()).await?;
-        }
+        // Issued at once, like the lookups above.
+        let deleting = deletions
+            .iter()
+            .map(|(table, id)| Ok((tx.store(table)?, id)))
+            .collect::<Result<Vec<_>, rexie::Error>>()?;
+        let deletes = deleting
+            .iter()
+            .map(|(store, id)| store.delete(id.as_str().into()));
+        futures::future::try_join_all(deletes).await?;
         if let Some((key, value)) = cursor {
             let record = js_sys::Object::new();
             let _ = js_sys::Reflect::set(&record, &"key".into(), &key.into());
@@ -451,12 +460,12 @@ impl Store {
         let db = self.db()?;
         let tx = db.transaction(&[store], TransactionMode::ReadWrite)?;
         let object_store = tx.store(store)?;
-        for key in keys {
-            object_store.delete(key.as_str().into()).await?;
-        }
-        for record in records {
-            object_store.put(record, None).await?;
-        }
+        let deletes = keys
+            .iter()
+            .map(|key| object_store.delete(key.as_str().into()));
+        futures::future::try_join_all(deletes).await?;
+        let puts = records.iter().map(|record| (record.clone(), None));
+        object_store.put_all(puts).await?;
         tx.done().await?;
         Ok(())
     }
