@@ -33,7 +33,7 @@ run() {
   # release check's own report.
   local summary
   summary="$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) }; n++ }
-      /^release check:|^pkg:|^restart:|^consumer:|^react:|^demo e2e:/ { extra = extra (extra ? "; " : "") $0 }
+      /^release check:|^pkg:|^restart:|^consumer:|^react:|^demo e2e:|^policies:/ { extra = extra (extra ? "; " : "") $0 }
       END { if (n) printf "%d passed, %d failed (%d suites)", p, f, n; if (extra) printf "%s%s", (n ? "; " : ""), extra }' "$log")"
   local verdict="ok"
   ((status == 0)) || { verdict="FAILED"; FAILED=1; }
@@ -47,7 +47,9 @@ run "clippy (host)" cargo clippy --workspace --all-targets --quiet -- -D warning
 run "clippy (wasm32)" cargo clippy -p rockon-sync -p rockon-sync-core --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
 # Every public item is documented, and no doc link is broken.
 run "docs" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
-run "native tests (core, devserver)" cargo test --workspace --quiet
+run "native tests (core, devserver)" cargo test --workspace --quiet -- --skip policy_matrix
+# Every table x operation x role against the shipped policies, with its tally.
+run "policy matrix" cargo test --quiet -p rockon-devserver --test policies -- --nocapture
 
 # The dev server on its own throwaway PostgreSQL, for the official supabase-js client.
 start_devserver() {

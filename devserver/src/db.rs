@@ -15,6 +15,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_band_channels",
         include_str!("../sql/migrations/0002_band_channels.sql"),
     ),
+    (
+        "0003_harden_policies",
+        include_str!("../sql/migrations/0003_harden_policies.sql"),
+    ),
 ];
 /// The dev server's own objects: refresh tokens and the RLS fan-out.
 const DEVSERVER: &str = include_str!("../sql/devserver.sql");

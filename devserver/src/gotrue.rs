@@ -1,4 +1,5 @@
-//! `/auth/v1`: the GoTrue subset supabase-js uses (password sign-in, refresh, user, logout).
+//! `/auth/v1`: the GoTrue subset supabase-js uses (sign-up, password sign-in, refresh, user,
+//! logout).
 
 use crate::state::AppState;
 use axum::extract::{Query, State};
@@ -8,6 +9,7 @@ use axum::Json;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
+use tokio_postgres::Row;
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({
@@ -88,6 +90,12 @@ pub async fn token(
             )
         }
     };
+    session(&state, &client, &row).await
+}
+
+/// A new session for the user in `row` (id, email, metadata, created_at): an access token and
+/// a fresh refresh token, in GoTrue's shape.
+async fn session(state: &AppState, client: &deadpool_postgres::Client, row: &Row) -> Response {
     let id: String = row.get(0);
     let email: String = row.get(1);
     let metadata: Value = row.get(2);
@@ -121,6 +129,68 @@ pub async fn token(
         "user": user_json(&id, &email, &metadata, &created_at),
     }))
     .into_response()
+}
+
+/// `POST /auth/v1/signup` with `{email, password, data}`: creates a confirmed user (and the
+/// profile the app reads, named by `data.display_name` or the email) and signs it in, as a
+/// hosted project with e-mail confirmation turned off does.
+pub async fn signup(State(state): State<Arc<AppState>>, Json(body): Json<Value>) -> Response {
+    let text = |key: &str| {
+        body.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (email, password) = (text("email").trim().to_lowercase(), text("password"));
+    if !email.contains('@') || password.len() < 6 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "an email address and a password of at least 6 characters are required",
+        );
+    }
+    let metadata = body
+        .get("data")
+        .filter(|data| data.is_object())
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let display_name = metadata
+        .get("display_name")
+        .and_then(Value::as_str)
+        .map_or_else(|| email.clone(), str::to_owned);
+    let Ok(client) = state.pool.get().await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unexpected_failure",
+            "database unavailable",
+        );
+    };
+    let created = client
+        .query_opt(
+            "with new_user as (
+               insert into auth.users (email, encrypted_password, raw_user_meta_data)
+               values ($1, crypt($2, gen_salt('bf', 6)), $3)
+               on conflict (email) do nothing
+               returning id, email, raw_user_meta_data, created_at),
+             profile as (
+               insert into public.profiles (id, display_name) select id, $4 from new_user)
+             select id::text, email, raw_user_meta_data, created_at::text from new_user",
+            &[&email, &password, &metadata, &display_name],
+        )
+        .await;
+    match created {
+        Ok(Some(row)) => session(&state, &client, &row).await,
+        Ok(None) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "user_already_exists",
+            "User already registered",
+        ),
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "unexpected_failure",
+            "database error",
+        ),
+    }
 }
 
 fn user_json(id: &str, email: &str, metadata: &Value, created_at: &str) -> Value {

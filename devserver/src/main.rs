@@ -206,6 +206,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .route("/realtime/v1/websocket", get(realtime::socket::upgrade))
         .route("/socket/websocket", get(realtime::socket::upgrade))
         .route("/auth/v1/token", post(gotrue::token))
+        .route("/auth/v1/signup", post(gotrue::signup))
         .route("/auth/v1/user", get(gotrue::user))
         .route("/auth/v1/logout", post(gotrue::logout))
         .route("/admin/faults", post(admin::faults))

@@ -71,7 +71,7 @@ await test('password sign-in, user, refresh and bad credentials', async () => {
 });
 
 for (const vsn of ['2.0.0', '1.0.0']) {
-  await test(`realtime-js ${vsn}: bob's insert, update and delete reach alice; carol sees nothing`, async () => {
+  await test(`realtime-js ${vsn}: bob's insert, update and tombstone reach alice; carol sees nothing`, async () => {
     const alice = await signedIn('alice', vsn);
     const bob = await signedIn('bob', vsn);
     const carol = await signedIn('carol', vsn);
@@ -87,18 +87,22 @@ for (const vsn of ['2.0.0', '1.0.0']) {
     assert.equal(updated.data[0].version, 2);
     const stale = await bob.supabase.from('songs').update({ title: 'lost' }).eq('id', id).eq('version', 1).select();
     assert.deepEqual(stale.data, [], 'a conditional update on an old version matches nothing');
-    const removed = await bob.supabase.from('songs').delete().eq('id', id);
+    // Members tombstone rows; a hard delete is refused by the policies (it matches nothing).
+    const hardDelete = await bob.supabase.from('songs').delete().eq('id', id).select();
+    assert.deepEqual(hardDelete.data, [], 'a member cannot hard-delete a synced row');
+    const removed = await bob.supabase.from('songs').update({ deleted_at: new Date().toISOString() }).eq('id', id).select();
     assert.equal(removed.error, null);
+    assert.equal(removed.data.length, 1);
     await waitFor(() => forAlice.events.filter((e) => (e.new && e.new.id === id) || (e.old && e.old.id === id)).length === 3, 'three changes');
     const mine = forAlice.events.filter((e) => (e.new && e.new.id === id) || (e.old && e.old.id === id));
-    assert.deepEqual(mine.map((e) => e.eventType), ['INSERT', 'UPDATE', 'DELETE']);
+    assert.deepEqual(mine.map((e) => e.eventType), ['INSERT', 'UPDATE', 'UPDATE']);
     assert.equal(mine[0].new.title, 'Wonderwall (demo)');
     assert.equal(mine[0].schema, 'public');
     assert.equal(mine[0].table, 'songs');
     assert.match(mine[0].commit_timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert.equal(mine[1].new.version, 2);
     assert.equal(mine[1].new.last_modified_by, bob.session.user.id);
-    assert.equal(mine[2].old.id, id);
+    assert.ok(mine[2].new.deleted_at, 'the tombstone carries the server time of the delete');
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(forCarol.events.length, 0, 'carol is not in the band');
     for (const c of [alice, bob, carol]) await c.supabase.removeAllChannels();
@@ -141,6 +145,31 @@ await test('upsert with on_conflict and merge-duplicates', async () => {
   assert.equal(second.data.name, 'Gig (moved)');
   const list = await bob.supabase.from('shows').select('id,name').in('id', [id]).order('name', { ascending: true }).limit(5);
   assert.equal(list.data.length, 1);
+});
+
+await test('filters apps use: like, ilike, not, is, cs, ov, text search, a nested or', async () => {
+  const bob = await signedIn('bob');
+  const songs = () => bob.supabase.from('songs').select('title').eq('band_id', ROCKERS).is('deleted_at', null);
+  const titles = (result) => { assert.equal(result.error, null, JSON.stringify(result.error)); return result.data.map((r) => r.title).sort(); };
+  assert.deepEqual(titles(await songs().like('title', 'Wonder*')), ['Wonderwall']);
+  assert.deepEqual(titles(await songs().ilike('title', '%BRIGHTSIDE%')), ['Mr. Brightside']);
+  assert.deepEqual(titles(await songs().ilike('artist', 'oasis')), ["Don't Look Back in Anger", 'Wonderwall']);
+  const notOasis = titles(await songs().not('artist', 'eq', 'Oasis'));
+  assert.equal(notOasis.length, 22);
+  assert.ok(!notOasis.includes('Wonderwall'));
+  assert.equal(titles(await songs().not('artist', 'is', null)).length, 24);
+  assert.deepEqual(titles(await songs().textSearch('title', 'teen & spirit', { config: 'english' })), ['Smells Like Teen Spirit']);
+  assert.deepEqual(titles(await songs().textSearch('title', 'nation army', { type: 'plain' })), ['Seven Nation Army']);
+  assert.deepEqual(titles(await songs().or('title.ilike.creep,and(tempo.gt.155,tempo.lt.159)')), ['Creep', 'Everlong']);
+  const practice = { id: randomUUID(), band_id: ROCKERS, scheduled_at: '2027-02-01T19:00:00Z', song_ids: ['a36f22b9-c44d-5b3c-87de-b3221d305c8a'] };
+  assert.equal((await bob.supabase.from('practice_sessions').insert(practice)).error, null);
+  const withSong = (op) => bob.supabase.from('practice_sessions').select('id')[op]('song_ids', ['a36f22b9-c44d-5b3c-87de-b3221d305c8a']).eq('id', practice.id);
+  assert.equal((await withSong('contains')).data.length, 1);
+  assert.equal((await withSong('overlaps')).data.length, 1);
+  const deep = 'or('.repeat(40) + 'title.eq.x' + ')'.repeat(40);
+  const refused = await songs().or(deep);
+  assert.equal(refused.status, 400, 'a logic tree nested too deep is a clear 400');
+  assert.equal(refused.error.code, 'PGRST100');
 });
 
 console.log(`test result: ${failed ? 'FAILED' : 'ok'}. ${passed} passed; ${failed} failed (supabase-js conformance)`);

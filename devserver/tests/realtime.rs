@@ -185,7 +185,7 @@ async fn filters_and_row_level_security_decide_who_gets_what() {
         json!({"id": id}),
         "with RLS only the key"
     );
-    // Deleting is delivered with the old row's key to members only.
+    // A member's hard delete is refused by the policies; nothing of it reaches anyone.
     server
         .rest("DELETE", &format!("songs?id=eq.{id}"), &bob, None)
         .await;

@@ -87,6 +87,8 @@ pub struct Subscription {
 
 struct Member {
     conn: u64,
+    /// The topic as the client wrote it, which frames to it carry.
+    topic: String,
     join_ref: Option<String>,
     broadcast_self: bool,
     outbox: Outbox,
@@ -96,12 +98,27 @@ struct Member {
 /// Who is present on one channel: socket → (presence key, meta with `phx_ref`).
 type ChannelPresence = BTreeMap<u64, (String, Map<String, Value>)>;
 
+/// Where the hub files a channel: public and private channels of one topic are different
+/// channels, as on hosted Realtime, so a public join never sees a private channel's presence or
+/// broadcasts, nor sends into them.
+pub fn channel_key(topic: &str, private: bool) -> String {
+    let kind = if private { "private" } else { "public" };
+    format!("{kind}:{topic}")
+}
+
+/// The topic a channel key was made from.
+fn wire_topic(key: &str) -> &str {
+    key.strip_prefix("private:")
+        .or_else(|| key.strip_prefix("public:"))
+        .unwrap_or(key)
+}
+
 /// A socket joining a channel.
 pub struct Membership {
     /// The socket.
     pub conn: u64,
-    /// `realtime:<name>`.
-    pub topic: String,
+    /// The channel's key ([`channel_key`]).
+    pub key: String,
     /// The join's ref, sent with channel-wide pushes.
     pub join_ref: Option<String>,
     /// Whether it receives its own broadcasts.
@@ -160,38 +177,35 @@ impl Hub {
     /// subscriptions, and returns the presence state to send it.
     pub fn join(&self, membership: Membership, subscriptions: Vec<Subscription>) -> Value {
         let mut state = self.state.lock().expect("not poisoned");
-        let topic = membership.topic.clone();
-        remove_member(&mut state, membership.conn, &topic);
+        let key = membership.key.clone();
+        remove_member(&mut state, membership.conn, &key);
         state.subscriptions.extend(subscriptions);
-        state
-            .members
-            .entry(topic.clone())
-            .or_default()
-            .push(Member {
-                conn: membership.conn,
-                join_ref: membership.join_ref,
-                broadcast_self: membership.broadcast_self,
-                outbox: membership.outbox,
-                presence_key: membership.presence_key,
-            });
-        presence_json(state.presence.get(&topic))
+        state.members.entry(key.clone()).or_default().push(Member {
+            conn: membership.conn,
+            topic: wire_topic(&key).to_owned(),
+            join_ref: membership.join_ref,
+            broadcast_self: membership.broadcast_self,
+            outbox: membership.outbox,
+            presence_key: membership.presence_key,
+        });
+        presence_json(state.presence.get(&key))
     }
 
-    /// Removes a socket from a channel; returns whether it was there.
-    pub fn leave(&self, conn: u64, topic: &str) -> bool {
+    /// Removes a socket from the channel `key`; returns whether it was there.
+    pub fn leave(&self, conn: u64, key: &str) -> bool {
         let mut state = self.state.lock().expect("not poisoned");
-        let had = remove_member(&mut state, conn, topic);
-        self.untrack_locked(&mut state, conn, topic);
+        let had = remove_member(&mut state, conn, key);
+        self.untrack_locked(&mut state, conn, key);
         had
     }
 
     /// Removes a socket from everything.
     pub fn disconnect(&self, conn: u64) {
         let mut state = self.state.lock().expect("not poisoned");
-        let topics: Vec<String> = state.members.keys().cloned().collect();
-        for topic in topics {
-            remove_member(&mut state, conn, &topic);
-            self.untrack_locked(&mut state, conn, &topic);
+        let keys: Vec<String> = state.members.keys().cloned().collect();
+        for key in keys {
+            remove_member(&mut state, conn, &key);
+            self.untrack_locked(&mut state, conn, &key);
         }
     }
 
@@ -205,7 +219,8 @@ impl Hub {
             .count()
     }
 
-    /// Replaces the claims of a socket's subscriptions on a channel (after `access_token`).
+    /// Replaces the claims of a socket's subscriptions on a channel (after `access_token`);
+    /// `topic` is the wire topic (a socket joins a topic once, public or private).
     pub fn set_claims(&self, conn: u64, topic: &str, claims: &Value) {
         let mut state = self.state.lock().expect("not poisoned");
         for sub in state.subscriptions.iter_mut() {
@@ -239,12 +254,12 @@ impl Hub {
             .collect()
     }
 
-    /// Tracks a socket's presence on a channel and tells every member.
-    pub fn track(&self, conn: u64, topic: &str, meta: Map<String, Value>) {
+    /// Tracks a socket's presence on the channel `key` and tells every member.
+    pub fn track(&self, conn: u64, key: &str, meta: Map<String, Value>) {
         let mut state = self.state.lock().expect("not poisoned");
-        let key = state
+        let presence_key = state
             .members
-            .get(topic)
+            .get(key)
             .and_then(|ms| ms.iter().find(|m| m.conn == conn))
             .map(|m| m.presence_key.clone())
             .unwrap_or_else(|| conn.to_string());
@@ -255,67 +270,68 @@ impl Hub {
         );
         let previous = state
             .presence
-            .entry(topic.to_owned())
+            .entry(key.to_owned())
             .or_default()
-            .insert(conn, (key.clone(), meta.clone()));
+            .insert(conn, (presence_key.clone(), meta.clone()));
         let leaves = previous.map_or(json!({}), |(k, m)| json!({ k: {"metas": [m]} }));
-        let diff = json!({"joins": { key: {"metas": [meta]} }, "leaves": leaves});
-        send_to_members(&state, topic, "presence_diff", &diff, None);
+        let diff = json!({"joins": { presence_key: {"metas": [meta]} }, "leaves": leaves});
+        send_to_members(&state, key, "presence_diff", &diff, None);
     }
 
     /// Stops tracking a socket's presence on a channel.
-    pub fn untrack(&self, conn: u64, topic: &str) {
+    pub fn untrack(&self, conn: u64, key: &str) {
         let mut state = self.state.lock().expect("not poisoned");
-        self.untrack_locked(&mut state, conn, topic);
+        self.untrack_locked(&mut state, conn, key);
     }
 
-    fn untrack_locked(&self, state: &mut State, conn: u64, topic: &str) {
+    fn untrack_locked(&self, state: &mut State, conn: u64, key: &str) {
         let removed = state
             .presence
-            .get_mut(topic)
+            .get_mut(key)
             .and_then(|entries| entries.remove(&conn));
-        if let Some((key, meta)) = removed {
-            let diff = json!({"joins": {}, "leaves": { key: {"metas": [meta]} }});
-            send_to_members(state, topic, "presence_diff", &diff, None);
+        if let Some((presence_key, meta)) = removed {
+            let diff = json!({"joins": {}, "leaves": { presence_key: {"metas": [meta]} }});
+            send_to_members(state, key, "presence_diff", &diff, None);
         }
     }
 
     /// Sends a broadcast to the channel's members (to the sender only if it asked for `self`).
-    pub fn broadcast(&self, conn: u64, topic: &str, payload: &Value) {
+    pub fn broadcast(&self, conn: u64, key: &str, payload: &Value) {
         let state = self.state.lock().expect("not poisoned");
         let self_too = state
             .members
-            .get(topic)
+            .get(key)
             .and_then(|ms| ms.iter().find(|m| m.conn == conn))
             .is_some_and(|m| m.broadcast_self);
         let skip = if self_too { None } else { Some(conn) };
-        send_to_members(&state, topic, "broadcast", payload, skip);
+        send_to_members(&state, key, "broadcast", payload, skip);
     }
 }
 
-fn remove_member(state: &mut State, conn: u64, topic: &str) -> bool {
+fn remove_member(state: &mut State, conn: u64, key: &str) -> bool {
+    let topic = wire_topic(key);
     state
         .subscriptions
         .retain(|s| !(s.conn == conn && s.topic == topic));
-    let Some(members) = state.members.get_mut(topic) else {
+    let Some(members) = state.members.get_mut(key) else {
         return false;
     };
     let before = members.len();
     members.retain(|m| m.conn != conn);
     let removed = members.len() != before;
     if members.is_empty() {
-        state.members.remove(topic);
+        state.members.remove(key);
     }
     removed
 }
 
-fn send_to_members(state: &State, topic: &str, event: &str, payload: &Value, skip: Option<u64>) {
-    for member in state.members.get(topic).into_iter().flatten() {
+fn send_to_members(state: &State, key: &str, event: &str, payload: &Value, skip: Option<u64>) {
+    for member in state.members.get(key).into_iter().flatten() {
         if Some(member.conn) != skip {
             member.outbox.send(
                 member.join_ref.as_deref(),
                 None,
-                topic,
+                &member.topic,
                 event,
                 payload.clone(),
             );

@@ -1,7 +1,7 @@
 //! One Realtime WebSocket: the server side of the Phoenix channel protocol.
 
 use super::filter::RowFilter;
-use super::hub::{Membership, OutFrame, Outbox, Subscription};
+use super::hub::{channel_key, Membership, OutFrame, Outbox, Subscription};
 use crate::auth::{now_secs, Claims, TokenError};
 use crate::faults::SocketAction;
 use crate::state::AppState;
@@ -57,6 +57,8 @@ pub async fn upgrade(
 struct Joined {
     join_ref: Option<String>,
     claims: Claims,
+    /// Whether it was joined as a private channel (authorized by `realtime.messages`).
+    private: bool,
 }
 
 struct Session {
@@ -186,8 +188,10 @@ impl Session {
         match frame.event.as_str() {
             "phx_join" => self.join(&frame).await,
             "phx_leave" => {
-                self.state.hub.leave(self.conn, &frame.topic);
-                self.channels.remove(&frame.topic);
+                if let Some(channel) = self.channels.remove(&frame.topic) {
+                    let key = channel_key(&frame.topic, channel.private);
+                    self.state.hub.leave(self.conn, &key);
+                }
                 reply(&self.outbox, "ok", json!({}));
                 self.outbox.send(
                     frame.join_ref.as_deref(),
@@ -200,7 +204,7 @@ impl Session {
             _ if !self.channels.contains_key(&frame.topic) => {
                 reply(&self.outbox, "error", json!({"reason": "unmatched topic"}));
             }
-            "access_token" => self.refresh_token(&frame),
+            "access_token" => self.refresh_token(&frame).await,
             "presence" => {
                 let payload = &frame.payload;
                 match payload.get("event").and_then(Value::as_str) {
@@ -212,11 +216,13 @@ impl Session {
                             .unwrap_or_default();
                         // Reply first: Phoenix broadcasts the diff after handling the push.
                         reply(&self.outbox, "ok", json!({}));
-                        self.state.hub.track(self.conn, &frame.topic, meta);
+                        self.state
+                            .hub
+                            .track(self.conn, &self.key(&frame.topic), meta);
                     }
                     Some("untrack") => {
                         reply(&self.outbox, "ok", json!({}));
-                        self.state.hub.untrack(self.conn, &frame.topic);
+                        self.state.hub.untrack(self.conn, &self.key(&frame.topic));
                     }
                     _ => reply(
                         &self.outbox,
@@ -226,15 +232,33 @@ impl Session {
                 }
             }
             "broadcast" => {
-                self.state
-                    .hub
-                    .broadcast(self.conn, &frame.topic, &frame.payload);
+                let key = self.key(&frame.topic);
+                self.state.hub.broadcast(self.conn, &key, &frame.payload);
                 if frame.msg_ref.is_some() {
                     reply(&self.outbox, "ok", json!({}));
                 }
             }
             _ => {}
         }
+    }
+
+    /// Runs the `realtime.messages` policies for a private channel; the reason as the real
+    /// server words it when they refuse.
+    async fn authorize(&self, claims: &Claims, wire_topic: &str) -> Result<(), String> {
+        let topic = wire_topic.strip_prefix("realtime:").unwrap_or(wire_topic);
+        match super::authorize::may_read(&self.state, claims, topic).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!(
+                "Unauthorized: You do not have permissions to read from this Channel topic: {topic}"
+            )),
+            Err(error) => Err(format!("Unable to authorize the channel: {error}")),
+        }
+    }
+
+    /// The hub's key of a joined channel of this socket.
+    fn key(&self, topic: &str) -> String {
+        let private = self.channels.get(topic).is_some_and(|c| c.private);
+        channel_key(topic, private)
     }
 
     async fn join(&mut self, frame: &Frame) {
@@ -269,24 +293,8 @@ impl Session {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         if private {
-            let topic = frame
-                .topic
-                .strip_prefix("realtime:")
-                .unwrap_or(&frame.topic);
-            match super::authorize::may_read(&self.state, &claims, topic).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    return reply_error(
-                        &self.outbox,
-                        format!("Unauthorized: You do not have permissions to read from this Channel topic: {topic}"),
-                    )
-                }
-                Err(error) => {
-                    return reply_error(
-                        &self.outbox,
-                        format!("Unable to authorize the channel: {error}"),
-                    )
-                }
+            if let Err(reason) = self.authorize(&claims, &frame.topic).await {
+                return reply_error(&self.outbox, reason);
             }
         }
         let already = self.channels.contains_key(&frame.topic);
@@ -352,9 +360,14 @@ impl Session {
             .pointer("/broadcast/self")
             .and_then(Value::as_bool)
             .unwrap_or(false);
+        // A rejoin may switch between public and private: leave the old channel first.
+        if let Some(previous) = self.channels.get(&frame.topic) {
+            let key = channel_key(&frame.topic, previous.private);
+            self.state.hub.leave(self.conn, &key);
+        }
         let membership = Membership {
             conn: self.conn,
-            topic: frame.topic.clone(),
+            key: channel_key(&frame.topic, private),
             join_ref: frame.join_ref.clone(),
             broadcast_self,
             presence_key,
@@ -366,6 +379,7 @@ impl Session {
             Joined {
                 join_ref: frame.join_ref.clone(),
                 claims,
+                private,
             },
         );
         let topic = &frame.topic;
@@ -400,31 +414,39 @@ impl Session {
         self.outbox.send(None, None, topic, "system", system);
     }
 
-    fn refresh_token(&mut self, frame: &Frame) {
+    /// A new token for a channel. As hosted Realtime does, a private channel's policies run again
+    /// with the new claims, and the channel closes if they now refuse (a member removed from
+    /// the band stops receiving its broadcasts and presence).
+    async fn refresh_token(&mut self, frame: &Frame) {
         let token = frame
             .payload
             .get("access_token")
             .and_then(Value::as_str)
             .unwrap_or("");
-        match self
+        let verified = self
             .state
             .keys
-            .verify(token, self.state.faults.expired_before())
-        {
-            Ok(claims) => {
-                let json = serde_json::to_value(&claims).expect("claims serialize");
-                self.state.hub.set_claims(self.conn, &frame.topic, &json);
-                if let Some(channel) = self.channels.get_mut(&frame.topic) {
-                    channel.claims = claims;
-                }
-            }
+            .verify(token, self.state.faults.expired_before());
+        let claims = match verified {
+            Ok(claims) => claims,
             Err(error) => {
                 let message = match error {
                     TokenError::Expired(ago) => format!("Token has expired {ago} seconds ago"),
                     other => other.realtime_reason(),
                 };
-                self.close_channel(&frame.topic, &message);
+                return self.close_channel(&frame.topic, &message);
             }
+        };
+        let private = self.channels.get(&frame.topic).is_some_and(|c| c.private);
+        if private {
+            if let Err(reason) = self.authorize(&claims, &frame.topic).await {
+                return self.close_channel(&frame.topic, &reason);
+            }
+        }
+        let json = serde_json::to_value(&claims).expect("claims serialize");
+        self.state.hub.set_claims(self.conn, &frame.topic, &json);
+        if let Some(channel) = self.channels.get_mut(&frame.topic) {
+            channel.claims = claims;
         }
     }
 
@@ -449,7 +471,9 @@ impl Session {
         let Some(channel) = self.channels.remove(topic) else {
             return;
         };
-        self.state.hub.leave(self.conn, topic);
+        self.state
+            .hub
+            .leave(self.conn, &channel_key(topic, channel.private));
         let join_ref = channel.join_ref.as_deref();
         let channel_name = topic.strip_prefix("realtime:").unwrap_or(topic);
         self.outbox.send(

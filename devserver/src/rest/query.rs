@@ -2,7 +2,8 @@
 
 use super::RestError;
 
-/// A filter operator (the safe subset every Supabase server supports).
+/// A filter operator: PostgREST's comparisons, pattern matches, containment and full-text
+/// search, the ones apps reach through supabase-js.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     /// `=`
@@ -21,7 +22,48 @@ pub enum Op {
     In,
     /// `is null`, `is true`, …
     Is,
+    /// `like`, with `*` standing for `%`.
+    Like,
+    /// `ilike`, with `*` standing for `%`.
+    Ilike,
+    /// `@>`: contains.
+    Cs,
+    /// `<@`: contained in.
+    Cd,
+    /// `&&`: overlaps.
+    Ov,
+    /// `@@` against a text search query built by the given function.
+    Fts(TsQuery),
 }
+
+/// How a full-text filter turns its value into a `tsquery`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TsQuery {
+    /// `fts`: `to_tsquery`.
+    Plain,
+    /// `plfts`: `plainto_tsquery`.
+    Plain2,
+    /// `phfts`: `phraseto_tsquery`.
+    Phrase,
+    /// `wfts`: `websearch_to_tsquery`.
+    Web,
+}
+
+impl TsQuery {
+    /// The PostgreSQL function.
+    pub fn function(self) -> &'static str {
+        match self {
+            TsQuery::Plain => "to_tsquery",
+            TsQuery::Plain2 => "plainto_tsquery",
+            TsQuery::Phrase => "phraseto_tsquery",
+            TsQuery::Web => "websearch_to_tsquery",
+        }
+    }
+}
+
+/// Logic trees nested deeper than this are refused: each level is a recursion of the parser and
+/// of the SQL builder, and no query an app writes comes close.
+pub const MAX_LOGIC_DEPTH: usize = 16;
 
 impl Op {
     fn parse(text: &str) -> Option<Op> {
@@ -34,6 +76,15 @@ impl Op {
             "lte" => Op::Lte,
             "in" => Op::In,
             "is" => Op::Is,
+            "like" => Op::Like,
+            "ilike" => Op::Ilike,
+            "cs" => Op::Cs,
+            "cd" => Op::Cd,
+            "ov" => Op::Ov,
+            "fts" => Op::Fts(TsQuery::Plain),
+            "plfts" => Op::Fts(TsQuery::Plain2),
+            "phfts" => Op::Fts(TsQuery::Phrase),
+            "wfts" => Op::Fts(TsQuery::Web),
             _ => return None,
         })
     }
@@ -48,6 +99,12 @@ impl Op {
             Op::Lt => "<",
             Op::Lte => "<=",
             Op::Is => "is",
+            Op::Like => "like",
+            Op::Ilike => "ilike",
+            Op::Cs => "@>",
+            Op::Cd => "<@",
+            Op::Ov => "&&",
+            Op::Fts(_) => "@@",
         }
     }
 }
@@ -61,6 +118,10 @@ pub struct Filter {
     pub op: Op,
     /// The value, still text; `in` values are split.
     pub value: FilterValue,
+    /// `not.`: the comparison negated.
+    pub negated: bool,
+    /// The text search configuration of `fts(english)` and its kin.
+    pub config: Option<String>,
 }
 
 /// The right-hand side of a filter.
@@ -82,6 +143,8 @@ pub enum Condition {
     Any(Vec<Condition>),
     /// All of these.
     All(Vec<Condition>),
+    /// `not.and(…)`, `not.or(…)`.
+    Not(Box<Condition>),
 }
 
 /// One `order` key.
@@ -137,7 +200,12 @@ impl Query {
                 "limit" => query.limit = Some(parse_number(&value, "limit")?),
                 "offset" => query.offset = Some(parse_number(&value, "offset")?),
                 "on_conflict" => query.on_conflict = split_list(&value),
-                "or" | "and" => query.logic.push(parse_logic(&key, &value)?),
+                "or" | "and" => query.logic.push(parse_logic(&key, &value, 1)?),
+                "not.or" | "not.and" => {
+                    query
+                        .logic
+                        .push(Condition::Not(Box::new(parse_logic(&key[4..], &value, 1)?)))
+                }
                 // Supabase client bookkeeping that changes nothing here.
                 "columns" | "apikey" => {}
                 column => query.filters.push(parse_filter(column, &value)?),
@@ -148,22 +216,36 @@ impl Query {
 }
 
 fn parse_filter(column: &str, text: &str) -> Result<Filter, RestError> {
-    let (op, value) = text.split_once('.').ok_or_else(|| {
+    let failed = || {
         parse_error(format!(
             "\"failed to parse filter ({text})\" (line 1, column 1)"
         ))
-    })?;
-    let op = Op::parse(op).ok_or_else(|| {
-        parse_error(format!(
-            "\"failed to parse filter ({text})\" (line 1, column 1)"
-        ))
-    })?;
+    };
+    let (negated, text_after_not) = match text.strip_prefix("not.") {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (op, value) = text_after_not.split_once('.').ok_or_else(failed)?;
+    // `fts(english)`: the operator carries its text search configuration.
+    let (op, config) = match op.split_once('(') {
+        Some((name, config)) => {
+            let config = config.strip_suffix(')').ok_or_else(failed)?;
+            (name, Some(config.to_owned()))
+        }
+        None => (op, None),
+    };
+    let op = Op::parse(op).ok_or_else(failed)?;
+    if config.is_some() && !matches!(op, Op::Fts(_)) {
+        return Err(failed());
+    }
     let value = if op == Op::In {
         let inner = value
             .strip_prefix('(')
             .and_then(|v| v.strip_suffix(')'))
             .ok_or_else(|| parse_error(format!("\"failed to parse filter ({text})\"")))?;
         FilterValue::List(split_list(inner).into_iter().map(unquote).collect())
+    } else if matches!(op, Op::Like | Op::Ilike) {
+        FilterValue::One(value.replace('*', "%"))
     } else {
         FilterValue::One(value.to_owned())
     };
@@ -171,27 +253,45 @@ fn parse_filter(column: &str, text: &str) -> Result<Filter, RestError> {
         column: column.to_owned(),
         op,
         value,
+        negated,
+        config,
     })
 }
 
-fn parse_logic(kind: &str, text: &str) -> Result<Condition, RestError> {
+fn parse_logic(kind: &str, text: &str, depth: usize) -> Result<Condition, RestError> {
+    if depth > MAX_LOGIC_DEPTH {
+        return Err(
+            RestError::new(400, "PGRST100", "\"failed to parse logic tree\"").with_details(
+                format!("logic trees are nested at most {MAX_LOGIC_DEPTH} levels deep"),
+            ),
+        );
+    }
     let inner = text
         .strip_prefix('(')
         .and_then(|t| t.strip_suffix(')'))
         .ok_or_else(|| parse_error(format!("\"failed to parse logic tree ({text})\"")))?;
     let mut items = Vec::new();
     for item in split_top_level(inner) {
+        let (negated, item) = match item.strip_prefix("not.") {
+            Some(rest) if rest.starts_with("and(") || rest.starts_with("or(") => (true, rest),
+            _ => (false, item.as_str()),
+        };
         let nested = ["and", "or"]
             .into_iter()
             .find(|k| item.starts_with(&format!("{k}(")));
-        items.push(match nested {
-            Some(k) => parse_logic(k, &item[k.len()..])?,
+        let condition = match nested {
+            Some(k) => parse_logic(k, &item[k.len()..], depth + 1)?,
             None => {
                 let (column, rest) = item.split_once('.').ok_or_else(|| {
                     parse_error(format!("\"failed to parse logic tree ({text})\""))
                 })?;
                 Condition::Filter(parse_filter(column, rest)?)
             }
+        };
+        items.push(if negated {
+            Condition::Not(Box::new(condition))
+        } else {
+            condition
         });
     }
     Ok(if kind == "or" {
@@ -353,6 +453,39 @@ mod tests {
         };
         assert_eq!((last.column.as_str(), last.op), ("id", Op::Gt));
         assert!(Query::parse("or=(nonsense)").is_err());
+    }
+
+    #[test]
+    fn parses_negations_patterns_containment_and_text_search() {
+        let query = Query::parse(
+            "title=ilike.*wonder*&key=not.eq.E&tags=cs.%7Ba,b%7D&notes=fts(english).love&not.or=(tempo.lt.90,tempo.gt.120)",
+        )
+        .unwrap();
+        let ops: Vec<_> = query.filters.iter().map(|f| (f.op, f.negated)).collect();
+        assert_eq!(
+            ops,
+            [
+                (Op::Ilike, false),
+                (Op::Eq, true),
+                (Op::Cs, false),
+                (Op::Fts(TsQuery::Plain), false)
+            ]
+        );
+        assert_eq!(query.filters[0].value, FilterValue::One("%wonder%".into()));
+        assert_eq!(query.filters[3].config.as_deref(), Some("english"));
+        assert!(matches!(query.logic[0], Condition::Not(_)));
+        assert!(Query::parse("title=eq(english).x").is_err());
+    }
+
+    #[test]
+    fn refuses_logic_trees_nested_too_deep_without_recursing_into_them() {
+        let deep =
+            |levels: usize| format!("or=({}id.eq.a{})", "or(".repeat(levels), ")".repeat(levels));
+        assert!(Query::parse(&deep(MAX_LOGIC_DEPTH - 1)).is_ok());
+        let error = Query::parse(&deep(MAX_LOGIC_DEPTH)).unwrap_err();
+        assert_eq!((error.status, error.code.as_str()), (400, "PGRST100"));
+        // The attack that used to overflow the stack.
+        assert!(Query::parse(&deep(15_000)).is_err());
     }
 
     #[test]

@@ -254,6 +254,9 @@ fn logic_sql(
         Condition::Filter(filter) => return filter_sql(statement, name, table, filter),
         Condition::Any(items) => (items, " or "),
         Condition::All(items) => (items, " and "),
+        Condition::Not(inner) => {
+            return Ok(format!("not {}", logic_sql(statement, name, table, inner)?))
+        }
     };
     let parts = items
         .iter()
@@ -298,13 +301,34 @@ fn filter_sql(
                 let p = statement.param(values.clone());
                 format!("{q} = any({p}::text[]::{ty}[])")
             }
+            (Op::Like | Op::Ilike, FilterValue::One(value)) => {
+                let p = statement.param(value.clone());
+                format!("{q}::text {} {p}::text", filter.op.sql())
+            }
+            (Op::Fts(kind), FilterValue::One(value)) => {
+                let p = statement.param(value.clone());
+                match &filter.config {
+                    Some(config) => {
+                        let c = statement.param(config.clone());
+                        format!(
+                            "to_tsvector({c}::text::regconfig, {q}::text) @@ {}({c}::text::regconfig, {p}::text)",
+                            kind.function()
+                        )
+                    }
+                    None => format!("to_tsvector({q}::text) @@ {}({p}::text)", kind.function()),
+                }
+            }
             (op, FilterValue::One(value)) => {
                 let p = statement.param(value.clone());
                 format!("{q} {} {p}::text::{ty}", op.sql())
             }
             (_, FilterValue::List(_)) => unreachable!("only `in` parses to a list"),
         };
-        Ok(condition)
+        Ok(if filter.negated {
+            format!("not ({condition})")
+        } else {
+            condition
+        })
     }
 }
 

@@ -236,3 +236,23 @@ pub fn new_id() -> String {
 }
 
 static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Signs up a new user through `/auth/v1/signup`; returns its id and access token.
+pub async fn signup(server: &Server, email: &str) -> (String, String) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/auth/v1/signup", server.url))
+        .header("apikey", &server.anon_key)
+        .json(&json!({"email": email, "password": "rockon-test", "data": {"display_name": email}}))
+        .send()
+        .await
+        .expect("signup request");
+    assert_eq!(response.status().as_u16(), 200, "signup of {email}");
+    let session: Value = response.json().await.expect("session JSON");
+    (
+        session["user"]["id"].as_str().expect("user id").to_owned(),
+        session["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned(),
+    )
+}
