@@ -61,10 +61,12 @@ start_devserver() {
   [[ -n "$DEVSERVER_READY" ]] || { cat "$LOG_DIR/devserver.err"; return 1; }
   DEVSERVER_URL="$(node -e 'console.log(JSON.parse(process.argv[1]).url)' "$DEVSERVER_READY")"
   DEVSERVER_ANON="$(node -e 'console.log(JSON.parse(process.argv[1]).anonKey)' "$DEVSERVER_READY")"
+  DEVSERVER_FAULTS_TOKEN="$(node -e 'console.log(JSON.parse(process.argv[1]).faultsToken)' "$DEVSERVER_READY")"
 }
 if start_devserver; then
   # The browser tests of the write path talk to it too (read at build time).
-  export ROCKON_DEVSERVER_URL="$DEVSERVER_URL" ROCKON_DEVSERVER_ANON="$DEVSERVER_ANON"
+  export ROCKON_DEVSERVER_URL="$DEVSERVER_URL" ROCKON_DEVSERVER_ANON="$DEVSERVER_ANON" \
+    ROCKON_DEVSERVER_FAULTS_TOKEN="$DEVSERVER_FAULTS_TOKEN"
   run "devserver vs supabase-js" node devserver/tests/conformance.mjs "$DEVSERVER_URL" "$DEVSERVER_ANON"
 else
   RESULTS+=("FAILED   devserver did not start"); FAILED=1

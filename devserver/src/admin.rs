@@ -1,9 +1,11 @@
-//! `POST /admin/faults`: the fault switches, for tests (only with `--faults`).
+//! `POST /admin/faults`: the fault switches, for tests (only with `--faults`, which only a
+//! loopback server accepts, and only with `Authorization: Bearer <faults token>`, the token
+//! printed in the ready line: a web page the developer happens to visit cannot flip them).
 
 use crate::faults::{FrameFaults, SocketAction};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -34,6 +36,12 @@ pub enum FaultRequest {
     },
     /// Treat every token issued until now as expired.
     ExpireTokens,
+    /// Commit the next `count` REST writes (at most 1,000), then drop the connection before the
+    /// answer: the client cannot tell whether they committed.
+    LoseAnswers {
+        /// How many writes.
+        count: u32,
+    },
     /// Restart the change stream (changes committed meanwhile are lost, as on the real server).
     RestartStream,
     /// Turn every switch off.
@@ -43,6 +51,7 @@ pub enum FaultRequest {
 /// Applies a switch.
 pub async fn faults(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
     Json(request): Json<FaultRequest>,
 ) -> Response {
     let faults = &state.faults;
@@ -53,6 +62,18 @@ pub async fn faults(
         )
             .into_response();
     }
+    let presented = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !faults.admits(presented) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "the faults token from the ready line is required",
+        )
+            .into_response();
+    }
     match request {
         FaultRequest::DropSockets => faults.act_on_sockets(SocketAction::Drop),
         FaultRequest::RefuseSockets { seconds } => faults.refuse_sockets(seconds),
@@ -60,6 +81,7 @@ pub async fn faults(
         FaultRequest::MalformedFrame => faults.act_on_sockets(SocketAction::Malformed),
         FaultRequest::FailRest { count, status } => faults.fail_rest(count, status),
         FaultRequest::ExpireTokens => faults.expire_tokens(),
+        FaultRequest::LoseAnswers { count } => faults.lose_answers(count),
         FaultRequest::RestartStream => faults.restart_stream.notify_waiters(),
         FaultRequest::Reset => faults.reset(),
     }

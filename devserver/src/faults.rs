@@ -1,4 +1,5 @@
-//! Fault injection for tests: bounded, reversible switches, enabled only with `--faults`.
+//! Fault injection for tests: bounded, reversible switches, enabled only with `--faults`, on
+//! loopback, for callers holding the token printed at start.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -31,6 +32,9 @@ pub struct FrameFaults {
 /// The switches.
 pub struct Faults {
     enabled: bool,
+    /// The secret a caller of `/admin/faults` must present, printed at start.
+    token: String,
+    lose_answers: AtomicU32,
     rest_failures: AtomicU32,
     rest_status: AtomicU32,
     refuse_until: Mutex<Option<Instant>>,
@@ -42,10 +46,12 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// Switches that start off; `enabled` allows turning them on.
-    pub fn new(enabled: bool) -> Self {
+    /// Switches that start off; `enabled` allows turning them on, by callers holding `token`.
+    pub fn new(enabled: bool, token: String) -> Self {
         Self {
             enabled,
+            token,
+            lose_answers: AtomicU32::new(0),
             rest_failures: AtomicU32::new(0),
             rest_status: AtomicU32::new(500),
             refuse_until: Mutex::new(None),
@@ -59,6 +65,30 @@ impl Faults {
     /// Whether the admin endpoint accepts switches.
     pub fn enabled(&self) -> bool {
         self.enabled
+    }
+
+    /// The admin token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Whether `presented` is the admin token (compared in constant time).
+    pub fn admits(&self, presented: &str) -> bool {
+        let (a, b) = (presented.as_bytes(), self.token.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+
+    /// Makes the next `count` REST writes commit and then lose their answer: the connection
+    /// drops before the response, as when a phone loses its network mid-request.
+    pub fn lose_answers(&self, count: u32) {
+        self.lose_answers.store(count.min(1_000), Ordering::SeqCst);
+    }
+
+    /// Whether this write's answer is to be lost.
+    pub fn take_lost_answer(&self) -> bool {
+        self.lose_answers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     /// Makes the next `count` REST calls fail with `status` (capped at 1,000).
@@ -124,8 +154,17 @@ impl Faults {
     /// Turns every switch off.
     pub fn reset(&self) {
         self.rest_failures.store(0, Ordering::SeqCst);
+        self.lose_answers.store(0, Ordering::SeqCst);
         *self.refuse_until.lock().expect("not poisoned") = None;
         self.expired_before.store(0, Ordering::SeqCst);
         self.set_frames(FrameFaults::default());
     }
+}
+
+/// A fresh random token: 16 bytes from the kernel, in hex.
+pub fn random_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

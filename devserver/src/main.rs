@@ -96,6 +96,9 @@ struct ServeArgs {
     /// Lifetime of access tokens in seconds (short values test expiry).
     #[arg(long, default_value_t = 3600)]
     token_ttl: u64,
+    /// Lifetime of refresh tokens in seconds (30 days by default).
+    #[arg(long, default_value_t = 30 * 24 * 3600)]
+    refresh_ttl: u64,
     /// Changes whose JSON exceeds this many bytes are sent without their record (Error 413).
     #[arg(long, default_value_t = 1024 * 1024)]
     max_change_bytes: usize,
@@ -163,7 +166,36 @@ fn main() {
     }
 }
 
+/// Whether `host` names only this machine.
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 async fn serve(args: ServeArgs) -> Result<(), String> {
+    // The default secret is published in this repository: anyone could sign a service_role
+    // token with it. Fault switches let any caller break the server. Both stay on loopback.
+    if !is_loopback(&args.host) {
+        if args.jwt_secret == DEFAULT_SECRET {
+            return Err(format!(
+                "refusing to listen on {} with the published default JWT secret: set --jwt-secret (or ROCKON_JWT_SECRET)",
+                args.host
+            ));
+        }
+        if args.faults {
+            return Err(format!(
+                "refusing --faults on {}: fault switches are for loopback only",
+                args.host
+            ));
+        }
+    }
+    let faults_token = if args.faults {
+        faults::random_token().map_err(|e| format!("reading /dev/urandom: {e}"))?
+    } else {
+        String::new()
+    };
     // The cluster lives as long as this function: dropping it stops PostgreSQL.
     let (cluster, database_url, bootstrap) = match &args.database_url {
         Some(url) => (None, url.clone(), args.bootstrap),
@@ -188,8 +220,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         anon_key: keys.anon_key(),
         keys,
         schema,
-        faults: Arc::new(faults::Faults::new(args.faults)),
+        faults: Arc::new(faults::Faults::new(args.faults, faults_token)),
         hub: Arc::new(realtime::hub::Hub::default()),
+        refresh_ttl: args.refresh_ttl,
         max_change_bytes: args.max_change_bytes,
     });
     tokio::spawn(realtime::changes::run(state.clone(), database_url.clone()));
@@ -223,6 +256,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         "database": database_url,
         "faults": args.faults,
     });
+    let mut ready = ready;
+    if args.faults {
+        ready["faultsToken"] = serde_json::Value::String(state.faults.token().to_owned());
+    }
     println!("rockon-devserver ready {ready}");
     if let Some(cluster) = &cluster {
         eprintln!("throwaway PostgreSQL in {}", cluster.dir().display());

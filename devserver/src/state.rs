@@ -23,6 +23,8 @@ pub struct AppState {
     pub faults: Arc<Faults>,
     /// Realtime connections and subscriptions.
     pub hub: Arc<Hub>,
+    /// Refresh tokens older than this many seconds are refused (each works once anyway).
+    pub refresh_ttl: u64,
     /// Changes larger than this many bytes are sent without their record (`Error 413`).
     pub max_change_bytes: usize,
 }

@@ -147,3 +147,108 @@ async fn fault_switches_are_off_without_the_flag() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn fault_switches_need_the_token_from_the_ready_line() {
+    let server = Server::start(&["--faults"]);
+    assert_eq!(server.faults_token.len(), 32);
+    let switch = |token: &str| {
+        reqwest::Client::new()
+            .post(format!("{}/admin/faults", server.url))
+            .bearer_auth(token)
+            .json(&json!({"action": "reset"}))
+            .send()
+    };
+    assert_eq!(switch("").await.unwrap().status().as_u16(), 401);
+    assert_eq!(
+        switch("0123456789abcdef0123456789abcdef")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        switch(&server.faults_token)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_lost_answer_leaves_the_write_committed() {
+    let server = Server::start(&["--faults"]);
+    let bob = token("bob", 3600);
+    server
+        .fault(json!({"action": "lose_answers", "count": 1}))
+        .await;
+    let id = new_id();
+    let sent = reqwest::Client::new()
+        .post(format!("{}/rest/v1/songs", server.url))
+        .header("apikey", &server.anon_key)
+        .bearer_auth(&bob)
+        .json(&json!({"id": id, "band_id": ROCKERS, "title": "Committed in the dark"}))
+        .send()
+        .await;
+    assert!(
+        sent.is_err(),
+        "the connection drops before any answer: {sent:?}"
+    );
+    let (status, rows) = server
+        .rest(
+            "GET",
+            &format!("songs?id=eq.{id}&select=title,version"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        rows,
+        json!([{"title": "Committed in the dark", "version": 1}])
+    );
+    // The switch counts down: the next write is answered.
+    let (status, _) = server
+        .rest(
+            "PATCH",
+            &format!("songs?id=eq.{id}"),
+            &bob,
+            Some(json!({"tempo": 100})),
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn beyond_loopback_the_default_secret_and_fault_switches_are_refused() {
+    let refused = |args: &[&str]| {
+        let output = std::process::Command::new(BIN)
+            .args(["serve", "--port", "0"])
+            .args(args)
+            .env_remove("ROCKON_JWT_SECRET")
+            .output()
+            .expect("runs");
+        assert!(!output.status.success(), "{args:?} must not start");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    // Both are refused before anything listens or a database starts.
+    let message = refused(&["--host", "0.0.0.0"]);
+    assert!(message.contains("default JWT secret"), "{message}");
+    let message = refused(&[
+        "--host",
+        "0.0.0.0",
+        "--jwt-secret",
+        "a-private-secret-of-at-least-32-chars",
+        "--faults",
+    ]);
+    assert!(message.contains("loopback only"), "{message}");
+    // On loopback both are fine (every other test here starts that way).
+    let server = Server::start(&["--host", "localhost", "--faults"]);
+    let health = reqwest::get(format!("{}/health", server.url))
+        .await
+        .unwrap();
+    assert_eq!(health.text().await.unwrap(), "ok");
+}

@@ -1,5 +1,6 @@
 //! Helpers for browser tests against the dev server the test command starts
-//! (`ROCKON_DEVSERVER_URL`, `ROCKON_DEVSERVER_ANON` at build time).
+//! (`ROCKON_DEVSERVER_URL`, `ROCKON_DEVSERVER_ANON`, `ROCKON_DEVSERVER_FAULTS_TOKEN` at build
+//! time).
 #![allow(dead_code)]
 
 use gloo_net::http::Request;
@@ -16,6 +17,11 @@ pub const URL: &str = match option_env!("ROCKON_DEVSERVER_URL") {
 };
 pub const ANON: &str = match option_env!("ROCKON_DEVSERVER_ANON") {
     Some(key) => key,
+    None => "",
+};
+/// The fault switches' admin token, from the dev server's ready line.
+pub const FAULTS_TOKEN: &str = match option_env!("ROCKON_DEVSERVER_FAULTS_TOKEN") {
+    Some(token) => token,
     None => "",
 };
 pub const ROCKERS: &str = "641657c9-9f8e-5c07-b44e-4ececddac108";
@@ -66,6 +72,7 @@ pub async fn rest(method: &str, path: &str, token: &str, body: Option<Value>) ->
 
 pub async fn fault(body: Value) {
     let response = Request::post(&format!("{URL}/admin/faults"))
+        .header("authorization", &format!("Bearer {FAULTS_TOKEN}"))
         .json(&body)
         .unwrap()
         .send()

@@ -136,9 +136,21 @@ pub async fn handle(
     )
     .await
     {
+        Ok(_) if method != Method::GET && state.faults.take_lost_answer() => lost_answer(),
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
+}
+
+/// A response whose body fails before its first byte: the server closes the connection with
+/// the write committed and the client never learns the outcome.
+fn lost_answer() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, _>(std::io::Error::other(
+            "answer lost (dev server fault switch)",
+        ))
+    });
+    Response::new(axum::body::Body::from_stream(failing))
 }
 
 async fn respond(

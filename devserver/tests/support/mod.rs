@@ -21,6 +21,8 @@ pub struct Server {
     child: Child,
     pub url: String,
     pub anon_key: String,
+    /// The admin token of the fault switches (empty without `--faults`).
+    pub faults_token: String,
 }
 
 impl Server {
@@ -46,6 +48,7 @@ impl Server {
             child,
             url: ready["url"].as_str().unwrap().to_owned(),
             anon_key: ready["anonKey"].as_str().unwrap().to_owned(),
+            faults_token: ready["faultsToken"].as_str().unwrap_or("").to_owned(),
         }
     }
 
@@ -83,6 +86,7 @@ impl Server {
     pub async fn fault(&self, body: Value) {
         let response = reqwest::Client::new()
             .post(format!("{}/admin/faults", self.url))
+            .bearer_auth(&self.faults_token)
             .json(&body)
             .send()
             .await
