@@ -57,6 +57,7 @@ impl Cluster {
                 .arg(&log)
                 .args(["-w", "-t", "60", "start", "-o", &options])
         })?;
+        cluster.watch_over(as_root, &data)?;
         Ok(cluster)
     }
 
@@ -86,6 +87,36 @@ impl Cluster {
         };
         command.current_dir(&self.dir);
         run(configure(&mut command), tool)
+    }
+}
+
+impl Cluster {
+    /// Starts a watchdog in its own session that stops the cluster and deletes its files once
+    /// this process is gone, however it went: a crash or `kill -9` skips `Drop`, and would
+    /// otherwise leave PostgreSQL running as an orphan. (`pg_recvlogical` then ends by itself:
+    /// its server is gone, and so is the pipe it writes to.)
+    fn watch_over(&self, as_root: bool, data: &Path) -> Result<(), String> {
+        let pg_ctl = format!("{BIN}/pg_ctl");
+        let stop = if as_root {
+            format!("runuser -u postgres -- {pg_ctl}")
+        } else {
+            pg_ctl
+        };
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; \
+             {stop} -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
+            pid = std::process::id(),
+            data = data.display(),
+            dir = self.dir.display(),
+        );
+        Command::new("setsid")
+            .args(["sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map(drop)
+            .map_err(|e| format!("starting the cluster's watchdog: {e}"))
     }
 }
 

@@ -37,8 +37,13 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, String> {
             recycling_method: RecyclingMethod::Fast,
         },
     );
+    // A bounded wait: with every connection busy (a flood of private joins, say) a caller gets
+    // an error after 5 s instead of queueing forever.
     Pool::builder(manager)
         .max_size(size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(std::time::Duration::from_secs(5)))
+        .create_timeout(Some(std::time::Duration::from_secs(5)))
         .build()
         .map_err(|e| e.to_string())
 }

@@ -96,6 +96,15 @@ struct ServeArgs {
     /// Lifetime of access tokens in seconds (short values test expiry).
     #[arg(long, default_value_t = 3600)]
     token_ttl: u64,
+    /// Bytes of frames queued for one socket at most; a client that reads slower is dropped.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    max_queued_bytes: usize,
+    /// Realtime sockets held at most; more are refused (503).
+    #[arg(long, default_value_t = 1_000)]
+    max_sockets: usize,
+    /// Seconds a client may take to send a request's headers (slow clients hold a socket).
+    #[arg(long, default_value_t = 10)]
+    header_read_timeout: u64,
     /// Lifetime of refresh tokens in seconds (30 days by default).
     #[arg(long, default_value_t = 30 * 24 * 3600)]
     refresh_ttl: u64,
@@ -223,6 +232,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         faults: Arc::new(faults::Faults::new(args.faults, faults_token)),
         hub: Arc::new(realtime::hub::Hub::default()),
         refresh_ttl: args.refresh_ttl,
+        max_sockets: args.max_sockets,
+        max_queued_bytes: args.max_queued_bytes,
         max_change_bytes: args.max_change_bytes,
     });
     tokio::spawn(realtime::changes::run(state.clone(), database_url.clone()));
@@ -264,16 +275,44 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(cluster) = &cluster {
         eprintln!("throwaway PostgreSQL in {}", cluster.dir().display());
     }
-    // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold small frames back ~40 ms.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    let header_read_timeout = std::time::Duration::from_secs(args.header_read_timeout.max(1));
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let Ok((tcp, _)) = accepted else {
+            // Out of file descriptors and the like: wait instead of spinning.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        tokio::spawn(serve_connection(tcp, app.clone(), header_read_timeout));
+    }
     drop(cluster);
     Ok(())
+}
+
+/// Serves one HTTP/1.1 connection (and the WebSocket it may upgrade to). A client that takes
+/// longer than `header_read_timeout` to send a request's headers is dropped, so slow clients
+/// cannot hold sockets open for nothing.
+async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    app: Router,
+    header_read_timeout: std::time::Duration,
+) {
+    // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold small frames back ~40 ms.
+    let _ = tcp.set_nodelay(true);
+    let service = hyper_util::service::TowerToHyperService::new(app);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let _ = builder
+        .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+        .with_upgrades()
+        .await;
 }
 
 async fn shutdown_signal() {

@@ -23,6 +23,10 @@ pub struct AppState {
     pub faults: Arc<Faults>,
     /// Realtime connections and subscriptions.
     pub hub: Arc<Hub>,
+    /// Bytes of frames queued for one socket at most; a socket over it is dropped.
+    pub max_queued_bytes: usize,
+    /// Realtime sockets the server holds at most; more are refused with 503.
+    pub max_sockets: usize,
     /// Refresh tokens older than this many seconds are refused (each works once anyway).
     pub refresh_ttl: u64,
     /// Changes larger than this many bytes are sent without their record (`Error 413`).

@@ -4,7 +4,8 @@ use super::filter::RowFilter;
 use rockon_sync_core::realtime::{ChangeFilterEvent, Frame, Vsn};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::sync::Mutex;
 use tokio::sync::mpsc;
 
@@ -22,12 +23,40 @@ pub struct OutFrame {
 pub struct Outbox {
     sender: mpsc::UnboundedSender<OutFrame>,
     vsn: Vsn,
+    queue: Arc<QueueBudget>,
+}
+
+/// The bytes queued for one socket, and the signal that it went over budget. A client that
+/// stops reading (or reads slower than its channels produce) is disconnected rather than
+/// buffered without end; it reconnects and catches up over REST, as after any lost socket.
+#[derive(Debug)]
+pub struct QueueBudget {
+    bytes: AtomicUsize,
+    max: usize,
+    /// Notified when the queue goes over its budget.
+    pub overflowed: tokio::sync::Notify,
+}
+
+impl QueueBudget {
+    /// A budget of `max` bytes.
+    pub fn new(max: usize) -> Self {
+        Self {
+            bytes: AtomicUsize::new(0),
+            max,
+            overflowed: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Marks a frame of `len` bytes as written to the socket.
+    pub fn written(&self, len: usize) {
+        self.bytes.fetch_sub(len, Ordering::Relaxed);
+    }
 }
 
 impl Outbox {
-    /// An outbox for a socket speaking `vsn`.
-    pub fn new(sender: mpsc::UnboundedSender<OutFrame>, vsn: Vsn) -> Self {
-        Self { sender, vsn }
+    /// An outbox for a socket speaking `vsn`, counting its queue against `queue`.
+    pub fn new(sender: mpsc::UnboundedSender<OutFrame>, vsn: Vsn, queue: Arc<QueueBudget>) -> Self {
+        Self { sender, vsn, queue }
     }
 
     /// Encodes and queues a frame; a closed socket drops it.
@@ -47,7 +76,7 @@ impl Outbox {
             payload,
         };
         let is_change = event == "postgres_changes";
-        let _ = self.sender.send(OutFrame {
+        self.queue_frame(OutFrame {
             text: frame.encode(self.vsn),
             is_change,
         });
@@ -55,10 +84,24 @@ impl Outbox {
 
     /// Queues raw text (for the malformed-frame fault).
     pub fn send_raw(&self, text: &str) {
-        let _ = self.sender.send(OutFrame {
+        self.queue_frame(OutFrame {
             text: text.to_owned(),
             is_change: false,
         });
+    }
+
+    fn queue_frame(&self, frame: OutFrame) {
+        let len = frame.text.len();
+        let before = self.queue.bytes.fetch_add(len, Ordering::Relaxed);
+        if before + len > self.queue.max {
+            // Over budget: the frame is dropped and the socket told to close.
+            self.queue.bytes.fetch_sub(len, Ordering::Relaxed);
+            self.queue.overflowed.notify_one();
+            return;
+        }
+        if self.sender.send(frame).is_err() {
+            self.queue.bytes.fetch_sub(len, Ordering::Relaxed);
+        }
     }
 }
 
@@ -136,9 +179,19 @@ struct State {
     presence: BTreeMap<String, ChannelPresence>,
 }
 
+/// One socket's place in the server's socket budget, given back on drop.
+pub struct SocketSlot(Arc<AtomicUsize>);
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// The registry shared by sockets and the change stream.
 pub struct Hub {
     state: Mutex<State>,
+    sockets: Arc<AtomicUsize>,
     next_id: AtomicU64,
     /// Whether the change stream's slot exists, so every commit from now on will be decoded.
     stream_ready: tokio::sync::watch::Sender<bool>,
@@ -148,6 +201,7 @@ impl Default for Hub {
     fn default() -> Self {
         Self {
             state: Mutex::default(),
+            sockets: Arc::default(),
             next_id: AtomicU64::default(),
             stream_ready: tokio::sync::watch::channel(false).0,
         }
@@ -166,6 +220,18 @@ impl Hub {
         tokio::time::timeout(timeout, ready.wait_for(|r| *r))
             .await
             .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Counts a new socket against `max`; `None` when the server already holds that many. The
+    /// slot is given back when the returned guard drops.
+    pub fn claim_socket_slot(&self, max: usize) -> Option<SocketSlot> {
+        let sockets = self.sockets.clone();
+        sockets
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| SocketSlot(sockets))
     }
 
     /// A fresh id for a socket, a binding or a presence ref.

@@ -1,7 +1,7 @@
 //! One Realtime WebSocket: the server side of the Phoenix channel protocol.
 
 use super::filter::RowFilter;
-use super::hub::{channel_key, Membership, OutFrame, Outbox, Subscription};
+use super::hub::{channel_key, Membership, OutFrame, Outbox, QueueBudget, Subscription};
 use crate::auth::{now_secs, Claims, TokenError};
 use crate::faults::SocketAction;
 use crate::state::AppState;
@@ -24,6 +24,12 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_INCOMING: usize = 1024 * 1024;
 /// Channels per connection.
 const MAX_CHANNELS: usize = 100;
+/// postgres_changes bindings per join: each one is checked for every change of its table.
+const MAX_BINDINGS: usize = 100;
+/// Joins a connection may make per second (a reconnect rejoins at most MAX_CHANNELS at once):
+/// a private join costs a database round trip
+/// (the `realtime.messages` policies), and a flood of them would starve every other caller.
+const MAX_JOINS_PER_SECOND: usize = 100;
 
 /// `GET /realtime/v1/websocket?apikey=…&vsn=…` and `/socket/websocket`.
 pub async fn upgrade(
@@ -38,6 +44,13 @@ pub async fn upgrade(
         )
             .into_response();
     }
+    let Some(slot) = state.hub.claim_socket_slot(state.max_sockets) else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many connections to this server",
+        )
+            .into_response();
+    };
     let key_ok = params
         .get("apikey")
         .is_some_and(|key| state.keys.verify(key, 0).is_ok());
@@ -50,7 +63,10 @@ pub async fn upgrade(
         Some(_) => return (StatusCode::BAD_REQUEST, "unsupported vsn").into_response(),
     };
     ws.max_message_size(MAX_INCOMING)
-        .on_upgrade(move |socket| serve(state, socket, vsn))
+        .on_upgrade(move |socket| async move {
+            serve(state, socket, vsn).await;
+            drop(slot);
+        })
 }
 
 /// A joined channel of this socket.
@@ -64,6 +80,8 @@ struct Joined {
 struct Session {
     state: Arc<AppState>,
     conn: u64,
+    /// When the joins of the last second arrived.
+    recent_joins: std::collections::VecDeque<Instant>,
     vsn: Vsn,
     outbox: Outbox,
     channels: BTreeMap<String, Joined>,
@@ -72,12 +90,15 @@ struct Session {
 async fn serve(state: Arc<AppState>, socket: WebSocket, vsn: Vsn) {
     let (mut sink, mut stream) = socket.split();
     let (sender, mut receiver) = mpsc::unbounded_channel::<OutFrame>();
+    let queue = Arc::new(QueueBudget::new(state.max_queued_bytes));
+    let written = queue.clone();
     let conn = state.hub.next_id();
     let faults = state.faults.clone();
     let mut actions = faults.socket_actions();
     let writer = tokio::spawn(async move {
         let mut held: Option<OutFrame> = None;
         while let Some(frame) = receiver.recv().await {
+            written.written(frame.text.len());
             let disturb = faults.frames();
             if disturb.delay_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(disturb.delay_ms)).await;
@@ -91,6 +112,7 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, vsn: Vsn) {
                         match tokio::time::timeout(Duration::from_millis(50), receiver.recv()).await
                         {
                             Ok(Some(next)) => {
+                                written.written(next.text.len());
                                 batch.push(next);
                                 batch.extend(held.take());
                             }
@@ -126,8 +148,9 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, vsn: Vsn) {
     let mut session = Session {
         state: state.clone(),
         conn,
+        recent_joins: std::collections::VecDeque::new(),
         vsn,
-        outbox: Outbox::new(sender, vsn),
+        outbox: Outbox::new(sender, vsn, queue.clone()),
         channels: BTreeMap::new(),
     };
     let mut last_heard = Instant::now();
@@ -152,6 +175,12 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, vsn: Vsn) {
                 Ok(SocketAction::Malformed) => session.outbox.send_raw("{this is not a frame"),
                 Err(_) => {}
             },
+            _ = queue.overflowed.notified() => {
+                // The client reads slower than its channels produce: drop it (see
+                // QueueBudget) instead of buffering without end.
+                writer.abort();
+                break;
+            }
             _ = ticker.tick() => {
                 if last_heard.elapsed() >= IDLE_TIMEOUT {
                     break;
@@ -271,6 +300,21 @@ impl Session {
                 json!({"status": "error", "response": {"reason": reason}}),
             )
         };
+        let now = Instant::now();
+        while self
+            .recent_joins
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            self.recent_joins.pop_front();
+        }
+        if self.recent_joins.len() >= MAX_JOINS_PER_SECOND {
+            return reply_error(
+                &self.outbox,
+                "ClientJoinRateLimitReached: Too many joins per second".into(),
+            );
+        }
+        self.recent_joins.push_back(now);
         let token = frame
             .payload
             .get("access_token")
@@ -310,6 +354,12 @@ impl Session {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
+        if bindings.len() > MAX_BINDINGS {
+            return reply_error(
+                &self.outbox,
+                format!("Too many postgres_changes bindings: at most {MAX_BINDINGS} per channel"),
+            );
+        }
         let mut echoed = Vec::new();
         let mut subscriptions = Vec::new();
         let mut invalid = None;
