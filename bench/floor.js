@@ -6,6 +6,13 @@ export const percentile = (values, q) => {
   return sorted[Math.min(sorted.length - 1, Math.round((sorted.length - 1) * q))];
 };
 
+/**
+ * An unsigned token naming `userId`, for clients that never reach a server: `SyncClient.open`
+ * refuses a token whose `sub` is not its `userId`.
+ */
+export const offlineToken = (userId) =>
+  `offline.${btoa(JSON.stringify({ sub: userId })).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_')}.unsigned`;
+
 export function deleteDb(name) {
   return new Promise((resolve) => {
     const request = indexedDB.deleteDatabase(name);

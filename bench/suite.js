@@ -1,7 +1,7 @@
 // The benchmark page: every row of the comparison, each measured for rockon-sync, for the JS
 // baseline (bench/baseline.js: supabase-js + Dexie) and for the floor (the same operation done
 // directly), in the same browser. bench/run.mjs drives it phase by phase.
-import { deleteDb, percentile, rawPut } from './floor.js';
+import { deleteDb, offlineToken, percentile, rawPut } from './floor.js';
 
 const params = new URLSearchParams(location.search);
 const URL_ = params.get('url');
@@ -300,7 +300,7 @@ window.bench = {
     if (kind === 'rockon') {
       const module = await import('rockon-sync');
       loaded = performance.now();
-      const client = await module.SyncClient.open({ supabaseUrl: UNREACHABLE, anonKey: ANON, accessToken: 'none', userId: 'bench', databaseName: 'bench-cold-rockon' });
+      const client = await module.SyncClient.open({ supabaseUrl: UNREACHABLE, anonKey: ANON, accessToken: offlineToken('bench'), userId: 'bench', databaseName: 'bench-cold-rockon' });
       opened = performance.now();
       rows = (await client.list('songs', BAND)).length;
       client.close();

@@ -1,7 +1,7 @@
 // Runs in headless Chromium: the write path of rockon-sync next to raw IndexedDB and Dexie,
 // on the same rows, in the same browser. Results go to window.benchResult.
 import { SyncClient } from 'rockon-sync';
-import { deleteDb, percentile, rawPut } from './floor.js';
+import { deleteDb, offlineToken, percentile, rawPut } from './floor.js';
 import Dexie from 'dexie';
 
 const BAND = '641657c9-9f8e-5c07-b44e-4ececddac108';
@@ -31,7 +31,7 @@ function appRows(rows) {
 
 async function openClient(name) {
   return SyncClient.open({
-    supabaseUrl: 'http://127.0.0.1:9', anonKey: 'none', accessToken: 'none',
+    supabaseUrl: 'http://127.0.0.1:9', anonKey: 'none', accessToken: offlineToken('bench'),
     userId: 'bench', databaseName: name,
   });
 }

@@ -78,8 +78,10 @@ SERVER_PID=$!
 for _ in $(seq 50); do grep -q "phoenix test server" "$LOG_DIR/phoenix.log" && break; sleep 0.1; done
 export ROCKON_TEST_SERVER="ws://127.0.0.1:$PORT"
 
-run "browser tests (Chrome)" wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" --mode no-install
-run "browser tests (Firefox)" wasm-pack test --headless --firefox --geckodriver "$GECKODRIVER" --mode no-install
+# wasm-bindgen's runner picks the browser from whichever driver variable is set, GECKODRIVER
+# first: each run sees only its own, or the Chrome run would quietly run Firefox.
+run "browser tests (Chrome)" env -u GECKODRIVER wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" --mode no-install
+run "browser tests (Firefox)" env -u CHROMEDRIVER wasm-pack test --headless --firefox --geckodriver "$GECKODRIVER" --mode no-install
 run "release build in Chromium" bash -c "bash scripts/build-pkg.sh && webpack --config-name release-check >/dev/null && node tests/release/run.mjs '$ROCKON_TEST_SERVER'"
 
 # A consumer project installs the packed package: tsc against its declared surface, webpack, vite.

@@ -44,6 +44,7 @@
 
 pub mod backoff;
 pub mod catchup;
+pub mod jwt;
 pub mod merge;
 pub mod notify;
 pub mod outbox;

@@ -56,7 +56,8 @@ pub struct Entry {
     pub row_id: String,
     /// What to do.
     pub op: Op,
-    /// Wire columns: the whole new row for inserts, the changed fields for updates.
+    /// Wire columns: the whole new row for inserts, the changed fields for updates, the
+    /// device's `deleted_at` for deletes (shown locally; the server stamps its own).
     pub fields: Map<String, Value>,
     /// The server row the edit builds on (updates and deletes).
     pub base: Option<Map<String, Value>>,
@@ -335,7 +336,8 @@ impl Outbox {
 
     /// Queues a local write. `fields` are wire columns (checked by the schema); `base` is the
     /// server row the local row was last synced to. Coalesces with the row's last entry while
-    /// that has not been sent.
+    /// that has never been sent (`attempts == 0`, which the driver persists before the first
+    /// send, so it holds across reloads and tabs).
     pub fn enqueue(
         &mut self,
         table: &str,
@@ -354,7 +356,10 @@ impl Outbox {
             if last_op == Op::Delete {
                 return Err(WriteRefused::RowDeleted);
             }
-            if !in_flight(seq) && !failed && !self.append_only {
+            // Only into an entry never sent: one that was may have committed with its answer
+            // lost, and its retry must send exactly what it sent before (a retried insert is
+            // ignored as a duplicate; anything folded into it would be lost).
+            if attempts == 0 && !in_flight(seq) && !failed && !self.append_only {
                 let entry = self.entries.get_mut(&seq).expect("listed above");
                 match (last_op, op) {
                     (_, Op::Update) => {
@@ -363,7 +368,7 @@ impl Outbox {
                         return Ok(self.effects_for_put(entry));
                     }
                     // Created and deleted before the server ever saw it: nothing to send.
-                    (Op::Insert, Op::Delete) if attempts == 0 => {
+                    (Op::Insert, Op::Delete) => {
                         self.entries.remove(&seq);
                         self.retry_at.remove(&seq);
                         return Ok(vec![
@@ -377,7 +382,7 @@ impl Outbox {
                     }
                     (Op::Update, Op::Delete) => {
                         entry.op = Op::Delete;
-                        entry.fields = Map::new();
+                        entry.fields = fields;
                         let entry = entry.clone();
                         return Ok(self.effects_for_put(entry));
                     }
@@ -428,6 +433,11 @@ impl Outbox {
     }
 
     /// The next request to send, if any is due at `now`. One request is in flight at a time.
+    ///
+    /// On an entry's first send (`attempts` becomes 1) the driver must persist the entry
+    /// ([`entry`](Self::entry)) before sending: from then on the write may be on the server,
+    /// and a reloaded outbox must know it (a later edit must not coalesce into it, a later
+    /// delete must not cancel it).
     pub fn next_request(&mut self, now: Millis) -> Option<(u64, HttpRequest)> {
         if self.held || self.in_flight.is_some() || self.paused_until.is_some_and(|t| t > now) {
             return None;
@@ -453,6 +463,21 @@ impl Outbox {
         let entry = self.entries.get_mut(&seq).expect("chosen above");
         entry.attempts += 1;
         Some((seq, push_request(entry)))
+    }
+
+    /// Gives back the request just taken for `seq` unsent (the driver could not record that it
+    /// is being sent): it is due again after the usual backoff, and still counts as never sent.
+    pub fn abandon(&mut self, now: Millis, seq: u64) {
+        if !matches!(self.in_flight, Some(Flight::Push(s)) if s == seq) {
+            return;
+        }
+        self.in_flight = None;
+        if let Some(entry) = self.entries.get_mut(&seq) {
+            entry.attempts = entry.attempts.saturating_sub(1);
+            let delay = self.backoff.delay(1, &mut self.rng);
+            self.retry_at.insert(seq, now + delay);
+            self.paused_until = Some(now + delay);
+        }
     }
 
     /// Reports the answer to the request `seq` got; returns effects and, for conflicts and
@@ -535,17 +560,41 @@ impl Outbox {
                 later.base = Some(server_row.clone());
             }
         }
-        let mut effects = vec![
-            Effect::RemoveEntry(entry.seq),
-            Effect::StoreServerRow {
-                table: entry.table.clone(),
-                row: server_row,
-            },
-        ];
         let laters: Vec<Entry> = self
             .row_entries(&entry.table, &entry.row_id)
             .cloned()
             .collect();
+        // Later edits of the row are still only local: the local row keeps them on top of the
+        // server's (never show the server row alone while the user's newer values wait).
+        let stored = if laters.is_empty() {
+            Effect::StoreServerRow {
+                table: entry.table.clone(),
+                row: server_row,
+            }
+        } else {
+            let mut row = server_row;
+            for later in &laters {
+                match later.op {
+                    Op::Delete => {
+                        // The device's time of the delete, until the server stamps its own.
+                        let stamp = later
+                            .fields
+                            .get("deleted_at")
+                            .cloned()
+                            .unwrap_or_else(|| Value::String("1970-01-01T00:00:00Z".into()));
+                        if row.get("deleted_at").is_none_or(Value::is_null) {
+                            row.insert("deleted_at".into(), stamp);
+                        }
+                    }
+                    _ => row.extend(later.fields.clone()),
+                }
+            }
+            Effect::StoreMergedRow {
+                table: entry.table.clone(),
+                row,
+            }
+        };
+        let mut effects = vec![Effect::RemoveEntry(entry.seq), stored];
         effects.extend(laters.into_iter().map(Effect::PutEntry));
         effects.extend(self.status_effect(entry));
         effects
@@ -577,6 +626,11 @@ impl Outbox {
             // Someone changed it meanwhile; the local delete still wins, on the new version.
             (Op::Delete, Some(server_row)) => {
                 self.rebase(entry, server_row, Map::new(), Vec::new())
+            }
+            // The update committed and only its answer was lost: the server's row is exactly
+            // one version past the base and holds every value sent. Ours; nothing to merge.
+            (Op::Update, Some(server_row)) if is_own_commit(entry, &server_row) => {
+                self.settle(entry, server_row)
             }
             (Op::Update, remote) => {
                 let local = local_row.cloned().unwrap_or_else(|| entry.fields.clone());
@@ -788,6 +842,22 @@ fn push_request(entry: &Entry) -> HttpRequest {
             body: Some(r#"{"deleted_at":"1970-01-01T00:00:00Z"}"#.to_owned()),
         },
     }
+}
+
+/// Whether `server_row` is exactly what `entry` (an update) would have made of its base: one
+/// version further, with every field it sent. A lost answer leaves this to be recognised.
+fn is_own_commit(entry: &Entry, server_row: &Map<String, Value>) -> bool {
+    let (Some(base), Some(version)) = (
+        entry.base_version(),
+        server_row.get("version").and_then(Value::as_i64),
+    ) else {
+        return false;
+    };
+    version == base + 1
+        && entry
+            .fields
+            .iter()
+            .all(|(field, sent)| server_row.get(field) == Some(sent))
 }
 
 fn message_of(body: &str) -> String {

@@ -41,6 +41,10 @@ pub enum FaultRequest {
     LoseAnswers {
         /// How many writes.
         count: u32,
+        /// How long after the commit the connection drops (at most 30 s): the request stays
+        /// in flight meanwhile.
+        #[serde(default)]
+        after_ms: u64,
     },
     /// Restart the change stream (changes committed meanwhile are lost, as on the real server).
     RestartStream,
@@ -81,7 +85,7 @@ pub async fn faults(
         FaultRequest::MalformedFrame => faults.act_on_sockets(SocketAction::Malformed),
         FaultRequest::FailRest { count, status } => faults.fail_rest(count, status),
         FaultRequest::ExpireTokens => faults.expire_tokens(),
-        FaultRequest::LoseAnswers { count } => faults.lose_answers(count),
+        FaultRequest::LoseAnswers { count, after_ms } => faults.lose_answers(count, after_ms),
         FaultRequest::RestartStream => faults.restart_stream.notify_waiters(),
         FaultRequest::Reset => faults.reset(),
     }

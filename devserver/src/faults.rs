@@ -35,6 +35,7 @@ pub struct Faults {
     /// The secret a caller of `/admin/faults` must present, printed at start.
     token: String,
     lose_answers: AtomicU32,
+    lost_answer_delay_ms: AtomicU64,
     rest_failures: AtomicU32,
     rest_status: AtomicU32,
     refuse_until: Mutex<Option<Instant>>,
@@ -52,6 +53,7 @@ impl Faults {
             enabled,
             token,
             lose_answers: AtomicU32::new(0),
+            lost_answer_delay_ms: AtomicU64::new(0),
             rest_failures: AtomicU32::new(0),
             rest_status: AtomicU32::new(500),
             refuse_until: Mutex::new(None),
@@ -79,16 +81,21 @@ impl Faults {
     }
 
     /// Makes the next `count` REST writes commit and then lose their answer: the connection
-    /// drops before the response, as when a phone loses its network mid-request.
-    pub fn lose_answers(&self, count: u32) {
+    /// drops before the response, `after_ms` (at most 30 s) after the commit, as when a phone
+    /// loses its network mid-request.
+    pub fn lose_answers(&self, count: u32, after_ms: u64) {
+        self.lost_answer_delay_ms
+            .store(after_ms.min(30_000), Ordering::SeqCst);
         self.lose_answers.store(count.min(1_000), Ordering::SeqCst);
     }
 
-    /// Whether this write's answer is to be lost.
-    pub fn take_lost_answer(&self) -> bool {
+    /// How long to hold this write's connection before dropping it, if its answer is to be
+    /// lost.
+    pub fn take_lost_answer(&self) -> Option<Duration> {
         self.lose_answers
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
+            .ok()
+            .map(|_| Duration::from_millis(self.lost_answer_delay_ms.load(Ordering::SeqCst)))
     }
 
     /// Makes the next `count` REST calls fail with `status` (capped at 1,000).

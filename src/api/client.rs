@@ -32,6 +32,8 @@ pub(super) struct Inner {
     pub(super) listeners: Listeners,
     page: std::cell::RefCell<Option<PageEvents>>,
     pub(super) user_id: String,
+    /// The IndexedDB database's name, for `signOut` to delete it.
+    pub(super) database: String,
     pub(super) tabs: Rc<Coordinator>,
 }
 
@@ -91,6 +93,18 @@ impl SyncClient {
     pub async fn open_async(options: JsValue) -> Result<SyncClient, JsValue> {
         let options: Options =
             from_js(&options).map_err(|message| SyncError::new("invalid_options", message))?;
+        // One user's database must never be opened (and pushed from) with another's token.
+        match rockon_sync_core::jwt::subject(&options.access_token) {
+            Ok(subject) if subject == options.user_id => {}
+            Ok(_) => {
+                return Err(SyncError::new(
+                    "user_mismatch",
+                    "the access token belongs to another user than `userId`",
+                )
+                .into())
+            }
+            Err(error) => return Err(SyncError::new("invalid_token", error.to_string()).into()),
+        }
         let notify_config = options.notifications.to_config()?;
         let schema = options.schema.unwrap_or_else(Schema::rockon);
         let user_id = options.user_id.clone();
@@ -209,6 +223,7 @@ impl SyncClient {
             listeners,
             page: std::cell::RefCell::new(None),
             user_id,
+            database: name.clone(),
             tabs,
         });
         super::tabs::join(&inner, &name);

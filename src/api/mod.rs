@@ -7,6 +7,7 @@ mod events;
 mod listeners;
 mod options;
 mod realtime;
+mod session;
 mod tabs;
 mod types;
 

@@ -8,7 +8,8 @@
 //! - `info`: the leader's connection, for the others' `connectionInfo`;
 //! - `hello`: a tab joined (the leader answers with `info` and presence);
 //! - `token`: a fresh access token, for whichever tab leads now or later;
-//! - `presence`, `command`: what a follower asks the leader to do.
+//! - `presence`, `command`: what a follower asks the leader to do;
+//! - `signedOut`: the user signed out in another tab (this one closes).
 
 use super::client::{Inner, SyncClient};
 use super::events::{object, presence_to_js};
@@ -233,6 +234,10 @@ fn receive(inner: &Rc<Inner>, message: &JsValue) {
             }
         }
         Some("command") if leader => command(inner, message),
+        Some("signedOut") => SyncClient {
+            inner: inner.clone(),
+        }
+        .signed_out_elsewhere(),
         _ => {}
     }
 }

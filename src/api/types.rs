@@ -26,6 +26,12 @@ export interface OpenOptions {
   notifications?: NotificationOptions;
 }
 
+/** Options of `SyncClient.signOut`. */
+export interface SignOutOptions {
+  /** Sign out even though writes are not on the server yet (they are lost). */
+  dropPendingWrites?: boolean;
+}
+
 export interface NotificationOptions {
   /** One author's changes within this window are one toast (default 2000). */
   windowMs?: number;
@@ -152,6 +158,8 @@ export type SyncEvent =
   | { type: 'error'; code: string; message: string }
   | PresenceEvent
   | { type: 'leader'; leader: boolean }
+  /** The user signed out in another tab; this client is closed. */
+  | { type: 'signedOut' }
   | Exclude<RealtimeEvent, { type: 'change' | 'needToken' | 'presence' }>;
 
 /** What the Realtime connection reports (`RealtimeConnection.on`, and through `SyncClient.on`). */

@@ -146,6 +146,19 @@ pub struct Store {
     ended: std::cell::Cell<bool>,
 }
 
+/// Closes the connection once no operation holds it any more (they finish in milliseconds).
+async fn close_when_idle(mut db: Rc<Rexie>) {
+    loop {
+        match Rc::try_unwrap(db) {
+            Ok(only) => return only.close(),
+            Err(shared) => {
+                db = shared;
+                TimeoutFuture::new(5).await;
+            }
+        }
+    }
+}
+
 async fn build(name: &str, schema: &Schema) -> Result<Rexie, StoreError> {
     let mut builder = Rexie::builder(name).version(DB_VERSION);
     for table in &schema.tables {
@@ -218,7 +231,10 @@ impl Store {
         };
         // Best effort: without the watch, another tab's upgrade waits until this tab closes.
         if let Ok(watch) = VersionWatch::open(&store.name, DB_VERSION, on_change).await {
-            *store.watch.borrow_mut() = Some(watch);
+            // Closed while the watch was opening: dropping it closes its connection.
+            if !store.ended.get() {
+                *store.watch.borrow_mut() = Some(watch);
+            }
         }
     }
 
@@ -234,23 +250,16 @@ impl Store {
         store.watch.borrow_mut().take();
         let db = store.db.borrow_mut().take();
         store.notify(StoreState::Closed);
-        if let Some(mut db) = db {
-            // Operations in flight hold clones; they finish in milliseconds.
-            loop {
-                match Rc::try_unwrap(db) {
-                    Ok(only) => {
-                        only.close();
-                        break;
-                    }
-                    Err(shared) => {
-                        db = shared;
-                        TimeoutFuture::new(5).await;
-                    }
-                }
-            }
+        if let Some(db) = db {
+            close_when_idle(db).await;
         }
         for _ in 0..50 {
             TimeoutFuture::new(100).await;
+            if store.ended.get() {
+                // The client closed meanwhile (the user signed out in another tab): the
+                // database stays closed, and deleted if that is what happened.
+                return;
+            }
             match build(&store.name, &store.schema).await {
                 Ok(db) => {
                     *store.db.borrow_mut() = Some(Rc::new(db));
@@ -282,11 +291,24 @@ impl Store {
         self.ended.set(true);
         self.watch.borrow_mut().take();
         if let Some(db) = self.db.borrow_mut().take() {
-            if let Ok(db) = Rc::try_unwrap(db) {
-                db.close();
+            match Rc::try_unwrap(db) {
+                Ok(db) => db.close(),
+                // An operation in flight holds it: close once it is done, rather than whenever
+                // the handle is collected, which would block a deletion (`signOut`) or another
+                // tab's upgrade until then.
+                Err(shared) => wasm_bindgen_futures::spawn_local(close_when_idle(shared)),
             }
-            // Otherwise an operation in flight holds it, and the browser closes the connection
-            // once that handle is collected.
+        }
+    }
+
+    /// Deletes the database `name`: every cached row, the outbox, conflicts, marks and log.
+    /// Other tabs must close it first (they are told to); after 10 s of waiting for them this
+    /// fails as `blocked`.
+    pub async fn delete(name: &str) -> Result<(), StoreError> {
+        let deleting = std::pin::pin!(Rexie::delete(name));
+        match futures::future::select(deleting, TimeoutFuture::new(10_000)).await {
+            futures::future::Either::Left((deleted, _)) => Ok(deleted?),
+            futures::future::Either::Right(_) => Err(StoreError::Blocked),
         }
     }
 

@@ -303,9 +303,11 @@ impl Writer {
             .to_iso_string()
             .as_string()
             .unwrap_or_default();
-        row.insert("deleted_at".into(), Value::String(now));
+        row.insert("deleted_at".into(), Value::String(now.clone()));
+        let mut fields = Map::new();
+        fields.insert("deleted_at".into(), Value::String(now));
         let effects = self
-            .enqueue(table, id, Op::Delete, Map::new(), Some(current.clone()))
+            .enqueue(table, id, Op::Delete, fields, Some(current.clone()))
             .map_err(|_| WriteError::Deleted)?;
         self.commit(table, row, effects).await?;
         let scope = current
@@ -605,6 +607,21 @@ async fn drain(weak: Weak<Inner>) {
         let Some((seq, mut request)) = next else {
             return;
         };
+        let first_send = inner
+            .outbox
+            .borrow()
+            .entry(seq)
+            .cloned()
+            .filter(|e| e.attempts == 1);
+        if let Some(entry) = first_send {
+            // From now on the write may be on the server: a reload, or the next leading tab,
+            // must know it was sent (see Outbox::next_request).
+            if inner.store.write(&[Write::Entry(entry)]).await.is_err() {
+                // Not recorded: sending anyway would risk a coalesced retry later.
+                inner.outbox.borrow_mut().abandon(clock::now(), seq);
+                return;
+            }
+        }
         let table = inner
             .outbox
             .borrow()

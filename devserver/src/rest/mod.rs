@@ -126,7 +126,7 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match respond(
+    let answer = respond(
         &state,
         &method,
         &table,
@@ -134,9 +134,15 @@ pub async fn handle(
         &headers,
         &body,
     )
-    .await
-    {
-        Ok(_) if method != Method::GET && state.faults.take_lost_answer() => lost_answer(),
+    .await;
+    match answer {
+        Ok(response) if method != Method::GET => match state.faults.take_lost_answer() {
+            Some(delay) => {
+                tokio::time::sleep(delay).await;
+                lost_answer()
+            }
+            None => response,
+        },
         Ok(response) => response,
         Err(error) => error.into_response(),
     }

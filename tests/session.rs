@@ -1,0 +1,104 @@
+//! Whose database a client opens, and signing out: the user's rows leave the device, but never
+//! a write that has not reached the server unless the app says so.
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use js_sys::Reflect;
+use rockon_sync::api::SyncClient;
+use serde_json::json;
+use support::*;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const UNREACHABLE: &str = "http://127.0.0.1:9";
+
+fn code(error: &JsValue) -> String {
+    Reflect::get(error, &"code".into())
+        .ok()
+        .and_then(|c| c.as_string())
+        .unwrap_or_default()
+}
+
+async fn open_as(token: &str, user_id: &str, database: &str) -> Result<SyncClient, JsValue> {
+    SyncClient::open_async(js(json!({
+        "supabaseUrl": UNREACHABLE, "anonKey": ANON, "accessToken": token, "userId": user_id,
+        "databaseName": database,
+    })))
+    .await
+}
+
+#[wasm_bindgen_test]
+async fn a_database_opens_only_with_its_users_token() {
+    let alice = sign_in("alice").await;
+    let bob = sign_in("bob").await;
+    let database = unique("whose");
+    let refused = open_as(&alice.token, &bob.id, &database)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(code(&refused), "user_mismatch");
+    let refused = open_as("not-a-token", &alice.id, &database)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(code(&refused), "invalid_token");
+    let client = open_as(&alice.token, &alice.id, &database)
+        .await
+        .expect("alice opens her own");
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn sign_out_keeps_unsent_writes_unless_told_and_then_wipes_every_tab() {
+    let alice = sign_in("alice").await;
+    let database = unique("sign-out");
+    let first = open_as(&alice.token, &alice.id, &database).await.unwrap();
+    let second = open_as(&alice.token, &alice.id, &database).await.unwrap();
+    let second_events = record(&second);
+    // The server is unreachable: the write stays in the outbox.
+    let row = call(first.create(
+        "songs".into(),
+        js(json!({"bandId": ROCKERS, "title": "Not on the server yet"})),
+    ))
+    .await
+    .unwrap();
+    let id = to_json(&row)["id"].as_str().unwrap().to_owned();
+
+    let refused = call(first.sign_out(JsValue::UNDEFINED))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(code(&refused), "pending_writes");
+    let message = js_sys::Error::from(refused).message().as_string().unwrap();
+    assert!(message.starts_with("1 write"), "{message}");
+    assert_eq!(
+        local(&first, &id).await["title"],
+        "Not on the server yet",
+        "nothing lost"
+    );
+
+    let dropped = call(first.sign_out(js(json!({"dropPendingWrites": true}))))
+        .await
+        .unwrap();
+    assert_eq!(dropped.as_f64(), Some(1.0));
+    eventually(5_000, "the other tab hears of it", || async {
+        !events_of(&second_events, "signedOut").is_empty()
+    })
+    .await;
+    let closed = call(second.list("songs".into(), ROCKERS.into(), JsValue::UNDEFINED))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(code(&closed), "database_closed");
+
+    // Opened again, the database is new and empty: no rows, no outbox.
+    let again = open_as(&alice.token, &alice.id, &database).await.unwrap();
+    assert_eq!(local(&again, &id).await, serde_json::Value::Null);
+    assert_eq!(to_json(&again.outbox()), json!([]));
+    // With nothing pending, signing out needs no permission.
+    let dropped = call(again.sign_out(JsValue::UNDEFINED)).await.unwrap();
+    assert_eq!(dropped.as_f64(), Some(0.0));
+}
