@@ -45,6 +45,7 @@
 pub mod backoff;
 pub mod catchup;
 pub mod jwt;
+pub mod memberships;
 pub mod merge;
 pub mod notify;
 pub mod outbox;

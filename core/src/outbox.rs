@@ -766,25 +766,33 @@ impl Outbox {
         self.retry_at.clear();
     }
 
-    /// Removes every entry `doomed` picks (except one in flight, which settles on its own) —
-    /// for rows the user can no longer reach, e.g. after leaving their band. Returns them.
-    pub fn remove_where(&mut self, doomed: impl Fn(&Entry) -> bool) -> Vec<Entry> {
+    /// Parks every entry `unreachable` picks as failed with `error` (except one in flight,
+    /// which settles on its own): for rows the user can no longer write, e.g. after leaving
+    /// their band. The writes stay visible, with the user's values, until the app retries
+    /// them (say, once re-added) or discards them; nothing is dropped silently.
+    pub fn fail_where(
+        &mut self,
+        unreachable: impl Fn(&Entry) -> bool,
+        error: &PushError,
+    ) -> Vec<Effect> {
         let flying = match self.in_flight {
             Some(Flight::Push(s) | Flight::Fetch(s)) => Some(s),
             None => None,
         };
-        let seqs: Vec<u64> = self
-            .entries
-            .values()
-            .filter(|e| Some(e.seq) != flying && doomed(e))
-            .map(|e| e.seq)
-            .collect();
-        seqs.iter()
-            .filter_map(|seq| {
-                self.retry_at.remove(seq);
-                self.entries.remove(seq)
-            })
-            .collect()
+        let mut parked = Vec::new();
+        for entry in self.entries.values_mut() {
+            if Some(entry.seq) != flying && entry.failed.is_none() && unreachable(entry) {
+                entry.failed = Some(error.clone());
+                parked.push(entry.clone());
+            }
+        }
+        let mut effects = Vec::new();
+        for entry in parked {
+            self.retry_at.remove(&entry.seq);
+            effects.extend(self.status_effect(&entry));
+            effects.push(Effect::PutEntry(entry));
+        }
+        effects
     }
 
     /// Retries a failed entry now.

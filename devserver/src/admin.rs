@@ -46,6 +46,11 @@ pub enum FaultRequest {
         #[serde(default)]
         after_ms: u64,
     },
+    /// Lose the next `count` changes that have subscribers (at most 1,000), telling nobody.
+    DropChanges {
+        /// How many changes.
+        count: u32,
+    },
     /// Restart the change stream (changes committed meanwhile are lost, as on the real server).
     RestartStream,
     /// Turn every switch off.
@@ -86,6 +91,7 @@ pub async fn faults(
         FaultRequest::FailRest { count, status } => faults.fail_rest(count, status),
         FaultRequest::ExpireTokens => faults.expire_tokens(),
         FaultRequest::LoseAnswers { count, after_ms } => faults.lose_answers(count, after_ms),
+        FaultRequest::DropChanges { count } => faults.drop_changes(count),
         FaultRequest::RestartStream => faults.restart_stream.notify_waiters(),
         FaultRequest::Reset => faults.reset(),
     }

@@ -35,6 +35,7 @@ pub struct Faults {
     /// The secret a caller of `/admin/faults` must present, printed at start.
     token: String,
     lose_answers: AtomicU32,
+    drop_changes: AtomicU32,
     lost_answer_delay_ms: AtomicU64,
     rest_failures: AtomicU32,
     rest_status: AtomicU32,
@@ -53,6 +54,7 @@ impl Faults {
             enabled,
             token,
             lose_answers: AtomicU32::new(0),
+            drop_changes: AtomicU32::new(0),
             lost_answer_delay_ms: AtomicU64::new(0),
             rest_failures: AtomicU32::new(0),
             rest_status: AtomicU32::new(500),
@@ -112,6 +114,19 @@ impl Faults {
             .map(|_| self.rest_status.load(Ordering::SeqCst) as u16)
     }
 
+    /// Loses the next `count` changes (at most 1,000) that have subscribers: no socket gets
+    /// them, and nothing says so.
+    pub fn drop_changes(&self, count: u32) {
+        self.drop_changes.store(count.min(1_000), Ordering::SeqCst);
+    }
+
+    /// Whether this change is to be lost.
+    pub fn take_dropped_change(&self) -> bool {
+        self.drop_changes
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
     /// Refuses new sockets for `seconds` (capped at 300).
     pub fn refuse_sockets(&self, seconds: u64) {
         let until = Instant::now() + Duration::from_secs(seconds.min(300));
@@ -162,6 +177,7 @@ impl Faults {
     pub fn reset(&self) {
         self.rest_failures.store(0, Ordering::SeqCst);
         self.lose_answers.store(0, Ordering::SeqCst);
+        self.drop_changes.store(0, Ordering::SeqCst);
         *self.refuse_until.lock().expect("not poisoned") = None;
         self.expired_before.store(0, Ordering::SeqCst);
         self.set_frames(FrameFaults::default());

@@ -252,3 +252,35 @@ async fn beyond_loopback_the_default_secret_and_fault_switches_are_refused() {
         .unwrap();
     assert_eq!(health.text().await.unwrap(), "ok");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_change_reaches_nobody_and_the_next_one_does() {
+    let server = Server::start(&["--faults"]);
+    let bob = token("bob", 3600);
+    let mut socket = Phoenix::connect(&server, "2.0.0").await;
+    socket
+        .subscribe("realtime:songs", songs_of(ROCKERS), &bob)
+        .await;
+    server
+        .fault(json!({"action": "drop_changes", "count": 1}))
+        .await;
+    for title in ["Lost in the stream", "Delivered"] {
+        let row = json!({"id": new_id(), "band_id": ROCKERS, "title": title});
+        assert_eq!(server.rest("POST", "songs", &bob, Some(row)).await.0, 201);
+    }
+    let change = socket
+        .next_event("postgres_changes", 5_000)
+        .await
+        .expect("the second change");
+    assert_eq!(change.payload["data"]["record"]["title"], "Delivered");
+    // The first is on the server all the same: only a pull finds it.
+    let (_, rows) = server
+        .rest(
+            "GET",
+            "songs?title=eq.Lost%20in%20the%20stream&select=title",
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+}

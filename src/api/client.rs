@@ -184,6 +184,10 @@ impl SyncClient {
                 .poll_after_failed_connects
                 .unwrap_or(defaults.after_attempts),
             interval_ms: options.poll_interval_ms.unwrap_or(defaults.interval_ms),
+            anti_entropy_ms: options
+                .anti_entropy_ms
+                .unwrap_or(defaults.anti_entropy_ms)
+                .max(1_000),
         };
         let reader = Reader::new(
             store.clone(),

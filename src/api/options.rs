@@ -37,6 +37,9 @@ pub struct Options {
     /// Milliseconds between REST polls while the socket is down (default 30,000).
     #[serde(default)]
     pub poll_interval_ms: Option<u32>,
+    /// Milliseconds between anti-entropy pulls while the page is visible (default 60,000).
+    #[serde(default)]
+    pub anti_entropy_ms: Option<u32>,
     /// Notification batching and policy.
     #[serde(default)]
     pub notifications: NotificationOptions,

@@ -22,6 +22,9 @@ export interface OpenOptions {
   retryInitialMs?: number;
   pollAfterFailedConnects?: number;
   pollIntervalMs?: number;
+  /** Pull every followed band this often while the page is visible, even with the socket up:
+   * changes the Realtime stream lost are repaired by it (default 60000, at least 1000). */
+  antiEntropyMs?: number;
   /** Toasts about other members' changes and about the connection. */
   notifications?: NotificationOptions;
 }

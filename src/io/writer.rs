@@ -8,9 +8,10 @@ use gloo_timers::callback::Timeout;
 use rockon_sync_core::backoff::BackoffPolicy;
 use rockon_sync_core::merge::ConflictPolicy;
 use rockon_sync_core::outbox::{
-    ConflictRecord, Effect, Entry, Op, Outbox, RowStatus, WriteRefused,
+    ConflictRecord, Effect, Entry, Op, Outbox, PushError, RowStatus, WriteRefused,
 };
 use rockon_sync_core::schema::{camel_to_snake, SchemaError};
+use rockon_sync_core::sorted::SortedSet;
 use serde_json::{Map, Value};
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -365,8 +366,10 @@ impl Writer {
         Ok(true)
     }
 
-    /// Forgets a band the user left or was removed from: its rows and their outbox entries go,
-    /// in one transaction. Returns the removed row ids per table.
+    /// Forgets a band the user left or was removed from: its rows go, in one transaction. Its
+    /// pending writes do not: they are parked as failed (`not_a_member`), with their rows, so
+    /// the user's values stay visible until they are retried (once re-added) or discarded.
+    /// Returns the removed row ids per table.
     pub async fn purge_band(&self, band: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
         let schema = self.inner.store.schema().clone();
         let in_band = |entry: &Entry| {
@@ -381,14 +384,31 @@ impl Writer {
             };
             scope_of(&Some(entry.fields.clone())) || scope_of(&entry.base)
         };
-        let removed = self.inner.outbox.borrow_mut().remove_where(in_band);
-        let mut writes: Vec<Write> = removed.iter().map(|e| Write::RemoveEntry(e.seq)).collect();
+        let error = PushError {
+            status: 403,
+            code: Some("not_a_member".into()),
+            message: format!(
+                "no longer a member of band {band}: retry once re-added, or discard the write"
+            ),
+        };
+        let effects = self.inner.outbox.borrow_mut().fail_where(in_band, &error);
+        apply(&self.inner, effects).await?;
+        let kept: SortedSet<(String, String)> = self
+            .inner
+            .outbox
+            .borrow()
+            .entries()
+            .filter(|e| in_band(e))
+            .map(|e| (e.table.clone(), e.row_id.clone()))
+            .collect();
+        let mut writes = Vec::new();
         let mut purged = Vec::new();
         for table in &schema.tables {
             let rows = self.inner.store.list(&table.name, band).await?;
             let ids: Vec<String> = rows
                 .iter()
                 .filter_map(|row| js_sys::Reflect::get(row, &"id".into()).ok()?.as_string())
+                .filter(|id| !kept.contains(&(table.name.clone(), id.clone())))
                 .collect();
             writes.extend(ids.iter().map(|id| Write::DeleteRow {
                 table: table.name.clone(),

@@ -219,6 +219,10 @@ async fn deliver(
     if candidates.is_empty() {
         return Ok(());
     }
+    if state.faults.take_dropped_change() {
+        // Lost on the way, as hosted Realtime may lose a change: nobody is told.
+        return Ok(());
+    }
     // One RLS evaluation per distinct set of claims, in one round trip.
     let mut distinct: Vec<Value> = Vec::new();
     for sub in &candidates {

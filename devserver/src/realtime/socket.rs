@@ -300,6 +300,14 @@ impl Session {
                 json!({"status": "error", "response": {"reason": reason}}),
             )
         };
+        // Cheap refusals first: a full connection, then a flood of joins (a private join
+        // costs a database round trip).
+        if !self.channels.contains_key(&frame.topic) && self.channels.len() >= MAX_CHANNELS {
+            return reply_error(
+                &self.outbox,
+                "ChannelRateLimitReached: Too many channels".into(),
+            );
+        }
         let now = Instant::now();
         while self
             .recent_joins

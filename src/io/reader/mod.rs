@@ -24,6 +24,9 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
 
+mod bands;
+use bands::{follow_band, reconcile_memberships};
+
 /// Rows per catch-up page.
 const PAGE_SIZE: usize = 1000;
 
@@ -34,6 +37,10 @@ pub struct Fallback {
     pub after_attempts: u32,
     /// Milliseconds between polls.
     pub interval_ms: u32,
+    /// Milliseconds between anti-entropy pulls while the page is visible, even with the
+    /// socket up (jittered by ±25 %): Realtime is a hint, and a change its stream lost (say,
+    /// across a restart of the server's change stream) is repaired by the next one.
+    pub anti_entropy_ms: u32,
 }
 
 impl Default for Fallback {
@@ -41,6 +48,7 @@ impl Default for Fallback {
         Self {
             after_attempts: 3,
             interval_ms: 30_000,
+            anti_entropy_ms: 60_000,
         }
     }
 }
@@ -122,6 +130,13 @@ struct Inner {
     user: RefCell<Option<String>>,
     bands: RefCell<SortedSet<String>>,
     reconciling: Cell<bool>,
+    /// Whether the page is visible (anti-entropy pulls pause while it is hidden).
+    visible: Cell<bool>,
+    /// The next anti-entropy pull.
+    anti_entropy: RefCell<Option<gloo_timers::callback::Timeout>>,
+    /// Memberships reads failed in a row, and the timer of the next try.
+    memberships_failures: Cell<u32>,
+    memberships_retry: RefCell<Option<gloo_timers::callback::Timeout>>,
     fallback: Fallback,
     polling: RefCell<Option<gloo_timers::callback::Interval>>,
     info: RefCell<ConnectionInfo>,
@@ -155,6 +170,10 @@ impl Reader {
             user: RefCell::new(None),
             bands: RefCell::new(SortedSet::new()),
             reconciling: Cell::new(false),
+            visible: Cell::new(true),
+            anti_entropy: RefCell::new(None),
+            memberships_failures: Cell::new(0),
+            memberships_retry: RefCell::new(None),
             fallback,
             polling: RefCell::new(None),
             info: RefCell::new(ConnectionInfo {
@@ -206,6 +225,7 @@ impl Reader {
     /// is followed; a band they leave or are removed from is left and purged.
     pub fn follow_user(&self, user_id: &str) -> Result<(), String> {
         *self.inner.user.borrow_mut() = Some(user_id.to_owned());
+        schedule_anti_entropy(&self.inner);
         self.inner.presence.set_key(user_id);
         let config = ChannelConfig {
             postgres_changes: vec![PostgresBinding::table_eq(
@@ -234,6 +254,11 @@ impl Reader {
 
     /// Tells the engine the network or the page's visibility changed.
     pub fn input(&self, input: rockon_sync_core::realtime::Input<'static>) {
+        match input {
+            rockon_sync_core::realtime::Input::Visible => self.inner.visible.set(true),
+            rockon_sync_core::realtime::Input::Hidden => self.inner.visible.set(false),
+            _ => {}
+        }
         self.run(|engine, now| engine.handle_input(now, input));
     }
 
@@ -274,6 +299,8 @@ impl Reader {
     /// Closes the socket and stops polling for good.
     pub fn close(&self) {
         self.inner.polling.borrow_mut().take();
+        self.inner.anti_entropy.borrow_mut().take();
+        self.inner.memberships_retry.borrow_mut().take();
         self.run(|engine, now| engine.disconnect(now));
         self.inner.driver.borrow_mut().take();
     }
@@ -295,95 +322,24 @@ fn with_engine(
     }
 }
 
-fn follow_band(inner: &Inner, band_id: &str) -> Result<(), String> {
-    let bindings = inner
-        .store
-        .schema()
-        .tables
-        .iter()
-        .map(|t| PostgresBinding::table_eq(&t.name, &t.scope, band_id))
-        .collect();
-    // A private channel: only members may join, so presence stays within the band.
-    let config = ChannelConfig {
-        postgres_changes: bindings,
-        presence: inner.presence.key(),
-        private: true,
-        ..ChannelConfig::default()
-    };
-    let name = format!("band:{band_id}");
-    let mut result = Ok(());
-    with_engine(inner, |engine, now| {
-        result = engine
-            .join(now, &name, config)
-            .map(|_| ())
-            .map_err(|e| e.to_string());
-    });
-    if result.is_ok() {
-        inner.bands.borrow_mut().insert(band_id.to_owned());
-    }
-    result
-}
-
-fn unfollow_band(inner: &Inner, band_id: &str) {
-    let topic = format!("realtime:band:{band_id}");
-    with_engine(inner, |engine, now| engine.leave(now, &topic));
-    inner.bands.borrow_mut().remove(band_id);
-    inner.presence.forget(band_id);
-}
-
-/// Reads the user's memberships and follows exactly their bands.
-fn reconcile_memberships(inner: &Rc<Inner>) {
-    if inner.reconciling.replace(true) {
-        return;
-    }
+/// Pulls every followed band (and re-reads the memberships) every `anti_entropy_ms`, jittered,
+/// while the page is visible. A keyset query from the saved cursor: cheap when nothing changed.
+fn schedule_anti_entropy(inner: &Rc<Inner>) {
+    let period = f64::from(inner.fallback.anti_entropy_ms);
+    let delay = period * (0.75 + 0.5 * js_sys::Math::random());
     let weak = Rc::downgrade(inner);
-    wasm_bindgen_futures::spawn_local(async move {
+    let timer = gloo_timers::callback::Timeout::new(delay as u32, move || {
         let Some(inner) = weak.upgrade() else { return };
-        let user = inner.user.borrow().clone();
-        if let Some(user) = user {
-            let request = HttpRequest::get(format!(
-                "/rest/v1/band_memberships?select=band_id&user_id=eq.{}&deleted_at=is.null",
-                rockon_sync_core::percent_encode(&user)
-            ));
-            let endpoint = inner.endpoint.borrow().clone();
-            if let HttpResult::Response { status: 200, body } =
-                http::send(&endpoint, &request).await
-            {
-                let rows: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
-                let member_of: SortedSet<String> = rows
-                    .iter()
-                    .filter_map(|r| r.get("band_id")?.as_str().map(str::to_owned))
-                    .collect();
-                let following = inner.bands.borrow().clone();
-                let missing_from = |set: &SortedSet<String>, other: &SortedSet<String>| {
-                    let missing = set.iter().filter(|band| !other.contains(band.as_str()));
-                    missing.cloned().collect::<Vec<String>>()
-                };
-                let joined = missing_from(&member_of, &following);
-                let left = missing_from(&following, &member_of);
-                for band in &joined {
-                    if let Err(message) = follow_band(&inner, band) {
-                        (inner.on_event)(ReadEvent::Error {
-                            code: "too_many_channels",
-                            message,
-                        });
-                    }
-                }
-                for band in &left {
-                    unfollow_band(&inner, band);
-                }
-                if !joined.is_empty() || !left.is_empty() {
-                    let current = inner.bands.borrow().iter().cloned().collect();
-                    (inner.on_event)(ReadEvent::Bands {
-                        joined,
-                        left,
-                        current,
-                    });
-                }
+        if inner.visible.get() {
+            reconcile_memberships(&inner);
+            let bands: Vec<String> = inner.bands.borrow().iter().cloned().collect();
+            for band in bands {
+                start_pull(&inner, band);
             }
         }
-        inner.reconciling.set(false);
+        schedule_anti_entropy(&inner);
     });
+    *inner.anti_entropy.borrow_mut() = Some(timer);
 }
 
 fn on_realtime(inner: &Rc<Inner>, event: Event) {
