@@ -102,3 +102,41 @@ async fn sign_out_keeps_unsent_writes_unless_told_and_then_wipes_every_tab() {
     let dropped = call(again.sign_out(JsValue::UNDEFINED)).await.unwrap();
     assert_eq!(dropped.as_f64(), Some(0.0));
 }
+
+#[wasm_bindgen_test]
+async fn a_listener_may_close_the_client_inside_any_event() {
+    use std::rc::Rc;
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+
+    let alice = sign_in("alice").await;
+    let client = Rc::new(open(&alice, &unique("close-in-event"), URL, json!({})).await);
+    let events = record(&client);
+    client.connect().unwrap();
+    eventually(10_000, "connected", || async {
+        events_of(&events, "connection")
+            .iter()
+            .any(|e| e["state"] == "connected")
+    })
+    .await;
+    // The next connection event (raised inside setOnline) closes the client.
+    let closing = client.clone();
+    let listener = Closure::<dyn Fn(JsValue)>::new(move |_event: JsValue| closing.close());
+    client.on(
+        "connection",
+        listener
+            .as_ref()
+            .unchecked_ref::<js_sys::Function>()
+            .clone(),
+    );
+    client.set_online(false);
+    // Closed, not trapped: later calls answer with a typed error.
+    let closed = call(client.list("songs".into(), ROCKERS.into(), JsValue::UNDEFINED))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(code(&closed), "database_closed");
+    client.set_online(true);
+    client.close();
+    drop(listener);
+}

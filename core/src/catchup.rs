@@ -85,7 +85,8 @@ pub fn cursor_after(rows: &[Map<String, Value>]) -> Option<Cursor> {
 
 /// `timestamp` minus `ms`, as `YYYY-MM-DDTHH:MM:SS.ffffffZ`; `None` if it does not parse.
 pub fn shift_timestamp(timestamp: &str, ms: u64) -> Option<String> {
-    let micros = parse_micros(timestamp)?.checked_sub(i64::try_from(ms).ok()? * 1000)?;
+    let shift = i64::try_from(ms).ok()?.checked_mul(1000)?;
+    let micros = parse_micros(timestamp)?.checked_sub(shift)?;
     Some(format_micros(micros))
 }
 
@@ -98,7 +99,7 @@ pub fn parse_micros(text: &str) -> Option<i64> {
     };
     let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
     let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    let mut rest = &text[19..];
+    let mut rest = text.get(19..)?;
     let mut fraction = 0i64;
     if let Some(digits) = rest.strip_prefix('.') {
         let end = digits
@@ -112,7 +113,8 @@ pub fn parse_micros(text: &str) -> Option<i64> {
         "" | "Z" | "z" => 0,
         _ => {
             let sign = if rest.starts_with('-') { -1 } else { 1 };
-            let digits: String = rest[1..].chars().filter(char::is_ascii_digit).collect();
+            // Skip the sign by characters, not bytes: the text comes from outside.
+            let digits: String = rest.chars().skip(1).filter(char::is_ascii_digit).collect();
             let hours: i64 = digits.get(0..2)?.parse().ok()?;
             let minutes: i64 = digits.get(2..4).map_or(Some(0), |m| m.parse().ok())?;
             sign * (hours * 3600 + minutes * 60)
@@ -195,6 +197,24 @@ mod tests {
             "2024-02-29T00:00:00.000000Z"
         );
         assert_eq!(parse_micros("garbage"), None);
+    }
+
+    #[test]
+    fn text_from_outside_never_panics_the_timestamp_parser() {
+        // Multi-byte characters where an offset or fraction would be.
+        for text in [
+            "2026-11-23T11:47:31é",
+            "2026-11-23T11:47:31.5é",
+            "2026-11-23T11:47:31+é1",
+            "2026-11-23T11:47:3",
+            "2026-11-23T11:47:3é",
+            "ü026-11-23T11:47:31Z",
+            "",
+        ] {
+            let _ = parse_micros(text);
+            let _ = shift_timestamp(text, 2_000);
+        }
+        assert_eq!(parse_micros("2026-11-23T11:47:31é"), None);
     }
 
     #[test]

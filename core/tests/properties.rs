@@ -58,6 +58,17 @@ fn mutate(frame: &str, edits: &[(usize, u8)]) -> String {
 
 proptest! {
     #[test]
+    fn timestamps_from_anywhere_never_panic(
+        prefix in "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}",
+        rest in ".{0,12}",
+        ms in any::<u64>(),
+    ) {
+        let text = format!("{prefix}{rest}");
+        let _ = rockon_sync_core::catchup::parse_micros(&text);
+        let _ = rockon_sync_core::catchup::shift_timestamp(&text, ms);
+    }
+
+    #[test]
     fn arbitrary_text_never_panics(text in ".{0,300}", v1 in any::<bool>()) {
         let mut engine = joined_engine(if v1 { Vsn::V1 } else { Vsn::V2 });
         engine.handle_input(Millis(3), Input::Text { socket: SocketId(1), text: &text });

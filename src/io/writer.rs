@@ -483,10 +483,10 @@ impl Writer {
         }
         let result = self.inner.store.write(&writes).await;
         if let Err(error) = &result {
-            // The outbox in memory is ahead of storage: reload it from what was committed.
+            // The outbox in memory is ahead of storage: take back what was committed, keeping
+            // its conflict policy, backoff and follower mode.
             if let Ok(entries) = self.inner.store.outbox().await {
-                *self.inner.outbox.borrow_mut() =
-                    Outbox::new(entries, ConflictPolicy::default(), clock::seed());
+                self.inner.outbox.borrow_mut().reload(entries);
             }
             (self.inner.on_event)(WriteEvent::Error {
                 code: error.code(),

@@ -311,14 +311,16 @@ impl Reader {
     }
 }
 
-/// Runs a command on the engine. A shared borrow: the driver releases its own state before
-/// delivering events, so a listener may call back into the reader.
+/// Runs a command on the engine. No borrow of the reader is held while it runs: the events it
+/// delivers may reach a listener that calls back in, even to close the client (which drops the
+/// driver).
 fn with_engine(
     inner: &Inner,
     command: impl FnOnce(&mut rockon_sync_core::realtime::Realtime, rockon_sync_core::Millis),
 ) {
-    if let Some(driver) = inner.driver.borrow().as_ref() {
-        driver.run(command);
+    let handle = inner.driver.borrow().as_ref().map(RealtimeDriver::handle);
+    if let Some(handle) = handle {
+        handle.run(command);
     }
 }
 
