@@ -22,7 +22,7 @@ module.exports = [
   {
     name: 'e2e',
     mode: 'production',
-    entry: { 'restart-page': './tests/e2e/restart-page.js' },
+    entry: { 'restart-page': './tests/e2e/restart-page.js', 'chaos-page': './tests/e2e/chaos-page.js' },
     output: { path: path.resolve(__dirname, 'dist/e2e'), filename: '[name].js', clean: true },
     ...wasmPackage,
   },

@@ -33,7 +33,7 @@ run() {
   # release check's own report.
   local summary
   summary="$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) }; n++ }
-      /^release check:|^pkg:|^restart:|^consumer:|^react:|^demo e2e:|^policies:/ { extra = extra (extra ? "; " : "") $0 }
+      /^release check:|^pkg:|^restart:|^consumer:|^react:|^demo e2e:|^policies:|^chaos:|^tab storm:/ { extra = extra (extra ? "; " : "") $0 }
       END { if (n) printf "%d passed, %d failed (%d suites)", p, f, n; if (extra) printf "%s%s", (n ? "; " : ""), extra }' "$log")"
   local verdict="ok"
   ((status == 0)) || { verdict="FAILED"; FAILED=1; }
@@ -95,6 +95,11 @@ run "server restart in Chromium" bash -c "webpack --config-name e2e >/dev/null &
 
 # The demo page end to end: two users, tabs, offline, a server restart, bands, markup as text.
 run "demo end to end in Chromium" bash -c "webpack --config-name demo >/dev/null && node tests/e2e/demo.mjs '$CARGO_TARGET_DIR/debug/rockon-devserver'"
+
+# The guarantees under combined faults: 8 seeds of 40 operations (`npm run chaos` runs 100),
+# and 50 tabs of one user, 49 closed at once.
+run "chaos in Chromium" bash -c "webpack --config-name e2e >/dev/null && node tests/e2e/chaos.mjs '$CARGO_TARGET_DIR/debug/rockon-devserver' 8 40"
+run "tab storm in Chromium" node tests/e2e/tab-storm.mjs "$CARGO_TARGET_DIR/debug/rockon-devserver" 50
 
 step "summary"
 printf '%s\n' "${RESULTS[@]}"

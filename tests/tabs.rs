@@ -7,7 +7,7 @@ mod support;
 
 use gloo_timers::future::TimeoutFuture;
 use rockon_sync::api::SyncClient;
-use serde_json::json;
+use serde_json::{json, Value};
 use support::*;
 use wasm_bindgen_test::*;
 
@@ -154,4 +154,45 @@ async fn ten_tabs_one_leader_every_write_lands_once() {
     for tab in tabs {
         tab.close();
     }
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_that_does_not_lead_never_folds_an_edit_into_the_leaders_entries() {
+    let alice = sign_in("alice").await;
+    let bob = sign_in("bob").await;
+    let database = unique("tabs-no-fold");
+    let id = insert_song(&bob, ROCKERS, &unique("shared")).await;
+    let leader = open_tab(&alice, &database).await;
+    eventually(2_000, "the first tab leads", || async {
+        leader.is_leader()
+    })
+    .await;
+    eventually(10_000, "the song is here", || async {
+        local(&leader, &id).await != Value::Null
+    })
+    .await;
+    // The leader holds its edit (offline): an entry never sent.
+    leader.set_online(false);
+    call(leader.update("songs".into(), id.clone(), js(json!({"key": "E"}))))
+        .await
+        .unwrap();
+    // A second tab, not leading, edits another field of the same row.
+    let follower = open_tab(&alice, &database).await;
+    call(follower.update(
+        "songs".into(),
+        id.clone(),
+        js(json!({"notes": "from the follower"})),
+    ))
+    .await
+    .unwrap();
+    assert!(!follower.is_leader());
+    leader.set_online(true);
+    eventually(10_000, "both edits reach the server", || async {
+        let path = format!("songs?id=eq.{id}&select=key,notes");
+        let (_, rows) = rest("GET", &path, &alice.token, None).await;
+        rows[0]["key"] == "E" && rows[0]["notes"] == "from the follower"
+    })
+    .await;
+    leader.close();
+    follower.close();
 }

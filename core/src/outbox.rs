@@ -633,7 +633,11 @@ impl Outbox {
                 self.settle(entry, server_row)
             }
             (Op::Update, remote) => {
-                let local = local_row.cloned().unwrap_or_else(|| entry.fields.clone());
+                // The entry's fields are what the user set: they count even if the stored
+                // row was overwritten meanwhile (say, by a server row another tab's push or a
+                // pull stored before this tab knew of the entry).
+                let mut local = local_row.cloned().unwrap_or_default();
+                local.extend(entry.fields.clone());
                 match remote {
                     Some(server_row) if !deleted(&server_row) => {
                         let base = entry.base.clone().unwrap_or_default();

@@ -272,3 +272,39 @@ fn someone_elses_change_in_the_meantime_is_still_a_conflict() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn a_merge_keeps_the_entrys_values_even_if_the_stored_row_lost_them() {
+    let schema = Schema::rockon();
+    let songs = schema.table("songs").unwrap();
+    let mut outbox = Outbox::new(Vec::new(), ConflictPolicy::ServerWins, 1);
+    let base = object(song(1, json!(100), json!("B")));
+    outbox
+        .enqueue(
+            "songs",
+            "s1",
+            Op::Update,
+            object(json!({"notes": "n20"})),
+            Some(base),
+        )
+        .unwrap();
+    let (seq, _) = outbox.next_request(Millis(0)).unwrap();
+    // Someone else moved the row to version 2 (the key); the condition fails.
+    let (_, follow_up) = outbox.complete(Millis(1), seq, answered(json!([])), songs, None);
+    assert!(follow_up.is_some());
+    let mut theirs = object(song(2, json!(100), json!("E")));
+    theirs.insert("notes".into(), Value::Null);
+    // The stored row was overwritten by that server row before this tab knew of the entry.
+    let clobbered = theirs.clone();
+    let (effects, _) = outbox.complete(
+        Millis(2),
+        seq,
+        answered(json!([theirs])),
+        songs,
+        Some(&clobbered),
+    );
+    assert_eq!(stored_row(&effects).unwrap()["notes"], "n20");
+    let (_, request) = outbox.next_request(Millis(3)).expect("the edit goes again");
+    assert_eq!(request.body.as_deref(), Some("{\"notes\":\"n20\"}"));
+    assert!(request.path.ends_with("version=eq.2"), "{}", request.path);
+}

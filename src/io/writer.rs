@@ -179,6 +179,9 @@ impl Writer {
             })
             .collect();
         let mut outbox = Outbox::new(entries, policy, clock::seed());
+        // Until this tab leads it only appends: another tab may be pushing the stored entries,
+        // and folding an edit into one of them would be lost when that push settles.
+        outbox.set_append_only(true);
         if let Some(backoff) = backoff {
             outbox.set_backoff(backoff);
         }
