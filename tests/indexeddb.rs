@@ -59,3 +59,45 @@ async fn rows_written_in_one_transaction_read_back_by_index() {
     db.close();
     Rexie::delete(&name).await.expect("deleted");
 }
+
+/// Two tabs that drew the same salt write in the same millisecond: the second new outbox entry
+/// under that sequence number must fail, not replace the first (a lost write).
+#[wasm_bindgen_test]
+async fn a_new_outbox_entry_never_replaces_another_tabs() {
+    use rockon_sync::io::store::{Store, StoreError, Write};
+    use rockon_sync_core::outbox::{Entry, Op};
+    use rockon_sync_core::schema::Schema;
+
+    let name = format!("rockon-sync-test-{}", js_sys::Math::random());
+    let store = Store::open(&name, Schema::rockon()).await.unwrap();
+    let entry = |title: &str| Entry {
+        seq: 42,
+        table: "songs".into(),
+        row_id: format!("id-{title}"),
+        op: Op::Insert,
+        fields: json!({"id": format!("id-{title}"), "band_id": "b1", "title": title})
+            .as_object()
+            .unwrap()
+            .clone(),
+        base: None,
+        attempts: 0,
+        failed: None,
+        last_error: None,
+    };
+    store
+        .write(&[Write::NewEntry(entry("first tab"))])
+        .await
+        .unwrap();
+    let taken = store.write(&[Write::NewEntry(entry("second tab"))]).await;
+    assert!(matches!(taken, Err(StoreError::KeyTaken(_))), "{taken:?}");
+    let stored = store.outbox().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].fields["title"], "first tab");
+    // A put (an update of an entry this tab owns) still replaces, as it must.
+    store
+        .write(&[Write::Entry(entry("updated"))])
+        .await
+        .unwrap();
+    assert_eq!(store.outbox().await.unwrap()[0].fields["title"], "updated");
+    store.close();
+}

@@ -151,7 +151,10 @@ pub struct ConflictRecord {
 /// What the driver must do after a call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Persist this entry (new or changed).
+    /// Persist this new entry; fail if its sequence number is taken (see
+    /// [`Outbox::forget_unstored`]).
+    AddEntry(Entry),
+    /// Persist this entry (changed).
     PutEntry(Entry),
     /// Remove the entry with this seq.
     RemoveEntry(u64),
@@ -404,7 +407,21 @@ impl Outbox {
             last_error: None,
         };
         self.entries.insert(seq, entry.clone());
-        Ok(self.effects_for_put(entry))
+        let mut effects = self.effects_for_put(entry);
+        // A new entry is added, never put: tabs of one profile share the stored outbox, and
+        // a sequence number another tab took must fail the write rather than replace its entry.
+        if let Some(Effect::PutEntry(entry)) = effects.pop() {
+            effects.push(Effect::AddEntry(entry));
+        }
+        Ok(effects)
+    }
+
+    /// Forgets a new entry whose storage refused its sequence number (another tab's entry
+    /// holds it) and moves this outbox's numbers past it; the driver enqueues the write again.
+    pub fn forget_unstored(&mut self, seq: u64) {
+        self.entries.remove(&seq);
+        self.retry_at.remove(&seq);
+        self.next_seq = self.next_seq.max(seq + 1);
     }
 
     fn effects_for_put(&self, entry: Entry) -> Vec<Effect> {

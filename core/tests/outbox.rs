@@ -43,7 +43,7 @@ fn an_insert_is_an_idempotent_upsert_and_the_server_row_replaces_the_local_one()
         .unwrap();
     assert!(effects
         .iter()
-        .any(|e| matches!(e, Effect::PutEntry(entry) if entry.seq == 1)));
+        .any(|e| matches!(e, Effect::AddEntry(entry) if entry.seq == 1)));
     assert_eq!(outbox.status("songs", "s1"), RowStatus::Pending);
     let (seq, request) = outbox.next_request(Millis(0)).unwrap();
     assert_eq!(request.method, "POST");
@@ -514,6 +514,13 @@ fn tabs_sharing_one_outbox_append_without_collisions_and_the_leader_adopts_their
     let persist = |effects: Vec<Effect>, storage: &mut std::collections::BTreeMap<_, _>| {
         for effect in effects {
             match effect {
+                Effect::AddEntry(entry) => {
+                    assert!(
+                        !storage.contains_key(&entry.seq),
+                        "a new entry never replaces one"
+                    );
+                    storage.insert(entry.seq, entry);
+                }
                 Effect::PutEntry(entry) => {
                     storage.insert(entry.seq, entry);
                 }

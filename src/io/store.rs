@@ -53,6 +53,9 @@ pub enum StoreError {
     /// Opening waited too long: another tab holds an older version open and does not let go
     /// (an old build without the version watch). Close other tabs of the app and retry.
     Blocked,
+    /// A key that must be new was taken (a new outbox entry whose sequence number another
+    /// tab used in the same millisecond). Nothing was written.
+    KeyTaken(String),
     /// Any other IndexedDB failure.
     Failed(String),
 }
@@ -64,6 +67,7 @@ impl StoreError {
             StoreError::QuotaExceeded(_) => "quota_exceeded",
             StoreError::Closed(_) => "database_closed",
             StoreError::Blocked => "database_blocked",
+            StoreError::KeyTaken(_) => "storage_key_taken",
             StoreError::Failed(_) => "storage_failed",
         }
     }
@@ -72,7 +76,10 @@ impl StoreError {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::QuotaExceeded(m) | StoreError::Closed(m) | StoreError::Failed(m) => {
+            StoreError::QuotaExceeded(m)
+            | StoreError::Closed(m)
+            | StoreError::KeyTaken(m)
+            | StoreError::Failed(m) => {
                 write!(f, "{}: {m}", self.code())
             }
             StoreError::Blocked => f.write_str(
@@ -89,6 +96,8 @@ impl From<rexie::Error> for StoreError {
             StoreError::QuotaExceeded(text)
         } else if text.contains("InvalidStateError") || text.contains("closing") {
             StoreError::Closed(text)
+        } else if text.contains("ConstraintError") {
+            StoreError::KeyTaken(text)
         } else {
             StoreError::Failed(text)
         }
@@ -585,6 +594,9 @@ impl Store {
                 Write::Entry(entry) => {
                     store.put(&to_js(entry), None).await?;
                 }
+                Write::NewEntry(entry) => {
+                    store.add(&to_js(entry), None).await?;
+                }
                 Write::RemoveEntry(seq) => store.delete(JsValue::from_f64(*seq as f64)).await?,
                 Write::Conflict(record) => {
                     let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
@@ -627,6 +639,8 @@ pub enum Write {
     },
     /// Put an outbox entry.
     Entry(Entry),
+    /// Add a new outbox entry; fails (`KeyTaken`) if its sequence number is in use.
+    NewEntry(Entry),
     /// Remove an outbox entry.
     RemoveEntry(u64),
     /// Put a conflict record.
@@ -641,7 +655,7 @@ impl Write {
             Write::Row { table, .. }
             | Write::AppRow { table, .. }
             | Write::DeleteRow { table, .. } => table,
-            Write::Entry(_) | Write::RemoveEntry(_) => OUTBOX,
+            Write::Entry(_) | Write::NewEntry(_) | Write::RemoveEntry(_) => OUTBOX,
             Write::Conflict(_) | Write::RemoveConflict(_) => CONFLICTS,
         }
     }

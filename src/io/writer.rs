@@ -139,7 +139,7 @@ struct Inner {
     /// The page is offline (or the app said so): pushes wait for the network.
     offline: Cell<bool>,
     /// This tab's salt in sequence numbers, so tabs writing in the same millisecond differ.
-    salt: u64,
+    salt: Cell<u64>,
     timer: RefCell<Option<Timeout>>,
     on_event: Box<dyn Fn(WriteEvent)>,
 }
@@ -195,7 +195,7 @@ impl Writer {
                 stopped: Cell::new(false),
                 leader: Cell::new(false),
                 offline: Cell::new(false),
-                salt: (js_sys::Math::random() * SEQ_SALTS as f64) as u64,
+                salt: Cell::new(new_salt()),
                 timer: RefCell::new(None),
                 on_event,
             }),
@@ -257,10 +257,8 @@ impl Writer {
         let mut row = wire.clone();
         row.insert("version".into(), Value::from(0));
         row.insert("deleted_at".into(), Value::Null);
-        let effects = self
-            .enqueue(table, &id, Op::Insert, wire, None)
-            .map_err(|WriteRefused::RowDeleted| WriteError::Deleted)?;
-        self.commit(table, row.clone(), effects).await?;
+        self.write_through(table, &id, Op::Insert, wire, None, &row)
+            .await?;
         self.emit_change(table, &scope, &id, "insert", "local");
         self.kick();
         Ok(rockon_sync_core::schema::to_app(&row))
@@ -281,10 +279,15 @@ impl Writer {
         }
         let mut row = current.clone();
         row.extend(wire_patch.clone());
-        let effects = self
-            .enqueue(table, id, Op::Update, wire_patch, Some(current.clone()))
-            .map_err(|_| WriteError::Deleted)?;
-        self.commit(table, row.clone(), effects).await?;
+        self.write_through(
+            table,
+            id,
+            Op::Update,
+            wire_patch,
+            Some(current.clone()),
+            &row,
+        )
+        .await?;
         let scope = current
             .get(&spec.scope)
             .and_then(Value::as_str)
@@ -310,10 +313,8 @@ impl Writer {
         row.insert("deleted_at".into(), Value::String(now.clone()));
         let mut fields = Map::new();
         fields.insert("deleted_at".into(), Value::String(now));
-        let effects = self
-            .enqueue(table, id, Op::Delete, fields, Some(current.clone()))
-            .map_err(|_| WriteError::Deleted)?;
-        self.commit(table, row, effects).await?;
+        self.write_through(table, id, Op::Delete, fields, Some(current.clone()), &row)
+            .await?;
         let scope = current
             .get(&spec.scope)
             .and_then(Value::as_str)
@@ -470,6 +471,7 @@ impl Writer {
         let mut statuses = Vec::new();
         for effect in effects {
             match effect {
+                Effect::AddEntry(entry) => writes.push(Write::NewEntry(entry)),
                 Effect::PutEntry(entry) => writes.push(Write::Entry(entry)),
                 Effect::RemoveEntry(seq) => writes.push(Write::RemoveEntry(seq)),
                 Effect::Status {
@@ -485,6 +487,10 @@ impl Writer {
             }
         }
         let result = self.inner.store.write(&writes).await;
+        if let Err(StoreError::KeyTaken(_)) = &result {
+            // Nothing was written; the caller queues the write again.
+            return result;
+        }
         if let Err(error) = &result {
             // The outbox in memory is ahead of storage: take back what was committed, keeping
             // its conflict policy, backoff and follower mode.
@@ -525,6 +531,41 @@ impl Writer {
         kick(&self.inner);
     }
 
+    /// Queues a write and commits it with the local row in one transaction. A sequence number
+    /// another tab of this profile took in the same millisecond makes the transaction fail
+    /// (new entries are added, never put over another): the write is queued again under a
+    /// fresh salt, so no tab's entry is ever replaced.
+    async fn write_through(
+        &self,
+        table: &str,
+        id: &str,
+        op: Op,
+        fields: Map<String, Value>,
+        base: Option<Map<String, Value>>,
+        row: &Map<String, Value>,
+    ) -> Result<(), WriteError> {
+        let mut attempt = 0;
+        loop {
+            let effects = self
+                .enqueue(table, id, op, fields.clone(), base.clone())
+                .map_err(|WriteRefused::RowDeleted| WriteError::Deleted)?;
+            let added = effects.iter().find_map(|effect| match effect {
+                Effect::AddEntry(entry) => Some(entry.seq),
+                _ => None,
+            });
+            match self.commit(table, row.clone(), effects).await {
+                Err(StoreError::KeyTaken(_)) if attempt < 8 => {
+                    if let Some(seq) = added {
+                        self.inner.outbox.borrow_mut().forget_unstored(seq);
+                    }
+                    self.inner.salt.set(new_salt());
+                    attempt += 1;
+                }
+                result => return Ok(result?),
+            }
+        }
+    }
+
     /// Appends a write to the outbox with a sequence number no other tab uses: from the wall
     /// clock, salted per tab, and above every number this tab has seen.
     fn enqueue(
@@ -536,7 +577,7 @@ impl Writer {
         base: Option<Map<String, Value>>,
     ) -> Result<Vec<Effect>, WriteRefused> {
         let mut outbox = self.inner.outbox.borrow_mut();
-        outbox.raise_seq_floor(js_sys::Date::now() as u64 * SEQ_SALTS + self.inner.salt);
+        outbox.raise_seq_floor(js_sys::Date::now() as u64 * SEQ_SALTS + self.inner.salt.get());
         outbox.enqueue(table, id, op, fields, base)
     }
 
@@ -710,6 +751,7 @@ async fn apply(inner: &Rc<Inner>, effects: Vec<Effect>) -> Result<(), StoreError
     let mut events = Vec::new();
     for effect in effects {
         match effect {
+            Effect::AddEntry(entry) => writes.push(Write::NewEntry(entry)),
             Effect::PutEntry(entry) => writes.push(Write::Entry(entry)),
             Effect::RemoveEntry(seq) => writes.push(Write::RemoveEntry(seq)),
             Effect::StoreServerRow { table, row } | Effect::StoreMergedRow { table, row } => {
@@ -762,6 +804,11 @@ async fn apply(inner: &Rc<Inner>, effects: Vec<Effect>) -> Result<(), StoreError
         (inner.on_event)(event);
     }
     Ok(())
+}
+
+/// A tab's salt in sequence numbers.
+fn new_salt() -> u64 {
+    (js_sys::Math::random() * SEQ_SALTS as f64) as u64
 }
 
 /// A random (version 4) UUID from the browser's CSPRNG.
