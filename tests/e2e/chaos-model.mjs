@@ -35,7 +35,9 @@ class Expected {
 }
 
 export class Model {
-  constructor(sharedIds) {
+  constructor(sharedIds, seed) {
+    // Titles carry the seed: rows of earlier seeds stay on the server.
+    this.seed = seed;
     this.counter = 0;
     this.acks = 0;
     this.shared = new Map(sharedIds.map((id) => [id, { key: new Expected(null), notes: new Expected(null), tempo: new Expected(null) }]));
@@ -57,7 +59,7 @@ export class Model {
       return { kind: 'shared', id, field: actor.field, value, fn: 'update', args: [id, { [actor.field]: value }], describe: `sets ${actor.field}=${value} on ${id.slice(0, 8)}` };
     }
     if (roll < 0.75) {
-      const title = `${actor.name} #${n}`;
+      const title = `${actor.name} s${this.seed} #${n}`;
       return { kind: 'create', title, fn: 'create', args: [{ title }], describe: `creates '${title}'` };
     }
     const row = random.pick(mine);

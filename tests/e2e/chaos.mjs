@@ -107,7 +107,7 @@ async function runSeed(seed) {
     const [row] = await rest('POST', 'songs', { id: crypto.randomUUID(), band_id: ROCKERS, title: `shared ${seed}.${n}` });
     shared.push(row.id);
   }
-  const model = new Model(shared);
+  const model = new Model(shared, seed);
   const contexts = { alice: await browser.newContext(), bob: await browser.newContext() };
   if (process.env.CHAOS_DEBUG) {
     // Every write the pages send, and what came back, in the journal.
