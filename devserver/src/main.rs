@@ -247,6 +247,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 
     let app = Router::new()
         .route("/rest/v1/{table}", any(rest::handle))
+        .route("/rest/v1/rpc/{function}", post(rest::rpc::handle))
         .route("/realtime/v1/websocket", get(realtime::socket::upgrade))
         .route("/socket/websocket", get(realtime::socket::upgrade))
         .route("/auth/v1/token", post(gotrue::token))

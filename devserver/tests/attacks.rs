@@ -187,3 +187,68 @@ async fn a_row_stays_in_its_band_while_its_fields_stay_editable() {
         (Some(ROCKERS), Some(90))
     );
 }
+
+async fn transfer(server: &Server, token: &str, band: &str, to: &str) -> u16 {
+    let body = json!({"band": band, "new_owner": to});
+    server
+        .rest("POST", "rpc/transfer_band_ownership", token, Some(body))
+        .await
+        .0
+}
+
+#[tokio::test]
+async fn ownership_moves_only_by_the_owner_through_transfer_band_ownership() {
+    let server = Server::start(&[]);
+    let (alice, bob, carol) = (
+        token("alice", 3600),
+        token("bob", 3600),
+        token("carol", 3600),
+    );
+    const ALICE: &str = "e1be9b0b-e57b-5640-8ce5-b95c26077d0d";
+    // Neither a member, nor an outsider, nor the anon key may take the band.
+    assert_eq!(transfer(&server, &bob, ROCKERS, BOB).await, 403);
+    assert_eq!(
+        transfer(
+            &server,
+            &carol,
+            ROCKERS,
+            "6401d1c2-93ce-522f-b581-7e35232ea80a"
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        transfer(&server, &server.anon_key.clone(), ROCKERS, BOB).await,
+        401
+    );
+    // The owner cannot hand it to someone outside the band.
+    assert_eq!(
+        transfer(
+            &server,
+            &alice,
+            ROCKERS,
+            "6401d1c2-93ce-522f-b581-7e35232ea80a"
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        role_of(&server, &alice, ROCKERS, ALICE).await["role"],
+        "owner"
+    );
+
+    // The owner hands it to bob, and stays on as an admin.
+    assert_eq!(transfer(&server, &alice, ROCKERS, BOB).await, 204);
+    assert_eq!(role_of(&server, &bob, ROCKERS, BOB).await["role"], "owner");
+    assert_eq!(
+        role_of(&server, &bob, ROCKERS, ALICE).await["role"],
+        "admin"
+    );
+    // And now only bob may hand it on.
+    assert_eq!(transfer(&server, &alice, ROCKERS, ALICE).await, 403);
+    assert_eq!(transfer(&server, &bob, ROCKERS, ALICE).await, 204);
+    assert_eq!(
+        role_of(&server, &alice, ROCKERS, ALICE).await["role"],
+        "owner"
+    );
+}

@@ -172,5 +172,20 @@ await test('filters apps use: like, ilike, not, is, cs, ov, text search, a neste
   assert.equal(refused.error.code, 'PGRST100');
 });
 
+await test('rpc: only the owner hands a band on, through transfer_band_ownership', async () => {
+  const alice = await signedIn('alice');
+  const bob = await signedIn('bob');
+  const refused = await bob.supabase.rpc('transfer_band_ownership', { band: ROCKERS, new_owner: bob.session.user.id });
+  assert.equal(refused.status, 403, 'a member cannot take the band');
+  const handed = await alice.supabase.rpc('transfer_band_ownership', { band: ROCKERS, new_owner: bob.session.user.id });
+  assert.equal(handed.error, null);
+  const roles = await bob.supabase.from('band_memberships').select('user_id,role').eq('band_id', ROCKERS).is('deleted_at', null);
+  assert.equal(roles.data.find((m) => m.user_id === bob.session.user.id).role, 'owner');
+  const back = await bob.supabase.rpc('transfer_band_ownership', { band: ROCKERS, new_owner: alice.session.user.id });
+  assert.equal(back.error, null, 'and the new owner hands it back');
+  const missing = await alice.supabase.rpc('no_such_function', {});
+  assert.equal(missing.status, 404);
+});
+
 console.log(`test result: ${failed ? 'FAILED' : 'ok'}. ${passed} passed; ${failed} failed (supabase-js conformance)`);
 process.exit(failed ? 1 : 0);

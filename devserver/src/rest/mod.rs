@@ -3,6 +3,7 @@
 //! row-level security decides what the caller may read and write.
 
 pub mod query;
+pub mod rpc;
 mod sql;
 
 use crate::schema::Schema;
@@ -67,6 +68,7 @@ impl RestError {
             c if c.starts_with("08") => 503,
             c if c.starts_with("22") || c.starts_with("23") || c.starts_with("42") => 400,
             "P0001" => 400,
+            "P0002" => 404,
             _ => 500,
         };
         RestError {
