@@ -157,3 +157,11 @@ impl TokenError {
         }
     }
 }
+
+/// A fresh random secret: 16 bytes from the kernel, in hex.
+pub fn random_secret() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

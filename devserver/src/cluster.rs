@@ -12,6 +12,9 @@ const BIN: &str = "/usr/lib/postgresql/15/bin";
 pub struct Cluster {
     dir: PathBuf,
     port: u16,
+    /// The `postgres` superuser's password: the cluster asks for one (scram-sha-256) even on
+    /// loopback, so other local users cannot connect as the superuser.
+    password: String,
 }
 
 impl Cluster {
@@ -28,19 +31,38 @@ impl Cluster {
                 "chown",
             )?;
         }
-        let cluster = Cluster { dir, port };
+        let password =
+            crate::auth::random_secret().map_err(|e| format!("reading /dev/urandom: {e}"))?;
+        let pwfile = dir.join("pwfile");
+        std::fs::write(&pwfile, &password)
+            .map_err(|e| format!("writing the password file: {e}"))?;
+        if as_root {
+            run(
+                Command::new("chown").arg("postgres:postgres").arg(&pwfile),
+                "chown",
+            )?;
+        }
+        let cluster = Cluster {
+            dir,
+            port,
+            password,
+        };
         let data = cluster.dir.join("data");
         cluster.pg(as_root, "initdb", |c| {
-            c.arg("-D").arg(&data).args([
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ])
+            c.arg("-D")
+                .arg(&data)
+                .arg(format!("--pwfile={}", pwfile.display()))
+                .args([
+                    "-A",
+                    "scram-sha-256",
+                    "-U",
+                    "postgres",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                ])
         })?;
+        let _ = std::fs::remove_file(&pwfile);
         // fsync=off keeps commits cheap, but synchronous_commit stays on: logical decoding only
         // sees flushed WAL, and asynchronous commits would wait for the WAL writer (200 ms).
         let options = format!(
@@ -61,9 +83,12 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// The connection URL of the `postgres` superuser.
+    /// The connection URL of the `postgres` superuser, with its password.
     pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+        format!(
+            "postgres://postgres:{}@127.0.0.1:{}/postgres",
+            self.password, self.port
+        )
     }
 
     /// The directory holding the data and the server log.

@@ -25,11 +25,19 @@ const DEVSERVER: &str = include_str!("../sql/devserver.sql");
 /// Demo users, bands and their songs, setlists, shows and practices.
 const SEED: &str = include_str!("../sql/seed.sql");
 
-/// A pool of superuser connections. Requests switch to the caller's role inside their own
-/// transaction (`set local role`), so RLS decides what they see.
-pub fn pool(url: &str, size: usize) -> Result<Pool, String> {
-    let config: tokio_postgres::Config =
+/// The login role REST requests connect as, like Supabase's `authenticator`: no privileges of
+/// its own, only the right to become `anon`, `authenticated` or `service_role`.
+pub const AUTHENTICATOR: &str = "rockon_authenticator";
+
+/// A pool of connections to `url`, as its user or (with `login`) as another user and
+/// password. REST requests switch to the caller's role inside their own transaction
+/// (`set local role`), so RLS decides what they see.
+pub fn pool(url: &str, size: usize, login: Option<(&str, &str)>) -> Result<Pool, String> {
+    let mut config: tokio_postgres::Config =
         url.parse().map_err(|e| format!("bad database URL: {e}"))?;
+    if let Some((user, password)) = login {
+        config.user(user).password(password);
+    }
     let manager = Manager::from_config(
         config,
         NoTls,
@@ -46,6 +54,25 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, String> {
         .create_timeout(Some(std::time::Duration::from_secs(5)))
         .build()
         .map_err(|e| e.to_string())
+}
+
+/// Creates (or updates) the authenticator role with `password` and lets it become the API
+/// roles. Needs a superuser (or a role with CREATEROLE).
+pub async fn create_authenticator(pool: &Pool, password: &str) -> Result<(), String> {
+    let client = pool.get().await.map_err(|e| e.to_string())?;
+    let sql = format!(
+        "do $$ begin
+           if not exists (select from pg_roles where rolname = '{AUTHENTICATOR}') then
+             create role {AUTHENTICATOR} login noinherit;
+           end if;
+         end $$;
+         alter role {AUTHENTICATOR} password '{password}';
+         grant anon, authenticated, service_role to {AUTHENTICATOR};"
+    );
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(|e| format!("creating {AUTHENTICATOR}: {}", describe(&e)))
 }
 
 /// One dedicated connection (for the change stream, whose notifications need the connection's

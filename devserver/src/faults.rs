@@ -183,11 +183,3 @@ impl Faults {
         self.set_frames(FrameFaults::default());
     }
 }
-
-/// A fresh random token: 16 bytes from the kernel, in hex.
-pub fn random_token() -> std::io::Result<String> {
-    use std::io::Read;
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}

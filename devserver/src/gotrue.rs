@@ -28,7 +28,7 @@ pub async fn token(
     Query(params): Query<HashMap<String, String>>,
     Json(body): Json<Value>,
 ) -> Response {
-    let Ok(client) = state.pool.get().await else {
+    let Ok(client) = state.system_pool.get().await else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "unexpected_failure",
@@ -160,7 +160,7 @@ pub async fn signup(State(state): State<Arc<AppState>>, Json(body): Json<Value>)
         .get("display_name")
         .and_then(Value::as_str)
         .map_or_else(|| email.clone(), str::to_owned);
-    let Ok(client) = state.pool.get().await else {
+    let Ok(client) = state.system_pool.get().await else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "unexpected_failure",
@@ -223,7 +223,7 @@ pub async fn user(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
             "This endpoint requires a user token",
         );
     };
-    let Ok(client) = state.pool.get().await else {
+    let Ok(client) = state.system_pool.get().await else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "unexpected_failure",
@@ -265,7 +265,7 @@ pub async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
             "This endpoint requires a user token",
         );
     };
-    let Ok(client) = state.pool.get().await else {
+    let Ok(client) = state.system_pool.get().await else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "unexpected_failure",

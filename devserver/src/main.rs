@@ -201,7 +201,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
     }
     let faults_token = if args.faults {
-        faults::random_token().map_err(|e| format!("reading /dev/urandom: {e}"))?
+        auth::random_secret().map_err(|e| format!("reading /dev/urandom: {e}"))?
     } else {
         String::new()
     };
@@ -216,9 +216,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             (Some(cluster), url, true)
         }
     };
-    let pool = db::pool(&database_url, 16)?;
-    db::prepare(&pool, bootstrap, !args.no_seed).await?;
-    let client = pool.get().await.map_err(|e| e.to_string())?;
+    // Auth and Realtime authorization use the database URL's own user (a superuser, as
+    // Supabase's GoTrue and Realtime use admin roles); REST requests connect as the
+    // authenticator, which can only become the caller's API role.
+    let system_pool = db::pool(&database_url, 8, None)?;
+    db::prepare(&system_pool, bootstrap, !args.no_seed).await?;
+    let password = auth::random_secret().map_err(|e| format!("reading /dev/urandom: {e}"))?;
+    db::create_authenticator(&system_pool, &password).await?;
+    let pool = db::pool(&database_url, 16, Some((db::AUTHENTICATOR, &password)))?;
+    let client = system_pool.get().await.map_err(|e| e.to_string())?;
     let schema = schema::Schema::load(&client)
         .await
         .map_err(|e| db::describe(&e))?;
@@ -226,6 +232,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let keys = auth::Keys::new(&args.jwt_secret, args.token_ttl);
     let state = Arc::new(state::AppState {
         pool,
+        system_pool,
         anon_key: keys.anon_key(),
         keys,
         schema,

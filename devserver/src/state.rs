@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 /// Everything handlers share.
 pub struct AppState {
-    /// Connections for REST and auth.
+    /// Connections for REST, as the authenticator role.
     pub pool: Pool,
+    /// Connections for auth and Realtime authorization, as the database URL's user.
+    pub system_pool: Pool,
     /// Token signing and verification.
     pub keys: Keys,
     /// The anon key clients send as `apikey`.

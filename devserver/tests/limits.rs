@@ -223,3 +223,45 @@ async fn a_client_that_stops_reading_is_dropped_not_buffered() {
         "the stalled client was dropped (got {stalled_got} of 40)"
     );
 }
+
+#[tokio::test]
+async fn rest_runs_as_an_authenticator_without_privileges_and_the_cluster_wants_a_password() {
+    let server = Server::start(&[]);
+    let bob = token("bob", 3600);
+    assert_eq!(server.rest("GET", "songs?limit=1", &bob, None).await.0, 200);
+
+    let (admin, connection) = tokio_postgres::connect(&server.database, tokio_postgres::NoTls)
+        .await
+        .expect("the ready line's URL, with its password, connects");
+    tokio::spawn(connection);
+    let row = admin
+        .query_one(
+            "select r.rolsuper, r.rolbypassrls, r.rolinherit,
+                    (select count(*) from pg_stat_activity a where a.usename = r.rolname)
+             from pg_roles r where r.rolname = 'rockon_authenticator'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (superuser, bypass, inherit, connections): (bool, bool, bool, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert!(
+        !superuser && !bypass && !inherit,
+        "no privileges of its own"
+    );
+    assert!(connections > 0, "REST connects as the authenticator");
+
+    // Without the password, nobody gets in, not even on loopback.
+    let url = server.database.clone();
+    let (userinfo, rest) = url
+        .trim_start_matches("postgres://")
+        .split_once('@')
+        .unwrap();
+    let user = userinfo.split(':').next().unwrap();
+    let without = format!("postgres://{user}@{rest}");
+    let refused = tokio_postgres::connect(&without, tokio_postgres::NoTls).await;
+    assert!(
+        refused.is_err(),
+        "a connection without the password is refused"
+    );
+}

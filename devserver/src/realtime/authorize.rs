@@ -8,7 +8,7 @@ use crate::state::{AppState, Caller};
 /// Whether the caller may read the private channel `topic` (without the `realtime:` prefix).
 pub async fn may_read(state: &AppState, claims: &Claims, topic: &str) -> Result<bool, String> {
     let caller = Caller::from_claims(claims).map_err(|e| e.realtime_reason())?;
-    let mut client = state.pool.get().await.map_err(|e| e.to_string())?;
+    let mut client = state.system_pool.get().await.map_err(|e| e.to_string())?;
     let tx = client.transaction().await.map_err(|e| e.to_string())?;
     tx.execute(
         "insert into realtime.messages (topic, extension, private) values ($1, 'presence', true)",

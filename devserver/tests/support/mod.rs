@@ -23,6 +23,8 @@ pub struct Server {
     pub anon_key: String,
     /// The admin token of the fault switches (empty without `--faults`).
     pub faults_token: String,
+    /// The database URL (the superuser's, with its password).
+    pub database: String,
 }
 
 impl Server {
@@ -49,6 +51,7 @@ impl Server {
             url: ready["url"].as_str().unwrap().to_owned(),
             anon_key: ready["anonKey"].as_str().unwrap().to_owned(),
             faults_token: ready["faultsToken"].as_str().unwrap_or("").to_owned(),
+            database: ready["database"].as_str().unwrap_or("").to_owned(),
         }
     }
 
