@@ -608,6 +608,17 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
 }
 
 /// A JSON array of rows from a REST body.
+/// A pull answer that cannot be read: nothing of it is applied and no cursor moves; the next
+/// catch-up (at the latest the anti-entropy pull) asks again.
+fn unreadable_page(inner: &Inner, table: &str, why: &str) {
+    (inner.on_event)(ReadEvent::Error {
+        code: "unreadable_answer",
+        message: format!(
+            "a catch-up page of {table} could not be read ({why}); it will be pulled again"
+        ),
+    });
+}
+
 fn parse_rows(body: &str) -> Result<Array, JsValue> {
     let value = js_sys::JSON::parse(body)?;
     wasm_bindgen::JsCast::dyn_into::<Array>(value)
@@ -691,26 +702,36 @@ async fn pull_band(inner: &Rc<Inner>, band: &str) {
                 _ => return,
             };
             let Ok(page) = parse_rows(&body) else {
-                return;
+                return unreadable_page(inner, &table.name, "not a JSON array of rows");
             };
             let count = page.length() as usize;
-            let last = page.get(page.length().saturating_sub(1));
-            let cursor = (count > 0).then(|| Cursor {
-                updated_at: Reflect::get(&last, &"updated_at".into())
+            let text = |row: &JsValue, field: &str| {
+                Reflect::get(row, &field.into())
                     .ok()
                     .and_then(|v| v.as_string())
-                    .unwrap_or_default(),
-                id: Reflect::get(&last, &"id".into())
-                    .ok()
-                    .and_then(|v| v.as_string())
-                    .unwrap_or_default(),
-            });
+            };
+            // The cursor is the last row's (updated_at, id), both as the server wrote them: a
+            // row without them is an unreadable answer, never an empty cursor to page from.
+            let cursor = if count == 0 {
+                None
+            } else {
+                let last = page.get(page.length() - 1);
+                match (text(&last, "updated_at"), text(&last, "id")) {
+                    (Some(updated_at), Some(id)) => Some(Cursor { updated_at, id }),
+                    _ => {
+                        return unreadable_page(
+                            inner,
+                            &table.name,
+                            "a row without updated_at or id",
+                        )
+                    }
+                }
+            };
             let fresh = Array::new();
             for row in page.iter() {
-                let id = Reflect::get(&row, &"id".into())
-                    .ok()
-                    .and_then(|v| v.as_string())
-                    .unwrap_or_default();
+                let Some(id) = text(&row, "id") else {
+                    return unreadable_page(inner, &table.name, "a row without an id");
+                };
                 if !(inner.has_local_edits)(&table.name, &id) {
                     fresh.push(&row);
                 }
