@@ -12,7 +12,7 @@
 //! returns, performs the [`HttpRequest`]s, and reports responses with the current time.
 
 use crate::backoff::BackoffPolicy;
-use crate::merge::{three_way, ConflictPolicy, FieldConflict};
+use crate::merge::{ConflictPolicy, FieldConflict};
 use crate::percent_encode;
 use crate::rng::SplitMix64;
 use crate::schema::TableSchema;
@@ -20,6 +20,8 @@ use crate::sorted::SortedMap;
 use crate::Millis;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+mod answers;
 
 /// What a write does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -567,170 +569,6 @@ impl Outbox {
         }
     }
 
-    /// The server has the write: drop the entry, store the server's row.
-    fn settle(&mut self, entry: &Entry, server_row: Map<String, Value>) -> Vec<Effect> {
-        self.paused_until = None;
-        self.entries.remove(&entry.seq);
-        // Later entries of the row now build on this server row.
-        for later in self.entries.values_mut() {
-            if later.table == entry.table && later.row_id == entry.row_id {
-                later.base = Some(server_row.clone());
-            }
-        }
-        let laters: Vec<Entry> = self
-            .row_entries(&entry.table, &entry.row_id)
-            .cloned()
-            .collect();
-        // Later edits of the row are still only local: the local row keeps them on top of the
-        // server's (never show the server row alone while the user's newer values wait).
-        let stored = if laters.is_empty() {
-            Effect::StoreServerRow {
-                table: entry.table.clone(),
-                row: server_row,
-            }
-        } else {
-            let mut row = server_row;
-            for later in &laters {
-                match later.op {
-                    Op::Delete => {
-                        // The device's time of the delete, until the server stamps its own.
-                        let stamp = later
-                            .fields
-                            .get("deleted_at")
-                            .cloned()
-                            .unwrap_or_else(|| Value::String("1970-01-01T00:00:00Z".into()));
-                        if row.get("deleted_at").is_none_or(Value::is_null) {
-                            row.insert("deleted_at".into(), stamp);
-                        }
-                    }
-                    _ => row.extend(later.fields.clone()),
-                }
-            }
-            Effect::StoreMergedRow {
-                table: entry.table.clone(),
-                row,
-            }
-        };
-        let mut effects = vec![Effect::RemoveEntry(entry.seq), stored];
-        effects.extend(laters.into_iter().map(Effect::PutEntry));
-        effects.extend(self.status_effect(entry));
-        effects
-    }
-
-    /// After an empty answer: the row as the server has it now decides.
-    fn resolve(
-        &mut self,
-        entry: &Entry,
-        remote: Option<Map<String, Value>>,
-        table: &TableSchema,
-        local_row: Option<&Map<String, Value>>,
-    ) -> Vec<Effect> {
-        let deleted =
-            |row: &Map<String, Value>| row.get("deleted_at").is_some_and(|v| !v.is_null());
-        match (entry.op, remote) {
-            // The insert was already there (a retry after a lost response): it is ours.
-            (Op::Insert, Some(server_row)) => self.settle(entry, server_row),
-            (Op::Insert, None) => self.park(
-                entry,
-                403,
-                r#"{"message":"the row exists but is not visible to this user"}"#,
-            ),
-            // Deleted on the server already: the local delete is done.
-            (Op::Delete, None) => self.drop_entry(entry),
-            (Op::Delete, Some(server_row)) if deleted(&server_row) => {
-                self.settle(entry, server_row)
-            }
-            // Someone changed it meanwhile; the local delete still wins, on the new version.
-            (Op::Delete, Some(server_row)) => {
-                self.rebase(entry, server_row, Map::new(), Vec::new())
-            }
-            // The update committed and only its answer was lost: the server's row is exactly
-            // one version past the base and holds every value sent. Ours; nothing to merge.
-            (Op::Update, Some(server_row)) if is_own_commit(entry, &server_row) => {
-                self.settle(entry, server_row)
-            }
-            (Op::Update, remote) => {
-                // The entry's fields are what the user set: they count even if the stored
-                // row was overwritten meanwhile (say, by a server row another tab's push or a
-                // pull stored before this tab knew of the entry).
-                let mut local = local_row.cloned().unwrap_or_default();
-                local.extend(entry.fields.clone());
-                match remote {
-                    Some(server_row) if !deleted(&server_row) => {
-                        let base = entry.base.clone().unwrap_or_default();
-                        let fields: Vec<&str> =
-                            table.fields.iter().map(|f| f.name.as_str()).collect();
-                        let merge = three_way(&base, &local, &server_row, &fields, self.policy);
-                        let mut effects = Vec::new();
-                        if !merge.conflicts.is_empty() {
-                            effects.push(Effect::Conflict(ConflictRecord {
-                                table: entry.table.clone(),
-                                row_id: entry.row_id.clone(),
-                                local: local.clone(),
-                                remote: Some(server_row.clone()),
-                                fields: merge.conflicts.clone(),
-                                deleted_remotely: false,
-                            }));
-                        }
-                        effects.push(Effect::StoreMergedRow {
-                            table: entry.table.clone(),
-                            row: merge.row.clone(),
-                        });
-                        if merge.patch.is_empty() {
-                            effects.extend(self.settle(entry, server_row));
-                        } else {
-                            effects.extend(self.rebase(entry, server_row, merge.patch, Vec::new()));
-                        }
-                        effects
-                    }
-                    // Deleted remotely while edited locally: the delete stands, the local
-                    // values are kept in the conflict record.
-                    remote => {
-                        let mut effects = vec![Effect::Conflict(ConflictRecord {
-                            table: entry.table.clone(),
-                            row_id: entry.row_id.clone(),
-                            local,
-                            remote: remote.clone(),
-                            fields: Vec::new(),
-                            deleted_remotely: true,
-                        })];
-                        effects.extend(match remote {
-                            Some(server_row) => self.settle(entry, server_row),
-                            None => self.drop_entry(entry),
-                        });
-                        effects
-                    }
-                }
-            }
-        }
-    }
-
-    /// Re-targets the entry at the server's current version with `patch` and pushes it again.
-    fn rebase(
-        &mut self,
-        entry: &Entry,
-        server_row: Map<String, Value>,
-        patch: Map<String, Value>,
-        mut effects: Vec<Effect>,
-    ) -> Vec<Effect> {
-        let current = self.entries.get_mut(&entry.seq).expect("entry in outbox");
-        current.base = Some(server_row);
-        if current.op == Op::Update {
-            current.fields = patch;
-        }
-        current.attempts = 0;
-        effects.push(Effect::PutEntry(current.clone()));
-        effects.extend(self.status_effect(entry));
-        effects
-    }
-
-    fn drop_entry(&mut self, entry: &Entry) -> Vec<Effect> {
-        self.entries.remove(&entry.seq);
-        let mut effects = vec![Effect::RemoveEntry(entry.seq)];
-        effects.extend(self.status_effect(entry));
-        effects
-    }
-
     fn retry_later(
         &mut self,
         now: Millis,
@@ -871,22 +709,6 @@ fn push_request(entry: &Entry) -> HttpRequest {
             body: Some(r#"{"deleted_at":"1970-01-01T00:00:00Z"}"#.to_owned()),
         },
     }
-}
-
-/// Whether `server_row` is exactly what `entry` (an update) would have made of its base: one
-/// version further, with every field it sent. A lost answer leaves this to be recognised.
-fn is_own_commit(entry: &Entry, server_row: &Map<String, Value>) -> bool {
-    let (Some(base), Some(version)) = (
-        entry.base_version(),
-        server_row.get("version").and_then(Value::as_i64),
-    ) else {
-        return false;
-    };
-    version == base + 1
-        && entry
-            .fields
-            .iter()
-            .all(|(field, sent)| server_row.get(field) == Some(sent))
 }
 
 fn message_of(body: &str) -> String {

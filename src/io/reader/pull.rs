@@ -1,0 +1,164 @@
+//! Catch-up pulls: every table of a band from its saved cursor, page by page, over REST.
+
+use super::*;
+
+/// Rows per catch-up page.
+const PAGE_SIZE: usize = 1000;
+
+/// How far before the saved cursor each pull starts.
+const OVERLAP_MS: u64 = 5_000;
+
+pub(super) fn start_pull(inner: &Rc<Inner>, band: String) {
+    if !inner.pulling.borrow_mut().insert(band.clone()) {
+        inner.pull_again.borrow_mut().insert(band);
+        return;
+    }
+    let weak: Weak<Inner> = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        loop {
+            let Some(inner) = weak.upgrade() else { return };
+            pull_band(&inner, &band).await;
+            if !inner.pull_again.borrow_mut().remove(&band) {
+                inner.pulling.borrow_mut().remove(&band);
+                return;
+            }
+        }
+    });
+}
+
+/// Pulls every table of a band from its cursor, page by page; each page's rows and the cursor
+/// they reach are saved in one transaction.
+async fn pull_band(inner: &Rc<Inner>, band: &str) {
+    let tables = inner.store.schema().tables.clone();
+    for table in tables {
+        let key = format!("{}:{band}", table.name);
+        let saved: Option<Cursor> = match inner.store.cursor(&key).await {
+            Ok(value) => value.and_then(|v| store::from_js(&v).ok()),
+            Err(error) => return report(inner, &error),
+        };
+        let plan = PullPlan {
+            table: table.name.clone(),
+            scope_column: table.scope.clone(),
+            scope: band.to_owned(),
+            page_size: PAGE_SIZE,
+            overlap_ms: OVERLAP_MS,
+        };
+        let mut request = plan.first_page(saved.as_ref());
+        loop {
+            let endpoint = inner.endpoint.borrow().clone();
+            let body = match http::send(&endpoint, &request).await {
+                HttpResult::Response { status: 200, body } => body,
+                HttpResult::Response { status: 401, .. } => {
+                    (inner.on_event)(ReadEvent::Realtime(Event::NeedToken));
+                    return;
+                }
+                // Offline or failing: the next catch-up (reconnect, online, visible) retries.
+                _ => return,
+            };
+            let Ok(page) = parse_rows(&body) else {
+                return unreadable_page(inner, &table.name, "not a JSON array of rows");
+            };
+            let count = page.length() as usize;
+            let text = |row: &JsValue, field: &str| {
+                Reflect::get(row, &field.into())
+                    .ok()
+                    .and_then(|v| v.as_string())
+            };
+            // The cursor is the last row's (updated_at, id), both as the server wrote them: a
+            // row without them is an unreadable answer, never an empty cursor to page from.
+            let cursor = if count == 0 {
+                None
+            } else {
+                let last = page.get(page.length() - 1);
+                match (text(&last, "updated_at"), text(&last, "id")) {
+                    (Some(updated_at), Some(id)) => Some(Cursor { updated_at, id }),
+                    _ => {
+                        return unreadable_page(
+                            inner,
+                            &table.name,
+                            "a row without updated_at or id",
+                        )
+                    }
+                }
+            };
+            let fresh = Array::new();
+            for row in page.iter() {
+                let Some(id) = text(&row, "id") else {
+                    return unreadable_page(inner, &table.name, "a row without an id");
+                };
+                if !(inner.has_local_edits)(&table.name, &id) {
+                    fresh.push(&row);
+                }
+            }
+            let cursor_record = cursor.as_ref().map(|c| (key.clone(), to_js(c)));
+            match inner
+                .store
+                .apply_batch(&[(table.name.clone(), fresh.clone())], &[], cursor_record)
+                .await
+            {
+                Ok(written) if !written.is_empty() => {
+                    let written_ids: IdSet = written.iter().cloned().collect();
+                    let rows = fresh
+                        .iter()
+                        .map(|row| observe_pulled(&table, &row, band))
+                        .filter(|row| written_ids.contains(&row.id))
+                        .collect();
+                    (inner.on_event)(ReadEvent::Observed {
+                        rows,
+                        quiet: saved.is_none(),
+                    });
+                    (inner.on_event)(ReadEvent::Change(RowsChanged {
+                        table: table.name.clone(),
+                        scope: band.to_owned(),
+                        ids: written,
+                        action: "upsert",
+                        source: "pull",
+                    }))
+                }
+                Ok(_) => {}
+                Err(error) => return report(inner, &error),
+            }
+            match cursor {
+                Some(cursor) if !plan.is_last_page(count) => request = plan.next_page(&cursor),
+                _ => break,
+            }
+        }
+    }
+}
+
+/// A pull answer that cannot be read: nothing of it is applied and no cursor moves; the next
+/// catch-up (at the latest the anti-entropy pull) asks again.
+fn unreadable_page(inner: &Inner, table: &str, why: &str) {
+    (inner.on_event)(ReadEvent::Error {
+        code: "unreadable_answer",
+        message: format!(
+            "a catch-up page of {table} could not be read ({why}); it will be pulled again"
+        ),
+    });
+}
+
+/// A JSON array of rows from a REST body.
+pub(super) fn parse_rows(body: &str) -> Result<Array, JsValue> {
+    let value = js_sys::JSON::parse(body)?;
+    wasm_bindgen::JsCast::dyn_into::<Array>(value)
+}
+
+/// Who changed a row how, from a row a pull found: new if it was never updated.
+fn observe_pulled(spec: &TableSchema, row: &JsValue, scope: &str) -> ObservedRow {
+    let text = |key: &str| Reflect::get(row, &key.into()).ok()?.as_string();
+    let action = if text("deleted_at").is_some() {
+        Action::Deleted
+    } else if text("created_at").is_some() && text("created_at") == text("updated_at") {
+        Action::Added
+    } else {
+        Action::Updated
+    };
+    ObservedRow {
+        table: spec.name.clone(),
+        scope: scope.to_owned(),
+        id: text("id").unwrap_or_default(),
+        author: text("last_modified_by"),
+        label: spec.label.as_deref().and_then(text),
+        action,
+    }
+}
