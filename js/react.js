@@ -197,7 +197,8 @@ export function useConnection() {
       storeFor(client, 'connection', () => ({
         initial: client.connectionInfo(),
         load: () => client.connectionInfo(),
-        events: ['connection', 'latency', 'bands', 'channelError'],
+        // syncStatus and change move the pending and failed counts and the last sync.
+        events: ['connection', 'latency', 'bands', 'channelError', 'syncStatus', 'change'],
       })),
     [client],
   );

@@ -564,3 +564,48 @@ async fn lists_sort_the_way_people_read() {
     );
     assert_eq!(titles(top), ["Zebra", "Bravo"]);
 }
+
+#[wasm_bindgen_test]
+async fn connection_info_counts_pending_and_failed_writes_and_the_last_sync() {
+    let alice = sign_in("alice").await;
+    let client = open(&alice, &unique("sync-state"), URL, json!({})).await;
+    let info = |client: &SyncClient| to_json(&client.connection_info());
+    assert_eq!(
+        info(&client)["lastSyncedAt"],
+        Value::Null,
+        "nothing confirmed yet"
+    );
+    client.set_online(false);
+    let before = js_sys::Date::now();
+    call(client.create(
+        "songs".into(),
+        js(json!({"bandId": ROCKERS, "title": unique("waits")})),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            info(&client)["pendingCount"].clone(),
+            info(&client)["failedCount"].clone()
+        ),
+        (json!(1), json!(0))
+    );
+    // Back online the write lands; a write to a band alice is not in is refused and kept.
+    client.set_online(true);
+    call(client.create(
+        "songs".into(),
+        js(json!({"bandId": TRIO, "title": unique("refused")})),
+    ))
+    .await
+    .unwrap();
+    eventually(10_000, "one landed, one refused", || async {
+        let now = info(&client);
+        now["pendingCount"] == 0 && now["failedCount"] == 1
+    })
+    .await;
+    let synced = info(&client)["lastSyncedAt"]
+        .as_f64()
+        .expect("a confirmed push");
+    assert!(synced >= before, "{synced} >= {before}");
+    client.close();
+}

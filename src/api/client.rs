@@ -649,9 +649,13 @@ impl SyncClient {
             Some(remote) if !leader => {
                 js_sys::Object::assign(&js_sys::Object::new(), &remote.into()).into()
             }
-            _ => to_js(&self.inner.reader.info()),
+            _ => to_js(&super::tabs::local_info(&self.inner)),
         };
+        // Counted from this tab's copy of the shared outbox.
+        let (pending, failed) = self.inner.writer.counts();
         let _ = Reflect::set(&info, &"leader".into(), &leader.into());
+        let _ = Reflect::set(&info, &"pendingCount".into(), &(pending as u32).into());
+        let _ = Reflect::set(&info, &"failedCount".into(), &(failed as u32).into());
         info
     }
 

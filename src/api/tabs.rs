@@ -13,6 +13,7 @@
 
 use super::client::{Inner, SyncClient};
 use super::events::{object, presence_to_js};
+use crate::io::reader::ConnectionInfo;
 use crate::io::store::{from_js, to_js};
 use crate::io::tabs::Tabs;
 use js_sys::{Object, Reflect};
@@ -25,8 +26,15 @@ use wasm_bindgen::JsValue;
 /// Events each tab computes for itself, never relayed.
 const LOCAL_ONLY: &[&str] = &["unread", "storage", "leader"];
 
-/// Events after which the leader tells the others about its connection.
-const CONNECTION_NEWS: &[&str] = &["connection", "latency", "bands", "channelError"];
+/// Events after which the leader tells the others about its connection (a settled push moves
+/// the last-synced time).
+const CONNECTION_NEWS: &[&str] = &[
+    "connection",
+    "latency",
+    "bands",
+    "channelError",
+    "syncStatus",
+];
 
 /// This tab's part in the group.
 #[derive(Default)]
@@ -154,7 +162,20 @@ fn relay(inner: &Inner, event: &JsValue) {
 fn post_info(inner: &Inner) {
     inner
         .tabs
-        .post("info", &[("info", to_js(&inner.reader.info()))]);
+        .post("info", &[("info", to_js(&local_info(inner)))]);
+}
+
+/// This tab's connection, with the last time the server confirmed anything: a pull of the
+/// reader or a push of the writer.
+pub(super) fn local_info(inner: &Inner) -> ConnectionInfo {
+    let mut info = inner.reader.info();
+    if let Some(pushed) = inner.writer.last_confirmed() {
+        info.last_synced_at = Some(
+            info.last_synced_at
+                .map_or(pushed, |pulled| pulled.max(pushed)),
+        );
+    }
+    info
 }
 
 /// This tab leads now: it pushes the outbox and goes live as the app asked.

@@ -135,6 +135,13 @@ export interface ConnectionInfo {
   lastError: string | null; polling: boolean; bands: string[];
   /** Whether this tab leads (holds the socket); otherwise the figures are the leading tab's. */
   leader: boolean;
+  /** Writes waiting for the server ("3 pending"). */
+  pendingCount: number;
+  /** Writes the server refused, kept until retried or discarded. */
+  failedCount: number;
+  /** When the server last confirmed this client's data (a pull completed or a push settled),
+   * epoch milliseconds; `null` before the first ("synced 2 min ago"). */
+  lastSyncedAt: number | null;
 }
 
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'error';

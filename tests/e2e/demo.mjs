@@ -224,6 +224,10 @@ try {
       }
     }, { band: ROCKERS, tag });
     check(await item(tab, `${tag} song 7`).count() === 1, 'the edits show at once, offline');
+    // The navigation says how many writes wait.
+    await tab.waitForFunction(() => /^\d+ pending$/.test(document.querySelector('[data-testid=pending-count]')?.textContent ?? ''), null, { timeout: 5000 });
+    const waiting = Number((await tab.textContent('[data-testid=pending-count]')).split(' ')[0]);
+    check(waiting >= 20, `the navigation counts the waiting writes: ${waiting}`);
     // Reload while the server stays unreachable (its REST refused), so the writes must
     // survive in the outbox; then the network comes back.
     await aliceContext.route(`${ready.url}/rest/**`, (route) => route.abort());
@@ -233,6 +237,9 @@ try {
     await aliceContext.unroute(`${ready.url}/rest/**`);
     await tab.evaluate(() => window.rockon.client.forceSync());
     await item(bob, `${tag} song 7`).waitFor({ timeout: 15000 });
+    // Once everything is on the server, the count goes and the last sync is recent.
+    await tab.locator('[data-testid=pending-count]').waitFor({ state: 'detached', timeout: 15000 });
+    check(/^synced (just now|\d+ s ago)$/.test(await tab.textContent('[data-testid=last-synced]')), 'synced just now');
     for (const [section, count] of [['songs', 8], ['setlists', 4], ['shows', 4], ['practice_sessions', 4]]) {
       await bob.click(`[data-testid=section-${section}]`);
       await bob.waitForFunction(({ tag, count }) =>

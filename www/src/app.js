@@ -189,11 +189,23 @@ function ConnectionIndicator() {
   const client = useSyncClient();
   const info = useConnection();
   const [open, setOpen] = useState(false);
-  const pending = useOutboxSize();
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    // "synced 2 min ago" ages without an event.
+    const timer = setInterval(() => setTick((n) => n + 1), 10_000);
+    return () => clearInterval(timer);
+  }, []);
+  const pending = info.pendingCount ?? 0;
+  const failed = info.failedCount ?? 0;
   return html`
     <span class="connection">
       <button class=${`dot ${COLORS[info.state] ?? 'yellow'}`} data-testid="connection" data-state=${info.state}
               title=${info.state} onClick=${() => setOpen(!open)}>${info.state}</button>
+      <span class="sync-state" data-testid="sync-state">
+        ${pending ? html`<span data-testid="pending-count">${pending} pending</span>` : null}
+        ${failed ? html`<span class="failed" data-testid="failed-count">${failed} failed</span>` : null}
+        <span data-testid="last-synced">${syncedAgo(info.lastSyncedAt)}</span>
+      </span>
       ${open ? html`
         <div class="popover" data-testid="connection-details">
           <dl>
@@ -201,7 +213,8 @@ function ConnectionIndicator() {
             <dt>Latency</dt><dd>${info.latencyMs == null ? '–' : `${info.latencyMs} ms`}</dd>
             <dt>Reconnects</dt><dd>${info.reconnects}</dd>
             <dt>Pending writes</dt><dd data-testid="pending">${pending}</dd>
-            <dt>Last sync</dt><dd>${lastSync(client)}</dd>
+            <dt>Failed writes</dt><dd data-testid="failed">${failed}</dd>
+            <dt>Last sync</dt><dd>${info.lastSyncedAt ? new Date(info.lastSyncedAt).toLocaleTimeString() : '–'}</dd>
             <dt>This tab</dt><dd>${info.leader ? 'holds the connection' : 'shares another tab\'s connection'}</dd>
             ${info.lastError ? html`<dt>Last error</dt><dd>${info.lastError}</dd>` : null}
           </dl>
@@ -210,16 +223,13 @@ function ConnectionIndicator() {
     </span>`;
 }
 
-function lastSync(client) {
-  const last = [...client.syncLog()].reverse().find((e) => e.type === 'change' && e.source !== 'local');
-  return last ? new Date(last.at).toLocaleTimeString() : '–';
-}
-
-function useOutboxSize() {
-  const client = useSyncClient();
-  const [size, setSize] = useState(() => client.outbox().length);
-  useEffect(() => client.on('syncStatus', () => setSize(client.outbox().length)), [client]);
-  return size;
+/** "synced 2 min ago", from the server-confirmed time the library reports. */
+function syncedAgo(at) {
+  if (!at) return 'not synced yet';
+  const seconds = Math.max(0, Math.round((Date.now() - at) / 1000));
+  if (seconds < 10) return 'synced just now';
+  if (seconds < 60) return `synced ${seconds} s ago`;
+  return `synced ${Math.round(seconds / 60)} min ago`;
 }
 
 function Presence({ bandId, view, itemId, names, me }) {

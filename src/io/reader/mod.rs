@@ -106,6 +106,9 @@ pub struct ConnectionInfo {
     pub polling: bool,
     /// Bands followed.
     pub bands: Vec<String>,
+    /// When the server last confirmed this client's state (epoch ms): a band's catch-up pull
+    /// completed, or (added by the client) a push settled.
+    pub last_synced_at: Option<f64>,
 }
 
 /// Whether a row has local edits waiting in the outbox (those are never overwritten).

@@ -124,6 +124,8 @@ async fn pull_band(inner: &Rc<Inner>, band: &str) {
             }
         }
     }
+    // Every table of the band answered and was applied: the band is as the server has it.
+    inner.info.borrow_mut().last_synced_at = Some(js_sys::Date::now());
 }
 
 /// A pull answer that cannot be read: nothing of it is applied and no cursor moves; the next

@@ -122,6 +122,13 @@ async fn drain(weak: Weak<Inner>) {
 
 /// Persists the effects of one push in one transaction, then tells the app.
 pub(super) async fn apply(inner: &Rc<Inner>, effects: Vec<Effect>) -> Result<(), StoreError> {
+    if effects
+        .iter()
+        .any(|e| matches!(e, Effect::StoreServerRow { .. }))
+    {
+        // The server answered with its row: this write is confirmed.
+        inner.last_confirmed.set(js_sys::Date::now());
+    }
     let mut writes = Vec::new();
     let mut events = Vec::new();
     for effect in effects {

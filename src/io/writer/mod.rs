@@ -143,6 +143,8 @@ struct Inner {
     offline: Cell<bool>,
     /// This tab's salt in sequence numbers, so tabs writing in the same millisecond differ.
     salt: Cell<u64>,
+    /// When a push last settled (epoch ms; 0 before the first).
+    last_confirmed: Cell<f64>,
     timer: RefCell<Option<Timeout>>,
     on_event: Box<dyn Fn(WriteEvent)>,
 }
@@ -199,6 +201,7 @@ impl Writer {
                 leader: Cell::new(false),
                 offline: Cell::new(false),
                 salt: Cell::new(new_salt()),
+                last_confirmed: Cell::new(0.0),
                 timer: RefCell::new(None),
                 on_event,
             }),
@@ -210,6 +213,19 @@ impl Writer {
     /// The outbox entries, in push order.
     pub fn entries(&self) -> Vec<Entry> {
         self.inner.outbox.borrow().entries().cloned().collect()
+    }
+
+    /// Writes waiting for the server, and writes it refused (parked until retried or
+    /// discarded).
+    pub fn counts(&self) -> (usize, usize) {
+        let outbox = self.inner.outbox.borrow();
+        let failed = outbox.entries().filter(|e| e.failed.is_some()).count();
+        (outbox.entries().count() - failed, failed)
+    }
+
+    /// When a push of this tab last settled (epoch ms).
+    pub fn last_confirmed(&self) -> Option<f64> {
+        Some(self.inner.last_confirmed.get()).filter(|at| *at > 0.0)
     }
 
     /// A row's sync status.
