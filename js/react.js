@@ -304,7 +304,6 @@ export function useNotifications(max = 5) {
 function notificationStore(client, max) {
   const subscribers = new Set();
   let list = Object.freeze([]);
-  let nextId = 1;
   let unsubscribe = null;
   const publish = (next) => {
     list = Object.freeze(next);
@@ -316,7 +315,9 @@ function notificationStore(client, max) {
       subscribers.add(notify);
       if (!unsubscribe) {
         unsubscribe = client.on('notification', (event) => {
-          publish([...list, { ...event, id: nextId++ }].slice(-max));
+          // A toast that grew ("3 changes by Alice") replaces the one it started as, in place.
+          const at = list.findIndex((n) => n.id === event.id);
+          publish(at >= 0 ? list.map((n, i) => (i === at ? event : n)) : [...list, event].slice(-max));
         });
       }
       return () => {

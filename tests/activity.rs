@@ -171,7 +171,7 @@ async fn others_changes_are_unread_across_a_reload_until_read_and_own_never() {
 }
 
 #[wasm_bindgen_test]
-async fn notifications_are_batched_named_and_capped() {
+async fn notifications_show_at_once_grow_in_place_and_are_capped() {
     let alice = sign_in("alice").await;
     let bob = sign_in("bob").await;
     let options = json!({"notifications": {"windowMs": 400, "maxToasts": 2, "periodMs": 3000}});
@@ -189,26 +189,42 @@ async fn notifications_are_batched_named_and_capped() {
     assert_eq!(first["kind"], "changes");
     assert_eq!(first["author"], alice.id);
 
-    // A burst within the window is one toast; past the cap of two, one summary at the end.
-    for _ in 0..3 {
-        insert_song(&alice, ROCKERS, &unique("burst")).await;
-    }
-    eventually(5_000, "the burst's toast", || async {
+    // Past the first toast's window, a burst: its first change shows at once, and the same
+    // toast (same id) becomes "3 changes by Alice" when the window closes.
+    gloo_timers::future::TimeoutFuture::new(600).await;
+    let burst = unique("burst");
+    insert_song(&alice, ROCKERS, &burst).await;
+    eventually(5_000, "the burst's first toast", || async {
         toasts.length() == 2
     })
     .await;
-    assert_eq!(field(&toasts.get(1), "text"), "3 changes by Alice");
+    assert_eq!(
+        field(&toasts.get(1), "text"),
+        format!("Alice added '{burst}'")
+    );
+    for _ in 0..2 {
+        insert_song(&alice, ROCKERS, &unique("burst")).await;
+    }
+    eventually(5_000, "the burst's toast grows", || async {
+        toasts.length() == 3
+    })
+    .await;
+    let (started, grown) = (to_json(&toasts.get(1)), to_json(&toasts.get(2)));
+    assert_eq!(grown["text"], "3 changes by Alice");
+    assert_eq!(grown["id"], started["id"], "the same toast, updated");
+    // Past the cap of two toasts a period, the rest is one summary at the period's end.
+    gloo_timers::future::TimeoutFuture::new(600).await;
     insert_setlist(&alice, &unique("capped")).await;
     insert_song(&alice, ROCKERS, &unique("capped")).await;
     gloo_timers::future::TimeoutFuture::new(1_000).await;
-    assert_eq!(toasts.length(), 2, "over the cap: held back");
-    eventually(6_000, "the summary", || async { toasts.length() == 3 }).await;
-    assert_eq!(field(&toasts.get(2), "text"), "2 changes by Alice");
+    assert_eq!(toasts.length(), 3, "over the cap: held back");
+    eventually(6_000, "the summary", || async { toasts.length() == 4 }).await;
+    assert_eq!(field(&toasts.get(3), "text"), "2 changes by Alice");
 
     // Bob's own changes never make a toast.
     insert_song(&bob, ROCKERS, &unique("mine")).await;
     gloo_timers::future::TimeoutFuture::new(1_000).await;
-    assert_eq!(toasts.length(), 3);
+    assert_eq!(toasts.length(), 4);
     client.close();
 }
 

@@ -1,6 +1,7 @@
 //! Notifications ("toasts") about other members' changes, batched so a burst does not flood
-//! the screen: one author's changes within a window become one toast ("3 changes by Alice"),
-//! and past a rate cap the rest of the period is summed up in one final toast. Sans-IO like the
+//! the screen: an author's first change shows at once, and their further changes within the
+//! window update that same toast when it closes ("3 changes by Alice", same id); past a rate
+//! cap the rest of the period is summed up in one final toast. Sans-IO like the
 //! rest of the core: changes and time come in, toasts come out at the deadlines it announces.
 
 use crate::sorted::{SortedMap, SortedSet};
@@ -56,6 +57,8 @@ impl ToastKind {
 /// A toast for the app to render — as text, never as HTML.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Toast {
+    /// Its id: a toast with an id already shown replaces that one (a batch that grew).
+    pub id: u64,
     /// What it is about.
     pub kind: ToastKind,
     /// The author (absent for a summary of several authors).
@@ -105,9 +108,19 @@ impl Default for NotifyConfig {
     }
 }
 
+/// A toast shows this long at most after the first change while the author's name is looked
+/// up ("Alice added…" rather than "Someone added…"); a known author's shows at once.
+const NAME_WAIT_MS: u64 = 500;
+
 struct Batch {
     opened: Millis,
     changes: Vec<Change>,
+    /// The toast shown for the batch, once shown.
+    toast: Option<u64>,
+    /// The rate cap held the batch back: its changes go to the period's summary.
+    held: bool,
+    /// Changes already in the shown toast or in the summary.
+    accounted: usize,
 }
 
 /// The batching engine.
@@ -124,6 +137,7 @@ pub struct Notifier {
     down_since: Option<Millis>,
     lost_announced: bool,
     was_connected: bool,
+    next_id: u64,
 }
 
 impl Notifier {
@@ -141,7 +155,13 @@ impl Notifier {
             down_since: None,
             lost_announced: false,
             was_connected: false,
+            next_id: 0,
         }
+    }
+
+    fn new_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
     }
 
     /// The connection went up (`true`) or down at `now`. Going down is announced only once it
@@ -151,7 +171,9 @@ impl Notifier {
             self.was_connected = true;
             self.down_since = None;
             if std::mem::take(&mut self.lost_announced) {
+                let id = self.new_id();
                 self.out.push_back(Toast {
+                    id,
                     kind: ToastKind::ConnectionRestored,
                     author: None,
                     count: 0,
@@ -168,9 +190,18 @@ impl Notifier {
         Some(self.down_since? + self.config.connection_grace_ms?)
     }
 
-    /// Remembers a member's display name (from profiles).
+    /// Remembers a member's display name (from profiles); a toast waiting for it shows now.
     pub fn set_name(&mut self, user: impl Into<String>, name: impl Into<String>) {
-        self.names.insert(user.into(), name.into());
+        let user = user.into();
+        self.names.insert(user.clone(), name.into());
+        let waiting = self
+            .batches
+            .get(&user)
+            .filter(|b| b.toast.is_none() && !b.held)
+            .map(|b| b.opened);
+        if let Some(opened) = waiting {
+            self.show(opened, &user);
+        }
     }
 
     /// A change arrived at `now`.
@@ -187,21 +218,53 @@ impl Notifier {
             return;
         }
         self.handle_timeout(now);
-        self.batches
-            .get_or_insert_with(change.author.clone(), || Batch {
+        let author = change.author.clone();
+        if let Some(batch) = self.batches.get_mut(&author) {
+            batch.changes.push(change);
+            return;
+        }
+        self.batches.insert(
+            author.clone(),
+            Batch {
                 opened: now,
-                changes: Vec::new(),
-            })
-            .changes
-            .push(change);
+                changes: vec![change],
+                toast: None,
+                held: false,
+                accounted: 0,
+            },
+        );
+        // An author's first change in a while shows at once when their name is known.
+        if self.names.contains_key(&author) {
+            self.show(now, &author);
+        }
+    }
+
+    /// Shows the toast of `author`'s open batch (or hands it to the summary, over the cap).
+    fn show(&mut self, now: Millis, author: &str) {
+        let Some(changes) = self.batches.get(author).map(|b| b.changes.clone()) else {
+            return;
+        };
+        let count = changes.len();
+        let toast = self.emit(now, changes);
+        let batch = self.batches.get_mut(author).expect("read above");
+        batch.toast = toast;
+        batch.held = toast.is_none();
+        batch.accounted = count;
+    }
+
+    fn name_wait(&self) -> u64 {
+        NAME_WAIT_MS.min(self.config.window_ms)
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next run.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let windows = self
-            .batches
-            .values()
-            .map(|b| b.opened + self.config.window_ms);
+        let windows = self.batches.values().map(|b| {
+            if b.toast.is_none() && !b.held {
+                b.opened + self.name_wait()
+            } else {
+                b.opened + self.config.window_ms
+            }
+        });
         windows
             .chain(self.suppressed_until)
             .chain(self.lost_deadline())
@@ -213,12 +276,24 @@ impl Notifier {
         if self.lost_deadline().is_some_and(|t| t <= now) {
             self.down_since = None;
             self.lost_announced = true;
+            let id = self.new_id();
             self.out.push_back(Toast {
+                id,
                 kind: ToastKind::ConnectionLost,
                 author: None,
                 count: 0,
                 text: "Connection lost: changes are saved here and will sync".into(),
             });
+        }
+        // Names not found in time: the toast shows with "Someone".
+        let unnamed: Vec<String> = self
+            .batches
+            .iter()
+            .filter(|(_, b)| b.toast.is_none() && !b.held && b.opened + self.name_wait() <= now)
+            .map(|(author, _)| author.clone())
+            .collect();
+        for author in unnamed {
+            self.show(now, &author);
         }
         let due: Vec<String> = self
             .batches
@@ -228,7 +303,21 @@ impl Notifier {
             .collect();
         for author in due {
             let batch = self.batches.remove(&author).expect("listed above");
-            self.emit(now, batch.changes);
+            if batch.changes.len() <= batch.accounted {
+                continue;
+            }
+            match batch.toast {
+                // The toast shown for the first changes now stands for the whole batch.
+                Some(id) => {
+                    let mut toast = self.describe(&batch.changes);
+                    toast.id = id;
+                    self.out.push_back(toast);
+                }
+                // Held back by the cap: the rest joins the summary.
+                None => self
+                    .suppressed
+                    .extend(batch.changes.into_iter().skip(batch.accounted)),
+            }
         }
         if self.suppressed_until.is_some_and(|t| t <= now) {
             self.suppressed_until = None;
@@ -239,6 +328,7 @@ impl Notifier {
                     self.describe(&changes)
                 } else {
                     Toast {
+                        id: self.new_id(),
                         kind: ToastKind::Changes,
                         author: None,
                         count: changes.len(),
@@ -255,7 +345,8 @@ impl Notifier {
         self.out.pop_front()
     }
 
-    fn emit(&mut self, now: Millis, changes: Vec<Change>) {
+    /// Shows a new toast for `changes` unless the rate cap holds it back; its id if shown.
+    fn emit(&mut self, now: Millis, changes: Vec<Change>) -> Option<u64> {
         while self
             .sent
             .front()
@@ -271,11 +362,13 @@ impl Notifier {
                 .map_or(now, |t| *t + self.config.period_ms);
             self.suppressed_until.get_or_insert(until);
             self.suppressed.extend(changes);
-            return;
+            return None;
         }
         self.sent.push_back(now);
         let toast = self.describe(&changes);
+        let id = toast.id;
         self.out.push_back(toast);
+        Some(id)
     }
 
     fn name(&self, user: &str) -> String {
@@ -285,7 +378,8 @@ impl Notifier {
             .unwrap_or_else(|| "Someone".to_owned())
     }
 
-    fn describe(&self, changes: &[Change]) -> Toast {
+    /// A new toast (with a fresh id) describing `changes`.
+    fn describe(&mut self, changes: &[Change]) -> Toast {
         let author = changes[0].author.clone();
         let who = self.name(&author);
         let text = match changes {
@@ -305,6 +399,7 @@ impl Notifier {
             many => format!("{} changes by {who}", many.len()),
         };
         Toast {
+            id: self.new_id(),
             kind: ToastKind::Changes,
             author: Some(author),
             count: changes.len(),
@@ -346,29 +441,42 @@ mod tests {
     }
 
     #[test]
-    fn one_change_names_the_author_and_the_row() {
+    fn an_authors_first_change_shows_at_once() {
         let mut n = notifier();
         n.push(
             Millis(0),
             change("alice", Action::Added, Some("Wonderwall")),
         );
-        assert_eq!(n.poll_timeout(), Some(Millis(2_000)));
-        n.handle_timeout(Millis(1_999));
-        assert!(drain(&mut n).is_empty(), "the window is still open");
+        assert_eq!(drain(&mut n), ["Alice added 'Wonderwall'"], "no wait");
+        assert_eq!(
+            n.poll_timeout(),
+            Some(Millis(2_000)),
+            "the window stays open"
+        );
         n.handle_timeout(Millis(2_000));
-        assert_eq!(drain(&mut n), ["Alice added 'Wonderwall'"]);
+        assert!(drain(&mut n).is_empty(), "one change: nothing to update");
+        // An author whose name is not known waits for it, half a second at most.
         n.push(
             Millis(3_000),
             change("carol", Action::Deleted, Some("Yellow")),
         );
-        n.handle_timeout(Millis(5_000));
+        assert!(drain(&mut n).is_empty());
+        assert_eq!(n.poll_timeout(), Some(Millis(3_500)));
+        n.handle_timeout(Millis(3_500));
         assert_eq!(drain(&mut n), ["Someone deleted a song"]);
+        // A name that arrives in time shows the toast at once, named.
+        n.push(Millis(9_000), change("dave", Action::Added, Some("Creep")));
+        n.set_name("dave", "Dave");
+        assert_eq!(drain(&mut n), ["Dave added 'Creep'"]);
     }
 
     #[test]
-    fn a_burst_by_one_author_is_one_toast_and_own_changes_none() {
+    fn a_burst_by_one_author_grows_the_same_toast_and_own_changes_make_none() {
         let mut n = notifier();
-        for t in [0, 500, 1_500] {
+        n.push(Millis(0), change("alice", Action::Updated, Some("x")));
+        let first = n.poll_toast().expect("at once");
+        assert_eq!(first.text, "Alice updated 'x'");
+        for t in [500, 1_500] {
             n.push(Millis(t), change("alice", Action::Updated, Some("x")));
         }
         n.push(Millis(100), change("me", Action::Added, Some("mine")));
@@ -376,18 +484,28 @@ mod tests {
             Millis(200),
             change("bob", Action::Updated, Some("Setlist 1")),
         );
+        assert_eq!(drain(&mut n), ["Bob updated 'Setlist 1'"]);
         n.handle_timeout(Millis(2_200));
+        let grown = n.poll_toast().expect("the update");
         assert_eq!(
-            drain(&mut n),
-            ["3 changes by Alice", "Bob updated 'Setlist 1'"]
+            (grown.id, grown.text.as_str(), grown.count),
+            (first.id, "3 changes by Alice", 3)
         );
+        assert!(n.poll_toast().is_none());
+        // Later changes start a toast of their own.
+        n.push(Millis(5_000), change("alice", Action::Added, Some("y")));
+        assert_ne!(n.poll_toast().unwrap().id, first.id);
     }
 
     #[test]
     fn past_the_rate_cap_the_rest_becomes_one_summary() {
         let mut n = notifier();
+        let authors = ["a", "b", "c", "d", "e", "f", "g"];
+        for who in authors {
+            n.set_name(who, who.to_uppercase());
+        }
         // Seven authors' toasts in one period: five shown, the rest summed up at its end.
-        for (i, who) in ["a", "b", "c", "d", "e", "f", "g"].iter().enumerate() {
+        for (i, who) in authors.iter().enumerate() {
             n.push(
                 Millis(i as u64 * 10),
                 change(who, Action::Added, Some("song")),
@@ -399,7 +517,7 @@ mod tests {
         }
         assert_eq!(drain(&mut n).len(), 5);
         let due = n.poll_timeout().expect("the summary is scheduled");
-        assert_eq!(due, Millis(12_000));
+        assert_eq!(due, Millis(10_000), "a period after the first toast");
         n.handle_timeout(due);
         assert_eq!(drain(&mut n), ["2 more changes by 2 people"]);
     }

@@ -261,6 +261,7 @@ pub fn activity_event_to_js(event: &ActivityEvent) -> Option<JsValue> {
         }
         ActivityEvent::Toast(toast) => object(&[
             ("type", "notification".into()),
+            ("id", (toast.id as f64).into()),
             ("kind", toast.kind.as_str().into()),
             ("text", toast.text.as_str().into()),
             (

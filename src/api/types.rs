@@ -80,6 +80,9 @@ export interface UnreadMark { key: string; table: string; bandId: string; id: st
 /** A toast for the app to render — as text, never as HTML. */
 export interface SyncNotification {
   type: 'notification';
+  /** A notification with an id already shown replaces it: an author's first change shows at
+   * once, and the same toast becomes "3 changes by Alice" when their window closes. */
+  id: number;
   kind: 'changes' | 'connectionLost' | 'connectionRestored';
   text: string;
   /** The author's user id; null for summaries and connection toasts. */

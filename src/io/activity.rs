@@ -117,6 +117,8 @@ impl Activity {
         }
         self.fetch_names(rows.iter().filter_map(|r| r.author.as_deref()));
         self.persist(effects);
+        // A known author's first change shows at once.
+        self.deliver();
         self.schedule();
     }
 
@@ -211,7 +213,8 @@ impl Activity {
         });
     }
 
-    /// Looks up display names not known yet, while the toasts' batching window is open.
+    /// Looks up display names not known yet; a toast waits for them briefly (see
+    /// `rockon_sync_core::notify`).
     fn fetch_names<'a>(&self, authors: impl Iterator<Item = &'a str>) {
         let missing: Vec<String> = {
             let mut named = self.inner.named.borrow_mut();
@@ -258,6 +261,12 @@ impl Activity {
                 let record = serde_json::json!({"id": id, "displayName": name});
                 cached.push(to_js(&record));
             }
+            // Toasts that waited for these names show now.
+            let activity = Activity {
+                inner: inner.clone(),
+            };
+            activity.deliver();
+            activity.schedule();
             let _ = inner.store.put_and_delete(PROFILES, &cached, &[]).await;
         });
     }
