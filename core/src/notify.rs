@@ -313,10 +313,17 @@ impl Notifier {
                     toast.id = id;
                     self.out.push_back(toast);
                 }
-                // Held back by the cap: the rest joins the summary.
-                None => self
-                    .suppressed
-                    .extend(batch.changes.into_iter().skip(batch.accounted)),
+                // Held back by the cap: the rest joins the summary, which is scheduled again
+                // if it already went out.
+                None => {
+                    self.suppressed
+                        .extend(batch.changes.into_iter().skip(batch.accounted));
+                    let period_end = self
+                        .sent
+                        .front()
+                        .map_or(now, |t| *t + self.config.period_ms);
+                    self.suppressed_until.get_or_insert(period_end.max(now));
+                }
             }
         }
         if self.suppressed_until.is_some_and(|t| t <= now) {
