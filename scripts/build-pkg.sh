@@ -16,16 +16,18 @@ wasm-opt pkg/rockon_sync_bg.wasm -Oz "${names[@]}" \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-reference-types --enable-multivalue --enable-mutable-globals \
   -o pkg/rockon_sync_bg.wasm
-# The React bindings ship in the same package, as `rockon-sync/react`.
-cp js/react.js js/react.d.ts pkg/
+# The React bindings ship in the same package, as `rockon-sync/react`, and the React Query
+# adapter as `rockon-sync/react-query`.
+cp js/react.js js/react.d.ts js/react-query.js js/react-query.d.ts pkg/
 node -e '
   const fs = require("fs");
   const file = "pkg/package.json";
   const manifest = JSON.parse(fs.readFileSync(file, "utf8"));
-  manifest.files = [...new Set([...manifest.files, "react.js", "react.d.ts"])];
+  manifest.files = [...new Set([...manifest.files, "react.js", "react.d.ts", "react-query.js", "react-query.d.ts"])];
   manifest.exports = {
     ".": { types: "./rockon_sync.d.ts", default: "./rockon_sync.js" },
     "./react": { types: "./react.d.ts", default: "./react.js" },
+    "./react-query": { types: "./react-query.d.ts", default: "./react-query.js" },
     "./package.json": "./package.json",
   };
   manifest.peerDependencies = { react: ">=18" };

@@ -5,6 +5,7 @@ import {
   SyncProvider, useSongs, useRow, useConnection, useUnread, useNotifications, useSyncStatus,
   usePresence, type RowsState,
 } from 'rockon-sync/react';
+import { syncQueryClient, type InvalidatingQueryClient } from 'rockon-sync/react-query';
 
 function Songs({ bandId }: { bandId: string }): ReactElement {
   const { rows, loading, error }: RowsState = useSongs(bandId, { orderBy: 'title' });
@@ -18,8 +19,20 @@ function Songs({ bandId }: { bandId: string }): ReactElement {
   // @ts-expect-error: the band's unread counts are by table
   console.log(unread.byBand);
   console.log(loading, error?.message, unread.byTable, people.map((p) => p.userId), connection.state, status, row?.version);
+  console.log(connection.pendingCount + connection.failedCount, connection.lastSyncedAt ?? 'never');
   return h('ul', { onClick: () => notifications.forEach((n) => dismiss(n.id)) },
     rows.map((song) => h('li', { key: song.id }, String(song.title))));
+}
+
+/** An app with React Query stays fresh: any QueryClient-like object with invalidateQueries. */
+export function keepQueriesFresh(client: SyncClient, queryClient: InvalidatingQueryClient): () => void {
+  const stop = syncQueryClient(client, queryClient, {
+    queryKey: (event) => (event.alias === 'songs' ? ['songs', event.bandId] : null),
+    sources: ['remote', 'pull'],
+  });
+  // @ts-expect-error: sources are the change sources rockon-sync emits
+  syncQueryClient(client, queryClient, { sources: ['somewhere'] });
+  return stop;
 }
 
 export function App({ client }: { client: SyncClient }): ReactElement {

@@ -5,8 +5,10 @@ import { createRoot } from 'react-dom/client';
 import { SyncClient } from 'rockon-sync';
 import {
   SyncProvider, useSongs, useSetlists, useRow, useConnection, useUnread, useNotifications,
-  useSyncStatus, usePresence,
+  useSyncStatus, usePresence, useSyncClient,
 } from 'rockon-sync/react';
+import { QueryClient, QueryClientProvider, useQuery } from '@tanstack/react-query';
+import { syncQueryClient } from 'rockon-sync/react-query';
 
 const params = new URLSearchParams(location.search);
 const url = params.get('url');
@@ -51,8 +53,28 @@ function Toasts() {
     h('li', { key: n.id, onClick: () => dismiss(n.id) }, n.text)));
 }
 
+// An app's own React Query code, unchanged: the query never goes stale by itself (staleTime
+// Infinity), so only rockon-sync's invalidation can make it fetch again.
+const queryClient = new QueryClient({ defaultOptions: { queries: { staleTime: Infinity } } });
+let queryFetches = 0;
+window.queryFetches = () => queryFetches;
+
+function QueriedSongCount() {
+  const client = useSyncClient();
+  const { data } = useQuery({
+    queryKey: ['songs', band, 'count'],
+    queryFn: async () => {
+      queryFetches += 1;
+      return (await client.list('songs', band)).length;
+    },
+  });
+  return h('p', { id: 'queried' }, data == null ? '' : String(data));
+}
+
 function App({ watched }) {
-  return h('main', null, h(Header), h(Toasts), h(Songs), h(SetlistCount), watched ? h(Watched, { id: watched }) : null);
+  return h(QueryClientProvider, { client: queryClient },
+    h('main', null, h(Header), h(Toasts), h(Songs), h(SetlistCount), h(QueriedSongCount),
+      watched ? h(Watched, { id: watched }) : null));
 }
 
 async function main() {
@@ -66,6 +88,7 @@ async function main() {
     databaseName: `react-${Date.now()}`, notifications: { windowMs: 300 },
   });
   client.connect();
+  syncQueryClient(client, queryClient);
   const root = createRoot(document.body.appendChild(document.createElement('div')));
   const render = (watched) => root.render(h(StrictMode, null, h(SyncProvider, { client }, h(App, { watched }))));
   render(null);

@@ -46,6 +46,11 @@ try {
   await page.waitForFunction(() => document.querySelector('#connection').textContent === 'connected', null, { timeout: 15000 });
   await page.waitForFunction((bob) => document.querySelector('#presence').textContent.includes(bob), BOB, { timeout: 10000 });
 
+  // The app's own React Query query holds the count it fetched.
+  await page.waitForFunction(() => document.querySelector('#queried').textContent !== '', null, { timeout: 10000 });
+  const queriedBefore = Number(await page.textContent('#queried'));
+  const fetchesBefore = await page.evaluate(() => window.queryFetches());
+
   // Alice adds a song whose title is markup: it appears as text, with a toast and a badge.
   const alice = await signIn('alice');
   const title = `<img src=x onerror=alert(1)> ${Date.now()}`;
@@ -58,6 +63,9 @@ try {
   await page.waitForFunction(() => document.querySelector('#unread').textContent === '1', null, { timeout: 5000 });
   await page.waitForFunction((text) => [...document.querySelectorAll('#toasts li')].some((li) => li.textContent === text),
     `Alice added '${title}'`, { timeout: 5000 });
+  // React Query refetched on its own key, invalidated by rockon-sync: the count moved on.
+  await page.waitForFunction((n) => Number(document.querySelector('#queried').textContent) === n + 1, queriedBefore, { timeout: 5000 });
+  check(await page.evaluate(() => window.queryFetches()) > fetchesBefore, 'the query fetched again');
 
   // A setlist changes: the songs list does not render again, the setlist count does.
   const before = await page.evaluate(() => ({ ...window.renders }));
@@ -77,7 +85,7 @@ try {
   check(await page.textContent('#unread') === '2', 'own changes are never unread');
   await page.evaluate(() => window.unmount());
   check(errors.length === 0, `page errors: ${errors.join('; ')}`);
-  console.log(`react: ok (StrictMode; songs rendered ${after.songs} times over ${before.songs} before a setlist change; markup shown as text)`);
+  console.log(`react: ok (StrictMode; songs rendered ${after.songs} times over ${before.songs} before a setlist change; markup shown as text; React Query refetched on a change)`);
 } catch (error) {
   failure = error;
 } finally {
