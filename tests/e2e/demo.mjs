@@ -291,6 +291,21 @@ try {
     check(await carol.locator('[data-testid=band-picker] option', { hasText: band }).count() === 0, 'carol is not in it');
   });
 
+  await scenario('8. with REST and auth unreachable, the demo starts from the cached session and data, then goes live', async () => {
+    const tab = globalThis.aliceTab;
+    // Nothing of the dev server answers: auth, REST and the socket all fail.
+    await aliceContext.route(`${ready.url}/**`, (route) => route.abort());
+    await tab.reload();
+    await tab.locator('[data-testid=item]').first().waitFor({ timeout: 10000 });
+    check(await tab.locator('.error.fatal').count() === 0, 'the app started');
+    await aliceContext.unroute(`${ready.url}/**`);
+    await connected(tab, 45000);
+    // Live again: a change by bob reaches the restarted tab.
+    const after = `After an unreachable start ${Date.now()}`;
+    await createSong(bob, after);
+    await item(tab, after).waitFor({ timeout: 10000 });
+  });
+
   check(pageErrors.length === 0, `page errors: ${pageErrors.join('; ')}`);
   console.log(`demo e2e: ok (${results.length} scenarios; screenshots in ${ARTIFACTS}/)`);
 } catch (error) {
