@@ -309,8 +309,7 @@ impl Notifier {
             match batch.toast {
                 // The toast shown for the first changes now stands for the whole batch.
                 Some(id) => {
-                    let mut toast = self.describe(&batch.changes);
-                    toast.id = id;
+                    let toast = self.describe(id, &batch.changes);
                     self.out.push_back(toast);
                 }
                 // Held back by the cap: the rest joins the summary, which is scheduled again
@@ -331,11 +330,12 @@ impl Notifier {
             let changes = std::mem::take(&mut self.suppressed);
             if !changes.is_empty() {
                 let authors: SortedSet<&str> = changes.iter().map(|c| c.author.as_str()).collect();
+                let id = self.new_id();
                 let toast = if authors.len() == 1 {
-                    self.describe(&changes)
+                    self.describe(id, &changes)
                 } else {
                     Toast {
-                        id: self.new_id(),
+                        id,
                         kind: ToastKind::Changes,
                         author: None,
                         count: changes.len(),
@@ -372,8 +372,8 @@ impl Notifier {
             return None;
         }
         self.sent.push_back(now);
-        let toast = self.describe(&changes);
-        let id = toast.id;
+        let id = self.new_id();
+        let toast = self.describe(id, &changes);
         self.out.push_back(toast);
         Some(id)
     }
@@ -385,8 +385,8 @@ impl Notifier {
             .unwrap_or_else(|| "Someone".to_owned())
     }
 
-    /// A new toast (with a fresh id) describing `changes`.
-    fn describe(&mut self, changes: &[Change]) -> Toast {
+    /// Toast `id`, describing `changes`.
+    fn describe(&self, id: u64, changes: &[Change]) -> Toast {
         let author = changes[0].author.clone();
         let who = self.name(&author);
         let text = match changes {
@@ -406,7 +406,7 @@ impl Notifier {
             many => format!("{} changes by {who}", many.len()),
         };
         Toast {
-            id: self.new_id(),
+            id,
             kind: ToastKind::Changes,
             author: Some(author),
             count: changes.len(),

@@ -71,11 +71,7 @@ pub async fn faults(
         )
             .into_response();
     }
-    let presented = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let presented = crate::state::bearer(&headers).unwrap_or("");
     if !faults.admits(presented) {
         return (
             StatusCode::UNAUTHORIZED,

@@ -11,6 +11,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio_postgres::Row;
 
+/// A connection for auth's own queries, or the answer GoTrue gives when there is none.
+async fn system_client(state: &AppState) -> Result<deadpool_postgres::Client, Response> {
+    state.system_pool.get().await.map_err(|_| {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unexpected_failure",
+            "database unavailable",
+        )
+    })
+}
+
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({
         "code": status.as_u16(),
@@ -28,12 +39,9 @@ pub async fn token(
     Query(params): Query<HashMap<String, String>>,
     Json(body): Json<Value>,
 ) -> Response {
-    let Ok(client) = state.system_pool.get().await else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unexpected_failure",
-            "database unavailable",
-        );
+    let client = match system_client(&state).await {
+        Ok(client) => client,
+        Err(response) => return response,
     };
     let field = |key: &str| {
         body.get(key)
@@ -160,12 +168,9 @@ pub async fn signup(State(state): State<Arc<AppState>>, Json(body): Json<Value>)
         .get("display_name")
         .and_then(Value::as_str)
         .map_or_else(|| email.clone(), str::to_owned);
-    let Ok(client) = state.system_pool.get().await else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unexpected_failure",
-            "database unavailable",
-        );
+    let client = match system_client(&state).await {
+        Ok(client) => client,
+        Err(response) => return response,
     };
     let created = client
         .query_opt(
@@ -223,12 +228,9 @@ pub async fn user(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
             "This endpoint requires a user token",
         );
     };
-    let Ok(client) = state.system_pool.get().await else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unexpected_failure",
-            "database unavailable",
-        );
+    let client = match system_client(&state).await {
+        Ok(client) => client,
+        Err(response) => return response,
     };
     match client
         .query_opt(
@@ -246,14 +248,7 @@ pub async fn user(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
 /// access token presented (an expired one still says whose session ends); a token this server
 /// did not sign is refused.
 pub async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .unwrap_or("");
+    let bearer = crate::state::bearer(&headers).unwrap_or("");
     let claims = match state.keys.verify_signature(bearer) {
         Ok(claims) => claims,
         Err(e) => return error(StatusCode::UNAUTHORIZED, "bad_jwt", &e.rest_message()),
@@ -265,12 +260,9 @@ pub async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
             "This endpoint requires a user token",
         );
     };
-    let Ok(client) = state.system_pool.get().await else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unexpected_failure",
-            "database unavailable",
-        );
+    let client = match system_client(&state).await {
+        Ok(client) => client,
+        Err(response) => return response,
     };
     match client
         .execute(

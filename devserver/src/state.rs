@@ -68,16 +68,21 @@ impl Caller {
     }
 }
 
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+}
+
 impl AppState {
     /// Resolves the caller from `Authorization: Bearer` (or the `apikey` header alone).
     pub fn caller_from_headers(&self, headers: &HeaderMap) -> Result<Caller, RestError> {
-        let bearer = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            });
+        let bearer = bearer(headers);
         let apikey = headers.get("apikey").and_then(|v| v.to_str().ok());
         let token = bearer.or(apikey).ok_or(TokenError::Missing);
         let claims = token.and_then(|t| self.keys.verify(t, self.faults.expired_before()));

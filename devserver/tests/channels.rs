@@ -83,6 +83,13 @@ async fn a_public_join_of_a_band_topic_neither_sees_nor_reaches_the_private_chan
     );
 }
 
+/// Sends bob's channel a fresh token, as a client does before its old one expires.
+async fn refresh(bob: &mut Phoenix, join_ref: &str, topic: &str) {
+    let payload = json!({"access_token": token("bob", 3600)});
+    bob.send(Some(join_ref), topic, "access_token", payload)
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refreshed_token_re_runs_the_policies_of_a_private_channel() {
     let server = Server::start(&[]);
@@ -94,13 +101,7 @@ async fn a_refreshed_token_re_runs_the_policies_of_a_private_channel() {
     let owner_ref = joined(&mut owner, &topic, join("alice", &alice, true)).await;
 
     // While bob is a member, a refreshed token keeps his channel.
-    bob.send(
-        Some(&bob_ref),
-        &topic,
-        "access_token",
-        json!({"access_token": token("bob", 3600)}),
-    )
-    .await;
+    refresh(&mut bob, &bob_ref, &topic).await;
     owner
         .send(
             Some(&owner_ref),
@@ -119,13 +120,7 @@ async fn a_refreshed_token_re_runs_the_policies_of_a_private_channel() {
     let removal = json!({"deleted_at": "2026-01-01T00:00:00Z"});
     let (status, _) = server.rest("PATCH", &path, &alice, Some(removal)).await;
     assert_eq!(status, 200);
-    bob.send(
-        Some(&bob_ref),
-        &topic,
-        "access_token",
-        json!({"access_token": token("bob", 3600)}),
-    )
-    .await;
+    refresh(&mut bob, &bob_ref, &topic).await;
     let system = bob.next_event("system", 2_000).await.expect("told why");
     let message = system.payload["message"].as_str().unwrap();
     assert!(message.starts_with("Unauthorized"), "{message}");

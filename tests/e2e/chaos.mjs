@@ -13,10 +13,9 @@
 //
 // Usage: node tests/e2e/chaos.mjs <rockon-devserver binary> [seeds] [ops]
 //        CHAOS_SEED=n replays one seed.
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 import { serve, CHROMIUM_FLAGS } from '../support/browser.mjs';
+import { start as startProcess, stop as stopped } from '../support/processes.mjs';
 import { rng, Model } from './chaos-model.mjs';
 
 const BIN = process.argv[2];
@@ -27,21 +26,7 @@ const ROCKERS = '641657c9-9f8e-5c07-b44e-4ececddac108';
 const CONVERGE_MS = 90_000;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function start(args, prefix) {
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-  const line = new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (text) => {
-      if (text.startsWith(prefix)) resolve(text.slice(prefix.length));
-    });
-    child.on('exit', (code) => reject(new Error(`${args[0]} exited with ${code}`)));
-  });
-  return { child, line };
-}
-const stopped = (child, signal = 'SIGTERM') => new Promise((resolve) => {
-  if (child.exitCode !== null || child.signalCode !== null) return resolve();
-  child.on('exit', resolve);
-  child.kill(signal);
-});
+const start = (args, prefix) => startProcess(BIN, args, prefix);
 
 // ---- servers -----------------------------------------------------------------------------
 

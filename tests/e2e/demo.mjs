@@ -2,32 +2,18 @@
 // Debian's binary), the demo served on loopback, and a dev server on its own PostgreSQL that
 // this script starts, kills, restarts and stops. Every scenario asserts on what a person sees.
 // Usage: node tests/e2e/demo.mjs <rockon-devserver binary>
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { mkdir } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_FLAGS } from '../support/browser.mjs';
+import { start as startProcess, stop } from '../support/processes.mjs';
 
 const BIN = process.argv[2];
 const ROCKERS = '641657c9-9f8e-5c07-b44e-4ececddac108';
 const ARTIFACTS = 'test-results';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function start(command, args, prefix) {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (text) => {
-      if (text.startsWith(prefix)) resolve(text.slice(prefix.length));
-    });
-    child.on('exit', (code) => reject(new Error(`${command} ${args[0]} exited with ${code}`)));
-  });
-  return { child, line };
-}
-const stop = (child) => new Promise((resolve) => {
-  if (child.exitCode !== null || child.signalCode !== null) return resolve();
-  child.on('exit', resolve);
-  child.kill('SIGTERM');
-});
+// The dev server's and the page's complaints show in the test's output.
+const start = (command, args, prefix) => startProcess(command, args, prefix, { stderr: 'inherit' });
 
 const results = [];
 async function scenario(name, body) {

@@ -1,31 +1,17 @@
 // The dev server is killed and restarted mid-session, on the same database: the client in the
 // browser reconnects by itself and ends with every row, including those written while the
 // server was down. Usage: node tests/e2e/restart.mjs <rockon-devserver binary>
-import { spawn, execFileSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { serve, CHROMIUM_FLAGS } from '../support/browser.mjs';
+import { start as startProcess, stop } from '../support/processes.mjs';
 
 const BIN = process.argv[2];
 const ROCKERS = '641657c9-9f8e-5c07-b44e-4ececddac108';
 const ALICE = 'e1be9b0b-e57b-5640-8ce5-b95c26077d0d';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function start(args, prefix) {
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-  const line = new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (text) => {
-      if (text.startsWith(prefix)) resolve(text.slice(prefix.length));
-    });
-    child.on('exit', (code) => reject(new Error(`${args[0]} exited with ${code}`)));
-  });
-  return { child, line };
-}
-const stop = (child) => new Promise((resolve) => {
-  if (child.exitCode !== null) return resolve();
-  child.on('exit', resolve);
-  child.kill('SIGTERM');
-});
+const start = (args, prefix) => startProcess(BIN, args, prefix);
 const uuid = () => crypto.randomUUID();
 
 const postgres = start(['postgres'], 'rockon-devserver postgres ');

@@ -2,23 +2,17 @@
 // once, then 49 of them are closed abruptly, the leader among them. The survivor must lead
 // within 2 s and every write must reach the server exactly once.
 // Usage: node tests/e2e/tab-storm.mjs <rockon-devserver binary> [tabs]
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 import { serve, CHROMIUM_FLAGS } from '../support/browser.mjs';
+import { start, stop } from '../support/processes.mjs';
 
 const BIN = process.argv[2];
 const TABS = Number(process.argv[3] || 50);
 const ROCKERS = '641657c9-9f8e-5c07-b44e-4ececddac108';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const server = spawn(BIN, ['serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
-const ready = JSON.parse(await new Promise((resolve, reject) => {
-  createInterface({ input: server.stdout }).on('line', (text) => {
-    if (text.startsWith('rockon-devserver ready ')) resolve(text.slice('rockon-devserver ready '.length));
-  });
-  server.on('exit', (code) => reject(new Error(`dev server exited with ${code}`)));
-}));
+const server = start(BIN, ['serve', '--port', '0'], 'rockon-devserver ready ');
+const ready = JSON.parse(await server.line);
 const web = await serve('dist/e2e', 'chaos-page.js');
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
 let failure = null;
@@ -76,7 +70,7 @@ try {
 } finally {
   await browser.close();
   web.close();
-  server.kill('SIGTERM');
+  await stop(server.child);
 }
 if (failure) {
   console.error(failure);

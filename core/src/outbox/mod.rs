@@ -409,13 +409,9 @@ impl Outbox {
             last_error: None,
         };
         self.entries.insert(seq, entry.clone());
-        let mut effects = self.effects_for_put(entry);
         // A new entry is added, never put: tabs of one profile share the stored outbox, and
         // a sequence number another tab took must fail the write rather than replace its entry.
-        if let Some(Effect::PutEntry(entry)) = effects.pop() {
-            effects.push(Effect::AddEntry(entry));
-        }
-        Ok(effects)
+        Ok(self.entry_effects(entry, Effect::AddEntry))
     }
 
     /// Forgets a new entry whose storage refused its sequence number (another tab's entry
@@ -427,6 +423,11 @@ impl Outbox {
     }
 
     fn effects_for_put(&self, entry: Entry) -> Vec<Effect> {
+        self.entry_effects(entry, Effect::PutEntry)
+    }
+
+    /// The row's status, then storing `entry` the way `store` says (added or put).
+    fn entry_effects(&self, entry: Entry, store: fn(Entry) -> Effect) -> Vec<Effect> {
         let status = self.status(&entry.table, &entry.row_id);
         vec![
             Effect::Status {
@@ -434,7 +435,7 @@ impl Outbox {
                 row_id: entry.row_id.clone(),
                 status,
             },
-            Effect::PutEntry(entry),
+            store(entry),
         ]
     }
 

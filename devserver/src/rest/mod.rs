@@ -169,14 +169,7 @@ async fn respond(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, RestError> {
-    if let Some(status) = state.faults.take_rest_failure() {
-        return Err(RestError::new(
-            status,
-            "PGRST000",
-            "injected failure (dev server fault switch)",
-        ));
-    }
-    let caller = state.caller_from_headers(headers)?;
+    let caller = admit(state, headers)?;
     let schema: &Schema = &state.schema;
     let columns = schema.table(table).ok_or_else(|| {
         RestError::new(
@@ -267,6 +260,18 @@ async fn respond(
         body,
     )
         .into_response())
+}
+
+/// The caller of a REST request, unless the fault switch fails the request first.
+fn admit(state: &AppState, headers: &HeaderMap) -> Result<Caller, RestError> {
+    if let Some(status) = state.faults.take_rest_failure() {
+        return Err(RestError::new(
+            status,
+            "PGRST000",
+            "injected failure (dev server fault switch)",
+        ));
+    }
+    state.caller_from_headers(headers)
 }
 
 /// Runs `statement` in a transaction as the caller.

@@ -32,14 +32,7 @@ async fn call(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, RestError> {
-    if let Some(status) = state.faults.take_rest_failure() {
-        return Err(RestError::new(
-            status,
-            "PGRST000",
-            "injected failure (dev server fault switch)",
-        ));
-    }
-    let caller = state.caller_from_headers(headers)?;
+    let caller = super::admit(state, headers)?;
     let args: Map<String, Value> = if body.is_empty() {
         Map::new()
     } else {

@@ -272,14 +272,11 @@ impl Writer {
             .or_insert_with(|| Value::String(new_uuid()));
         let wire = spec.to_wire_write(&values, true)?;
         let id = wire["id"].as_str().unwrap_or_default().to_owned();
-        let scope = wire[&spec.scope].as_str().unwrap_or_default().to_owned();
         let mut row = wire.clone();
         row.insert("version".into(), Value::from(0));
         row.insert("deleted_at".into(), Value::Null);
         self.write_through(table, &id, Op::Insert, wire, None, &row)
             .await?;
-        self.emit_change(table, &scope, &id, "insert", "local");
-        self.kick();
         Ok(rockon_sync_core::schema::to_app(&row))
     }
 
@@ -307,19 +304,13 @@ impl Writer {
             &row,
         )
         .await?;
-        let scope = current
-            .get(&spec.scope)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        self.emit_change(table, &scope, id, "update", "local");
-        self.kick();
+
         Ok(rockon_sync_core::schema::to_app(&row))
     }
 
     /// Deletes a row: a tombstone locally at once, on the server when pushed.
     pub async fn remove(&self, table: &str, id: &str) -> Result<(), WriteError> {
-        let spec = self.inner.store.schema().table(table)?.clone();
+        self.inner.store.schema().table(table)?;
         let current = self.current(table, id).await?;
         if current.get("deleted_at").is_some_and(|v| !v.is_null()) {
             return Ok(());
@@ -334,13 +325,7 @@ impl Writer {
         fields.insert("deleted_at".into(), Value::String(now));
         self.write_through(table, id, Op::Delete, fields, Some(current.clone()), &row)
             .await?;
-        let scope = current
-            .get(&spec.scope)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        self.emit_change(table, &scope, id, "delete", "local");
-        self.kick();
+
         Ok(())
     }
 
@@ -550,10 +535,11 @@ impl Writer {
         kick(&self.inner);
     }
 
-    /// Queues a write and commits it with the local row in one transaction. A sequence number
-    /// another tab of this profile took in the same millisecond makes the transaction fail
-    /// (new entries are added, never put over another): the write is queued again under a
-    /// fresh salt, so no tab's entry is ever replaced.
+    /// Queues a write and commits it with the local row in one transaction, tells the app,
+    /// and starts the push. A sequence number another tab of this profile took in the same
+    /// millisecond makes the transaction fail (new entries are added, never put over
+    /// another): the write is queued again under a fresh salt, so no tab's entry is ever
+    /// replaced.
     async fn write_through(
         &self,
         table: &str,
@@ -580,9 +566,26 @@ impl Writer {
                     self.inner.salt.set(new_salt());
                     attempt += 1;
                 }
-                result => return Ok(result?),
+                result => {
+                    result?;
+                    break;
+                }
             }
         }
+        let scope_column = &self.inner.store.schema().table(table)?.scope;
+        let scope = row
+            .get(scope_column)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let action = match op {
+            Op::Insert => "insert",
+            Op::Update => "update",
+            Op::Delete => "delete",
+        };
+        self.emit_change(table, &scope, id, action, "local");
+        self.kick();
+        Ok(())
     }
 
     /// Appends a write to the outbox with a sequence number no other tab uses: from the wall
