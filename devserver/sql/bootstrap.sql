@@ -75,14 +75,18 @@ $$;
 create schema if not exists realtime;
 grant usage on schema realtime to anon, authenticated, service_role;
 
+-- Shaped as on a hosted project (which also partitions it by day): a uuid id and a timestamp
+-- together as the key, `private` false unless said otherwise.
 create table if not exists realtime.messages (
-  id bigserial primary key,
   topic text not null,
   extension text not null,
-  event text,
   payload jsonb,
-  private boolean default true,
-  inserted_at timestamptz not null default now()
+  event text,
+  private boolean default false,
+  updated_at timestamp not null default now(),
+  inserted_at timestamp not null default now(),
+  id uuid not null default gen_random_uuid(),
+  primary key (id, inserted_at)
 );
 alter table realtime.messages enable row level security;
 grant select, insert on realtime.messages to anon, authenticated;
@@ -92,3 +96,49 @@ language sql stable as $$
   select nullif(current_setting('realtime.topic', true), '')
 $$;
 grant execute on function realtime.topic() to anon, authenticated, service_role;
+
+-- Broadcast from Database, as hosted Realtime defines it: a message written to
+-- realtime.messages (with realtime.topic() set for the insert policies) reaches the topic's
+-- subscribers once its transaction commits. A failure never fails the caller's write: it is
+-- reported as a warning, and the message is lost like any missed broadcast.
+create or replace function realtime.send(payload jsonb, event text, topic text, private boolean default true)
+returns void
+language plpgsql as $$
+begin
+  begin
+    perform set_config('realtime.topic', topic, true);
+    insert into realtime.messages (payload, event, topic, private, extension)
+    values (
+      case when payload ? 'id' then payload else payload || jsonb_build_object('id', gen_random_uuid()) end,
+      event, topic, private, 'broadcast');
+  exception when others then
+    raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
+  end;
+end
+$$;
+
+-- The payload of a row change, compatible with Postgres Changes: {schema, table, operation,
+-- record, old_record}. For row-level triggers only.
+create or replace function realtime.broadcast_changes(
+  topic_name text, event_name text, operation text, table_name text, table_schema text,
+  new record, old record, level text default 'ROW'
+) returns void
+language plpgsql as $$
+declare
+  row_data jsonb;
+begin
+  if level = 'STATEMENT' then
+    raise exception 'function can only be triggered for each row, not for each statement';
+  end if;
+  if operation in ('INSERT', 'UPDATE', 'DELETE') then
+    row_data := jsonb_build_object('old_record', old, 'record', new, 'operation', operation,
+                                   'table', table_name, 'schema', table_schema);
+    perform realtime.send(row_data, event_name, topic_name);
+  else
+    raise exception 'Unexpected operation type: %', operation;
+  end if;
+end
+$$;
+grant execute on function realtime.send(jsonb, text, text, boolean),
+  realtime.broadcast_changes(text, text, text, text, text, record, record, text)
+  to anon, authenticated, service_role;

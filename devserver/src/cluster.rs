@@ -19,8 +19,9 @@ pub struct Cluster {
 
 impl Cluster {
     /// Creates and starts a cluster (about 2 s). initdb and postgres refuse to run as root, so
-    /// as root they run as the `postgres` user in a directory it owns.
-    pub fn start() -> Result<Cluster, String> {
+    /// as root they run as the `postgres` user in a directory it owns. With `track_statements`
+    /// every statement, nested ones included, is counted in `pg_stat_statements`.
+    pub fn start(track_statements: bool) -> Result<Cluster, String> {
         let port = free_port()?;
         let dir = std::env::temp_dir().join(format!("rockon-pg-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -65,12 +66,17 @@ impl Cluster {
         let _ = std::fs::remove_file(&pwfile);
         // fsync=off keeps commits cheap, but synchronous_commit stays on: logical decoding only
         // sees flushed WAL, and asynchronous commits would wait for the WAL writer (200 ms).
-        let options = format!(
+        let mut options = format!(
             "-c listen_addresses=127.0.0.1 -p {port} -c wal_level=logical -c max_replication_slots=16 \
              -c max_wal_senders=4 -c unix_socket_directories={dir} -c fsync=off \
              -c full_page_writes=off -c max_connections=200",
             dir = cluster.dir.display()
         );
+        if track_statements {
+            options.push_str(
+                " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all",
+            );
+        }
         let log = cluster.dir.join("postgres.log");
         cluster.pg(as_root, "pg_ctl", |c| {
             c.arg("-D")

@@ -19,6 +19,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_harden_policies",
         include_str!("../sql/migrations/0003_harden_policies.sql"),
     ),
+    (
+        "0004_broadcast_changes",
+        include_str!("../sql/migrations/0004_broadcast_changes.sql"),
+    ),
 ];
 /// The dev server's own objects: refresh tokens and the RLS fan-out.
 const DEVSERVER: &str = include_str!("../sql/devserver.sql");

@@ -111,6 +111,13 @@ struct ServeArgs {
     /// Changes whose JSON exceeds this many bytes are sent without their record (Error 413).
     #[arg(long, default_value_t = 1024 * 1024)]
     max_change_bytes: usize,
+    /// Seconds between deletions of broadcast messages older than three days.
+    #[arg(long, default_value_t = 600)]
+    janitor_interval: u64,
+    /// Record statement statistics (pg_stat_statements) in the throwaway cluster, for the
+    /// benchmark's database work per change.
+    #[arg(long)]
+    track_statements: bool,
     /// Enable the fault switches at POST /admin/faults.
     #[arg(long)]
     faults: bool,
@@ -137,7 +144,7 @@ fn main() {
         Command::Postgres => {
             let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
             runtime.block_on(async {
-                match tokio::task::spawn_blocking(cluster::Cluster::start).await {
+                match tokio::task::spawn_blocking(|| cluster::Cluster::start(false)).await {
                     Ok(Ok(cluster)) => {
                         println!("rockon-devserver postgres {}", cluster.url());
                         shutdown_signal().await;
@@ -209,7 +216,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let (cluster, database_url, bootstrap) = match &args.database_url {
         Some(url) => (None, url.clone(), args.bootstrap),
         None => {
-            let cluster = tokio::task::spawn_blocking(cluster::Cluster::start)
+            let track = args.track_statements;
+            let cluster = tokio::task::spawn_blocking(move || cluster::Cluster::start(track))
                 .await
                 .map_err(|e| e.to_string())??;
             let url = cluster.url();
@@ -244,6 +252,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         max_change_bytes: args.max_change_bytes,
     });
     tokio::spawn(realtime::changes::run(state.clone(), database_url.clone()));
+    tokio::spawn(realtime::janitor::run(
+        state.clone(),
+        std::time::Duration::from_secs(args.janitor_interval.max(1)),
+    ));
     if !state
         .hub
         .wait_for_stream(std::time::Duration::from_secs(30))

@@ -109,6 +109,52 @@ for (const vsn of ['2.0.0', '1.0.0']) {
   });
 }
 
+for (const vsn of ['2.0.0', '1.0.0']) {
+  await test(`realtime-js ${vsn}: Broadcast from Database on the private band topic reaches alice; carol is refused at join`, async () => {
+    const alice = await signedIn('alice', vsn);
+    const bob = await signedIn('bob', vsn);
+    const carol = await signedIn('carol', vsn);
+    const received = [];
+    let aliceStatus;
+    const forAlice = alice.supabase
+      .channel(`band:${ROCKERS}`, { config: { private: true } })
+      .on('broadcast', { event: '*' }, (message) => received.push(message))
+      .subscribe((status) => { aliceStatus = status; });
+    await waitFor(() => aliceStatus === 'SUBSCRIBED', 'alice to join the private band topic');
+    let carolStatus;
+    let carolError;
+    const carolReceived = [];
+    carol.supabase
+      .channel(`band:${ROCKERS}`, { config: { private: true } })
+      .on('broadcast', { event: '*' }, (message) => carolReceived.push(message))
+      .subscribe((status, error) => { carolStatus = status; carolError = error; });
+    await waitFor(() => carolStatus === 'CHANNEL_ERROR', 'carol to be refused');
+    assert.match(String(carolError && carolError.message), /Unauthorized/);
+
+    const id = randomUUID();
+    const inserted = await bob.supabase.from('songs').insert({ id, band_id: ROCKERS, title: 'Karma Police' }).select().single();
+    assert.equal(inserted.error, null);
+    const updated = await bob.supabase.from('songs').update({ title: 'Karma Police (live)' }).eq('id', id).select();
+    assert.equal(updated.error, null);
+    const mine = () => received.filter((m) => m.payload.record && m.payload.record.id === id);
+    await waitFor(() => mine().length === 2, 'two broadcasts');
+    const [insert, update] = mine();
+    assert.equal(insert.type, 'broadcast');
+    assert.equal(insert.event, 'INSERT');
+    assert.equal(insert.payload.operation, 'INSERT');
+    assert.equal(insert.payload.table, 'songs');
+    assert.equal(insert.payload.schema, 'public');
+    assert.equal(insert.payload.record.title, 'Karma Police');
+    assert.equal(insert.payload.old_record, null);
+    assert.equal(update.event, 'UPDATE');
+    assert.equal(update.payload.record.version, 2);
+    assert.equal(update.payload.old_record.title, 'Karma Police');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(carolReceived.length, 0, 'nothing reaches carol');
+    for (const c of [alice, bob, carol]) await c.supabase.removeAllChannels();
+  });
+}
+
 await test('carol cannot read or write the band\'s rows', async () => {
   const carol = await signedIn('carol');
   const read = await carol.supabase.from('songs').select('id').eq('band_id', ROCKERS);

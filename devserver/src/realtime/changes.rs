@@ -119,7 +119,11 @@ async fn stream(state: &AppState, database_url: &str) -> Result<(), String> {
             "-o",
             "include-types=1",
         ])
-        .args(["-o", "add-tables=public.*", "--status-interval=10"])
+        .args([
+            "-o",
+            "add-tables=public.*,realtime.messages",
+            "--status-interval=10",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -141,7 +145,9 @@ async fn stream(state: &AppState, database_url: &str) -> Result<(), String> {
                         Some(action @ ("I" | "U" | "D")) => {
                             let schema = text(&change, "schema");
                             let table = text(&change, "table");
-                            if published.iter().any(|(s, t)| s == schema && t == table) {
+                            if (schema, table, action) == ("realtime", "messages", "I") {
+                                send_message(state, &change);
+                            } else if published.iter().any(|(s, t)| s == schema && t == table) {
                                 let at = change.get("timestamp").and_then(Value::as_str).unwrap_or(&committed).to_owned();
                                 if let Err(error) = deliver(state, &client, &policies, action, &change, &at).await {
                                     break Err(error);
@@ -314,6 +320,35 @@ async fn deliver(
             .send(None, None, &topic, "postgres_changes", payload);
     }
     Ok(())
+}
+
+/// Broadcast from Database: a message committed to `realtime.messages` goes to the members of
+/// its topic, private or public as the message says. Private members were admitted at join
+/// (and again at each new token) by the `realtime.messages` select policies; nothing is checked
+/// per message, which is what makes this mode cheap for the database.
+fn send_message(state: &AppState, change: &Value) {
+    let Some(message) = row_of(change.get("columns")) else {
+        return;
+    };
+    let field = |name: &str| message.get(name).and_then(Value::as_str).unwrap_or("");
+    if field("extension") != "broadcast" {
+        return;
+    }
+    if state.faults.take_dropped_change() {
+        return;
+    }
+    let private = message
+        .get("private")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let payload = json!({
+        "type": "broadcast",
+        "event": field("event"),
+        "payload": message.get("payload").cloned().unwrap_or(Value::Null),
+        "meta": {"id": message.get("id").cloned().unwrap_or(Value::Null)},
+    });
+    let topic = format!("realtime:{}", field("topic"));
+    state.hub.broadcast_from_database(&topic, private, &payload);
 }
 
 fn quote(identifier: &str) -> String {

@@ -68,6 +68,27 @@ impl Outbox {
         event: &str,
         payload: Value,
     ) {
+        self.send_as(
+            join_ref,
+            msg_ref,
+            topic,
+            event,
+            payload,
+            event == "postgres_changes",
+        );
+    }
+
+    /// Encodes and queues a frame; `is_change` frames (row changes, in either mode) are the
+    /// ones the frame fault switches duplicate and reorder.
+    fn send_as(
+        &self,
+        join_ref: Option<&str>,
+        msg_ref: Option<&str>,
+        topic: &str,
+        event: &str,
+        payload: Value,
+        is_change: bool,
+    ) {
         let frame = Frame {
             join_ref: join_ref.map(str::to_owned),
             msg_ref: msg_ref.map(str::to_owned),
@@ -75,7 +96,6 @@ impl Outbox {
             event: event.to_owned(),
             payload,
         };
-        let is_change = event == "postgres_changes";
         self.queue_frame(OutFrame {
             text: frame.encode(self.vsn),
             is_change,
@@ -358,6 +378,19 @@ impl Hub {
         if let Some((presence_key, meta)) = removed {
             let diff = json!({"joins": {}, "leaves": { presence_key: {"metas": [meta]} }});
             send_to_members(state, key, "presence_diff", &diff, None);
+        }
+    }
+
+    /// Sends a message committed to `realtime.messages` to the members of its channel, as a
+    /// `broadcast` frame (server pushes carry no refs).
+    pub fn broadcast_from_database(&self, wire_topic: &str, private: bool, payload: &Value) {
+        let state = self.state.lock().expect("not poisoned");
+        let key = channel_key(wire_topic, private);
+        for member in state.members.get(&key).into_iter().flatten() {
+            let payload = payload.clone();
+            member
+                .outbox
+                .send_as(None, None, &member.topic, "broadcast", payload, true);
         }
     }
 
