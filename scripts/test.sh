@@ -80,7 +80,10 @@ export ROCKON_TEST_SERVER="ws://127.0.0.1:$PORT"
 
 # wasm-bindgen's runner picks the browser from whichever driver variable is set, GECKODRIVER
 # first: each run sees only its own, or the Chrome run would quietly run Firefox.
+# Changes arrive by Broadcast from Database unless ROCKON_CHANGES says otherwise: Chrome runs
+# the suite in both modes.
 run "browser tests (Chrome)" env -u GECKODRIVER wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" --mode no-install
+run "browser tests (Chrome, postgres_changes)" env -u GECKODRIVER ROCKON_CHANGES=postgres_changes wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" --mode no-install
 run "browser tests (Firefox)" env -u CHROMEDRIVER wasm-pack test --headless --firefox --geckodriver "$GECKODRIVER" --mode no-install
 run "release build in Chromium" bash -c "bash scripts/build-pkg.sh && webpack --config-name release-check >/dev/null && node tests/release/run.mjs '$ROCKON_TEST_SERVER'"
 
@@ -96,9 +99,10 @@ run "server restart in Chromium" bash -c "webpack --config-name e2e >/dev/null &
 # The demo page end to end: two users, tabs, offline, a server restart, bands, markup as text.
 run "demo end to end in Chromium" bash -c "webpack --config-name demo >/dev/null && node tests/e2e/demo.mjs '$CARGO_TARGET_DIR/debug/rockon-devserver'"
 
-# The guarantees under combined faults: 8 seeds of 40 operations (`npm run chaos` runs 100),
+# The guarantees under combined faults: 12 seeds of 40 operations, half in each way changes
+# arrive (`npm run chaos` runs 100),
 # and 50 tabs of one user, 49 closed at once.
-run "chaos in Chromium" bash -c "webpack --config-name e2e >/dev/null && node tests/e2e/chaos.mjs '$CARGO_TARGET_DIR/debug/rockon-devserver' 8 40"
+run "chaos in Chromium" bash -c "webpack --config-name e2e >/dev/null && node tests/e2e/chaos.mjs '$CARGO_TARGET_DIR/debug/rockon-devserver' 12 40"
 run "tab storm in Chromium" node tests/e2e/tab-storm.mjs "$CARGO_TARGET_DIR/debug/rockon-devserver" 50
 
 step "summary"

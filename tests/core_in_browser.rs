@@ -33,6 +33,7 @@ replay! {
     vsn1 => "10-vsn1.txt",
     presence_broadcast => "11-presence-broadcast.txt",
     limits_disconnect => "12-limits-disconnect.txt",
+    database_broadcasts => "13-database-broadcasts.txt",
 }
 
 #[wasm_bindgen_test]

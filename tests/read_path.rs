@@ -4,6 +4,8 @@
 
 mod support;
 
+use js_sys::Array;
+use rockon_sync::api::SyncClient;
 use serde_json::{json, Value};
 use support::*;
 use wasm_bindgen_test::*;
@@ -264,12 +266,13 @@ async fn bands_created_or_joined_later_are_followed_and_removal_purges() {
     );
 }
 
-async fn subscribed_client(
-    user: &User,
-    name: &str,
-    extra: Value,
-) -> (rockon_sync::api::SyncClient, js_sys::Array) {
-    let client = open(user, &unique(name), URL, extra).await;
+async fn subscribed_client(user: &User, name: &str, extra: Value) -> (SyncClient, Array) {
+    subscribed_client_of(user, &unique(name), extra).await
+}
+
+/// Opens `database` for `user`, follows the band and waits until its changes flow.
+async fn subscribed_client_of(user: &User, database: &str, extra: Value) -> (SyncClient, Array) {
+    let client = open(user, database, URL, extra).await;
     let events = record(&client);
     client.follow_band(ROCKERS).unwrap();
     eventually(10_000, "subscribed", || async {
@@ -419,4 +422,56 @@ async fn the_echo_of_an_own_write_is_silent() {
     gloo_timers::future::TimeoutFuture::new(500).await;
     assert!(changes_with(&events, "remote", &id).is_empty());
     assert_eq!(local(&client, &id).await["version"], 1);
+}
+
+/// How a song reached the client: `pull` (catch-up) or `remote` (live).
+async fn arrival(events: &Array, id: &str) -> String {
+    let source_of = || {
+        events_of(events, "change")
+            .into_iter()
+            .find(|e| {
+                e["table"] == "songs"
+                    && e["ids"]
+                        .as_array()
+                        .is_some_and(|ids| ids.contains(&json!(id)))
+            })
+            .map(|e| e["source"].as_str().unwrap_or("").to_owned())
+    };
+    eventually(10_000, "the song arrives", || async {
+        source_of().is_some()
+    })
+    .await;
+    source_of().unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn switching_how_changes_arrive_loses_nothing() {
+    let alice = sign_in("alice").await;
+    let bob = sign_in("bob").await;
+    let database = unique("read-switch");
+    let mut modes = ["postgres_changes", "broadcast", "postgres_changes"].into_iter();
+    let first = json!({ "changes": modes.next().unwrap() });
+    let (mut client, mut events) = subscribed_client_of(&alice, &database, first).await;
+    for mode in modes {
+        let live = insert_song(&bob, ROCKERS, &unique("live")).await;
+        assert_eq!(
+            arrival(&events, &live).await,
+            "remote",
+            "live before {mode}"
+        );
+        client.close();
+        // Written while the app is closed, then the app comes back receiving changes the
+        // other way: the join's catch-up pulls it, and live changes flow again.
+        let missed = insert_song(&bob, ROCKERS, &unique("missed")).await;
+        (client, events) =
+            subscribed_client_of(&alice, &database, json!({ "changes": mode })).await;
+        assert_eq!(
+            arrival(&events, &missed).await,
+            "pull",
+            "caught up in {mode}"
+        );
+        let live = insert_song(&bob, ROCKERS, &unique("live")).await;
+        assert_eq!(arrival(&events, &live).await, "remote", "live in {mode}");
+    }
+    client.close();
 }

@@ -1,6 +1,10 @@
-//! `rockon-devserver bench`: commit → frame-on-socket latency for 1, 10 and 100 subscribers at
-//! a steady write rate, and sustained changes per second, on loopback. It starts its own server
-//! (and PostgreSQL) as a child process.
+//! `rockon-devserver bench`: the two ways changes reach subscribers, side by side in one run —
+//! `postgres_changes` (each change checked against each subscriber's row-level security) and
+//! Broadcast from Database (migration 0004's triggers write to `realtime.messages`; members were
+//! admitted once, at join). For 1, 10, 100 and 1,000 subscribed sockets (up to 100 bands of 10
+//! members): commit → frame latency at a steady write rate, sustained changes per second, and
+//! the database's work per change from `pg_stat_statements`. Loopback only; it starts its own
+//! server (and PostgreSQL) as a child process.
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -12,11 +16,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-const ROCKERS: &str = "641657c9-9f8e-5c07-b44e-4ececddac108";
-const USERS: [(&str, &str); 2] = [
-    ("alice", "e1be9b0b-e57b-5640-8ce5-b95c26077d0d"),
-    ("bob", "a992f178-aa00-5f5d-bf95-e7d219c43e16"),
-];
+/// Bands of the fixture, and members in each.
+const BANDS: usize = 100;
+const MEMBERS: usize = 10;
 
 /// What to measure.
 #[derive(clap::Args)]
@@ -25,14 +27,33 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 100)]
     rate: u32,
     /// Seconds per latency run.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 5)]
     seconds: u32,
-    /// Rows in the throughput run.
-    #[arg(long, default_value_t = 5_000)]
+    /// Rows in each throughput run.
+    #[arg(long, default_value_t = 2_000)]
     burst: u32,
+    /// Subscribed sockets per run (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000")]
+    sockets: Vec<usize>,
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+}
+
+/// How changes reach the subscribers.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    PostgresChanges,
+    Broadcast,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::PostgresChanges => "postgres_changes",
+            Mode::Broadcast => "broadcast",
+        }
+    }
 }
 
 struct Ready {
@@ -45,7 +66,8 @@ struct Ready {
 pub async fn run(args: BenchArgs, keys: crate::auth::Keys) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut child = Command::new(exe)
-        .args(["serve", "--port", "0", "--no-seed"])
+        .args(["serve", "--port", "0", "--no-seed", "--track-statements"])
+        .args(["--max-sockets", "2000"])
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| e.to_string())?;
@@ -69,64 +91,173 @@ pub async fn run(args: BenchArgs, keys: crate::auth::Keys) -> Result<(), String>
     result
 }
 
+fn band_id(band: usize) -> String {
+    format!("00000000-0000-4000-a000-{band:012x}")
+}
+
+fn user_id(band: usize, member: usize) -> String {
+    format!("00000000-0000-4000-b000-{:012x}", band * MEMBERS + member)
+}
+
+/// 100 bands of 10 members; member 0 founds the band (and so owns it).
+async fn seed(db: &tokio_postgres::Client) -> Result<(), String> {
+    let mut sql = String::from("insert into auth.users (id, email) values ");
+    let users: Vec<String> = (0..BANDS)
+        .flat_map(|b| (0..MEMBERS).map(move |m| (b, m)))
+        .map(|(b, m)| format!("('{}', 'b{b}m{m}@rockon.test')", user_id(b, m)))
+        .collect();
+    sql.push_str(&users.join(", "));
+    sql.push_str(";\ninsert into public.bands (id, name, created_by) values ");
+    let bands: Vec<String> = (0..BANDS)
+        .map(|b| format!("('{}', 'Band {b}', '{}')", band_id(b), user_id(b, 0)))
+        .collect();
+    sql.push_str(&bands.join(", "));
+    sql.push_str(";\ninsert into public.band_memberships (band_id, user_id, role) values ");
+    let members: Vec<String> = (0..BANDS)
+        .flat_map(|b| (1..MEMBERS).map(move |m| (b, m)))
+        .map(|(b, m)| format!("('{}', '{}', 'member')", band_id(b), user_id(b, m)))
+        .collect();
+    sql.push_str(&members.join(", "));
+    sql.push_str(";\ncreate extension if not exists pg_stat_statements;");
+    db.batch_execute(&sql)
+        .await
+        .map_err(|e| crate::db::describe(&e))
+}
+
+/// One run's figures.
+struct Figures {
+    latency: Vec<f64>,
+    expected: usize,
+    per_second: f64,
+    work: Work,
+}
+
 async fn measure(args: &BenchArgs, keys: &crate::auth::Keys, ready: &Ready) -> Result<(), String> {
     let (db, connection) = crate::db::connect(&ready.database).await?;
     tokio::spawn(connection);
+    seed(&db).await?;
+    let db = Arc::new(db);
+    println!(
+        "Changes to subscribers on loopback, both ways side by side: latency at {} writes/s for {} s, \
+         sustained rate over {} rows from 4 writers, database work per change (pg_stat_statements)\n",
+        args.rate, args.seconds, args.burst
+    );
+    println!("| mode | sockets | frames | p50 ms | p99 ms | max ms | changes/s | statements/change | of them Realtime's | buffers/change |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut report = Vec::new();
+    for &sockets in &args.sockets {
+        for mode in [Mode::PostgresChanges, Mode::Broadcast] {
+            let figures = run_mode(args, keys, ready, &db, mode, sockets).await?;
+            let p = |q: f64| percentile(&figures.latency, q);
+            let work = &figures.work;
+            println!(
+                "| {} | {sockets} | {}/{} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1} | {:.1} | {:.0} |",
+                mode.as_str(),
+                figures.latency.len(),
+                figures.expected,
+                p(0.50),
+                p(0.99),
+                p(1.0),
+                figures.per_second,
+                work.statements,
+                work.realtime_statements,
+                work.buffers,
+            );
+            report.push(json!({"mode": mode.as_str(), "sockets": sockets,
+                "frames": figures.latency.len(), "expected": figures.expected,
+                "p50_ms": p(0.50), "p99_ms": p(0.99), "max_ms": p(1.0),
+                "changes_per_second": figures.per_second,
+                "statements_per_change": work.statements,
+                "realtime_statements_per_change": work.realtime_statements,
+                "buffers_per_change": work.buffers}));
+        }
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, json!({ "runs": report }).to_string()).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+async fn run_mode(
+    args: &BenchArgs,
+    keys: &crate::auth::Keys,
+    ready: &Ready,
+    db: &Arc<tokio_postgres::Client>,
+    mode: Mode,
+    sockets: usize,
+) -> Result<Figures, String> {
+    // One project uses one way: the triggers of the other stay off, so each mode pays only
+    // for itself.
+    let toggle = if mode == Mode::Broadcast {
+        "enable"
+    } else {
+        "disable"
+    };
     db.batch_execute(&format!(
-        "insert into auth.users (id, email) values ('{a}', 'alice@rockon.test'), ('{b}', 'bob@rockon.test');
-         insert into public.bands (id, name, created_by) values ('{ROCKERS}', 'Bench band', '{a}');
-         insert into public.band_memberships (band_id, user_id, role) values ('{ROCKERS}', '{b}', 'member');",
-        a = USERS[0].1,
-        b = USERS[1].1
+        "alter table public.songs {toggle} trigger broadcast_change"
     ))
     .await
     .map_err(|e| crate::db::describe(&e))?;
-    let db = Arc::new(db);
-    println!(
-        "commit → frame latency on loopback, {} writes/s for {} s (ms)",
-        args.rate, args.seconds
-    );
-    println!("| subscribers | frames | p50 | p95 | p99 | max |");
-    println!("|---|---|---|---|---|---|");
-    let mut report = Vec::new();
-    for subscribers in [1usize, 10, 100] {
-        let (arrivals, sockets) = subscribe(ready, keys, subscribers).await?;
-        let sent = write_steadily(&db, args.rate, args.seconds).await?;
-        let expected = sent.len() * subscribers;
-        let latencies = collect(arrivals, &sent, expected).await;
-        drop(sockets);
-        let p = |q: f64| percentile(&latencies, q);
-        println!(
-            "| {subscribers} | {}/{expected} | {:.2} | {:.2} | {:.2} | {:.2} |",
-            latencies.len(),
-            p(0.50),
-            p(0.95),
-            p(0.99),
-            p(1.0)
-        );
-        report.push(
-            json!({"subscribers": subscribers, "frames": latencies.len(), "expected": expected,
-            "p50_ms": p(0.50), "p95_ms": p(0.95), "p99_ms": p(0.99), "max_ms": p(1.0)}),
-        );
-    }
-    let (arrivals, sockets) = subscribe(ready, keys, 1).await?;
+    let bands = sockets.div_ceil(MEMBERS).clamp(1, BANDS);
+    let per_band = sockets.min(MEMBERS);
+    let (arrivals, subscribers) = subscribe(ready, keys, mode, sockets).await?;
+    reset_statements(db).await?;
+    let sent = write_steadily(db, bands, args.rate, args.seconds).await?;
+    let expected = sent.len() * per_band;
+    let latency = collect(arrivals, &sent, expected).await.0;
+    let work = read_work(db, sent.len()).await?;
+    drop(subscribers);
+
+    let (arrivals, subscribers) = subscribe(ready, keys, mode, sockets).await?;
     let started = Instant::now();
-    let sent = write_burst(&db, args.burst).await?;
-    let latencies = collect(arrivals, &sent, sent.len()).await;
-    let elapsed = started.elapsed().as_secs_f64();
-    drop(sockets);
-    let per_second = latencies.len() as f64 / elapsed;
-    println!(
-        "\nsustained: {} changes from 4 concurrent writers delivered to 1 subscriber in {:.2} s = {:.0} changes/s",
-        latencies.len(),
-        elapsed,
-        per_second
-    );
-    if let Some(path) = &args.json {
-        let body = json!({"latency": report, "sustained_changes_per_second": per_second});
-        std::fs::write(path, body.to_string()).map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    let sent = write_burst(db, bands, args.burst).await?;
+    let (delivered, last) = collect(arrivals, &sent, sent.len() * per_band).await;
+    drop(subscribers);
+    let elapsed = last.unwrap_or_else(Instant::now).duration_since(started);
+    let changes = delivered.len() as f64 / per_band as f64;
+    Ok(Figures {
+        latency,
+        expected,
+        per_second: changes / elapsed.as_secs_f64(),
+        work,
+    })
+}
+
+/// The database's work per change.
+struct Work {
+    /// Statements run, nested ones (triggers, functions) included.
+    statements: f64,
+    /// Of those, run by Realtime to decide who may see each change.
+    realtime_statements: f64,
+    /// Shared buffers hit or read by top-level statements (which include their nested work).
+    buffers: f64,
+}
+
+async fn reset_statements(db: &tokio_postgres::Client) -> Result<(), String> {
+    db.batch_execute("select pg_stat_statements_reset()")
+        .await
+        .map_err(|e| crate::db::describe(&e))
+}
+
+async fn read_work(db: &tokio_postgres::Client, changes: usize) -> Result<Work, String> {
+    // The fan-out and everything it runs are Realtime's; the rest is the writes themselves.
+    let row = db
+        .query_one(
+            "select coalesce(sum(calls), 0)::float8,
+                    coalesce(sum(calls) filter (where query like '%fan_out%' or query like '%json_populate_record%'), 0)::float8,
+                    coalesce(sum(shared_blks_hit + shared_blks_read) filter (where toplevel), 0)::float8
+             from pg_stat_statements
+             where query not like '%pg_stat_statements%' and query not like 'alter table%'",
+            &[],
+        )
+        .await
+        .map_err(|e| crate::db::describe(&e))?;
+    let per = |total: f64| total / changes.max(1) as f64;
+    Ok(Work {
+        statements: per(row.get(0)),
+        realtime_statements: per(row.get(1)),
+        buffers: per(row.get(2)),
+    })
 }
 
 type Arrivals = mpsc::UnboundedReceiver<(String, Instant)>;
@@ -141,38 +272,51 @@ impl Drop for Subscribers {
     }
 }
 
-/// Opens `count` subscribed sockets (alternately alice and bob); every change frame's row id and
-/// arrival time go to the returned channel.
+/// Opens `count` sockets, member by member and band by band, each listening to its band the
+/// way `mode` says; every change frame's row id and arrival time go to the returned channel.
 async fn subscribe(
     ready: &Ready,
     keys: &crate::auth::Keys,
+    mode: Mode,
     count: usize,
 ) -> Result<(Arrivals, Subscribers), String> {
     let (sender, receiver) = mpsc::unbounded_channel();
     let mut tasks = Vec::new();
+    let url = format!(
+        "{}/realtime/v1/websocket?apikey={}&vsn=2.0.0",
+        ready.url.replace("http://", "ws://"),
+        ready.anon_key
+    );
     for n in 0..count {
-        let (user, id) = USERS[n % 2];
-        let token = keys.user_token(id, &format!("{user}@rockon.test"), 3600);
-        let url = format!(
-            "{}/realtime/v1/websocket?apikey={}&vsn=2.0.0",
-            ready.url.replace("http://", "ws://"),
-            ready.anon_key
-        );
-        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+        let (band, member) = (n / MEMBERS, n % MEMBERS);
+        let token = keys.user_token(&user_id(band, member), "bench@rockon.test", 3600);
+        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(&url, None, true)
             .await
             .map_err(|e| e.to_string())?;
-        let join = json!(["1", "1", "realtime:band", "phx_join", {
-            "config": {"postgres_changes": [{"event": "*", "schema": "public", "table": "songs",
-                                             "filter": format!("band_id=eq.{ROCKERS}")}]},
-            "access_token": token}]);
+        let band = band_id(band);
+        let config = match mode {
+            Mode::PostgresChanges => json!({"postgres_changes": [{"event": "*", "schema": "public",
+                "table": "songs", "filter": format!("band_id=eq.{band}")}], "private": false}),
+            Mode::Broadcast => json!({"postgres_changes": [], "private": true}),
+        };
+        let topic = format!("realtime:band:{band}");
+        let join = json!(["1", "1", topic, "phx_join", {"config": config, "access_token": token}]);
         socket
             .send(Message::Text(join.to_string().into()))
             .await
             .map_err(|e| e.to_string())?;
-        // Wait for "Subscribed to PostgreSQL" before writing.
+        // Changes flow after "Subscribed to PostgreSQL", or for a broadcast topic once the
+        // join is accepted.
+        let ready_when = match mode {
+            Mode::PostgresChanges => "Subscribed to PostgreSQL",
+            Mode::Broadcast => "\"status\":\"ok\"",
+        };
         loop {
             match socket.next().await {
-                Some(Ok(Message::Text(text))) if text.contains("Subscribed to PostgreSQL") => break,
+                Some(Ok(Message::Text(text))) if text.contains(ready_when) => break,
+                Some(Ok(Message::Text(text))) if text.contains("\"error\"") => {
+                    return Err(format!("join refused: {text}"))
+                }
                 Some(Ok(_)) => continue,
                 _ => return Err("subscriber closed before subscribing".into()),
             }
@@ -182,7 +326,11 @@ async fn subscribe(
             while let Some(Ok(Message::Text(text))) = socket.next().await {
                 let arrived = Instant::now();
                 if let Ok(frame) = serde_json::from_str::<Value>(&text) {
-                    if let Some(id) = frame[4]["data"]["record"]["id"].as_str() {
+                    let record = match mode {
+                        Mode::PostgresChanges => &frame[4]["data"]["record"],
+                        Mode::Broadcast => &frame[4]["payload"]["record"],
+                    };
+                    if let Some(id) = record["id"].as_str() {
                         let _ = sender.send((id.to_owned(), arrived));
                     }
                 }
@@ -194,10 +342,10 @@ async fn subscribe(
 
 type Sent = Arc<Mutex<HashMap<String, Instant>>>;
 
-async fn insert(db: &tokio_postgres::Client, id: &str) -> Result<(), String> {
+async fn insert(db: &tokio_postgres::Client, id: &str, band: usize) -> Result<(), String> {
     db.execute(
         "insert into public.songs (id, band_id, title) values ($1::text::uuid, $2::text::uuid, 'bench')",
-        &[&id, &ROCKERS],
+        &[&id, &band_id(band)],
     )
     .await
     .map(|_| ())
@@ -210,45 +358,55 @@ fn bench_id(n: u64) -> String {
 
 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-/// Inserts at `rate` per second for `seconds`; each id is stamped just before its INSERT
-/// (autocommit) is sent, so the figures include the statement and the commit.
+/// A fresh row id, stamped as sent now.
+fn stamp(sent: &Sent) -> String {
+    let id = bench_id(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    sent.lock()
+        .expect("not poisoned")
+        .insert(id.clone(), Instant::now());
+    id
+}
+
+fn into_map(sent: Sent) -> HashMap<String, Instant> {
+    Arc::try_unwrap(sent)
+        .expect("writers done")
+        .into_inner()
+        .expect("not poisoned")
+}
+
+/// Inserts at `rate` per second for `seconds`, into the first `bands` bands in turn; each id is
+/// stamped just before its INSERT (autocommit) is sent, so the figures include the statement
+/// and the commit.
 async fn write_steadily(
     db: &Arc<tokio_postgres::Client>,
+    bands: usize,
     rate: u32,
     seconds: u32,
 ) -> Result<HashMap<String, Instant>, String> {
     let sent: Sent = Arc::default();
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
-    for _ in 0..rate * seconds {
+    for n in 0..(rate * seconds) as usize {
         ticker.tick().await;
-        let id = bench_id(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        sent.lock()
-            .expect("not poisoned")
-            .insert(id.clone(), Instant::now());
-        insert(db, &id).await?;
+        let id = stamp(&sent);
+        insert(db, &id, n % bands).await?;
     }
-    Ok(Arc::try_unwrap(sent)
-        .expect("writers done")
-        .into_inner()
-        .expect("not poisoned"))
+    Ok(into_map(sent))
 }
 
-/// Inserts `count` rows as fast as four concurrent writers can.
+/// Inserts `count` rows into the first `bands` bands as fast as four concurrent writers can.
 async fn write_burst(
     db: &Arc<tokio_postgres::Client>,
+    bands: usize,
     count: u32,
 ) -> Result<HashMap<String, Instant>, String> {
     let sent: Sent = Arc::default();
     let mut writers = Vec::new();
-    for _ in 0..4 {
+    for writer in 0..4 {
         let (db, sent) = (db.clone(), sent.clone());
         writers.push(tokio::spawn(async move {
-            for _ in 0..count / 4 {
-                let id = bench_id(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-                sent.lock()
-                    .expect("not poisoned")
-                    .insert(id.clone(), Instant::now());
-                insert(&db, &id).await?;
+            for n in 0..(count / 4) as usize {
+                let id = stamp(&sent);
+                insert(&db, &id, (n * 4 + writer) % bands).await?;
             }
             Ok::<(), String>(())
         }));
@@ -256,31 +414,31 @@ async fn write_burst(
     for writer in writers {
         writer.await.map_err(|e| e.to_string())??;
     }
-    Ok(Arc::try_unwrap(sent)
-        .expect("writers done")
-        .into_inner()
-        .expect("not poisoned"))
+    Ok(into_map(sent))
 }
 
-/// Latencies in ms of the frames for `sent`, waiting up to 10 s after the last write.
+/// Latencies in ms of the frames for `sent` (sorted), and when the last one arrived, waiting
+/// up to 10 s for each next frame.
 async fn collect(
     mut arrivals: Arrivals,
     sent: &HashMap<String, Instant>,
     expected: usize,
-) -> Vec<f64> {
+) -> (Vec<f64>, Option<Instant>) {
     let mut latencies = Vec::with_capacity(expected);
+    let mut last = None;
     while latencies.len() < expected {
         match tokio::time::timeout(Duration::from_secs(10), arrivals.recv()).await {
             Ok(Some((id, arrived))) => {
                 if let Some(at) = sent.get(&id) {
                     latencies.push(arrived.saturating_duration_since(*at).as_secs_f64() * 1000.0);
+                    last = Some(arrived);
                 }
             }
             _ => break,
         }
     }
     latencies.sort_by(f64::total_cmp);
-    latencies
+    (latencies, last)
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {

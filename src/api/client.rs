@@ -193,6 +193,7 @@ impl SyncClient {
             store.clone(),
             endpoint,
             fallback,
+            options.changes,
             Box::new(move |table, id| pending.status(table, id) != RowStatus::Synced),
             Box::new(move |event| {
                 match &event {

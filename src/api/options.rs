@@ -1,6 +1,7 @@
 //! The options `SyncClient.open` and `list` take, as JavaScript passes them.
 
 use super::error::SyncError;
+pub use crate::io::reader::ChangeDelivery;
 use rockon_sync_core::merge::ConflictPolicy;
 use rockon_sync_core::notify::{NotifyConfig, Policy};
 use rockon_sync_core::schema::Schema;
@@ -40,6 +41,9 @@ pub struct Options {
     /// Milliseconds between anti-entropy pulls while the page is visible (default 60,000).
     #[serde(default)]
     pub anti_entropy_ms: Option<u32>,
+    /// How other members' changes arrive (Broadcast from Database by default).
+    #[serde(default)]
+    pub changes: ChangeDelivery,
     /// Notification batching and policy.
     #[serde(default)]
     pub notifications: NotificationOptions,

@@ -25,6 +25,12 @@ export interface OpenOptions {
   /** Pull every followed band this often while the page is visible, even with the socket up:
    * changes the Realtime stream lost are repaired by it (default 60000, at least 1000). */
   antiEntropyMs?: number;
+  /** How other members' changes arrive. `'broadcast'` (the default): Broadcast from Database on
+   * the private `band:<id>` and `user:<id>` topics (migration 0004); the database checks who
+   * may listen once per join, not once per change and subscriber. `'postgres_changes'`: one
+   * binding per table, each change checked against each subscriber's row-level security
+   * (needs only the publication). Catch-up pulls are the same in both. */
+  changes?: 'broadcast' | 'postgres_changes';
   /** Toasts about other members' changes and about the connection. */
   notifications?: NotificationOptions;
 }

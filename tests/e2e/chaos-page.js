@@ -36,6 +36,7 @@ async function main() {
   const client = await SyncClient.open({
     supabaseUrl: url, anonKey, accessToken: session.access_token, userId: session.user.id,
     databaseName: params.get('db'), retryInitialMs: 200, antiEntropyMs: 3000,
+    changes: params.get('changes') || undefined,
   });
   client.on('auth', async () => client.setAuth((await signIn()).access_token));
   client.connect();

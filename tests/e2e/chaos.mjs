@@ -11,6 +11,9 @@
 // songs alice's first tab owns `key`, her second tab `notes`, bob `tempo`; each actor's own
 // songs (created, edited in `durationSeconds`, deleted) are its alone.
 //
+// Changes arrive by Broadcast from Database in odd seeds and by postgres_changes in even ones
+// (CHAOS_CHANGES=broadcast|postgres_changes runs every seed in one mode).
+//
 // Usage: node tests/e2e/chaos.mjs <rockon-devserver binary> [seeds] [ops]
 //        CHAOS_SEED=n replays one seed.
 import { chromium } from 'playwright-core';
@@ -22,6 +25,7 @@ const BIN = process.argv[2];
 const SEEDS = process.env.CHAOS_SEED ? [Number(process.env.CHAOS_SEED)]
   : Array.from({ length: Number(process.argv[3] || 8) }, (_, n) => n + 1);
 const OPS = Number(process.argv[4] || 40);
+const changesOf = (seed) => process.env.CHAOS_CHANGES || (seed % 2 ? 'broadcast' : 'postgres_changes');
 const ROCKERS = '641657c9-9f8e-5c07-b44e-4ececddac108';
 const CONVERGE_MS = 90_000;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -108,7 +112,7 @@ async function runSeed(seed) {
       });
     }
   }
-  const query = (user) => `?url=${encodeURIComponent(ready.url)}&anon=${encodeURIComponent(ready.anonKey)}&user=${user}&band=${ROCKERS}&db=chaos-${seed}-${user}`;
+  const query = (user) => `?url=${encodeURIComponent(ready.url)}&anon=${encodeURIComponent(ready.anonKey)}&user=${user}&band=${ROCKERS}&db=chaos-${seed}-${user}&changes=${changesOf(seed)}`;
   const openTab = async (user) => {
     const page = await contexts[user].newPage();
     page.on('pageerror', (error) => pageErrors.push(`${user}: ${error}`));
@@ -235,12 +239,14 @@ async function runSeed(seed) {
 
 // ---- all seeds ---------------------------------------------------------------------------
 
+const modes = {};
 const totals = { seeds: 0, ops: 0, acknowledged: 0, faults: 0, lost: 0, duplicated: 0, diverged: 0, errors: 0, parked: 0 };
 let failed = null;
 try {
   for (const seed of SEEDS) {
     const result = await runSeed(seed);
     totals.seeds++;
+    modes[changesOf(seed)] = (modes[changesOf(seed)] || 0) + 1;
     totals.ops += result.ops;
     totals.acknowledged += result.acknowledged;
     totals.faults += result.faults;
@@ -250,7 +256,7 @@ try {
     totals.errors += result.pageErrors.length;
     totals.parked += result.parked;
     const bad = result.lost + result.duplicated + result.diverged + result.pageErrors.length;
-    console.log(`seed ${seed}: ${result.acknowledged} acknowledged, ${result.faults} faults; lost ${result.lost}, duplicated ${result.duplicated}, diverged ${result.diverged}, parked ${result.parked}, unsent ${result.pending}, page errors ${result.pageErrors.length}`);
+    console.log(`seed ${seed} (${changesOf(seed)}): ${result.acknowledged} acknowledged, ${result.faults} faults; lost ${result.lost}, duplicated ${result.duplicated}, diverged ${result.diverged}, parked ${result.parked}, unsent ${result.pending}, page errors ${result.pageErrors.length}`);
     if (bad && !failed) {
       failed = result;
       console.log(`seed ${seed} failed (replay: CHAOS_SEED=${seed}):\n  ${result.problems.concat(result.pageErrors).join('\n  ')}\njournal:\n  ${result.journal.join('\n  ')}`);
@@ -262,5 +268,5 @@ try {
   await stopped(server.child);
   await stopped(postgres.child);
 }
-console.log(`chaos: ${totals.seeds} seeds, ${totals.ops} ops, ${totals.acknowledged} acknowledged writes, ${totals.faults} faults; lost ${totals.lost}, duplicated ${totals.duplicated}, diverged ${totals.diverged}, page errors ${totals.errors} (parked as failed: ${totals.parked})`);
+console.log(`chaos: ${totals.seeds} seeds, ${totals.ops} ops, ${totals.acknowledged} acknowledged writes, ${totals.faults} faults; lost ${totals.lost}, duplicated ${totals.duplicated}, diverged ${totals.diverged}, page errors ${totals.errors} (parked as failed: ${totals.parked}; seeds per mode: ${JSON.stringify(modes)})`);
 process.exit(failed ? 1 : 0);

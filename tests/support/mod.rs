@@ -24,6 +24,12 @@ pub const FAULTS_TOKEN: &str = match option_env!("ROCKON_DEVSERVER_FAULTS_TOKEN"
     Some(token) => token,
     None => "",
 };
+/// How changes arrive in the clients these tests open (`ROCKON_CHANGES` at build time): the
+/// test command runs the suite once per mode.
+pub const CHANGES: &str = match option_env!("ROCKON_CHANGES") {
+    Some(mode) => mode,
+    None => "broadcast",
+};
 pub const ROCKERS: &str = "641657c9-9f8e-5c07-b44e-4ececddac108";
 pub const TRIO: &str = "5a224131-abbb-51ab-b2b1-3f08f02e2c99";
 
@@ -88,7 +94,7 @@ pub fn unique(prefix: &str) -> String {
 pub async fn open(user: &User, database: &str, url: &str, extra: Value) -> SyncClient {
     let mut options = json!({
         "supabaseUrl": url, "anonKey": ANON, "accessToken": user.token, "userId": user.id,
-        "databaseName": database, "retryInitialMs": 50,
+        "databaseName": database, "retryInitialMs": 50, "changes": CHANGES,
     });
     if let (Value::Object(o), Value::Object(e)) = (&mut options, extra) {
         o.extend(e);

@@ -46,12 +46,8 @@ impl Realtime {
             }
             "system" => self.on_system(now, &frame),
             "presence_state" | "presence_diff" => self.on_presence(&frame),
-            "broadcast" => Broadcast::parse(&frame.payload).map(|message| {
-                self.emit(Event::Broadcast {
-                    topic: frame.topic.clone(),
-                    message,
-                })
-            }),
+            "broadcast" => Broadcast::parse(&frame.payload)
+                .and_then(|message| self.on_broadcast(&frame.topic, message)),
             // Unknown events (newer servers add some) are not errors.
             _ => Ok(()),
         };
@@ -103,7 +99,15 @@ impl Realtime {
                         let channel = self.channels.get_mut(topic).expect("checked above");
                         channel.binding_ids = ids;
                         channel.rejoin_attempt = 0;
+                        // Database broadcasts flow from the accepted join on: nothing else
+                        // will say so, and what was written before must be pulled.
+                        let flowing = channel.config.database_broadcasts
+                            && channel.config.postgres_changes.is_empty();
                         self.set_channel_state(topic, ChannelState::Joined);
+                        if flowing {
+                            self.set_channel_state(topic, ChannelState::Subscribed);
+                            self.catch_up(topic, CatchUpReason::Subscribed);
+                        }
                     }
                     Err(cause) => self.channel_failed(now, topic, cause),
                 }
@@ -182,6 +186,23 @@ impl Realtime {
         if wanted {
             self.emit(Event::Change(change));
         }
+    }
+
+    /// A broadcast is a row change when the channel receives database broadcasts and the
+    /// message has a change's shape; anything else is the application's own message.
+    fn on_broadcast(&mut self, topic: &str, message: Broadcast) -> Result<(), PayloadError> {
+        let database = self.channels[topic].config.database_broadcasts;
+        match database
+            .then(|| PostgresChange::from_database_broadcast(topic, &message))
+            .flatten()
+        {
+            Some(change) => self.emit(Event::Change(change?)),
+            None => self.emit(Event::Broadcast {
+                topic: topic.to_owned(),
+                message,
+            }),
+        }
+        Ok(())
     }
 
     fn on_presence(&mut self, frame: &Frame) -> Result<(), PayloadError> {

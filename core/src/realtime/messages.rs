@@ -80,6 +80,12 @@ pub struct ChannelConfig {
     pub broadcast_ack: bool,
     /// A private channel (authorized by RLS on `realtime.messages`).
     pub private: bool,
+    /// Row changes arrive as Broadcast from Database messages (`realtime.broadcast_changes`)
+    /// rather than through `postgres_changes` bindings: such broadcasts become
+    /// [`Event::Change`](super::Event::Change), and a channel without bindings counts as
+    /// subscribed (and catches up) once its join is accepted, since the server delivers the
+    /// topic's messages from then on.
+    pub database_broadcasts: bool,
 }
 
 impl ChannelConfig {
@@ -414,6 +420,57 @@ impl PostgresChange {
         let value: Value = serde_json::from_str(payload.get())
             .map_err(|_| PayloadError::new("postgres_changes", "payload is not JSON"))?;
         Self::parse(topic, &value)
+    }
+
+    /// Reads a Broadcast from Database message, whose payload is compatible with Postgres
+    /// Changes: `{schema, table, operation, record, old_record}`. `None` when the message is
+    /// not a row change (an application's own broadcast on the same topic). Such messages carry
+    /// no commit time: the row's `updated_at` stands in when it has one.
+    pub fn from_database_broadcast(
+        topic: &str,
+        message: &Broadcast,
+    ) -> Option<Result<Self, PayloadError>> {
+        let change = message.payload.as_object()?;
+        let operation = change.get("operation")?;
+        let bad = |what| Some(Err(PayloadError::new("broadcast", what)));
+        let kind = match operation.as_str() {
+            Some("INSERT") => ChangeKind::Insert,
+            Some("UPDATE") => ChangeKind::Update,
+            Some("DELETE") => ChangeKind::Delete,
+            _ => return bad("operation must be INSERT, UPDATE or DELETE"),
+        };
+        let text = |key: &str| change.get(key).and_then(Value::as_str).map(str::to_owned);
+        let (Some(schema), Some(table)) = (text("schema"), text("table")) else {
+            return bad("missing schema or table");
+        };
+        let row = |key: &str| match change.get(key) {
+            Some(Value::Object(map)) => Ok(Some(Record::from_map(map))),
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => Err(PayloadError::new(
+                "broadcast",
+                "record and old_record must be objects",
+            )),
+        };
+        let (record, old_record) = match (row("record"), row("old_record")) {
+            (Ok(record), Ok(old)) => (record, old),
+            (Err(error), _) | (_, Err(error)) => return Some(Err(error)),
+        };
+        let commit_timestamp = record
+            .as_ref()
+            .or(old_record.as_ref())
+            .and_then(|row| row.str_field("updated_at"))
+            .unwrap_or_default();
+        Some(Ok(PostgresChange {
+            topic: topic.to_owned(),
+            binding_ids: Vec::new(),
+            schema,
+            table,
+            kind,
+            commit_timestamp,
+            record,
+            old_record,
+            errors: Vec::new(),
+        }))
     }
 
     /// True when the server could not include the row (`Error 413`) or left it out: the row

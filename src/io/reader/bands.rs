@@ -1,6 +1,6 @@
 //! The bands a reader follows: exactly the user's memberships, as the server lists them.
 
-use super::{http, with_engine, Inner, ReadEvent};
+use super::{http, with_engine, ChangeDelivery, Inner, ReadEvent};
 use rockon_sync_core::backoff::BackoffPolicy;
 use rockon_sync_core::memberships;
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
@@ -10,18 +10,23 @@ use rockon_sync_core::sorted::SortedSet;
 use std::rc::Rc;
 
 pub(super) fn follow_band(inner: &Inner, band_id: &str) -> Result<(), String> {
-    let bindings = inner
-        .store
-        .schema()
-        .tables
-        .iter()
-        .map(|t| PostgresBinding::table_eq(&t.name, &t.scope, band_id))
-        .collect();
-    // A private channel: only members may join, so presence stays within the band.
+    let database_broadcasts = inner.changes == ChangeDelivery::Broadcast;
+    let bindings = if database_broadcasts {
+        Vec::new()
+    } else {
+        let tables = &inner.store.schema().tables;
+        tables
+            .iter()
+            .map(|t| PostgresBinding::table_eq(&t.name, &t.scope, band_id))
+            .collect()
+    };
+    // A private channel: only members may join, so presence (and, with database broadcasts,
+    // the band's changes) stays within the band.
     let config = ChannelConfig {
         postgres_changes: bindings,
         presence: inner.presence.key(),
         private: true,
+        database_broadcasts,
         ..ChannelConfig::default()
     };
     let name = format!("band:{band_id}");

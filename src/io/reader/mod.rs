@@ -51,6 +51,21 @@ impl Default for Fallback {
         }
     }
 }
+/// How other members' changes reach the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+pub enum ChangeDelivery {
+    /// Broadcast from Database (migration 0004's triggers): one private topic per band and one
+    /// per user, admitted by the `realtime.messages` policies once per join. The server does
+    /// no work per subscriber and change, so it scales with the number of people online.
+    #[default]
+    #[serde(rename = "broadcast")]
+    Broadcast,
+    /// `postgres_changes`: a binding per table on the band channel and one on the user's
+    /// memberships; the server checks every change against every subscriber's row security.
+    #[serde(rename = "postgres_changes")]
+    PostgresChanges,
+}
+
 /// What the read path tells the app.
 pub enum ReadEvent {
     /// Rows changed by others (`remote`) or found by a catch-up pull (`pull`).
@@ -137,6 +152,7 @@ struct Inner {
     memberships_failures: Cell<u32>,
     memberships_retry: RefCell<Option<gloo_timers::callback::Timeout>>,
     fallback: Fallback,
+    changes: ChangeDelivery,
     polling: RefCell<Option<gloo_timers::callback::Interval>>,
     info: RefCell<ConnectionInfo>,
     pull_again: RefCell<SortedSet<String>>,
@@ -152,6 +168,7 @@ impl Reader {
         store: Rc<Store>,
         endpoint: Endpoint,
         fallback: Fallback,
+        changes: ChangeDelivery,
         has_local_edits: LocalEdits,
         on_event: Box<dyn Fn(ReadEvent)>,
     ) -> Reader {
@@ -174,6 +191,7 @@ impl Reader {
             memberships_failures: Cell::new(0),
             memberships_retry: RefCell::new(None),
             fallback,
+            changes,
             polling: RefCell::new(None),
             info: RefCell::new(ConnectionInfo {
                 state: "disconnected".into(),
@@ -226,13 +244,22 @@ impl Reader {
         *self.inner.user.borrow_mut() = Some(user_id.to_owned());
         schedule_anti_entropy(&self.inner);
         self.inner.presence.set_key(user_id);
-        let config = ChannelConfig {
-            postgres_changes: vec![PostgresBinding::table_eq(
-                "band_memberships",
-                "user_id",
-                user_id,
-            )],
-            ..ChannelConfig::default()
+        // The user's own topic: told when a membership of theirs changes (a band joined, left
+        // or removed from), whichever way changes arrive.
+        let config = match self.inner.changes {
+            ChangeDelivery::Broadcast => ChannelConfig {
+                private: true,
+                database_broadcasts: true,
+                ..ChannelConfig::default()
+            },
+            ChangeDelivery::PostgresChanges => ChannelConfig {
+                postgres_changes: vec![PostgresBinding::table_eq(
+                    "band_memberships",
+                    "user_id",
+                    user_id,
+                )],
+                ..ChannelConfig::default()
+            },
         };
         let name = format!("user:{user_id}");
         let mut result = Ok(());
