@@ -102,9 +102,14 @@ try {
   const propagation = await run('propagation', { rate: 20, seconds: SECONDS });
   raw.propagation = propagation;
   for (const q of ['p50', 'p95', 'p99']) {
-    row(`1. propagation ${q} (write → other member's store + listener)`, 'ms',
+    row(`1. propagation ${q} (write → other member's store + listener; broadcast, the default)`, 'ms',
       propagation.rockon[q], propagation.baseline[q], propagation.floor[q],
-      q === 'p50' ? `${propagation.rockon.n} writes; floor: frame on a raw socket, no store` : '');
+      q === 'p50' ? `${propagation.rockon.n} writes; floor: postgres_changes frame on a raw socket, no store` : '');
+  }
+  for (const q of ['p50', 'p99']) {
+    row(`1b. propagation ${q} with changes: 'postgres_changes'`, 'ms',
+      propagation.rockonPostgresChanges[q], propagation.baseline[q], propagation.floor[q],
+      q === 'p50' ? `${propagation.rockonPostgresChanges.n} writes, the same as above` : '');
   }
 
   }

@@ -83,9 +83,9 @@ async function settled(watcher, what, empty = false) {
   await until(() => performance.now() - watcher.last > 1000, 120000, what);
 }
 
-async function openRockon(user, name, supabaseUrl = URL_) {
+async function openRockon(user, name, supabaseUrl = URL_, changes = undefined) {
   await deleteDb(name);
-  return rockon.SyncClient.open({ supabaseUrl, anonKey: ANON, accessToken: user.token, userId: user.id, databaseName: name });
+  return rockon.SyncClient.open({ supabaseUrl, anonKey: ANON, accessToken: user.token, userId: user.id, databaseName: name, changes });
 }
 
 async function openBaseline(user, name, url = URL_) {
@@ -130,9 +130,10 @@ async function longestTask(body) {
   return { result, longest };
 }
 
-async function following(kind, user, name, band = BAND) {
+/** `changes` picks how rockon-sync receives changes (its default when undefined). */
+async function following(kind, user, name, band = BAND, changes = undefined) {
   if (kind === 'rockon') {
-    const client = await openRockon(user, name);
+    const client = await openRockon(user, name, URL_, changes);
     let subscribed = false;
     client.on('channel', (e) => { if (e.state === 'subscribed') subscribed = true; });
     const watcher = watch((listener) => client.on('*', listener));
@@ -156,11 +157,13 @@ window.bench = {
     return rockon.version();
   },
 
-  // 1. A write by bob → the row in alice's store and her listener called; all three receivers
-  // run side by side on the same writes.
+  // 1. A write by bob → the row in alice's store and her listener called; every receiver runs
+  // side by side on the same writes: rockon-sync both ways (Broadcast from Database, its
+  // default, and postgres_changes), the baseline (postgres_changes) and the raw-socket floor.
   async propagation({ rate, seconds }) {
     const [alice, bob] = [await signIn('alice'), await signIn('bob')];
-    const ours = await following('rockon', alice, 'bench-prop-rockon');
+    const ours = await following('rockon', alice, 'bench-prop-rockon', BAND, 'broadcast');
+    const oursByChanges = await following('rockon', alice, 'bench-prop-rockon-pg', BAND, 'postgres_changes');
     const theirs = await following('baseline', alice, 'bench-prop-baseline');
     const floor = rawSocket(alice);
     await until(floor.ready, 10000, 'raw socket subscribed');
@@ -177,11 +180,13 @@ window.bench = {
     const latencies = (seen) => [...sent].filter(([id]) => seen.has(id)).map(([id, at]) => seen.get(id) - at);
     const result = {
       rockon: summary(latencies(ours.watcher.seen)),
+      rockonPostgresChanges: summary(latencies(oursByChanges.watcher.seen)),
       baseline: summary(latencies(theirs.watcher.seen)),
       floor: summary(latencies(floor.seen)),
     };
     floor.close();
     await ours.close();
+    await oursByChanges.close();
     await theirs.close();
     return result;
   },
