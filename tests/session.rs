@@ -52,6 +52,29 @@ async fn a_database_opens_only_with_its_users_token() {
 }
 
 #[wasm_bindgen_test]
+async fn how_changes_arrive_is_one_of_two_ways() {
+    let alice = sign_in("alice").await;
+    let database = unique("changes-option");
+    let options = |changes: &str| {
+        js(json!({
+            "supabaseUrl": UNREACHABLE, "anonKey": ANON, "accessToken": alice.token,
+            "userId": alice.id, "databaseName": database, "changes": changes,
+        }))
+    };
+    let refused = SyncClient::open_async(options("polling"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(code(&refused), "invalid_options");
+    for changes in ["broadcast", "postgres_changes"] {
+        let client = SyncClient::open_async(options(changes))
+            .await
+            .unwrap_or_else(|_| panic!("{changes} opens"));
+        client.close();
+    }
+}
+
+#[wasm_bindgen_test]
 async fn sign_out_keeps_unsent_writes_unless_told_and_then_wipes_every_tab() {
     let alice = sign_in("alice").await;
     let database = unique("sign-out");

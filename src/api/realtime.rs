@@ -101,7 +101,9 @@ impl RealtimeConnection {
     }
 
     /// Joins channel `name` with `{ postgresChanges: [{ event, schema, table, filter? }],
-    /// presence?: key, broadcastSelf?, broadcastAck?, private? }`; returns the topic.
+    /// presence?: key, broadcastSelf?, broadcastAck?, private?, databaseBroadcasts? }`
+    /// (`databaseBroadcasts`: row changes broadcast by the database arrive as `change` events);
+    /// returns the topic.
     pub fn join(&self, name: &str, config: JsValue) -> Result<String, JsValue> {
         let config: ChannelConfig = if config.is_undefined() || config.is_null() {
             ChannelConfig::default()

@@ -11,6 +11,7 @@ export async function example(): Promise<void> {
     accessToken: 'token',
     userId: 'user',
     conflictPolicy: 'serverWins',
+    changes: 'broadcast',
   });
   const unsubscribe: () => void = client.on('*', (event: SyncEvent) => {
     switch (event.type) {
@@ -52,6 +53,8 @@ export async function example(): Promise<void> {
   console.log(counts.total, cleared, client.unreadRows('b1').map((m) => m.id));
   // @ts-expect-error: options are checked
   await SyncClient.open({ supabaseUrl: 'x' });
+  // @ts-expect-error: changes arrive one of two ways
+  await SyncClient.open({ supabaseUrl: 'x', anonKey: 'a', accessToken: 't', userId: 'u', changes: 'polling' });
   // @ts-expect-error: listeners receive typed events
   client.on('change', (event: number) => event);
   // @ts-expect-error: a connection event has no ids
