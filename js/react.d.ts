@@ -2,6 +2,7 @@
 import type { ReactNode, ReactElement } from 'react';
 import type {
   SyncClient, Row, ListOptions, ConnectionInfo, SyncStatus, PresenceMember, SyncNotification,
+  ConflictRecord, ConflictChoice, ActivityEntry, Editor,
 } from './rockon_sync.js';
 
 /** Makes `client` (an open `SyncClient`) available to the hooks below it. */
@@ -40,6 +41,22 @@ export function useSyncStatus(table: string, id: string): SyncStatus;
 
 /** Who of the band is online; with `meta`, also shows them what this user is viewing. */
 export function usePresence(bandId: string | null | undefined, meta?: Record<string, unknown>): PresenceMember[];
+
+/** The recorded conflicts and a way to settle one. */
+export function useConflicts(): {
+  conflicts: readonly ConflictRecord[];
+  resolve(table: string, id: string, choice: ConflictChoice): Promise<void>;
+};
+
+/** A band's activity feed, newest first, with its unread count. */
+export function useActivity(bandId: string | null | undefined, limit?: number): {
+  entries: readonly ActivityEntry[];
+  unread: number;
+  markRead(ids?: string[]): number;
+};
+
+/** The other members editing a row now. */
+export function useEditors(table: string | null | undefined, id: string | null | undefined): Editor[];
 
 /** A notification kept for display. */
 export type ShownNotification = SyncNotification & { id: number };

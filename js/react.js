@@ -289,6 +289,67 @@ export function usePresence(bandId, meta) {
 }
 
 /**
+ * The recorded conflicts, `{ conflicts, resolve(table, id, choice) }`: each with both versions
+ * of the row and the fields both sides changed; `resolve` settles one (`'mine'`, `'theirs'`
+ * or chosen field values) and the list follows.
+ */
+export function useConflicts() {
+  const client = useSyncClient();
+  const store = useMemo(
+    () =>
+      storeFor(client, 'conflicts', () => ({
+        initial: Object.freeze([]),
+        load: () => client.conflicts(),
+        events: ['conflict', 'syncStatus'],
+      })),
+    [client],
+  );
+  const conflicts = useStore(store);
+  const resolve = useCallback((table, id, choice) => client.resolveConflict(table, id, choice), [client]);
+  return { conflicts, resolve };
+}
+
+/**
+ * A band's activity feed, newest first: `{ entries, unread, markRead(ids?) }`. Kept across
+ * reloads; reading an entry reads its row, and opening a row reads its entries.
+ */
+export function useActivity(bandId, limit = 50) {
+  const client = useSyncClient();
+  const store = useMemo(
+    () =>
+      storeFor(client, `activity|${bandId}|${limit}`, () => {
+        const read = () => (bandId
+          ? { entries: client.activity(bandId, { limit }), unread: client.activityUnread(bandId) }
+          : { entries: [], unread: 0 });
+        return {
+          initial: read(),
+          load: read,
+          events: ['activity'],
+          affects: (event) => event.bandId === bandId,
+        };
+      }),
+    [client, bandId, limit],
+  );
+  const state = useStore(store);
+  const markRead = useCallback((ids) => (bandId ? client.markActivityRead(bandId, ids) : 0), [client, bandId]);
+  return { entries: state.entries, unread: state.unread, markRead };
+}
+
+/** The other members editing row `id` of `table` now (they track `editing: { table, id }`). */
+export function useEditors(table, id) {
+  const client = useSyncClient();
+  const store = useMemo(
+    () =>
+      storeFor(client, `editors|${table}|${id}`, () => {
+        const read = () => (table && id ? client.editors(table, id) : []);
+        return { initial: read(), load: read, events: ['presence'] };
+      }),
+    [client, table, id],
+  );
+  return useStore(store);
+}
+
+/**
  * Notifications to show as toasts, newest last: `{ notifications, dismiss(id) }`. Each has
  * an `id` besides the event's fields; at most `max` (default 5) are kept. Render `text` as
  * text, never as HTML: it holds other users' words.

@@ -44,6 +44,7 @@
 
 pub mod backoff;
 pub mod catchup;
+pub mod feed;
 pub mod jwt;
 pub mod memberships;
 pub mod merge;

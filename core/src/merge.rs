@@ -90,6 +90,76 @@ pub fn three_way(
     }
 }
 
+/// How the user settles a conflict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution {
+    /// Their own values, for every field both sides changed (and the row back, if the server
+    /// deleted it).
+    KeepMine,
+    /// The server's values (and its delete).
+    KeepTheirs,
+    /// These values (wire columns) for these conflicting fields; the others stay as they are.
+    Fields(Map<String, Value>),
+}
+
+/// A resolution that names a field the conflict is not about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotInConflict(pub String);
+
+impl std::fmt::Display for NotInConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is not a field of this conflict", self.0)
+    }
+}
+
+/// The fields to write (wire columns) so the row holds what the user chose, given the
+/// conflict's `fields`, whether the server deleted the row, the local row when the conflict was
+/// found, the row as it is now, and the fields users may edit. Empty when the row already
+/// holds the choice. The result is pushed as an ordinary conditional update.
+pub fn resolve(
+    conflicts: &[FieldConflict],
+    deleted_remotely: bool,
+    local: &Map<String, Value>,
+    current: &Map<String, Value>,
+    editable: &[&str],
+    resolution: &Resolution,
+) -> Result<Map<String, Value>, NotInConflict> {
+    let mut wanted = Map::new();
+    match resolution {
+        Resolution::KeepMine if deleted_remotely => {
+            // Bring the row back with the user's values.
+            wanted.insert("deleted_at".into(), Value::Null);
+            for &field in editable {
+                wanted.insert(
+                    field.to_owned(),
+                    local.get(field).cloned().unwrap_or(Value::Null),
+                );
+            }
+        }
+        Resolution::KeepMine => {
+            for conflict in conflicts {
+                wanted.insert(conflict.field.clone(), conflict.local.clone());
+            }
+        }
+        Resolution::KeepTheirs => {
+            for conflict in conflicts {
+                wanted.insert(conflict.field.clone(), conflict.remote.clone());
+            }
+        }
+        Resolution::Fields(values) => {
+            for (field, value) in values {
+                if !conflicts.iter().any(|c| c.field == *field) {
+                    return Err(NotInConflict(field.clone()));
+                }
+                wanted.insert(field.clone(), value.clone());
+            }
+        }
+    }
+    let differs =
+        |(field, value): &(String, Value)| current.get(field).unwrap_or(&Value::Null) != value;
+    Ok(wanted.into_iter().filter(differs).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +202,82 @@ mod tests {
         assert_eq!(client.row["title"], "Yellow!");
         assert_eq!(client.patch, object(json!({"title": "Yellow!"})));
         assert_eq!(client.conflicts[0].remote, "Yellow?");
+    }
+
+    fn conflict(field: &str, local: Value, remote: Value) -> FieldConflict {
+        FieldConflict {
+            field: field.into(),
+            base: Value::Null,
+            kept: remote.clone(),
+            local,
+            remote,
+        }
+    }
+
+    #[test]
+    fn a_resolution_writes_only_what_the_row_does_not_hold_yet() {
+        let conflicts = [
+            conflict("title", json!("Mine"), json!("Theirs")),
+            conflict("key", json!("C"), json!("D")),
+        ];
+        let local = object(json!({"title": "Mine", "key": "C", "tempo": 90}));
+        // The server won (the default policy): the row holds their values.
+        let current = object(json!({"title": "Theirs", "key": "D", "tempo": 90}));
+        let editable = ["title", "key", "tempo"];
+        let mine = resolve(
+            &conflicts,
+            false,
+            &local,
+            &current,
+            &editable,
+            &Resolution::KeepMine,
+        );
+        assert_eq!(mine, Ok(object(json!({"title": "Mine", "key": "C"}))));
+        let theirs = resolve(
+            &conflicts,
+            false,
+            &local,
+            &current,
+            &editable,
+            &Resolution::KeepTheirs,
+        );
+        assert_eq!(theirs, Ok(Map::new()), "nothing to push");
+        let pick = Resolution::Fields(object(json!({"title": "Mine", "key": "E"})));
+        let picked = resolve(&conflicts, false, &local, &current, &editable, &pick);
+        assert_eq!(picked, Ok(object(json!({"title": "Mine", "key": "E"}))));
+        let stray = Resolution::Fields(object(json!({"tempo": 100})));
+        assert_eq!(
+            resolve(&conflicts, false, &local, &current, &editable, &stray),
+            Err(NotInConflict("tempo".into()))
+        );
+    }
+
+    #[test]
+    fn keeping_mine_brings_back_a_row_the_server_deleted() {
+        let local = object(json!({"title": "Mine", "key": "C", "deleted_at": null}));
+        let current =
+            object(json!({"title": "Old", "key": "C", "deleted_at": "2026-12-01T10:00:00Z"}));
+        let editable = ["title", "key"];
+        let mine = resolve(
+            &[],
+            true,
+            &local,
+            &current,
+            &editable,
+            &Resolution::KeepMine,
+        );
+        assert_eq!(
+            mine,
+            Ok(object(json!({"deleted_at": null, "title": "Mine"})))
+        );
+        let theirs = resolve(
+            &[],
+            true,
+            &local,
+            &current,
+            &editable,
+            &Resolution::KeepTheirs,
+        );
+        assert_eq!(theirs, Ok(Map::new()));
     }
 }

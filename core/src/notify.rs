@@ -9,7 +9,8 @@ use crate::Millis;
 use std::collections::VecDeque;
 
 /// What happened to a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Action {
     /// Created.
     Added,
@@ -41,6 +42,8 @@ pub enum ToastKind {
     ConnectionLost,
     /// The connection is back after a lost toast.
     ConnectionRestored,
+    /// Another member's change met one of this user's edits (see [`Notifier::conflict`]).
+    Conflict,
 }
 
 impl ToastKind {
@@ -50,6 +53,7 @@ impl ToastKind {
             ToastKind::Changes => "changes",
             ToastKind::ConnectionLost => "connectionLost",
             ToastKind::ConnectionRestored => "connectionRestored",
+            ToastKind::Conflict => "conflict",
         }
     }
 }
@@ -347,6 +351,33 @@ impl Notifier {
         }
     }
 
+    /// Another member's change (by `author`, when known) met one of this user's edits to a
+    /// row of `table` labelled `label`; `deleted` when they deleted it. Shown at once whatever
+    /// the rate cap: the user has a choice to make.
+    pub fn conflict(
+        &mut self,
+        author: Option<&str>,
+        table: &str,
+        label: Option<&str>,
+        deleted: bool,
+    ) {
+        let who = author.map_or_else(|| "Someone".to_owned(), |a| self.name(a));
+        let what = label.map_or_else(|| format!("a {}", singular(table)), |l| format!("'{l}'"));
+        let text = if deleted {
+            format!("{who} deleted {what} while you were editing it")
+        } else {
+            format!("{who} also changed {what}: choose the values to keep")
+        };
+        let id = self.new_id();
+        self.out.push_back(Toast {
+            id,
+            kind: ToastKind::Conflict,
+            author: author.map(str::to_owned),
+            count: 1,
+            text,
+        });
+    }
+
     /// The next toast to show.
     pub fn poll_toast(&mut self) -> Option<Toast> {
         self.out.pop_front()
@@ -376,6 +407,11 @@ impl Notifier {
         let toast = self.describe(id, &changes);
         self.out.push_back(toast);
         Some(id)
+    }
+
+    /// A member's display name, when known.
+    pub fn name_of(&self, user: &str) -> Option<String> {
+        self.names.get(user).cloned()
     }
 
     fn name(&self, user: &str) -> String {
@@ -577,5 +613,34 @@ mod tests {
         let back = n.poll_toast().expect("restored");
         assert_eq!(back.kind, ToastKind::ConnectionRestored);
         assert_eq!(n.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_conflict_is_told_at_once_even_past_the_rate_cap() {
+        let mut n = notifier();
+        for k in 0..20 {
+            n.push(
+                Millis(k),
+                Change {
+                    author: format!("user{k}"),
+                    table: "songs".into(),
+                    label: None,
+                    action: Action::Added,
+                },
+            );
+        }
+        drain(&mut n);
+        n.conflict(Some("alice"), "songs", Some("Wonderwall"), false);
+        n.conflict(None, "practice_sessions", None, true);
+        let first = n.poll_toast().expect("conflict toast");
+        assert_eq!(first.kind, ToastKind::Conflict);
+        assert_eq!(
+            first.text,
+            "Alice also changed 'Wonderwall': choose the values to keep"
+        );
+        assert_eq!(
+            drain(&mut n),
+            ["Someone deleted a practice session while you were editing it"]
+        );
     }
 }

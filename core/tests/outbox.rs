@@ -587,3 +587,32 @@ fn tabs_sharing_one_outbox_append_without_collisions_and_the_leader_adopts_their
     follower.reload(storage.values().cloned().collect());
     assert_eq!(follower.entries().count(), 1);
 }
+
+#[test]
+fn a_stored_conflict_record_reads_back_as_it_was_written() {
+    use rockon_sync_core::merge::FieldConflict;
+    use rockon_sync_core::outbox::ConflictRecord;
+    let record = ConflictRecord {
+        table: "songs".into(),
+        row_id: "s1".into(),
+        local: serde_json::json!({"title": "Mine"})
+            .as_object()
+            .unwrap()
+            .clone(),
+        remote: None,
+        fields: vec![FieldConflict {
+            field: "title".into(),
+            base: serde_json::Value::Null,
+            local: "Mine".into(),
+            remote: "Theirs".into(),
+            kept: "Theirs".into(),
+        }],
+        deleted_remotely: true,
+    };
+    let stored = serde_json::to_value(&record).unwrap();
+    assert_eq!(ConflictRecord::from_json(&stored), Some(record));
+    assert_eq!(
+        ConflictRecord::from_json(&serde_json::json!({"table": "songs"})),
+        None
+    );
+}

@@ -2,8 +2,8 @@
 
 use super::error::SyncError;
 use super::events::{
-    activity_event_to_js, error_to_js, event_to_js, read_event_to_js, rows_changed_to_js,
-    status_name, storage_event,
+    activity_event_to_js, error_to_js, event_to_js, feed_events_to_js, read_event_to_js,
+    rows_changed_to_js, status_name, storage_event,
 };
 use super::listeners::Listeners;
 use super::options::{ListOptions, Options};
@@ -16,7 +16,7 @@ use crate::io::store::{from_js, to_js, Store, StoreError};
 use crate::io::writer::{RowsChanged, WriteError, WriteEvent, Writer};
 use js_sys::{Array, Promise, Reflect};
 use rockon_sync_core::backoff::BackoffPolicy;
-use rockon_sync_core::outbox::RowStatus;
+use rockon_sync_core::outbox::{ConflictRecord, RowStatus};
 use rockon_sync_core::realtime::{ConnectionState, Event as RealtimeEvent, Input};
 use rockon_sync_core::schema::{snake_to_camel, Schema};
 use serde_json::{Map, Value};
@@ -65,6 +65,28 @@ fn object_arg(value: JsValue, what: &str) -> Result<Map<String, Value>, JsValue>
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(SyncError::new("invalid_argument", format!("{what} must be an object")).into()),
     }
+}
+
+/// Tells the user at once that another member's change met one of their edits.
+fn conflict_toast(activity: &Activity, schema: &Schema, record: &ConflictRecord) {
+    let text = |row: Option<&Map<String, Value>>, column: &str| {
+        row.and_then(|r| r.get(column))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let remote = record.remote.as_ref();
+    let author = text(remote, "last_modified_by");
+    let label = schema
+        .table(&record.table)
+        .ok()
+        .and_then(|spec| spec.label.clone())
+        .and_then(|column| text(remote, &column).or_else(|| text(Some(&record.local), &column)));
+    activity.conflict(
+        author.as_deref(),
+        &record.table,
+        label.as_deref(),
+        record.deleted_remotely,
+    );
 }
 
 /// Removes a band's local rows and outbox entries after the user left it, then says so.
@@ -139,6 +161,9 @@ impl SyncClient {
                 if let Some(event) = activity_event_to_js(&event) {
                     activity_sink.emit(&event);
                 }
+                for event in feed_events_to_js(&event) {
+                    activity_sink.emit(&event);
+                }
             }),
         )
         .await
@@ -169,7 +194,10 @@ impl SyncClient {
                         }
                     }
                 }
-                write_sink.emit(&event_to_js(&event, &write_schema))
+                write_sink.emit(&event_to_js(&event, &write_schema));
+                if let WriteEvent::Conflict(record) = &event {
+                    conflict_toast(&write_activity, &write_schema, record);
+                }
             }),
         )
         .await
@@ -200,6 +228,7 @@ impl SyncClient {
                     ReadEvent::Bands { left, .. } => {
                         for band in left {
                             read_activity.mark_all_read(Some(band), None);
+                            read_activity.forget_band(band);
                             purge(
                                 purger.clone(),
                                 read_sink.clone(),

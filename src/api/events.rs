@@ -251,7 +251,7 @@ pub fn read_event_to_js(event: &ReadEvent, schema: &Schema) -> Option<JsValue> {
 }
 
 /// An activity event: `{ type: 'unread', total, byBand }`, `{ type: 'notification', kind,
-/// text, author, count }` or an `error`.
+/// text, author, count }` or an `error` (feed changes: [`feed_events_to_js`]).
 pub fn activity_event_to_js(event: &ActivityEvent) -> Option<JsValue> {
     Some(match event {
         ActivityEvent::Unread(counts) => {
@@ -271,8 +271,25 @@ pub fn activity_event_to_js(event: &ActivityEvent) -> Option<JsValue> {
             ("count", (toast.count as u32).into()),
         ]),
         ActivityEvent::Error(error) => error_to_js(error.code(), &error.to_string()),
-        ActivityEvent::Persisted => return None,
+        ActivityEvent::Persisted | ActivityEvent::Feed(_) => return None,
     })
+}
+
+/// `{ type: 'activity', bandId, unread }` for each band whose activity feed changed.
+pub fn feed_events_to_js(event: &ActivityEvent) -> Vec<JsValue> {
+    let ActivityEvent::Feed(bands) = event else {
+        return Vec::new();
+    };
+    bands
+        .iter()
+        .map(|(band, unread)| {
+            object(&[
+                ("type", "activity".into()),
+                ("bandId", band.as_str().into()),
+                ("unread", (*unread as u32).into()),
+            ])
+        })
+        .collect()
 }
 
 /// `{ type: 'storage', state: 'closed' | 'reopened' | 'outdated', message? }`.

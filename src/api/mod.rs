@@ -1,6 +1,7 @@
 //! The JavaScript surface: everything here is `#[wasm_bindgen]`, and nothing else is.
 
 mod client;
+mod collaboration;
 mod dashboard;
 mod error;
 mod events;

@@ -103,6 +103,11 @@ impl Coordinator {
         self.remote_members.borrow().get(band).cloned()
     }
 
+    /// Every band's members online as a follower last heard of them.
+    pub fn all_remote_members(&self) -> Vec<JsValue> {
+        self.remote_members.borrow().values().cloned().collect()
+    }
+
     /// Remembers that the app wants to be live (done now if this tab leads, else on takeover).
     pub fn want_connect(&self) -> bool {
         self.wants_connect.set(true);

@@ -72,7 +72,43 @@ export interface PresenceMember {
   sessions: number;
   /** What their newest session shows, as the app set it with `setPresence`. */
   meta: Record<string, unknown>;
+  /** The row one of their sessions is editing (`editing: { table, id }` in its meta). */
+  editing: { table: string; id: string } | null;
 }
+
+/** Another member editing a row (`SyncClient.editors`, `useEditors`). */
+export interface Editor { userId: string; name: string | null; sessions: number }
+
+/** How `resolveConflict` settles a conflict: the user's values, the server's, or chosen
+ * values for some of the fields both sides changed (the app's field names). */
+export type ConflictChoice = 'mine' | 'theirs' | Record<string, unknown>;
+
+/** One change by another member, as the activity feed keeps it. */
+export interface ActivityEntry {
+  /** Unique; entries sort by it as they were seen. */
+  id: string;
+  bandId: string;
+  author: string;
+  authorName: string | null;
+  action: 'added' | 'updated' | 'deleted';
+  table: string;
+  rowId: string;
+  label: string | null;
+  /** When it was seen here, epoch milliseconds. */
+  at: number;
+  read: boolean;
+}
+
+/** Options of `SyncClient.activity`. */
+export interface ActivityOptions {
+  /** At most this many entries (50 by default). */
+  limit?: number;
+  /** Only entries older than the one with this id (the last of the previous page). */
+  before?: string;
+}
+
+/** A band's activity feed changed: new entries, or entries read. */
+export interface ActivityEvent { type: 'activity'; bandId: string; unread: number }
 
 /** Who of a band is online now. */
 export interface PresenceEvent { type: 'presence'; bandId: string; members: PresenceMember[] }
@@ -89,7 +125,7 @@ export interface SyncNotification {
   /** A notification with an id already shown replaces it: an author's first change shows at
    * once, and the same toast becomes "3 changes by Alice" when their window closes. */
   id: number;
-  kind: 'changes' | 'connectionLost' | 'connectionRestored';
+  kind: 'changes' | 'connectionLost' | 'connectionRestored' | 'conflict';
   text: string;
   /** The author's user id; null for summaries and connection toasts. */
   author: string | null;
@@ -179,6 +215,7 @@ export type SyncEvent =
   | { type: 'leader'; leader: boolean }
   /** The user signed out in another tab; this client is closed. */
   | { type: 'signedOut' }
+  | ActivityEvent
   | Exclude<RealtimeEvent, { type: 'change' | 'needToken' | 'presence' }>;
 
 /** What the Realtime connection reports (`RealtimeConnection.on`, and through `SyncClient.on`). */

@@ -1,11 +1,13 @@
-//! Other members' activity: unread marks (persisted, so they survive a reload) and batched
-//! notifications, both fed by the rows the read path applies. The rules live in the core
-//! ([`Unread`], [`Notifier`]); this drives them with storage, timers and profile lookups.
+//! Other members' activity: unread marks and the activity feed (persisted, so they survive a
+//! reload) and batched notifications, all fed by the rows the read path applies. The rules
+//! live in the core ([`Unread`], [`Feed`], [`Notifier`]); this drives them with storage,
+//! timers and profile lookups.
 
 use super::clock;
 use super::http::{self, Endpoint};
-use super::store::{from_js, to_js, Store, StoreError, PROFILES, READ_MARKS};
+use super::store::{from_js, to_js, Store, StoreError, ACTIVITY, PROFILES, READ_MARKS};
 use gloo_timers::callback::Timeout;
+use rockon_sync_core::feed::{Feed, FeedEffects, FeedEntry, DEFAULT_CAPACITY};
 use rockon_sync_core::notify::{Notifier, NotifyConfig, Toast};
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::sorted::SortedSet;
@@ -24,8 +26,11 @@ pub enum ActivityEvent {
     Toast(Toast),
     /// Persisting marks failed.
     Error(StoreError),
-    /// Marks were persisted (other tabs should reload them).
+    /// Marks or feed entries were persisted (other tabs should reload them).
     Persisted,
+    /// These bands' activity feeds changed (new entries, or entries read), with how many of
+    /// each band's entries are unread now.
+    Feed(Vec<(String, usize)>),
 }
 
 /// Unread marks and notifications of one client (a handle: clones share it).
@@ -38,6 +43,7 @@ struct Inner {
     store: Rc<Store>,
     endpoint: RefCell<Endpoint>,
     unread: RefCell<Unread>,
+    feed: RefCell<Feed>,
     notifier: RefCell<Notifier>,
     /// Authors whose display name is known or being fetched.
     named: RefCell<SortedSet<String>>,
@@ -55,6 +61,7 @@ impl Activity {
         on_event: Box<dyn Fn(ActivityEvent)>,
     ) -> Result<Activity, StoreError> {
         let (marks, legacy) = read_marks(store.all(READ_MARKS).await?);
+        let entries = read_entries(store.all(ACTIVITY).await?);
         let mut notifier = Notifier::new(config, me);
         let mut named = SortedSet::new();
         for profile in store.all(PROFILES).await? {
@@ -73,6 +80,7 @@ impl Activity {
                 store,
                 endpoint: RefCell::new(endpoint),
                 unread: RefCell::new(Unread::new(me, marks.iter().cloned())),
+                feed: RefCell::new(Feed::new(me, DEFAULT_CAPACITY, entries)),
                 notifier: RefCell::new(notifier),
                 named: RefCell::new(named),
                 timer: RefCell::new(None),
@@ -98,6 +106,9 @@ impl Activity {
             return;
         }
         let effects = self.inner.unread.borrow_mut().observe(rows);
+        let seen_at = js_sys::Date::now();
+        let feed = self.inner.feed.borrow_mut().observe(rows, seen_at);
+        self.persist_feed(feed);
         let now = clock::now();
         {
             let mut notifier = self.inner.notifier.borrow_mut();
@@ -140,6 +151,57 @@ impl Activity {
         }
     }
 
+    /// Another member's change met one of this user's edits: a toast at once.
+    pub fn conflict(&self, author: Option<&str>, table: &str, label: Option<&str>, deleted: bool) {
+        self.inner
+            .notifier
+            .borrow_mut()
+            .conflict(author, table, label, deleted);
+        self.deliver();
+    }
+
+    /// A member's display name, when known.
+    pub fn name_of(&self, user: &str) -> Option<String> {
+        self.inner.notifier.borrow().name_of(user)
+    }
+
+    /// The band's activity, newest first: at most `limit` entries, older than `before`.
+    pub fn feed_page(&self, band: &str, limit: usize, before: Option<&str>) -> Vec<FeedEntry> {
+        let feed = self.inner.feed.borrow();
+        feed.page(band, limit, before)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// How many of the band's activity entries are unread.
+    pub fn feed_unread(&self, band: &str) -> usize {
+        self.inner.feed.borrow().unread_count(band)
+    }
+
+    /// Marks the band's entries with `ids` read (all when `None`), and their rows with them.
+    /// Returns how many entries were unread.
+    pub fn mark_feed_read(&self, band: &str, ids: Option<&[String]>) -> usize {
+        let (effects, rows) = self.inner.feed.borrow_mut().mark_read(band, ids);
+        let count = effects.put.len();
+        let marks: Vec<MarkEffect> = {
+            let mut unread = self.inner.unread.borrow_mut();
+            rows.iter()
+                .filter_map(|(table, id)| unread.mark_read(table, id))
+                .map(MarkEffect::Remove)
+                .collect()
+        };
+        self.persist(marks);
+        self.persist_feed(effects);
+        count
+    }
+
+    /// Drops a band's feed (the user left it).
+    pub fn forget_band(&self, band: &str) {
+        let effects = self.inner.feed.borrow_mut().forget_band(band);
+        self.persist_feed(effects);
+    }
+
     /// Marks a band's rows read (all bands when `band` is `None`), optionally of one table.
     /// Returns how many were unread.
     pub fn mark_all_read(&self, band: Option<&str>, table: Option<&str>) -> usize {
@@ -149,6 +211,56 @@ impl Activity {
         count
     }
 
+    /// Reads the feed entries whose rows are no longer unread, so the feed agrees with the
+    /// marks.
+    fn sync_feed(&self) {
+        let effects = {
+            let unread = self.inner.unread.borrow();
+            let mut feed = self.inner.feed.borrow_mut();
+            feed.sync_read(|table, id| unread.is_unread(table, id))
+        };
+        self.persist_feed(effects);
+    }
+
+    fn persist_feed(&self, effects: FeedEffects) {
+        if effects.is_empty() {
+            return;
+        }
+        let bands = effects.bands();
+        let puts: Vec<wasm_bindgen::JsValue> =
+            js_sys::Array::from(&to_js(&effects.put)).iter().collect();
+        let weak = Rc::downgrade(&self.inner);
+        wasm_bindgen_futures::spawn_local(async move {
+            let Some(inner) = weak.upgrade() else { return };
+            match inner
+                .store
+                .put_and_delete(ACTIVITY, &puts, &effects.delete)
+                .await
+            {
+                Ok(()) => (inner.on_event)(ActivityEvent::Persisted),
+                Err(error) => (inner.on_event)(ActivityEvent::Error(error)),
+            }
+        });
+        self.tell_feed(bands);
+    }
+
+    fn tell_feed(&self, bands: Vec<String>) {
+        if bands.is_empty() {
+            return;
+        }
+        let unread: Vec<(String, usize)> = {
+            let feed = self.inner.feed.borrow();
+            bands
+                .into_iter()
+                .map(|band| {
+                    let count = feed.unread_count(&band);
+                    (band, count)
+                })
+                .collect()
+        };
+        (self.inner.on_event)(ActivityEvent::Feed(unread));
+    }
+
     /// Takes in the marks another tab changed, and tells the app the counts.
     pub async fn reload(&self) {
         let Ok(records) = self.inner.store.all(READ_MARKS).await else {
@@ -156,6 +268,14 @@ impl Activity {
         };
         let (marks, _) = read_marks(records);
         self.inner.unread.borrow_mut().replace(marks);
+        if let Ok(records) = self.inner.store.all(ACTIVITY).await {
+            let entries = read_entries(records);
+            let mut bands: Vec<String> = entries.iter().map(|e| e.band_id.clone()).collect();
+            bands.sort();
+            bands.dedup();
+            self.inner.feed.borrow_mut().replace(entries);
+            self.tell_feed(bands);
+        }
         (self.inner.on_event)(ActivityEvent::Unread(self.counts()));
     }
 
@@ -181,6 +301,7 @@ impl Activity {
         }
         let slots = effects.iter().map(|effect| effect.mark().slot()).collect();
         self.write_slots(slots, Vec::new());
+        self.sync_feed();
         let counts = self.counts();
         (self.inner.on_event)(ActivityEvent::Unread(counts));
     }
@@ -315,4 +436,13 @@ fn read_marks(records: Vec<wasm_bindgen::JsValue>) -> (Vec<Mark>, Vec<String>) {
         }
     }
     (marks, legacy)
+}
+
+/// The feed entries in the stored records (unreadable ones are skipped).
+fn read_entries(records: Vec<wasm_bindgen::JsValue>) -> Vec<FeedEntry> {
+    records
+        .iter()
+        .filter_map(|record| from_js::<Value>(record).ok())
+        .filter_map(|stored| FeedEntry::from_json(&stored))
+        .collect()
 }

@@ -1,4 +1,5 @@
-//! Presence on band channels: who of the band is online and what they are viewing. Updates
+//! Presence on band channels: who of the band is online, what they are viewing and what they
+//! are editing (`editing: { table, id }` in the tracked meta). Updates
 //! go through the core's [`TrackThrottle`], so a client stays under Supabase's limit however
 //! fast the app changes views, and are sent again after every rejoin.
 
@@ -19,6 +20,17 @@ pub struct Member {
     pub sessions: usize,
     /// What the newest session shows (`view`, `itemId`, …, as the app tracked it).
     pub meta: Map<String, Value>,
+    /// The row one of their sessions is editing, if any.
+    pub editing: Option<EditedRow>,
+}
+
+/// A row someone is editing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EditedRow {
+    /// Wire table name.
+    pub table: String,
+    /// The row.
+    pub id: String,
 }
 
 /// This client's presence and the band members it sees.
@@ -89,10 +101,19 @@ impl PresenceTracker {
                 let mut meta = metas.last().cloned().unwrap_or_default();
                 meta.remove("phx_ref");
                 meta.remove("phx_ref_prev");
+                // Any of their tabs or devices may be the one editing.
+                let editing = metas.iter().rev().find_map(|m| {
+                    let edited = m.get("editing")?;
+                    Some(EditedRow {
+                        table: edited.get("table")?.as_str()?.to_owned(),
+                        id: edited.get("id")?.as_str()?.to_owned(),
+                    })
+                });
                 Member {
                     user_id: key.clone(),
                     sessions: metas.len(),
                     meta,
+                    editing,
                 }
             })
             .collect();
@@ -100,6 +121,24 @@ impl PresenceTracker {
             .borrow_mut()
             .insert(band.to_owned(), members.clone());
         members
+    }
+
+    /// The members other than `me`, in any band, editing row `id` of `table`.
+    pub fn editors(&self, table: &str, id: &str, me: &str) -> Vec<Member> {
+        let members = self.members.borrow();
+        let mut editors: Vec<Member> = members
+            .values()
+            .flatten()
+            .filter(|m| m.user_id != me)
+            .filter(|m| {
+                m.editing
+                    .as_ref()
+                    .is_some_and(|e| e.table == table && e.id == id)
+            })
+            .cloned()
+            .collect();
+        editors.dedup_by(|a, b| a.user_id == b.user_id);
+        editors
     }
 
     /// The members of a band seen online now.

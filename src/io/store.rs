@@ -33,13 +33,16 @@ pub const CURSORS: &str = "cursors";
 pub const READ_MARKS: &str = "read_marks";
 /// A bounded log of sync activity for the dashboard.
 pub const SYNC_LOG: &str = "sync_log";
+/// Other members' changes, the activity feed (bounded per band).
+pub const ACTIVITY: &str = "activity";
 
 /// Batches up to this size look their rows up one by one when applying.
 const SMALL_BATCH: u32 = 64;
 
 /// The schema version of the database layout. Each version adds stores or indexes; opening
-/// creates what is missing, so an older database is upgraded step by step.
-pub const DB_VERSION: u32 = 2;
+/// creates what is missing, so an older database is upgraded step by step. Version 3 added
+/// the activity feed.
+pub const DB_VERSION: u32 = 3;
 
 /// A storage failure, with what the app should do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,6 +196,7 @@ async fn build(name: &str, schema: &Schema) -> Result<Rexie, StoreError> {
         .add_object_store(ObjectStore::new(CURSORS).key_path("key"))
         .add_object_store(ObjectStore::new(READ_MARKS).key_path("key"))
         .add_object_store(ObjectStore::new(PROFILES).key_path("id"))
+        .add_object_store(ObjectStore::new(ACTIVITY).key_path("id"))
         .add_object_store(
             ObjectStore::new(SYNC_LOG)
                 .key_path("seq")

@@ -3,7 +3,7 @@ import { createElement as h, type ReactElement } from 'react';
 import type { SyncClient, Row } from 'rockon-sync';
 import {
   SyncProvider, useSongs, useRow, useConnection, useUnread, useNotifications, useSyncStatus,
-  usePresence, type RowsState,
+  usePresence, useConflicts, useActivity, useEditors, type RowsState,
 } from 'rockon-sync/react';
 import { syncQueryClient, type InvalidatingQueryClient } from 'rockon-sync/react-query';
 
@@ -20,6 +20,15 @@ function Songs({ bandId }: { bandId: string }): ReactElement {
   console.log(unread.byBand);
   console.log(loading, error?.message, unread.byTable, people.map((p) => p.userId), connection.state, status, row?.version);
   console.log(connection.pendingCount + connection.failedCount, connection.lastSyncedAt ?? 'never');
+  const { conflicts, resolve } = useConflicts();
+  void resolve('songs', conflicts[0]?.rowId ?? '', 'mine');
+  void resolve('songs', 's1', { title: 'Chosen' });
+  // @ts-expect-error: a conflict is settled one of three ways
+  void resolve('songs', 's1', 'both');
+  const { entries, unread: news, markRead } = useActivity(bandId);
+  console.log(entries.map((e) => `${e.authorName ?? e.author} ${e.action} ${e.label ?? e.rowId}`), news, markRead([]));
+  const editors = useEditors('songs', first?.id);
+  console.log(editors.map((e) => e.name ?? e.userId));
   return h('ul', { onClick: () => notifications.forEach((n) => dismiss(n.id)) },
     rows.map((song) => h('li', { key: song.id }, String(song.title))));
 }

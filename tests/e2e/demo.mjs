@@ -141,6 +141,100 @@ try {
     check(dialogs.length === 0, `a script ran: ${dialogs}`);
   });
 
+  await scenario('10. bob sees that alice is editing the song; her change fills the fields he left alone and is offered for the one he is typing in', async () => {
+    const song = `Together ${Date.now()}`;
+    await createSong(alice, song);
+    await item(bob, song).waitFor({ timeout: 2000 });
+    await item(bob, song).click();
+    await item(alice, song).click();
+    await bob.locator('[data-testid=editors]', { hasText: 'Alice is editing this' }).waitFor({ timeout: 5000 });
+    await alice.locator('[data-testid=editors]', { hasText: 'Bob is editing this' }).waitFor({ timeout: 5000 });
+    await bob.fill('[data-testid=editor] input[name=title]', 'Bob draft');
+    await alice.fill('[data-testid=editor] input[name=title]', `${song} (final)`);
+    await alice.fill('[data-testid=editor] input[name=key]', 'Am');
+    await alice.click('[data-testid=save]');
+    await bob.waitForFunction(() => document.querySelector('[data-testid=editor] input[name=key]')?.value === 'Am',
+      null, { timeout: 2000 });
+    check(await bob.inputValue('[data-testid=editor] input[name=title]') === 'Bob draft', 'his typing is kept');
+    await bob.locator('[data-testid=field-title].changed-remotely [data-testid=offer]', { hasText: `${song} (final)` })
+      .waitFor({ timeout: 2000 });
+    await bob.screenshot({ path: `${ARTIFACTS}/scenario10-bob.png` });
+    await bob.click('[data-testid=field-title] [data-testid=take-theirs]');
+    check(await bob.inputValue('[data-testid=editor] input[name=title]') === `${song} (final)`, 'theirs taken');
+    check(await bob.locator('[data-testid=field-title].changed-remotely').count() === 0, 'no longer highlighted');
+    await bob.click('[data-testid=editor] button:has-text("Close")');
+    await bob.locator('[data-testid=editor]').waitFor({ state: 'detached' });
+    await alice.locator('[data-testid=editors]').waitFor({ state: 'detached', timeout: 5000 });
+  });
+
+  await scenario('11. alice and bob (offline) retitle one song: bob is told at once and keeps his title from the editor, which reaches alice', async () => {
+    const song = `Contested ${Date.now()}`;
+    await createSong(alice, song);
+    await item(bob, song).waitFor({ timeout: 2000 });
+    await bob.click('[data-testid=offline]');
+    await item(bob, song).click();
+    await bob.fill('[data-testid=editor] input[name=title]', `${song} (bob)`);
+    await bob.click('[data-testid=save]');
+    await item(alice, song).click();
+    await alice.fill('[data-testid=editor] input[name=title]', `${song} (alice)`);
+    await alice.click('[data-testid=save]');
+    await item(alice, `${song} (alice)`).locator('[data-testid=sync-status][data-status=synced]').waitFor({ timeout: 5000 });
+    await bob.click('[data-testid=offline]');
+    await bob.locator('[data-testid=toast]', { hasText: `Alice also changed '${song} (alice)': choose the values to keep` })
+      .waitFor({ timeout: 10000 });
+    await item(bob, `${song} (alice)`).locator('[data-testid=sync-status][data-status=conflict]').waitFor({ timeout: 5000 });
+    await item(bob, `${song} (alice)`).click();
+    const field = bob.locator('[data-testid=conflict-field][data-field=title]');
+    await field.waitFor();
+    check(await field.locator('[data-testid=value-mine]').textContent() === `${song} (bob)`, 'his value');
+    check(await field.locator('[data-testid=value-theirs]').textContent() === `${song} (alice)`, 'her value');
+    await bob.screenshot({ path: `${ARTIFACTS}/scenario11-bob.png` });
+    await field.locator('[data-testid=pick-mine]').check();
+    await bob.click('[data-testid=apply-picks]');
+    await bob.locator('[data-testid=conflict]').waitFor({ state: 'detached', timeout: 5000 });
+    await item(alice, `${song} (bob)`).waitFor({ timeout: 10000 });
+    await item(bob, `${song} (bob)`).locator('[data-testid=sync-status][data-status=synced]').waitFor({ timeout: 10000 });
+    await bob.click('[data-testid=editor] button:has-text("Close")');
+  });
+
+  await scenario('12. bob\'s bell lists alice\'s changes with an unread count that agrees with the badges and survives a reload', async () => {
+    await bob.click('[data-testid=activity-bell]');
+    await bob.locator('[data-testid=activity-list]').waitFor();
+    if (await bob.locator('[data-testid=activity-count]').count()) await bob.click('[data-testid=activity-read-all]');
+    await bob.locator('[data-testid=activity-count]').waitFor({ state: 'detached', timeout: 2000 });
+    const stamp = Date.now();
+    await createSong(alice, `Bell one ${stamp}`);
+    await createSong(alice, `Bell two ${stamp}`);
+    await bob.waitForFunction(() => document.querySelector('[data-testid=activity-count]')?.textContent === '2',
+      null, { timeout: 5000 });
+    const entries = bob.locator('[data-testid=activity-entry]');
+    check((await entries.nth(0).textContent()).startsWith(`Alice added 'Bell two ${stamp}'`), 'newest first');
+    check((await entries.nth(1).textContent()).startsWith(`Alice added 'Bell one ${stamp}'`), 'then the older one');
+    await bob.screenshot({ path: `${ARTIFACTS}/scenario12-bob.png` });
+    // Reading the entry reads the song: its badge goes, and the count with it.
+    await item(bob, `Bell one ${stamp}`).locator('[data-testid=unread-badge]').waitFor();
+    await entries.nth(1).click();
+    await item(bob, `Bell one ${stamp}`).locator('[data-testid=unread-badge]').waitFor({ state: 'detached', timeout: 2000 });
+    await bob.waitForFunction(() => document.querySelector('[data-testid=activity-count]')?.textContent === '1',
+      null, { timeout: 2000 });
+    // Opening the other song from the list reads its entry.
+    await item(bob, `Bell two ${stamp}`).click();
+    await bob.locator('[data-testid=activity-count]').waitFor({ state: 'detached', timeout: 2000 });
+    await createSong(alice, `Bell three ${stamp}`);
+    await bob.waitForFunction(() => document.querySelector('[data-testid=activity-count]')?.textContent === '1',
+      null, { timeout: 5000 });
+    await bob.reload();
+    await connected(bob);
+    await bob.waitForFunction(() => document.querySelector('[data-testid=activity-count]')?.textContent === '1',
+      null, { timeout: 5000 });
+    await bob.click('[data-testid=activity-bell]');
+    const kept = await bob.locator('[data-testid=activity-entry]').allTextContents();
+    check(kept[0].startsWith(`Alice added 'Bell three ${stamp}'`), `after the reload: ${kept.slice(0, 3)}`);
+    check(kept.some((text) => text.startsWith(`Alice added 'Bell one ${stamp}'`)), 'older entries kept');
+    check(await bob.locator('[data-testid=activity-entry][data-read=false]').count() === 1, 'one unread');
+    await bob.click('[data-testid=activity-bell]');
+  });
+
   await scenario('2. alice in two tabs: both show every change; closing the leading tab keeps the other syncing', async () => {
     const second = await open(aliceContext, 'alice');
     const leader = await alice.evaluate(() => window.rockon.client.isLeader());

@@ -4,10 +4,12 @@
 import { createElement, useEffect, useMemo, useState } from 'react';
 import htm from 'htm';
 import {
-  useSyncClient, useRows, useRow, useConnection, useUnread, useUnreadIds, useNotifications,
+  useSyncClient, useRows, useConnection, useUnread, useUnreadIds, useNotifications,
   useSyncStatus, usePresence,
 } from 'rockon-sync/react';
-import { SECTIONS, formOf, valuesOf } from './tables.js';
+import { SECTIONS } from './tables.js';
+import { Editor } from './editor.js';
+import { ActivityBell } from './activity.js';
 import { Dashboard } from './dashboard.js';
 import { BandManager } from './bands.js';
 
@@ -33,6 +35,13 @@ export function App({ backend, me, names }) {
     if (bands.length && !bands.some((b) => b.id === bandId)) setBandId(bands[0].id);
   }, [bands, bandId]);
 
+  const openRow = (table, rowId) => {
+    const index = SECTIONS.findIndex((s) => s.table === table);
+    if (index < 0) return;
+    setSectionIndex(index);
+    setOpenId(rowId);
+  };
+
   const toggleOffline = () => {
     client.setOnline(offline);
     setOffline(!offline);
@@ -46,6 +55,7 @@ export function App({ backend, me, names }) {
           ${bands.map((band) => html`<option key=${band.id} value=${band.id}>${band.name}</option>`)}
         </select>
         <${Presence} bandId=${bandId} view=${section.table} itemId=${openId} names=${names} me=${me} />
+        ${bandId ? html`<${ActivityBell} bandId=${bandId} onOpen=${openRow} />` : null}
         <span class="spacer" />
         <label class="toggle" title="Stop talking to the server, as on a plane">
           <input type="checkbox" data-testid="offline" checked=${offline} onChange=${toggleOffline} /> offline
@@ -59,7 +69,7 @@ export function App({ backend, me, names }) {
       <main class="content">
         ${bandId
           ? html`<${ItemList} key=${section.table + bandId} section=${section} bandId=${bandId} openId=${openId} onOpen=${setOpenId} />
-                 ${openId ? html`<${Editor} key=${openId} section=${section} bandId=${bandId} id=${openId} onClose=${() => setOpenId(null)} />` : null}`
+                 ${openId ? html`<${Editor} key=${openId} section=${section} bandId=${bandId} id=${openId} names=${names} onClose=${() => setOpenId(null)} />` : null}`
           : html`<p class="empty">No band yet: create one under Bands.</p>`}
       </main>
       ${panel === 'dashboard' ? html`<${Dashboard} onClose=${() => setPanel(null)} />` : null}
@@ -126,63 +136,6 @@ function StatusIcon({ status }) {
   return html`<span class=${`status ${status}`} data-testid="sync-status" data-status=${status} title=${title}>${symbol}</span>`;
 }
 
-function Editor({ section, bandId, id, onClose }) {
-  const client = useSyncClient();
-  const creating = id === 'new';
-  const { row, loading } = useRow(section.table, creating ? null : id);
-  const [form, setForm] = useState(null);
-  const [dirty, setDirty] = useState(false);
-  const [error, setError] = useState(null);
-  useEffect(() => {
-    if (!creating) client.markRead(section.table, id);
-  }, [client, section.table, id, creating, row?.version]);
-  // Someone else's change shows in the form until the user starts typing.
-  useEffect(() => {
-    if (!dirty && (creating || row)) setForm(formOf(section, row));
-  }, [creating, row, dirty, section]);
-  const edit = (name, value) => {
-    setDirty(true);
-    setForm({ ...form, [name]: value });
-  };
-  if (!creating && !loading && !row) return null;
-  if (form === null) return null;
-
-  const save = async (event) => {
-    event.preventDefault();
-    setError(null);
-    try {
-      const values = valuesOf(section, form);
-      if (creating) await client.create(section.table, { ...values, bandId });
-      else await client.update(section.table, id, values);
-      onClose();
-    } catch (failure) {
-      setError(failure.message);
-    }
-  };
-  const remove = async () => {
-    await client.remove(section.table, id);
-    onClose();
-  };
-  return html`
-    <form class="editor" data-testid="editor" onSubmit=${save}>
-      <h3>${creating ? `New ${section.noun}` : section.label(row)}</h3>
-      ${section.fields.map((field) => html`
-        <label key=${field.name}>
-          <span>${field.label}</span>
-          ${field.multiline
-            ? html`<textarea name=${field.name} value=${form[field.name]} onChange=${(e) => edit(field.name, e.target.value)} />`
-            : html`<input name=${field.name} type=${field.type ?? 'text'} required=${field.required} value=${form[field.name]}
-                          onChange=${(e) => edit(field.name, e.target.value)} />`}
-        </label>`)}
-      ${error ? html`<p class="error">${error}</p>` : null}
-      <div class="actions">
-        <button type="submit" data-testid="save">Save</button>
-        ${creating ? null : html`<button type="button" class="danger" data-testid="delete" onClick=${remove}>Delete</button>`}
-        <button type="button" class="ghost" onClick=${onClose}>Close</button>
-      </div>
-    </form>`;
-}
-
 const COLORS = { connected: 'green', connecting: 'yellow', reconnecting: 'yellow', disconnected: 'yellow', offline: 'red', error: 'red' };
 
 function ConnectionIndicator() {
@@ -233,7 +186,12 @@ function syncedAgo(at) {
 }
 
 function Presence({ bandId, view, itemId, names, me }) {
-  const meta = useMemo(() => ({ view, itemId: itemId ?? null }), [view, itemId]);
+  // An open item is being edited: others' editors say so.
+  const meta = useMemo(() => ({
+    view,
+    itemId: itemId ?? null,
+    editing: itemId && itemId !== 'new' ? { table: view, id: itemId } : null,
+  }), [view, itemId]);
   const people = usePresence(bandId, meta).filter((p) => p.userId !== me);
   return html`
     <span class="presence" data-testid="presence">

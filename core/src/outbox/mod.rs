@@ -150,6 +150,36 @@ pub struct ConflictRecord {
     pub deleted_remotely: bool,
 }
 
+impl ConflictRecord {
+    /// A record as stored (the JSON its `Serialize` writes); `None` if it is not one.
+    pub fn from_json(stored: &Value) -> Option<ConflictRecord> {
+        let object = |value: &Value| value.as_object().cloned();
+        let field = |f: &Value| {
+            let side = |key: &str| f.get(key).cloned().unwrap_or(Value::Null);
+            Some(FieldConflict {
+                field: f.get("field")?.as_str()?.to_owned(),
+                base: side("base"),
+                local: side("local"),
+                remote: side("remote"),
+                kept: side("kept"),
+            })
+        };
+        Some(ConflictRecord {
+            table: stored.get("table")?.as_str()?.to_owned(),
+            row_id: stored.get("rowId")?.as_str()?.to_owned(),
+            local: object(stored.get("local")?)?,
+            remote: stored.get("remote").and_then(object),
+            fields: stored
+                .get("fields")?
+                .as_array()?
+                .iter()
+                .map(field)
+                .collect::<Option<_>>()?,
+            deleted_remotely: stored.get("deletedRemotely")?.as_bool()?,
+        })
+    }
+}
+
 /// What the driver must do after a call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {

@@ -317,6 +317,11 @@ impl Reader {
         self.inner.presence.members(band)
     }
 
+    /// The members other than `me` editing row `id` of `table` now.
+    pub fn editors(&self, table: &str, id: &str, me: &str) -> Vec<Member> {
+        self.inner.presence.editors(table, id, me)
+    }
+
     /// Reconnects now (after a failure or during a backoff).
     pub fn retry(&self) {
         self.run(|engine, now| engine.retry(now));

@@ -3,10 +3,10 @@
 
 use super::clock;
 use super::http::{self, Endpoint};
-use super::store::{self, Store, StoreError, Write};
+use super::store::{self, from_js, Store, StoreError, Write};
 use gloo_timers::callback::Timeout;
 use rockon_sync_core::backoff::BackoffPolicy;
-use rockon_sync_core::merge::ConflictPolicy;
+use rockon_sync_core::merge::{ConflictPolicy, Resolution};
 use rockon_sync_core::outbox::{
     ConflictRecord, Effect, Entry, Op, Outbox, PushError, RowStatus, WriteRefused,
 };
@@ -79,6 +79,10 @@ pub enum WriteError {
     },
     /// The row is deleted.
     Deleted,
+    /// The row has no conflict to resolve.
+    NoConflict,
+    /// A resolution named a field the conflict is not about.
+    NotInConflict(String),
     /// Storage failed.
     Store(StoreError),
 }
@@ -90,6 +94,8 @@ impl WriteError {
             WriteError::Schema(e) => e.code(),
             WriteError::NotFound { .. } => "not_found",
             WriteError::Deleted => "row_deleted",
+            WriteError::NoConflict => "no_conflict",
+            WriteError::NotInConflict(_) => "not_in_conflict",
             WriteError::Store(e) => e.code(),
         }
     }
@@ -101,6 +107,10 @@ impl fmt::Display for WriteError {
             WriteError::Schema(e) => e.fmt(f),
             WriteError::NotFound { table, id } => write!(f, "no row {id} in {table}"),
             WriteError::Deleted => f.write_str("the row is deleted"),
+            WriteError::NoConflict => f.write_str("the row has no conflict to resolve"),
+            WriteError::NotInConflict(field) => {
+                write!(f, "{field} is not a field of this conflict")
+            }
             WriteError::Store(e) => e.fmt(f),
         }
     }
@@ -326,6 +336,47 @@ impl Writer {
         self.write_through(table, id, Op::Delete, fields, Some(current.clone()), &row)
             .await?;
 
+        Ok(())
+    }
+
+    /// Settles a row's conflict as the user chose: what the row does not hold yet is pushed as
+    /// an ordinary conditional update (a row the server deleted comes back if the user keeps
+    /// theirs), and the conflict record goes.
+    pub async fn resolve_conflict(
+        &self,
+        table: &str,
+        id: &str,
+        resolution: Resolution,
+    ) -> Result<(), WriteError> {
+        let spec = self.inner.store.schema().table(table)?.clone();
+        let record = self
+            .inner
+            .store
+            .conflicts()
+            .await?
+            .iter()
+            .filter_map(|value| from_js::<Value>(value).ok())
+            .filter_map(|stored| ConflictRecord::from_json(&stored))
+            .find(|record| record.table == table && record.row_id == id)
+            .ok_or(WriteError::NoConflict)?;
+        let current = self.current(table, id).await?;
+        let editable: Vec<&str> = spec.fields.iter().map(|f| f.name.as_str()).collect();
+        let patch = rockon_sync_core::merge::resolve(
+            &record.fields,
+            record.deleted_remotely,
+            &record.local,
+            &current,
+            &editable,
+            &resolution,
+        )
+        .map_err(|e| WriteError::NotInConflict(e.0))?;
+        if !patch.is_empty() {
+            let mut row = current.clone();
+            row.extend(patch.clone());
+            self.write_through(table, id, Op::Update, patch, Some(current), &row)
+                .await?;
+        }
+        self.acknowledge(table, id).await?;
         Ok(())
     }
 

@@ -1,0 +1,381 @@
+//! The activity feed: other members' changes, kept per band (the newest [`Feed::capacity`]
+//! entries; older ones are dropped), each with its author, action, row and label, when it was
+//! seen, and whether the user has read it.
+//!
+//! Unread marks ([`Unread`](crate::unread::Unread)) and the feed agree both ways: an entry is
+//! unread only while its row is unread (reading a row reads its entries), and reading an entry
+//! reads its row. The shell persists what [`FeedEffects`] say, one record per entry.
+
+use crate::notify::Action;
+use crate::sorted::SortedMap;
+use crate::unread::ObservedRow;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::VecDeque;
+
+/// Entries kept per band unless configured otherwise.
+pub const DEFAULT_CAPACITY: usize = 200;
+
+/// One change by another member.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedEntry {
+    /// Unique, and ordered as the entries were seen.
+    pub id: String,
+    /// The row's band.
+    pub band_id: String,
+    /// Who made the change (user id).
+    pub author: String,
+    /// What happened.
+    pub action: Action,
+    /// Wire table name.
+    pub table: String,
+    /// The row.
+    pub row_id: String,
+    /// The row's label (title, name) when it has one.
+    pub label: Option<String>,
+    /// When the change was seen here, epoch milliseconds.
+    pub at: f64,
+    /// Whether the user has read it.
+    pub read: bool,
+}
+
+impl FeedEntry {
+    /// An entry as stored (the JSON [`Serialize`] writes); `None` if it is not one.
+    pub fn from_json(stored: &Value) -> Option<FeedEntry> {
+        let text = |key: &str| stored.get(key)?.as_str().map(str::to_owned);
+        let action = match stored.get("action")?.as_str()? {
+            "added" => Action::Added,
+            "updated" => Action::Updated,
+            "deleted" => Action::Deleted,
+            _ => return None,
+        };
+        Some(FeedEntry {
+            id: text("id")?,
+            band_id: text("bandId")?,
+            author: text("author")?,
+            action,
+            table: text("table")?,
+            row_id: text("rowId")?,
+            label: text("label"),
+            at: stored.get("at")?.as_f64()?,
+            read: stored.get("read")?.as_bool()?,
+        })
+    }
+}
+
+/// What to persist after a call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedEffects {
+    /// Entries to write (new or changed).
+    pub put: Vec<FeedEntry>,
+    /// Ids of entries to delete.
+    pub delete: Vec<String>,
+}
+
+impl FeedEffects {
+    /// Whether there is nothing to persist.
+    pub fn is_empty(&self) -> bool {
+        self.put.is_empty() && self.delete.is_empty()
+    }
+
+    /// The bands whose entries changed.
+    pub fn bands(&self) -> Vec<String> {
+        let mut bands: Vec<String> = self.put.iter().map(|e| e.band_id.clone()).collect();
+        bands.sort();
+        bands.dedup();
+        bands
+    }
+}
+
+/// The feed of one user.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    me: String,
+    capacity: usize,
+    /// Per band, oldest first.
+    bands: SortedMap<String, VecDeque<FeedEntry>>,
+    next: u64,
+}
+
+impl Feed {
+    /// The feed of user `me` holding `entries` (as persisted), at most `capacity` per band.
+    pub fn new(
+        me: impl Into<String>,
+        capacity: usize,
+        entries: impl IntoIterator<Item = FeedEntry>,
+    ) -> Self {
+        let mut feed = Feed {
+            me: me.into(),
+            capacity: capacity.max(1),
+            bands: SortedMap::new(),
+            next: 0,
+        };
+        feed.replace(entries);
+        feed
+    }
+
+    /// Entries kept per band.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Replaces every entry (another tab changed them).
+    pub fn replace(&mut self, entries: impl IntoIterator<Item = FeedEntry>) {
+        self.bands = SortedMap::new();
+        let mut all: Vec<FeedEntry> = entries.into_iter().collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        for entry in all {
+            self.next = self.next.max(sequence_of(&entry.id) + 1);
+            self.bands
+                .get_or_insert_with(entry.band_id.clone(), VecDeque::new)
+                .push_back(entry);
+        }
+    }
+
+    /// Adds the changes other members made to `rows`, seen at `at` (epoch ms); drops the
+    /// oldest entries of a band over capacity. The user's own changes are not activity.
+    pub fn observe(&mut self, rows: &[ObservedRow], at: f64) -> FeedEffects {
+        let mut effects = FeedEffects::default();
+        let mut added: Vec<String> = Vec::new();
+        for row in rows {
+            let Some(author) = row.author.as_ref().filter(|a| **a != self.me) else {
+                continue;
+            };
+            let id = format!("{:013}-{:08}", at.max(0.0) as u64, self.next);
+            self.next += 1;
+            let entry = FeedEntry {
+                id: id.clone(),
+                band_id: row.scope.clone(),
+                author: author.clone(),
+                action: row.action,
+                table: row.table.clone(),
+                row_id: row.id.clone(),
+                label: row.label.clone(),
+                at,
+                read: false,
+            };
+            let band = self
+                .bands
+                .get_or_insert_with(row.scope.clone(), VecDeque::new);
+            band.push_back(entry);
+            added.push(id);
+            while band.len() > self.capacity {
+                let dropped = band.pop_front().expect("over capacity");
+                match added.iter().position(|a| *a == dropped.id) {
+                    // Added and dropped in this call: never stored.
+                    Some(index) => {
+                        added.remove(index);
+                    }
+                    None => effects.delete.push(dropped.id),
+                }
+            }
+        }
+        effects.put = added
+            .iter()
+            .filter_map(|id| self.find(id).cloned())
+            .collect();
+        effects
+    }
+
+    fn find(&self, id: &str) -> Option<&FeedEntry> {
+        self.bands
+            .values()
+            .flat_map(|band| band.iter())
+            .find(|e| e.id == id)
+    }
+
+    /// Marks read every unread entry whose row is no longer unread (the user read the row,
+    /// here or in another tab).
+    pub fn sync_read(&mut self, is_unread: impl Fn(&str, &str) -> bool) -> FeedEffects {
+        let mut effects = FeedEffects::default();
+        for band in self.bands.values_mut() {
+            for entry in band.iter_mut() {
+                if !entry.read && !is_unread(&entry.table, &entry.row_id) {
+                    entry.read = true;
+                    effects.put.push(entry.clone());
+                }
+            }
+        }
+        effects
+    }
+
+    /// Marks entries of `band` read: those with `ids`, or all of them. Returns what to persist
+    /// and the rows (`(table, row id)`) to mark read, so the unread marks agree.
+    pub fn mark_read(
+        &mut self,
+        band: &str,
+        ids: Option<&[String]>,
+    ) -> (FeedEffects, Vec<(String, String)>) {
+        let mut effects = FeedEffects::default();
+        let mut rows: Vec<(String, String)> = Vec::new();
+        let Some(entries) = self.bands.get_mut(band) else {
+            return (effects, rows);
+        };
+        for entry in entries.iter_mut() {
+            let wanted = ids.is_none_or(|ids| ids.contains(&entry.id));
+            if wanted {
+                let row = (entry.table.clone(), entry.row_id.clone());
+                if !rows.contains(&row) {
+                    rows.push(row);
+                }
+            }
+        }
+        // Reading a row reads every entry about it.
+        for entry in entries.iter_mut() {
+            let about = rows
+                .iter()
+                .any(|(table, row)| *table == entry.table && *row == entry.row_id);
+            if about && !entry.read {
+                entry.read = true;
+                effects.put.push(entry.clone());
+            }
+        }
+        (effects, rows)
+    }
+
+    /// The band's entries, newest first: at most `limit`, older than entry `before` if given.
+    pub fn page(&self, band: &str, limit: usize, before: Option<&str>) -> Vec<&FeedEntry> {
+        self.bands
+            .get(band)
+            .into_iter()
+            .flat_map(|entries| entries.iter().rev())
+            .filter(|e| before.is_none_or(|before| e.id.as_str() < before))
+            .take(limit)
+            .collect()
+    }
+
+    /// How many of the band's entries are unread.
+    pub fn unread_count(&self, band: &str) -> usize {
+        self.bands
+            .get(band)
+            .map_or(0, |entries| entries.iter().filter(|e| !e.read).count())
+    }
+
+    /// Drops a band's entries (the user left it).
+    pub fn forget_band(&mut self, band: &str) -> FeedEffects {
+        let delete = self
+            .bands
+            .remove(band)
+            .map(|entries| entries.into_iter().map(|e| e.id).collect())
+            .unwrap_or_default();
+        FeedEffects {
+            put: Vec::new(),
+            delete,
+        }
+    }
+}
+
+/// The sequence number in an entry id (`<ms>-<seq>`), 0 if it has none.
+fn sequence_of(id: &str) -> u64 {
+    id.rsplit('-')
+        .next()
+        .and_then(|seq| seq.parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(author: &str, band: &str, id: &str, action: Action) -> ObservedRow {
+        ObservedRow {
+            table: "songs".into(),
+            scope: band.into(),
+            id: id.into(),
+            author: Some(author.into()),
+            label: Some(format!("Song {id}")),
+            action,
+        }
+    }
+
+    #[test]
+    fn other_members_changes_are_kept_newest_first_and_own_ones_are_not() {
+        let mut feed = Feed::new("me", 10, []);
+        let effects = feed.observe(
+            &[
+                change("alice", "b1", "s1", Action::Added),
+                change("me", "b1", "s2", Action::Updated),
+                change("alice", "b1", "s1", Action::Updated),
+            ],
+            1_000.0,
+        );
+        assert_eq!(effects.put.len(), 2);
+        let page = feed.page("b1", 10, None);
+        let actions: Vec<Action> = page.iter().map(|e| e.action).collect();
+        assert_eq!(actions, [Action::Updated, Action::Added]);
+        assert_eq!(feed.unread_count("b1"), 2);
+        // Paging: older than the newest.
+        let older = feed.page("b1", 10, Some(&page[0].id));
+        assert_eq!(older.len(), 1);
+        assert_eq!(older[0].action, Action::Added);
+    }
+
+    #[test]
+    fn a_band_keeps_its_newest_entries_and_drops_the_oldest_from_storage() {
+        let mut feed = Feed::new("me", 3, []);
+        let first = feed.observe(&[change("alice", "b1", "s1", Action::Added)], 1.0);
+        let kept_id = first.put[0].id.clone();
+        let rows: Vec<ObservedRow> = (2..=6)
+            .map(|n| change("bob", "b1", &format!("s{n}"), Action::Added))
+            .collect();
+        let effects = feed.observe(&rows, 2.0);
+        // s1 was stored and is deleted; s2 and s3 came and went in this call: never stored.
+        assert_eq!(effects.delete, [kept_id]);
+        let stored: Vec<&str> = effects.put.iter().map(|e| e.row_id.as_str()).collect();
+        assert_eq!(stored, ["s4", "s5", "s6"]);
+        assert_eq!(feed.page("b1", 10, None).len(), 3);
+        // Another band is not touched.
+        assert!(feed.page("b2", 10, None).is_empty());
+    }
+
+    #[test]
+    fn reading_an_entry_reads_its_row_and_reading_a_row_reads_its_entries() {
+        let mut feed = Feed::new("me", 10, []);
+        feed.observe(
+            &[
+                change("alice", "b1", "s1", Action::Added),
+                change("alice", "b1", "s2", Action::Added),
+                change("bob", "b1", "s1", Action::Updated),
+            ],
+            5.0,
+        );
+        let newest = feed.page("b1", 1, None)[0].id.clone();
+        let (effects, rows) = feed.mark_read("b1", Some(&[newest]));
+        assert_eq!(rows, [("songs".to_owned(), "s1".to_owned())]);
+        // Both entries about s1 are read; s2's is not.
+        assert_eq!(effects.put.len(), 2);
+        assert_eq!(feed.unread_count("b1"), 1);
+
+        // The user opened s2 (its mark went away): its entry is read too.
+        let effects = feed.sync_read(|_, row| row == "s1");
+        assert_eq!(effects.put.len(), 1);
+        assert_eq!(feed.unread_count("b1"), 0);
+        assert!(feed.sync_read(|_, _| false).is_empty());
+    }
+
+    #[test]
+    fn reloaded_entries_keep_their_order_and_new_ids_follow_them() {
+        let mut feed = Feed::new("me", 10, []);
+        let stored: Vec<FeedEntry> = feed
+            .observe(&[change("alice", "b1", "s1", Action::Added)], 7.0)
+            .put
+            .iter()
+            .map(|entry| FeedEntry::from_json(&serde_json::to_value(entry).unwrap()).unwrap())
+            .collect();
+        assert_eq!(stored[0].label.as_deref(), Some("Song s1"));
+        assert_eq!(FeedEntry::from_json(&serde_json::json!({"id": "x"})), None);
+        let mut reloaded = Feed::new("me", 10, stored);
+        let next = reloaded.observe(&[change("alice", "b1", "s2", Action::Added)], 7.0);
+        let ids: Vec<String> = reloaded
+            .page("b1", 10, None)
+            .iter()
+            .map(|e| e.id.clone())
+            .collect();
+        assert_eq!(ids[0], next.put[0].id);
+        assert!(ids[0] > ids[1], "{ids:?}");
+        let forgotten = reloaded.forget_band("b1");
+        assert_eq!(forgotten.delete.len(), 2);
+        assert_eq!(reloaded.unread_count("b1"), 0);
+    }
+}

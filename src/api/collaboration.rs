@@ -1,0 +1,195 @@
+//! Working together on a band's rows: resolving conflicts, the activity feed, and who is
+//! editing what.
+
+use super::client::SyncClient;
+use super::error::SyncError;
+use super::events::json;
+use crate::io::presence::Member;
+use crate::io::store::from_js;
+use crate::io::writer::WriteError;
+use js_sys::{Promise, Reflect};
+use rockon_sync_core::merge::Resolution;
+use serde::Serialize;
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+/// Activity entries returned when `activity` is asked for no `limit`.
+const DEFAULT_PAGE: usize = 50;
+
+/// A feed entry as the app gets it: the stored entry and the author's display name.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ActivityItem<'a> {
+    id: &'a str,
+    band_id: &'a str,
+    author: &'a str,
+    author_name: Option<String>,
+    action: rockon_sync_core::notify::Action,
+    table: &'a str,
+    row_id: &'a str,
+    label: Option<&'a str>,
+    at: f64,
+    read: bool,
+}
+
+/// Someone editing a row.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EditorItem {
+    user_id: String,
+    name: Option<String>,
+    sessions: usize,
+}
+
+#[wasm_bindgen]
+impl SyncClient {
+    /// Settles a row's conflict: `'mine'` keeps the user's values for every field both sides
+    /// changed (and brings back a row the server deleted), `'theirs'` keeps the server's, and
+    /// an object sets chosen fields (`{ title: 'Wonderwall' }`, the app's field names). What
+    /// the row does not hold yet is pushed as an ordinary conditional write; the conflict
+    /// record goes. Rejects with `no_conflict`, `not_in_conflict` or `invalid_argument`.
+    #[wasm_bindgen(js_name = resolveConflict)]
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn resolve_conflict(
+        &self,
+        table: String,
+        id: String,
+        #[wasm_bindgen(unchecked_param_type = "ConflictChoice")] choice: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let resolution = match from_js::<Value>(&choice) {
+                Ok(Value::String(choice)) if choice == "mine" => Resolution::KeepMine,
+                Ok(Value::String(choice)) if choice == "theirs" => Resolution::KeepTheirs,
+                Ok(Value::Object(fields)) => {
+                    let spec = inner
+                        .store
+                        .schema()
+                        .table(&table)
+                        .map_err(|e| SyncError::new(e.code(), e.to_string()))?;
+                    let wire = spec
+                        .to_wire_write(&fields, false)
+                        .map_err(|e| SyncError::new(e.code(), e.to_string()))?;
+                    Resolution::Fields(wire)
+                }
+                _ => {
+                    return Err(SyncError::new(
+                        "invalid_argument",
+                        "choice must be 'mine', 'theirs' or an object of field values",
+                    )
+                    .into())
+                }
+            };
+            inner
+                .writer
+                .resolve_conflict(&table, &id, resolution)
+                .await
+                .map_err(|e: WriteError| JsValue::from(SyncError::new(e.code(), e.to_string())))?;
+            inner.tabs.post("outbox", &[]);
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Other members' changes to a band, newest first, as kept here (the newest 200 per band
+    /// survive reloads): `{ limit?: 50, before?: <entry id> }` pages back.
+    #[wasm_bindgen(unchecked_return_type = "ActivityEntry[]")]
+    pub fn activity(
+        &self,
+        band_id: &str,
+        #[wasm_bindgen(unchecked_param_type = "ActivityOptions | undefined")] options: JsValue,
+    ) -> JsValue {
+        let field = |name: &str| Reflect::get(&options, &name.into()).ok();
+        let limit = field("limit")
+            .and_then(|v| v.as_f64())
+            .map_or(DEFAULT_PAGE, |n| n.max(0.0) as usize);
+        let before = field("before").and_then(|v| v.as_string());
+        let activity = &self.inner.activity;
+        let entries = activity.feed_page(band_id, limit, before.as_deref());
+        let items: Vec<ActivityItem> = entries
+            .iter()
+            .map(|entry| ActivityItem {
+                id: &entry.id,
+                band_id: &entry.band_id,
+                author: &entry.author,
+                author_name: activity.name_of(&entry.author),
+                action: entry.action,
+                table: &entry.table,
+                row_id: &entry.row_id,
+                label: entry.label.as_deref(),
+                at: entry.at,
+                read: entry.read,
+            })
+            .collect();
+        json(&items)
+    }
+
+    /// How many of a band's activity entries are unread.
+    #[wasm_bindgen(js_name = activityUnread)]
+    pub fn activity_unread(&self, band_id: &str) -> u32 {
+        self.inner.activity.feed_unread(band_id) as u32
+    }
+
+    /// Marks a band's activity entries read (`ids`, or all of them), and their rows with them:
+    /// the unread marks and the feed agree. Returns how many entries were unread.
+    #[wasm_bindgen(js_name = markActivityRead)]
+    pub fn mark_activity_read(
+        &self,
+        band_id: &str,
+        #[wasm_bindgen(unchecked_param_type = "string[] | undefined")] ids: JsValue,
+    ) -> Result<u32, JsValue> {
+        let ids: Option<Vec<String>> = if ids.is_undefined() || ids.is_null() {
+            None
+        } else {
+            Some(from_js(&ids).map_err(|_| {
+                SyncError::new("invalid_argument", "ids must be an array of entry ids")
+            })?)
+        };
+        let count = self.inner.activity.mark_feed_read(band_id, ids.as_deref());
+        Ok(count as u32)
+    }
+
+    /// The other members editing row `id` of `table` now (from presence: an app tracks
+    /// `editing: { table, id }` in `setPresence`).
+    #[wasm_bindgen(unchecked_return_type = "Editor[]")]
+    pub fn editors(&self, table: &str, id: &str) -> JsValue {
+        let me = &self.inner.user_id;
+        let members: Vec<Member> = if self.inner.tabs.is_leader() {
+            self.inner.reader.editors(table, id, me)
+        } else {
+            // A follower knows presence as the leading tab relayed it.
+            let edits = |m: &Value| {
+                m["userId"].as_str().is_some_and(|user| user != me)
+                    && m["editing"]["table"] == table
+                    && m["editing"]["id"] == id
+            };
+            self.inner
+                .tabs
+                .all_remote_members()
+                .iter()
+                .filter_map(|members| from_js::<Value>(members).ok())
+                .filter_map(|members| match members {
+                    Value::Array(members) => Some(members),
+                    _ => None,
+                })
+                .flatten()
+                .filter(edits)
+                .map(|m| Member {
+                    user_id: m["userId"].as_str().unwrap_or_default().to_owned(),
+                    sessions: m["sessions"].as_u64().unwrap_or(1) as usize,
+                    meta: serde_json::Map::new(),
+                    editing: None,
+                })
+                .collect()
+        };
+        let items: Vec<EditorItem> = members
+            .into_iter()
+            .map(|member| EditorItem {
+                name: self.inner.activity.name_of(&member.user_id),
+                user_id: member.user_id,
+                sessions: member.sessions,
+            })
+            .collect();
+        json(&items)
+    }
+}
