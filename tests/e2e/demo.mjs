@@ -211,9 +211,12 @@ try {
     check((await entries.nth(0).textContent()).startsWith(`Alice added 'Bell two ${stamp}'`), 'newest first');
     check((await entries.nth(1).textContent()).startsWith(`Alice added 'Bell one ${stamp}'`), 'then the older one');
     await bob.screenshot({ path: `${ARTIFACTS}/scenario12-bob.png` });
-    // Reading the entry reads the song: its badge goes, and the count with it.
+    // Reading the entry reads the song (and opens it, closing the list): its badge goes, and
+    // the count with it.
     await item(bob, `Bell one ${stamp}`).locator('[data-testid=unread-badge]').waitFor();
     await entries.nth(1).click();
+    await bob.locator('[data-testid=activity-list]').waitFor({ state: 'detached' });
+    await bob.locator('[data-testid=editor] h3', { hasText: `Bell one ${stamp}` }).waitFor();
     await item(bob, `Bell one ${stamp}`).locator('[data-testid=unread-badge]').waitFor({ state: 'detached', timeout: 2000 });
     await bob.waitForFunction(() => document.querySelector('[data-testid=activity-count]')?.textContent === '1',
       null, { timeout: 2000 });
@@ -233,6 +236,24 @@ try {
     check(kept.some((text) => text.startsWith(`Alice added 'Bell one ${stamp}'`)), 'older entries kept');
     check(await bob.locator('[data-testid=activity-entry][data-read=false]').count() === 1, 'one unread');
     await bob.click('[data-testid=activity-bell]');
+  });
+
+  await scenario('13. alice\'s first change shows as a toast at once; her next two within the window turn that same toast into "3 changes by Alice"', async () => {
+    // Past the batching window of the changes above.
+    await sleep(2100);
+    const stamp = Date.now();
+    const clicked = Date.now();
+    await createSong(alice, `Toast one ${stamp}`);
+    const first = bob.locator('[data-testid=toast]', { hasText: `Alice added 'Toast one ${stamp}'` });
+    await first.waitFor({ timeout: 1000 });
+    const shownAfter = Date.now() - clicked;
+    const id = await first.getAttribute('data-toast-id');
+    await createSong(alice, `Toast two ${stamp}`);
+    await createSong(alice, `Toast three ${stamp}`);
+    await bob.locator(`[data-testid=toast][data-toast-id="${id}"]`, { hasText: '3 changes by Alice' }).waitFor({ timeout: 4000 });
+    check(await bob.locator('[data-testid=toast]', { hasText: `Toast two ${stamp}` }).count() === 0, 'no toast of its own');
+    check(await bob.locator('[data-testid=toast]', { hasText: `Toast one ${stamp}` }).count() === 0, 'the first toast grew in place');
+    console.log(`     (bob's toast showed ${shownAfter} ms after alice's click)`);
   });
 
   await scenario('2. alice in two tabs: both show every change; closing the leading tab keeps the other syncing', async () => {

@@ -31,7 +31,7 @@ export function ActivityBell({ bandId, onOpen }) {
             ${entries.map((entry) => html`
               <li key=${entry.id} class=${entry.read ? '' : 'unread'} data-testid="activity-entry"
                   data-read=${String(entry.read)} data-row=${entry.rowId}
-                  onClick=${() => { markRead([entry.id]); if (entry.action !== 'deleted') onOpen(entry.table, entry.rowId); }}>
+                  onClick=${() => { markRead([entry.id]); setOpen(false); if (entry.action !== 'deleted') onOpen(entry.table, entry.rowId); }}>
                 ${describe(entry)}
                 <time>${new Date(entry.at).toLocaleTimeString()}</time>
               </li>`)}

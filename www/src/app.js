@@ -214,7 +214,7 @@ function Toasts() {
   return html`
     <ol class="toasts" data-testid="toasts">
       ${notifications.map((n) => html`
-        <li key=${n.id} class=${`toast ${n.kind}`} data-testid="toast" onClick=${() => dismiss(n.id)}>${n.text}</li>`)}
+        <li key=${n.id} class=${`toast ${n.kind}`} data-testid="toast" data-toast-id=${n.id} onClick=${() => dismiss(n.id)}>${n.text}</li>`)}
     </ol>`;
 }
 
