@@ -73,10 +73,14 @@ async fn a_conflict_is_told_at_once_and_settled_as_the_user_chooses() {
 
     // Keep mine: alice's title goes to the server as an ordinary write.
     let mine = conflicting_song(&client, &bob).await;
-    let toast = events_of(&events, "notification")
-        .into_iter()
-        .find(|n| n["kind"] == "conflict")
-        .expect("a conflict toast");
+    let conflict_toast = || {
+        events_of(&events, "notification")
+            .into_iter()
+            .find(|n| n["kind"] == "conflict")
+    };
+    // The status turns as the conflict is recorded; its events follow once it is stored.
+    eventually(5_000, "a conflict toast", || async { conflict_toast().is_some() }).await;
+    let toast = conflict_toast().unwrap();
     assert!(
         toast["text"]
             .as_str()
