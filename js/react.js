@@ -197,8 +197,9 @@ export function useConnection() {
       storeFor(client, 'connection', () => ({
         initial: client.connectionInfo(),
         load: () => client.connectionInfo(),
-        // syncStatus and change move the pending and failed counts and the last sync.
-        events: ['connection', 'latency', 'bands', 'channelError', 'syncStatus', 'change'],
+        // syncStatus and change move the pending and failed counts and the last sync;
+        // progress the rows a band's pull has read.
+        events: ['connection', 'latency', 'bands', 'channelError', 'syncStatus', 'change', 'progress', 'storage'],
       })),
     [client],
   );

@@ -33,7 +33,7 @@ run() {
   # release check's own report.
   local summary
   summary="$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) }; n++ }
-      /^release check:|^pkg:|^restart:|^consumer:|^react:|^demo e2e:|^policies:|^chaos:|^tab storm:/ { extra = extra (extra ? "; " : "") $0 }
+      /^release check:|^pkg:|^restart:|^consumer:|^react:|^demo e2e:|^browsers e2e:|^policies:|^chaos:|^tab storm:/ { extra = extra (extra ? "; " : "") $0 }
       END { if (n) printf "%d passed, %d failed (%d suites)", p, f, n; if (extra) printf "%s%s", (n ? "; " : ""), extra }' "$log")"
   local verdict="ok"
   ((status == 0)) || { verdict="FAILED"; FAILED=1; }
@@ -98,6 +98,9 @@ run "server restart in Chromium" bash -c "webpack --config-name e2e >/dev/null &
 
 # The demo page end to end: two users, tabs, offline, a server restart, bands, markup as text.
 run "demo end to end in Chromium" bash -c "webpack --config-name demo >/dev/null && node tests/e2e/demo.mjs '$CARGO_TARGET_DIR/debug/rockon-devserver'"
+# alice in Firefox (geckodriver, selenium-webdriver) and bob in Chromium, live both ways; alice in
+# both browsers at once, each leading its own tabs.
+run "Firefox and Chromium end to end" node tests/e2e/browsers.mjs "$CARGO_TARGET_DIR/debug/rockon-devserver"
 
 # The guarantees under combined faults: 12 seeds of 40 operations, half in each way changes
 # arrive (`npm run chaos` runs 100),

@@ -79,7 +79,10 @@ async fn a_conflict_is_told_at_once_and_settled_as_the_user_chooses() {
             .find(|n| n["kind"] == "conflict")
     };
     // The status turns as the conflict is recorded; its events follow once it is stored.
-    eventually(5_000, "a conflict toast", || async { conflict_toast().is_some() }).await;
+    eventually(5_000, "a conflict toast", || async {
+        conflict_toast().is_some()
+    })
+    .await;
     let toast = conflict_toast().unwrap();
     assert!(
         toast["text"]

@@ -475,3 +475,75 @@ async fn switching_how_changes_arrive_loses_nothing() {
     }
     client.close();
 }
+
+#[wasm_bindgen_test]
+async fn a_first_pull_reports_its_progress_up_to_the_servers_count() {
+    let alice = sign_in("alice").await;
+    let band = rockon_sync::io::writer::new_uuid();
+    let (status, body) = rest(
+        "POST",
+        "bands",
+        &alice.token,
+        Some(json!({"id": band, "name": unique("big band")})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let songs: Vec<Value> = (0..2_500)
+        .map(|n| json!({"id": rockon_sync::io::writer::new_uuid(), "band_id": band, "title": format!("Song {n}")}))
+        .collect();
+    let (status, _) = rest("POST", "songs", &alice.token, Some(json!(songs))).await;
+    assert_eq!(status, 201);
+    let shows: Vec<Value> = (0..30)
+        .map(|n| json!({"id": rockon_sync::io::writer::new_uuid(), "band_id": band, "name": format!("Show {n}")}))
+        .collect();
+    let (status, _) = rest("POST", "shows", &alice.token, Some(json!(shows))).await;
+    assert_eq!(status, 201);
+
+    let client = open(&alice, &unique("progress"), URL, json!({})).await;
+    let events = record(&client);
+    client.follow_band(&band).unwrap();
+    let of_band = || {
+        events_of(&events, "progress")
+            .into_iter()
+            .filter(|e| e["bandId"] == band.as_str())
+            .collect::<Vec<Value>>()
+    };
+    eventually(20_000, "the pull finishes", || async {
+        of_band().iter().any(|e| e["finished"] == true)
+    })
+    .await;
+    let progress = of_band();
+    // The counts come first: the whole total is known before a row is read.
+    assert_eq!(
+        (&progress[0]["done"], &progress[0]["total"]),
+        (&json!(0), &json!(2_530))
+    );
+    let done: Vec<u64> = progress
+        .iter()
+        .map(|e| e["done"].as_u64().unwrap())
+        .collect();
+    assert!(done.windows(2).all(|w| w[0] <= w[1]), "{done:?}");
+    assert!(
+        done.iter().any(|&d| d > 0 && d < 2_530),
+        "it moves through the pages: {done:?}"
+    );
+    let last = progress.last().unwrap();
+    assert_eq!(
+        (&last["done"], &last["total"], &last["finished"]),
+        (&json!(2_530), &json!(2_530), &json!(true))
+    );
+    assert!(
+        progress.iter().all(|e| e["total"] == 2_530),
+        "the total holds: {progress:?}"
+    );
+    // Over: no longer in the connection info, and every row is here.
+    let info = to_json(&client.connection_info());
+    assert!(info["progress"].get(&band).is_none(), "{info}");
+    assert_eq!(
+        call(client.count("songs".into(), band.clone()))
+            .await
+            .unwrap(),
+        2_500
+    );
+    client.close();
+}

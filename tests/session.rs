@@ -6,7 +6,7 @@ mod support;
 
 use js_sys::Reflect;
 use rockon_sync::api::SyncClient;
-use serde_json::json;
+use serde_json::{json, Value};
 use support::*;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
@@ -72,6 +72,38 @@ async fn how_changes_arrive_is_one_of_two_ways() {
             .unwrap_or_else(|_| panic!("{changes} opens"));
         client.close();
     }
+}
+
+#[wasm_bindgen_test]
+async fn storage_is_reported_and_a_warning_comes_past_the_share_of_the_quota_asked() {
+    let alice = sign_in("alice").await;
+    let open_with = |ratio: Value| {
+        SyncClient::open_async(js(json!({
+            "supabaseUrl": UNREACHABLE, "anonKey": ANON, "accessToken": alice.token,
+            "userId": alice.id, "databaseName": unique("storage"), "storageWarningRatio": ratio,
+        })))
+    };
+    let warning =
+        |client: &SyncClient| to_json(&client.connection_info())["storageWarning"].clone();
+    // Any use at all is past a ratio of 0: the warning says how much of what quota.
+    let warned = open_with(json!(0)).await.unwrap();
+    eventually(5_000, "a storage warning", || async {
+        !warning(&warned).is_null()
+    })
+    .await;
+    let found = warning(&warned);
+    assert!(found["quota"].as_f64().unwrap() > 0.0, "{found}");
+    assert!(found["usage"].as_f64().is_some(), "{found}");
+    // The default (80 %) is far from this test's use.
+    let quiet = open_with(Value::Null).await.unwrap();
+    let stats = to_json(&call(quiet.stats()).await.unwrap());
+    assert!(
+        stats["storage"]["quota"].as_f64().unwrap() > stats["storage"]["usage"].as_f64().unwrap()
+    );
+    assert!(stats["storage"]["persisted"].is_boolean());
+    assert!(warning(&quiet).is_null());
+    warned.close();
+    quiet.close();
 }
 
 #[wasm_bindgen_test]

@@ -37,10 +37,22 @@ pub struct PullPlan {
 
 impl PullPlan {
     /// The first page: everything since the cursor minus the overlap (all rows without one).
+    /// It asks for the count of every row to read (`Content-Range: 0-999/<total>`, see
+    /// [`total_in`]), so a long pull can report its progress.
     pub fn first_page(&self, cursor: Option<&Cursor>) -> HttpRequest {
         let since = cursor.and_then(|c| shift_timestamp(&c.updated_at, self.overlap_ms));
         let filter = since.map(|ts| format!("&updated_at=gte.{}", percent_encode(&ts)));
-        self.request(filter.as_deref().unwrap_or(""))
+        let mut request = self.request(filter.as_deref().unwrap_or(""), self.page_size);
+        request.prefer = "count=exact";
+        request
+    }
+
+    /// Only the count of all the table's rows of the scope, no rows: a band's first pull asks
+    /// every table first, so its progress has the whole total from the start.
+    pub fn count_request(&self) -> HttpRequest {
+        let mut request = self.request("", 0);
+        request.prefer = "count=exact";
+        request
     }
 
     /// The page after one that ended at `last` (keyset pagination: rows sharing a timestamp
@@ -48,12 +60,13 @@ impl PullPlan {
     pub fn next_page(&self, last: &Cursor) -> HttpRequest {
         let ts = percent_encode(&last.updated_at);
         let id = percent_encode(&last.id);
-        self.request(&format!(
-            "&or=(updated_at.gt.{ts},and(updated_at.eq.{ts},id.gt.{id}))"
-        ))
+        self.request(
+            &format!("&or=(updated_at.gt.{ts},and(updated_at.eq.{ts},id.gt.{id}))"),
+            self.page_size,
+        )
     }
 
-    fn request(&self, extra: &str) -> HttpRequest {
+    fn request(&self, extra: &str, limit: usize) -> HttpRequest {
         HttpRequest {
             method: "GET",
             path: format!(
@@ -61,7 +74,7 @@ impl PullPlan {
                 self.table,
                 self.scope_column,
                 percent_encode(&self.scope),
-                self.page_size
+                limit
             ),
             prefer: "",
             body: None,
@@ -71,6 +84,41 @@ impl PullPlan {
     /// Whether a page of `rows` rows was the last.
     pub fn is_last_page(&self, rows: usize) -> bool {
         rows < self.page_size
+    }
+}
+
+/// The total of a counted answer's `Content-Range` (`0-999/5000`, `*/0`); `None` when the
+/// server did not count (`*`) or the header is malformed.
+pub fn total_in(content_range: &str) -> Option<u64> {
+    content_range.rsplit_once('/')?.1.trim().parse().ok()
+}
+
+/// How far a band's pull has come: rows read of the rows expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct PullProgress {
+    /// Rows read so far.
+    pub done: u64,
+    /// Rows expected in all, as the server counted them.
+    pub total: u64,
+}
+
+impl PullProgress {
+    /// `rows` more are expected (a table's count).
+    pub fn expect(&mut self, rows: u64) {
+        self.total += rows;
+    }
+
+    /// A page of `rows` was read. Rows written during the pull may make it more than counted:
+    /// the total follows, never falling behind what was done.
+    pub fn read(&mut self, rows: u64) {
+        self.done += rows;
+        self.total = self.total.max(self.done);
+    }
+
+    /// The pull ended with every table read: it ends at its total.
+    pub fn finish(&mut self) {
+        self.done = self.total.max(self.done);
+        self.total = self.done;
     }
 }
 
@@ -229,7 +277,14 @@ mod tests {
             "/rest/v1/songs?select=*&band_id=eq.b1&updated_at=gte.2025-12-31T23%3A59%3A58.000000Z&order=updated_at.asc,id.asc&limit=500"
         );
         assert!(!plan().first_page(None).path.contains("updated_at=gte"));
+        assert_eq!(
+            first.prefer, "count=exact",
+            "the first page counts what is to come"
+        );
+        let count = plan().count_request();
+        assert!(count.path.ends_with("&limit=0") && count.prefer == "count=exact");
         let next = plan().next_page(&cursor);
+        assert_eq!(next.prefer, "", "later pages do not count again");
         assert!(next.path.contains("&or=(updated_at.gt.2026-01-01T00%3A00%3A03.000000%2B00%3A00,and(updated_at.eq.2026-01-01T00%3A00%3A03.000000%2B00%3A00,id.gt.s9))"), "{}", next.path);
         let rows = vec![
             json!({"id": "a", "updated_at": "t1"})
@@ -250,5 +305,50 @@ mod tests {
         );
         assert!(plan().is_last_page(499));
         assert!(!plan().is_last_page(500));
+    }
+
+    #[test]
+    fn progress_reads_the_servers_count_and_ends_at_its_total() {
+        assert_eq!(total_in("0-999/5000"), Some(5000));
+        assert_eq!(total_in("*/0"), Some(0));
+        assert_eq!(total_in("0-9/*"), None);
+        assert_eq!(total_in("garbage"), None);
+        let mut progress = PullProgress::default();
+        progress.expect(2_500);
+        progress.expect(10);
+        progress.read(1_000);
+        assert_eq!(
+            progress,
+            PullProgress {
+                done: 1_000,
+                total: 2_510
+            }
+        );
+        progress.read(1_000);
+        progress.read(520);
+        assert_eq!(
+            progress.total, 2_520,
+            "rows written meanwhile raise the total"
+        );
+        progress.finish();
+        assert_eq!(
+            progress,
+            PullProgress {
+                done: 2_520,
+                total: 2_520
+            }
+        );
+        let mut short = PullProgress {
+            done: 90,
+            total: 100,
+        };
+        short.finish();
+        assert_eq!(
+            short,
+            PullProgress {
+                done: 100,
+                total: 100
+            }
+        );
     }
 }

@@ -181,6 +181,17 @@ await test('errors have PostgREST\'s shape', async () => {
   assert.equal((await expired.json()).code, 'PGRST301');
 });
 
+await test('a counted select: count exact with a page of rows', async () => {
+  const { supabase } = await signedIn('bob');
+  const all = await supabase.from('songs').select('id').eq('band_id', ROCKERS);
+  assert.equal(all.error, null);
+  const page = await supabase.from('songs').select('id', { count: 'exact' }).eq('band_id', ROCKERS).order('id').limit(5);
+  assert.equal(page.error, null);
+  assert.equal(page.data.length, 5);
+  assert.equal(page.count, all.data.length);
+  assert.equal(page.status, 206, 'part of the rows is partial content, as PostgREST answers');
+});
+
 await test('upsert with on_conflict and merge-duplicates', async () => {
   const bob = await signedIn('bob');
   const id = randomUUID();

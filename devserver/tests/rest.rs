@@ -2,7 +2,7 @@
 
 mod support;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use support::*;
 
 #[tokio::test]
@@ -123,4 +123,65 @@ async fn keyset_pages_cross_rows_that_share_a_timestamp() {
     let unique: std::collections::BTreeSet<_> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "no row twice");
     assert!(seen.len() >= 25 + 8, "every row once: {}", seen.len());
+}
+
+/// A GET with `Prefer: count=exact` (or without, when `counted` is false): the status, the
+/// `Content-Range` header and the number of rows in the body.
+async fn counted_get(
+    server: &Server,
+    path: &str,
+    token: &str,
+    counted: bool,
+) -> (u16, String, usize) {
+    let mut request = reqwest::Client::new()
+        .get(format!("{}/rest/v1/{path}", server.url))
+        .header("apikey", &server.anon_key)
+        .header("authorization", format!("Bearer {token}"));
+    if counted {
+        request = request.header("prefer", "count=exact");
+    }
+    let response = request.send().await.expect("request sent");
+    let status = response.status().as_u16();
+    let range = response
+        .headers()
+        .get("content-range")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let rows: Value = response.json().await.expect("JSON rows");
+    (status, range, rows.as_array().map_or(0, Vec::len))
+}
+
+#[tokio::test]
+async fn a_counted_select_says_how_many_rows_match_in_all() {
+    let server = Server::start(&[]);
+    let bob = token("bob", 3600);
+    let all = format!("songs?select=id&band_id=eq.{ROCKERS}");
+    let (_, everything) = server.rest("GET", &all, &bob, None).await;
+    let total = everything.as_array().unwrap().len();
+    assert!(total > 10, "the seed has more than a page of songs");
+    let page = format!("{all}&order=id.asc&limit=10");
+    // Part of the rows: partial content, with the total after the slash.
+    assert_eq!(
+        counted_get(&server, &page, &bob, true).await,
+        (206, format!("0-9/{total}"), 10)
+    );
+    assert_eq!(
+        counted_get(&server, &format!("{all}&limit=0"), &bob, true).await,
+        (206, format!("*/{total}"), 0)
+    );
+    // All of them: OK. Without the preference the total stays unknown.
+    assert_eq!(
+        counted_get(&server, &all, &bob, true).await,
+        (200, format!("0-{}/{total}", total - 1), total)
+    );
+    assert_eq!(
+        counted_get(&server, &page, &bob, false).await,
+        (200, "0-9/*".to_owned(), 10)
+    );
+    // Row-level security counts too: carol sees none of them.
+    assert_eq!(
+        counted_get(&server, &page, &token("carol", 3600), true).await,
+        (200, "*/0".to_owned(), 0)
+    );
 }

@@ -3,7 +3,7 @@
 use super::error::SyncError;
 use super::events::{
     activity_event_to_js, error_to_js, event_to_js, feed_events_to_js, read_event_to_js,
-    rows_changed_to_js, status_name, storage_event,
+    rows_changed_to_js, status_name, storage_event, storage_warning,
 };
 use super::listeners::Listeners;
 use super::options::{ListOptions, Options};
@@ -35,7 +35,12 @@ pub(super) struct Inner {
     /// The IndexedDB database's name, for `signOut` to delete it.
     pub(super) database: String,
     pub(super) tabs: Rc<Coordinator>,
+    /// The last storage check when it found most of the quota used (`connectionInfo`).
+    storage_warning: StorageWarning,
 }
+
+/// The last storage check's finding, when it warned.
+type StorageWarning = Rc<std::cell::Cell<Option<crate::io::storage::StorageEstimate>>>;
 
 /// The sync client of one signed-in user: reads from the local IndexedDB cache, optimistic
 /// writes into the durable outbox, pushes to the REST API.
@@ -65,6 +70,20 @@ fn object_arg(value: JsValue, what: &str) -> Result<Map<String, Value>, JsValue>
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(SyncError::new("invalid_argument", format!("{what} must be an object")).into()),
     }
+}
+
+/// Emits a `storage` warning when more than `ratio` of the quota is used, and keeps the finding
+/// for `connectionInfo` (an app that subscribes later still sees it).
+fn warn_if_storage_short(listeners: &Listeners, warning: &StorageWarning, ratio: f64) {
+    let (sink, warning) = (listeners.clone(), warning.clone());
+    wasm_bindgen_futures::spawn_local(async move {
+        warning.set(None);
+        crate::io::storage::check(ratio, |estimate| {
+            warning.set(Some(estimate));
+            sink.emit(&storage_warning(&estimate))
+        })
+        .await;
+    });
 }
 
 /// Tells the user at once that another member's change met one of their edits.
@@ -137,6 +156,15 @@ impl SyncClient {
             .await
             .map_err(store_error)?;
         let listeners = Listeners::default();
+        let warning_ratio = options.storage_warning_ratio.unwrap_or(0.8);
+        let storage_warning = StorageWarning::default();
+        if options.persist_storage.unwrap_or(true) {
+            // Asked once per open; browsers remember the answer.
+            wasm_bindgen_futures::spawn_local(async {
+                crate::io::storage::persist().await;
+            });
+        }
+        warn_if_storage_short(&listeners, &storage_warning, warning_ratio);
         let storage_sink = listeners.clone();
         store.set_listener(Rc::new(move |state| {
             storage_sink.emit(&storage_event(&state))
@@ -206,6 +234,7 @@ impl SyncClient {
         let purger = writer.clone();
         let read_sink = listeners.clone();
         let read_activity = activity.clone();
+        let read_warning = storage_warning.clone();
         let defaults = Fallback::default();
         let fallback = Fallback {
             after_attempts: options
@@ -238,6 +267,10 @@ impl SyncClient {
                         }
                     }
                     ReadEvent::Observed { rows, quiet } => read_activity.observe(rows, *quiet),
+                    // A pull is where most data arrives: see whether storage runs short.
+                    ReadEvent::Progress { finished: true, .. } => {
+                        warn_if_storage_short(&read_sink, &read_warning, warning_ratio)
+                    }
                     ReadEvent::Realtime(RealtimeEvent::Connection(state)) => {
                         read_activity.connection(matches!(state, ConnectionState::Connected))
                     }
@@ -259,6 +292,7 @@ impl SyncClient {
             user_id,
             database: name.clone(),
             tabs,
+            storage_warning,
         });
         super::tabs::join(&inner, &name);
         let weak = Rc::downgrade(&inner);
@@ -686,6 +720,12 @@ impl SyncClient {
         let _ = Reflect::set(&info, &"leader".into(), &leader.into());
         let _ = Reflect::set(&info, &"pendingCount".into(), &(pending as u32).into());
         let _ = Reflect::set(&info, &"failedCount".into(), &(failed as u32).into());
+        let warning = self
+            .inner
+            .storage_warning
+            .get()
+            .map_or(JsValue::NULL, |estimate| to_js(&estimate));
+        let _ = Reflect::set(&info, &"storageWarning".into(), &warning);
         info
     }
 

@@ -57,8 +57,12 @@ impl SyncClient {
                 }
             }
             let conflicts = inner.store.conflicts().await.map_err(store_error)?;
+            let storage = crate::io::storage::estimate()
+                .await
+                .map_or(JsValue::NULL, |estimate| to_js(&estimate));
             Ok(object(&[
                 ("tables", tables.into()),
+                ("storage", storage),
                 ("outbox", to_js(&inner.writer.entries())),
                 ("conflicts", (conflicts.len() as u32).into()),
                 ("unread", to_js(&inner.activity.counts())),

@@ -246,6 +246,17 @@ pub fn read_event_to_js(event: &ReadEvent, schema: &Schema) -> Option<JsValue> {
         ReadEvent::Realtime(other) => to_js(other),
         ReadEvent::Error { code, message } => error_to_js(code, message),
         ReadEvent::Observed { .. } => return None,
+        ReadEvent::Progress {
+            band,
+            progress,
+            finished,
+        } => object(&[
+            ("type", "progress".into()),
+            ("bandId", band.as_str().into()),
+            ("done", (progress.done as f64).into()),
+            ("total", (progress.total as f64).into()),
+            ("finished", (*finished).into()),
+        ]),
         ReadEvent::Presence { band, members } => presence_to_js(band, members),
     })
 }
@@ -290,6 +301,18 @@ pub fn feed_events_to_js(event: &ActivityEvent) -> Vec<JsValue> {
             ])
         })
         .collect()
+}
+
+/// `{ type: 'storage', state: 'nearlyFull', usage, quota, persisted }`: most of the quota is
+/// used; writes may soon fail with `quota_exceeded`.
+pub fn storage_warning(estimate: &crate::io::storage::StorageEstimate) -> JsValue {
+    object(&[
+        ("type", "storage".into()),
+        ("state", "nearlyFull".into()),
+        ("usage", estimate.usage.into()),
+        ("quota", estimate.quota.into()),
+        ("persisted", estimate.persisted.into()),
+    ])
 }
 
 /// `{ type: 'storage', state: 'closed' | 'reopened' | 'outdated', message? }`.

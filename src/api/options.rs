@@ -41,6 +41,12 @@ pub struct Options {
     /// Milliseconds between anti-entropy pulls while the page is visible (default 60,000).
     #[serde(default)]
     pub anti_entropy_ms: Option<u32>,
+    /// Ask the browser to keep the cache under storage pressure (default true).
+    #[serde(default)]
+    pub persist_storage: Option<bool>,
+    /// Warn (`storage` event, `nearlyFull`) when this share of the quota is used (default 0.8).
+    #[serde(default)]
+    pub storage_warning_ratio: Option<f64>,
     /// How other members' changes arrive (Broadcast from Database by default).
     #[serde(default)]
     pub changes: ChangeDelivery,

@@ -31,6 +31,11 @@ export interface OpenOptions {
    * binding per table, each change checked against each subscriber's row-level security
    * (needs only the publication). Catch-up pulls are the same in both. */
   changes?: 'broadcast' | 'postgres_changes';
+  /** Ask the browser to keep the cache under storage pressure (`navigator.storage.persist()`,
+   * default true). */
+  persistStorage?: boolean;
+  /** A `storage` event (`nearlyFull`) when this share of the quota is in use (default 0.8). */
+  storageWarningRatio?: number;
   /** Toasts about other members' changes and about the connection. */
   notifications?: NotificationOptions;
 }
@@ -63,6 +68,8 @@ export interface SyncStats {
   unread: UnreadCounts;
   connection: ConnectionInfo;
   log: (SyncEvent & { at: number })[];
+  /** This origin's storage as the browser reports it (`null` where it does not). */
+  storage: { usage: number; quota: number; persisted: boolean } | null;
 }
 
 /** A band member online, over all their tabs and devices. */
@@ -187,7 +194,19 @@ export interface ConnectionInfo {
   /** When the server last confirmed this client's data (a pull completed or a push settled),
    * epoch milliseconds; `null` before the first ("synced 2 min ago"). */
   lastSyncedAt: number | null;
+  /** Bands whose catch-up pull is running: rows read of the rows the server counted
+   * ("syncing 1,200 of 5,000"); a band is gone from it once its pull ends. */
+  progress: Record<string, PullProgress>;
+  /** Set while most of the storage quota is used (see `storageWarningRatio`): writes may soon
+   * fail with `quota_exceeded`. */
+  storageWarning: { usage: number; quota: number; persisted: boolean } | null;
 }
+
+/** How far a band's pull has come. */
+export interface PullProgress { done: number; total: number }
+
+/** A band's catch-up pull read another page, or ended (`finished`, then `done === total`). */
+export interface ProgressEvent { type: 'progress'; bandId: string; done: number; total: number; finished: boolean }
 
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'error';
 
@@ -210,12 +229,14 @@ export type SyncEvent =
   | { type: 'bands'; joined: string[]; left: string[]; bands: string[] }
   | { type: 'auth'; reason: 'tokenExpired' }
   | { type: 'storage'; state: 'closed' | 'reopened' | 'outdated'; message?: string }
+  | { type: 'storage'; state: 'nearlyFull'; usage: number; quota: number; persisted: boolean }
   | { type: 'error'; code: string; message: string }
   | PresenceEvent
   | { type: 'leader'; leader: boolean }
   /** The user signed out in another tab; this client is closed. */
   | { type: 'signedOut' }
   | ActivityEvent
+  | ProgressEvent
   | Exclude<RealtimeEvent, { type: 'change' | 'needToken' | 'presence' }>;
 
 /** What the Realtime connection reports (`RealtimeConnection.on`, and through `SyncClient.on`). */

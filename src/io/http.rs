@@ -1,6 +1,7 @@
 //! Performs the core's HTTP requests against the project's REST API with gloo-net.
 
 use gloo_net::http::{Method, RequestBuilder};
+use rockon_sync_core::catchup::total_in;
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 
 /// Where requests go and with which credentials. The token never appears in logs or errors.
@@ -16,6 +17,12 @@ pub struct Endpoint {
 
 /// Sends `request` and reports the answer; a failure to get any answer is a network error.
 pub async fn send(endpoint: &Endpoint, request: &HttpRequest) -> HttpResult {
+    send_counted(endpoint, request).await.0
+}
+
+/// Sends `request` and reports the answer with its `Content-Range` header's total, when the
+/// server counted (`Prefer: count=exact`).
+pub async fn send_counted(endpoint: &Endpoint, request: &HttpRequest) -> (HttpResult, Option<u64>) {
     let method = match request.method {
         "POST" => Method::POST,
         "PATCH" => Method::PATCH,
@@ -41,13 +48,20 @@ pub async fn send(endpoint: &Endpoint, request: &HttpRequest) -> HttpResult {
     };
     let response = match prepared {
         Ok(prepared) => prepared.send().await,
-        Err(error) => return HttpResult::NetworkError(error.to_string()),
+        Err(error) => return (HttpResult::NetworkError(error.to_string()), None),
     };
     match response {
-        Ok(response) => HttpResult::Response {
-            status: response.status(),
-            body: response.text().await.unwrap_or_default(),
-        },
-        Err(error) => HttpResult::NetworkError(error.to_string()),
+        Ok(response) => {
+            let total = response
+                .headers()
+                .get("content-range")
+                .and_then(|range| total_in(&range));
+            let result = HttpResult::Response {
+                status: response.status(),
+                body: response.text().await.unwrap_or_default(),
+            };
+            (result, total)
+        }
+        Err(error) => (HttpResult::NetworkError(error.to_string()), None),
     }
 }

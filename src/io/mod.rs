@@ -9,6 +9,7 @@ pub mod reader;
 pub mod realtime_driver;
 pub mod rows;
 pub mod socket;
+pub mod storage;
 pub mod store;
 pub mod tabs;
 pub mod version_watch;

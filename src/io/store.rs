@@ -5,7 +5,7 @@
 
 use super::version_watch::VersionWatch;
 use gloo_timers::future::TimeoutFuture;
-use rexie::{Index, KeyRange, ObjectStore, Rexie, TransactionMode};
+use rexie::{Index, KeyRange, ObjectStore, Rexie, TransactionMode, TransactionResult};
 use rockon_sync_core::outbox::{ConflictRecord, Entry};
 use rockon_sync_core::schema::{snake_to_camel, to_app, Schema};
 use serde::Serialize;
@@ -104,6 +104,21 @@ impl From<rexie::Error> for StoreError {
         } else {
             StoreError::Failed(text)
         }
+    }
+}
+
+/// Waits for `tx` to commit. A transaction the browser aborts as it commits, with no request
+/// of it failing, wrote nothing: per the IndexedDB spec that is a commit-time failure, which in
+/// practice is the storage quota (`QuotaExceededError` on the transaction). Treating it as done
+/// would acknowledge writes that are not stored.
+async fn finish(tx: rexie::Transaction) -> Result<(), StoreError> {
+    match tx.done().await? {
+        TransactionResult::Committed => Ok(()),
+        TransactionResult::Aborted => Err(StoreError::QuotaExceeded(
+            "the browser aborted the transaction as it committed (storage quota); nothing was \
+             written"
+                .into(),
+        )),
     }
 }
 
@@ -342,7 +357,7 @@ impl Store {
                 None,
             )
             .await?;
-        tx.done().await?;
+        finish(tx).await?;
         Ok(rows)
     }
 
@@ -352,7 +367,7 @@ impl Store {
         let tx = db.transaction(&[table], TransactionMode::ReadOnly)?;
         let range = KeyRange::only(&scope.into()).map_err(rexie::Error::from)?;
         let count = tx.store(table)?.index("scope")?.count(Some(range)).await?;
-        tx.done().await?;
+        finish(tx).await?;
         Ok(count)
     }
 
@@ -460,7 +475,7 @@ impl Store {
             let _ = js_sys::Reflect::set(&record, &"cursor".into(), &value);
             tx.store(CURSORS)?.put(&record, None).await?;
         }
-        tx.done().await?;
+        finish(tx).await?;
         Ok(written)
     }
 
@@ -469,7 +484,7 @@ impl Store {
         let db = self.db()?;
         let tx = db.transaction(&[CURSORS], TransactionMode::ReadOnly)?;
         let record = tx.store(CURSORS)?.get(key.into()).await?;
-        tx.done().await?;
+        finish(tx).await?;
         Ok(record.and_then(|r| js_sys::Reflect::get(&r, &"cursor".into()).ok()))
     }
 
@@ -478,7 +493,7 @@ impl Store {
         let db = self.db()?;
         let tx = db.transaction(&[store], TransactionMode::ReadOnly)?;
         let values = tx.store(store)?.get_all(None, None).await?;
-        tx.done().await?;
+        finish(tx).await?;
         Ok(values)
     }
 
@@ -501,7 +516,7 @@ impl Store {
         futures::future::try_join_all(deletes).await?;
         let puts = records.iter().map(|record| (record.clone(), None));
         object_store.put_all(puts).await?;
-        tx.done().await?;
+        finish(tx).await?;
         Ok(())
     }
 
@@ -538,7 +553,7 @@ impl Store {
         for store in [CURSORS, READ_MARKS, PROFILES] {
             tx.store(store)?.clear().await?;
         }
-        tx.done().await?;
+        finish(tx).await?;
         Ok(removed
             .into_iter()
             .map(|((table, band), ids)| (table, band, ids))
@@ -550,7 +565,7 @@ impl Store {
         let db = self.db()?;
         let tx = db.transaction(&[table], TransactionMode::ReadOnly)?;
         let row = tx.store(table)?.get(id.into()).await?;
-        tx.done().await?;
+        finish(tx).await?;
         Ok(row)
     }
 
@@ -559,7 +574,7 @@ impl Store {
         let db = self.db()?;
         let tx = db.transaction(&[OUTBOX], TransactionMode::ReadOnly)?;
         let values = tx.store(OUTBOX)?.get_all(None, None).await?;
-        tx.done().await?;
+        finish(tx).await?;
         Ok(values
             .into_iter()
             .filter_map(|v| from_js(&v).ok())
@@ -571,7 +586,7 @@ impl Store {
         let db = self.db()?;
         let tx = db.transaction(&[CONFLICTS], TransactionMode::ReadOnly)?;
         let values = tx.store(CONFLICTS)?.get_all(None, None).await?;
-        tx.done().await?;
+        finish(tx).await?;
         Ok(values)
     }
 
@@ -613,7 +628,7 @@ impl Store {
                 Write::RemoveConflict(key) => store.delete(key.as_str().into()).await?,
             }
         }
-        tx.done().await?;
+        finish(tx).await?;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 // this script starts, kills, restarts and stops. Every scenario asserts on what a person sees.
 // Usage: node tests/e2e/demo.mjs <rockon-devserver binary>
 import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_FLAGS } from '../support/browser.mjs';
 import { start as startProcess, stop } from '../support/processes.mjs';
@@ -256,6 +257,43 @@ try {
     console.log(`     (bob's toast showed ${shownAfter} ms after alice's click)`);
   });
 
+  await scenario('14. on a device short of storage, a song that does not fit is refused with nothing lost, and goes through once space is back', async () => {
+    // Chromium's own quota for the page's origin (as DevTools' "simulate custom storage quota"),
+    // set before this new profile stores anything: IndexedDB refuses what goes past 1 MB.
+    const context = await browser.newContext();
+    const tab = await context.newPage();
+    tab.on('pageerror', (error) => pageErrors.push(`bob (small device): ${error}`));
+    await tab.setViewportSize({ width: 1100, height: 760 });
+    const cdp = await context.newCDPSession(tab);
+    const origin = new URL(demo).origin;
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1_000_000 });
+    try {
+      await tab.goto(`${demo}?user=bob`);
+      await connected(tab);
+      await tab.locator('[data-testid=item]').first().waitFor();
+      const before = await tab.locator('[data-testid=item]').count();
+      const title = `Too big ${Date.now()}`;
+      await tab.click('[data-testid=new-item]');
+      await tab.fill('[data-testid=editor] input[name=title]', title);
+      // Random text: IndexedDB compresses large values, and a repeated one would fit.
+      await tab.fill('[data-testid=editor] textarea[name=notes]', randomBytes(1_100_000).toString('base64'));
+      await tab.click('[data-testid=save]');
+      await tab.locator('[data-testid=editor] .error', { hasText: 'quota_exceeded' }).waitFor({ timeout: 5000 });
+      check(await tab.locator('[data-testid=item]').count() === before, 'nothing half-written');
+      check(await tab.locator('[data-testid=pending-count]').count() === 0, 'nothing queued');
+      check(await item(alice, title).count() === 0, 'nothing sent');
+      await tab.screenshot({ path: `${ARTIFACTS}/scenario14-bob.png` });
+      // Space is back: the same form saves, and the song reaches alice.
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+      await tab.click('[data-testid=save]');
+      await item(tab, title).waitFor({ timeout: 5000 });
+      await item(alice, title).waitFor({ timeout: 10000 });
+    } finally {
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+      await context.close();
+    }
+  });
+
   await scenario('2. alice in two tabs: both show every change; closing the leading tab keeps the other syncing', async () => {
     const second = await open(aliceContext, 'alice');
     const leader = await alice.evaluate(() => window.rockon.client.isLeader());
@@ -392,15 +430,20 @@ try {
     check(await carol.locator('[data-testid=band-picker] option', { hasText: band }).count() === 0, 'carol is not in it');
   });
 
-  await scenario('8. with REST and auth unreachable, the demo starts from the cached session and data, then goes live', async () => {
+  await scenario('8. with REST and auth unreachable, the demo starts from the cached session and data, takes an edit, then goes live and syncs it', async () => {
     const tab = globalThis.aliceTab;
     // Nothing of the dev server answers: auth, REST and the socket all fail.
     await aliceContext.route(`${ready.url}/**`, (route) => route.abort());
     await tab.reload();
     await tab.locator('[data-testid=item]').first().waitFor({ timeout: 10000 });
     check(await tab.locator('.error.fatal').count() === 0, 'the app started');
+    const written = `Written while the server was down ${Date.now()}`;
+    await createSong(tab, written);
+    await item(tab, written).locator('[data-testid=sync-status][data-status=pending]').waitFor({ timeout: 5000 });
     await aliceContext.unroute(`${ready.url}/**`);
     await connected(tab, 45000);
+    await item(bob, written).waitFor({ timeout: 15000 });
+    await item(tab, written).locator('[data-testid=sync-status][data-status=synced]').waitFor({ timeout: 15000 });
     // Live again: a change by bob reaches the restarted tab.
     const after = `After an unreachable start ${Date.now()}`;
     await createSong(bob, after);

@@ -23,6 +23,9 @@ export function App({ backend, me, names }) {
   const [openId, setOpenId] = useState(null);
   const [panel, setPanel] = useState(null);
   const [offline, setOffline] = useState(false);
+  const [storageDismissed, setStorageDismissed] = useState(false);
+  const { storageWarning } = useConnection();
+  const storage = storageDismissed ? null : storageWarning;
   const section = SECTIONS[sectionIndex];
 
   // The band list follows memberships: a band created or joined elsewhere appears by itself.
@@ -65,6 +68,12 @@ export function App({ backend, me, names }) {
         <button class="ghost" data-testid="dashboard-button" onClick=${() => setPanel(panel === 'dashboard' ? null : 'dashboard')}>Dev</button>
         <span class="me" title=${names.get(me)}>${initials(names.get(me))}</span>
       </header>
+      ${storage ? html`
+        <p class="storage-warning" data-testid="storage-warning">
+          Storage nearly full: ${megabytes(storage.usage)} of ${megabytes(storage.quota)} used. Changes are kept,
+          but new ones may not fit until space is freed.
+          <button class="ghost" onClick=${() => setStorageDismissed(true)}>Dismiss</button>
+        </p>` : null}
       ${bandId ? html`<${Sections} bandId=${bandId} current=${sectionIndex} onSelect=${(i) => { setSectionIndex(i); setOpenId(null); }} />` : null}
       <main class="content">
         ${bandId
@@ -96,12 +105,18 @@ function Sections({ bandId, current, onSelect }) {
 function ItemList({ section, bandId, openId, onOpen }) {
   const { rows, loading, error } = useRows(section.table, bandId, { orderBy: section.orderBy });
   const unread = useUnreadIds(bandId, section.table);
+  const progress = useConnection().progress?.[bandId];
   return html`
     <section class="list">
       <div class="list-head">
         <h2>${section.title}</h2>
         <button data-testid="new-item" onClick=${() => onOpen('new')}>New ${section.noun}</button>
       </div>
+      ${progress && progress.total > 0 ? html`
+        <div class="progress" data-testid="sync-progress">
+          <progress value=${progress.done} max=${progress.total} />
+          <span>Syncing ${progress.done.toLocaleString('en')} of ${progress.total.toLocaleString('en')}</span>
+        </div>` : null}
       ${error ? html`<p class="error">${error.message}</p>` : null}
       ${loading ? html`<p class="empty">Loading…</p>` : null}
       ${!loading && rows.length === 0 ? html`<p class="empty">No ${section.title.toLowerCase()} yet.</p>` : null}
@@ -217,6 +232,8 @@ function Toasts() {
         <li key=${n.id} class=${`toast ${n.kind}`} data-testid="toast" data-toast-id=${n.id} onClick=${() => dismiss(n.id)}>${n.text}</li>`)}
     </ol>`;
 }
+
+const megabytes = (bytes) => `${(bytes / 1_000_000).toFixed(1)} MB`;
 
 export function initials(name) {
   return (name ?? '?').split(/\s+/).map((part) => part[0]).join('').slice(0, 2).toUpperCase();

@@ -48,6 +48,11 @@ export function Dashboard({ onClose }) {
               </tr>`)}
           </tbody>
         </table>
+        ${stats.storage ? html`
+          <p data-testid="storage">
+            Storage: ${(stats.storage.usage / 1e6).toFixed(1)} MB of ${(stats.storage.quota / 1e6).toFixed(0)} MB
+            ${stats.storage.persisted ? ' (persistent)' : ' (may be evicted under pressure)'}
+          </p>` : null}
         <h3>Outbox (${stats.outbox.length})</h3>
         <ul class="outbox" data-testid="outbox">
           ${stats.outbox.map((e) => html`

@@ -100,6 +100,7 @@ struct Prefer {
     representation: bool,
     merge_duplicates: bool,
     ignore_duplicates: bool,
+    count_exact: bool,
 }
 
 impl Prefer {
@@ -111,6 +112,7 @@ impl Prefer {
                     "return=representation" => prefer.representation = true,
                     "resolution=merge-duplicates" => prefer.merge_duplicates = true,
                     "resolution=ignore-duplicates" => prefer.ignore_duplicates = true,
+                    "count=exact" => prefer.count_exact = true,
                     _ => {}
                 }
             }
@@ -192,7 +194,7 @@ async fn respond(
         None
     };
     let statement = match *method {
-        Method::GET | Method::HEAD => sql::select(table, columns, &query)?,
+        Method::GET | Method::HEAD => sql::select(table, columns, &query, prefer.count_exact)?,
         Method::POST => {
             let input = input.as_ref().expect("parsed above");
             sql::insert(
@@ -219,17 +221,29 @@ async fn respond(
             ))
         }
     };
-    let rows = run(state, &caller, &statement).await?;
-    let count = rows.as_array().map_or(0, Vec::len);
-    let range = if count == 0 {
-        "*/*".to_owned()
-    } else {
-        let start = query.offset.unwrap_or(0);
-        format!("{start}-{}/*", start + count as u64 - 1)
+    let answer = run(state, &caller, &statement).await?;
+    // With `Prefer: count=exact` a select answers `[rows, total]`.
+    let (rows, total) = match (statement.counted, answer) {
+        (true, Value::Array(mut pair)) if pair.len() == 2 => {
+            let total = pair[1].as_u64();
+            (pair.swap_remove(0), total)
+        }
+        (_, rows) => (rows, None),
     };
+    let count = rows.as_array().map_or(0, Vec::len);
+    let start = query.offset.unwrap_or(0);
+    let total_text = total.map_or_else(|| "*".to_owned(), |t| t.to_string());
+    let range = if count == 0 {
+        format!("*/{total_text}")
+    } else {
+        format!("{start}-{}/{total_text}", start + count as u64 - 1)
+    };
+    // As PostgREST: a counted answer that holds only part of the rows is partial content.
+    let partial = total.is_some_and(|t| t > 0 && (start > 0 || (count as u64) < t));
     let status = match *method {
         Method::POST => StatusCode::CREATED,
         Method::PATCH | Method::DELETE if !prefer.representation => StatusCode::NO_CONTENT,
+        _ if partial => StatusCode::PARTIAL_CONTENT,
         _ => StatusCode::OK,
     };
     let returns_rows = matches!(*method, Method::GET | Method::HEAD) || prefer.representation;

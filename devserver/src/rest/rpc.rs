@@ -72,6 +72,7 @@ async fn call(
     let statement = Statement {
         sql,
         params: vec![Box::new(Value::Object(args))],
+        counted: false,
     };
     let result = super::run(state, &caller, &statement).await?;
     if returns == "void" {

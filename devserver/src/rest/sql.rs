@@ -8,12 +8,15 @@ use serde_json::Value;
 use std::fmt::Write;
 use tokio_postgres::types::ToSql;
 
-/// A statement and its parameters. It returns one row with one `json` column: the rows.
+/// A statement and its parameters. It returns one row with one `json` column: the rows, or
+/// `[rows, total]` when `counted`.
 pub struct Statement {
     /// The SQL.
     pub sql: String,
     /// Its parameters.
     pub params: Vec<Box<dyn ToSql + Sync + Send>>,
+    /// Whether it also counts every matching row (`Prefer: count=exact`).
+    pub counted: bool,
 }
 
 impl Statement {
@@ -23,11 +26,18 @@ impl Statement {
     }
 }
 
-/// `GET`: the selected columns of the matching rows, ordered and paged.
-pub fn select(name: &str, table: &Table, query: &Query) -> Result<Statement, RestError> {
+/// `GET`: the selected columns of the matching rows, ordered and paged; with `count`, also
+/// how many rows match in all.
+pub fn select(
+    name: &str,
+    table: &Table,
+    query: &Query,
+    count: bool,
+) -> Result<Statement, RestError> {
     let mut statement = Statement {
         sql: String::new(),
         params: Vec::new(),
+        counted: count,
     };
     let columns = select_list(name, table, &query.select)?;
     let filters = where_clause(&mut statement, name, table, &query.filters, &query.logic)?;
@@ -58,7 +68,16 @@ pub fn select(name: &str, table: &Table, query: &Query) -> Result<Statement, Res
     if let Some(offset) = query.offset {
         write!(inner, " offset {offset}").expect("writing to a String");
     }
-    statement.sql = wrap(&inner);
+    statement.sql = if count {
+        // The filters' parameters are shared by both halves.
+        format!(
+            "select json_build_array(({}), (select count(*) from public.{} {filters}))",
+            wrap(&inner),
+            quote(name)
+        )
+    } else {
+        wrap(&inner)
+    };
     Ok(statement)
 }
 
@@ -92,6 +111,7 @@ pub fn insert(
     let mut statement = Statement {
         sql: String::new(),
         params: Vec::new(),
+        counted: false,
     };
     let array = Value::Array(rows.into_iter().cloned().map(Value::Object).collect());
     let input = statement.param(array);
@@ -158,6 +178,7 @@ pub fn update(
     let mut statement = Statement {
         sql: String::new(),
         params: Vec::new(),
+        counted: false,
     };
     let mut sets = Vec::new();
     for key in object.keys() {
@@ -185,6 +206,7 @@ pub fn delete(name: &str, table: &Table, query: &Query) -> Result<Statement, Res
     let mut statement = Statement {
         sql: String::new(),
         params: Vec::new(),
+        counted: false,
     };
     let filters = where_clause(&mut statement, name, table, &query.filters, &query.logic)?;
     let returning = select_list(name, table, &query.select)?;

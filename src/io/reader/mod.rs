@@ -9,7 +9,7 @@ use super::store::{self, to_js, Store, StoreError};
 use super::writer::RowsChanged;
 use super::IdSet;
 use js_sys::{Array, Reflect};
-use rockon_sync_core::catchup::{Cursor, PullPlan};
+use rockon_sync_core::catchup::{Cursor, PullPlan, PullProgress};
 use rockon_sync_core::notify::Action;
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::realtime::{
@@ -96,6 +96,15 @@ pub enum ReadEvent {
         /// Its members online.
         members: Vec<Member>,
     },
+    /// How far a band's catch-up pull has come; `finished` once every table was read.
+    Progress {
+        /// The band.
+        band: String,
+        /// Rows read of rows expected.
+        progress: PullProgress,
+        /// The pull is over.
+        finished: bool,
+    },
     /// A failure while applying or pulling.
     Error {
         /// Stable code.
@@ -124,6 +133,8 @@ pub struct ConnectionInfo {
     /// When the server last confirmed this client's state (epoch ms): a band's catch-up pull
     /// completed, or (added by the client) a push settled.
     pub last_synced_at: Option<f64>,
+    /// Bands whose catch-up pull is running, with rows read of rows expected.
+    pub progress: SortedMap<String, PullProgress>,
 }
 
 /// Whether a row has local edits waiting in the outbox (those are never overwritten).

@@ -27,105 +27,195 @@ pub(super) fn start_pull(inner: &Rc<Inner>, band: String) {
 }
 
 /// Pulls every table of a band from its cursor, page by page; each page's rows and the cursor
-/// they reach are saved in one transaction.
+/// they reach are saved in one transaction. While it runs, its progress (rows read of rows the
+/// server counted) is in the connection info and told as events.
 async fn pull_band(inner: &Rc<Inner>, band: &str) {
+    let finished = pull_tables(inner, band).await;
+    inner.info.borrow_mut().progress.remove(band);
+    if finished {
+        // Every table of the band answered and was applied: the band is as the server has it.
+        inner.info.borrow_mut().last_synced_at = Some(js_sys::Date::now());
+    }
+}
+
+fn plan_of(table: &TableSchema, band: &str) -> PullPlan {
+    PullPlan {
+        table: table.name.clone(),
+        scope_column: table.scope.clone(),
+        scope: band.to_owned(),
+        page_size: PAGE_SIZE,
+        overlap_ms: OVERLAP_MS,
+    }
+}
+
+/// Records and tells how far the band's pull has come.
+fn report_progress(inner: &Inner, band: &str, progress: PullProgress, finished: bool) {
+    inner
+        .info
+        .borrow_mut()
+        .progress
+        .insert(band.to_owned(), progress);
+    (inner.on_event)(ReadEvent::Progress {
+        band: band.to_owned(),
+        progress,
+        finished,
+    });
+}
+
+/// The body of a successful answer (200, or 206 for a counted page of more rows); `None` when
+/// the pull must stop (asking for a token after a 401).
+fn answered(inner: &Inner, result: HttpResult) -> Option<String> {
+    match result {
+        HttpResult::Response {
+            status: 200 | 206,
+            body,
+        } => Some(body),
+        HttpResult::Response { status: 401, .. } => {
+            (inner.on_event)(ReadEvent::Realtime(Event::NeedToken));
+            None
+        }
+        // Offline or failing: the next catch-up (reconnect, online, visible) retries.
+        _ => None,
+    }
+}
+
+/// Pulls the band's tables; true when every one was read to its end and applied.
+async fn pull_tables(inner: &Rc<Inner>, band: &str) -> bool {
     let tables = inner.store.schema().tables.clone();
-    for table in tables {
+    let mut cursors = Vec::with_capacity(tables.len());
+    for table in &tables {
         let key = format!("{}:{band}", table.name);
-        let saved: Option<Cursor> = match inner.store.cursor(&key).await {
-            Ok(value) => value.and_then(|v| store::from_js(&v).ok()),
-            Err(error) => return report(inner, &error),
-        };
-        let plan = PullPlan {
-            table: table.name.clone(),
-            scope_column: table.scope.clone(),
-            scope: band.to_owned(),
-            page_size: PAGE_SIZE,
-            overlap_ms: OVERLAP_MS,
-        };
-        let mut request = plan.first_page(saved.as_ref());
-        loop {
-            let endpoint = inner.endpoint.borrow().clone();
-            let body = match http::send(&endpoint, &request).await {
-                HttpResult::Response { status: 200, body } => body,
-                HttpResult::Response { status: 401, .. } => {
-                    (inner.on_event)(ReadEvent::Realtime(Event::NeedToken));
-                    return;
-                }
-                // Offline or failing: the next catch-up (reconnect, online, visible) retries.
-                _ => return,
-            };
-            let Ok(page) = parse_rows(&body) else {
-                return unreadable_page(inner, &table.name, "not a JSON array of rows");
-            };
-            let count = page.length() as usize;
-            let text = |row: &JsValue, field: &str| {
-                Reflect::get(row, &field.into())
-                    .ok()
-                    .and_then(|v| v.as_string())
-            };
-            // The cursor is the last row's (updated_at, id), both as the server wrote them: a
-            // row without them is an unreadable answer, never an empty cursor to page from.
-            let cursor = if count == 0 {
-                None
-            } else {
-                let last = page.get(page.length() - 1);
-                match (text(&last, "updated_at"), text(&last, "id")) {
-                    (Some(updated_at), Some(id)) => Some(Cursor { updated_at, id }),
-                    _ => {
-                        return unreadable_page(
-                            inner,
-                            &table.name,
-                            "a row without updated_at or id",
-                        )
-                    }
-                }
-            };
-            let fresh = Array::new();
-            for row in page.iter() {
-                let Some(id) = text(&row, "id") else {
-                    return unreadable_page(inner, &table.name, "a row without an id");
-                };
-                if !(inner.has_local_edits)(&table.name, &id) {
-                    fresh.push(&row);
-                }
-            }
-            let cursor_record = cursor.as_ref().map(|c| (key.clone(), to_js(c)));
-            match inner
-                .store
-                .apply_batch(&[(table.name.clone(), fresh.clone())], &[], cursor_record)
-                .await
-            {
-                Ok(written) if !written.is_empty() => {
-                    let written_ids: IdSet = written.iter().cloned().collect();
-                    let rows = fresh
-                        .iter()
-                        .map(|row| observe_pulled(&table, &row, band))
-                        .filter(|row| written_ids.contains(&row.id))
-                        .collect();
-                    (inner.on_event)(ReadEvent::Observed {
-                        rows,
-                        quiet: saved.is_none(),
-                    });
-                    (inner.on_event)(ReadEvent::Change(RowsChanged {
-                        table: table.name.clone(),
-                        scope: band.to_owned(),
-                        ids: written,
-                        action: "upsert",
-                        source: "pull",
-                    }))
-                }
-                Ok(_) => {}
-                Err(error) => return report(inner, &error),
-            }
-            match cursor {
-                Some(cursor) if !plan.is_last_page(count) => request = plan.next_page(&cursor),
-                _ => break,
+        match inner.store.cursor(&key).await {
+            Ok(value) => cursors.push(value.and_then(|v| store::from_js::<Cursor>(&v).ok())),
+            Err(error) => {
+                report(inner, &error);
+                return false;
             }
         }
     }
-    // Every table of the band answered and was applied: the band is as the server has it.
-    inner.info.borrow_mut().last_synced_at = Some(js_sys::Date::now());
+    let mut progress = PullProgress::default();
+    // A band's first download counts every table first: its progress knows the whole total.
+    let first = cursors.iter().all(Option::is_none);
+    if first {
+        for table in &tables {
+            let endpoint = inner.endpoint.borrow().clone();
+            let (result, total) =
+                http::send_counted(&endpoint, &plan_of(table, band).count_request()).await;
+            if answered(inner, result).is_none() {
+                return false;
+            }
+            progress.expect(total.unwrap_or(0));
+        }
+        report_progress(inner, band, progress, false);
+    }
+    for (table, saved) in tables.iter().zip(cursors) {
+        if !pull_table(inner, band, table, saved, &mut progress, !first).await {
+            return false;
+        }
+    }
+    progress.finish();
+    report_progress(inner, band, progress, true);
+    true
+}
+
+/// Pulls one table of the band from `saved`, page by page; with `count`, the first page's
+/// total joins the progress. True when read to its end and applied.
+async fn pull_table(
+    inner: &Rc<Inner>,
+    band: &str,
+    table: &TableSchema,
+    saved: Option<Cursor>,
+    progress: &mut PullProgress,
+    count: bool,
+) -> bool {
+    let key = format!("{}:{band}", table.name);
+    let plan = plan_of(table, band);
+    let mut request = plan.first_page(saved.as_ref());
+    let mut first_page = true;
+    loop {
+        let endpoint = inner.endpoint.borrow().clone();
+        let (result, total) = http::send_counted(&endpoint, &request).await;
+        let Some(body) = answered(inner, result) else {
+            return false;
+        };
+        if count && first_page {
+            progress.expect(total.unwrap_or(0));
+        }
+        first_page = false;
+        let Ok(page) = parse_rows(&body) else {
+            unreadable_page(inner, &table.name, "not a JSON array of rows");
+            return false;
+        };
+        let count_read = page.length() as usize;
+        let text = |row: &JsValue, field: &str| {
+            Reflect::get(row, &field.into())
+                .ok()
+                .and_then(|v| v.as_string())
+        };
+        // The cursor is the last row's (updated_at, id), both as the server wrote them: a
+        // row without them is an unreadable answer, never an empty cursor to page from.
+        let cursor = if count_read == 0 {
+            None
+        } else {
+            let last = page.get(page.length() - 1);
+            match (text(&last, "updated_at"), text(&last, "id")) {
+                (Some(updated_at), Some(id)) => Some(Cursor { updated_at, id }),
+                _ => {
+                    unreadable_page(inner, &table.name, "a row without updated_at or id");
+                    return false;
+                }
+            }
+        };
+        let fresh = Array::new();
+        for row in page.iter() {
+            let Some(id) = text(&row, "id") else {
+                unreadable_page(inner, &table.name, "a row without an id");
+                return false;
+            };
+            if !(inner.has_local_edits)(&table.name, &id) {
+                fresh.push(&row);
+            }
+        }
+        let cursor_record = cursor.as_ref().map(|c| (key.clone(), to_js(c)));
+        match inner
+            .store
+            .apply_batch(&[(table.name.clone(), fresh.clone())], &[], cursor_record)
+            .await
+        {
+            Ok(written) if !written.is_empty() => {
+                let written_ids: IdSet = written.iter().cloned().collect();
+                let rows = fresh
+                    .iter()
+                    .map(|row| observe_pulled(table, &row, band))
+                    .filter(|row| written_ids.contains(&row.id))
+                    .collect();
+                (inner.on_event)(ReadEvent::Observed {
+                    rows,
+                    quiet: saved.is_none(),
+                });
+                (inner.on_event)(ReadEvent::Change(RowsChanged {
+                    table: table.name.clone(),
+                    scope: band.to_owned(),
+                    ids: written,
+                    action: "upsert",
+                    source: "pull",
+                }))
+            }
+            Ok(_) => {}
+            Err(error) => {
+                report(inner, &error);
+                return false;
+            }
+        }
+        if count_read > 0 {
+            progress.read(count_read as u64);
+            report_progress(inner, band, *progress, false);
+        }
+        match cursor {
+            Some(cursor) if !plan.is_last_page(count_read) => request = plan.next_page(&cursor),
+            _ => return true,
+        }
+    }
 }
 
 /// A pull answer that cannot be read: nothing of it is applied and no cursor moves; the next
