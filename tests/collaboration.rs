@@ -4,7 +4,6 @@
 
 mod support;
 
-use js_sys::Reflect;
 use rockon_sync::api::SyncClient;
 use serde_json::{json, Value};
 use support::*;
@@ -16,13 +15,6 @@ wasm_bindgen_test_configure!(run_in_browser);
 async fn server_title(user: &User, id: &str) -> Value {
     let (_, rows) = rest("GET", &format!("songs?id=eq.{id}"), &user.token, None).await;
     rows[0]["title"].clone()
-}
-
-fn code(error: &JsValue) -> String {
-    Reflect::get(error, &"code".into())
-        .ok()
-        .and_then(|c| c.as_string())
-        .unwrap_or_default()
 }
 
 /// A song alice's client created and pushed, then retitled by bob on the server and by alice

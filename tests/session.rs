@@ -4,7 +4,6 @@
 
 mod support;
 
-use js_sys::Reflect;
 use rockon_sync::api::SyncClient;
 use serde_json::{json, Value};
 use support::*;
@@ -14,13 +13,6 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 const UNREACHABLE: &str = "http://127.0.0.1:9";
-
-fn code(error: &JsValue) -> String {
-    Reflect::get(error, &"code".into())
-        .ok()
-        .and_then(|c| c.as_string())
-        .unwrap_or_default()
-}
 
 async fn open_as(token: &str, user_id: &str, database: &str) -> Result<SyncClient, JsValue> {
     SyncClient::open_async(js(json!({

@@ -37,6 +37,8 @@ pub(super) struct Inner {
     pub(super) tabs: Rc<Coordinator>,
     /// The last storage check when it found most of the quota used (`connectionInfo`).
     storage_warning: StorageWarning,
+    /// What a developer dashboard shows, when the app turned devtools on.
+    pub(super) devtools: Option<Rc<crate::io::devtools::Devtools>>,
 }
 
 /// The last storage check's finding, when it warned.
@@ -169,10 +171,19 @@ impl SyncClient {
         store.set_listener(Rc::new(move |state| {
             storage_sink.emit(&storage_event(&state))
         }));
+        // Off unless the app asks: nothing is recorded or persisted for a dashboard.
+        let devtools = options
+            .devtools
+            .then(|| crate::io::devtools::Devtools::new(store.clone()));
+        if let Some(devtools) = &devtools {
+            let devtools = devtools.clone();
+            listeners.set_keep(Rc::new(move |entry| devtools.log(entry.clone())));
+        }
         let endpoint = Endpoint {
             base_url: options.supabase_url,
             anon_key: options.anon_key,
             token: options.access_token,
+            devtools: devtools.clone(),
         };
         let tabs = Rc::new(Coordinator::default());
         let activity_sink = listeners.clone();
@@ -293,6 +304,7 @@ impl SyncClient {
             database: name.clone(),
             tabs,
             storage_warning,
+            devtools,
         });
         super::tabs::join(&inner, &name);
         let weak = Rc::downgrade(&inner);

@@ -42,6 +42,8 @@ struct Registry {
     log: std::collections::VecDeque<JsValue>,
     /// Hands this tab's events to the other tabs.
     relay: Option<Relay>,
+    /// Also keeps each logged entry (devtools' persisted log).
+    keep: Option<Relay>,
 }
 
 /// The listeners of one object.
@@ -101,11 +103,22 @@ impl Listeners {
         }
         let entry = js_sys::Object::assign(&js_sys::Object::new(), event.unchecked_ref());
         let _ = Reflect::set(&entry, &"at".into(), &js_sys::Date::now().into());
-        let mut registry = self.inner.borrow_mut();
-        if registry.log.len() == LOG_SIZE {
-            registry.log.pop_front();
+        let keep = {
+            let mut registry = self.inner.borrow_mut();
+            if registry.log.len() == LOG_SIZE {
+                registry.log.pop_front();
+            }
+            registry.log.push_back(entry.clone().into());
+            registry.keep.clone()
+        };
+        if let Some(keep) = keep {
+            keep(&entry.into());
         }
-        registry.log.push_back(entry.into());
+    }
+
+    /// Hands every sync log entry from now on to `keep` as well.
+    pub fn set_keep(&self, keep: Relay) {
+        self.inner.borrow_mut().keep = Some(keep);
     }
 
     /// Hands every event emitted from now on (except those another tab sent) to `relay`.

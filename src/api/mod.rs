@@ -3,6 +3,7 @@
 mod client;
 mod collaboration;
 mod dashboard;
+mod devtools;
 mod error;
 mod events;
 mod listeners;

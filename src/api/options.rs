@@ -47,6 +47,10 @@ pub struct Options {
     /// Warn (`storage` event, `nearlyFull`) when this share of the quota is used (default 0.8).
     #[serde(default)]
     pub storage_warning_ratio: Option<f64>,
+    /// Collect what a developer dashboard shows (requests, a persisted sync log, latencies);
+    /// off by default.
+    #[serde(default)]
+    pub devtools: bool,
     /// How other members' changes arrive (Broadcast from Database by default).
     #[serde(default)]
     pub changes: ChangeDelivery,

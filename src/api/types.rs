@@ -31,6 +31,9 @@ export interface OpenOptions {
    * binding per table, each change checked against each subscriber's row-level security
    * (needs only the publication). Catch-up pulls are the same in both. */
   changes?: 'broadcast' | 'postgres_changes';
+  /** Collect what a developer dashboard shows: `requests()`, `latencies()` and a sync log kept
+   * in IndexedDB (`devtoolsLog`). Off by default: nothing is recorded or stored. */
+  devtools?: boolean;
   /** Ask the browser to keep the cache under storage pressure (`navigator.storage.persist()`,
    * default true). */
   persistStorage?: boolean;
@@ -39,6 +42,15 @@ export interface OpenOptions {
   /** Toasts about other members' changes and about the connection. */
   notifications?: NotificationOptions;
 }
+
+/** A request the layer made (`SyncClient.requests`). */
+export interface RequestRecord { method: string; path: string; status: number; durationMs: number; bytes: number; at: number }
+
+/** A change's trip from commit to this client (`SyncClient.latencies`). */
+export interface LatencySample { at: number; ms: number }
+
+/** Filters of `SyncClient.devtoolsLog`. */
+export interface DevtoolsLogOptions { kind?: string; table?: string; limit?: number }
 
 /** Options of `SyncClient.signOut`. */
 export interface SignOutOptions {

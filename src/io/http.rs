@@ -13,6 +13,8 @@ pub struct Endpoint {
     pub anon_key: String,
     /// The user's access token, sent as `Authorization: Bearer`.
     pub token: String,
+    /// Where requests are recorded when the app turned devtools on.
+    pub devtools: Option<std::rc::Rc<super::devtools::Devtools>>,
 }
 
 /// Sends `request` and reports the answer; a failure to get any answer is a network error.
@@ -23,6 +25,26 @@ pub async fn send(endpoint: &Endpoint, request: &HttpRequest) -> HttpResult {
 /// Sends `request` and reports the answer with its `Content-Range` header's total, when the
 /// server counted (`Prefer: count=exact`).
 pub async fn send_counted(endpoint: &Endpoint, request: &HttpRequest) -> (HttpResult, Option<u64>) {
+    let started = js_sys::Date::now();
+    let answer = exchange(endpoint, request).await;
+    if let Some(devtools) = &endpoint.devtools {
+        let (status, bytes) = match &answer.0 {
+            HttpResult::Response { status, body } => (*status, body.len()),
+            HttpResult::NetworkError(_) => (0, 0),
+        };
+        devtools.request(super::devtools::RequestRecord {
+            method: request.method,
+            path: request.path.clone(),
+            status,
+            duration_ms: js_sys::Date::now() - started,
+            bytes,
+            at: started,
+        });
+    }
+    answer
+}
+
+async fn exchange(endpoint: &Endpoint, request: &HttpRequest) -> (HttpResult, Option<u64>) {
     let method = match request.method {
         "POST" => Method::POST,
         "PATCH" => Method::PATCH,

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod clock;
+pub mod devtools;
 pub mod http;
 pub mod page_events;
 pub mod presence;

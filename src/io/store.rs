@@ -520,6 +520,29 @@ impl Store {
         Ok(())
     }
 
+    /// Appends records to an auto-numbered store and drops its oldest beyond `keep`, in one
+    /// transaction.
+    pub async fn append_bounded(
+        &self,
+        store: &str,
+        records: &[JsValue],
+        keep: u32,
+    ) -> Result<(), StoreError> {
+        let db = self.db()?;
+        let tx = db.transaction(&[store], TransactionMode::ReadWrite)?;
+        let object_store = tx.store(store)?;
+        object_store
+            .put_all(records.iter().map(|record| (record.clone(), None)))
+            .await?;
+        let count = object_store.count(None).await?;
+        if count > keep {
+            let oldest = object_store.get_all_keys(None, Some(count - keep)).await?;
+            let deletes = oldest.into_iter().map(|key| object_store.delete(key));
+            futures::future::try_join_all(deletes).await?;
+        }
+        finish(tx).await
+    }
+
     /// Empties the cache in one transaction: every row except those in `keep` (`table:id`,
     /// rows with pending writes), every cursor (the next pull downloads everything), read
     /// marks and cached names. Returns the removed ids per table and band.

@@ -294,6 +294,45 @@ try {
     }
   });
 
+  await scenario('15. alice\'s dashboard: requests with status and timing, a latency chart, and a conflict made with the simulator, logged and still there after a reload', async () => {
+    const song = `Simulated ${Date.now()}`;
+    await createSong(alice, song);
+    const id = await item(alice, song).getAttribute('data-id');
+    await alice.click('[data-testid=dashboard-button]');
+    await alice.locator('[data-testid=dashboard]').waitFor();
+    await alice.locator('[data-testid=request]', { hasText: 'POST' }).first().waitFor({ timeout: 5000 });
+    check(Number(await alice.getAttribute('[data-testid=latency-chart]', 'data-points')) > 0, 'changes from bob were timed');
+    await alice.click('[data-testid=dashboard-button]');
+    // alice edits offline while "bob" edits the same title on the server.
+    await alice.click('[data-testid=offline]');
+    await item(alice, song).click();
+    await alice.fill('[data-testid=editor] input[name=title]', `${song} (alice)`);
+    await alice.click('[data-testid=save]');
+    await alice.click('[data-testid=dashboard-button]');
+    await alice.selectOption('[data-testid=sim-row]', id);
+    await alice.selectOption('[data-testid=sim-field]', 'title');
+    await alice.fill('[data-testid=sim-value]', `${song} (simulated bob)`);
+    await alice.selectOption('[data-testid=sim-as]', 'bob');
+    await alice.click('[data-testid=sim-run]');
+    await alice.locator('[data-testid=sim-result]', { hasText: 'Changed on the server as bob' }).waitFor({ timeout: 5000 });
+    await alice.click('[data-testid=offline]');
+    await alice.locator(`[data-testid=item][data-id="${id}"] [data-testid=sync-status][data-status=conflict]`).waitFor({ timeout: 10000 });
+    await alice.selectOption('[data-testid=log-kind]', 'conflict');
+    await alice.locator('[data-testid=log-entry][data-kind=conflict]').first().waitFor({ timeout: 5000 });
+    await alice.screenshot({ path: `${ARTIFACTS}/scenario15-alice.png` });
+    await alice.reload();
+    await connected(alice);
+    await alice.click('[data-testid=dashboard-button]');
+    await alice.selectOption('[data-testid=log-kind]', 'conflict');
+    await alice.locator('[data-testid=log-entry][data-kind=conflict]').first().waitFor({ timeout: 5000 });
+    check(await alice.locator('[data-testid=log-entry]:not([data-kind=conflict])').count() === 0, 'the filter keeps conflicts only');
+    await alice.click('[data-testid=dashboard-button]');
+    await alice.locator(`[data-testid=item][data-id="${id}"]`).click();
+    await alice.click('[data-testid=keep-theirs]');
+    await alice.locator(`[data-testid=item][data-id="${id}"] [data-testid=sync-status][data-status=synced]`).waitFor({ timeout: 10000 });
+    await alice.click('[data-testid=editor] button:has-text("Close")');
+  });
+
   await scenario('2. alice in two tabs: both show every change; closing the leading tab keeps the other syncing', async () => {
     const second = await open(aliceContext, 'alice');
     const leader = await alice.evaluate(() => window.rockon.client.isLeader());

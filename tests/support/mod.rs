@@ -172,3 +172,11 @@ pub async fn initial_pull_done(events: &Array) {
 pub async fn local(client: &SyncClient, id: &str) -> Value {
     to_json(&call(client.get("songs".into(), id.into())).await.unwrap())
 }
+
+/// The `code` of a `SyncError` the client rejected with.
+pub fn code(error: &JsValue) -> String {
+    Reflect::get(error, &"code".into())
+        .ok()
+        .and_then(|c| c.as_string())
+        .unwrap_or_default()
+}

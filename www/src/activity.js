@@ -1,10 +1,9 @@
 // The bell: other members' changes to the band, kept across reloads, with an unread count.
 // Opening an entry reads it (and its row); the row's unread badge goes with it.
-import { createElement, useState } from 'react';
-import htm from 'htm';
+import { useState } from 'react';
+import { html } from './html.js';
 import { useActivity } from 'rockon-sync/react';
 
-const html = htm.bind(createElement);
 
 const VERBS = { added: 'added', updated: 'updated', deleted: 'deleted' };
 

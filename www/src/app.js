@@ -1,8 +1,8 @@
 // The RockOn demo: a band's songs, setlists, shows and practices, synced live by rockon-sync.
 // Everything other people typed is rendered as text (React escapes it); nothing here uses
 // innerHTML.
-import { createElement, useEffect, useMemo, useState } from 'react';
-import htm from 'htm';
+import { Suspense, lazy, useEffect, useMemo, useState } from 'react';
+import { html } from './html.js';
 import {
   useSyncClient, useRows, useConnection, useUnread, useUnreadIds, useNotifications,
   useSyncStatus, usePresence,
@@ -10,10 +10,10 @@ import {
 import { SECTIONS } from './tables.js';
 import { Editor } from './editor.js';
 import { ActivityBell } from './activity.js';
-import { Dashboard } from './dashboard.js';
 import { BandManager } from './bands.js';
 
-export const html = htm.bind(createElement);
+// The developer dashboard is its own chunk, loaded when first opened.
+const Dashboard = lazy(() => import('./dashboard.js').then((module) => ({ default: module.Dashboard })));
 
 export function App({ backend, me, names }) {
   const client = useSyncClient();
@@ -81,7 +81,7 @@ export function App({ backend, me, names }) {
                  ${openId ? html`<${Editor} key=${openId} section=${section} bandId=${bandId} id=${openId} names=${names} onClose=${() => setOpenId(null)} />` : null}`
           : html`<p class="empty">No band yet: create one under Bands.</p>`}
       </main>
-      ${panel === 'dashboard' ? html`<${Dashboard} onClose=${() => setPanel(null)} />` : null}
+      ${panel === 'dashboard' ? html`<${Suspense} fallback=${null}><${Dashboard} onClose=${() => setPanel(null)} bandId=${bandId} backend=${backend} me=${me} names=${names} /></${Suspense}>` : null}
       ${panel === 'bands' ? html`<${BandManager} backend=${backend} bandId=${bandId} names=${names} onClose=${() => setPanel(null)} />` : null}
       <${Toasts} />
     </div>`;

@@ -1,7 +1,7 @@
 // Creating a band and adding members (bands and memberships are managed over REST; the sync
 // layer follows the user's memberships and picks up the new band by itself).
 import { useEffect, useState } from 'react';
-import { html } from './app.js';
+import { html } from './html.js';
 
 export function BandManager({ backend, bandId, names, onClose }) {
   const [name, setName] = useState('');

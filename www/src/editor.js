@@ -1,11 +1,10 @@
 // The item editor: who else is editing it, other people's changes merged into the form without
 // overwriting what the user is typing, and conflicts settled field by field.
-import { createElement, useEffect, useRef, useState } from 'react';
-import htm from 'htm';
+import { useEffect, useRef, useState } from 'react';
+import { html } from './html.js';
 import { useSyncClient, useRow, useSyncStatus, useEditors, useConflicts } from 'rockon-sync/react';
 import { formOf, valuesOf } from './tables.js';
 
-const html = htm.bind(createElement);
 
 /** `duration_seconds` → `durationSeconds`: conflict records name wire columns. */
 const camel = (column) => column.replace(/_([a-z])/g, (_, c) => c.toUpperCase());

@@ -3,7 +3,8 @@ import { createRoot } from 'react-dom/client';
 import { StrictMode } from 'react';
 import { SyncClient } from 'rockon-sync';
 import { SyncProvider } from 'rockon-sync/react';
-import { App, html } from './app.js';
+import { App } from './app.js';
+import { html } from './html.js';
 import { Backend } from './backend.js';
 
 const USERS = ['alice', 'bob', 'carol'];
@@ -16,6 +17,8 @@ async function start(config, user) {
   const client = await SyncClient.open({
     supabaseUrl: config.url, anonKey: config.anonKey,
     accessToken: session.access_token, userId: session.user.id,
+    // The demo shows the developer dashboard; an app leaves this off.
+    devtools: true,
   });
   // Keep the token fresh, and answer the client when it finds one expired.
   const refresh = async () => client.setAuth((await backend.refresh()).access_token);

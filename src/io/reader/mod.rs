@@ -574,6 +574,12 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
             });
             continue;
         };
+        if let Some(devtools) = &inner.endpoint.borrow().devtools {
+            if let Some(micros) = rockon_sync_core::catchup::parse_micros(&change.commit_timestamp)
+            {
+                devtools.latency(js_sys::Date::now() - micros as f64 / 1000.0);
+            }
+        }
         let row = ChangedRow::read(spec, &change);
         let Some(id) = row.id.clone() else {
             continue;
