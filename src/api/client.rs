@@ -49,7 +49,7 @@ type StorageWarning = Rc<std::cell::Cell<Option<crate::io::storage::StorageEstim
 ///
 /// ```js
 /// const client = await SyncClient.open({ supabaseUrl, anonKey, accessToken, userId });
-/// client.on((event) => { if (event.type === 'change') rerender(event.table, event.bandId); });
+/// const stop = client.on('change', (event) => rerender(event.table, event.bandId));
 /// const song = await client.create('songs', { bandId, title: 'Wonderwall' });
 /// await client.update('songs', song.id, { key: 'F#m' });
 /// const songs = await client.list('songs', bandId, { orderBy: 'title' });
