@@ -80,11 +80,12 @@ export ROCKON_TEST_SERVER="ws://127.0.0.1:$PORT"
 
 # wasm-bindgen's runner picks the browser from whichever driver variable is set, GECKODRIVER
 # first: each run sees only its own, or the Chrome run would quietly run Firefox.
-# Changes arrive by Broadcast from Database unless ROCKON_CHANGES says otherwise: Chrome runs
-# the suite in both modes.
+# Changes arrive by Broadcast from Database unless ROCKON_CHANGES says otherwise: each browser
+# runs the suite in both modes.
 run "browser tests (Chrome)" env -u GECKODRIVER wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" --mode no-install
 run "browser tests (Chrome, postgres_changes)" env -u GECKODRIVER ROCKON_CHANGES=postgres_changes wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" --mode no-install
 run "browser tests (Firefox)" env -u CHROMEDRIVER wasm-pack test --headless --firefox --geckodriver "$GECKODRIVER" --mode no-install
+run "browser tests (Firefox, postgres_changes)" env -u CHROMEDRIVER ROCKON_CHANGES=postgres_changes wasm-pack test --headless --firefox --geckodriver "$GECKODRIVER" --mode no-install
 run "release build in Chromium" bash -c "bash scripts/build-pkg.sh && webpack --config-name release-check >/dev/null && node tests/release/run.mjs '$ROCKON_TEST_SERVER'"
 
 # A consumer project installs the packed package: tsc against its declared surface, webpack, vite.
