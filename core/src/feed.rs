@@ -82,7 +82,7 @@ impl FeedEffects {
     /// The bands whose entries changed.
     pub fn bands(&self) -> Vec<String> {
         let mut bands: Vec<String> = self.put.iter().map(|e| e.band_id.clone()).collect();
-        bands.sort();
+        bands.sort_unstable();
         bands.dedup();
         bands
     }
@@ -124,7 +124,7 @@ impl Feed {
     pub fn replace(&mut self, entries: impl IntoIterator<Item = FeedEntry>) {
         self.bands = SortedMap::new();
         let mut all: Vec<FeedEntry> = entries.into_iter().collect();
-        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         for entry in all {
             self.next = self.next.max(sequence_of(&entry.id) + 1);
             self.bands

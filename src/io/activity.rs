@@ -271,7 +271,7 @@ impl Activity {
         if let Ok(records) = self.inner.store.all(ACTIVITY).await {
             let entries = read_entries(records);
             let mut bands: Vec<String> = entries.iter().map(|e| e.band_id.clone()).collect();
-            bands.sort();
+            bands.sort_unstable();
             bands.dedup();
             self.inner.feed.borrow_mut().replace(entries);
             self.tell_feed(bands);
