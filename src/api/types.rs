@@ -52,6 +52,22 @@ export interface LatencySample { at: number; ms: number }
 /** Filters of `SyncClient.devtoolsLog`. */
 export interface DevtoolsLogOptions { kind?: string; table?: string; limit?: number }
 
+/** Every `code` this module's errors carry: in rejected promises, thrown errors and `error`
+ * events. Checked against the sources by a test, so a switch over it is exhaustive. */
+export type SyncErrorCode =
+  | 'binding_mismatch' | 'database_blocked' | 'database_closed' | 'devtools_disabled'
+  | 'export_failed' | 'invalid_argument' | 'invalid_channel_config' | 'invalid_options'
+  | 'invalid_token' | 'malformed_frame' | 'malformed_payload' | 'memberships_unavailable'
+  | 'missing_field' | 'no_conflict' | 'not_an_object' | 'not_editable' | 'not_found'
+  | 'not_in_conflict' | 'pending_writes' | 'postgres_changes_failed' | 'quota_exceeded'
+  | 'rate_limited' | 'row_deleted' | 'server_error' | 'server_restarting' | 'storage_failed'
+  | 'storage_key_taken' | 'timeout' | 'token_expired' | 'too_many_channels' | 'unauthorized'
+  | 'unknown_field' | 'unknown_table' | 'unmatched_topic' | 'unreadable_answer' | 'user_mismatch'
+  | 'wrong_type';
+
+/** What the module rejects with and throws: an `Error` with a stable `code`. */
+export interface SyncFailure extends Error { code: SyncErrorCode }
+
 /** Options of `SyncClient.signOut`. */
 export interface SignOutOptions {
   /** Sign out even though writes are not on the server yet (they are lost). */
@@ -242,7 +258,7 @@ export type SyncEvent =
   | { type: 'auth'; reason: 'tokenExpired' }
   | { type: 'storage'; state: 'closed' | 'reopened' | 'outdated'; message?: string }
   | { type: 'storage'; state: 'nearlyFull'; usage: number; quota: number; persisted: boolean }
-  | { type: 'error'; code: string; message: string }
+  | { type: 'error'; code: SyncErrorCode; message: string }
   | PresenceEvent
   | { type: 'leader'; leader: boolean }
   /** The user signed out in another tab; this client is closed. */

@@ -2,6 +2,7 @@
 // declared surface stays usable (and wrong uses below must stay errors).
 import {
   SyncClient, type SyncEvent, type Row, type SyncStatus, type ConnectionInfo, type UnreadCounts,
+  type SyncFailure,
 } from 'rockon-sync';
 
 export async function example(): Promise<void> {
@@ -59,6 +60,18 @@ export async function example(): Promise<void> {
   client.on('change', (event: number) => event);
   // @ts-expect-error: a connection event has no ids
   client.on('connection', (event) => event.ids);
+  try {
+    await client.update('songs', 'gone', { title: 'x' });
+  } catch (error) {
+    const failure = error as SyncFailure;
+    if (failure.code === 'quota_exceeded' || failure.code === 'not_found') console.log(failure.message);
+    // @ts-expect-error: codes are the ones the module produces
+    if (failure.code === 'quota_exceded') console.log('never');
+  }
+  client.on('error', (event) => {
+    // @ts-expect-error: error events carry the same codes
+    if (event.code === 'no_such_code') console.log(event.message);
+  });
   unsubscribe();
   stopSongs();
   stopUnread();

@@ -324,8 +324,11 @@ try {
     await connected(alice);
     await alice.click('[data-testid=dashboard-button]');
     await alice.selectOption('[data-testid=log-kind]', 'conflict');
-    await alice.locator('[data-testid=log-entry][data-kind=conflict]').first().waitFor({ timeout: 5000 });
-    check(await alice.locator('[data-testid=log-entry]:not([data-kind=conflict])').count() === 0, 'the filter keeps conflicts only');
+    // The filtered log replaces the whole one: conflicts only, the one from before the reload.
+    await alice.waitForFunction(() => {
+      const entries = [...document.querySelectorAll('[data-testid=log-entry]')];
+      return entries.length > 0 && entries.every((entry) => entry.dataset.kind === 'conflict');
+    }, null, { timeout: 5000 });
     await alice.click('[data-testid=dashboard-button]');
     await alice.locator(`[data-testid=item][data-id="${id}"]`).click();
     await alice.click('[data-testid=keep-theirs]');

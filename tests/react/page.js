@@ -98,6 +98,11 @@ async function main() {
     return song.id;
   };
   window.unmount = () => root.unmount();
+  // The band's first download is over (it can take several pages): counts stop moving.
+  window.downloaded = () => {
+    const info = client.connectionInfo();
+    return info.lastSyncedAt !== null && !info.progress[band];
+  };
   return true;
 }
 

@@ -46,7 +46,8 @@ try {
   await page.waitForFunction(() => document.querySelector('#connection').textContent === 'connected', null, { timeout: 15000 });
   await page.waitForFunction((bob) => document.querySelector('#presence').textContent.includes(bob), BOB, { timeout: 10000 });
 
-  // The app's own React Query query holds the count it fetched.
+  // The app's own React Query query holds the count it fetched once the band is downloaded.
+  await page.waitForFunction(() => window.downloaded(), null, { timeout: 15000 });
   await page.waitForFunction(() => document.querySelector('#queried').textContent !== '', null, { timeout: 10000 });
   const queriedBefore = Number(await page.textContent('#queried'));
   const fetchesBefore = await page.evaluate(() => window.queryFetches());
