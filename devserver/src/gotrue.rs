@@ -218,7 +218,7 @@ fn user_json(id: &str, email: &str, metadata: &Value, created_at: &str) -> Value
 pub async fn user(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let caller = match state.caller_from_headers(&headers) {
         Ok(caller) => caller,
-        Err(e) => return error(StatusCode::UNAUTHORIZED, "bad_jwt", &e.message),
+        Err(e) => return error(StatusCode::UNAUTHORIZED, "bad_jwt", &e.rest_message()),
     };
     let claims: Value = serde_json::from_str(&caller.claims_json).unwrap_or(Value::Null);
     let Some(sub) = claims.get("sub").and_then(Value::as_str) else {

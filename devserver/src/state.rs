@@ -3,7 +3,6 @@
 use crate::auth::{Claims, Keys, TokenError};
 use crate::faults::Faults;
 use crate::realtime::hub::Hub;
-use crate::rest::RestError;
 use crate::schema::Schema;
 use axum::http::HeaderMap;
 use deadpool_postgres::Pool;
@@ -81,13 +80,11 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 impl AppState {
     /// Resolves the caller from `Authorization: Bearer` (or the `apikey` header alone).
-    pub fn caller_from_headers(&self, headers: &HeaderMap) -> Result<Caller, RestError> {
+    pub fn caller_from_headers(&self, headers: &HeaderMap) -> Result<Caller, TokenError> {
         let bearer = bearer(headers);
         let apikey = headers.get("apikey").and_then(|v| v.to_str().ok());
         let token = bearer.or(apikey).ok_or(TokenError::Missing);
         let claims = token.and_then(|t| self.keys.verify(t, self.faults.expired_before()));
-        claims
-            .and_then(|c| Caller::from_claims(&c))
-            .map_err(|e| RestError::new(401, "PGRST301", e.rest_message()))
+        claims.and_then(|c| Caller::from_claims(&c))
     }
 }

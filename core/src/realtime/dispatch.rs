@@ -2,10 +2,11 @@
 
 use super::engine::Realtime;
 use super::event::{CatchUpReason, ChannelState, Event, ProtocolError, PushKind};
-use super::frame::{Frame, Received};
+use super::frame::Frame;
 use super::messages::{
     binding_ids, Broadcast, ChannelErrorCause, PayloadError, PostgresChange, Reply, SystemMessage,
 };
+use super::received::Received;
 use crate::Millis;
 
 impl Realtime {

@@ -4,7 +4,6 @@
 //! sends JSON arrays `[join_ref, ref, topic, event, payload]`. Decoding is total: any input
 //! either becomes a [`Frame`] or a [`FrameError`] that says what was wrong, never a panic.
 
-use super::messages::{PayloadError, PostgresChange};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -73,51 +72,8 @@ impl fmt::Display for FrameError {
 
 impl std::error::Error for FrameError {}
 
-/// A received text frame, decoded as the engine decodes it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Received {
-    /// A `postgres_changes` push, read straight from the text (most of the traffic).
-    Change {
-        /// As [`Frame::join_ref`].
-        join_ref: Option<String>,
-        /// As [`Frame::topic`].
-        topic: String,
-        /// The change, or what is wrong with its payload.
-        change: Result<PostgresChange, PayloadError>,
-    },
-    /// Any other frame.
-    Frame(Frame),
-}
-
-impl Received {
-    /// Decodes a text frame received from the server. The usual frame is read in one pass,
-    /// a row change's rows kept as text ([`Record`](super::Record)); anything else takes the
-    /// general path, which accepts what it can and otherwise says precisely what is wrong.
-    pub fn decode(text: &str, vsn: Vsn, max_len: usize) -> Result<Received, FrameError> {
-        within_limit(text, max_len)?;
-        match super::received::decode_usual(text, vsn) {
-            Some(received) => Ok(received),
-            None => Frame::decode_within_limit(text, vsn).map(Received::from),
-        }
-    }
-}
-
-impl From<Frame> for Received {
-    /// A frame decoded by the general path: a change's payload read from its JSON tree.
-    fn from(frame: Frame) -> Received {
-        if frame.event != "postgres_changes" {
-            return Received::Frame(frame);
-        }
-        Received::Change {
-            change: PostgresChange::parse(&frame.topic, &frame.payload),
-            join_ref: frame.join_ref,
-            topic: frame.topic,
-        }
-    }
-}
-
 /// Refuses a frame longer than `max_len` before any parsing.
-fn within_limit(text: &str, max_len: usize) -> Result<(), FrameError> {
+pub(super) fn within_limit(text: &str, max_len: usize) -> Result<(), FrameError> {
     if text.len() > max_len {
         return Err(FrameError::TooLarge {
             len: text.len(),
@@ -134,7 +90,7 @@ impl Frame {
         Self::decode_within_limit(text, vsn)
     }
 
-    fn decode_within_limit(text: &str, vsn: Vsn) -> Result<Frame, FrameError> {
+    pub(super) fn decode_within_limit(text: &str, vsn: Vsn) -> Result<Frame, FrameError> {
         let value: Value =
             serde_json::from_str(text).map_err(|e| FrameError::InvalidJson(e.to_string()))?;
         match vsn {

@@ -1,9 +1,8 @@
 //! Typed payloads of the Supabase Realtime messages: join configuration, replies, system
 //! messages, postgres changes, presence and broadcast.
 
-use super::received::ChangePayload;
 use super::record::Record;
-use serde::de::DeserializeSeed;
+use serde::de::{self, DeserializeSeed, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -534,6 +533,56 @@ impl Broadcast {
     /// The payload of an outgoing `broadcast` push.
     pub fn to_payload(&self) -> Value {
         json!({"type": "broadcast", "event": self.event, "payload": self.payload})
+    }
+}
+
+/// `{"ids":[…],"data":{…}}` of a row change, read into a [`PostgresChange`] (its topic left
+/// empty for the caller to fill in).
+pub(super) struct ChangePayload;
+
+impl<'de> DeserializeSeed<'de> for ChangePayload {
+    type Value = PostgresChange;
+
+    fn deserialize<D: Deserializer<'de>>(self, reader: D) -> Result<PostgresChange, D::Error> {
+        #[derive(Deserialize)]
+        struct Wire<'a> {
+            ids: Vec<u64>,
+            #[serde(borrow)]
+            data: Data<'a>,
+        }
+        #[derive(Deserialize)]
+        struct Data<'a> {
+            schema: String,
+            table: String,
+            #[serde(default)]
+            commit_timestamp: Option<String>,
+            #[serde(rename = "type")]
+            kind: ChangeKind,
+            #[serde(borrow, default)]
+            record: Option<&'a RawValue>,
+            #[serde(borrow, default)]
+            old_record: Option<&'a RawValue>,
+            #[serde(default)]
+            errors: Option<Vec<String>>,
+        }
+        let Wire { ids, data } = Wire::deserialize(reader)?;
+        let row = |raw: Option<&RawValue>| match raw {
+            None => Ok(None),
+            Some(raw) => Record::from_raw(raw)
+                .map(Some)
+                .ok_or_else(|| de::Error::custom("rows must be objects")),
+        };
+        Ok(PostgresChange {
+            topic: String::new(),
+            binding_ids: ids,
+            schema: data.schema,
+            table: data.table,
+            kind: data.kind,
+            commit_timestamp: data.commit_timestamp.unwrap_or_default(),
+            record: row(data.record)?,
+            old_record: row(data.old_record)?,
+            errors: data.errors.unwrap_or_default(),
+        })
     }
 }
 

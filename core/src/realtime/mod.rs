@@ -15,11 +15,12 @@ pub use event::{
     CatchUpReason, ChannelState, ConnectionState, Event, Input, Output, ProtocolError, PushKind,
     SocketId,
 };
-pub use frame::{Frame, FrameError, Received, Vsn};
+pub use frame::{Frame, FrameError, Vsn};
 pub use messages::{
     Broadcast, ChangeFilterEvent, ChangeKind, ChannelConfig, ChannelErrorCause, PostgresBinding,
     PostgresChange, Recovery,
 };
+pub use received::Received;
 pub use record::Record;
 
 use crate::backoff::BackoffPolicy;

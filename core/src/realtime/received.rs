@@ -7,11 +7,10 @@
 //! other shape (integer refs, malformed payloads) make this pass give up, and the general path
 //! then reads them or says precisely what is wrong.
 
-use super::frame::{Frame, Received, Vsn};
-use super::messages::{ChangeKind, PostgresChange};
-use super::record::{KeyIndex, Record};
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
+use super::frame::{Frame, FrameError, Vsn};
+use super::messages::{ChangePayload, PayloadError, PostgresChange};
+use super::record::KeyIndex;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::fmt;
@@ -151,53 +150,46 @@ impl<'de> Visitor<'de> for ObjectFrame {
     }
 }
 
-/// `{"ids":[…],"data":{…}}` of a row change, read into a [`PostgresChange`] (its topic left
-/// empty for the caller to fill in).
-pub(super) struct ChangePayload;
+/// A received text frame, decoded as the engine decodes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Received {
+    /// A `postgres_changes` push, read straight from the text (most of the traffic).
+    Change {
+        /// As [`Frame::join_ref`].
+        join_ref: Option<String>,
+        /// As [`Frame::topic`].
+        topic: String,
+        /// The change, or what is wrong with its payload.
+        change: Result<PostgresChange, PayloadError>,
+    },
+    /// Any other frame.
+    Frame(Frame),
+}
 
-impl<'de> DeserializeSeed<'de> for ChangePayload {
-    type Value = PostgresChange;
+impl Received {
+    /// Decodes a text frame received from the server. The usual frame is read in one pass,
+    /// a row change's rows kept as text ([`Record`](super::Record)); anything else takes the
+    /// general path, which accepts what it can and otherwise says precisely what is wrong.
+    pub fn decode(text: &str, vsn: Vsn, max_len: usize) -> Result<Received, FrameError> {
+        super::frame::within_limit(text, max_len)?;
+        match decode_usual(text, vsn) {
+            Some(received) => Ok(received),
+            None => Frame::decode_within_limit(text, vsn).map(Received::from),
+        }
+    }
+}
 
-    fn deserialize<D: Deserializer<'de>>(self, reader: D) -> Result<PostgresChange, D::Error> {
-        #[derive(Deserialize)]
-        struct Wire<'a> {
-            ids: Vec<u64>,
-            #[serde(borrow)]
-            data: Data<'a>,
+impl From<Frame> for Received {
+    /// A frame decoded by the general path: a change's payload read from its JSON tree.
+    fn from(frame: Frame) -> Received {
+        if frame.event != "postgres_changes" {
+            return Received::Frame(frame);
         }
-        #[derive(Deserialize)]
-        struct Data<'a> {
-            schema: String,
-            table: String,
-            #[serde(default)]
-            commit_timestamp: Option<String>,
-            #[serde(rename = "type")]
-            kind: ChangeKind,
-            #[serde(borrow, default)]
-            record: Option<&'a RawValue>,
-            #[serde(borrow, default)]
-            old_record: Option<&'a RawValue>,
-            #[serde(default)]
-            errors: Option<Vec<String>>,
+        Received::Change {
+            change: PostgresChange::parse(&frame.topic, &frame.payload),
+            join_ref: frame.join_ref,
+            topic: frame.topic,
         }
-        let Wire { ids, data } = Wire::deserialize(reader)?;
-        let row = |raw: Option<&RawValue>| match raw {
-            None => Ok(None),
-            Some(raw) => Record::from_raw(raw)
-                .map(Some)
-                .ok_or_else(|| de::Error::custom("rows must be objects")),
-        };
-        Ok(PostgresChange {
-            topic: String::new(),
-            binding_ids: ids,
-            schema: data.schema,
-            table: data.table,
-            kind: data.kind,
-            commit_timestamp: data.commit_timestamp.unwrap_or_default(),
-            record: row(data.record)?,
-            old_record: row(data.old_record)?,
-            errors: data.errors.unwrap_or_default(),
-        })
     }
 }
 

@@ -285,7 +285,9 @@ fn admit(state: &AppState, headers: &HeaderMap) -> Result<Caller, RestError> {
             "injected failure (dev server fault switch)",
         ));
     }
-    state.caller_from_headers(headers)
+    state
+        .caller_from_headers(headers)
+        .map_err(|e| RestError::new(401, "PGRST301", e.rest_message()))
 }
 
 /// Runs `statement` in a transaction as the caller.
