@@ -137,15 +137,15 @@ impl Feed {
     /// oldest entries of a band over capacity. The user's own changes are not activity.
     pub fn observe(&mut self, rows: &[ObservedRow], at: f64) -> FeedEffects {
         let mut effects = FeedEffects::default();
-        let mut added: Vec<String> = Vec::new();
+        // Per band, how many of its newest entries this call added: entries go in at the back
+        // and out at the front, so those are the last ones, and only they need storing.
+        let mut added: SortedMap<String, usize> = SortedMap::new();
         for row in rows {
             let Some(author) = row.author.as_ref().filter(|a| **a != self.me) else {
                 continue;
             };
-            let id = format!("{:013}-{:08}", at.max(0.0) as u64, self.next);
-            self.next += 1;
             let entry = FeedEntry {
-                id: id.clone(),
+                id: format!("{:013}-{:08}", at.max(0.0) as u64, self.next),
                 band_id: row.scope.clone(),
                 author: author.clone(),
                 action: row.action,
@@ -155,34 +155,30 @@ impl Feed {
                 at,
                 read: false,
             };
+            self.next += 1;
             let band = self
                 .bands
                 .get_or_insert_with(row.scope.clone(), VecDeque::new);
             band.push_back(entry);
-            added.push(id);
+            let new = added.get_or_insert_with(row.scope.clone(), || 0);
+            *new += 1;
             while band.len() > self.capacity {
                 let dropped = band.pop_front().expect("over capacity");
-                match added.iter().position(|a| *a == dropped.id) {
+                if band.len() + 1 > *new {
+                    effects.delete.push(dropped.id);
+                } else {
                     // Added and dropped in this call: never stored.
-                    Some(index) => {
-                        added.remove(index);
-                    }
-                    None => effects.delete.push(dropped.id),
+                    *new -= 1;
                 }
             }
         }
-        effects.put = added
-            .iter()
-            .filter_map(|id| self.find(id).cloned())
-            .collect();
+        for (band, new) in added.iter() {
+            let entries = &self.bands[band];
+            effects
+                .put
+                .extend(entries.iter().skip(entries.len() - new).cloned());
+        }
         effects
-    }
-
-    fn find(&self, id: &str) -> Option<&FeedEntry> {
-        self.bands
-            .values()
-            .flat_map(|band| band.iter())
-            .find(|e| e.id == id)
     }
 
     /// Marks read every unread entry whose row is no longer unread (the user read the row,

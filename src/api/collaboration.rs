@@ -4,7 +4,6 @@
 use super::client::SyncClient;
 use super::error::SyncError;
 use super::events::json;
-use crate::io::presence::Member;
 use crate::io::store::from_js;
 use crate::io::writer::WriteError;
 use js_sys::{Promise, Reflect};
@@ -154,8 +153,18 @@ impl SyncClient {
     #[wasm_bindgen(unchecked_return_type = "Editor[]")]
     pub fn editors(&self, table: &str, id: &str) -> JsValue {
         let me = &self.inner.user_id;
-        let members: Vec<Member> = if self.inner.tabs.is_leader() {
-            self.inner.reader.editors(table, id, me)
+        let name = |user: &str| self.inner.activity.name_of(user);
+        let items: Vec<EditorItem> = if self.inner.tabs.is_leader() {
+            self.inner
+                .reader
+                .editors(table, id, me)
+                .into_iter()
+                .map(|member| EditorItem {
+                    name: name(&member.user_id),
+                    user_id: member.user_id,
+                    sessions: member.sessions,
+                })
+                .collect()
         } else {
             // A follower knows presence as the leading tab relayed it.
             let edits = |m: &Value| {
@@ -167,29 +176,18 @@ impl SyncClient {
                 .tabs
                 .all_remote_members()
                 .iter()
-                .filter_map(|members| from_js::<Value>(members).ok())
-                .filter_map(|members| match members {
-                    Value::Array(members) => Some(members),
-                    _ => None,
-                })
+                .filter_map(|members| from_js::<Vec<Value>>(members).ok())
                 .flatten()
-                .filter(edits)
-                .map(|m| Member {
-                    user_id: m["userId"].as_str().unwrap_or_default().to_owned(),
-                    sessions: m["sessions"].as_u64().unwrap_or(1) as usize,
-                    meta: serde_json::Map::new(),
-                    editing: None,
+                .filter_map(|m| {
+                    let user = m["userId"].as_str()?.to_owned();
+                    edits(&m).then(|| EditorItem {
+                        name: name(&user),
+                        user_id: user,
+                        sessions: m["sessions"].as_u64().unwrap_or(1) as usize,
+                    })
                 })
                 .collect()
         };
-        let items: Vec<EditorItem> = members
-            .into_iter()
-            .map(|member| EditorItem {
-                name: self.inner.activity.name_of(&member.user_id),
-                user_id: member.user_id,
-                sessions: member.sessions,
-            })
-            .collect();
         json(&items)
     }
 }

@@ -8,21 +8,13 @@ import { Builder, By } from 'selenium-webdriver';
 import firefox from 'selenium-webdriver/firefox.js';
 import { CHROMIUM_FLAGS } from '../support/browser.mjs';
 import { start as startProcess, stop } from '../support/processes.mjs';
+import { scenarios } from '../support/scenarios.mjs';
 
 const BIN = process.argv[2];
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const start = (command, args, prefix) => startProcess(command, args, prefix, { stderr: 'inherit' });
 
-const results = [];
-async function scenario(name, body) {
-  const started = Date.now();
-  await body();
-  results.push(`ok   ${name} (${Date.now() - started} ms)`);
-  console.log(results.at(-1));
-}
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
+const { results, scenario, check } = scenarios();
 async function eventually(what, condition, ms = 15000) {
   const until = Date.now() + ms;
   while (Date.now() < until) {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_FLAGS } from '../support/browser.mjs';
 import { start as startProcess, stop } from '../support/processes.mjs';
+import { scenarios } from '../support/scenarios.mjs';
 
 const BIN = process.argv[2];
 const ROCKERS = '641657c9-9f8e-5c07-b44e-4ececddac108';
@@ -16,16 +17,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // The dev server's and the page's complaints show in the test's output.
 const start = (command, args, prefix) => startProcess(command, args, prefix, { stderr: 'inherit' });
 
-const results = [];
-async function scenario(name, body) {
-  const started = Date.now();
-  await body();
-  results.push(`ok   ${name} (${Date.now() - started} ms)`);
-  console.log(results.at(-1));
-}
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
+const { results, scenario, check } = scenarios();
 
 // ---- servers ---------------------------------------------------------------------------
 

@@ -113,8 +113,11 @@ async fn pull_tables(inner: &Rc<Inner>, band: &str) -> bool {
             return false;
         }
     }
-    progress.finish();
-    report_progress(inner, band, progress, true);
+    // A pull that found nothing to read (most anti-entropy pulls) has no progress to end.
+    if first || progress.total > 0 {
+        progress.finish();
+        report_progress(inner, band, progress, true);
+    }
     true
 }
 
