@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use tokio::sync::mpsc;
 
-/// A frame on its way to one socket; changes may be duplicated or reordered by fault switches.
+/// A frame on its way to one socket; row changes (`postgres_changes`, database broadcasts) may
+/// be duplicated or reordered by fault switches.
 #[derive(Debug, Clone)]
 pub struct OutFrame {
     /// The encoded frame.
@@ -68,27 +69,6 @@ impl Outbox {
         event: &str,
         payload: Value,
     ) {
-        self.send_as(
-            join_ref,
-            msg_ref,
-            topic,
-            event,
-            payload,
-            event == "postgres_changes",
-        );
-    }
-
-    /// Encodes and queues a frame; `is_change` frames (row changes, in either mode) are the
-    /// ones the frame fault switches duplicate and reorder.
-    fn send_as(
-        &self,
-        join_ref: Option<&str>,
-        msg_ref: Option<&str>,
-        topic: &str,
-        event: &str,
-        payload: Value,
-        is_change: bool,
-    ) {
         let frame = Frame {
             join_ref: join_ref.map(str::to_owned),
             msg_ref: msg_ref.map(str::to_owned),
@@ -98,7 +78,7 @@ impl Outbox {
         };
         self.queue_frame(OutFrame {
             text: frame.encode(self.vsn),
-            is_change,
+            is_change: event == "postgres_changes",
         });
     }
 
@@ -386,11 +366,24 @@ impl Hub {
     pub fn broadcast_from_database(&self, wire_topic: &str, private: bool, payload: &Value) {
         let state = self.state.lock().expect("not poisoned");
         let key = channel_key(wire_topic, private);
+        // The frame is the same for every member (no refs, one topic): encoded once per
+        // serializer version, not once per socket.
+        let frame = Frame {
+            join_ref: None,
+            msg_ref: None,
+            topic: wire_topic.to_owned(),
+            event: "broadcast".to_owned(),
+            payload: payload.clone(),
+        };
+        let mut encoded: [Option<String>; 2] = [None, None];
         for member in state.members.get(&key).into_iter().flatten() {
-            let payload = payload.clone();
-            member
-                .outbox
-                .send_as(None, None, &member.topic, "broadcast", payload, true);
+            let vsn = member.outbox.vsn;
+            let slot = &mut encoded[usize::from(vsn == Vsn::V2)];
+            let text = slot.get_or_insert_with(|| frame.encode(vsn)).clone();
+            member.outbox.queue_frame(OutFrame {
+                text,
+                is_change: true,
+            });
         }
     }
 
