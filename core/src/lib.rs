@@ -54,6 +54,7 @@ pub mod realtime;
 pub mod rng;
 pub mod schema;
 pub mod sorted;
+pub mod sync;
 mod time;
 pub mod transcript;
 pub mod unread;

@@ -59,7 +59,6 @@ fn an_insert_is_an_idempotent_upsert_and_the_server_row_replaces_the_local_one()
         seq,
         ok(json!([server_row("s1", "Yellow", 1)])),
         songs,
-        None,
     );
     assert!(follow_up.is_none());
     assert!(effects.contains(&Effect::RemoveEntry(1)));
@@ -91,11 +90,10 @@ fn a_retried_insert_that_already_landed_is_recognised() {
         seq,
         HttpResult::NetworkError("reset".into()),
         songs,
-        None,
     );
     let (seq, _) = outbox.next_request(Millis(60_000)).unwrap();
     // ignore-duplicates: nothing inserted, nothing returned.
-    let (_, follow_up) = outbox.complete(Millis(60_001), seq, status(201, "[]"), songs, None);
+    let (_, follow_up) = outbox.complete(Millis(60_001), seq, status(201, "[]"), songs);
     let get = follow_up.expect("a GET of the row");
     assert_eq!(
         (get.method, get.path.as_str()),
@@ -106,7 +104,6 @@ fn a_retried_insert_that_already_landed_is_recognised() {
         seq,
         ok(json!([server_row("s1", "Yellow", 1)])),
         songs,
-        None,
     );
     assert!(effects.contains(&Effect::RemoveEntry(seq)));
     assert_eq!(outbox.entries().count(), 0, "exactly once");
@@ -222,13 +219,7 @@ fn an_edit_during_a_push_waits_for_it_and_builds_on_the_new_version() {
         "the in-flight entry is not touched"
     );
     assert!(outbox.next_request(Millis(0)).is_none());
-    outbox.complete(
-        Millis(1),
-        seq,
-        ok(json!([server_row("s1", "b", 2)])),
-        songs,
-        None,
-    );
+    outbox.complete(Millis(1), seq, ok(json!([server_row("s1", "b", 2)])), songs);
     let (_, request) = outbox.next_request(Millis(1)).unwrap();
     assert_eq!(request.path, "/rest/v1/songs?id=eq.s1&version=eq.2");
     assert_eq!(request.body.as_deref(), Some(r#"{"title":"c"}"#));
@@ -260,7 +251,7 @@ fn failures_are_classified() {
         let now = Millis(1_000_000 * n as u64);
         let (seq, _) = outbox.next_request(now).unwrap();
         assert_eq!(seq, 1);
-        outbox.complete(now, seq, result, songs, None);
+        outbox.complete(now, seq, result, songs);
         let due = outbox.poll_timeout().expect("a retry is scheduled");
         let step = 1_000u64 << n;
         assert!(
@@ -286,7 +277,6 @@ fn failures_are_classified() {
         seq,
         status(401, r#"{"code":"PGRST301"}"#),
         songs,
-        None,
     );
     assert!(effects.contains(&Effect::NeedToken));
     assert!(outbox.next_request(Millis(20_000_000)).is_none());
@@ -312,7 +302,6 @@ fn failures_are_classified() {
             r#"{"code":"23502","message":"null value in column \"title\""}"#,
         ),
         songs,
-        None,
     );
     assert_eq!(outbox.status("songs", "a"), RowStatus::Error);
     let failed = outbox.entry(seq).unwrap().failed.clone().unwrap();
@@ -332,7 +321,6 @@ fn failures_are_classified() {
         other,
         ok(json!([server_row("b", "b", 1)])),
         songs,
-        None,
     );
     assert!(
         outbox.next_request(Millis(30_000_000)).is_none(),
@@ -349,7 +337,6 @@ fn failures_are_classified() {
         seq,
         status(403, r#"{"code":"42501","message":"denied"}"#),
         songs,
-        None,
     );
     let (discarded, _) = outbox.discard(seq).unwrap();
     assert_eq!(discarded.op, Op::Insert);
@@ -376,14 +363,12 @@ fn a_conditional_update_that_matches_nothing_merges_with_the_server_row() {
         )
         .unwrap();
     let (seq, _) = outbox.next_request(Millis(0)).unwrap();
-    let (_, get) = outbox.complete(Millis(1), seq, ok(json!([])), songs, None);
+    let (_, get) = outbox.complete(Millis(1), seq, ok(json!([])), songs);
     assert_eq!(get.unwrap().method, "GET");
     // Someone retitled it meanwhile: no overlap, the key change is pushed again on version 2.
-    let local =
-        object(json!({"id": "s1", "band_id": "b1", "title": "Yellow", "key": "C", "version": 1}));
     let remote =
         json!([{"id": "s1", "band_id": "b1", "title": "Yellow (live)", "key": "B", "version": 2}]);
-    let (effects, _) = outbox.complete(Millis(2), seq, ok(remote), songs, Some(&local));
+    let (effects, _) = outbox.complete(Millis(2), seq, ok(remote), songs);
     assert!(!effects.iter().any(|e| matches!(e, Effect::Conflict(_))));
     assert!(effects.iter().any(|e| matches!(e, Effect::StoreMergedRow { row, .. } if row["title"] == "Yellow (live)" && row["key"] == "C")));
     let (_, request) = outbox.next_request(Millis(2)).unwrap();
@@ -407,15 +392,12 @@ fn overlapping_edits_follow_the_policy_and_remote_deletes_are_conflicts() {
         )
         .unwrap();
     let (seq, _) = outbox.next_request(Millis(0)).unwrap();
-    outbox.complete(Millis(1), seq, ok(json!([])), songs, None);
-    let local =
-        object(json!({"id": "s1", "band_id": "b1", "title": "Mine", "key": "B", "version": 1}));
+    outbox.complete(Millis(1), seq, ok(json!([])), songs);
     let (effects, _) = outbox.complete(
         Millis(2),
         seq,
         ok(json!([server_row("s1", "Theirs", 2)])),
         songs,
-        Some(&local),
     );
     let conflict = effects
         .iter()
@@ -443,8 +425,8 @@ fn overlapping_edits_follow_the_policy_and_remote_deletes_are_conflicts() {
         )
         .unwrap();
     let (seq, _) = outbox.next_request(Millis(3)).unwrap();
-    outbox.complete(Millis(4), seq, ok(json!([])), songs, None);
-    let (effects, _) = outbox.complete(Millis(5), seq, ok(json!([])), songs, Some(&local));
+    outbox.complete(Millis(4), seq, ok(json!([])), songs);
+    let (effects, _) = outbox.complete(Millis(5), seq, ok(json!([])), songs);
     assert!(effects
         .iter()
         .any(|e| matches!(e, Effect::Conflict(record) if record.deleted_remotely)));
@@ -481,7 +463,6 @@ fn persisted_entries_survive_a_reload_in_order() {
             seq,
             ok(json!([server_row(&id, &id, 1)])),
             schema.table("songs").unwrap(),
-            None,
         );
         Some(id)
     })
@@ -572,7 +553,6 @@ fn tabs_sharing_one_outbox_append_without_collisions_and_the_leader_adopts_their
         seq,
         ok(json!([server_row("s1", "Yellow", 1)])),
         songs,
-        None,
     );
     persist(effects, &mut storage);
     let (next, request) = leader.next_request(Millis(6)).unwrap();

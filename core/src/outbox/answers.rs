@@ -5,14 +5,19 @@
 use super::*;
 use crate::merge::three_way;
 
+/// Tries an edit of a row whose creation is not in sight makes before it is parked.
+const AWAIT_INSERT_ATTEMPTS: u32 = 5;
+
 impl Outbox {
     /// The server has the write: drop the entry, store the server's row.
     pub(super) fn settle(&mut self, entry: &Entry, server_row: Map<String, Value>) -> Vec<Effect> {
         self.paused_until = None;
-        self.entries.remove(&entry.seq);
-        // Later entries of the row now build on this server row.
+        self.forget(entry.seq);
+        // Later entries of the row now build on this server row, unless already sent: one
+        // another tab pushed first may have committed, and its retry must go exactly as it went
+        // (on its own base, so it cannot apply twice).
         for later in self.entries.values_mut() {
-            if later.table == entry.table && later.row_id == entry.row_id {
+            if later.table == entry.table && later.row_id == entry.row_id && later.attempts == 0 {
                 later.base = Some(server_row.clone());
             }
         }
@@ -20,34 +25,15 @@ impl Outbox {
             .row_entries(&entry.table, &entry.row_id)
             .cloned()
             .collect();
-        // Later edits of the row are still only local: the local row keeps them on top of the
-        // server's (never show the server row alone while the user's newer values wait).
         let stored = if laters.is_empty() {
             Effect::StoreServerRow {
                 table: entry.table.clone(),
                 row: server_row,
             }
         } else {
-            let mut row = server_row;
-            for later in &laters {
-                match later.op {
-                    Op::Delete => {
-                        // The device's time of the delete, until the server stamps its own.
-                        let stamp = later
-                            .fields
-                            .get("deleted_at")
-                            .cloned()
-                            .unwrap_or_else(|| Value::String("1970-01-01T00:00:00Z".into()));
-                        if row.get("deleted_at").is_none_or(Value::is_null) {
-                            row.insert("deleted_at".into(), stamp);
-                        }
-                    }
-                    _ => row.extend(later.fields.clone()),
-                }
-            }
             Effect::StoreMergedRow {
                 table: entry.table.clone(),
-                row,
+                row: self.with_later_edits(entry, server_row),
             }
         };
         let mut effects = vec![Effect::RemoveEntry(entry.seq), stored];
@@ -56,16 +42,45 @@ impl Outbox {
         effects
     }
 
+    /// `row` with the row's entries after `entry` on top: later edits are still only local,
+    /// and the local row keeps them over the server's (never show the server row alone while
+    /// the user's newer values wait).
+    fn with_later_edits(&self, entry: &Entry, mut row: Map<String, Value>) -> Map<String, Value> {
+        let laters = self
+            .row_entries(&entry.table, &entry.row_id)
+            .filter(|later| later.seq > entry.seq);
+        for later in laters {
+            match later.op {
+                Op::Delete => {
+                    // The device's time of the delete, until the server stamps its own.
+                    let stamp = later
+                        .fields
+                        .get("deleted_at")
+                        .cloned()
+                        .unwrap_or_else(|| Value::String("1970-01-01T00:00:00Z".into()));
+                    if row.get("deleted_at").is_none_or(Value::is_null) {
+                        row.insert("deleted_at".into(), stamp);
+                    }
+                }
+                _ => row.extend(later.fields.clone()),
+            }
+        }
+        row
+    }
+
     /// After an empty answer: the row as the server has it now decides.
     pub(super) fn resolve(
         &mut self,
+        now: Millis,
         entry: &Entry,
         remote: Option<Map<String, Value>>,
         table: &TableSchema,
-        local_row: Option<&Map<String, Value>>,
     ) -> Vec<Effect> {
         let deleted =
             |row: &Map<String, Value>| row.get("deleted_at").is_some_and(|v| !v.is_null());
+        if remote.is_none() && entry.op != Op::Insert && entry.base_version() == Some(0) {
+            return self.await_insert(now, entry);
+        }
         match (entry.op, remote) {
             // The insert was already there (a retry after a lost response): it is ours.
             (Op::Insert, Some(server_row)) => self.settle(entry, server_row),
@@ -89,14 +104,15 @@ impl Outbox {
                 self.settle(entry, server_row)
             }
             (Op::Update, remote) => {
-                // The entry's fields are what the user set: they count even if the stored
-                // row was overwritten meanwhile (say, by a server row another tab's push or a
-                // pull stored before this tab knew of the entry).
-                let mut local = local_row.cloned().unwrap_or_default();
+                // This entry's edit alone is merged: its base with its fields. The stored row
+                // may hold later entries' edits, which go in their own pushes (merging them
+                // here would send them twice), or a server row another tab's push or a pull
+                // stored before this tab knew of the entry.
+                let base = entry.base.clone().unwrap_or_default();
+                let mut local = base.clone();
                 local.extend(entry.fields.clone());
                 match remote {
                     Some(server_row) if !deleted(&server_row) => {
-                        let base = entry.base.clone().unwrap_or_default();
                         let fields: Vec<&str> =
                             table.fields.iter().map(|f| f.name.as_str()).collect();
                         let merge = three_way(&base, &local, &server_row, &fields, self.policy);
@@ -113,7 +129,7 @@ impl Outbox {
                         }
                         effects.push(Effect::StoreMergedRow {
                             table: entry.table.clone(),
-                            row: merge.row.clone(),
+                            row: self.with_later_edits(entry, merge.row.clone()),
                         });
                         if merge.patch.is_empty() {
                             effects.extend(self.settle(entry, server_row));
@@ -163,8 +179,27 @@ impl Outbox {
         effects
     }
 
+    /// An edit of a row created on this device found no row on the server: its insert has not
+    /// landed yet (another tab may hold it, not yet adopted here). The edit waits for it; after
+    /// a few tries with no insert in sight it is parked, visible, rather than read as a
+    /// remote delete.
+    fn await_insert(&mut self, now: Millis, entry: &Entry) -> Vec<Effect> {
+        let insert_waits = self
+            .row_entries(&entry.table, &entry.row_id)
+            .any(|e| e.op == Op::Insert);
+        if insert_waits || entry.attempts < AWAIT_INSERT_ATTEMPTS {
+            let message = "the row is not on the server yet; waiting for its creation".into();
+            return self.retry_later(now, entry, 0, message);
+        }
+        self.park(
+            entry,
+            404,
+            r#"{"code":"row_not_created","message":"the row was never created on the server"}"#,
+        )
+    }
+
     fn drop_entry(&mut self, entry: &Entry) -> Vec<Effect> {
-        self.entries.remove(&entry.seq);
+        self.forget(entry.seq);
         let mut effects = vec![Effect::RemoveEntry(entry.seq)];
         effects.extend(self.status_effect(entry));
         effects

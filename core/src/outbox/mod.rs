@@ -16,7 +16,7 @@ use crate::merge::{ConflictPolicy, FieldConflict};
 use crate::percent_encode;
 use crate::rng::SplitMix64;
 use crate::schema::TableSchema;
-use crate::sorted::SortedMap;
+use crate::sorted::{SortedMap, SortedSet};
 use crate::Millis;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -151,6 +151,31 @@ pub struct ConflictRecord {
 }
 
 impl ConflictRecord {
+    /// Takes in the row's earlier record, which the user has not settled: its conflicts stay,
+    /// with the user's values, so a second conflict on a row never replaces what the first one
+    /// kept, except on fields the user has edited since (`edited_since`): their newer value is
+    /// the one that counts.
+    pub fn absorb(&mut self, earlier: ConflictRecord, edited_since: &[String]) {
+        for conflict in earlier.fields {
+            let overtaken = edited_since.contains(&conflict.field);
+            if overtaken || self.fields.iter().any(|f| f.field == conflict.field) {
+                continue;
+            }
+            self.local
+                .insert(conflict.field.clone(), conflict.local.clone());
+            self.fields.push(conflict);
+        }
+        if earlier.deleted_remotely && !self.deleted_remotely {
+            // The earlier record kept a whole row the server deleted: keep its values.
+            for (field, value) in earlier.local {
+                if !edited_since.contains(&field) {
+                    self.local.insert(field, value);
+                }
+            }
+            self.deleted_remotely = true;
+        }
+    }
+
     /// A record as stored (the JSON its `Serialize` writes); `None` if it is not one.
     pub fn from_json(stored: &Value) -> Option<ConflictRecord> {
         let object = |value: &Value| value.as_object().cloned();
@@ -250,6 +275,9 @@ pub struct Outbox {
     rng: SplitMix64,
     /// Another tab may be pushing these entries: never change an existing one.
     append_only: bool,
+    /// Entries this outbox removed whose removal storage may not show yet: a reload must not
+    /// bring them back (a settled write would go twice, a withdrawn one would go at all).
+    removed: SortedSet<u64>,
 }
 
 impl Outbox {
@@ -270,6 +298,14 @@ impl Outbox {
             policy,
             rng: SplitMix64::new(seed),
             append_only: false,
+            removed: SortedSet::new(),
+        }
+    }
+
+    /// Removes an entry for good (it settled, was withdrawn or discarded).
+    fn forget(&mut self, seq: u64) {
+        if self.entries.remove(&seq).is_some() {
+            self.removed.insert(seq);
         }
     }
 
@@ -291,8 +327,11 @@ impl Outbox {
     /// hold them yet.
     pub fn adopt(&mut self, entries: Vec<Entry>) -> usize {
         let mut adopted = 0;
+        // A removal storage shows is done: its number is never seen again.
+        let stored: SortedSet<u64> = entries.iter().map(|e| e.seq).collect();
+        self.removed.retain(|seq| stored.contains(seq));
         for entry in entries {
-            if !self.entries.contains_key(&entry.seq) {
+            if !self.entries.contains_key(&entry.seq) && !self.removed.contains(&entry.seq) {
                 self.next_seq = self.next_seq.max(entry.seq + 1);
                 self.entries.insert(entry.seq, entry);
                 adopted += 1;
@@ -308,7 +347,13 @@ impl Outbox {
             Some(Flight::Push(s) | Flight::Fetch(s)) => Some(s),
             None => None,
         };
-        let mut fresh: SortedMap<u64, Entry> = entries.into_iter().map(|e| (e.seq, e)).collect();
+        let stored: SortedSet<u64> = entries.iter().map(|e| e.seq).collect();
+        self.removed.retain(|seq| stored.contains(seq));
+        let mut fresh: SortedMap<u64, Entry> = entries
+            .into_iter()
+            .filter(|e| !self.removed.contains(&e.seq))
+            .map(|e| (e.seq, e))
+            .collect();
         if let Some(seq) = flying {
             // This tab's view of the entry it is pushing wins: it alone knows the answer.
             if let Some(entry) = self.entries.get(&seq) {
@@ -320,6 +365,12 @@ impl Outbox {
             .next_seq
             .max(fresh.keys().next_back().map_or(1, |s| s + 1));
         self.entries = fresh;
+    }
+
+    /// Storage did not take the removal of these entries (the batch failed): a reload brings
+    /// them back.
+    pub fn unforget(&mut self, seqs: &[u64]) {
+        self.removed.retain(|seq| !seqs.contains(seq));
     }
 
     /// Changes the delays between retries (default 1 s doubling to 60 s, with jitter).
@@ -404,7 +455,7 @@ impl Outbox {
                     }
                     // Created and deleted before the server ever saw it: nothing to send.
                     (Op::Insert, Op::Delete) => {
-                        self.entries.remove(&seq);
+                        self.forget(seq);
                         self.retry_at.remove(&seq);
                         return Ok(vec![
                             Effect::RemoveEntry(seq),
@@ -501,6 +552,12 @@ impl Outbox {
             }
             // Later entries of this row wait for this one, whatever happens to it.
             blocked_rows.push(row);
+            // A row's creation goes before its edits, even one appended by another tab after
+            // them (tabs number entries by their clocks, not by what they saw).
+            let entry = match self.row_entries(row.0, row.1).find(|e| e.op == Op::Insert) {
+                Some(insert) if entry.op != Op::Insert && entry.base_version() == Some(0) => insert,
+                _ => entry,
+            };
             let due = self.retry_at.get(&entry.seq).is_none_or(|t| *t <= now);
             if entry.failed.is_none() && due {
                 chosen = Some(entry.seq);
@@ -538,7 +595,6 @@ impl Outbox {
         seq: u64,
         result: HttpResult,
         table: &TableSchema,
-        local_row: Option<&Map<String, Value>>,
     ) -> (Vec<Effect>, Option<HttpRequest>) {
         let Some(flight) = self.in_flight.take() else {
             return (Vec::new(), None);
@@ -596,7 +652,7 @@ impl Outbox {
                     Some(request),
                 )
             }
-            (Flight::Fetch(_), remote) => (self.resolve(&entry, remote, table, local_row), None),
+            (Flight::Fetch(_), remote) => (self.resolve(now, &entry, remote, table), None),
         }
     }
 
@@ -702,7 +758,8 @@ impl Outbox {
         if matches!(self.in_flight, Some(Flight::Push(s) | Flight::Fetch(s)) if s == seq) {
             return None;
         }
-        let entry = self.entries.remove(&seq)?;
+        let entry = self.entries.get(&seq).cloned()?;
+        self.forget(seq);
         self.retry_at.remove(&seq);
         let mut effects = vec![Effect::RemoveEntry(seq)];
         effects.extend(self.status_effect(&entry));

@@ -70,38 +70,14 @@ async fn drain(weak: Weak<Inner>) {
         let Ok(spec) = inner.store.schema().table(&table).cloned() else {
             return;
         };
-        let mut fetching = false;
         loop {
             let endpoint = inner.endpoint.borrow().clone();
             let result = http::send(&endpoint, &request).await;
-            let row_id = inner
-                .outbox
-                .borrow()
-                .entry(seq)
-                .map(|e| e.row_id.clone())
-                .unwrap_or_default();
-            // Only an answer to the follow-up GET can lead to a merge, which needs the local
-            // row; a plain push is settled without reading storage.
-            let local = if fetching {
+            let (effects, follow_up) =
                 inner
-                    .store
-                    .get(&table, &row_id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .as_ref()
-                    .and_then(js_to_map)
-                    .map(|row| to_wire(&row))
-            } else {
-                None
-            };
-            let (effects, follow_up) = inner.outbox.borrow_mut().complete(
-                clock::now(),
-                seq,
-                result,
-                &spec,
-                local.as_ref(),
-            );
+                    .outbox
+                    .borrow_mut()
+                    .complete(clock::now(), seq, result, &spec);
             if let Err(error) = apply(&inner, effects).await {
                 (inner.on_event)(WriteEvent::Error {
                     code: error.code(),
@@ -110,10 +86,7 @@ async fn drain(weak: Weak<Inner>) {
                 return;
             }
             match follow_up {
-                Some(next) => {
-                    request = next;
-                    fetching = true;
-                }
+                Some(next) => request = next,
                 None => break,
             }
         }

@@ -1,0 +1,219 @@
+//! A model of the server with the semantics the write path depends on: PostgREST upserts with
+//! ignore-duplicates, updates conditional on the version, the trigger that stamps `version`,
+//! `updated_at` and `last_modified_by` (and the server's own `deleted_at`), tombstones, and
+//! row security by band membership. Every committed change is recorded, so the checks can
+//! tell a write that landed twice from one that never did.
+
+use rockon_sync_core::catchup::format_micros;
+use rockon_sync_core::outbox::{HttpRequest, HttpResult};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// One committed field assignment: `(table, row, field, value)`.
+pub type Assignment = (String, String, String, Value);
+
+/// The server.
+#[derive(Debug, Default)]
+pub struct Server {
+    /// Table → id → row.
+    pub rows: BTreeMap<String, BTreeMap<String, Map<String, Value>>>,
+    /// Band → members.
+    pub members: BTreeMap<String, Vec<String>>,
+    /// Every field value a committed insert or update set, in commit order.
+    pub history: Vec<Assignment>,
+    /// The server's clock (µs since the epoch); every commit advances it.
+    clock: i64,
+    /// A planted bug: updates ignore the version condition.
+    pub unconditional_updates: bool,
+}
+
+fn answer(status: u16, body: Value) -> HttpResult {
+    HttpResult::Response {
+        status,
+        body: body.to_string(),
+    }
+}
+
+/// `?a=eq.x&b=eq.y` → `[(a, x), (b, y)]` (values percent-decoded enough for ids and numbers).
+fn filters(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            let value = value.strip_prefix("eq.")?;
+            Some((key.to_owned(), value.replace("%2D", "-")))
+        })
+        .collect()
+}
+
+impl Server {
+    /// A server where `members` are in their bands, starting at `clock` µs.
+    pub fn new(members: BTreeMap<String, Vec<String>>, clock: i64) -> Self {
+        Self {
+            members,
+            clock,
+            ..Self::default()
+        }
+    }
+
+    fn is_member(&self, user: &str, band: Option<&str>) -> bool {
+        band.and_then(|b| self.members.get(b))
+            .is_some_and(|members| members.iter().any(|m| m == user))
+    }
+
+    fn visible(&self, user: &str, row: &Map<String, Value>) -> bool {
+        self.is_member(user, row.get("band_id").and_then(Value::as_str))
+    }
+
+    fn tick(&mut self) -> String {
+        self.clock += 1_000;
+        format_micros(self.clock)
+    }
+
+    /// Serves `request` for `user`; the request commits (or not) when this is called.
+    pub fn serve(&mut self, user: &str, request: &HttpRequest) -> HttpResult {
+        let (path, query) = request.path.split_once('?').unwrap_or((&request.path, ""));
+        let Some(table) = path.strip_prefix("/rest/v1/") else {
+            return answer(404, json!({ "message": "no such path" }));
+        };
+        let body: Option<Map<String, Value>> = request
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_str(b).ok());
+        match (request.method, body) {
+            ("POST", Some(row)) => self.insert(user, table, row),
+            ("PATCH", Some(patch)) => self.update(user, table, &filters(query), patch),
+            ("GET", None) => self.select(user, table, &filters(query)),
+            _ => answer(400, json!({ "message": "unsupported request" })),
+        }
+    }
+
+    fn insert(&mut self, user: &str, table: &str, mut row: Map<String, Value>) -> HttpResult {
+        if !self.visible(user, &row) {
+            return answer(
+                403,
+                json!({ "code": "42501", "message": "new row violates row-level security policy" }),
+            );
+        }
+        let id = row
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if self
+            .rows
+            .get(table)
+            .is_some_and(|rows| rows.contains_key(&id))
+        {
+            // resolution=ignore-duplicates: nothing changes, nothing is returned.
+            return answer(201, json!([]));
+        }
+        for (field, value) in &row {
+            self.history
+                .push((table.into(), id.clone(), field.clone(), value.clone()));
+        }
+        let now = self.tick();
+        row.insert("version".into(), json!(1));
+        row.insert("updated_at".into(), json!(now));
+        row.insert("created_at".into(), json!(now));
+        row.insert("last_modified_by".into(), json!(user));
+        row.entry("deleted_at").or_insert(Value::Null);
+        self.rows
+            .entry(table.into())
+            .or_default()
+            .insert(id, row.clone());
+        answer(201, json!([row]))
+    }
+
+    fn update(
+        &mut self,
+        user: &str,
+        table: &str,
+        filters: &[(String, String)],
+        patch: Map<String, Value>,
+    ) -> HttpResult {
+        let now = self.tick();
+        let unconditional = self.unconditional_updates;
+        let visible: Vec<String> = self
+            .matching(user, table, filters, unconditional)
+            .into_iter()
+            .collect();
+        let mut changed = Vec::new();
+        for id in visible {
+            let Some(row) = self.rows.get_mut(table).and_then(|rows| rows.get_mut(&id)) else {
+                continue;
+            };
+            for (field, value) in &patch {
+                if field == "deleted_at" {
+                    continue;
+                }
+                self.history
+                    .push((table.into(), id.clone(), field.clone(), value.clone()));
+                row.insert(field.clone(), value.clone());
+            }
+            if patch.contains_key("deleted_at") && row.get("deleted_at").is_none_or(Value::is_null)
+            {
+                // The trigger stamps the server's time on a delete, whatever the device sent.
+                row.insert("deleted_at".into(), json!(now));
+            }
+            let version = row.get("version").and_then(Value::as_i64).unwrap_or(0);
+            row.insert("version".into(), json!(version + 1));
+            row.insert("updated_at".into(), json!(now));
+            row.insert("last_modified_by".into(), json!(user));
+            changed.push(Value::Object(row.clone()));
+        }
+        answer(200, Value::Array(changed))
+    }
+
+    /// The ids of the user's visible rows matching every filter (but `version` when
+    /// `ignore_version`).
+    fn matching(
+        &self,
+        user: &str,
+        table: &str,
+        filters: &[(String, String)],
+        ignore_version: bool,
+    ) -> Vec<String> {
+        let Some(rows) = self.rows.get(table) else {
+            return Vec::new();
+        };
+        rows.iter()
+            .filter(|(_, row)| self.visible(user, row))
+            .filter(|(_, row)| {
+                filters.iter().all(|(key, wanted)| {
+                    if ignore_version && key == "version" {
+                        return true;
+                    }
+                    match row.get(key) {
+                        Some(Value::String(s)) => s == wanted,
+                        Some(Value::Number(n)) => n.to_string() == *wanted,
+                        _ => false,
+                    }
+                })
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    fn select(&self, user: &str, table: &str, filters: &[(String, String)]) -> HttpResult {
+        let rows: Vec<Value> = self
+            .matching(user, table, filters, false)
+            .iter()
+            .filter_map(|id| self.rows.get(table)?.get(id).cloned())
+            .map(Value::Object)
+            .collect();
+        answer(200, Value::Array(rows))
+    }
+
+    /// The rows `user` may see, per table (a full pull).
+    pub fn visible_rows(&self, user: &str) -> Vec<(String, Map<String, Value>)> {
+        self.rows
+            .iter()
+            .flat_map(|(table, rows)| {
+                rows.values()
+                    .filter(|row| self.visible(user, row))
+                    .map(move |row| (table.clone(), row.clone()))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,302 @@
+//! The contract every store of the sync engine keeps, as one suite run against each store: the
+//! in-memory store natively (`cargo test`), the IndexedDB store in Chrome and Firefox
+//! (`wasm-pack test`).
+
+use super::store::{MemoryStore, ReadResult, StoreError, StoreOp, StoreRead};
+use crate::merge::FieldConflict;
+use crate::outbox::{ConflictRecord, Entry, Op};
+use serde_json::{json, Map, Value};
+
+/// A store the engine's storage outputs can be carried out on.
+#[allow(async_fn_in_trait)] // single-threaded drivers: no `Send` bound wanted
+pub trait Store {
+    /// Executes a batch in one transaction: all of it or, on error, none of it.
+    async fn write(&mut self, ops: &[StoreOp]) -> Result<(), StoreError>;
+    /// Answers a read.
+    async fn read(&mut self, read: &StoreRead) -> Result<ReadResult, StoreError>;
+}
+
+impl Store for MemoryStore {
+    async fn write(&mut self, ops: &[StoreOp]) -> Result<(), StoreError> {
+        MemoryStore::write(self, ops)
+    }
+
+    async fn read(&mut self, read: &StoreRead) -> Result<ReadResult, StoreError> {
+        Ok(MemoryStore::read(self, read))
+    }
+}
+
+/// The tables the suite writes to, as `(table, scope column)`; the store must hold them.
+pub const TABLES: [(&str, &str); 2] = [("songs", "band_id"), ("setlists", "band_id")];
+
+fn row(id: &str, band: &str, title: &str, version: i64) -> Map<String, Value> {
+    let value = json!({ "id": id, "band_id": band, "title": title, "version": version,
+                        "deleted_at": null });
+    value.as_object().cloned().unwrap_or_default()
+}
+
+fn entry(seq: u64, row_id: &str) -> Entry {
+    Entry {
+        seq,
+        table: "songs".into(),
+        row_id: row_id.into(),
+        op: Op::Update,
+        fields: row(row_id, "b1", "edited", 1),
+        base: Some(row(row_id, "b1", "base", 1)),
+        attempts: 0,
+        failed: None,
+        last_error: None,
+    }
+}
+
+fn conflict(row_id: &str) -> ConflictRecord {
+    ConflictRecord {
+        table: "songs".into(),
+        row_id: row_id.into(),
+        local: row(row_id, "b1", "mine", 1),
+        remote: Some(row(row_id, "b1", "theirs", 2)),
+        fields: vec![FieldConflict {
+            field: "title".into(),
+            base: json!("base"),
+            local: json!("mine"),
+            remote: json!("theirs"),
+            kept: json!("theirs"),
+        }],
+        deleted_remotely: false,
+    }
+}
+
+fn check(ok: bool, what: &str) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(what.to_owned())
+    }
+}
+
+async fn stored_row<S: Store>(store: &mut S, id: &str) -> Result<ReadResult, String> {
+    let read = StoreRead::Row {
+        table: "songs".into(),
+        id: id.into(),
+        with_conflict: true,
+    };
+    store
+        .read(&read)
+        .await
+        .map_err(|e| format!("read {id}: {e}"))
+}
+
+/// Runs the suite on an empty `store`; the error names the first broken rule.
+pub async fn run<S: Store>(store: &mut S) -> Result<(), String> {
+    rows_round_trip(store).await?;
+    batches_are_atomic(store).await?;
+    outbox_in_order(store).await?;
+    conflicts_kept(store).await?;
+    band_rows(store).await
+}
+
+async fn rows_round_trip<S: Store>(store: &mut S) -> Result<(), String> {
+    let song = row("s1", "b1", "Intro", 3);
+    let put = StoreOp::PutRow {
+        table: "songs".into(),
+        row: song.clone(),
+    };
+    store.write(&[put]).await.map_err(|e| e.to_string())?;
+    let expected = ReadResult::Row {
+        row: Some(song),
+        conflict: None,
+    };
+    check(
+        stored_row(store, "s1").await? == expected,
+        "a put row reads back as written",
+    )?;
+    let missing = ReadResult::Row {
+        row: None,
+        conflict: None,
+    };
+    check(
+        stored_row(store, "nope").await? == missing,
+        "a missing row reads as none",
+    )?;
+    let delete = StoreOp::DeleteRow {
+        table: "songs".into(),
+        id: "s1".into(),
+    };
+    store.write(&[delete]).await.map_err(|e| e.to_string())?;
+    check(
+        stored_row(store, "s1").await? == missing,
+        "a deleted row is gone",
+    )
+}
+
+async fn batches_are_atomic<S: Store>(store: &mut S) -> Result<(), String> {
+    store
+        .write(&[StoreOp::AddEntry(entry(10, "s2"))])
+        .await
+        .map_err(|e| e.to_string())?;
+    let batch = [
+        StoreOp::PutRow {
+            table: "songs".into(),
+            row: row("s2", "b1", "lost", 1),
+        },
+        StoreOp::AddEntry(entry(10, "s3")),
+    ];
+    let result = store.write(&batch).await;
+    check(
+        matches!(result, Err(StoreError::KeyTaken(_))),
+        "adding an entry under a taken sequence number fails with KeyTaken",
+    )?;
+    let missing = ReadResult::Row {
+        row: None,
+        conflict: None,
+    };
+    check(
+        stored_row(store, "s2").await? == missing,
+        "a failed batch writes nothing (its row is not stored)",
+    )?;
+    let outbox = store
+        .read(&StoreRead::Outbox)
+        .await
+        .map_err(|e| e.to_string())?;
+    check(
+        matches!(&outbox, ReadResult::Outbox { entries, .. } if entries == &[entry(10, "s2")]),
+        "a failed batch leaves the other tab's entry as it was",
+    )
+}
+
+async fn outbox_in_order<S: Store>(store: &mut S) -> Result<(), String> {
+    let mut changed = entry(10, "s2");
+    changed.attempts = 1;
+    let batch = [
+        StoreOp::AddEntry(entry(30, "s4")),
+        StoreOp::AddEntry(entry(20, "s5")),
+        StoreOp::PutEntry(changed.clone()),
+    ];
+    store.write(&batch).await.map_err(|e| e.to_string())?;
+    store
+        .write(&[StoreOp::RemoveEntry(20)])
+        .await
+        .map_err(|e| e.to_string())?;
+    let outbox = store
+        .read(&StoreRead::Outbox)
+        .await
+        .map_err(|e| e.to_string())?;
+    let expected = vec![changed, entry(30, "s4")];
+    check(
+        matches!(&outbox, ReadResult::Outbox { entries, .. } if entries == &expected),
+        "the outbox reads back in sequence order, with puts replacing and removes removing",
+    )?;
+    let clear = [StoreOp::RemoveEntry(10), StoreOp::RemoveEntry(30)];
+    store.write(&clear).await.map_err(|e| e.to_string())
+}
+
+async fn conflicts_kept<S: Store>(store: &mut S) -> Result<(), String> {
+    let song = row("s6", "b1", "mine", 1);
+    let batch = [
+        StoreOp::PutRow {
+            table: "songs".into(),
+            row: song.clone(),
+        },
+        StoreOp::PutConflict(conflict("s6")),
+    ];
+    store.write(&batch).await.map_err(|e| e.to_string())?;
+    let expected = ReadResult::Row {
+        row: Some(song.clone()),
+        conflict: Some(conflict("s6")),
+    };
+    check(
+        stored_row(store, "s6").await? == expected,
+        "a row reads with its conflict record",
+    )?;
+    let outbox = store
+        .read(&StoreRead::Outbox)
+        .await
+        .map_err(|e| e.to_string())?;
+    check(
+        matches!(&outbox, ReadResult::Outbox { conflicts, .. } if conflicts == &["songs:s6"]),
+        "the outbox read lists conflict keys as table:id",
+    )?;
+    let remove = StoreOp::RemoveConflict {
+        table: "songs".into(),
+        id: "s6".into(),
+    };
+    store.write(&[remove]).await.map_err(|e| e.to_string())?;
+    let expected = ReadResult::Row {
+        row: Some(song),
+        conflict: None,
+    };
+    check(
+        stored_row(store, "s6").await? == expected,
+        "an acknowledged conflict is gone, its row stays",
+    )
+}
+
+async fn band_rows<S: Store>(store: &mut S) -> Result<(), String> {
+    let mut tombstone = row("s8", "b2", "gone", 4);
+    tombstone.insert("deleted_at".into(), json!("2026-12-01T10:00:00.000000Z"));
+    let batch = [
+        StoreOp::PutRow {
+            table: "songs".into(),
+            row: row("s7", "b2", "one", 1),
+        },
+        StoreOp::PutRow {
+            table: "songs".into(),
+            row: tombstone,
+        },
+        StoreOp::PutRow {
+            table: "setlists".into(),
+            row: row("l1", "b2", "set", 1),
+        },
+        StoreOp::PutRow {
+            table: "songs".into(),
+            row: row("s9", "b3", "other band", 1),
+        },
+    ];
+    store.write(&batch).await.map_err(|e| e.to_string())?;
+    let read = StoreRead::BandRows { band: "b2".into() };
+    let mut found = match store.read(&read).await.map_err(|e| e.to_string())? {
+        ReadResult::BandRows(tables) => tables,
+        other => return Err(format!("band rows read as {other:?}")),
+    };
+    found.retain(|(_, ids)| !ids.is_empty());
+    for (_, ids) in &mut found {
+        ids.sort();
+    }
+    found.sort();
+    let expected = vec![
+        ("setlists".to_owned(), vec!["l1".to_owned()]),
+        ("songs".to_owned(), vec!["s7".to_owned(), "s8".to_owned()]),
+    ];
+    check(
+        found == expected,
+        "a band's rows are listed per table, tombstones included, other bands not",
+    )
+}
+
+/// A fresh in-memory store for the suite's tables.
+pub fn memory_store() -> MemoryStore {
+    let scopes = TABLES.iter().map(|(t, s)| (t.to_string(), s.to_string()));
+    MemoryStore::new(scopes.collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    /// The memory store's futures are ready at once: one poll runs them.
+    fn now<F: Future>(future: F) -> F::Output {
+        let mut context = Context::from_waker(Waker::noop());
+        match pin!(future).poll(&mut context) {
+            Poll::Ready(output) => output,
+            Poll::Pending => unreachable!("the memory store never waits"),
+        }
+    }
+
+    #[test]
+    fn the_memory_store_keeps_the_contract() {
+        now(run(&mut memory_store())).unwrap();
+    }
+}

@@ -1,0 +1,624 @@
+//! The write engine: the app's writes become local rows and outbox entries, and the leading
+//! tab pushes them to the REST API, one request at a time.
+//!
+//! Driven like the Realtime engine: [`WriteEngine::handle`] takes an input with the current
+//! time, [`WriteEngine::poll_output`] gives what to do (read or write storage, send an HTTP
+//! request, tell the app, answer a command), [`WriteEngine::poll_timeout`] when to call again.
+
+use super::events::{ChangeAction, ChangeSource, RowsChanged, WriteError, WriteEvent};
+use super::store::{conflict_key, ReadResult, StoreError, StoreOp, StoreRead};
+use crate::backoff::BackoffPolicy;
+use crate::catchup::format_micros;
+use crate::merge::{ConflictPolicy, Resolution};
+use crate::outbox::{Effect, Entry, HttpRequest, HttpResult, Op, Outbox, PushError, RowStatus};
+use crate::rng::SplitMix64;
+use crate::schema::Schema;
+use crate::sorted::SortedSet;
+use crate::Millis;
+use serde_json::{Map, Value};
+use std::collections::VecDeque;
+
+mod commands;
+mod plans;
+mod push;
+use push::Flight;
+
+/// Identifies a storage operation or HTTP request the engine asked for; its result comes back
+/// with the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OpId(pub u64);
+
+/// Identifies an app command; its [`WriteOutput::Reply`] carries the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CommandId(pub u64);
+
+/// What the app asks of the write path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteCommand {
+    /// Create a row from the app's values (camelCase); `new_id` is used unless they hold an id.
+    Create {
+        /// Wire table name.
+        table: String,
+        /// The app's values.
+        values: Map<String, Value>,
+        /// A fresh random id (randomness is an input).
+        new_id: String,
+    },
+    /// Change fields of a row (camelCase).
+    Update {
+        /// Wire table name.
+        table: String,
+        /// The row.
+        id: String,
+        /// The changed fields.
+        patch: Map<String, Value>,
+    },
+    /// Delete a row: a tombstone locally at once, on the server when pushed.
+    Remove {
+        /// Wire table name.
+        table: String,
+        /// The row.
+        id: String,
+    },
+    /// Settle a row's conflict as the user chose.
+    Resolve {
+        /// Wire table name.
+        table: String,
+        /// The row.
+        id: String,
+        /// The choice.
+        resolution: Resolution,
+    },
+    /// Acknowledge a row's conflict: its record goes.
+    Acknowledge {
+        /// Wire table name.
+        table: String,
+        /// The row.
+        id: String,
+    },
+    /// Retry a failed entry.
+    Retry {
+        /// The entry.
+        seq: u64,
+    },
+    /// Give up an entry; the row goes back to the server's version (or away, for an insert).
+    Discard {
+        /// The entry.
+        seq: u64,
+    },
+    /// Forget a band the user left: its rows go; its pending writes are parked as failed
+    /// (`not_a_member`) with their rows, so the user's values stay until retried or discarded.
+    PurgeBand {
+        /// The band.
+        band: String,
+    },
+}
+
+/// A command's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteReply {
+    /// The stored row (wire columns).
+    Row(Map<String, Value>),
+    /// Done.
+    Done,
+    /// Whether an entry was discarded (one in flight is not).
+    Discarded(bool),
+    /// The row ids removed per table.
+    Purged(Vec<(String, Vec<String>)>),
+}
+
+/// An input to the write engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteInput {
+    /// An app command, with the wall clock (Unix ms) for the tombstone time and sequence numbers.
+    Command {
+        /// Echoed in the reply.
+        id: CommandId,
+        /// The command.
+        command: WriteCommand,
+        /// Unix time in ms.
+        wall_ms: u64,
+    },
+    /// The answer to a [`WriteOutput::Read`].
+    Read {
+        /// The read's id.
+        op: OpId,
+        /// What was read.
+        result: Result<ReadResult, StoreError>,
+    },
+    /// A [`WriteOutput::Write`] finished.
+    Written {
+        /// The batch's id.
+        op: OpId,
+        /// Whether it committed.
+        result: Result<(), StoreError>,
+    },
+    /// The answer to a [`WriteOutput::Http`] (a network error: it may have committed).
+    Http {
+        /// The request's id.
+        op: OpId,
+        /// The answer.
+        result: HttpResult,
+    },
+    /// The network came or went.
+    Online(bool),
+    /// This tab leads (it pushes) or follows (another tab pushes what it appends).
+    Leader(bool),
+    /// Another tab changed the stored outbox or conflicts.
+    OutboxChanged,
+    /// A new access token: pushes held by a 401 resume.
+    TokenRefreshed,
+    /// The client is closing: nothing more is pushed; entries stay stored for the next open.
+    Stop,
+}
+
+/// What the write engine asks of its driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOutput {
+    /// Read storage; answer with [`WriteInput::Read`].
+    Read {
+        /// The read's id.
+        op: OpId,
+        /// What to read.
+        read: StoreRead,
+    },
+    /// Write a batch in one transaction; answer with [`WriteInput::Written`].
+    Write {
+        /// The batch's id.
+        op: OpId,
+        /// The batch.
+        ops: Vec<StoreOp>,
+    },
+    /// Send a request (the driver adds `apikey`, `Authorization`, `Content-Type`); answer
+    /// with [`WriteInput::Http`].
+    Http {
+        /// The request's id.
+        op: OpId,
+        /// The request.
+        request: HttpRequest,
+    },
+    /// Tell the app.
+    Event(WriteEvent),
+    /// Answer a command.
+    Reply {
+        /// The command.
+        command: CommandId,
+        /// Its result.
+        result: Result<WriteReply, WriteError>,
+    },
+}
+
+/// Sequence numbers are `wall ms * SEQ_SALTS + salt`: below 2^53 (exact in IndexedDB's numbers)
+/// for centuries, and different for tabs writing in the same millisecond.
+const SEQ_SALTS: u64 = 2048;
+/// A write whose sequence number another tab took is queued again this many times.
+const KEY_TAKEN_RETRIES: u32 = 8;
+/// The leader reads the stored outbox this often: a tab that wrote an entry and closed before
+/// it could tell the leader (or whose message was lost) is found within this bound.
+pub const OUTBOX_RESCAN_MS: u64 = 10_000;
+
+/// The head command's progress. Commands run one at a time: each reads what it needs and
+/// writes one batch, so a read of the next one sees the write of the previous one.
+#[derive(Debug)]
+enum Running {
+    Reading {
+        op: OpId,
+        command: CommandId,
+        body: WriteCommand,
+        wall_ms: u64,
+    },
+    Writing {
+        op: OpId,
+        command: CommandId,
+        done: Done,
+    },
+}
+
+/// What follows a command's batch once it committed.
+#[derive(Debug)]
+struct Done {
+    reply: WriteReply,
+    events: Vec<WriteEvent>,
+    /// A write-through to queue again if its sequence number was taken, with its attempt.
+    retry: Option<(Queued, u32)>,
+    /// The outbox entry the batch adds.
+    added: Option<u64>,
+    /// The outbox entries the batch removes.
+    removing: Vec<u64>,
+}
+
+/// What a command does once it has what it reads.
+#[derive(Debug)]
+enum Planned {
+    /// Write this batch, then do the rest.
+    Write(Vec<StoreOp>, Box<Done>),
+    /// Answer at once: nothing to write.
+    Answer(WriteReply),
+}
+
+/// A local write as queued: enough to queue it again.
+#[derive(Debug, Clone)]
+struct Queued {
+    table: String,
+    id: String,
+    op: Op,
+    fields: Map<String, Value>,
+    base: Option<Map<String, Value>>,
+    row: Map<String, Value>,
+    wall_ms: u64,
+}
+
+/// A pending reload of the stored outbox, and the leadership it settles.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Reload {
+    Idle,
+    Reading {
+        op: OpId,
+        then_lead: Option<bool>,
+        /// A batch failed and memory is ahead of storage: memory becomes what storage holds,
+        /// and commands wait until it has (so none changes an entry the read will replace).
+        resync: bool,
+    },
+}
+
+/// A command whose read came back while a resync was under way.
+type Deferred = (CommandId, WriteCommand, u64, Result<ReadResult, StoreError>);
+
+/// The write path of one client.
+#[derive(Debug)]
+pub struct WriteEngine {
+    schema: Schema,
+    outbox: Outbox,
+    conflicted: SortedSet<String>,
+    leader: bool,
+    online: bool,
+    stopped: bool,
+    rng: SplitMix64,
+    salt: u64,
+    next_op: u64,
+    commands: VecDeque<(CommandId, WriteCommand, u64)>,
+    running: Option<Running>,
+    flight: Flight,
+    /// The request of a first send, waiting for the send to be recorded.
+    pending_request: Option<HttpRequest>,
+    reload: Reload,
+    deferred: Option<Deferred>,
+    /// When the leader next reads the stored outbox.
+    rescan_at: Option<Millis>,
+    last_confirmed: Option<Millis>,
+    outputs: VecDeque<WriteOutput>,
+}
+
+impl WriteEngine {
+    /// A write engine on the stored `entries` and conflict record keys, following until told
+    /// it leads (another tab may be pushing the stored entries, and folding an edit into one of
+    /// them would be lost when that push settles). `seed` drives jitter and sequence salts.
+    pub fn new(
+        schema: Schema,
+        entries: Vec<Entry>,
+        conflicts: Vec<String>,
+        policy: ConflictPolicy,
+        backoff: Option<BackoffPolicy>,
+        seed: u64,
+    ) -> Self {
+        let mut rng = SplitMix64::new(seed);
+        let mut outbox = Outbox::new(entries, policy, rng.next_u64());
+        outbox.set_append_only(true);
+        if let Some(backoff) = backoff {
+            outbox.set_backoff(backoff);
+        }
+        let salt = rng.up_to(SEQ_SALTS - 1);
+        Self {
+            schema,
+            outbox,
+            conflicted: conflicts.into_iter().collect(),
+            leader: false,
+            online: true,
+            stopped: false,
+            rng,
+            salt,
+            next_op: 1,
+            commands: VecDeque::new(),
+            running: None,
+            flight: Flight::Idle,
+            pending_request: None,
+            reload: Reload::Idle,
+            deferred: None,
+            rescan_at: None,
+            last_confirmed: None,
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// Takes an input at `now` (the driver's monotonic clock).
+    pub fn handle(&mut self, input: WriteInput, now: Millis) {
+        match input {
+            WriteInput::Command {
+                id,
+                command,
+                wall_ms,
+            } => {
+                self.commands.push_back((id, command, wall_ms));
+                self.next_command();
+            }
+            WriteInput::Read { op, result } => self.on_read(op, result),
+            WriteInput::Written { op, result } => self.on_written(op, result, now),
+            WriteInput::Http { op, result } => self.on_http(op, result, now),
+            WriteInput::Online(online) => {
+                self.online = online;
+                if online {
+                    self.outbox.resume();
+                }
+            }
+            WriteInput::Leader(lead) => {
+                // Storage as it is now: as a follower this tab has nothing in flight.
+                self.leader = false;
+                self.rescan_at = lead.then_some(now + OUTBOX_RESCAN_MS);
+                self.start_reload(Some(lead), false);
+            }
+            WriteInput::OutboxChanged => self.start_reload(None, false),
+            WriteInput::TokenRefreshed => self.outbox.resume(),
+            WriteInput::Stop => {
+                self.stopped = true;
+                for (command, _, _) in std::mem::take(&mut self.commands) {
+                    self.reply(command, Err(closed()));
+                }
+            }
+        }
+        self.push_next(now);
+    }
+
+    /// Takes the time: a retry, or the leader's rescan of the stored outbox, may be due.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        if self.rescan_at.is_some_and(|at| at <= now) && !self.stopped {
+            self.rescan_at = Some(now + OUTBOX_RESCAN_MS);
+            if self.reload == Reload::Idle {
+                self.start_reload(None, false);
+            }
+        }
+        self.push_next(now);
+    }
+
+    /// The next thing to do, in order.
+    pub fn poll_output(&mut self) -> Option<WriteOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// When the engine next needs [`handle_timeout`](Self::handle_timeout).
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        if self.stopped {
+            return None;
+        }
+        let retry = if self.pushing() && matches!(self.flight, Flight::Idle) {
+            self.outbox.poll_timeout()
+        } else {
+            None
+        };
+        match (retry, self.rescan_at) {
+            (Some(retry), Some(rescan)) => Some(retry.min(rescan)),
+            (retry, rescan) => retry.or(rescan),
+        }
+    }
+
+    /// The outbox entries, in push order.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.outbox.entries()
+    }
+
+    /// Writes waiting for the server, and writes it refused (parked until retried or
+    /// discarded).
+    pub fn counts(&self) -> (usize, usize) {
+        let failed = self.entries().filter(|e| e.failed.is_some()).count();
+        (self.entries().count() - failed, failed)
+    }
+
+    /// A row's sync status.
+    pub fn status(&self, table: &str, id: &str) -> RowStatus {
+        self.outbox.status(table, id)
+    }
+
+    /// Whether the row has a conflict the user has not acknowledged.
+    pub fn has_conflict(&self, table: &str, id: &str) -> bool {
+        self.conflicted.contains(&conflict_key(table, id))
+    }
+
+    /// Whether this tab leads (pushes).
+    pub fn is_leader(&self) -> bool {
+        self.leader
+    }
+
+    /// When a push of this tab last settled with the server's row.
+    pub fn last_confirmed(&self) -> Option<Millis> {
+        self.last_confirmed
+    }
+
+    /// Whether nothing is running or waiting: no command, push, reload or output.
+    pub fn is_idle(&self) -> bool {
+        self.commands.is_empty()
+            && self.running.is_none()
+            && self.deferred.is_none()
+            && matches!(self.flight, Flight::Idle)
+            && self.reload == Reload::Idle
+            && self.outputs.is_empty()
+    }
+
+    fn pushing(&self) -> bool {
+        self.leader && self.online && !self.stopped && self.reload == Reload::Idle
+    }
+
+    fn op_id(&mut self) -> OpId {
+        let op = OpId(self.next_op);
+        self.next_op += 1;
+        op
+    }
+
+    fn read(&mut self, read: StoreRead) -> OpId {
+        let op = self.op_id();
+        self.outputs.push_back(WriteOutput::Read { op, read });
+        op
+    }
+
+    fn write(&mut self, ops: Vec<StoreOp>) -> OpId {
+        let op = self.op_id();
+        self.outputs.push_back(WriteOutput::Write { op, ops });
+        op
+    }
+
+    fn emit(&mut self, event: WriteEvent) {
+        self.outputs.push_back(WriteOutput::Event(event));
+    }
+
+    fn reply(&mut self, command: CommandId, result: Result<WriteReply, WriteError>) {
+        self.outputs
+            .push_back(WriteOutput::Reply { command, result });
+    }
+
+    fn start_reload(&mut self, then_lead: Option<bool>, resync: bool) {
+        let (then_lead, resync) = match self.reload {
+            // A reload under way settles leadership (and resyncs) unless this one does.
+            Reload::Reading {
+                then_lead: t,
+                resync: r,
+                ..
+            } => (then_lead.or(t), resync || r),
+            Reload::Idle => (then_lead, resync),
+        };
+        let op = self.read(StoreRead::Outbox);
+        self.reload = Reload::Reading {
+            op,
+            then_lead,
+            resync,
+        };
+    }
+
+    /// Whether commands wait for a resync.
+    fn resyncing(&self) -> bool {
+        matches!(self.reload, Reload::Reading { resync: true, .. })
+    }
+
+    /// Takes in the stored outbox. On a resync memory becomes what storage holds. Otherwise the
+    /// leader adopts entries it does not know (other tabs appended them; its own may not be
+    /// committed yet), and a follower, which never pushes, takes storage as it is.
+    fn finish_reload(&mut self, result: Result<ReadResult, StoreError>) {
+        let Reload::Reading {
+            then_lead, resync, ..
+        } = self.reload
+        else {
+            return;
+        };
+        self.reload = Reload::Idle;
+        match result {
+            Ok(ReadResult::Outbox { entries, conflicts }) => {
+                if self.leader && !resync {
+                    self.outbox.adopt(entries);
+                } else {
+                    self.outbox.reload(entries);
+                }
+                self.conflicted = conflicts.into_iter().collect();
+            }
+            // Storage cannot be read: memory stays ahead until a later reload succeeds.
+            _ if resync => return self.start_reload(then_lead, true),
+            _ => {}
+        }
+        if let Some(lead) = then_lead {
+            self.leader = lead;
+            self.outbox.set_append_only(!lead);
+            if lead {
+                // A write of this tab made during the read above was dropped by it; its
+                // transaction precedes the next read, so that read finds it.
+                self.start_reload(None, false);
+            }
+        }
+        if resync {
+            if let Some((command, body, wall_ms, read)) = self.deferred.take() {
+                self.continue_command(command, body, wall_ms, read);
+            }
+            self.next_command();
+        }
+    }
+
+    fn on_read(&mut self, op: OpId, result: Result<ReadResult, StoreError>) {
+        if matches!(self.reload, Reload::Reading { op: o, .. } if o == op) {
+            self.finish_reload(result);
+        } else if matches!(self.running, Some(Running::Reading { op: o, .. }) if o == op) {
+            let Some(Running::Reading {
+                command,
+                body,
+                wall_ms,
+                ..
+            }) = self.running.take()
+            else {
+                return;
+            };
+            if self.resyncing() {
+                self.deferred = Some((command, body, wall_ms, result));
+            } else {
+                self.continue_command(command, body, wall_ms, result);
+            }
+        } else {
+            self.push_read(op, result);
+        }
+    }
+
+    fn on_written(&mut self, op: OpId, result: Result<(), StoreError>, now: Millis) {
+        if matches!(self.running, Some(Running::Writing { op: o, .. }) if o == op) {
+            let Some(Running::Writing { command, done, .. }) = self.running.take() else {
+                return;
+            };
+            self.command_written(command, done, result);
+        } else {
+            self.push_written(op, result, now);
+        }
+    }
+}
+
+fn closed() -> WriteError {
+    WriteError::Store(StoreError::Closed("the client was closed".into()))
+}
+
+/// `ms` since the Unix epoch as an ISO timestamp.
+fn iso_time(wall_ms: u64) -> String {
+    format_micros(i64::try_from(wall_ms).unwrap_or(i64::MAX / 1000) * 1000)
+}
+
+/// The row's scope (band) from its scope column.
+fn scope_of(schema: &Schema, table: &str, row: &Map<String, Value>) -> String {
+    schema
+        .table(table)
+        .ok()
+        .and_then(|spec| row.get(&spec.scope))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn is_deleted(row: &Map<String, Value>) -> bool {
+    row.get("deleted_at").is_some_and(|v| !v.is_null())
+}
+
+fn changed(
+    table: &str,
+    scope: String,
+    id: &str,
+    action: ChangeAction,
+    source: ChangeSource,
+) -> WriteEvent {
+    WriteEvent::Change(RowsChanged {
+        table: table.to_owned(),
+        scope,
+        ids: vec![id.to_owned()],
+        action,
+        source,
+    })
+}
+
+/// The error that parks a band's writes once the user is no longer a member.
+fn not_a_member(band: &str) -> PushError {
+    PushError {
+        status: 403,
+        code: Some("not_a_member".into()),
+        message: format!(
+            "no longer a member of band {band}: retry once re-added, or discard the write"
+        ),
+    }
+}

@@ -1,0 +1,370 @@
+//! What each command writes: the local row, the outbox entry, the events that follow.
+
+use super::*;
+use crate::outbox::WriteRefused;
+
+impl WriteEngine {
+    pub(super) fn plan_create(
+        &mut self,
+        table: String,
+        mut values: Map<String, Value>,
+        new_id: String,
+        wall_ms: u64,
+    ) -> Result<Planned, WriteError> {
+        let spec = self.schema.table(&table)?;
+        values.entry("id").or_insert(Value::String(new_id));
+        let wire = spec.to_wire_write(&values, true)?;
+        let id = wire["id"].as_str().unwrap_or_default().to_owned();
+        let mut row = wire.clone();
+        row.insert("version".into(), Value::from(0));
+        row.insert("deleted_at".into(), Value::Null);
+        let queued = Queued {
+            table,
+            id,
+            op: Op::Insert,
+            fields: wire,
+            base: None,
+            row,
+            wall_ms,
+        };
+        self.write_through(queued, 0)
+    }
+
+    pub(super) fn plan_update(
+        &mut self,
+        table: String,
+        id: String,
+        patch: Map<String, Value>,
+        read: ReadResult,
+        wall_ms: u64,
+    ) -> Result<Planned, WriteError> {
+        let wire_patch = self.schema.table(&table)?.to_wire_write(&patch, false)?;
+        let current = existing(&table, &id, read)?.0;
+        if is_deleted(&current) {
+            return Err(WriteError::Deleted);
+        }
+        let mut row = current.clone();
+        row.extend(wire_patch.clone());
+        let queued = Queued {
+            table,
+            id,
+            op: Op::Update,
+            fields: wire_patch,
+            base: Some(current),
+            row,
+            wall_ms,
+        };
+        self.write_through(queued, 0)
+    }
+
+    pub(super) fn plan_remove(
+        &mut self,
+        table: String,
+        id: String,
+        read: ReadResult,
+        wall_ms: u64,
+    ) -> Result<Planned, WriteError> {
+        let current = existing(&table, &id, read)?.0;
+        if is_deleted(&current) {
+            return Ok(Planned::Answer(WriteReply::Done));
+        }
+        let now = Value::String(iso_time(wall_ms));
+        let mut row = current.clone();
+        row.insert("deleted_at".into(), now.clone());
+        let queued = Queued {
+            table,
+            id,
+            op: Op::Delete,
+            fields: Map::from_iter([("deleted_at".to_owned(), now)]),
+            base: Some(current),
+            row,
+            wall_ms,
+        };
+        self.write_through(queued, 0)
+    }
+
+    /// What the row does not hold of the user's choice is pushed as an ordinary conditional
+    /// update (a row the server deleted comes back if the user keeps theirs); the conflict
+    /// record goes in the same batch.
+    pub(super) fn plan_resolve(
+        &mut self,
+        table: String,
+        id: String,
+        resolution: Resolution,
+        read: ReadResult,
+        wall_ms: u64,
+    ) -> Result<Planned, WriteError> {
+        let spec = self.schema.table(&table)?;
+        let editable: Vec<&str> = spec.fields.iter().map(|f| f.name.as_str()).collect();
+        let (current, record) = existing(&table, &id, read)?;
+        let record = record.ok_or(WriteError::NoConflict)?;
+        let patch = crate::merge::resolve(
+            &record.fields,
+            record.deleted_remotely,
+            &record.local,
+            &current,
+            &editable,
+            &resolution,
+        )
+        .map_err(|e| WriteError::NotInConflict(e.0))?;
+        let acknowledge = self.plan_acknowledge(table.clone(), id.clone());
+        if patch.is_empty() {
+            return Ok(acknowledge);
+        }
+        let mut row = current.clone();
+        row.extend(patch.clone());
+        let queued = Queued {
+            table,
+            id,
+            op: Op::Update,
+            fields: patch,
+            base: Some(current),
+            row,
+            wall_ms,
+        };
+        let Planned::Write(mut ops, mut done) = self.write_through(queued, 0)? else {
+            return Ok(acknowledge);
+        };
+        if let Planned::Write(more_ops, more) = acknowledge {
+            ops.extend(more_ops);
+            done.events.extend(more.events);
+        }
+        // A taken sequence number is retried without the acknowledgement: rare enough that the
+        // record stays (the user sees the conflict again) rather than complicating the retry.
+        done.retry = None;
+        Ok(Planned::Write(ops, done))
+    }
+
+    pub(super) fn plan_acknowledge(&mut self, table: String, id: String) -> Planned {
+        self.conflicted.remove(&conflict_key(&table, &id));
+        let status = self.status(&table, &id);
+        let ops = vec![StoreOp::RemoveConflict {
+            table: table.clone(),
+            id: id.clone(),
+        }];
+        let done = Done {
+            reply: WriteReply::Done,
+            events: vec![WriteEvent::Status { table, id, status }],
+            retry: None,
+            added: None,
+            removing: Vec::new(),
+        };
+        Planned::Write(ops, Box::new(done))
+    }
+
+    pub(super) fn plan_retry(&mut self, seq: u64) -> Planned {
+        let effects = self.outbox.retry(seq);
+        let (ops, events) = self.effects_to_batch(effects);
+        Planned::Write(ops, Box::new(done(WriteReply::Done, events)))
+    }
+
+    pub(super) fn plan_discard(&mut self, seq: u64) -> Planned {
+        let Some((entry, effects)) = self.outbox.discard(seq) else {
+            return Planned::Answer(WriteReply::Discarded(false));
+        };
+        let (mut ops, mut events) = self.effects_to_batch(effects);
+        let mut scope = String::new();
+        match (&entry.op, &entry.base) {
+            (Op::Insert, _) => ops.push(StoreOp::DeleteRow {
+                table: entry.table.clone(),
+                id: entry.row_id.clone(),
+            }),
+            (_, Some(base)) => {
+                scope = scope_of(&self.schema, &entry.table, base);
+                ops.push(StoreOp::PutRow {
+                    table: entry.table.clone(),
+                    row: base.clone(),
+                });
+            }
+            _ => {}
+        }
+        let action = ChangeAction::Update;
+        events.push(changed(
+            &entry.table,
+            scope,
+            &entry.row_id,
+            action,
+            ChangeSource::Local,
+        ));
+        Planned::Write(ops, Box::new(done(WriteReply::Discarded(true), events)))
+    }
+
+    /// The band's pending writes are parked, with their rows; its other rows go.
+    pub(super) fn plan_purge(&mut self, band: &str, read: ReadResult) -> Planned {
+        let schema = &self.schema;
+        let in_band = |entry: &Entry| {
+            let Ok(spec) = schema.table(&entry.table) else {
+                return false;
+            };
+            let scope_is_band = |row: Option<&Map<String, Value>>| {
+                row.and_then(|r| r.get(&spec.scope)).and_then(Value::as_str) == Some(band)
+            };
+            scope_is_band(Some(&entry.fields)) || scope_is_band(entry.base.as_ref())
+        };
+        let effects = self.outbox.fail_where(in_band, &not_a_member(band));
+        let kept: SortedSet<(String, String)> = self
+            .outbox
+            .entries()
+            .filter(|e| in_band(e))
+            .map(|e| (e.table.clone(), e.row_id.clone()))
+            .collect();
+        let (mut ops, events) = self.effects_to_batch(effects);
+        let ReadResult::BandRows(tables) = read else {
+            return Planned::Write(ops, Box::new(done(WriteReply::Purged(Vec::new()), events)));
+        };
+        let mut purged = Vec::new();
+        for (table, ids) in tables {
+            let ids: Vec<String> = ids
+                .into_iter()
+                .filter(|id| !kept.contains(&(table.clone(), id.clone())))
+                .collect();
+            ops.extend(ids.iter().map(|id| StoreOp::DeleteRow {
+                table: table.clone(),
+                id: id.clone(),
+            }));
+            if !ids.is_empty() {
+                purged.push((table, ids));
+            }
+        }
+        Planned::Write(ops, Box::new(done(WriteReply::Purged(purged), events)))
+    }
+
+    /// Queues a write and plans its commit with the local row in one batch. The new entry's
+    /// sequence number comes from the wall clock, salted per tab, above every number this tab
+    /// has seen; another tab's entry under the same number fails the batch (entries are added,
+    /// never put over another), and the write is queued again under a fresh salt.
+    pub(super) fn write_through(
+        &mut self,
+        queued: Queued,
+        attempt: u32,
+    ) -> Result<Planned, WriteError> {
+        self.outbox
+            .raise_seq_floor(queued.wall_ms * SEQ_SALTS + self.salt);
+        let effects = self
+            .outbox
+            .enqueue(
+                &queued.table,
+                &queued.id,
+                queued.op,
+                queued.fields.clone(),
+                queued.base.clone(),
+            )
+            .map_err(|WriteRefused::RowDeleted| WriteError::Deleted)?;
+        let added = effects.iter().find_map(|effect| match effect {
+            Effect::AddEntry(entry) => Some(entry.seq),
+            _ => None,
+        });
+        let withdrawn = queued.op == Op::Delete
+            && effects.iter().any(|e| matches!(e, Effect::RemoveEntry(_)))
+            && !effects
+                .iter()
+                .any(|e| matches!(e, Effect::AddEntry(_) | Effect::PutEntry(_)));
+        // A row created and deleted before the server saw it goes without a trace.
+        let mut ops = vec![if withdrawn {
+            StoreOp::DeleteRow {
+                table: queued.table.clone(),
+                id: queued.id.clone(),
+            }
+        } else {
+            StoreOp::PutRow {
+                table: queued.table.clone(),
+                row: queued.row.clone(),
+            }
+        }];
+        let (entry_ops, mut events) = self.effects_to_batch(effects);
+        ops.extend(entry_ops);
+        let action = match queued.op {
+            Op::Insert => ChangeAction::Insert,
+            Op::Update => ChangeAction::Update,
+            Op::Delete => ChangeAction::Delete,
+        };
+        let scope = scope_of(&self.schema, &queued.table, &queued.row);
+        events.push(changed(
+            &queued.table,
+            scope,
+            &queued.id,
+            action,
+            ChangeSource::Local,
+        ));
+        let done = Done {
+            reply: WriteReply::Row(queued.row.clone()),
+            events,
+            retry: Some((queued, attempt)),
+            added,
+            removing: Vec::new(),
+        };
+        Ok(Planned::Write(ops, Box::new(done)))
+    }
+
+    /// The storage changes and app events of outbox effects.
+    pub(super) fn effects_to_batch(
+        &mut self,
+        effects: Vec<Effect>,
+    ) -> (Vec<StoreOp>, Vec<WriteEvent>) {
+        let mut ops = Vec::new();
+        let mut events = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::AddEntry(entry) => ops.push(StoreOp::AddEntry(entry)),
+                Effect::PutEntry(entry) => ops.push(StoreOp::PutEntry(entry)),
+                Effect::RemoveEntry(seq) => ops.push(StoreOp::RemoveEntry(seq)),
+                Effect::StoreServerRow { table, row } | Effect::StoreMergedRow { table, row } => {
+                    let scope = scope_of(&self.schema, &table, &row);
+                    let id = row.get("id").and_then(Value::as_str).unwrap_or_default();
+                    let action = if is_deleted(&row) {
+                        ChangeAction::Delete
+                    } else {
+                        ChangeAction::Update
+                    };
+                    events.push(changed(&table, scope, id, action, ChangeSource::Server));
+                    ops.push(StoreOp::PutRow { table, row });
+                }
+                Effect::Conflict(record) => {
+                    self.conflicted
+                        .insert(conflict_key(&record.table, &record.row_id));
+                    ops.push(StoreOp::PutConflict(record.clone()));
+                    events.push(WriteEvent::Conflict(record));
+                }
+                Effect::Status {
+                    table,
+                    row_id,
+                    status,
+                } => events.push(WriteEvent::Status {
+                    table,
+                    id: row_id,
+                    status,
+                }),
+                Effect::NeedToken => events.push(WriteEvent::NeedToken),
+            }
+        }
+        (ops, events)
+    }
+}
+
+fn done(reply: WriteReply, events: Vec<WriteEvent>) -> Done {
+    Done {
+        reply,
+        events,
+        retry: None,
+        added: None,
+        removing: Vec::new(),
+    }
+}
+
+/// The stored row (and its conflict record) a command works on.
+fn existing(
+    table: &str,
+    id: &str,
+    read: ReadResult,
+) -> Result<(Map<String, Value>, Option<crate::outbox::ConflictRecord>), WriteError> {
+    match read {
+        ReadResult::Row {
+            row: Some(row),
+            conflict,
+        } => Ok((row, conflict)),
+        _ => Err(WriteError::NotFound {
+            table: table.to_owned(),
+            id: id.to_owned(),
+        }),
+    }
+}

@@ -1,0 +1,170 @@
+//! Faults the deterministic simulation found in the outbox, each pinned by the smallest
+//! sequence that shows it (the simulation's seed is in each test's comment).
+
+use rockon_sync_core::merge::ConflictPolicy;
+use rockon_sync_core::outbox::{Effect, HttpResult, Op, Outbox, RowStatus};
+use rockon_sync_core::schema::Schema;
+use rockon_sync_core::Millis;
+use serde_json::{json, Map, Value};
+
+fn object(value: Value) -> Map<String, Value> {
+    value.as_object().unwrap().clone()
+}
+
+fn answered(rows: Value) -> HttpResult {
+    HttpResult::Response {
+        status: 200,
+        body: rows.to_string(),
+    }
+}
+
+fn song(version: i64, title: &str, notes: Value) -> Map<String, Value> {
+    object(
+        json!({"id": "s1", "band_id": "b1", "title": title, "notes": notes,
+                  "version": version, "deleted_at": null}),
+    )
+}
+
+fn bodies(outbox: &mut Outbox, now: u64) -> Option<(u64, String)> {
+    let (seq, request) = outbox.next_request(Millis(now))?;
+    Some((seq, request.body.unwrap_or_default()))
+}
+
+/// Seed 13: an edit made while an earlier edit of the row was in flight was merged into that
+/// earlier edit's conflict resolution and then sent again by its own entry.
+#[test]
+fn a_merge_pushes_only_its_own_entrys_fields() {
+    let schema = Schema::rockon();
+    let songs = schema.table("songs").unwrap();
+    let mut outbox = Outbox::new(Vec::new(), ConflictPolicy::ServerWins, 1);
+    let base = song(1, "A", Value::Null);
+    let title = object(json!({"title": "mine"}));
+    outbox
+        .enqueue("songs", "s1", Op::Update, title, Some(base.clone()))
+        .unwrap();
+    let (first, _) = bodies(&mut outbox, 0).unwrap();
+    // A second edit while the first is in flight: a new entry.
+    let notes = object(json!({"notes": "later"}));
+    outbox
+        .enqueue("songs", "s1", Op::Update, notes, Some(base))
+        .unwrap();
+    let (_, follow_up) = outbox.complete(Millis(1), first, answered(json!([])), songs);
+    assert!(follow_up.is_some());
+    let theirs = song(2, "theirs", Value::Null);
+    let (effects, _) = outbox.complete(Millis(2), first, answered(json!([theirs])), songs);
+    assert!(effects.iter().any(|e| matches!(e, Effect::Conflict(_))));
+    // The shown row keeps the later edit on top of the merge.
+    let shown = effects.iter().rev().find_map(|e| match e {
+        Effect::StoreMergedRow { row, .. } | Effect::StoreServerRow { row, .. } => Some(row),
+        _ => None,
+    });
+    assert_eq!(shown.unwrap()["notes"], "later");
+    // The later entry alone carries its field, once.
+    let (_, body) = bodies(&mut outbox, 10).unwrap();
+    assert_eq!(body, r#"{"notes":"later"}"#);
+}
+
+/// Seed 822: a tab pushed a later edit of a row before the leader that took over pushed the
+/// earlier one; settling the earlier one moved the later (sent) edit onto the new version, and
+/// its retry applied it a second time.
+#[test]
+fn settling_an_entry_leaves_a_sent_later_entry_on_its_own_base() {
+    let schema = Schema::rockon();
+    let songs = schema.table("songs").unwrap();
+    let mut outbox = Outbox::new(Vec::new(), ConflictPolicy::ServerWins, 1);
+    let base = song(1, "A", Value::Null);
+    let sent_later = rockon_sync_core::outbox::Entry {
+        seq: 20,
+        table: "songs".into(),
+        row_id: "s1".into(),
+        op: Op::Update,
+        fields: object(json!({"title": "theirs"})),
+        base: Some(base.clone()),
+        attempts: 1,
+        failed: None,
+        last_error: None,
+    };
+    let earlier = rockon_sync_core::outbox::Entry {
+        seq: 10,
+        fields: object(json!({"title": "mine"})),
+        attempts: 0,
+        ..sent_later.clone()
+    };
+    outbox.adopt(vec![earlier, sent_later]);
+    let (seq, _) = outbox.next_request(Millis(0)).unwrap();
+    assert_eq!(seq, 10);
+    // The later entry committed first (version 2); the earlier one meets it and settles.
+    let (_, follow_up) = outbox.complete(Millis(1), seq, answered(json!([])), songs);
+    assert!(follow_up.is_some());
+    let server = song(2, "theirs", Value::Null);
+    outbox.complete(Millis(2), seq, answered(json!([server])), songs);
+    let (_, request) = outbox.next_request(Millis(10)).unwrap();
+    assert!(
+        request.path.ends_with("version=eq.1"),
+        "the sent entry is retried exactly as sent: {}",
+        request.path
+    );
+}
+
+/// Seed 2291: an edit of a row whose creation another tab had not handed over yet found no
+/// row and was taken for a remote delete; then the creation's entry sat behind it.
+#[test]
+fn an_edit_of_a_row_not_created_yet_waits_for_the_creation() {
+    let schema = Schema::rockon();
+    let songs = schema.table("songs").unwrap();
+    let mut outbox = Outbox::new(Vec::new(), ConflictPolicy::ServerWins, 1);
+    let created = song(0, "A", Value::Null);
+    let edit = object(json!({"notes": "n"}));
+    outbox
+        .enqueue("songs", "s1", Op::Update, edit, Some(created.clone()))
+        .unwrap();
+    let (seq, _) = outbox.next_request(Millis(0)).unwrap();
+    outbox.complete(Millis(1), seq, answered(json!([])), songs);
+    let (effects, _) = outbox.complete(Millis(2), seq, answered(json!([])), songs);
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Conflict(_))),
+        "not a remote delete: {effects:?}"
+    );
+    assert_eq!(outbox.status("songs", "s1"), RowStatus::Pending);
+    // The creation arrives (from another tab) with a later number: it goes first.
+    let mut insert = created;
+    insert.remove("version");
+    insert.remove("deleted_at");
+    let entry = rockon_sync_core::outbox::Entry {
+        seq: seq + 100,
+        table: "songs".into(),
+        row_id: "s1".into(),
+        op: Op::Insert,
+        fields: insert,
+        base: None,
+        attempts: 0,
+        failed: None,
+        last_error: None,
+    };
+    outbox.adopt(vec![entry]);
+    let (next, request) = outbox.next_request(Millis(600_000)).unwrap();
+    assert_eq!((next, request.method), (seq + 100, "POST"));
+}
+
+/// Seed 683: a leader re-adopted an entry it had just removed (a create withdrawn by a delete)
+/// from a read of the stored outbox taken before the removal was stored.
+#[test]
+fn a_removed_entry_is_not_adopted_back_from_an_older_read() {
+    let mut outbox = Outbox::new(Vec::new(), ConflictPolicy::ServerWins, 1);
+    let created = object(json!({"id": "s1", "band_id": "b1", "title": "A"}));
+    outbox
+        .enqueue("songs", "s1", Op::Insert, created, None)
+        .unwrap();
+    let stale_read: Vec<_> = outbox.entries().cloned().collect();
+    let deleted_at = object(json!({"deleted_at": "2026-12-01T00:00:00Z"}));
+    outbox
+        .enqueue("songs", "s1", Op::Delete, deleted_at, None)
+        .unwrap();
+    assert_eq!(outbox.entries().count(), 0, "create and delete cancel out");
+    assert_eq!(outbox.adopt(stale_read.clone()), 0);
+    outbox.reload(stale_read);
+    assert_eq!(outbox.entries().count(), 0);
+    // Once storage shows the removal, the number is forgotten.
+    outbox.reload(Vec::new());
+    assert_eq!(outbox.entries().count(), 0);
+}
