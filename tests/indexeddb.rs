@@ -64,9 +64,10 @@ async fn rows_written_in_one_transaction_read_back_by_index() {
 /// under that sequence number must fail, not replace the first (a lost write).
 #[wasm_bindgen_test]
 async fn a_new_outbox_entry_never_replaces_another_tabs() {
-    use rockon_sync::io::store::{Store, StoreError, Write};
+    use rockon_sync::io::store::{Store, StoreError};
     use rockon_sync_core::outbox::{Entry, Op};
     use rockon_sync_core::schema::Schema;
+    use rockon_sync_core::sync::StoreOp;
 
     let name = format!("rockon-sync-test-{}", js_sys::Math::random());
     let store = Store::open(&name, Schema::rockon()).await.unwrap();
@@ -85,19 +86,38 @@ async fn a_new_outbox_entry_never_replaces_another_tabs() {
         last_error: None,
     };
     store
-        .write(&[Write::NewEntry(entry("first tab"))])
+        .execute(&[StoreOp::AddEntry(entry("first tab"))])
         .await
         .unwrap();
-    let taken = store.write(&[Write::NewEntry(entry("second tab"))]).await;
+    let taken = store
+        .execute(&[StoreOp::AddEntry(entry("second tab"))])
+        .await;
     assert!(matches!(taken, Err(StoreError::KeyTaken(_))), "{taken:?}");
     let stored = store.outbox().await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].fields["title"], "first tab");
     // A put (an update of an entry this tab owns) still replaces, as it must.
     store
-        .write(&[Write::Entry(entry("updated"))])
+        .execute(&[StoreOp::PutEntry(entry("updated"))])
         .await
         .unwrap();
     assert_eq!(store.outbox().await.unwrap()[0].fields["title"], "updated");
     store.close();
+}
+
+/// The store contract the sync engine relies on, the same suite the in-memory store passes
+/// natively (`rockon_sync_core::sync::conformance`).
+#[wasm_bindgen_test]
+async fn indexeddb_keeps_the_store_contract() {
+    use rockon_sync::io::store::Store;
+    use rockon_sync::io::sync_store::SyncStore;
+    use rockon_sync_core::schema::Schema;
+    use rockon_sync_core::sync::conformance;
+
+    let name = format!("rockon-sync-test-{}", js_sys::Math::random());
+    let store = Store::open(&name, Schema::rockon()).await.unwrap();
+    let result = conformance::run(&mut SyncStore(store.clone())).await;
+    store.close();
+    Store::delete(&name).await.unwrap();
+    result.unwrap();
 }

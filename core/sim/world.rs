@@ -333,7 +333,13 @@ impl World {
         let generation = self.tabs[tab].generation;
         match output {
             WriteOutput::Read { op, read } => {
-                let result = Ok(self.devices[device].store.read(&read));
+                let result = if self.chance(1) {
+                    self.faults += 1;
+                    self.note(format!("tab {tab}: storage cannot read ({})", op.0));
+                    Err(StoreError::Closed("simulated".into()))
+                } else {
+                    Ok(self.devices[device].store.read(&read))
+                };
                 self.store_result(tab, WriteInput::Read { op, result });
             }
             WriteOutput::Write { op, ops } => {

@@ -13,7 +13,7 @@ use crate::io::http::Endpoint;
 use crate::io::page_events::{PageEvent, PageEvents};
 use crate::io::reader::{Fallback, ReadEvent, Reader};
 use crate::io::store::{from_js, to_js, Store, StoreError};
-use crate::io::writer::{RowsChanged, WriteError, WriteEvent, Writer};
+use crate::io::writer::{ChangeAction, ChangeSource, RowsChanged, WriteError, WriteEvent, Writer};
 use js_sys::{Array, Promise, Reflect};
 use rockon_sync_core::backoff::BackoffPolicy;
 use rockon_sync_core::outbox::{ConflictRecord, RowStatus};
@@ -120,8 +120,8 @@ fn purge(writer: Writer, listeners: Listeners, schema: Schema, band: String) {
                         table,
                         scope: band.clone(),
                         ids,
-                        action: "delete",
-                        source: "purge",
+                        action: ChangeAction::Delete,
+                        source: ChangeSource::Purge,
                     };
                     listeners.emit(&rows_changed_to_js(&change, &schema));
                 }
@@ -222,11 +222,11 @@ impl SyncClient {
             backoff,
             Box::new(move |event| {
                 if let WriteEvent::Change(rows) = &event {
-                    if rows.source == "local" && !write_tabs.is_leader() {
+                    if rows.source == ChangeSource::Local && !write_tabs.is_leader() {
                         // The leading tab pushes what this one appended.
                         write_tabs.post("outbox", &[]);
                     }
-                    if rows.source == "local" {
+                    if rows.source == ChangeSource::Local {
                         // Whoever edits a row has seen it.
                         for id in &rows.ids {
                             write_activity.mark_read(&rows.table, id);
@@ -406,7 +406,7 @@ impl SyncClient {
         if self.inner.tabs.relay("reconnect", &[]) {
             return;
         }
-        self.inner.writer.set_online();
+        self.inner.writer.set_online(true);
         self.inner.reader.retry();
     }
 
@@ -567,7 +567,7 @@ impl SyncClient {
                 .writer
                 .acknowledge(&table, &id)
                 .await
-                .map_err(store_error)?;
+                .map_err(write_error)?;
             inner.tabs.post("outbox", &[]);
             Ok(JsValue::UNDEFINED)
         })
@@ -640,7 +640,7 @@ impl SyncClient {
             if inner.tabs.relay("retry", &[("seq", seq.into())]) {
                 return Ok(JsValue::UNDEFINED);
             }
-            inner.writer.retry(seq as u64).await.map_err(store_error)?;
+            inner.writer.retry(seq as u64).await.map_err(write_error)?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -659,7 +659,7 @@ impl SyncClient {
                 .writer
                 .discard(seq as u64)
                 .await
-                .map_err(store_error)?;
+                .map_err(write_error)?;
             Ok(done.into())
         })
     }
@@ -757,9 +757,9 @@ impl SyncClient {
     #[wasm_bindgen(js_name = setOnline)]
     pub fn set_online(&self, online: bool) {
         if online {
-            self.inner.writer.set_online();
+            self.inner.writer.set_online(true);
         } else {
-            self.inner.writer.set_offline();
+            self.inner.writer.set_online(false);
         }
         self.inner.reader.input(if online {
             Input::Online

@@ -6,7 +6,7 @@ use super::error::SyncError;
 use super::events::{object, rows_changed_to_js};
 use crate::io::http;
 use crate::io::store::{to_js, CONFLICTS, OUTBOX, READ_MARKS};
-use crate::io::writer::RowsChanged;
+use crate::io::writer::{ChangeAction, ChangeSource, RowsChanged};
 use js_sys::{Array, Promise};
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::sorted::SortedSet;
@@ -87,7 +87,7 @@ impl SyncClient {
         if self.inner.tabs.relay("forceSync", &[]) {
             return;
         }
-        self.inner.writer.set_online();
+        self.inner.writer.set_online(true);
         for band in self.inner.reader.info().bands {
             self.inner.reader.pull(&band);
         }
@@ -117,8 +117,8 @@ impl SyncClient {
                     table,
                     scope,
                     ids,
-                    action: "delete",
-                    source: "purge",
+                    action: ChangeAction::Delete,
+                    source: ChangeSource::Purge,
                 };
                 inner.listeners.emit(&rows_changed_to_js(&change, &schema));
             }

@@ -164,8 +164,8 @@ pub fn rows_changed_to_js(rows: &RowsChanged, schema: &Schema) -> JsValue {
             .map(|spec| spec.alias.as_str()),
         band_id: &rows.scope,
         ids: &rows.ids,
-        action: rows.action,
-        source: rows.source,
+        action: rows.action.as_str(),
+        source: rows.source.as_str(),
     })
 }
 

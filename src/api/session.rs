@@ -32,8 +32,12 @@ impl SyncClient {
         let inner = self.inner.clone();
         future_to_promise(async move {
             // Another tab may have appended since this tab last looked.
-            inner.writer.reload().await;
-            let pending = inner.writer.entries().len();
+            let pending = inner
+                .writer
+                .stored_entries()
+                .await
+                .map_err(store_error)?
+                .len();
             if pending > 0 && !drop_pending {
                 return Err(SyncError::new(
                     "pending_writes",

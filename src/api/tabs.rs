@@ -187,7 +187,7 @@ pub(super) fn local_info(inner: &Inner) -> ConnectionInfo {
 fn take_lead(inner: Rc<Inner>) {
     inner.tabs.leader.set(true);
     wasm_bindgen_futures::spawn_local(async move {
-        inner.writer.set_leader(true).await;
+        inner.writer.set_leader(true);
         let client = SyncClient {
             inner: inner.clone(),
         };
@@ -297,7 +297,6 @@ fn reload_outbox(inner: &Rc<Inner>) {
         loop {
             inner.tabs.reload_again.set(false);
             inner.writer.reload().await;
-            inner.writer.kick();
             if !inner.tabs.reload_again.get() {
                 break;
             }

@@ -208,6 +208,8 @@ export interface FieldConflict { field: string; base: unknown; local: unknown; r
 export interface ConflictRecord {
   key: string; table: string; rowId: string; local: Record<string, unknown>;
   remote: Record<string, unknown> | null; fields: FieldConflict[]; deletedRemotely: boolean;
+  /** Outbox position of the write that met the conflict (a later write's value wins a field). */
+  seq: number;
 }
 
 export interface ConnectionInfo {

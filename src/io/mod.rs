@@ -12,6 +12,7 @@ pub mod rows;
 pub mod socket;
 pub mod storage;
 pub mod store;
+pub mod sync_store;
 pub mod tabs;
 pub mod version_watch;
 pub mod writer;

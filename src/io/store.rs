@@ -6,10 +6,11 @@
 use super::version_watch::VersionWatch;
 use gloo_timers::future::TimeoutFuture;
 use rexie::{Index, KeyRange, ObjectStore, Rexie, TransactionMode, TransactionResult};
-use rockon_sync_core::outbox::{ConflictRecord, Entry};
+use rockon_sync_core::outbox::Entry;
 use rockon_sync_core::schema::{snake_to_camel, to_app, Schema};
+use rockon_sync_core::sync::{conflict_key, StoreOp};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
@@ -613,9 +614,10 @@ impl Store {
         Ok(values)
     }
 
-    /// Applies a batch of writes atomically: all or nothing, resolved once committed.
-    pub async fn write(&self, writes: &[Write]) -> Result<(), StoreError> {
-        let mut stores: Vec<&str> = writes.iter().map(Write::store).collect();
+    /// Executes a batch of the sync engine's storage changes atomically: all or nothing,
+    /// resolved once committed.
+    pub async fn execute(&self, ops: &[StoreOp]) -> Result<(), StoreError> {
+        let mut stores: Vec<&str> = ops.iter().map(store_of).collect();
         stores.sort_unstable();
         stores.dedup();
         if stores.is_empty() {
@@ -623,32 +625,33 @@ impl Store {
         }
         let db = self.db()?;
         let tx = db.transaction(&stores, TransactionMode::ReadWrite)?;
-        for write in writes {
-            let store = tx.store(write.store())?;
-            match write {
-                Write::Row { row, .. } => {
+        for op in ops {
+            let store = tx.store(store_of(op))?;
+            match op {
+                StoreOp::PutRow { row, .. } => {
                     store.put(&to_js(&Value::Object(to_app(row))), None).await?;
                 }
-                Write::AppRow { row, .. } => {
-                    store.put(row, None).await?;
-                }
-                Write::DeleteRow { id, .. } => store.delete(id.as_str().into()).await?,
-                Write::Entry(entry) => {
+                StoreOp::DeleteRow { id, .. } => store.delete(id.as_str().into()).await?,
+                StoreOp::PutEntry(entry) => {
                     store.put(&to_js(entry), None).await?;
                 }
-                Write::NewEntry(entry) => {
+                StoreOp::AddEntry(entry) => {
                     store.add(&to_js(entry), None).await?;
                 }
-                Write::RemoveEntry(seq) => store.delete(JsValue::from_f64(*seq as f64)).await?,
-                Write::Conflict(record) => {
+                StoreOp::RemoveEntry(seq) => store.delete(JsValue::from_f64(*seq as f64)).await?,
+                StoreOp::PutConflict(record) => {
                     let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
                     if let Value::Object(map) = &mut value {
-                        let key = format!("{}:{}", record.table, record.row_id);
+                        let key = conflict_key(&record.table, &record.row_id);
                         map.insert("key".into(), Value::String(key));
                     }
                     store.put(&to_js(&value), None).await?;
                 }
-                Write::RemoveConflict(key) => store.delete(key.as_str().into()).await?,
+                StoreOp::RemoveConflict { table, id } => {
+                    store
+                        .delete(conflict_key(table, id).as_str().into())
+                        .await?
+                }
             }
         }
         finish(tx).await?;
@@ -656,49 +659,11 @@ impl Store {
     }
 }
 
-/// One write of a batch.
-pub enum Write {
-    /// Put a row given in wire columns (converted to the app's shape).
-    Row {
-        /// Wire table name.
-        table: String,
-        /// The row.
-        row: Map<String, Value>,
-    },
-    /// Put a row already in the app's shape.
-    AppRow {
-        /// Wire table name.
-        table: String,
-        /// The row.
-        row: JsValue,
-    },
-    /// Delete a row (an insert that was discarded).
-    DeleteRow {
-        /// Wire table name.
-        table: String,
-        /// The row id.
-        id: String,
-    },
-    /// Put an outbox entry.
-    Entry(Entry),
-    /// Add a new outbox entry; fails (`KeyTaken`) if its sequence number is in use.
-    NewEntry(Entry),
-    /// Remove an outbox entry.
-    RemoveEntry(u64),
-    /// Put a conflict record.
-    Conflict(ConflictRecord),
-    /// Remove a conflict record (`table:id`).
-    RemoveConflict(String),
-}
-
-impl Write {
-    fn store(&self) -> &str {
-        match self {
-            Write::Row { table, .. }
-            | Write::AppRow { table, .. }
-            | Write::DeleteRow { table, .. } => table,
-            Write::Entry(_) | Write::NewEntry(_) | Write::RemoveEntry(_) => OUTBOX,
-            Write::Conflict(_) | Write::RemoveConflict(_) => CONFLICTS,
-        }
+/// The object store a change goes to.
+fn store_of(op: &StoreOp) -> &str {
+    match op {
+        StoreOp::PutRow { table, .. } | StoreOp::DeleteRow { table, .. } => table,
+        StoreOp::AddEntry(_) | StoreOp::PutEntry(_) | StoreOp::RemoveEntry(_) => OUTBOX,
+        StoreOp::PutConflict(_) | StoreOp::RemoveConflict { .. } => CONFLICTS,
     }
 }

@@ -148,32 +148,42 @@ pub struct ConflictRecord {
     pub fields: Vec<FieldConflict>,
     /// The server deleted the row while it was edited locally.
     pub deleted_remotely: bool,
+    /// The outbox position of the edit whose push met the conflict: of two conflicts on one
+    /// field, the later edit's is the user's current value.
+    #[serde(default)]
+    pub seq: u64,
 }
 
 impl ConflictRecord {
-    /// Takes in the row's earlier record, which the user has not settled: its conflicts stay,
-    /// with the user's values, so a second conflict on a row never replaces what the first one
-    /// kept, except on fields the user has edited since (`edited_since`): their newer value is
-    /// the one that counts.
-    pub fn absorb(&mut self, earlier: ConflictRecord, edited_since: &[String]) {
+    /// Takes in the row's earlier record, which the user has not settled, so a second conflict
+    /// on a row never replaces what the first one kept. On a field both are about, or one the
+    /// user edited again (`edited`: the fields this record's edit wrote), the later edit's
+    /// value counts: tabs hand their edits to the leader late, so the record met second may
+    /// hold the older edit.
+    pub fn absorb(&mut self, earlier: ConflictRecord, edited: &[String]) {
+        let this_is_later = self.seq >= earlier.seq;
         for conflict in earlier.fields {
-            let overtaken = edited_since.contains(&conflict.field);
-            if overtaken || self.fields.iter().any(|f| f.field == conflict.field) {
+            let here = self.fields.iter().position(|f| f.field == conflict.field);
+            if this_is_later && (here.is_some() || edited.contains(&conflict.field)) {
                 continue;
             }
             self.local
                 .insert(conflict.field.clone(), conflict.local.clone());
-            self.fields.push(conflict);
+            match here {
+                Some(index) => self.fields[index] = conflict,
+                None => self.fields.push(conflict),
+            }
         }
-        if earlier.deleted_remotely && !self.deleted_remotely {
+        if earlier.deleted_remotely && (!self.deleted_remotely || !this_is_later) {
             // The earlier record kept a whole row the server deleted: keep its values.
             for (field, value) in earlier.local {
-                if !edited_since.contains(&field) {
+                if !(this_is_later && edited.contains(&field)) {
                     self.local.insert(field, value);
                 }
             }
             self.deleted_remotely = true;
         }
+        self.seq = self.seq.max(earlier.seq);
     }
 
     /// A record as stored (the JSON its `Serialize` writes); `None` if it is not one.
@@ -201,6 +211,7 @@ impl ConflictRecord {
                 .map(field)
                 .collect::<Option<_>>()?,
             deleted_remotely: stored.get("deletedRemotely")?.as_bool()?,
+            seq: stored.get("seq").and_then(Value::as_u64).unwrap_or(0),
         })
     }
 }
@@ -365,6 +376,23 @@ impl Outbox {
             .next_seq
             .max(fresh.keys().next_back().map_or(1, |s| s + 1));
         self.entries = fresh;
+    }
+
+    /// Puts entries back as they were (`None`: not held) before a change storage refused:
+    /// memory must not run ahead of storage.
+    pub fn undo(&mut self, snapshot: Vec<(u64, Option<Entry>)>) {
+        for (seq, prior) in snapshot {
+            self.retry_at.remove(&seq);
+            match prior {
+                Some(entry) => {
+                    self.removed.remove(&seq);
+                    self.entries.insert(seq, entry);
+                }
+                None => {
+                    self.entries.remove(&seq);
+                }
+            }
+        }
     }
 
     /// Storage did not take the removal of these entries (the batch failed): a reload brings

@@ -63,6 +63,7 @@ fn conflict(row_id: &str) -> ConflictRecord {
             kept: json!("theirs"),
         }],
         deleted_remotely: false,
+        seq: 7,
     }
 }
 

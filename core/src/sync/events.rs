@@ -6,7 +6,7 @@ use crate::schema::SchemaError;
 use std::fmt;
 
 /// What happened to rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ChangeAction {
     /// Created.
     Insert,
@@ -41,6 +41,8 @@ pub enum ChangeSource {
     Remote,
     /// Rows a catch-up pull found.
     Pull,
+    /// Rows of a band the user left, removed locally.
+    Purge,
 }
 
 impl ChangeSource {
@@ -51,6 +53,7 @@ impl ChangeSource {
             ChangeSource::Server => "server",
             ChangeSource::Remote => "remote",
             ChangeSource::Pull => "pull",
+            ChangeSource::Purge => "purge",
         }
     }
 }

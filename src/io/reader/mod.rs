@@ -6,7 +6,7 @@ use super::http::{self, Endpoint};
 use super::presence::{band_of, Member, PresenceTracker};
 use super::realtime_driver::RealtimeDriver;
 use super::store::{self, to_js, Store, StoreError};
-use super::writer::RowsChanged;
+use super::writer::{ChangeAction, ChangeSource, RowsChanged};
 use super::IdSet;
 use js_sys::{Array, Reflect};
 use rockon_sync_core::catchup::{Cursor, PullPlan, PullProgress};
@@ -561,7 +561,7 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
     // Per table, the rows' JSON texts as one array: one JSON.parse for the batch.
     let mut rows: SortedMap<String, String> = SortedMap::new();
     let mut deletions = Vec::new();
-    let mut touched: SortedMap<(String, String, &'static str), Vec<String>> = SortedMap::new();
+    let mut touched: SortedMap<(String, String, ChangeAction), Vec<String>> = SortedMap::new();
     let mut observed = Vec::new();
     for change in changes {
         let Ok(spec) = schema.table(&change.table) else {
@@ -599,7 +599,10 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
             (ChangeKind::Delete, _) | (_, None) => {
                 deletions.push((change.table.clone(), id.clone()));
                 touched
-                    .get_or_insert_with((change.table.clone(), scope, "delete"), Vec::new)
+                    .get_or_insert_with(
+                        (change.table.clone(), scope, ChangeAction::Delete),
+                        Vec::new,
+                    )
                     .push(id);
             }
             (_, Some(record)) => {
@@ -609,7 +612,10 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
                 }
                 batch.push_str(record.json());
                 touched
-                    .get_or_insert_with((change.table.clone(), scope, "upsert"), Vec::new)
+                    .get_or_insert_with(
+                        (change.table.clone(), scope, ChangeAction::Upsert),
+                        Vec::new,
+                    )
                     .push(id);
             }
         }
@@ -636,7 +642,7 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
             }
             for ((table, scope, action), mut ids) in touched {
                 // The echo of this client's own write changes nothing: no event for it.
-                if action == "upsert" {
+                if action == ChangeAction::Upsert {
                     ids.retain(|id| written.contains(id));
                 }
                 if ids.is_empty() {
@@ -647,7 +653,7 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
                     scope,
                     ids,
                     action,
-                    source: "remote",
+                    source: ChangeSource::Remote,
                 }));
             }
         }

@@ -200,8 +200,8 @@ async fn pull_table(
                     table: table.name.clone(),
                     scope: band.to_owned(),
                     ids: written,
-                    action: "upsert",
-                    source: "pull",
+                    action: ChangeAction::Upsert,
+                    source: ChangeSource::Pull,
                 }))
             }
             Ok(_) => {}

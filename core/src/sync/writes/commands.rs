@@ -110,6 +110,7 @@ impl WriteEngine {
         match planned {
             Ok(Planned::Write(ops, mut done)) => {
                 done.removing = push::removed_entries(&ops);
+                self.adding = done.added;
                 let op = self.write(ops);
                 self.running = Some(Running::Writing {
                     op,
@@ -130,8 +131,14 @@ impl WriteEngine {
         done: Done,
         result: Result<(), StoreError>,
     ) {
+        self.adding = None;
+        let reput = std::mem::take(&mut self.reput);
         match result {
             Ok(()) => {
+                let changed = done.added.and_then(|seq| self.outbox.entry(seq).cloned());
+                if let Some(entry) = changed.filter(|_| reput) {
+                    self.write(vec![StoreOp::PutEntry(entry)]);
+                }
                 for event in done.events {
                     self.emit(event);
                 }
@@ -145,19 +152,22 @@ impl WriteEngine {
             {
                 // Another tab took the sequence number in the same millisecond: nothing was
                 // written; queue the write again under a fresh salt.
+                self.outbox.undo(done.undo);
                 let (queued, attempt) = done.retry.expect("checked above");
-                if let Some(seq) = done.added {
-                    self.outbox.forget_unstored(seq);
-                }
                 self.salt = self.rng.up_to(SEQ_SALTS - 1);
                 let planned = self.write_through(queued, attempt + 1);
                 return self.carry_out(command, planned);
             }
             Err(error) => {
-                // The outbox in memory is ahead of storage: take back what was committed,
-                // keeping its conflict policy, backoff and follower mode.
-                self.outbox.unforget(&done.removing);
-                self.start_reload(None, true);
+                if done.undo.is_empty() {
+                    // The outbox in memory is ahead of storage: take back what was committed,
+                    // keeping its conflict policy, backoff and follower mode.
+                    self.outbox.unforget(&done.removing);
+                    self.start_reload(None, true);
+                } else {
+                    // Exactly what this write changed goes back.
+                    self.outbox.undo(done.undo);
+                }
                 self.emit(WriteEvent::Error {
                     code: error.code(),
                     message: error.to_string(),

@@ -10,7 +10,9 @@ use super::store::{conflict_key, ReadResult, StoreError, StoreOp, StoreRead};
 use crate::backoff::BackoffPolicy;
 use crate::catchup::format_micros;
 use crate::merge::{ConflictPolicy, Resolution};
-use crate::outbox::{Effect, Entry, HttpRequest, HttpResult, Op, Outbox, PushError, RowStatus};
+use crate::outbox::{
+    ConflictRecord, Effect, Entry, HttpRequest, HttpResult, Op, Outbox, PushError, RowStatus,
+};
 use crate::rng::SplitMix64;
 use crate::schema::Schema;
 use crate::sorted::SortedSet;
@@ -196,6 +198,10 @@ const KEY_TAKEN_RETRIES: u32 = 8;
 /// The leader reads the stored outbox this often: a tab that wrote an entry and closed before
 /// it could tell the leader (or whose message was lost) is found within this bound.
 pub const OUTBOX_RESCAN_MS: u64 = 10_000;
+/// Stands for "no read out" in a reload waiting to read again (operation ids start at 1).
+const NO_READ: OpId = OpId(0);
+/// A resync whose read of storage failed tries again after this long.
+const RESYNC_RETRY_MS: u64 = 1_000;
 
 /// The head command's progress. Commands run one at a time: each reads what it needs and
 /// writes one batch, so a read of the next one sees the write of the previous one.
@@ -225,6 +231,8 @@ struct Done {
     added: Option<u64>,
     /// The outbox entries the batch removes.
     removing: Vec<u64>,
+    /// The entries the batch changes as they were before, to put back if it is refused.
+    undo: Vec<(u64, Option<Entry>)>,
 }
 
 /// What a command does once it has what it reads.
@@ -285,6 +293,12 @@ pub struct WriteEngine {
     deferred: Option<Deferred>,
     /// When the leader next reads the stored outbox.
     rescan_at: Option<Millis>,
+    /// When a resync whose read failed tries again.
+    resync_at: Option<Millis>,
+    /// The entry a command's batch is adding, until storage answers.
+    adding: Option<u64>,
+    /// A push changed that entry meanwhile: put it again once it is stored.
+    reput: bool,
     last_confirmed: Option<Millis>,
     outputs: VecDeque<WriteOutput>,
 }
@@ -325,6 +339,9 @@ impl WriteEngine {
             reload: Reload::Idle,
             deferred: None,
             rescan_at: None,
+            resync_at: None,
+            adding: None,
+            reput: false,
             last_confirmed: None,
             outputs: VecDeque::new(),
         }
@@ -341,7 +358,7 @@ impl WriteEngine {
                 self.commands.push_back((id, command, wall_ms));
                 self.next_command();
             }
-            WriteInput::Read { op, result } => self.on_read(op, result),
+            WriteInput::Read { op, result } => self.on_read(op, result, now),
             WriteInput::Written { op, result } => self.on_written(op, result, now),
             WriteInput::Http { op, result } => self.on_http(op, result, now),
             WriteInput::Online(online) => {
@@ -360,6 +377,8 @@ impl WriteEngine {
             WriteInput::TokenRefreshed => self.outbox.resume(),
             WriteInput::Stop => {
                 self.stopped = true;
+                self.reload = Reload::Idle;
+                self.resync_at = None;
                 for (command, _, _) in std::mem::take(&mut self.commands) {
                     self.reply(command, Err(closed()));
                 }
@@ -370,6 +389,17 @@ impl WriteEngine {
 
     /// Takes the time: a retry, or the leader's rescan of the stored outbox, may be due.
     pub fn handle_timeout(&mut self, now: Millis) {
+        if self.resync_at.is_some_and(|at| at <= now) && !self.stopped {
+            self.resync_at = None;
+            let (then_lead, resync) = match self.reload {
+                Reload::Reading {
+                    then_lead, resync, ..
+                } => (then_lead, resync),
+                Reload::Idle => (None, false),
+            };
+            self.reload = Reload::Idle;
+            self.start_reload(then_lead, resync);
+        }
         if self.rescan_at.is_some_and(|at| at <= now) && !self.stopped {
             self.rescan_at = Some(now + OUTBOX_RESCAN_MS);
             if self.reload == Reload::Idle {
@@ -394,10 +424,10 @@ impl WriteEngine {
         } else {
             None
         };
-        match (retry, self.rescan_at) {
-            (Some(retry), Some(rescan)) => Some(retry.min(rescan)),
-            (retry, rescan) => retry.or(rescan),
-        }
+        [retry, self.rescan_at, self.resync_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The outbox entries, in push order.
@@ -474,6 +504,9 @@ impl WriteEngine {
     }
 
     fn start_reload(&mut self, then_lead: Option<bool>, resync: bool) {
+        if self.stopped {
+            return;
+        }
         let (then_lead, resync) = match self.reload {
             // A reload under way settles leadership (and resyncs) unless this one does.
             Reload::Reading {
@@ -499,7 +532,7 @@ impl WriteEngine {
     /// Takes in the stored outbox. On a resync memory becomes what storage holds. Otherwise the
     /// leader adopts entries it does not know (other tabs appended them; its own may not be
     /// committed yet), and a follower, which never pushes, takes storage as it is.
-    fn finish_reload(&mut self, result: Result<ReadResult, StoreError>) {
+    fn finish_reload(&mut self, result: Result<ReadResult, StoreError>, now: Millis) {
         let Reload::Reading {
             then_lead, resync, ..
         } = self.reload
@@ -516,8 +549,19 @@ impl WriteEngine {
                 }
                 self.conflicted = conflicts.into_iter().collect();
             }
-            // Storage cannot be read: memory stays ahead until a later reload succeeds.
-            _ if resync => return self.start_reload(then_lead, true),
+            // Storage cannot be read. On a resync memory stays ahead, and commands wait, until a
+            // later read succeeds; a tab about to lead must not push from its follower's memory
+            // (entries other tabs settled long ago). Either keeps its place and reads again in a
+            // while.
+            _ if resync || then_lead.is_some() => {
+                self.reload = Reload::Reading {
+                    op: NO_READ,
+                    then_lead,
+                    resync,
+                };
+                self.resync_at = Some(now + RESYNC_RETRY_MS);
+                return;
+            }
             _ => {}
         }
         if let Some(lead) = then_lead {
@@ -537,9 +581,9 @@ impl WriteEngine {
         }
     }
 
-    fn on_read(&mut self, op: OpId, result: Result<ReadResult, StoreError>) {
+    fn on_read(&mut self, op: OpId, result: Result<ReadResult, StoreError>, now: Millis) {
         if matches!(self.reload, Reload::Reading { op: o, .. } if o == op) {
-            self.finish_reload(result);
+            self.finish_reload(result, now);
         } else if matches!(self.running, Some(Running::Reading { op: o, .. }) if o == op) {
             let Some(Running::Reading {
                 command,
@@ -556,7 +600,7 @@ impl WriteEngine {
                 self.continue_command(command, body, wall_ms, result);
             }
         } else {
-            self.push_read(op, result);
+            self.push_read(op, result, now);
         }
     }
 

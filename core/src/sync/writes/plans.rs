@@ -148,6 +148,7 @@ impl WriteEngine {
             retry: None,
             added: None,
             removing: Vec::new(),
+            undo: Vec::new(),
         };
         Planned::Write(ops, Box::new(done))
     }
@@ -240,6 +241,12 @@ impl WriteEngine {
     ) -> Result<Planned, WriteError> {
         self.outbox
             .raise_seq_floor(queued.wall_ms * SEQ_SALTS + self.salt);
+        let before: Vec<Entry> = self
+            .outbox
+            .entries()
+            .filter(|e| e.table == queued.table && e.row_id == queued.id)
+            .cloned()
+            .collect();
         let effects = self
             .outbox
             .enqueue(
@@ -254,6 +261,16 @@ impl WriteEngine {
             Effect::AddEntry(entry) => Some(entry.seq),
             _ => None,
         });
+        // How to take the change back if storage refuses it.
+        let undo = effects
+            .iter()
+            .filter_map(|effect| match effect {
+                Effect::AddEntry(entry) | Effect::PutEntry(entry) => Some(entry.seq),
+                Effect::RemoveEntry(seq) => Some(*seq),
+                _ => None,
+            })
+            .map(|seq| (seq, before.iter().find(|e| e.seq == seq).cloned()))
+            .collect();
         let withdrawn = queued.op == Op::Delete
             && effects.iter().any(|e| matches!(e, Effect::RemoveEntry(_)))
             && !effects
@@ -292,6 +309,7 @@ impl WriteEngine {
             retry: Some((queued, attempt)),
             added,
             removing: Vec::new(),
+            undo,
         };
         Ok(Planned::Write(ops, Box::new(done)))
     }
@@ -306,6 +324,9 @@ impl WriteEngine {
         for effect in effects {
             match effect {
                 Effect::AddEntry(entry) => ops.push(StoreOp::AddEntry(entry)),
+                // An entry whose creation is still being stored is put again once it is: put
+                // now, it would be stored even if its creation is refused.
+                Effect::PutEntry(entry) if self.adding == Some(entry.seq) => self.reput = true,
                 Effect::PutEntry(entry) => ops.push(StoreOp::PutEntry(entry)),
                 Effect::RemoveEntry(seq) => ops.push(StoreOp::RemoveEntry(seq)),
                 Effect::StoreServerRow { table, row } | Effect::StoreMergedRow { table, row } => {
@@ -348,6 +369,7 @@ fn done(reply: WriteReply, events: Vec<WriteEvent>) -> Done {
         retry: None,
         added: None,
         removing: Vec::new(),
+        undo: Vec::new(),
     }
 }
 

@@ -13,19 +13,19 @@ pub(super) enum Flight {
         op: OpId,
         seq: u64,
     },
-    /// The push, or the GET that follows an empty answer, is out.
+    /// The push, or the GET that follows an empty answer (`fetching`), is out.
     Sending {
         op: OpId,
         seq: u64,
+        fetching: bool,
     },
-    /// Reading the row's conflict record: a new conflict joins the one the user has not
-    /// settled yet, whose values would otherwise be replaced.
+    /// The GET's answer may be a conflict: the row's conflict record is read first, so the
+    /// answer is settled and its effects stored with nothing in between (a command coming in
+    /// between would change the entries the effects put).
     ReadingConflict {
         op: OpId,
-        /// The fields the settled entry wrote.
-        written: Vec<String>,
-        effects: Vec<Effect>,
-        follow_up: Option<(u64, HttpRequest)>,
+        seq: u64,
+        answer: HttpResult,
     },
     /// Storing the effects of an answer; then the follow-up request, if any.
     Applying {
@@ -52,28 +52,55 @@ impl WriteEngine {
                 self.flight = Flight::Recording { op, seq };
                 self.pending_request = Some(request);
             }
-            None => self.send(seq, request),
+            None => self.send(seq, request, false),
         }
     }
 
-    fn send(&mut self, seq: u64, request: HttpRequest) {
+    fn send(&mut self, seq: u64, request: HttpRequest, fetching: bool) {
         let op = self.op_id();
         self.outputs.push_back(WriteOutput::Http { op, request });
-        self.flight = Flight::Sending { op, seq };
+        self.flight = Flight::Sending { op, seq, fetching };
     }
 
     pub(super) fn on_http(&mut self, op: OpId, answer: HttpResult, now: Millis) {
-        let Flight::Sending { op: sent, seq, .. } = self.flight else {
+        let Flight::Sending {
+            op: sent,
+            seq,
+            fetching,
+        } = self.flight
+        else {
             return;
         };
         if sent != op {
             return;
         }
-        self.settle(seq, answer, now);
+        let row = self
+            .outbox
+            .entry(seq)
+            .map(|e| (e.table.clone(), e.row_id.clone()));
+        match row {
+            Some((table, id)) if fetching => {
+                let read = StoreRead::Row {
+                    table,
+                    id,
+                    with_conflict: true,
+                };
+                let op = self.read(read);
+                self.flight = Flight::ReadingConflict { op, seq, answer };
+            }
+            _ => self.settle(seq, answer, None, now),
+        }
     }
 
-    /// The answer to a push (or to its follow-up GET) settles the entry.
-    fn settle(&mut self, seq: u64, answer: HttpResult, now: Millis) {
+    /// The answer to a push (or to its follow-up GET, with the row's earlier conflict record)
+    /// settles the entry; its effects are stored at once.
+    fn settle(
+        &mut self,
+        seq: u64,
+        answer: HttpResult,
+        earlier: Option<ConflictRecord>,
+        now: Millis,
+    ) {
         let table = self
             .outbox
             .entry(seq)
@@ -89,7 +116,7 @@ impl WriteEngine {
             .entry(seq)
             .map(|e| e.fields.keys().cloned().collect())
             .unwrap_or_default();
-        let (effects, follow_up) = self.outbox.complete(now, seq, answer, &spec);
+        let (mut effects, follow_up) = self.outbox.complete(now, seq, answer, &spec);
         if effects
             .iter()
             .any(|e| matches!(e, Effect::StoreServerRow { .. }))
@@ -97,57 +124,40 @@ impl WriteEngine {
             // The server answered with its row: this write is confirmed.
             self.last_confirmed = Some(now);
         }
-        let follow_up = follow_up.map(|request| (seq, request));
-        let conflict = effects.iter().find_map(|effect| match effect {
-            Effect::Conflict(record) => Some((record.table.clone(), record.row_id.clone())),
-            _ => None,
-        });
-        match conflict {
-            Some((table, id)) => {
-                let read = StoreRead::Row {
-                    table,
-                    id,
-                    with_conflict: true,
-                };
-                let op = self.read(read);
-                self.flight = Flight::ReadingConflict {
-                    op,
-                    written,
-                    effects,
-                    follow_up,
-                };
-            }
-            None => self.store_effects(effects, follow_up),
-        }
-    }
-
-    /// A conflict met the row's earlier record (or none): it joins it, then the effects are
-    /// stored.
-    pub(super) fn push_read(&mut self, op: OpId, result: Result<ReadResult, StoreError>) {
-        if !matches!(self.flight, Flight::ReadingConflict { op: o, .. } if o == op) {
-            return;
-        }
-        let Flight::ReadingConflict {
-            written,
-            mut effects,
-            follow_up,
-            ..
-        } = std::mem::replace(&mut self.flight, Flight::Idle)
-        else {
-            return;
-        };
-        if let Ok(ReadResult::Row {
-            conflict: Some(earlier),
-            ..
-        }) = result
-        {
+        if let Some(earlier) = earlier {
             for effect in &mut effects {
                 if let Effect::Conflict(record) = effect {
                     record.absorb(earlier.clone(), &written);
                 }
             }
         }
-        self.store_effects(effects, follow_up);
+        self.store_effects(effects, follow_up.map(|request| (seq, request)));
+    }
+
+    /// The row's conflict record is read: the fetched answer settles the entry.
+    pub(super) fn push_read(
+        &mut self,
+        op: OpId,
+        result: Result<ReadResult, StoreError>,
+        now: Millis,
+    ) {
+        if !matches!(self.flight, Flight::ReadingConflict { op: o, .. } if o == op) {
+            return;
+        }
+        let Flight::ReadingConflict { seq, answer, .. } =
+            std::mem::replace(&mut self.flight, Flight::Idle)
+        else {
+            return;
+        };
+        match result {
+            Ok(ReadResult::Row { conflict, .. }) => self.settle(seq, answer, conflict, now),
+            // Unknown whether a record would be replaced: ask the server again later.
+            _ => {
+                let unread =
+                    HttpResult::NetworkError("the conflict record could not be read".into());
+                self.settle(seq, unread, None, now);
+            }
+        }
     }
 
     fn store_effects(&mut self, effects: Vec<Effect>, follow_up: Option<(u64, HttpRequest)>) {
@@ -193,7 +203,7 @@ impl WriteEngine {
             }
         }
         if let Some((seq, request)) = follow_up {
-            self.send(seq, request);
+            self.send(seq, request, true);
         }
     }
 
@@ -203,7 +213,7 @@ impl WriteEngine {
                 let seq = *seq;
                 let request = self.pending_request.take();
                 match (result, request) {
-                    (Ok(()), Some(request)) => self.send(seq, request),
+                    (Ok(()), Some(request)) => self.send(seq, request, false),
                     _ => {
                         // Not recorded: sending anyway would risk a coalesced retry later.
                         self.outbox.abandon(now, seq);
