@@ -84,6 +84,7 @@ async fn a_new_outbox_entry_never_replaces_another_tabs() {
         attempts: 0,
         failed: None,
         last_error: None,
+        edited: 0,
     };
     store
         .execute(&[StoreOp::AddEntry(entry("first tab"))])

@@ -84,6 +84,7 @@ async fn a_version_2_database_keeps_its_rows_and_pending_writes() {
         attempts: 0,
         failed: None,
         last_error: None,
+        edited: 0,
     };
     tx.store("outbox")
         .unwrap()

@@ -112,14 +112,27 @@ fn landed_or_kept(world: &World, index: usize, field: &str) -> bool {
         || overtaken(world, index, field)
 }
 
+/// Whether write `later` came after write `earlier`: by the order of acknowledgement when
+/// both were acknowledged (a command issued first may commit last), else by the order issued.
+fn is_after(world: &World, later: usize, earlier: usize) -> bool {
+    let (a, b) = (&world.writes[later], &world.writes[earlier]);
+    if a.acknowledged && b.acknowledged {
+        a.acknowledged_as > b.acknowledged_as
+    } else {
+        later > earlier
+    }
+}
+
 /// Whether a later write of the same device (told the app or not: a reload may have taken the
 /// answer) set `field` of the row, or deleted it, and that later write is accounted for: the
 /// outbox folds unsent edits of a row into one.
 fn overtaken(world: &World, index: usize, field: &str) -> bool {
     let ack = &world.writes[index];
-    (index + 1..world.writes.len()).any(|later| {
+    (0..world.writes.len()).any(|later| {
         let write = &world.writes[later];
-        write.device == ack.device
+        later != index
+            && is_after(world, later, index)
+            && write.device == ack.device
             && write.write.id == ack.write.id
             && (write.write.kind == "remove" || write.write.fields.contains_key(field))
             && landed_or_kept(world, later, field)
@@ -185,6 +198,11 @@ fn lost(world: &World, verdict: &mut Verdict) {
 }
 
 fn diverged(world: &World, verdict: &mut Verdict) {
+    if world.livelocked {
+        verdict
+            .diverged
+            .push("still busy after the step bound: a livelock".to_owned());
+    }
     for device in &world.devices {
         let held_back = |row: &str, seq: u64| {
             device

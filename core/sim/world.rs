@@ -19,6 +19,8 @@ use std::collections::BTreeMap;
 const EPOCH_MS: u64 = 1_790_000_000_000;
 /// Faults happen in the first this many ms; then the world heals.
 const FAULT_WINDOW_MS: u64 = 5_000;
+/// A schedule still busy after this many steps is stuck in a loop: a livelock is a failure too.
+const MAX_STEPS: u32 = 200_000;
 /// A schedule that has not settled this long after the faults stop has diverged.
 pub const SETTLE_BOUND_MS: u64 = 60_000;
 
@@ -73,6 +75,9 @@ pub struct Ack {
     pub write: Issued,
     /// Whether the app was told it succeeded.
     pub acknowledged: bool,
+    /// When it was (the order of acknowledgements: a command issued earlier may commit later,
+    /// and the later commit is the later write).
+    pub acknowledged_as: u64,
 }
 
 #[derive(Debug)]
@@ -126,6 +131,8 @@ pub struct World {
     pub writes: Vec<Ack>,
     /// Faults injected.
     pub faults: u32,
+    /// The schedule hit the step bound.
+    pub livelocked: bool,
     schema: Schema,
 }
 
@@ -174,6 +181,7 @@ impl World {
             trace: Vec::new(),
             writes: Vec::new(),
             faults: 0,
+            livelocked: false,
             schema,
         };
         for device in [0, 0, 1, 2] {
@@ -260,7 +268,7 @@ impl World {
     /// Runs until nothing is left to happen, or until the settle bound after the faults stop
     /// (the leaders' periodic rescans never stop on their own).
     pub fn run(&mut self) {
-        loop {
+        for _ in 0..MAX_STEPS {
             let timer = self
                 .tabs
                 .iter()
@@ -276,12 +284,13 @@ impl World {
                     self.now = self.now.max(key.0);
                     self.happen(happening);
                 }
-                (None, None) => break,
+                (None, None) => return,
             }
             if self.now > FAULT_WINDOW_MS + SETTLE_BOUND_MS {
-                break;
+                return;
             }
         }
+        self.livelocked = true;
     }
 
     fn fire_timer(&mut self, due: u64, tab: usize) {
@@ -365,6 +374,8 @@ impl World {
                         );
                         self.note(line);
                         self.writes[index].acknowledged = true;
+                        self.sequence += 1;
+                        self.writes[index].acknowledged_as = self.sequence;
                     }
                     (_, Err(error)) => self.note(format!("tab {tab}: command refused: {error}")),
                     _ => {}
@@ -536,6 +547,7 @@ impl World {
                 device,
                 write,
                 acknowledged: false,
+                acknowledged_as: 0,
             });
             self.tabs[tab].waiting.insert(id, self.writes.len() - 1);
         }

@@ -83,6 +83,7 @@ fn settling_an_entry_leaves_a_sent_later_entry_on_its_own_base() {
         attempts: 1,
         failed: None,
         last_error: None,
+        edited: 0,
     };
     let earlier = rockon_sync_core::outbox::Entry {
         seq: 10,
@@ -140,6 +141,7 @@ fn an_edit_of_a_row_not_created_yet_waits_for_the_creation() {
         attempts: 0,
         failed: None,
         last_error: None,
+        edited: 0,
     };
     outbox.adopt(vec![entry]);
     let (next, request) = outbox.next_request(Millis(600_000)).unwrap();

@@ -125,7 +125,7 @@ impl Outbox {
                                 remote: Some(server_row.clone()),
                                 fields: merge.conflicts.clone(),
                                 deleted_remotely: false,
-                                seq: entry.seq,
+                                seq: entry.last_edit(),
                             }));
                         }
                         effects.push(Effect::StoreMergedRow {
@@ -149,7 +149,7 @@ impl Outbox {
                             remote: remote.clone(),
                             fields: Vec::new(),
                             deleted_remotely: true,
-                            seq: entry.seq,
+                            seq: entry.last_edit(),
                         })];
                         effects.extend(match remote {
                             Some(server_row) => self.settle(entry, server_row),

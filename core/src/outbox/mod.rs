@@ -70,9 +70,19 @@ pub struct Entry {
     /// The last retryable failure (network, 5xx, 429), for display while it retries.
     #[serde(default)]
     pub last_error: Option<PushError>,
+    /// Where the entry's last edit falls in the outbox's numbering: past its `seq` once an
+    /// edit was folded into it (0: never folded).
+    #[serde(default)]
+    pub edited: u64,
 }
 
 impl Entry {
+    /// Where the entry's values fall in the order of edits: two entries of a row from two tabs
+    /// reach the leader in any order, and the later edit's values are the user's.
+    pub fn last_edit(&self) -> u64 {
+        self.edited.max(self.seq)
+    }
+
     fn base_version(&self) -> Option<i64> {
         self.base.as_ref()?.get("version")?.as_i64()
     }
@@ -148,8 +158,9 @@ pub struct ConflictRecord {
     pub fields: Vec<FieldConflict>,
     /// The server deleted the row while it was edited locally.
     pub deleted_remotely: bool,
-    /// The outbox position of the edit whose push met the conflict: of two conflicts on one
-    /// field, the later edit's is the user's current value.
+    /// Where the edit whose push met the conflict falls in the order of edits
+    /// ([`Entry::last_edit`]): of two conflicts on one field, the later edit's is the user's
+    /// current value.
     #[serde(default)]
     pub seq: u64,
 }
@@ -474,12 +485,9 @@ impl Outbox {
             // lost, and its retry must send exactly what it sent before (a retried insert is
             // ignored as a duplicate; anything folded into it would be lost).
             if attempts == 0 && !in_flight(seq) && !failed && !self.append_only {
-                let entry = self.entries.get_mut(&seq).expect("listed above");
                 match (last_op, op) {
-                    (_, Op::Update) => {
-                        entry.fields.extend(fields);
-                        let entry = entry.clone();
-                        return Ok(self.effects_for_put(entry));
+                    (_, Op::Update) | (Op::Update, Op::Delete) => {
+                        return Ok(self.fold(seq, op, fields));
                     }
                     // Created and deleted before the server ever saw it: nothing to send.
                     (Op::Insert, Op::Delete) => {
@@ -493,12 +501,6 @@ impl Outbox {
                                 status: RowStatus::Synced,
                             },
                         ]);
-                    }
-                    (Op::Update, Op::Delete) => {
-                        entry.op = Op::Delete;
-                        entry.fields = fields;
-                        let entry = entry.clone();
-                        return Ok(self.effects_for_put(entry));
                     }
                     _ => {}
                 }
@@ -516,11 +518,31 @@ impl Outbox {
             attempts: 0,
             failed: None,
             last_error: None,
+            edited: 0,
         };
         self.entries.insert(seq, entry.clone());
         // A new entry is added, never put: tabs of one profile share the stored outbox, and
         // a sequence number another tab took must fail the write rather than replace its entry.
         Ok(self.entry_effects(entry, Effect::AddEntry))
+    }
+
+    /// Folds an edit into the unsent entry `seq`, which keeps its place (rows are created in
+    /// the order they were made) and records that its values are as new as this edit.
+    fn fold(&mut self, seq: u64, op: Op, fields: Map<String, Value>) -> Vec<Effect> {
+        let edited = self.next_seq;
+        self.next_seq += 1;
+        let Some(entry) = self.entries.get_mut(&seq) else {
+            return Vec::new();
+        };
+        if op == Op::Delete {
+            entry.op = Op::Delete;
+            entry.fields = fields;
+        } else {
+            entry.fields.extend(fields);
+        }
+        entry.edited = edited;
+        let entry = entry.clone();
+        self.effects_for_put(entry)
     }
 
     /// Forgets a new entry whose storage refused its sequence number (another tab's entry
@@ -553,12 +575,35 @@ impl Outbox {
         if self.held || self.in_flight.is_some() {
             return None;
         }
-        let earliest_entry = self.retry_at.values().min().copied();
-        match (self.paused_until, earliest_entry) {
-            (Some(pause), Some(entry)) => Some(pause.max(entry)),
-            (Some(pause), None) if !self.entries.is_empty() => Some(pause),
-            (_, entry) => entry,
-        }
+        // Only entries a push could take: parked ones wait for the user and the entries behind
+        // them for those, not for a time (waking the driver for them would spin).
+        self.candidates()
+            .map(|entry| {
+                let retry = self.retry_at.get(&entry.seq).copied().unwrap_or_default();
+                retry.max(self.paused_until.unwrap_or_default())
+            })
+            .min()
+    }
+
+    /// The entries a push may take next: each row's first (its creation, if another tab's
+    /// creation came late), unless parked.
+    fn candidates(&self) -> impl Iterator<Item = &Entry> {
+        let mut seen_rows: Vec<(&str, &str)> = Vec::new();
+        self.entries.values().filter_map(move |entry| {
+            let row = (entry.table.as_str(), entry.row_id.as_str());
+            if seen_rows.contains(&row) {
+                return None;
+            }
+            // Later entries of this row wait for this one, whatever happens to it.
+            seen_rows.push(row);
+            // A row's creation goes before its edits, even one appended by another tab after
+            // them (tabs number entries by their clocks, not by what they saw).
+            let entry = match self.row_entries(row.0, row.1).find(|e| e.op == Op::Insert) {
+                Some(insert) if entry.op != Op::Insert && entry.base_version() == Some(0) => insert,
+                _ => entry,
+            };
+            entry.failed.is_none().then_some(entry)
+        })
     }
 
     /// The next request to send, if any is due at `now`. One request is in flight at a time.
@@ -571,28 +616,10 @@ impl Outbox {
         if self.held || self.in_flight.is_some() || self.paused_until.is_some_and(|t| t > now) {
             return None;
         }
-        let mut blocked_rows: Vec<(&str, &str)> = Vec::new();
-        let mut chosen = None;
-        for entry in self.entries.values() {
-            let row = (entry.table.as_str(), entry.row_id.as_str());
-            if blocked_rows.contains(&row) {
-                continue;
-            }
-            // Later entries of this row wait for this one, whatever happens to it.
-            blocked_rows.push(row);
-            // A row's creation goes before its edits, even one appended by another tab after
-            // them (tabs number entries by their clocks, not by what they saw).
-            let entry = match self.row_entries(row.0, row.1).find(|e| e.op == Op::Insert) {
-                Some(insert) if entry.op != Op::Insert && entry.base_version() == Some(0) => insert,
-                _ => entry,
-            };
-            let due = self.retry_at.get(&entry.seq).is_none_or(|t| *t <= now);
-            if entry.failed.is_none() && due {
-                chosen = Some(entry.seq);
-                break;
-            }
-        }
-        let seq = chosen?;
+        let seq = self
+            .candidates()
+            .find(|entry| self.retry_at.get(&entry.seq).is_none_or(|t| *t <= now))?
+            .seq;
         self.retry_at.remove(&seq);
         self.in_flight = Some(Flight::Push(seq));
         let entry = self.entries.get_mut(&seq).expect("chosen above");

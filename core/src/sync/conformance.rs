@@ -46,6 +46,7 @@ fn entry(seq: u64, row_id: &str) -> Entry {
         attempts: 0,
         failed: None,
         last_error: None,
+        edited: 0,
     }
 }
 
