@@ -1,11 +1,13 @@
-//! A user's database from an earlier release, opened by this one: the IndexedDB layout shipped
-//! as version 2 (before the activity feed) with a row and a pending write in it. The upgrade
-//! keeps both, and the write still reaches the server exactly once.
+//! A user's database from an earlier release, opened by this one: each layout version shipped
+//! (2, before the activity feed; 3, before the unused stores and indexes went) with a row and a
+//! pending write in it. The upgrade keeps both, the write still reaches the server exactly
+//! once, and the database has this release's layout afterwards.
 #![cfg(target_arch = "wasm32")]
 
 mod support;
 
 use rexie::{Index, ObjectStore, Rexie, TransactionMode};
+use rockon_sync::io::layout;
 use rockon_sync::io::store::{to_js, DB_VERSION};
 use rockon_sync_core::outbox::{Entry, Op};
 use rockon_sync_core::schema::{snake_to_camel, Schema};
@@ -53,15 +55,32 @@ async fn version_2(name: &str) -> Rexie {
 
 #[wasm_bindgen_test]
 async fn a_version_2_database_keeps_its_rows_and_pending_writes() {
+    let name = unique("upgrade-2");
+    let db = version_2(&name).await;
+    upgrade_keeps_rows_and_pending_writes(&name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_version_3_database_keeps_its_rows_and_pending_writes() {
     assert_eq!(
-        DB_VERSION, 3,
+        DB_VERSION, 4,
         "a new layout version needs its own upgrade test"
     );
+    let name = unique("upgrade-3");
+    let db = layout::builder(&name, 3, &Schema::rockon())
+        .build()
+        .await
+        .expect("version 3 layout");
+    assert!(db.store_names().contains(&"activity".to_owned()));
+    upgrade_keeps_rows_and_pending_writes(&name, db).await;
+}
+
+/// Writes a row and its pending create into `db` (an older layout), opens it with this
+/// release, and checks both survive, the write lands once and the layout is this release's.
+async fn upgrade_keeps_rows_and_pending_writes(name: &str, db: Rexie) {
     let alice = sign_in("alice").await;
-    let name = unique("upgrade");
     let id = rockon_sync::io::writer::new_uuid();
     let title = unique("written before the upgrade");
-    let db = version_2(&name).await;
     let tx = db
         .transaction(&["songs", "outbox"], TransactionMode::ReadWrite)
         .unwrap();
@@ -95,7 +114,7 @@ async fn a_version_2_database_keeps_its_rows_and_pending_writes() {
     db.close();
 
     // Today's client upgrades it in place: the row is listed, the write is still pending…
-    let client = open(&alice, &name, URL, json!({})).await;
+    let client = open(&alice, name, URL, json!({})).await;
     let local = to_json(&call(client.get("songs".into(), id.clone())).await.unwrap());
     assert_eq!(local["title"], title.as_str());
     let outbox = to_json(&client.outbox());
@@ -111,4 +130,31 @@ async fn a_version_2_database_keeps_its_rows_and_pending_writes() {
     assert_eq!(rows[0]["title"], title.as_str());
     assert_eq!(client.activity_unread(ROCKERS), 0);
     client.close();
+
+    // The unused settings store and indexes are gone; the rest is this release's layout.
+    let schema = Schema::rockon();
+    let db = layout::builder(name, DB_VERSION, &schema)
+        .build()
+        .await
+        .unwrap();
+    let mut stores = db.store_names();
+    stores.sort();
+    let mut expected: Vec<String> = layout::at_version(DB_VERSION, &schema)
+        .stores
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    expected.sort();
+    assert_eq!(stores, expected);
+    assert!(!stores.contains(&"meta".to_owned()));
+    let tx = db
+        .transaction(&["songs", "outbox"], TransactionMode::ReadOnly)
+        .unwrap();
+    assert_eq!(
+        tx.store("songs").unwrap().index_names(),
+        vec!["scope".to_owned()]
+    );
+    assert!(tx.store("outbox").unwrap().index_names().is_empty());
+    tx.done().await.unwrap();
+    db.close();
 }

@@ -4,6 +4,7 @@ pub mod activity;
 pub mod clock;
 pub mod devtools;
 pub mod http;
+pub mod layout;
 pub mod page_events;
 pub mod presence;
 pub mod reader;

@@ -5,7 +5,7 @@
 
 use super::version_watch::VersionWatch;
 use gloo_timers::future::TimeoutFuture;
-use rexie::{Index, KeyRange, ObjectStore, Rexie, TransactionMode, TransactionResult};
+use rexie::{KeyRange, Rexie, TransactionMode, TransactionResult};
 use rockon_sync_core::outbox::Entry;
 use rockon_sync_core::schema::{snake_to_camel, to_app, Schema};
 use rockon_sync_core::sync::{conflict_key, StoreOp};
@@ -20,12 +20,6 @@ use wasm_bindgen::JsValue;
 pub const OUTBOX: &str = "outbox";
 /// Conflict records, keyed `table:id`.
 pub const CONFLICTS: &str = "conflicts";
-/// Small key/value settings.
-pub const META: &str = "meta";
-/// The user's bands.
-pub const BANDS: &str = "bands";
-/// Memberships of the user's bands.
-pub const MEMBERSHIPS: &str = "band_memberships";
 /// Display names of band members.
 pub const PROFILES: &str = "profiles";
 /// Catch-up cursors per band and table.
@@ -40,10 +34,7 @@ pub const ACTIVITY: &str = "activity";
 /// Batches up to this size look their rows up one by one when applying.
 const SMALL_BATCH: u32 = 64;
 
-/// The schema version of the database layout. Each version adds stores or indexes; opening
-/// creates what is missing, so an older database is upgraded step by step. Version 3 added
-/// the activity feed.
-pub const DB_VERSION: u32 = 3;
+pub use super::layout::DB_VERSION;
 
 /// A storage failure, with what the app should do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,37 +179,9 @@ async fn close_when_idle(mut db: Rc<Rexie>) {
 }
 
 async fn build(name: &str, schema: &Schema) -> Result<Rexie, StoreError> {
-    let mut builder = Rexie::builder(name).version(DB_VERSION);
-    for table in &schema.tables {
-        let scope = snake_to_camel(&table.scope);
-        builder = builder.add_object_store(
-            ObjectStore::new(&table.name)
-                .key_path("id")
-                .add_index(Index::new("scope", &scope))
-                .add_index(Index::new_array(
-                    "scopeUpdated",
-                    [scope.as_str(), "updatedAt"],
-                )),
-        );
-    }
-    builder = builder
-        .add_object_store(
-            ObjectStore::new(OUTBOX)
-                .key_path("seq")
-                .add_index(Index::new("row", "rowId")),
-        )
-        .add_object_store(ObjectStore::new(CONFLICTS).key_path("key"))
-        .add_object_store(ObjectStore::new(META).key_path("key"))
-        .add_object_store(ObjectStore::new(CURSORS).key_path("key"))
-        .add_object_store(ObjectStore::new(READ_MARKS).key_path("key"))
-        .add_object_store(ObjectStore::new(PROFILES).key_path("id"))
-        .add_object_store(ObjectStore::new(ACTIVITY).key_path("id"))
-        .add_object_store(
-            ObjectStore::new(SYNC_LOG)
-                .key_path("seq")
-                .auto_increment(true),
-        );
-    Ok(builder.build().await?)
+    Ok(super::layout::builder(name, DB_VERSION, schema)
+        .build()
+        .await?)
 }
 
 impl Store {

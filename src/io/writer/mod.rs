@@ -1,6 +1,6 @@
 //! The write path's shell: the app's writes go to the core's [`WriteEngine`], which decides
-//! everything; this module carries out its storage batches, requests and timer
-//! ([`execute`]) and hands each command its reply.
+//! everything; this module carries out its storage batches, requests and timer (`execute`)
+//! and hands each command its reply.
 
 use super::clock;
 use super::http::Endpoint;
