@@ -115,48 +115,85 @@ impl Replay {
         self.check_drained()?;
         self.summary.steps += 1;
         let now = self.now;
-        let engine = self.engine();
         match verb {
-            "connect" => engine.connect(now),
-            "disconnect" => engine.disconnect(now),
-            "retry" => engine.retry(now),
-            "online" => engine.handle_input(now, Input::Online),
-            "offline" => engine.handle_input(now, Input::Offline),
-            "visible" => engine.handle_input(now, Input::Visible),
-            "hidden" => engine.handle_input(now, Input::Hidden),
-            "token" => engine.set_token(now, rest),
+            "connect" => self.engine().connect(now),
+            "disconnect" => self.engine().disconnect(now),
+            "retry" => self.engine().retry(now),
+            "online" => self.engine().handle_input(now, Input::Online),
+            "offline" => self.engine().handle_input(now, Input::Offline),
+            "visible" => self.engine().handle_input(now, Input::Visible),
+            "hidden" => self.engine().handle_input(now, Input::Hidden),
+            "token" => self.engine().set_token(now, rest),
+            "join" | "leave" | "track" | "untrack" | "broadcast" => {
+                if let Some(refused) = self.channel_step(verb, rest)? {
+                    self.queue.push_back(Seen::Refused(refused));
+                }
+            }
+            "opened" | "closed" | "recv" | "recv-binary" => self.socket_step(verb, rest)?,
+            "at" => {
+                let target: u64 = rest.parse().map_err(|_| format!("bad time {rest:?}"))?;
+                if target < now.0 {
+                    return Err(format!("time goes backwards: {target} < {}", now.0));
+                }
+                self.advance(Millis(target))?;
+            }
+            _ => return Err(format!("unknown step {verb:?}")),
+        }
+        self.drain();
+        Ok(())
+    }
+
+    /// A channel command; the engine's refusal, if it refuses (an expected output).
+    fn channel_step(&mut self, verb: &str, rest: &str) -> Result<Option<String>, String> {
+        let now = self.now;
+        let engine = self.engine();
+        let refused = |result: Result<(), String>| result.err();
+        Ok(match verb {
             "join" => {
                 let (name, json) = split_word(rest)?;
                 let config: ChannelConfig =
                     serde_json::from_str(json).map_err(|e| format!("bad channel config: {e}"))?;
-                if let Err(refused) = engine.join(now, name, config) {
-                    self.queue.push_back(refusal(&refused));
-                }
+                refused(
+                    engine
+                        .join(now, name, config)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                )
             }
-            "leave" => engine.leave(now, rest),
+            "leave" => {
+                engine.leave(now, rest);
+                None
+            }
             "track" => {
                 let (topic, json) = split_word(rest)?;
-                let meta = parse_json(json)?;
-                if let Err(refused) = engine.track(now, topic, meta) {
-                    self.queue.push_back(refusal(&refused));
-                }
+                refused(
+                    engine
+                        .track(now, topic, parse_json(json)?)
+                        .map_err(|e| e.to_string()),
+                )
             }
-            "untrack" => {
-                if let Err(refused) = engine.untrack(now, rest) {
-                    self.queue.push_back(refusal(&refused));
-                }
-            }
-            "broadcast" => {
+            "untrack" => refused(engine.untrack(now, rest).map_err(|e| e.to_string())),
+            _ => {
                 let (topic, rest) = split_word(rest)?;
                 let (event, json) = split_word(rest)?;
                 let message = Broadcast {
                     event: event.to_owned(),
                     payload: parse_json(json)?,
                 };
-                if let Err(refused) = engine.broadcast(now, topic, &message) {
-                    self.queue.push_back(refusal(&refused));
-                }
+                refused(
+                    engine
+                        .broadcast(now, topic, &message)
+                        .map_err(|e| e.to_string()),
+                )
             }
+        })
+    }
+
+    /// What the socket did.
+    fn socket_step(&mut self, verb: &str, rest: &str) -> Result<(), String> {
+        let now = self.now;
+        let engine = self.engine();
+        match verb {
             "opened" => engine.handle_input(now, Input::Opened(parse_socket(rest)?)),
             "closed" => {
                 let (socket, rest) = split_word(rest)?;
@@ -179,22 +216,13 @@ impl Replay {
                 let socket = parse_socket(socket)?;
                 engine.handle_input(now, Input::Text { socket, text });
             }
-            "recv-binary" => {
+            _ => {
                 let (socket, len) = split_word(rest)?;
                 let socket = parse_socket(socket)?;
                 let len = len.parse().map_err(|_| format!("bad length {len:?}"))?;
                 engine.handle_input(now, Input::Binary { socket, len });
             }
-            "at" => {
-                let target: u64 = rest.parse().map_err(|_| format!("bad time {rest:?}"))?;
-                if target < now.0 {
-                    return Err(format!("time goes backwards: {target} < {}", now.0));
-                }
-                self.advance(Millis(target))?;
-            }
-            _ => return Err(format!("unknown step {verb:?}")),
         }
-        self.drain();
         Ok(())
     }
 
@@ -341,10 +369,6 @@ impl Seen {
             Seen::Refused(why) => format!("refused: {why}"),
         }
     }
-}
-
-fn refusal(error: &dyn fmt::Display) -> Seen {
-    Seen::Refused(error.to_string())
 }
 
 fn split_word(text: &str) -> Result<(&str, &str), String> {

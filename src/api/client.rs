@@ -1,24 +1,19 @@
 //! `SyncClient`: the local cache and the write path, as the app uses them.
 
 use super::error::SyncError;
-use super::events::{
-    activity_event_to_js, error_to_js, event_to_js, feed_events_to_js, read_event_to_js,
-    rows_changed_to_js, status_name, storage_event, storage_warning,
-};
+use super::events::status_name;
 use super::listeners::Listeners;
-use super::options::{ListOptions, Options};
+use super::options::ListOptions;
 use super::tabs::Coordinator;
-use crate::io::activity::{Activity, ActivityEvent};
-use crate::io::http::Endpoint;
+use crate::io::activity::Activity;
 use crate::io::page_events::{PageEvent, PageEvents};
-use crate::io::reader::{Fallback, ReadEvent, Reader};
+use crate::io::reader::Reader;
 use crate::io::store::{from_js, to_js, Store, StoreError};
-use crate::io::writer::{ChangeAction, ChangeSource, RowsChanged, WriteError, WriteEvent, Writer};
+use crate::io::writer::{WriteError, Writer};
 use js_sys::{Array, Promise, Reflect};
-use rockon_sync_core::backoff::BackoffPolicy;
-use rockon_sync_core::outbox::{ConflictRecord, RowStatus};
-use rockon_sync_core::realtime::{ConnectionState, Event as RealtimeEvent, Input};
-use rockon_sync_core::schema::{snake_to_camel, Schema};
+use rockon_sync_core::outbox::RowStatus;
+use rockon_sync_core::realtime::Input;
+use rockon_sync_core::schema::snake_to_camel;
 use serde_json::{Map, Value};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -30,19 +25,19 @@ pub(super) struct Inner {
     pub(super) reader: Reader,
     pub(super) activity: Activity,
     pub(super) listeners: Listeners,
-    page: std::cell::RefCell<Option<PageEvents>>,
+    pub(super) page: std::cell::RefCell<Option<PageEvents>>,
     pub(super) user_id: String,
     /// The IndexedDB database's name, for `signOut` to delete it.
     pub(super) database: String,
     pub(super) tabs: Rc<Coordinator>,
     /// The last storage check when it found most of the quota used (`connectionInfo`).
-    storage_warning: StorageWarning,
+    pub(super) storage_warning: StorageWarning,
     /// What a developer dashboard shows, when the app turned devtools on.
     pub(super) devtools: Option<Rc<crate::io::devtools::Devtools>>,
 }
 
 /// The last storage check's finding, when it warned.
-type StorageWarning = Rc<std::cell::Cell<Option<crate::io::storage::StorageEstimate>>>;
+pub(super) type StorageWarning = Rc<std::cell::Cell<Option<crate::io::storage::StorageEstimate>>>;
 
 /// The sync client of one signed-in user: reads from the local IndexedDB cache, optimistic
 /// writes into the durable outbox, pushes to the REST API.
@@ -74,247 +69,10 @@ fn object_arg(value: JsValue, what: &str) -> Result<Map<String, Value>, JsValue>
     }
 }
 
-/// Emits a `storage` warning when more than `ratio` of the quota is used, and keeps the finding
-/// for `connectionInfo` (an app that subscribes later still sees it).
-fn warn_if_storage_short(listeners: &Listeners, warning: &StorageWarning, ratio: f64) {
-    let (sink, warning) = (listeners.clone(), warning.clone());
-    wasm_bindgen_futures::spawn_local(async move {
-        warning.set(None);
-        crate::io::storage::check(ratio, |estimate| {
-            warning.set(Some(estimate));
-            sink.emit(&storage_warning(&estimate))
-        })
-        .await;
-    });
-}
-
-/// Tells the user at once that another member's change met one of their edits.
-fn conflict_toast(activity: &Activity, schema: &Schema, record: &ConflictRecord) {
-    let text = |row: Option<&Map<String, Value>>, column: &str| {
-        row.and_then(|r| r.get(column))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let remote = record.remote.as_ref();
-    let author = text(remote, "last_modified_by");
-    let label = schema
-        .table(&record.table)
-        .ok()
-        .and_then(|spec| spec.label.clone())
-        .and_then(|column| text(remote, &column).or_else(|| text(Some(&record.local), &column)));
-    activity.conflict(
-        author.as_deref(),
-        &record.table,
-        label.as_deref(),
-        record.deleted_remotely,
-    );
-}
-
-/// Removes a band's local rows and outbox entries after the user left it, then says so.
-fn purge(writer: Writer, listeners: Listeners, schema: Schema, band: String) {
-    wasm_bindgen_futures::spawn_local(async move {
-        match writer.purge_band(&band).await {
-            Ok(purged) => {
-                for (table, ids) in purged {
-                    let change = RowsChanged {
-                        table,
-                        scope: band.clone(),
-                        ids,
-                        action: ChangeAction::Delete,
-                        source: ChangeSource::Purge,
-                    };
-                    listeners.emit(&rows_changed_to_js(&change, &schema));
-                }
-            }
-            Err(error) => listeners.emit(&error_to_js(error.code(), &error.to_string())),
-        }
-    });
-}
-
 impl SyncClient {
     /// [`open`](Self::open) for Rust callers.
     pub async fn open_async(options: JsValue) -> Result<SyncClient, JsValue> {
-        let options: Options =
-            from_js(&options).map_err(|message| SyncError::new("invalid_options", message))?;
-        // One user's database must never be opened (and pushed from) with another's token.
-        match rockon_sync_core::jwt::subject(&options.access_token) {
-            Ok(subject) if subject == options.user_id => {}
-            Ok(_) => {
-                return Err(SyncError::new(
-                    "user_mismatch",
-                    "the access token belongs to another user than `userId`",
-                )
-                .into())
-            }
-            Err(error) => return Err(SyncError::new("invalid_token", error.to_string()).into()),
-        }
-        let notify_config = options.notifications.to_config()?;
-        let schema = options.schema.unwrap_or_else(Schema::rockon);
-        let user_id = options.user_id.clone();
-        let name = options
-            .database_name
-            .unwrap_or_else(|| format!("rockon-sync:{}", options.user_id));
-        let store = Store::open(&name, schema.clone())
-            .await
-            .map_err(store_error)?;
-        let listeners = Listeners::default();
-        let warning_ratio = options.storage_warning_ratio.unwrap_or(0.8);
-        let storage_warning = StorageWarning::default();
-        if options.persist_storage.unwrap_or(true) {
-            // Asked once per open; browsers remember the answer.
-            wasm_bindgen_futures::spawn_local(async {
-                crate::io::storage::persist().await;
-            });
-        }
-        warn_if_storage_short(&listeners, &storage_warning, warning_ratio);
-        let storage_sink = listeners.clone();
-        store.set_listener(Rc::new(move |state| {
-            storage_sink.emit(&storage_event(&state))
-        }));
-        // Off unless the app asks: nothing is recorded or persisted for a dashboard.
-        let devtools = options
-            .devtools
-            .then(|| crate::io::devtools::Devtools::new(store.clone()));
-        if let Some(devtools) = &devtools {
-            let devtools = devtools.clone();
-            listeners.set_keep(Rc::new(move |entry| devtools.log(entry.clone())));
-        }
-        let endpoint = Endpoint {
-            base_url: options.supabase_url,
-            anon_key: options.anon_key,
-            token: options.access_token,
-            devtools: devtools.clone(),
-        };
-        let tabs = Rc::new(Coordinator::default());
-        let activity_sink = listeners.clone();
-        let activity_tabs = tabs.clone();
-        let activity = Activity::new(
-            store.clone(),
-            endpoint.clone(),
-            &user_id,
-            notify_config,
-            Box::new(move |event| {
-                if let ActivityEvent::Persisted = event {
-                    activity_tabs.post("marks", &[]);
-                }
-                if let Some(event) = activity_event_to_js(&event) {
-                    activity_sink.emit(&event);
-                }
-                for event in feed_events_to_js(&event) {
-                    activity_sink.emit(&event);
-                }
-            }),
-        )
-        .await
-        .map_err(store_error)?;
-        let backoff = options.retry_initial_ms.map(|initial_ms| BackoffPolicy {
-            initial_ms,
-            max_ms: 60_000,
-        });
-        let write_schema = schema.clone();
-        let write_sink = listeners.clone();
-        let write_activity = activity.clone();
-        let write_tabs = tabs.clone();
-        let writer = Writer::new(
-            store.clone(),
-            endpoint.clone(),
-            options.conflict_policy,
-            backoff,
-            Box::new(move |event| {
-                if let WriteEvent::Change(rows) = &event {
-                    if rows.source == ChangeSource::Local && !write_tabs.is_leader() {
-                        // The leading tab pushes what this one appended.
-                        write_tabs.post("outbox", &[]);
-                    }
-                    if rows.source == ChangeSource::Local {
-                        // Whoever edits a row has seen it.
-                        for id in &rows.ids {
-                            write_activity.mark_read(&rows.table, id);
-                        }
-                    }
-                }
-                write_sink.emit(&event_to_js(&event, &write_schema));
-                if let WriteEvent::Conflict(record) = &event {
-                    conflict_toast(&write_activity, &write_schema, record);
-                }
-            }),
-        )
-        .await
-        .map_err(store_error)?;
-        let pending = writer.clone();
-        let purger = writer.clone();
-        let read_sink = listeners.clone();
-        let read_activity = activity.clone();
-        let read_warning = storage_warning.clone();
-        let defaults = Fallback::default();
-        let fallback = Fallback {
-            after_attempts: options
-                .poll_after_failed_connects
-                .unwrap_or(defaults.after_attempts),
-            interval_ms: options.poll_interval_ms.unwrap_or(defaults.interval_ms),
-            anti_entropy_ms: options
-                .anti_entropy_ms
-                .unwrap_or(defaults.anti_entropy_ms)
-                .max(1_000),
-        };
-        let reader = Reader::new(
-            store.clone(),
-            endpoint,
-            fallback,
-            options.changes,
-            Box::new(move |table, id| pending.status(table, id) != RowStatus::Synced),
-            Box::new(move |event| {
-                match &event {
-                    ReadEvent::Bands { left, .. } => {
-                        for band in left {
-                            read_activity.mark_all_read(Some(band), None);
-                            read_activity.forget_band(band);
-                            purge(
-                                purger.clone(),
-                                read_sink.clone(),
-                                schema.clone(),
-                                band.clone(),
-                            );
-                        }
-                    }
-                    ReadEvent::Observed { rows, quiet } => read_activity.observe(rows, *quiet),
-                    // A pull is where most data arrives: see whether storage runs short.
-                    ReadEvent::Progress { finished: true, .. } => {
-                        warn_if_storage_short(&read_sink, &read_warning, warning_ratio)
-                    }
-                    ReadEvent::Realtime(RealtimeEvent::Connection(state)) => {
-                        read_activity.connection(matches!(state, ConnectionState::Connected))
-                    }
-                    _ => {}
-                }
-                if let Some(event) = read_event_to_js(&event, &schema) {
-                    read_sink.emit(&event);
-                }
-            }),
-        );
-        reader.set_presence_key(&user_id);
-        let inner = Rc::new(Inner {
-            store,
-            writer,
-            reader,
-            activity,
-            listeners,
-            page: std::cell::RefCell::new(None),
-            user_id,
-            database: name.clone(),
-            tabs,
-            storage_warning,
-            devtools,
-        });
-        super::tabs::join(&inner, &name);
-        let weak = Rc::downgrade(&inner);
-        let page = PageEvents::attach(move |event| {
-            if let Some(inner) = weak.upgrade() {
-                SyncClient { inner }.page_event(event);
-            }
-        });
-        *inner.page.borrow_mut() = Some(page);
-        Ok(SyncClient { inner })
+        super::open::open(options).await
     }
 
     /// Uses a token in this tab (pushes, pulls, socket, profile lookups).
@@ -324,7 +82,7 @@ impl SyncClient {
         self.inner.reader.set_token(token);
     }
 
-    fn page_event(&self, event: PageEvent) {
+    pub(super) fn page_event(&self, event: PageEvent) {
         match event {
             PageEvent::Online => self.set_online(true),
             PageEvent::Offline => self.set_online(false),

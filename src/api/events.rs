@@ -44,6 +44,40 @@ fn change_to_js(change: &PostgresChange) -> JsValue {
     })
 }
 
+/// `{ type: 'connection', state, attempt?, delayMs?, reason? }`.
+fn connection_to_js(object: &Object, state: &ConnectionState) {
+    let set = |key: &str, value: JsValue| {
+        let _ = Reflect::set(object, &key.into(), &value);
+    };
+    set("type", "connection".into());
+    set("state", state.as_str().into());
+    match state {
+        ConnectionState::Reconnecting { attempt, delay_ms } => {
+            set("attempt", (*attempt).into());
+            set("delayMs", (*delay_ms as f64).into());
+        }
+        ConnectionState::Error { reason } => set("reason", reason.as_str().into()),
+        _ => {}
+    }
+}
+
+fn recovery_name(recovery: &Recovery) -> &'static str {
+    match recovery {
+        Recovery::NeedToken => "needToken",
+        Recovery::Backoff => "backoff",
+        Recovery::Stop => "stop",
+    }
+}
+
+fn push_name(kind: &PushKind) -> &'static str {
+    match kind {
+        PushKind::Join => "join",
+        PushKind::Leave => "leave",
+        PushKind::Presence => "presence",
+        PushKind::Broadcast => "broadcast",
+    }
+}
+
 /// Converts a core event into `{ type, ... }`.
 pub fn to_js(event: &Event) -> JsValue {
     let object = Object::new();
@@ -51,26 +85,7 @@ pub fn to_js(event: &Event) -> JsValue {
         let _ = Reflect::set(&object, &key.into(), &value);
     };
     match event {
-        Event::Connection(state) => {
-            set("type", "connection".into());
-            set("state", state.as_str().into());
-            let (attempt, delay, reason) = match state {
-                ConnectionState::Reconnecting { attempt, delay_ms } => {
-                    (Some(*attempt), Some(*delay_ms), None)
-                }
-                ConnectionState::Error { reason } => (None, None, Some(reason.as_str())),
-                _ => (None, None, None),
-            };
-            if let Some(attempt) = attempt {
-                set("attempt", attempt.into());
-            }
-            if let Some(delay) = delay {
-                set("delayMs", (delay as f64).into());
-            }
-            if let Some(reason) = reason {
-                set("reason", reason.into());
-            }
-        }
+        Event::Connection(state) => connection_to_js(&object, state),
         Event::Latency { ms } => {
             set("type", "latency".into());
             set("ms", (*ms as f64).into());
@@ -94,12 +109,7 @@ pub fn to_js(event: &Event) -> JsValue {
             set("topic", topic.into());
             set("code", cause.code().into());
             set("message", cause.to_string().into());
-            let recovery = match recovery {
-                Recovery::NeedToken => "needToken",
-                Recovery::Backoff => "backoff",
-                Recovery::Stop => "stop",
-            };
-            set("recovery", recovery.into());
+            set("recovery", recovery_name(recovery).into());
         }
         Event::NeedToken => set("type", "needToken".into()),
         Event::Change(change) => return change_to_js(change),
@@ -121,13 +131,7 @@ pub fn to_js(event: &Event) -> JsValue {
         } => {
             set("type", "pushFailed".into());
             set("topic", topic.into());
-            let push = match kind {
-                PushKind::Join => "join",
-                PushKind::Leave => "leave",
-                PushKind::Presence => "presence",
-                PushKind::Broadcast => "broadcast",
-            };
-            set("push", push.into());
+            set("push", push_name(kind).into());
             set("reason", reason.into());
         }
         Event::ProtocolError(error) => {

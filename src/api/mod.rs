@@ -7,6 +7,7 @@ mod devtools;
 mod error;
 mod events;
 mod listeners;
+mod open;
 mod options;
 mod realtime;
 mod session;

@@ -379,43 +379,7 @@ impl Store {
                 .map(|t| t.scope.clone())
                 .map_err(|e| StoreError::Failed(e.to_string()))?;
             let store = tx.store(table)?;
-            // The local copies, for the version check: a few rows are looked up one by one, a
-            // big batch reads its bands' rows in one request instead of thousands of gets.
-            let existing = js_sys::Array::new();
-            let small = incoming.length() <= SMALL_BATCH;
-            let scopes = if small {
-                js_sys::Array::new()
-            } else {
-                super::rows::scopes_of(incoming, &scope_column)
-            };
-            let mut held = 0;
-            for scope in scopes.iter() {
-                let range = KeyRange::only(&scope).map_err(rexie::Error::from)?;
-                held += store.index("scope")?.count(Some(range)).await?;
-            }
-            // Reading the bands' rows costs what they hold; looking rows up one by one costs
-            // what arrives: pick the smaller.
-            if small || held > 4 * incoming.length() {
-                // All lookups are issued at once: IndexedDB answers them in one go.
-                let lookups = incoming.iter().map(|row| {
-                    let id = js_sys::Reflect::get(&row, &"id".into()).unwrap_or(JsValue::UNDEFINED);
-                    store.get(id)
-                });
-                for local in futures::future::try_join_all(lookups)
-                    .await?
-                    .into_iter()
-                    .flatten()
-                {
-                    existing.push(&local);
-                }
-            } else {
-                for scope in scopes.iter() {
-                    let range = KeyRange::only(&scope).map_err(rexie::Error::from)?;
-                    for row in store.index("scope")?.get_all(Some(range), None).await? {
-                        existing.push(&row);
-                    }
-                }
-            }
+            let existing = local_copies(&store, incoming, &scope_column).await?;
             let fresh = super::rows::fresh_app_rows(incoming, &existing);
             written.extend(
                 fresh
@@ -620,6 +584,51 @@ impl Store {
         finish(tx).await?;
         Ok(())
     }
+}
+
+/// The local copies of `incoming` rows, for the version check: a few rows are looked up one by
+/// one, a big batch reads its bands' rows in one request instead of thousands of gets.
+async fn local_copies(
+    store: &rexie::Store,
+    incoming: &js_sys::Array,
+    scope_column: &str,
+) -> Result<js_sys::Array, StoreError> {
+    let existing = js_sys::Array::new();
+    let small = incoming.length() <= SMALL_BATCH;
+    let scopes = if small {
+        js_sys::Array::new()
+    } else {
+        super::rows::scopes_of(incoming, scope_column)
+    };
+    let mut held = 0;
+    for scope in scopes.iter() {
+        let range = KeyRange::only(&scope).map_err(rexie::Error::from)?;
+        held += store.index("scope")?.count(Some(range)).await?;
+    }
+    // Reading the bands' rows costs what they hold; looking rows up one by one costs what
+    // arrives: pick the smaller.
+    if small || held > 4 * incoming.length() {
+        // All lookups are issued at once: IndexedDB answers them in one go.
+        let lookups = incoming.iter().map(|row| {
+            let id = js_sys::Reflect::get(&row, &"id".into()).unwrap_or(JsValue::UNDEFINED);
+            store.get(id)
+        });
+        for local in futures::future::try_join_all(lookups)
+            .await?
+            .into_iter()
+            .flatten()
+        {
+            existing.push(&local);
+        }
+    } else {
+        for scope in scopes.iter() {
+            let range = KeyRange::only(&scope).map_err(rexie::Error::from)?;
+            for row in store.index("scope")?.get_all(Some(range), None).await? {
+                existing.push(&row);
+            }
+        }
+    }
+    Ok(existing)
 }
 
 /// The object store a change goes to.

@@ -103,63 +103,65 @@ impl Outbox {
             (Op::Update, Some(server_row)) if is_own_commit(entry, &server_row) => {
                 self.settle(entry, server_row)
             }
+            (Op::Update, Some(server_row)) if !deleted(&server_row) => {
+                self.merge_update(entry, server_row, table)
+            }
+            // Deleted remotely while edited locally: the delete stands, the local values are
+            // kept in the conflict record.
             (Op::Update, remote) => {
-                // This entry's edit alone is merged: its base with its fields. The stored row
-                // may hold later entries' edits, which go in their own pushes (merging them
-                // here would send them twice), or a server row another tab's push or a pull
-                // stored before this tab knew of the entry.
-                let base = entry.base.clone().unwrap_or_default();
-                let mut local = base.clone();
-                local.extend(entry.fields.clone());
-                match remote {
-                    Some(server_row) if !deleted(&server_row) => {
-                        let fields: Vec<&str> =
-                            table.fields.iter().map(|f| f.name.as_str()).collect();
-                        let merge = three_way(&base, &local, &server_row, &fields, self.policy);
-                        let mut effects = Vec::new();
-                        if !merge.conflicts.is_empty() {
-                            effects.push(Effect::Conflict(ConflictRecord {
-                                table: entry.table.clone(),
-                                row_id: entry.row_id.clone(),
-                                local: local.clone(),
-                                remote: Some(server_row.clone()),
-                                fields: merge.conflicts.clone(),
-                                deleted_remotely: false,
-                                seq: entry.last_edit(),
-                            }));
-                        }
-                        effects.push(Effect::StoreMergedRow {
-                            table: entry.table.clone(),
-                            row: self.with_later_edits(entry, merge.row.clone()),
-                        });
-                        if merge.patch.is_empty() {
-                            effects.extend(self.settle(entry, server_row));
-                        } else {
-                            effects.extend(self.rebase(entry, server_row, merge.patch, Vec::new()));
-                        }
-                        effects
-                    }
-                    // Deleted remotely while edited locally: the delete stands, the local
-                    // values are kept in the conflict record.
-                    remote => {
-                        let mut effects = vec![Effect::Conflict(ConflictRecord {
-                            table: entry.table.clone(),
-                            row_id: entry.row_id.clone(),
-                            local,
-                            remote: remote.clone(),
-                            fields: Vec::new(),
-                            deleted_remotely: true,
-                            seq: entry.last_edit(),
-                        })];
-                        effects.extend(match remote {
-                            Some(server_row) => self.settle(entry, server_row),
-                            None => self.drop_entry(entry),
-                        });
-                        effects
-                    }
-                }
+                let mut effects = vec![Effect::Conflict(ConflictRecord {
+                    table: entry.table.clone(),
+                    row_id: entry.row_id.clone(),
+                    local: own_edit(entry),
+                    remote: remote.clone(),
+                    fields: Vec::new(),
+                    deleted_remotely: true,
+                    seq: entry.last_edit(),
+                })];
+                effects.extend(match remote {
+                    Some(server_row) => self.settle(entry, server_row),
+                    None => self.drop_entry(entry),
+                });
+                effects
             }
         }
+    }
+
+    /// Someone else changed the row since the entry's base: a three-way merge by field, what
+    /// both changed settled by the policy and recorded, the rest pushed again on the new
+    /// version.
+    fn merge_update(
+        &mut self,
+        entry: &Entry,
+        server_row: Map<String, Value>,
+        table: &TableSchema,
+    ) -> Vec<Effect> {
+        let base = entry.base.clone().unwrap_or_default();
+        let local = own_edit(entry);
+        let fields: Vec<&str> = table.fields.iter().map(|f| f.name.as_str()).collect();
+        let merge = three_way(&base, &local, &server_row, &fields, self.policy);
+        let mut effects = Vec::new();
+        if !merge.conflicts.is_empty() {
+            effects.push(Effect::Conflict(ConflictRecord {
+                table: entry.table.clone(),
+                row_id: entry.row_id.clone(),
+                local,
+                remote: Some(server_row.clone()),
+                fields: merge.conflicts.clone(),
+                deleted_remotely: false,
+                seq: entry.last_edit(),
+            }));
+        }
+        effects.push(Effect::StoreMergedRow {
+            table: entry.table.clone(),
+            row: self.with_later_edits(entry, merge.row.clone()),
+        });
+        if merge.patch.is_empty() {
+            effects.extend(self.settle(entry, server_row));
+        } else {
+            effects.extend(self.rebase(entry, server_row, merge.patch, Vec::new()));
+        }
+        effects
     }
 
     /// Re-targets the entry at the server's current version with `patch` and pushes it again.
@@ -206,6 +208,15 @@ impl Outbox {
         effects.extend(self.status_effect(entry));
         effects
     }
+}
+
+/// The entry's edit alone: its base with its fields. The stored row may hold later entries'
+/// edits, which go in their own pushes (merging them here would send them twice), or a server
+/// row another tab's push or a pull stored before this tab knew of the entry.
+fn own_edit(entry: &Entry) -> Map<String, Value> {
+    let mut local = entry.base.clone().unwrap_or_default();
+    local.extend(entry.fields.clone());
+    local
 }
 
 /// Whether `server_row` is exactly what `entry` (an update) would have made of its base: one

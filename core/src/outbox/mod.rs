@@ -12,7 +12,7 @@
 //! returns, performs the [`HttpRequest`]s, and reports responses with the current time.
 
 use crate::backoff::BackoffPolicy;
-use crate::merge::{ConflictPolicy, FieldConflict};
+use crate::merge::ConflictPolicy;
 use crate::percent_encode;
 use crate::rng::SplitMix64;
 use crate::schema::TableSchema;
@@ -22,6 +22,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 mod answers;
+mod conflict;
+mod stored;
+
+pub use conflict::ConflictRecord;
 
 /// What a write does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,91 +146,6 @@ pub enum HttpResult {
     NetworkError(String),
 }
 
-/// A settled conflict, kept so no value is lost.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ConflictRecord {
-    /// Wire table name.
-    pub table: String,
-    /// The row.
-    pub row_id: String,
-    /// The local row when the conflict was found.
-    pub local: Map<String, Value>,
-    /// The server's row (`None` when it was deleted).
-    pub remote: Option<Map<String, Value>>,
-    /// The fields both sides changed, with the value kept.
-    pub fields: Vec<FieldConflict>,
-    /// The server deleted the row while it was edited locally.
-    pub deleted_remotely: bool,
-    /// Where the edit whose push met the conflict falls in the order of edits
-    /// ([`Entry::last_edit`]): of two conflicts on one field, the later edit's is the user's
-    /// current value.
-    #[serde(default)]
-    pub seq: u64,
-}
-
-impl ConflictRecord {
-    /// Takes in the row's earlier record, which the user has not settled, so a second conflict
-    /// on a row never replaces what the first one kept. On a field both are about, or one the
-    /// user edited again (`edited`: the fields this record's edit wrote), the later edit's
-    /// value counts: tabs hand their edits to the leader late, so the record met second may
-    /// hold the older edit.
-    pub fn absorb(&mut self, earlier: ConflictRecord, edited: &[String]) {
-        let this_is_later = self.seq >= earlier.seq;
-        for conflict in earlier.fields {
-            let here = self.fields.iter().position(|f| f.field == conflict.field);
-            if this_is_later && (here.is_some() || edited.contains(&conflict.field)) {
-                continue;
-            }
-            self.local
-                .insert(conflict.field.clone(), conflict.local.clone());
-            match here {
-                Some(index) => self.fields[index] = conflict,
-                None => self.fields.push(conflict),
-            }
-        }
-        if earlier.deleted_remotely && (!self.deleted_remotely || !this_is_later) {
-            // The earlier record kept a whole row the server deleted: keep its values.
-            for (field, value) in earlier.local {
-                if !(this_is_later && edited.contains(&field)) {
-                    self.local.insert(field, value);
-                }
-            }
-            self.deleted_remotely = true;
-        }
-        self.seq = self.seq.max(earlier.seq);
-    }
-
-    /// A record as stored (the JSON its `Serialize` writes); `None` if it is not one.
-    pub fn from_json(stored: &Value) -> Option<ConflictRecord> {
-        let object = |value: &Value| value.as_object().cloned();
-        let field = |f: &Value| {
-            let side = |key: &str| f.get(key).cloned().unwrap_or(Value::Null);
-            Some(FieldConflict {
-                field: f.get("field")?.as_str()?.to_owned(),
-                base: side("base"),
-                local: side("local"),
-                remote: side("remote"),
-                kept: side("kept"),
-            })
-        };
-        Some(ConflictRecord {
-            table: stored.get("table")?.as_str()?.to_owned(),
-            row_id: stored.get("rowId")?.as_str()?.to_owned(),
-            local: object(stored.get("local")?)?,
-            remote: stored.get("remote").and_then(object),
-            fields: stored
-                .get("fields")?
-                .as_array()?
-                .iter()
-                .map(field)
-                .collect::<Option<_>>()?,
-            deleted_remotely: stored.get("deletedRemotely")?.as_bool()?,
-            seq: stored.get("seq").and_then(Value::as_u64).unwrap_or(0),
-        })
-    }
-}
-
 /// What the driver must do after a call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -342,74 +261,6 @@ impl Outbox {
     /// order by time.
     pub fn raise_seq_floor(&mut self, floor: u64) {
         self.next_seq = self.next_seq.max(floor);
-    }
-
-    /// Takes in entries other tabs appended to storage (those whose sequence numbers this
-    /// outbox does not know); its own entries stay as they are, even if storage does not
-    /// hold them yet.
-    pub fn adopt(&mut self, entries: Vec<Entry>) -> usize {
-        let mut adopted = 0;
-        // A removal storage shows is done: its number is never seen again.
-        let stored: SortedSet<u64> = entries.iter().map(|e| e.seq).collect();
-        self.removed.retain(|seq| stored.contains(seq));
-        for entry in entries {
-            if !self.entries.contains_key(&entry.seq) && !self.removed.contains(&entry.seq) {
-                self.next_seq = self.next_seq.max(entry.seq + 1);
-                self.entries.insert(entry.seq, entry);
-                adopted += 1;
-            }
-        }
-        adopted
-    }
-
-    /// Replaces the entries with what storage holds now (another tab wrote or removed some).
-    /// The entry in flight stays in flight; retry times of entries still present are kept.
-    pub fn reload(&mut self, entries: Vec<Entry>) {
-        let flying = match self.in_flight {
-            Some(Flight::Push(s) | Flight::Fetch(s)) => Some(s),
-            None => None,
-        };
-        let stored: SortedSet<u64> = entries.iter().map(|e| e.seq).collect();
-        self.removed.retain(|seq| stored.contains(seq));
-        let mut fresh: SortedMap<u64, Entry> = entries
-            .into_iter()
-            .filter(|e| !self.removed.contains(&e.seq))
-            .map(|e| (e.seq, e))
-            .collect();
-        if let Some(seq) = flying {
-            // This tab's view of the entry it is pushing wins: it alone knows the answer.
-            if let Some(entry) = self.entries.get(&seq) {
-                fresh.insert(seq, entry.clone());
-            }
-        }
-        self.retry_at.retain(|seq, _| fresh.contains_key(seq));
-        self.next_seq = self
-            .next_seq
-            .max(fresh.keys().next_back().map_or(1, |s| s + 1));
-        self.entries = fresh;
-    }
-
-    /// Puts entries back as they were (`None`: not held) before a change storage refused:
-    /// memory must not run ahead of storage.
-    pub fn undo(&mut self, snapshot: Vec<(u64, Option<Entry>)>) {
-        for (seq, prior) in snapshot {
-            self.retry_at.remove(&seq);
-            match prior {
-                Some(entry) => {
-                    self.removed.remove(&seq);
-                    self.entries.insert(seq, entry);
-                }
-                None => {
-                    self.entries.remove(&seq);
-                }
-            }
-        }
-    }
-
-    /// Storage did not take the removal of these entries (the batch failed): a reload brings
-    /// them back.
-    pub fn unforget(&mut self, seqs: &[u64]) {
-        self.removed.retain(|seq| !seqs.contains(seq));
     }
 
     /// Changes the delays between retries (default 1 s doubling to 60 s, with jitter).

@@ -556,13 +556,47 @@ async fn flush(inner: &Rc<Inner>) {
     }
 }
 
+/// Changes sorted for one transaction: rows per table as one JSON array text, deletions, the
+/// rows touched per table, band and action, and who changed what.
+#[derive(Default)]
+struct Sorted {
+    rows: SortedMap<String, String>,
+    deletions: Vec<(String, String)>,
+    touched: SortedMap<(String, String, ChangeAction), Vec<String>>,
+    observed: Vec<ObservedRow>,
+}
+
 async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
+    let sorted = sort_changes(inner, changes);
+    let rows: Vec<(String, Array)> = sorted
+        .rows
+        .into_iter()
+        .map(|(table, mut batch)| {
+            batch.push(']');
+            let parsed =
+                js_sys::JSON::parse(&batch).map(wasm_bindgen::JsCast::unchecked_into::<Array>);
+            (table, parsed.unwrap_or_default())
+        })
+        .collect();
+    match inner
+        .store
+        .apply_batch(&rows, &sorted.deletions, None)
+        .await
+    {
+        Ok(written) => {
+            let written: IdSet = written.into_iter().collect();
+            tell_applied(inner, &written, sorted.observed, sorted.touched);
+        }
+        Err(error) => report(inner, &error),
+    }
+}
+
+/// Sorts changes for one transaction. Rows with local edits are skipped (their pending push is
+/// conditional on its base version and meets the change as a conflict); rows too large to
+/// send are fetched.
+fn sort_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) -> Sorted {
     let schema = inner.store.schema().clone();
-    // Per table, the rows' JSON texts as one array: one JSON.parse for the batch.
-    let mut rows: SortedMap<String, String> = SortedMap::new();
-    let mut deletions = Vec::new();
-    let mut touched: SortedMap<(String, String, ChangeAction), Vec<String>> = SortedMap::new();
-    let mut observed = Vec::new();
+    let mut sorted = Sorted::default();
     for change in changes {
         let Ok(spec) = schema.table(&change.table) else {
             (inner.on_event)(ReadEvent::Error {
@@ -585,8 +619,6 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
             continue;
         };
         if (inner.has_local_edits)(&change.table, &id) {
-            // The pending push is conditional on its base version: it will meet this change
-            // as a conflict and merge by field.
             continue;
         }
         if change.needs_fetch() {
@@ -594,11 +626,12 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
             continue;
         }
         let scope = row.scope.clone();
-        observed.push(observe_change(spec, change.kind, row));
+        sorted.observed.push(observe_change(spec, change.kind, row));
         match (change.kind, &change.record) {
             (ChangeKind::Delete, _) | (_, None) => {
-                deletions.push((change.table.clone(), id.clone()));
-                touched
+                sorted.deletions.push((change.table.clone(), id.clone()));
+                sorted
+                    .touched
                     .get_or_insert_with(
                         (change.table.clone(), scope, ChangeAction::Delete),
                         Vec::new,
@@ -606,12 +639,15 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
                     .push(id);
             }
             (_, Some(record)) => {
-                let batch = rows.get_or_insert_with(change.table.clone(), || "[".to_owned());
+                let batch = sorted
+                    .rows
+                    .get_or_insert_with(change.table.clone(), || "[".to_owned());
                 if batch.len() > 1 {
                     batch.push(',');
                 }
                 batch.push_str(record.json());
-                touched
+                sorted
+                    .touched
                     .get_or_insert_with(
                         (change.table.clone(), scope, ChangeAction::Upsert),
                         Vec::new,
@@ -620,44 +656,38 @@ async fn apply_changes(inner: &Rc<Inner>, changes: Vec<PostgresChange>) {
             }
         }
     }
-    let rows: Vec<(String, Array)> = rows
-        .into_iter()
-        .map(|(table, mut batch)| {
-            batch.push(']');
-            let parsed =
-                js_sys::JSON::parse(&batch).map(wasm_bindgen::JsCast::unchecked_into::<Array>);
-            (table, parsed.unwrap_or_default())
-        })
-        .collect();
-    match inner.store.apply_batch(&rows, &deletions, None).await {
-        Ok(written) => {
-            let written: IdSet = written.into_iter().collect();
-            // The echo of this client's own write was not written: it is not news either.
-            observed.retain(|row| row.action == Action::Deleted || written.contains(&row.id));
-            if !observed.is_empty() {
-                (inner.on_event)(ReadEvent::Observed {
-                    rows: observed,
-                    quiet: false,
-                });
-            }
-            for ((table, scope, action), mut ids) in touched {
-                // The echo of this client's own write changes nothing: no event for it.
-                if action == ChangeAction::Upsert {
-                    ids.retain(|id| written.contains(id));
-                }
-                if ids.is_empty() {
-                    continue;
-                }
-                (inner.on_event)(ReadEvent::Change(RowsChanged {
-                    table,
-                    scope,
-                    ids,
-                    action,
-                    source: ChangeSource::Remote,
-                }));
-            }
+    sorted
+}
+
+/// Tells the app what a flush wrote. The echo of this client's own write was not written (its
+/// version is not newer): it is neither news nor a change.
+fn tell_applied(
+    inner: &Rc<Inner>,
+    written: &IdSet,
+    mut observed: Vec<ObservedRow>,
+    touched: SortedMap<(String, String, ChangeAction), Vec<String>>,
+) {
+    observed.retain(|row| row.action == Action::Deleted || written.contains(&row.id));
+    if !observed.is_empty() {
+        (inner.on_event)(ReadEvent::Observed {
+            rows: observed,
+            quiet: false,
+        });
+    }
+    for ((table, scope, action), mut ids) in touched {
+        if action == ChangeAction::Upsert {
+            ids.retain(|id| written.contains(id));
         }
-        Err(error) => report(inner, &error),
+        if ids.is_empty() {
+            continue;
+        }
+        (inner.on_event)(ReadEvent::Change(RowsChanged {
+            table,
+            scope,
+            ids,
+            action,
+            source: ChangeSource::Remote,
+        }));
     }
 }
 

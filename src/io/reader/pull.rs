@@ -150,65 +150,12 @@ async fn pull_table(
             return false;
         };
         let count_read = page.length() as usize;
-        let text = |row: &JsValue, field: &str| {
-            Reflect::get(row, &field.into())
-                .ok()
-                .and_then(|v| v.as_string())
+        let Some((cursor, fresh)) = read_page(inner, table, &page) else {
+            return false;
         };
-        // The cursor is the last row's (updated_at, id), both as the server wrote them: a
-        // row without them is an unreadable answer, never an empty cursor to page from.
-        let cursor = if count_read == 0 {
-            None
-        } else {
-            let last = page.get(page.length() - 1);
-            match (text(&last, "updated_at"), text(&last, "id")) {
-                (Some(updated_at), Some(id)) => Some(Cursor { updated_at, id }),
-                _ => {
-                    unreadable_page(inner, &table.name, "a row without updated_at or id");
-                    return false;
-                }
-            }
-        };
-        let fresh = Array::new();
-        for row in page.iter() {
-            let Some(id) = text(&row, "id") else {
-                unreadable_page(inner, &table.name, "a row without an id");
-                return false;
-            };
-            if !(inner.has_local_edits)(&table.name, &id) {
-                fresh.push(&row);
-            }
-        }
         let cursor_record = cursor.as_ref().map(|c| (key.clone(), to_js(c)));
-        match inner
-            .store
-            .apply_batch(&[(table.name.clone(), fresh.clone())], &[], cursor_record)
-            .await
-        {
-            Ok(written) if !written.is_empty() => {
-                let written_ids: IdSet = written.iter().cloned().collect();
-                let rows = fresh
-                    .iter()
-                    .map(|row| observe_pulled(table, &row, band))
-                    .filter(|row| written_ids.contains(&row.id))
-                    .collect();
-                (inner.on_event)(ReadEvent::Observed {
-                    rows,
-                    quiet: saved.is_none(),
-                });
-                (inner.on_event)(ReadEvent::Change(RowsChanged {
-                    table: table.name.clone(),
-                    scope: band.to_owned(),
-                    ids: written,
-                    action: ChangeAction::Upsert,
-                    source: ChangeSource::Pull,
-                }))
-            }
-            Ok(_) => {}
-            Err(error) => {
-                report(inner, &error);
-                return false;
-            }
+        if !store_page(inner, band, table, fresh, cursor_record, saved.is_none()).await {
+            return false;
         }
         if count_read > 0 {
             progress.read(count_read as u64);
@@ -217,6 +164,80 @@ async fn pull_table(
         match cursor {
             Some(cursor) if !plan.is_last_page(count_read) => request = plan.next_page(&cursor),
             _ => return true,
+        }
+    }
+}
+
+/// A page's cursor and its rows without local edits (those are never overwritten). The cursor
+/// is the last row's (updated_at, id), both as the server wrote them: a row without them is an
+/// unreadable answer, never an empty cursor to page from.
+fn read_page(inner: &Inner, table: &TableSchema, page: &Array) -> Option<(Option<Cursor>, Array)> {
+    let text = |row: &JsValue, field: &str| {
+        Reflect::get(row, &field.into())
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    let cursor = if page.length() == 0 {
+        None
+    } else {
+        let last = page.get(page.length() - 1);
+        match (text(&last, "updated_at"), text(&last, "id")) {
+            (Some(updated_at), Some(id)) => Some(Cursor { updated_at, id }),
+            _ => {
+                unreadable_page(inner, &table.name, "a row without updated_at or id");
+                return None;
+            }
+        }
+    };
+    let fresh = Array::new();
+    for row in page.iter() {
+        let Some(id) = text(&row, "id") else {
+            unreadable_page(inner, &table.name, "a row without an id");
+            return None;
+        };
+        if !(inner.has_local_edits)(&table.name, &id) {
+            fresh.push(&row);
+        }
+    }
+    Some((cursor, fresh))
+}
+
+/// Stores a page's rows with the cursor they bring the pull to, in one transaction, and tells
+/// the app what was written (`quiet` for a band's first download). False if storage failed.
+async fn store_page(
+    inner: &Rc<Inner>,
+    band: &str,
+    table: &TableSchema,
+    fresh: Array,
+    cursor: Option<(String, JsValue)>,
+    quiet: bool,
+) -> bool {
+    let stored = inner
+        .store
+        .apply_batch(&[(table.name.clone(), fresh.clone())], &[], cursor)
+        .await;
+    match stored {
+        Ok(written) if !written.is_empty() => {
+            let written_ids: IdSet = written.iter().cloned().collect();
+            let rows = fresh
+                .iter()
+                .map(|row| observe_pulled(table, &row, band))
+                .filter(|row| written_ids.contains(&row.id))
+                .collect();
+            (inner.on_event)(ReadEvent::Observed { rows, quiet });
+            (inner.on_event)(ReadEvent::Change(RowsChanged {
+                table: table.name.clone(),
+                scope: band.to_owned(),
+                ids: written,
+                action: ChangeAction::Upsert,
+                source: ChangeSource::Pull,
+            }));
+            true
+        }
+        Ok(_) => true,
+        Err(error) => {
+            report(inner, &error);
+            false
         }
     }
 }
