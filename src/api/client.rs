@@ -1,12 +1,13 @@
 //! `SyncClient`: the local cache and the write path, as the app uses them.
 
+use super::coordinator::{Coordinator, TabCommand, TabMessage};
 use super::error::SyncError;
 use super::events::status_name;
 use super::listeners::Listeners;
 use super::options::ListOptions;
-use super::tabs::Coordinator;
 use crate::io::activity::Activity;
 use crate::io::page_events::{PageEvent, PageEvents};
+use crate::io::reader::ConnectionInfo;
 use crate::io::reader::Reader;
 use crate::io::store::{from_js, to_js, Store, StoreError};
 use crate::io::writer::{WriteError, Writer};
@@ -70,11 +71,6 @@ fn object_arg(value: JsValue, what: &str) -> Result<Map<String, Value>, JsValue>
 }
 
 impl SyncClient {
-    /// [`open`](Self::open) for Rust callers.
-    pub async fn open_async(options: JsValue) -> Result<SyncClient, JsValue> {
-        super::open::open(options).await
-    }
-
     /// Uses a token in this tab (pushes, pulls, socket, profile lookups).
     pub(super) fn use_token(&self, token: String) {
         self.inner.writer.set_token(token.clone());
@@ -94,14 +90,6 @@ impl SyncClient {
 
 #[wasm_bindgen]
 impl SyncClient {
-    /// Opens the client: `{ supabaseUrl, anonKey, accessToken, userId, schema?,
-    /// conflictPolicy?: 'serverWins' | 'clientWins', databaseName?, retryInitialMs? }`.
-    /// Resolves once the local database is open; pending writes resume pushing at once.
-    #[wasm_bindgen(unchecked_return_type = "Promise<SyncClient>")]
-    pub fn open(#[wasm_bindgen(unchecked_param_type = "OpenOptions")] options: JsValue) -> Promise {
-        future_to_promise(async move { SyncClient::open_async(options).await.map(JsValue::from) })
-    }
-
     /// Calls `listener(event)` for every event named `event` — a `type` such as `change`,
     /// `connection`, `unread` or `notification`, a table's `<alias>:changed` (`songs:changed`),
     /// or `*` for all — and returns the function that unsubscribes (calling it again is
@@ -134,8 +122,10 @@ impl SyncClient {
     ) -> Result<(), JsValue> {
         let meta = object_arg(meta, "meta")?;
         if !self.inner.tabs.is_leader() {
-            let fields = [("bandId", band_id.into()), ("meta", to_js(&meta))];
-            self.inner.tabs.post("presence", &fields);
+            self.inner.tabs.post(TabMessage::Presence {
+                band: band_id.to_owned(),
+                meta: to_js(&meta),
+            });
         }
         // Kept here too: sent once this tab's channel is joined, should it lead.
         self.inner.reader.set_presence(band_id, Value::Object(meta));
@@ -161,7 +151,7 @@ impl SyncClient {
     /// Reconnects now instead of waiting out the backoff (the connection panel's button), and
     /// lets waiting pushes go.
     pub fn reconnect(&self) {
-        if self.inner.tabs.relay("reconnect", &[]) {
+        if self.inner.tabs.relay(TabCommand::Reconnect) {
             return;
         }
         self.inner.writer.set_online(true);
@@ -326,7 +316,7 @@ impl SyncClient {
                 .acknowledge(&table, &id)
                 .await
                 .map_err(write_error)?;
-            inner.tabs.post("outbox", &[]);
+            inner.tabs.post(TabMessage::Outbox);
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -395,7 +385,7 @@ impl SyncClient {
     pub fn retry(&self, seq: f64) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            if inner.tabs.relay("retry", &[("seq", seq.into())]) {
+            if inner.tabs.relay(TabCommand::Retry(seq)) {
                 return Ok(JsValue::UNDEFINED);
             }
             inner.writer.retry(seq as u64).await.map_err(write_error)?;
@@ -410,7 +400,7 @@ impl SyncClient {
     pub fn discard(&self, seq: f64) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            if inner.tabs.relay("discard", &[("seq", seq.into())]) {
+            if inner.tabs.relay(TabCommand::Discard(seq)) {
                 return Ok(true.into());
             }
             let done = inner
@@ -427,9 +417,7 @@ impl SyncClient {
     #[wasm_bindgen(js_name = setAuth)]
     pub fn set_auth(&self, token: String) {
         // Tokens of one user are interchangeable: whichever tab leads uses the newest.
-        self.inner
-            .tabs
-            .post("token", &[("token", token.as_str().into())]);
+        self.inner.tabs.post(TabMessage::Token(token.clone()));
         self.use_token(token);
     }
 
@@ -483,7 +471,7 @@ impl SyncClient {
             Some(remote) if !leader => {
                 js_sys::Object::assign(&js_sys::Object::new(), &remote.into()).into()
             }
-            _ => to_js(&super::tabs::local_info(&self.inner)),
+            _ => to_js(&local_info(&self.inner)),
         };
         // Counted from this tab's copy of the shared outbox.
         let (pending, failed) = self.inner.writer.counts();
@@ -505,7 +493,7 @@ impl SyncClient {
         if !self
             .inner
             .tabs
-            .relay("pullBand", &[("bandId", band_id.into())])
+            .relay(TabCommand::PullBand(band_id.to_owned()))
         {
             self.inner.reader.pull(band_id);
         }
@@ -535,4 +523,17 @@ impl SyncClient {
             Input::Hidden
         });
     }
+}
+
+/// This tab's connection, with the last time the server confirmed anything: a pull of the
+/// reader or a push of the writer.
+pub(super) fn local_info(inner: &Inner) -> ConnectionInfo {
+    let mut info = inner.reader.info();
+    if let Some(pushed) = inner.writer.last_confirmed() {
+        info.last_synced_at = Some(
+            info.last_synced_at
+                .map_or(pushed, |pulled| pulled.max(pushed)),
+        );
+    }
+    info
 }

@@ -2,6 +2,7 @@
 //! editing what.
 
 use super::client::SyncClient;
+use super::coordinator::TabMessage;
 use super::error::SyncError;
 use super::events::json;
 use crate::io::store::from_js;
@@ -85,7 +86,7 @@ impl SyncClient {
                 .resolve_conflict(&table, &id, resolution)
                 .await
                 .map_err(|e: WriteError| JsValue::from(SyncError::new(e.code(), e.to_string())))?;
-            inner.tabs.post("outbox", &[]);
+            inner.tabs.post(TabMessage::Outbox);
             Ok(JsValue::UNDEFINED)
         })
     }

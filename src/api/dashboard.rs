@@ -2,6 +2,7 @@
 //! and the levers (force a sync, purge the cache, export everything).
 
 use super::client::{store_error, SyncClient};
+use super::coordinator::TabCommand;
 use super::error::SyncError;
 use super::events::{object, rows_changed_to_js};
 use crate::io::http;
@@ -84,7 +85,7 @@ impl SyncClient {
     /// is pulled from its cursor.
     #[wasm_bindgen(js_name = forceSync)]
     pub fn force_sync(&self) {
-        if self.inner.tabs.relay("forceSync", &[]) {
+        if self.inner.tabs.relay(TabCommand::ForceSync) {
             return;
         }
         self.inner.writer.set_online(true);

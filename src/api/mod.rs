@@ -2,6 +2,7 @@
 
 mod client;
 mod collaboration;
+mod coordinator;
 mod dashboard;
 mod devtools;
 mod error;

@@ -2,6 +2,7 @@
 //! wiring the write path, the read path and the activity tracker to the app's listeners.
 
 use super::client::{store_error, Inner, StorageWarning, SyncClient};
+use super::coordinator::{Coordinator, TabMessage};
 use super::error::SyncError;
 use super::events::{
     activity_event_to_js, error_to_js, event_to_js, feed_events_to_js, read_event_to_js,
@@ -9,7 +10,6 @@ use super::events::{
 };
 use super::listeners::Listeners;
 use super::options::Options;
-use super::tabs::Coordinator;
 use crate::io::activity::{Activity, ActivityEvent};
 use crate::io::devtools::Devtools;
 use crate::io::http::Endpoint;
@@ -17,16 +17,34 @@ use crate::io::page_events::PageEvents;
 use crate::io::reader::{Fallback, ReadEvent, Reader};
 use crate::io::store::{from_js, Store};
 use crate::io::writer::{ChangeAction, ChangeSource, RowsChanged, WriteEvent, Writer};
+use js_sys::Promise;
 use rockon_sync_core::backoff::BackoffPolicy;
 use rockon_sync_core::outbox::{ConflictRecord, RowStatus};
 use rockon_sync_core::realtime::{ConnectionState, Event as RealtimeEvent};
 use rockon_sync_core::schema::Schema;
 use serde_json::{Map, Value};
 use std::rc::Rc;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+#[wasm_bindgen]
+impl SyncClient {
+    /// Opens the client: `{ supabaseUrl, anonKey, accessToken, userId, schema?,
+    /// conflictPolicy?: 'serverWins' | 'clientWins', databaseName?, retryInitialMs? }`.
+    /// Resolves once the local database is open; pending writes resume pushing at once.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncClient>")]
+    pub fn open(#[wasm_bindgen(unchecked_param_type = "OpenOptions")] options: JsValue) -> Promise {
+        future_to_promise(async move { SyncClient::open_async(options).await.map(JsValue::from) })
+    }
+
+    /// [`open`](Self::open) for Rust callers.
+    pub async fn open_async(options: JsValue) -> Result<SyncClient, JsValue> {
+        open(options).await
+    }
+}
 
 /// Opens the client `options` describe.
-pub(super) async fn open(options: JsValue) -> Result<SyncClient, JsValue> {
+async fn open(options: JsValue) -> Result<SyncClient, JsValue> {
     let options: Options =
         from_js(&options).map_err(|message| SyncError::new("invalid_options", message))?;
     check_token(&options)?;
@@ -171,7 +189,7 @@ async fn open_activity(
         notify_config,
         Box::new(move |event| {
             if let ActivityEvent::Persisted = event {
-                tabs.post("marks", &[]);
+                tabs.post(TabMessage::Marks);
             }
             if let Some(event) = activity_event_to_js(&event) {
                 sink.emit(&event);
@@ -213,7 +231,7 @@ async fn open_writer(
             if let WriteEvent::Change(rows) = &event {
                 if rows.source == ChangeSource::Local && !tabs.is_leader() {
                     // The leading tab pushes what this one appended.
-                    tabs.post("outbox", &[]);
+                    tabs.post(TabMessage::Outbox);
                 }
                 if rows.source == ChangeSource::Local {
                     // Whoever edits a row has seen it.

@@ -1,6 +1,7 @@
 //! Ending the user's session in this browser.
 
 use super::client::{store_error, SyncClient};
+use super::coordinator::TabMessage;
 use super::error::SyncError;
 use super::events::object;
 use crate::io::store::Store;
@@ -48,7 +49,7 @@ impl SyncClient {
                 )
                 .into());
             }
-            inner.tabs.post("signedOut", &[]);
+            inner.tabs.post(TabMessage::SignedOut);
             SyncClient {
                 inner: inner.clone(),
             }

@@ -4,8 +4,7 @@
 //! the driver executes each batch in one transaction, in the order the engine emitted them
 //! (IndexedDB orders transactions on the same stores by creation, so a read emitted after a
 //! write sees it). [`MemoryStore`] executes them for native tests and the simulation; the wasm
-//! shell executes them on IndexedDB. Both pass the same conformance suite
-//! ([`conformance`](super::conformance)).
+//! shell executes them on IndexedDB. Both pass the same conformance suite (`sync::conformance`).
 
 use crate::outbox::{ConflictRecord, Entry};
 use crate::sorted::SortedMap;
