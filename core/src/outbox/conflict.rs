@@ -21,7 +21,7 @@ pub struct ConflictRecord {
     /// The server deleted the row while it was edited locally.
     pub deleted_remotely: bool,
     /// Where the edit whose push met the conflict falls in the order of edits
-    /// ([`Entry::last_edit`]): of two conflicts on one field, the later edit's is the user's
+    /// ([`Entry::last_edit`](super::Entry::last_edit)): of two conflicts on one field, the later edit's is the user's
     /// current value.
     #[serde(default)]
     pub seq: u64,
