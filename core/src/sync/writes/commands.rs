@@ -181,7 +181,17 @@ impl WriteEngine {
 
 /// A reading command planned without its read: a bug, reported rather than panicking.
 fn out_of_order(body: &WriteCommand) -> WriteError {
+    let name = match body {
+        WriteCommand::Create { .. } => "create",
+        WriteCommand::Update { .. } => "update",
+        WriteCommand::Remove { .. } => "remove",
+        WriteCommand::Resolve { .. } => "resolve",
+        WriteCommand::Acknowledge { .. } => "acknowledge",
+        WriteCommand::Retry { .. } => "retry",
+        WriteCommand::Discard { .. } => "discard",
+        WriteCommand::PurgeBand { .. } => "purge",
+    };
     WriteError::Store(StoreError::Failed(format!(
-        "command planned without its read: {body:?}"
+        "{name} planned without its read"
     )))
 }
