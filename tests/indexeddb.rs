@@ -93,7 +93,13 @@ async fn a_new_outbox_entry_never_replaces_another_tabs() {
     let taken = store
         .execute(&[StoreOp::AddEntry(entry("second tab"))])
         .await;
-    assert!(matches!(taken, Err(StoreError::KeyTaken(_))), "{taken:?}");
+    assert!(
+        matches!(
+            taken,
+            Err(StoreError(rockon_sync_core::sync::StoreError::KeyTaken(_)))
+        ),
+        "{taken:?}"
+    );
     let stored = store.outbox().await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].fields["title"], "first tab");

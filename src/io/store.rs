@@ -8,7 +8,7 @@ use gloo_timers::future::TimeoutFuture;
 use rexie::{KeyRange, Rexie, TransactionMode, TransactionResult};
 use rockon_sync_core::outbox::Entry;
 use rockon_sync_core::schema::{snake_to_camel, to_app, Schema};
-use rockon_sync_core::sync::{conflict_key, StoreOp};
+use rockon_sync_core::sync::{self, conflict_key, StoreOp};
 use serde::Serialize;
 use serde_json::Value;
 use std::cell::RefCell;
@@ -36,66 +36,42 @@ const SMALL_BATCH: u32 = 64;
 
 pub use super::layout::DB_VERSION;
 
-/// A storage failure, with what the app should do about it.
+/// A storage failure: the sync engine's [`sync::StoreError`] (what the app should do about
+/// it is documented there), which IndexedDB's errors convert into.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreError {
-    /// The browser's storage quota is full: free space or ask for persistent storage. Nothing
-    /// was written.
-    QuotaExceeded(String),
-    /// The database was deleted or closed underneath (eviction, another tab, "clear site
-    /// data"): reopen the client. Nothing was written.
-    Closed(String),
-    /// Opening waited too long: another tab holds an older version open and does not let go
-    /// (an old build without the version watch). Close other tabs of the app and retry.
-    Blocked,
-    /// A key that must be new was taken (a new outbox entry whose sequence number another
-    /// tab used in the same millisecond). Nothing was written.
-    KeyTaken(String),
-    /// Any other IndexedDB failure.
-    Failed(String),
-}
+pub struct StoreError(pub sync::StoreError);
 
 impl StoreError {
     /// A stable machine-readable code.
     pub fn code(&self) -> &'static str {
-        match self {
-            StoreError::QuotaExceeded(_) => "quota_exceeded",
-            StoreError::Closed(_) => "database_closed",
-            StoreError::Blocked => "database_blocked",
-            StoreError::KeyTaken(_) => "storage_key_taken",
-            StoreError::Failed(_) => "storage_failed",
-        }
+        self.0.code()
     }
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::QuotaExceeded(m)
-            | StoreError::Closed(m)
-            | StoreError::KeyTaken(m)
-            | StoreError::Failed(m) => {
-                write!(f, "{}: {m}", self.code())
-            }
-            StoreError::Blocked => f.write_str(
-                "database_blocked: another tab keeps an older version open; close it and retry",
-            ),
-        }
+        self.0.fmt(f)
+    }
+}
+
+impl From<sync::StoreError> for StoreError {
+    fn from(error: sync::StoreError) -> Self {
+        StoreError(error)
     }
 }
 
 impl From<rexie::Error> for StoreError {
     fn from(error: rexie::Error) -> Self {
         let text = format!("{error:?}");
-        if text.contains("QuotaExceeded") {
-            StoreError::QuotaExceeded(text)
+        StoreError(if text.contains("QuotaExceeded") {
+            sync::StoreError::QuotaExceeded(text)
         } else if text.contains("InvalidStateError") || text.contains("closing") {
-            StoreError::Closed(text)
+            sync::StoreError::Closed(text)
         } else if text.contains("ConstraintError") {
-            StoreError::KeyTaken(text)
+            sync::StoreError::KeyTaken(text)
         } else {
-            StoreError::Failed(text)
-        }
+            sync::StoreError::Failed(text)
+        })
     }
 }
 
@@ -106,11 +82,11 @@ impl From<rexie::Error> for StoreError {
 async fn finish(tx: rexie::Transaction) -> Result<(), StoreError> {
     match tx.done().await? {
         TransactionResult::Committed => Ok(()),
-        TransactionResult::Aborted => Err(StoreError::QuotaExceeded(
+        TransactionResult::Aborted => Err(StoreError(sync::StoreError::QuotaExceeded(
             "the browser aborted the transaction as it committed (storage quota); nothing was \
              written"
                 .into(),
-        )),
+        ))),
     }
 }
 
@@ -191,7 +167,9 @@ impl Store {
             let opening = std::pin::pin!(build(name, &schema));
             match futures::future::select(opening, TimeoutFuture::new(10_000)).await {
                 futures::future::Either::Left((db, _)) => db?,
-                futures::future::Either::Right(_) => return Err(StoreError::Blocked),
+                futures::future::Either::Right(_) => {
+                    return Err(StoreError(sync::StoreError::Blocked))
+                }
             }
         };
         let store = Rc::new(Store {
@@ -259,7 +237,9 @@ impl Store {
                     store.notify(StoreState::Reopened);
                     return;
                 }
-                Err(StoreError::Failed(message)) if message.contains("VersionError") => {
+                Err(StoreError(sync::StoreError::Failed(message)))
+                    if message.contains("VersionError") =>
+                {
                     store.notify(StoreState::Outdated(message));
                     return;
                 }
@@ -270,11 +250,11 @@ impl Store {
 
     fn db(&self) -> Result<Rc<Rexie>, StoreError> {
         self.db.borrow().clone().ok_or_else(|| {
-            StoreError::Closed(if self.ended.get() {
+            StoreError(sync::StoreError::Closed(if self.ended.get() {
                 "the client is closed".into()
             } else {
                 "another tab is upgrading or deleting the database".into()
-            })
+            }))
         })
     }
 
@@ -300,7 +280,7 @@ impl Store {
         let deleting = std::pin::pin!(Rexie::delete(name));
         match futures::future::select(deleting, TimeoutFuture::new(10_000)).await {
             futures::future::Either::Left((deleted, _)) => Ok(deleted?),
-            futures::future::Either::Right(_) => Err(StoreError::Blocked),
+            futures::future::Either::Right(_) => Err(StoreError(sync::StoreError::Blocked)),
         }
     }
 
@@ -377,7 +357,7 @@ impl Store {
                 .schema
                 .table(table)
                 .map(|t| t.scope.clone())
-                .map_err(|e| StoreError::Failed(e.to_string()))?;
+                .map_err(|e| StoreError(sync::StoreError::Failed(e.to_string())))?;
             let store = tx.store(table)?;
             let existing = local_copies(&store, incoming, &scope_column).await?;
             let fresh = super::rows::fresh_app_rows(incoming, &existing);

@@ -10,13 +10,7 @@ use std::rc::Rc;
 
 impl From<StoreError> for sync::StoreError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::QuotaExceeded(m) => sync::StoreError::QuotaExceeded(m),
-            StoreError::Closed(m) => sync::StoreError::Closed(m),
-            StoreError::Blocked => sync::StoreError::Blocked,
-            StoreError::KeyTaken(m) => sync::StoreError::KeyTaken(m),
-            StoreError::Failed(m) => sync::StoreError::Failed(m),
-        }
+        error.0
     }
 }
 

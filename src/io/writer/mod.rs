@@ -57,7 +57,7 @@ impl Writer {
         let (entries, conflicts) = match stored {
             Ok(ReadResult::Outbox { entries, conflicts }) => (entries, conflicts),
             Ok(_) => (Vec::new(), Vec::new()),
-            Err(error) => return Err(StoreError::Failed(error.to_string())),
+            Err(error) => return Err(StoreError(error)),
         };
         let schema = store.schema().clone();
         let engine = WriteEngine::new(schema, entries, conflicts, policy, backoff, clock::seed());
