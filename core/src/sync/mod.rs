@@ -15,11 +15,13 @@
 //! [`MemoryStore`] carries out storage in memory; the simulation (`core/sim`) drives several
 //! engines against a model of the server through thousands of fault schedules.
 
+mod catchup_schedule;
 pub mod conformance;
 mod events;
 mod store;
 mod writes;
 
+pub use catchup_schedule::{CatchUpSchedule, Due, ScheduleConfig};
 pub use events::{ChangeAction, ChangeSource, RowsChanged, WriteError, WriteEvent};
 pub use store::{conflict_key, MemoryStore, ReadResult, StoreError, StoreOp, StoreRead};
 pub use writes::{CommandId, OpId, WriteCommand, WriteEngine, WriteInput, WriteOutput, WriteReply};

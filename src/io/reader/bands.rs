@@ -1,11 +1,9 @@
 //! The bands a reader follows: exactly the user's memberships, as the server lists them.
 
 use super::{http, with_engine, ChangeDelivery, Inner, ReadEvent};
-use rockon_sync_core::backoff::BackoffPolicy;
 use rockon_sync_core::memberships;
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::realtime::{ChannelConfig, PostgresBinding};
-use rockon_sync_core::rng::SplitMix64;
 use rockon_sync_core::sorted::SortedSet;
 use std::rc::Rc;
 
@@ -50,12 +48,6 @@ fn unfollow_band(inner: &Inner, band_id: &str) {
     inner.presence.forget(band_id);
 }
 
-/// How soon a failed memberships read is tried again (jittered, doubling to a minute).
-const MEMBERSHIPS_RETRY: BackoffPolicy = BackoffPolicy {
-    initial_ms: 1_000,
-    max_ms: 60_000,
-};
-
 /// Reads the user's memberships and follows exactly their bands. A failed or unreadable
 /// answer changes nothing (the bands followed stay followed, nothing is purged) and is retried
 /// with backoff: only the server's readable answer says the user left a band.
@@ -63,7 +55,8 @@ pub(super) fn reconcile_memberships(inner: &Rc<Inner>) {
     if inner.reconciling.replace(true) {
         return;
     }
-    inner.memberships_retry.borrow_mut().take();
+    inner.schedule.borrow_mut().memberships_started();
+    super::reschedule(inner);
     let weak = Rc::downgrade(inner);
     wasm_bindgen_futures::spawn_local(async move {
         let Some(inner) = weak.upgrade() else { return };
@@ -86,7 +79,7 @@ pub(super) fn reconcile_memberships(inner: &Rc<Inner>) {
             };
             match answer {
                 Ok(member_of) => {
-                    inner.memberships_failures.set(0);
+                    inner.schedule.borrow_mut().memberships_read();
                     follow_exactly(&inner, &member_of);
                 }
                 Err(message) => retry_memberships(&inner, message),
@@ -122,21 +115,15 @@ fn follow_exactly(inner: &Rc<Inner>, member_of: &SortedSet<String>) {
 }
 
 fn retry_memberships(inner: &Rc<Inner>, message: String) {
-    let attempt = inner.memberships_failures.get() + 1;
-    inner.memberships_failures.set(attempt);
+    let attempt = inner
+        .schedule
+        .borrow_mut()
+        .memberships_failed(crate::io::clock::now());
+    super::reschedule(inner);
     (inner.on_event)(ReadEvent::Error {
         code: "memberships_unavailable",
         message: format!(
             "reading the user's bands failed (attempt {attempt}, will retry): {message}"
         ),
     });
-    let mut rng = SplitMix64::new((js_sys::Math::random() * u64::MAX as f64) as u64);
-    let delay = MEMBERSHIPS_RETRY.delay(attempt, &mut rng);
-    let weak = Rc::downgrade(inner);
-    let timer = gloo_timers::callback::Timeout::new(delay as u32, move || {
-        if let Some(inner) = weak.upgrade() {
-            reconcile_memberships(&inner);
-        }
-    });
-    *inner.memberships_retry.borrow_mut() = Some(timer);
 }

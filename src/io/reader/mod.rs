@@ -18,6 +18,7 @@ use rockon_sync_core::realtime::{
 };
 use rockon_sync_core::schema::TableSchema;
 use rockon_sync_core::sorted::{SortedMap, SortedSet};
+use rockon_sync_core::sync::{CatchUpSchedule, Due, ScheduleConfig};
 use rockon_sync_core::unread::ObservedRow;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
@@ -155,16 +156,11 @@ struct Inner {
     user: RefCell<Option<String>>,
     bands: RefCell<SortedSet<String>>,
     reconciling: Cell<bool>,
-    /// Whether the page is visible (anti-entropy pulls pause while it is hidden).
-    visible: Cell<bool>,
-    /// The next anti-entropy pull.
-    anti_entropy: RefCell<Option<gloo_timers::callback::Timeout>>,
-    /// Memberships reads failed in a row, and the timer of the next try.
-    memberships_failures: Cell<u32>,
-    memberships_retry: RefCell<Option<gloo_timers::callback::Timeout>>,
-    fallback: Fallback,
+    /// Anti-entropy pulls, polling while the socket fails, memberships retries: the core
+    /// decides when; one timer wakes it.
+    schedule: RefCell<CatchUpSchedule>,
+    schedule_timer: RefCell<Option<gloo_timers::callback::Timeout>>,
     changes: ChangeDelivery,
-    polling: RefCell<Option<gloo_timers::callback::Interval>>,
     info: RefCell<ConnectionInfo>,
     pull_again: RefCell<SortedSet<String>>,
     has_local_edits: LocalEdits,
@@ -197,13 +193,16 @@ impl Reader {
             user: RefCell::new(None),
             bands: RefCell::new(SortedSet::new()),
             reconciling: Cell::new(false),
-            visible: Cell::new(true),
-            anti_entropy: RefCell::new(None),
-            memberships_failures: Cell::new(0),
-            memberships_retry: RefCell::new(None),
-            fallback,
+            schedule: RefCell::new(CatchUpSchedule::new(
+                ScheduleConfig {
+                    anti_entropy_ms: u64::from(fallback.anti_entropy_ms),
+                    poll_after_attempts: fallback.after_attempts,
+                    poll_interval_ms: u64::from(fallback.interval_ms),
+                },
+                super::clock::seed(),
+            )),
+            schedule_timer: RefCell::new(None),
             changes,
-            polling: RefCell::new(None),
             info: RefCell::new(ConnectionInfo {
                 state: "disconnected".into(),
                 ..ConnectionInfo::default()
@@ -253,7 +252,11 @@ impl Reader {
     /// is followed; a band they leave or are removed from is left and purged.
     pub fn follow_user(&self, user_id: &str) -> Result<(), String> {
         *self.inner.user.borrow_mut() = Some(user_id.to_owned());
-        schedule_anti_entropy(&self.inner);
+        self.inner
+            .schedule
+            .borrow_mut()
+            .follow_user(super::clock::now());
+        reschedule(&self.inner);
         self.inner.presence.set_key(user_id);
         // The user's own topic: told when a membership of theirs changes (a band joined, left
         // or removed from), whichever way changes arrive.
@@ -292,8 +295,12 @@ impl Reader {
     /// Tells the engine the network or the page's visibility changed.
     pub fn input(&self, input: rockon_sync_core::realtime::Input<'static>) {
         match input {
-            rockon_sync_core::realtime::Input::Visible => self.inner.visible.set(true),
-            rockon_sync_core::realtime::Input::Hidden => self.inner.visible.set(false),
+            rockon_sync_core::realtime::Input::Visible => {
+                self.inner.schedule.borrow_mut().set_visible(true)
+            }
+            rockon_sync_core::realtime::Input::Hidden => {
+                self.inner.schedule.borrow_mut().set_visible(false)
+            }
             _ => {}
         }
         self.run(|engine, now| engine.handle_input(now, input));
@@ -307,7 +314,7 @@ impl Reader {
     /// The connection as the app shows it.
     pub fn info(&self) -> ConnectionInfo {
         let mut info = self.inner.info.borrow().clone();
-        info.polling = self.inner.polling.borrow().is_some();
+        info.polling = self.inner.schedule.borrow().is_polling();
         info.bands = self.inner.bands.borrow().iter().cloned().collect();
         info
     }
@@ -340,9 +347,7 @@ impl Reader {
 
     /// Closes the socket and stops polling for good.
     pub fn close(&self) {
-        self.inner.polling.borrow_mut().take();
-        self.inner.anti_entropy.borrow_mut().take();
-        self.inner.memberships_retry.borrow_mut().take();
+        self.inner.schedule_timer.borrow_mut().take();
         self.run(|engine, now| engine.disconnect(now));
         self.inner.driver.borrow_mut().take();
     }
@@ -366,24 +371,41 @@ fn with_engine(
     }
 }
 
-/// Pulls every followed band (and re-reads the memberships) every `anti_entropy_ms`, jittered,
-/// while the page is visible. A keyset query from the saved cursor: cheap when nothing changed.
-fn schedule_anti_entropy(inner: &Rc<Inner>) {
-    let period = f64::from(inner.fallback.anti_entropy_ms);
-    let delay = period * (0.75 + 0.5 * js_sys::Math::random());
-    let weak = Rc::downgrade(inner);
-    let timer = gloo_timers::callback::Timeout::new(delay as u32, move || {
-        let Some(inner) = weak.upgrade() else { return };
-        if inner.visible.get() {
-            reconcile_memberships(&inner);
-            let bands: Vec<String> = inner.bands.borrow().iter().cloned().collect();
-            for band in bands {
-                start_pull(&inner, band);
+/// Sets the one timer of the read path's schedule to its next deadline.
+fn reschedule(inner: &Rc<Inner>) {
+    let due = inner.schedule.borrow().poll_timeout();
+    let timer = due.map(|at| {
+        let weak = Rc::downgrade(inner);
+        let delay = at.since(super::clock::now()).min(u64::from(u32::MAX)) as u32;
+        gloo_timers::callback::Timeout::new(delay, move || {
+            if let Some(inner) = weak.upgrade() {
+                let dues = inner
+                    .schedule
+                    .borrow_mut()
+                    .handle_timeout(super::clock::now());
+                carry_out(&inner, &dues);
+                reschedule(&inner);
+            }
+        })
+    });
+    *inner.schedule_timer.borrow_mut() = timer;
+}
+
+/// Pulls every followed band from its cursor (a keyset query: cheap when nothing changed),
+/// and re-reads the memberships, as the schedule says.
+fn carry_out(inner: &Rc<Inner>, dues: &[Due]) {
+    for due in dues {
+        match due {
+            Due::Memberships if inner.user.borrow().is_some() => reconcile_memberships(inner),
+            Due::Memberships => {}
+            Due::PullBands => {
+                let bands: Vec<String> = inner.bands.borrow().iter().cloned().collect();
+                for band in bands {
+                    start_pull(inner, band);
+                }
             }
         }
-        schedule_anti_entropy(&inner);
-    });
-    *inner.anti_entropy.borrow_mut() = Some(timer);
+    }
 }
 
 fn on_realtime(inner: &Rc<Inner>, event: Event) {
@@ -420,7 +442,12 @@ fn on_realtime(inner: &Rc<Inner>, event: Event) {
                     info.last_error = Some(reason.clone());
                 }
             }
-            fall_back_if_needed(inner, &state);
+            let dues = inner
+                .schedule
+                .borrow_mut()
+                .connection(super::clock::now(), &state);
+            carry_out(inner, &dues);
+            reschedule(inner);
             (inner.on_event)(ReadEvent::Realtime(Event::Connection(state)));
         }
         Event::Presence { topic, state, .. } => {
@@ -470,36 +497,6 @@ fn flush_presence(inner: &Rc<Inner>) {
         })
     });
     *inner.presence_timer.borrow_mut() = timer;
-}
-
-/// Polls every followed band over REST while the socket keeps failing to connect, and stops
-/// once it is back (the reconnect's own catch-up then takes over).
-fn fall_back_if_needed(inner: &Rc<Inner>, state: &ConnectionState) {
-    let failing = match state {
-        ConnectionState::Reconnecting { attempt, .. } => *attempt >= inner.fallback.after_attempts,
-        ConnectionState::Error { .. } => true,
-        _ => false,
-    };
-    let connected = matches!(state, ConnectionState::Connected);
-    if connected {
-        inner.polling.borrow_mut().take();
-    } else if failing && inner.polling.borrow().is_none() {
-        let weak = Rc::downgrade(inner);
-        let poll = move || {
-            if let Some(inner) = weak.upgrade() {
-                let bands: Vec<String> = inner.bands.borrow().iter().cloned().collect();
-                for band in bands {
-                    start_pull(&inner, band);
-                }
-                if inner.user.borrow().is_some() {
-                    reconcile_memberships(&inner);
-                }
-            }
-        };
-        poll();
-        let interval = gloo_timers::callback::Interval::new(inner.fallback.interval_ms, poll);
-        *inner.polling.borrow_mut() = Some(interval);
-    }
 }
 
 /// What the read path needs of a changed row, read from its text in one pass.
