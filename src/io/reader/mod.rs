@@ -165,7 +165,8 @@ struct Inner {
     pull_again: RefCell<SortedSet<String>>,
     has_local_edits: LocalEdits,
     presence: PresenceTracker,
-    presence_timer: RefCell<Option<gloo_timers::callback::Timeout>>,
+    /// When presence updates held back by the rate budget may go.
+    presence_due: Cell<Option<rockon_sync_core::Millis>>,
     on_event: Box<dyn Fn(ReadEvent)>,
 }
 
@@ -210,7 +211,7 @@ impl Reader {
             pull_again: RefCell::new(SortedSet::new()),
             has_local_edits,
             presence: PresenceTracker::default(),
-            presence_timer: RefCell::new(None),
+            presence_due: Cell::new(None),
             on_event,
         });
         let weak = Rc::downgrade(&inner);
@@ -371,19 +372,24 @@ fn with_engine(
     }
 }
 
-/// Sets the one timer of the read path's schedule to its next deadline.
+/// Sets the read path's one timer to the next deadline: its schedule's, or held-back presence.
 fn reschedule(inner: &Rc<Inner>) {
-    let due = inner.schedule.borrow().poll_timeout();
+    let scheduled = inner.schedule.borrow().poll_timeout();
+    let due = match (scheduled, inner.presence_due.get()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     let timer = due.map(|at| {
         let weak = Rc::downgrade(inner);
         let delay = at.since(super::clock::now()).min(u64::from(u32::MAX)) as u32;
         gloo_timers::callback::Timeout::new(delay, move || {
             if let Some(inner) = weak.upgrade() {
-                let dues = inner
-                    .schedule
-                    .borrow_mut()
-                    .handle_timeout(super::clock::now());
+                let now = super::clock::now();
+                let dues = inner.schedule.borrow_mut().handle_timeout(now);
                 carry_out(&inner, &dues);
+                if inner.presence_due.get().is_some_and(|at| at <= now) {
+                    flush_presence(&inner);
+                }
                 reschedule(&inner);
             }
         })
@@ -479,7 +485,7 @@ fn on_realtime(inner: &Rc<Inner>, event: Event) {
     }
 }
 
-/// Sends the presence updates the budget allows, and sets a timer for the rest.
+/// Sends the presence updates the budget allows; the rest wait for the read path's timer.
 fn flush_presence(inner: &Rc<Inner>) {
     let mut due = None;
     with_engine(inner, |engine, now| {
@@ -487,16 +493,8 @@ fn flush_presence(inner: &Rc<Inner>) {
             .presence
             .flush(now, |topic, meta| engine.track(now, topic, meta).is_ok());
     });
-    let timer = due.map(|at| {
-        let weak = Rc::downgrade(inner);
-        let delay = at.since(super::clock::now()).min(u64::from(u32::MAX)) as u32;
-        gloo_timers::callback::Timeout::new(delay, move || {
-            if let Some(inner) = weak.upgrade() {
-                flush_presence(&inner);
-            }
-        })
-    });
-    *inner.presence_timer.borrow_mut() = timer;
+    inner.presence_due.set(due);
+    reschedule(inner);
 }
 
 /// What the read path needs of a changed row, read from its text in one pass.
