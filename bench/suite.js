@@ -251,7 +251,7 @@ window.bench = {
       await deleteDb(name);
       return summary(times);
     }
-    const user = { id: 'bench', token: 'none' };
+    const user = { id: 'bench', token: offlineToken('bench') };
     const target = kind === 'rockon' ? await openRockon(user, name, UNREACHABLE) : await openBaseline(user, name, UNREACHABLE);
     if (kind === 'rockon') target.setOnline(false);
     let resolveEvent;
@@ -276,7 +276,7 @@ window.bench = {
       id: crypto.randomUUID(), band_id: BAND, title: `Song ${i}`, artist: 'Band', key: 'E', tempo: 120,
       version: 1, created_at: now, updated_at: now, deleted_at: null,
     }));
-    const user = { id: 'bench', token: 'none' };
+    const user = { id: 'bench', token: offlineToken('bench') };
     const client = await openRockon(user, 'bench-cold-rockon', UNREACHABLE);
     await client.applyServerRows('songs', wire);
     client.close();
@@ -404,7 +404,7 @@ window.bench = {
     const wire = Array.from({ length: rows }, (_, i) => ({
       id: crypto.randomUUID(), band_id: BAND, title: `Song ${i}`, artist: 'Band', version: 1, created_at: now, updated_at: now, deleted_at: null,
     }));
-    const user = { id: 'bench', token: 'none' };
+    const user = { id: 'bench', token: offlineToken('bench') };
     await sleep(100);
     const before = { heap: heap(), wasm: wasm() };
     let held;
