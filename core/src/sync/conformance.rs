@@ -76,6 +76,15 @@ fn check(ok: bool, what: &str) -> Result<(), String> {
     }
 }
 
+async fn write<S: Store>(store: &mut S, ops: &[StoreOp]) -> Result<(), String> {
+    store.write(ops).await.map_err(|e| e.to_string())
+}
+
+async fn outbox<S: Store>(store: &mut S) -> Result<ReadResult, String> {
+    let read = StoreRead::Outbox;
+    store.read(&read).await.map_err(|e| e.to_string())
+}
+
 async fn stored_row<S: Store>(store: &mut S, id: &str) -> Result<ReadResult, String> {
     let read = StoreRead::Row {
         table: "songs".into(),
@@ -103,7 +112,7 @@ async fn rows_round_trip<S: Store>(store: &mut S) -> Result<(), String> {
         table: "songs".into(),
         row: song.clone(),
     };
-    store.write(&[put]).await.map_err(|e| e.to_string())?;
+    write(store, &[put]).await?;
     let expected = ReadResult::Row {
         row: Some(song),
         conflict: None,
@@ -124,7 +133,7 @@ async fn rows_round_trip<S: Store>(store: &mut S) -> Result<(), String> {
         table: "songs".into(),
         id: "s1".into(),
     };
-    store.write(&[delete]).await.map_err(|e| e.to_string())?;
+    write(store, &[delete]).await?;
     check(
         stored_row(store, "s1").await? == missing,
         "a deleted row is gone",
@@ -132,10 +141,7 @@ async fn rows_round_trip<S: Store>(store: &mut S) -> Result<(), String> {
 }
 
 async fn batches_are_atomic<S: Store>(store: &mut S) -> Result<(), String> {
-    store
-        .write(&[StoreOp::AddEntry(entry(10, "s2"))])
-        .await
-        .map_err(|e| e.to_string())?;
+    write(store, &[StoreOp::AddEntry(entry(10, "s2"))]).await?;
     let batch = [
         StoreOp::PutRow {
             table: "songs".into(),
@@ -156,10 +162,7 @@ async fn batches_are_atomic<S: Store>(store: &mut S) -> Result<(), String> {
         stored_row(store, "s2").await? == missing,
         "a failed batch writes nothing (its row is not stored)",
     )?;
-    let outbox = store
-        .read(&StoreRead::Outbox)
-        .await
-        .map_err(|e| e.to_string())?;
+    let outbox = outbox(store).await?;
     check(
         matches!(&outbox, ReadResult::Outbox { entries, .. } if entries == &[entry(10, "s2")]),
         "a failed batch leaves the other tab's entry as it was",
@@ -174,22 +177,16 @@ async fn outbox_in_order<S: Store>(store: &mut S) -> Result<(), String> {
         StoreOp::AddEntry(entry(20, "s5")),
         StoreOp::PutEntry(changed.clone()),
     ];
-    store.write(&batch).await.map_err(|e| e.to_string())?;
-    store
-        .write(&[StoreOp::RemoveEntry(20)])
-        .await
-        .map_err(|e| e.to_string())?;
-    let outbox = store
-        .read(&StoreRead::Outbox)
-        .await
-        .map_err(|e| e.to_string())?;
+    write(store, &batch).await?;
+    write(store, &[StoreOp::RemoveEntry(20)]).await?;
+    let outbox = outbox(store).await?;
     let expected = vec![changed, entry(30, "s4")];
     check(
         matches!(&outbox, ReadResult::Outbox { entries, .. } if entries == &expected),
         "the outbox reads back in sequence order, with puts replacing and removes removing",
     )?;
     let clear = [StoreOp::RemoveEntry(10), StoreOp::RemoveEntry(30)];
-    store.write(&clear).await.map_err(|e| e.to_string())
+    write(store, &clear).await
 }
 
 async fn conflicts_kept<S: Store>(store: &mut S) -> Result<(), String> {
@@ -201,7 +198,7 @@ async fn conflicts_kept<S: Store>(store: &mut S) -> Result<(), String> {
         },
         StoreOp::PutConflict(conflict("s6")),
     ];
-    store.write(&batch).await.map_err(|e| e.to_string())?;
+    write(store, &batch).await?;
     let expected = ReadResult::Row {
         row: Some(song.clone()),
         conflict: Some(conflict("s6")),
@@ -210,10 +207,7 @@ async fn conflicts_kept<S: Store>(store: &mut S) -> Result<(), String> {
         stored_row(store, "s6").await? == expected,
         "a row reads with its conflict record",
     )?;
-    let outbox = store
-        .read(&StoreRead::Outbox)
-        .await
-        .map_err(|e| e.to_string())?;
+    let outbox = outbox(store).await?;
     check(
         matches!(&outbox, ReadResult::Outbox { conflicts, .. } if conflicts == &["songs:s6"]),
         "the outbox read lists conflict keys as table:id",
@@ -222,7 +216,7 @@ async fn conflicts_kept<S: Store>(store: &mut S) -> Result<(), String> {
         table: "songs".into(),
         id: "s6".into(),
     };
-    store.write(&[remove]).await.map_err(|e| e.to_string())?;
+    write(store, &[remove]).await?;
     let expected = ReadResult::Row {
         row: Some(song),
         conflict: None,
@@ -254,7 +248,7 @@ async fn band_rows<S: Store>(store: &mut S) -> Result<(), String> {
             row: row("s9", "b3", "other band", 1),
         },
     ];
-    store.write(&batch).await.map_err(|e| e.to_string())?;
+    write(store, &batch).await?;
     let read = StoreRead::BandRows { band: "b2".into() };
     let mut found = match store.read(&read).await.map_err(|e| e.to_string())? {
         ReadResult::BandRows(tables) => tables,

@@ -112,11 +112,7 @@ impl WriteEngine {
                 done.removing = push::removed_entries(&ops);
                 self.adding = done.added;
                 let op = self.write(ops);
-                self.running = Some(Running::Writing {
-                    op,
-                    command,
-                    done: *done,
-                });
+                self.running = Some(Running::Writing { op, command, done });
             }
             Ok(Planned::Answer(reply)) => self.reply(command, Ok(reply)),
             Err(error) => self.reply(command, Err(error)),
@@ -135,6 +131,9 @@ impl WriteEngine {
         let reput = std::mem::take(&mut self.reput);
         match result {
             Ok(()) => {
+                if let Some(key) = &done.settles_conflict {
+                    self.conflicted.remove(key);
+                }
                 let changed = done.added.and_then(|seq| self.outbox.entry(seq).cloned());
                 if let Some(entry) = changed.filter(|_| reput) {
                     self.write(vec![StoreOp::PutEntry(entry)]);

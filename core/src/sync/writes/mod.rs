@@ -216,7 +216,7 @@ enum Running {
     Writing {
         op: OpId,
         command: CommandId,
-        done: Done,
+        done: Box<Done>,
     },
 }
 
@@ -233,6 +233,9 @@ struct Done {
     removing: Vec<u64>,
     /// The entries the batch changes as they were before, to put back if it is refused.
     undo: Vec<(u64, Option<Entry>)>,
+    /// The conflict record (`table:id`) the batch removes: the row counts as settled once it is
+    /// stored.
+    settles_conflict: Option<String>,
 }
 
 /// What a command does once it has what it reads.
@@ -609,7 +612,7 @@ impl WriteEngine {
             let Some(Running::Writing { command, done, .. }) = self.running.take() else {
                 return;
             };
-            self.command_written(command, done, result);
+            self.command_written(command, *done, result);
         } else {
             self.push_written(op, result, now);
         }

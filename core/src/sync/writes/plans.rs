@@ -43,18 +43,7 @@ impl WriteEngine {
         if is_deleted(&current) {
             return Err(WriteError::Deleted);
         }
-        let mut row = current.clone();
-        row.extend(wire_patch.clone());
-        let queued = Queued {
-            table,
-            id,
-            op: Op::Update,
-            fields: wire_patch,
-            base: Some(current),
-            row,
-            wall_ms,
-        };
-        self.write_through(queued, 0)
+        self.write_through(edit(table, id, Op::Update, wire_patch, current, wall_ms), 0)
     }
 
     pub(super) fn plan_remove(
@@ -68,19 +57,8 @@ impl WriteEngine {
         if is_deleted(&current) {
             return Ok(Planned::Answer(WriteReply::Done));
         }
-        let now = Value::String(iso_time(wall_ms));
-        let mut row = current.clone();
-        row.insert("deleted_at".into(), now.clone());
-        let queued = Queued {
-            table,
-            id,
-            op: Op::Delete,
-            fields: Map::from_iter([("deleted_at".to_owned(), now)]),
-            base: Some(current),
-            row,
-            wall_ms,
-        };
-        self.write_through(queued, 0)
+        let fields = Map::from_iter([("deleted_at".to_owned(), Value::String(iso_time(wall_ms)))]);
+        self.write_through(edit(table, id, Op::Delete, fields, current, wall_ms), 0)
     }
 
     /// What the row does not hold of the user's choice is pushed as an ordinary conditional
@@ -107,37 +85,35 @@ impl WriteEngine {
             &resolution,
         )
         .map_err(|e| WriteError::NotInConflict(e.0))?;
-        let acknowledge = self.plan_acknowledge(table.clone(), id.clone());
         if patch.is_empty() {
-            return Ok(acknowledge);
+            return Ok(self.plan_acknowledge(table, id));
         }
-        let mut row = current.clone();
-        row.extend(patch.clone());
-        let queued = Queued {
-            table,
-            id,
-            op: Op::Update,
-            fields: patch,
-            base: Some(current),
-            row,
+        let queued = edit(
+            table.clone(),
+            id.clone(),
+            Op::Update,
+            patch,
+            current,
             wall_ms,
-        };
+        );
         let Planned::Write(mut ops, mut done) = self.write_through(queued, 0)? else {
-            return Ok(acknowledge);
+            return Ok(self.plan_acknowledge(table, id));
         };
-        if let Planned::Write(more_ops, more) = acknowledge {
+        // Acknowledged after the edit is queued, so the status it tells is the row's new one.
+        if let Planned::Write(more_ops, more) = self.plan_acknowledge(table, id) {
             ops.extend(more_ops);
             done.events.extend(more.events);
+            done.settles_conflict = more.settles_conflict;
         }
-        // A taken sequence number is retried without the acknowledgement: rare enough that the
-        // record stays (the user sees the conflict again) rather than complicating the retry.
+        // A taken sequence number fails the resolution rather than being queued again without
+        // its acknowledgement: rare enough that the user choosing again is the simpler answer.
         done.retry = None;
         Ok(Planned::Write(ops, done))
     }
 
     pub(super) fn plan_acknowledge(&mut self, table: String, id: String) -> Planned {
-        self.conflicted.remove(&conflict_key(&table, &id));
         let status = self.status(&table, &id);
+        let key = conflict_key(&table, &id);
         let ops = vec![StoreOp::RemoveConflict {
             table: table.clone(),
             id: id.clone(),
@@ -149,6 +125,7 @@ impl WriteEngine {
             added: None,
             removing: Vec::new(),
             undo: Vec::new(),
+            settles_conflict: Some(key),
         };
         Planned::Write(ops, Box::new(done))
     }
@@ -310,6 +287,7 @@ impl WriteEngine {
             added,
             removing: Vec::new(),
             undo,
+            settles_conflict: None,
         };
         Ok(Planned::Write(ops, Box::new(done)))
     }
@@ -362,6 +340,28 @@ impl WriteEngine {
     }
 }
 
+/// An edit of the stored row `current`: the local row becomes it with `fields` on top.
+fn edit(
+    table: String,
+    id: String,
+    op: Op,
+    fields: Map<String, Value>,
+    current: Map<String, Value>,
+    wall_ms: u64,
+) -> Queued {
+    let mut row = current.clone();
+    row.extend(fields.clone());
+    Queued {
+        table,
+        id,
+        op,
+        fields,
+        base: Some(current),
+        row,
+        wall_ms,
+    }
+}
+
 fn done(reply: WriteReply, events: Vec<WriteEvent>) -> Done {
     Done {
         reply,
@@ -370,6 +370,7 @@ fn done(reply: WriteReply, events: Vec<WriteEvent>) -> Done {
         added: None,
         removing: Vec::new(),
         undo: Vec::new(),
+        settles_conflict: None,
     }
 }
 

@@ -111,11 +111,12 @@ impl WriteEngine {
             self.flight = Flight::Idle;
             return;
         };
-        let written: Vec<String> = self
-            .outbox
-            .entry(seq)
-            .map(|e| e.fields.keys().cloned().collect())
-            .unwrap_or_default();
+        // The fields this entry wrote, needed only to join an earlier conflict record (read
+        // before the entry settles and goes).
+        let written: Vec<String> = match (&earlier, self.outbox.entry(seq)) {
+            (Some(_), Some(entry)) => entry.fields.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
         let (mut effects, follow_up) = self.outbox.complete(now, seq, answer, &spec);
         if effects
             .iter()
