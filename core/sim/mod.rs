@@ -3,7 +3,8 @@
 //! drawn from a seed, in virtual time. The guarantees are checked after every schedule.
 
 mod check;
-mod server;
+mod reader;
+pub mod server;
 mod world;
 
 pub use check::Outcome;

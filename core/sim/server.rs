@@ -4,10 +4,13 @@
 //! row security by band membership. Every committed change is recorded, so the checks can
 //! tell a write that landed twice from one that never did.
 
-use rockon_sync_core::catchup::format_micros;
+use rockon_sync_core::catchup::{format_micros, parse_micros};
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+
+/// Where a row sorts in a pull: `(updated_at µs, id)`.
+type PageKey = (i64, String);
 
 /// One committed field assignment: `(table, row, field, value)`.
 pub type Assignment = (String, String, String, Value);
@@ -205,6 +208,77 @@ impl Server {
         answer(200, Value::Array(rows))
     }
 
+    /// Serves `request` like [`serve`](Self::serve), with the reads of the read path too: a
+    /// band's rows in pages (keyset after a cursor, `limit`, the count when asked for) and the
+    /// user's memberships. The total is the `Content-Range` header's.
+    pub fn serve_counted(
+        &mut self,
+        user: &str,
+        request: &HttpRequest,
+    ) -> (HttpResult, Option<u64>) {
+        let (path, query) = request.path.split_once('?').unwrap_or((&request.path, ""));
+        let table = path.strip_prefix("/rest/v1/").unwrap_or_default();
+        match request.method {
+            "GET" if table == "band_memberships" => (self.memberships_of(user), None),
+            "GET" if query.contains("order=updated_at.asc") => {
+                let (rows, total) = self.page(user, table, query);
+                let total = (request.prefer == "count=exact").then_some(total);
+                (answer(200, Value::Array(rows)), total)
+            }
+            _ => (self.serve(user, request), None),
+        }
+    }
+
+    fn memberships_of(&self, user: &str) -> HttpResult {
+        let bands = self
+            .members
+            .iter()
+            .filter(|(_, members)| members.iter().any(|m| m == user));
+        let rows = bands.map(|(band, _)| json!({ "band_id": band })).collect();
+        answer(200, Value::Array(rows))
+    }
+
+    /// A page of a band's rows ordered by `(updated_at, id)`, from `updated_at=gte.` or after
+    /// the keyset `or=(updated_at.gt.T,and(updated_at.eq.T,id.gt.I))`, and how many rows match
+    /// before the limit.
+    fn page(&self, user: &str, table: &str, query: &str) -> (Vec<Value>, u64) {
+        let mut limit = usize::MAX;
+        let mut since = None;
+        let mut after = None;
+        for (key, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
+            let value = percent_decode(value);
+            match key {
+                "limit" => limit = value.parse().unwrap_or(usize::MAX),
+                "updated_at" => since = value.strip_prefix("gte.").and_then(parse_micros),
+                "or" => after = keyset(&value),
+                _ => {}
+            }
+        }
+        let key = |row: &Map<String, Value>| {
+            let text = |field| row.get(field).and_then(Value::as_str).unwrap_or_default();
+            (
+                parse_micros(text("updated_at")).unwrap_or(0),
+                text("id").to_owned(),
+            )
+        };
+        let wanted = filters(query);
+        let mut rows: Vec<(PageKey, &Map<String, Value>)> = self
+            .matching(user, table, &wanted, false)
+            .iter()
+            .filter_map(|id| self.rows.get(table)?.get(id))
+            .map(|row| (key(row), row))
+            .filter(|((at, _), _)| since.is_none_or(|since| *at >= since))
+            .filter(|(row_key, _)| after.as_ref().is_none_or(|after| row_key > after))
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let total = rows.len() as u64;
+        let page = rows.into_iter().take(limit);
+        (
+            page.map(|(_, row)| Value::Object(row.clone())).collect(),
+            total,
+        )
+    }
+
     /// The rows `user` may see, per table (a full pull).
     pub fn visible_rows(&self, user: &str) -> Vec<(String, Map<String, Value>)> {
         self.rows
@@ -216,4 +290,34 @@ impl Server {
             })
             .collect()
     }
+}
+
+/// Undoes `percent_encode`.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `(updated_at.gt.T,and(updated_at.eq.T,id.gt.I))` → `(T, I)`.
+fn keyset(or: &str) -> Option<PageKey> {
+    let at = or.split_once("updated_at.gt.")?.1.split(',').next()?;
+    let id = or.split_once("id.gt.")?.1.trim_end_matches(')');
+    Some((parse_micros(at)?, id.to_owned()))
 }

@@ -8,8 +8,8 @@ use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::rng::SplitMix64;
 use rockon_sync_core::schema::Schema;
 use rockon_sync_core::sync::{
-    ChangeSource, CommandId, MemoryStore, OpId, ReadResult, StoreError, StoreRead, WriteCommand,
-    WriteEngine, WriteEvent, WriteInput, WriteOutput, WriteReply,
+    ChangeSource, CommandId, MemoryStore, OpId, ReadEngine, ReadInput, ReadResult, StoreError,
+    StoreRead, WriteCommand, WriteEngine, WriteEvent, WriteInput, WriteOutput, WriteReply,
 };
 use rockon_sync_core::Millis;
 use serde_json::{json, Map, Value};
@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 /// Unix ms at the start of every schedule (sequence numbers come from the wall clock).
 const EPOCH_MS: u64 = 1_790_000_000_000;
 /// Faults happen in the first this many ms; then the world heals.
-const FAULT_WINDOW_MS: u64 = 5_000;
+pub(super) const FAULT_WINDOW_MS: u64 = 5_000;
 /// A schedule still busy after this many steps is stuck in a loop: a livelock is a failure too.
 const MAX_STEPS: u32 = 200_000;
 /// A schedule that has not settled this long after the faults stop has diverged.
@@ -35,6 +35,10 @@ pub struct Device {
     pub store: MemoryStore,
     /// The tab that pushes.
     pub leader: Option<usize>,
+    /// The leading tab's read path.
+    pub reader: Option<ReadEngine>,
+    /// Bumped when the reader is replaced: answers to the old one are dropped.
+    pub reader_generation: u64,
 }
 
 /// A tab: an engine on its device's store.
@@ -47,10 +51,17 @@ pub struct Tab {
     generation: u64,
     commands_left: u32,
     next_command: u64,
-    online: bool,
+    pub(super) online: bool,
     /// Store results reach the tab in order: not before this time.
     store_ready_at: u64,
     waiting: BTreeMap<CommandId, usize>,
+}
+
+/// A timer: a tab's write engine or a device's reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Tab(usize),
+    Reader(usize),
 }
 
 /// A command as issued, for the record when it is acknowledged.
@@ -81,7 +92,7 @@ pub struct Ack {
 }
 
 #[derive(Debug)]
-enum Happening {
+pub(super) enum Happening {
     Input {
         tab: usize,
         generation: u64,
@@ -103,8 +114,10 @@ enum Happening {
         tab: usize,
         online: bool,
     },
-    Pull {
+    Read {
         device: usize,
+        generation: u64,
+        input: ReadInput<'static>,
     },
 }
 
@@ -113,7 +126,7 @@ pub struct World {
     /// The schedule's seed.
     pub seed: u64,
     settings: Settings,
-    rng: SplitMix64,
+    pub(super) rng: SplitMix64,
     /// Virtual time (ms since the start).
     pub now: u64,
     /// The server.
@@ -133,7 +146,7 @@ pub struct World {
     pub faults: u32,
     /// The schedule hit the step bound.
     pub livelocked: bool,
-    schema: Schema,
+    pub(super) schema: Schema,
 }
 
 impl World {
@@ -161,6 +174,8 @@ impl World {
             bands: bands.iter().map(|b| b.to_string()).collect(),
             store: MemoryStore::new(scopes.clone()),
             leader: None,
+            reader: None,
+            reader_generation: 0,
         };
         let devices = vec![
             device("alice", &["b1", "b2"]),
@@ -186,6 +201,9 @@ impl World {
         };
         for device in [0, 0, 1, 2] {
             world.open_tab(device, None);
+        }
+        for device in 0..world.devices.len() {
+            world.open_reader(device);
         }
         world
     }
@@ -233,7 +251,6 @@ impl World {
                 let tab = self.tabs.len() - 1;
                 let first = self.rng.up_to(300);
                 self.at(first, Happening::Command { tab });
-                self.at(first + 500, Happening::Pull { device });
                 tab
             }
         };
@@ -251,17 +268,17 @@ impl World {
         }
     }
 
-    fn at(&mut self, delay: u64, happening: Happening) {
+    pub(super) fn at(&mut self, delay: u64, happening: Happening) {
         self.sequence += 1;
         self.queue
             .insert((self.now + delay, self.sequence), happening);
     }
 
-    fn chance(&mut self, percent: u64) -> bool {
+    pub(super) fn chance(&mut self, percent: u64) -> bool {
         self.settings.faults && self.now < FAULT_WINDOW_MS && self.rng.up_to(99) < percent
     }
 
-    fn note(&mut self, line: String) {
+    pub(super) fn note(&mut self, line: String) {
         self.trace.push(format!("{:>6}ms {line}", self.now));
     }
 
@@ -269,16 +286,16 @@ impl World {
     /// (the leaders' periodic rescans never stop on their own).
     pub fn run(&mut self) {
         for _ in 0..MAX_STEPS {
-            let timer = self
-                .tabs
-                .iter()
-                .enumerate()
-                .filter_map(|(tab, t)| Some((t.engine.poll_timeout()?.0, tab)))
-                .min();
+            let tabs = (self.tabs.iter().enumerate())
+                .filter_map(|(tab, t)| Some((t.engine.poll_timeout()?.0, Timer::Tab(tab))));
+            let readers = (self.devices.iter().enumerate()).filter_map(|(device, d)| {
+                Some((d.reader.as_ref()?.poll_timeout()?.0, Timer::Reader(device)))
+            });
+            let timer = tabs.chain(readers).min();
             let next = self.queue.keys().next().copied();
             match (next, timer) {
-                (Some((at, _)), Some((due, tab))) if due < at => self.fire_timer(due, tab),
-                (None, Some((due, tab))) => self.fire_timer(due, tab),
+                (Some((at, _)), Some((due, timer))) if due < at => self.fire(due, timer),
+                (None, Some((due, timer))) => self.fire(due, timer),
                 (Some(key), _) => {
                     let happening = self.queue.remove(&key).expect("listed");
                     self.now = self.now.max(key.0);
@@ -289,6 +306,25 @@ impl World {
             if self.now > FAULT_WINDOW_MS + SETTLE_BOUND_MS {
                 return;
             }
+        }
+        self.livelocked = true;
+    }
+
+    fn fire(&mut self, due: u64, timer: Timer) {
+        match timer {
+            Timer::Tab(tab) => self.fire_timer(due, tab),
+            Timer::Reader(device) => self.reader_timeout(due, device),
+        }
+    }
+
+    /// Carries out what is queued, without firing timers: the last answers come in.
+    pub(super) fn run_queue(&mut self) {
+        for _ in 0..MAX_STEPS {
+            let Some((key, happening)) = self.queue.pop_first() else {
+                return;
+            };
+            self.now = self.now.max(key.0);
+            self.happen(happening);
         }
         self.livelocked = true;
     }
@@ -326,7 +362,15 @@ impl World {
                     .handle(WriteInput::Online(online), Millis(self.now));
                 self.drain(tab);
             }
-            Happening::Pull { device } => self.pull(device),
+            Happening::Read {
+                device,
+                generation,
+                input,
+            } => {
+                if self.devices[device].reader_generation == generation {
+                    self.reader_input(device, input);
+                }
+            }
         }
     }
 
@@ -651,7 +695,8 @@ impl World {
     fn reload(&mut self, tab: usize) {
         let device = self.tabs[tab].device;
         self.note(format!("tab {tab}: reload"));
-        if self.devices[device].leader == Some(tab) {
+        let led = self.devices[device].leader == Some(tab);
+        if led {
             let other = (0..self.tabs.len()).find(|t| *t != tab && self.tabs[*t].device == device);
             self.devices[device].leader = other;
             if let Some(other) = other {
@@ -667,47 +712,9 @@ impl World {
             }
         }
         self.open_tab(device, Some(tab));
-    }
-
-    /// The read path's catch-up, until it is part of the engine: the server's rows the user
-    /// may see are stored where the local copy is older and has no pending write.
-    fn pull(&mut self, device: usize) {
-        let user = self.devices[device].user.clone();
-        let rows = self.server.visible_rows(&user);
-        let store = &mut self.devices[device].store;
-        let pending: Vec<(String, String)> = store
-            .outbox
-            .values()
-            .map(|e| (e.table.clone(), e.row_id.clone()))
-            .collect();
-        for (table, row) in rows {
-            let id = row
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            if pending.contains(&(table.clone(), id.clone())) {
-                continue;
-            }
-            let version = |r: &Map<String, Value>| r.get("version").and_then(Value::as_i64);
-            let newer = match store.row(&table, &id) {
-                Some(local) => version(&row) > version(local),
-                None => true,
-            };
-            if newer {
-                let _ = store.write(&[rockon_sync_core::sync::StoreOp::PutRow { table, row }]);
-            }
-        }
-        if self.now < FAULT_WINDOW_MS + 5_000 {
-            let next = 300 + self.rng.up_to(700);
-            self.at(next, Happening::Pull { device });
-        }
-    }
-
-    /// The final catch-up after everything settled: every device pulls once more.
-    pub fn final_pull(&mut self) {
-        for device in 0..self.devices.len() {
-            self.pull(device);
+        if led {
+            // The read path goes with the tab; the next leader's starts on the same store.
+            self.open_reader(device);
         }
     }
 }

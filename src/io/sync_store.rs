@@ -1,10 +1,13 @@
 //! IndexedDB as the sync engine's store: the engine's reads and write batches carried out on
 //! [`Store`], each batch in one transaction, one after another in the order given.
 
-use super::store::{from_js, Store, StoreError};
+use super::store::{from_js, to_js, Store, StoreError};
 use rockon_sync_core::outbox::ConflictRecord;
 use rockon_sync_core::schema::camel_to_snake;
-use rockon_sync_core::sync::{self, conformance, ReadResult, StoreOp, StoreRead};
+use rockon_sync_core::catchup::Cursor;
+use rockon_sync_core::sync::{
+    self, conformance, cursor_key, ApplyBatch, ReadResult, StoreOp, StoreRead,
+};
 use serde_json::{Map, Value};
 use std::rc::Rc;
 
@@ -41,6 +44,34 @@ impl SyncStore {
             .find_map(|stored| ConflictRecord::from_json(&stored)))
     }
 
+    /// A band's cursors, one per table of the schema. One that does not read back is no
+    /// cursor: the table is pulled whole again, which is harmless.
+    async fn cursors(&self, band: &str) -> Result<Vec<Option<Cursor>>, StoreError> {
+        let mut cursors = Vec::new();
+        for table in &self.0.schema().tables {
+            let saved = self.0.cursor(&cursor_key(&table.name, band)).await?;
+            cursors.push(saved.and_then(|value| from_js::<Cursor>(&value).ok()));
+        }
+        Ok(cursors)
+    }
+
+    /// Applies server data in one transaction; the browser's JSON parser builds the rows.
+    pub async fn apply(&self, batch: &ApplyBatch) -> Result<Vec<String>, StoreError> {
+        let mut rows = Vec::with_capacity(batch.rows.len());
+        for server_rows in &batch.rows {
+            let parsed = js_sys::JSON::parse(&server_rows.json)
+                .ok()
+                .and_then(|value| wasm_bindgen::JsCast::dyn_into::<js_sys::Array>(value).ok())
+                .ok_or_else(|| {
+                    let why = format!("rows of {} are not a JSON array", server_rows.table);
+                    StoreError(sync::StoreError::Failed(why))
+                })?;
+            rows.push((server_rows.table.clone(), parsed));
+        }
+        let cursor = (batch.cursor.as_ref()).map(|(key, cursor)| (key.clone(), to_js(cursor)));
+        self.0.apply_batch(&rows, &batch.deletions, cursor).await
+    }
+
     async fn band_rows(&self, band: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
         let mut tables = Vec::new();
         for table in &self.0.schema().tables {
@@ -58,6 +89,10 @@ impl SyncStore {
 impl conformance::Store for SyncStore {
     async fn write(&mut self, ops: &[StoreOp]) -> Result<(), sync::StoreError> {
         Ok(self.0.execute(ops).await?)
+    }
+
+    async fn apply(&mut self, batch: &ApplyBatch) -> Result<Vec<String>, sync::StoreError> {
+        Ok(SyncStore::apply(self, batch).await?)
     }
 
     async fn read(&mut self, read: &StoreRead) -> Result<ReadResult, sync::StoreError> {
@@ -78,6 +113,7 @@ impl conformance::Store for SyncStore {
                 }
             }
             StoreRead::BandRows { band } => ReadResult::BandRows(self.band_rows(band).await?),
+            StoreRead::Cursors { band } => ReadResult::Cursors(self.cursors(band).await?),
             StoreRead::Outbox => {
                 let entries = self.0.outbox().await?;
                 let conflicts = self

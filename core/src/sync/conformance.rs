@@ -2,7 +2,10 @@
 //! in-memory store natively (`cargo test`), the IndexedDB store in Chrome and Firefox
 //! (`wasm-pack test`).
 
-use super::store::{MemoryStore, ReadResult, StoreError, StoreOp, StoreRead};
+use super::store::{
+    cursor_key, ApplyBatch, MemoryStore, ReadResult, ServerRows, StoreError, StoreOp, StoreRead,
+};
+use crate::catchup::Cursor;
 use crate::merge::FieldConflict;
 use crate::outbox::{ConflictRecord, Entry, Op};
 use serde_json::{json, Map, Value};
@@ -14,6 +17,8 @@ pub trait Store {
     async fn write(&mut self, ops: &[StoreOp]) -> Result<(), StoreError>;
     /// Answers a read.
     async fn read(&mut self, read: &StoreRead) -> Result<ReadResult, StoreError>;
+    /// Applies server data in one transaction; answers the ids of the rows written.
+    async fn apply(&mut self, batch: &ApplyBatch) -> Result<Vec<String>, StoreError>;
 }
 
 impl Store for MemoryStore {
@@ -23,6 +28,10 @@ impl Store for MemoryStore {
 
     async fn read(&mut self, read: &StoreRead) -> Result<ReadResult, StoreError> {
         Ok(MemoryStore::read(self, read))
+    }
+
+    async fn apply(&mut self, batch: &ApplyBatch) -> Result<Vec<String>, StoreError> {
+        MemoryStore::apply(self, batch)
     }
 }
 
@@ -103,7 +112,9 @@ pub async fn run<S: Store>(store: &mut S) -> Result<(), String> {
     batches_are_atomic(store).await?;
     outbox_in_order(store).await?;
     conflicts_kept(store).await?;
-    band_rows(store).await
+    band_rows(store).await?;
+    server_rows_by_version(store).await?;
+    cursors_saved_with_rows(store).await
 }
 
 async fn rows_round_trip<S: Store>(store: &mut S) -> Result<(), String> {
@@ -266,6 +277,104 @@ async fn band_rows<S: Store>(store: &mut S) -> Result<(), String> {
     check(
         found == expected,
         "a band's rows are listed per table, tombstones included, other bands not",
+    )
+}
+
+fn songs(rows: &[Map<String, Value>]) -> ServerRows {
+    ServerRows {
+        table: "songs".into(),
+        json: Value::Array(rows.iter().cloned().map(Value::Object).collect()).to_string(),
+    }
+}
+
+async fn apply<S: Store>(store: &mut S, batch: ApplyBatch) -> Result<Vec<String>, String> {
+    let mut written = store.apply(&batch).await.map_err(|e| e.to_string())?;
+    written.sort();
+    Ok(written)
+}
+
+async fn title_of<S: Store>(store: &mut S, id: &str) -> Result<Option<Value>, String> {
+    Ok(match stored_row(store, id).await? {
+        ReadResult::Row { row: Some(row), .. } => row.get("title").cloned(),
+        _ => None,
+    })
+}
+
+async fn server_rows_by_version<S: Store>(store: &mut S) -> Result<(), String> {
+    let first = ApplyBatch {
+        rows: vec![songs(&[
+            row("v1", "b4", "one", 2),
+            row("v2", "b4", "two", 2),
+        ])],
+        ..ApplyBatch::default()
+    };
+    check(
+        apply(store, first).await? == ["v1", "v2"],
+        "new server rows are written and reported",
+    )?;
+    let second = ApplyBatch {
+        rows: vec![songs(&[
+            row("v1", "b4", "older", 1),
+            row("v2", "b4", "echo", 2),
+            row("v3", "b4", "newest", 5),
+            row("v3", "b4", "stale", 4),
+        ])],
+        deletions: vec![("songs".into(), "v2".into())],
+        cursor: None,
+    };
+    check(
+        apply(store, second).await? == ["v3"],
+        "only rows newer than the stored copy are written",
+    )?;
+    check(
+        title_of(store, "v1").await? == Some(json!("one")),
+        "an older version leaves the stored row alone",
+    )?;
+    check(
+        title_of(store, "v3").await? == Some(json!("newest")),
+        "within a batch the newest version of a row wins, whatever the order",
+    )?;
+    check(
+        title_of(store, "v2").await?.is_none(),
+        "a deletion in the batch removes the row",
+    )
+}
+
+async fn cursors_saved_with_rows<S: Store>(store: &mut S) -> Result<(), String> {
+    let read = StoreRead::Cursors { band: "b5".into() };
+    let cursors = |result| match result {
+        ReadResult::Cursors(cursors) => Ok(cursors),
+        other => Err(format!("cursors read as {other:?}")),
+    };
+    let before = cursors(store.read(&read).await.map_err(|e| e.to_string())?)?;
+    check(
+        before.iter().all(Option::is_none),
+        "a band never pulled has no cursors",
+    )?;
+    let cursor = Cursor {
+        updated_at: "2026-12-01T10:00:00.000000+00:00".into(),
+        id: "c1".into(),
+    };
+    let batch = ApplyBatch {
+        rows: vec![songs(&[row("c1", "b5", "pulled", 1)])],
+        deletions: Vec::new(),
+        cursor: Some((cursor_key("songs", "b5"), cursor.clone())),
+    };
+    check(
+        apply(store, batch).await? == ["c1"],
+        "a page's rows are written",
+    )?;
+    let after = cursors(store.read(&read).await.map_err(|e| e.to_string())?)?;
+    // `songs` is the first table of every store the suite runs on.
+    check(
+        after.first() == Some(&Some(cursor)) && after.iter().skip(1).all(Option::is_none),
+        "the cursor saved with a page reads back for its table only",
+    )?;
+    let other = StoreRead::Cursors { band: "b6".into() };
+    let elsewhere = cursors(store.read(&other).await.map_err(|e| e.to_string())?)?;
+    check(
+        elsewhere.iter().all(Option::is_none),
+        "another band's cursors are its own",
     )
 }
 

@@ -18,10 +18,18 @@
 mod catchup_schedule;
 pub mod conformance;
 mod events;
+mod reads;
 mod store;
 mod writes;
 
 pub use catchup_schedule::{CatchUpSchedule, Due, ScheduleConfig};
 pub use events::{ChangeAction, ChangeSource, RowsChanged, WriteError, WriteEvent};
-pub use store::{conflict_key, MemoryStore, ReadResult, StoreError, StoreOp, StoreRead};
+pub use reads::{
+    band_of, topic_of, ChangeDelivery, ConnectionInfo, EditedRow, LocalEdits, Member, ReadCommand,
+    ReadConfig, ReadEngine, ReadEvent, ReadInput, ReadOutput,
+};
+pub use store::{
+    conflict_key, cursor_key, is_newer, ApplyBatch, MemoryStore, ReadResult, ServerRows,
+    StoreError, StoreOp, StoreRead,
+};
 pub use writes::{CommandId, OpId, WriteCommand, WriteEngine, WriteInput, WriteOutput, WriteReply};

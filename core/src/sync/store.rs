@@ -6,6 +6,7 @@
 //! write sees it). [`MemoryStore`] executes them for native tests and the simulation; the wasm
 //! shell executes them on IndexedDB. Both pass the same conformance suite (`sync::conformance`).
 
+use crate::catchup::Cursor;
 use crate::outbox::{ConflictRecord, Entry};
 use crate::sorted::SortedMap;
 use serde_json::{Map, Value};
@@ -113,6 +114,56 @@ pub enum StoreRead {
     },
     /// The outbox entries (in sequence order) and the keys of the conflict records.
     Outbox,
+    /// A band's saved pull cursors, one per table of the schema, in the schema's order.
+    Cursors {
+        /// The band.
+        band: String,
+    },
+}
+
+/// Server rows of one table as one JSON array text (wire columns), as REST and Realtime
+/// deliver them: the browser's own JSON parser turns it into objects in one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerRows {
+    /// Wire table name.
+    pub table: String,
+    /// A JSON array of row objects.
+    pub json: String,
+}
+
+/// Server data applied in one transaction: rows (each written only if newer than the stored
+/// copy, by `version`; within the batch the newest of a row wins), deletions, and the pull
+/// cursor the rows bring a table to, so a cursor never gets ahead of the rows it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApplyBatch {
+    /// Rows per table.
+    pub rows: Vec<ServerRows>,
+    /// `(table, id)` of rows deleted on the server.
+    pub deletions: Vec<(String, String)>,
+    /// `(cursor key, cursor)` to save with the rows (see [`cursor_key`]).
+    pub cursor: Option<(String, Cursor)>,
+}
+
+impl ApplyBatch {
+    /// Whether applying it would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty() && self.deletions.is_empty() && self.cursor.is_none()
+    }
+}
+
+/// The key of a table's pull cursor for a band.
+pub fn cursor_key(table: &str, band: &str) -> String {
+    format!("{table}:{band}")
+}
+
+/// Whether a server row replaces the stored copy: the stored copy has no version, or the
+/// server's is higher. An equal version (the echo of this client's own write) is not news.
+pub fn is_newer(incoming: &Map<String, Value>, stored: Option<&Map<String, Value>>) -> bool {
+    let version = |row: &Map<String, Value>| row.get("version").and_then(Value::as_f64);
+    match stored.map(version) {
+        None | Some(None) => true,
+        Some(Some(mine)) => version(incoming).is_some_and(|theirs| theirs > mine),
+    }
 }
 
 /// The answer to a [`StoreRead`].
@@ -127,6 +178,8 @@ pub enum ReadResult {
     },
     /// Row ids per table.
     BandRows(Vec<(String, Vec<String>)>),
+    /// Saved cursors per table, in the schema's order.
+    Cursors(Vec<Option<Cursor>>),
     /// The outbox.
     Outbox {
         /// Entries in sequence order.
@@ -151,6 +204,8 @@ pub struct MemoryStore {
     pub outbox: SortedMap<u64, Entry>,
     /// Conflict records by key.
     pub conflicts: SortedMap<String, ConflictRecord>,
+    /// Pull cursors by key.
+    pub cursors: SortedMap<String, Cursor>,
     /// The scope column of each table (for [`StoreRead::BandRows`]).
     pub scopes: Vec<(String, String)>,
 }
@@ -174,12 +229,50 @@ impl MemoryStore {
             }
         }
         for op in ops {
-            self.apply(op.clone());
+            self.apply_op(op.clone());
         }
         Ok(())
     }
 
-    fn apply(&mut self, op: StoreOp) {
+    /// Applies server data in one step; returns the ids of the rows written (older or equal
+    /// versions are not). A batch whose rows do not read as JSON arrays of objects fails whole.
+    pub fn apply(&mut self, batch: &ApplyBatch) -> Result<Vec<String>, StoreError> {
+        let mut incoming = Vec::with_capacity(batch.rows.len());
+        for rows in &batch.rows {
+            let parsed: Vec<Map<String, Value>> = serde_json::from_str(&rows.json)
+                .map_err(|e| StoreError::Failed(format!("rows of {}: {e}", rows.table)))?;
+            incoming.push((&rows.table, parsed));
+        }
+        let mut written = Vec::new();
+        for (table, rows) in incoming {
+            // Within a batch too the newest version of a row wins, whatever the order.
+            let mut newest: SortedMap<String, Map<String, Value>> = SortedMap::new();
+            for row in rows {
+                let id = row.get("id").and_then(Value::as_str).unwrap_or_default();
+                if is_newer(&row, newest.get(id)) {
+                    newest.insert(id.to_owned(), row);
+                }
+            }
+            let stored = self.rows.get_or_insert_with(table.clone(), SortedMap::new);
+            for (id, row) in newest {
+                if is_newer(&row, stored.get(&id)) {
+                    stored.insert(id.clone(), row);
+                    written.push(id);
+                }
+            }
+        }
+        for (table, id) in &batch.deletions {
+            if let Some(rows) = self.rows.get_mut(table) {
+                rows.remove(id);
+            }
+        }
+        if let Some((key, cursor)) = &batch.cursor {
+            self.cursors.insert(key.clone(), cursor.clone());
+        }
+        Ok(written)
+    }
+
+    fn apply_op(&mut self, op: StoreOp) {
         match op {
             StoreOp::PutRow { table, row } => {
                 let id = row.get("id").and_then(Value::as_str).unwrap_or_default();
@@ -241,6 +334,12 @@ impl MemoryStore {
                 entries: self.outbox.values().cloned().collect(),
                 conflicts: self.conflicts.keys().cloned().collect(),
             },
+            StoreRead::Cursors { band } => ReadResult::Cursors(
+                self.scopes
+                    .iter()
+                    .map(|(table, _)| self.cursors.get(&cursor_key(table, band)).cloned())
+                    .collect(),
+            ),
         }
     }
 

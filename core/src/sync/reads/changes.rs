@@ -1,0 +1,280 @@
+//! Remote changes from the socket: everything that arrived while a batch was being stored goes
+//! into the next one, so a burst costs a handful of transactions, not one per change.
+
+use super::{LocalEdits, ReadEngine, ReadEvent, Waiting};
+use crate::catchup::parse_micros;
+use crate::notify::Action;
+use crate::outbox::{HttpRequest, HttpResult};
+use crate::percent_encode;
+use crate::realtime::{ChangeKind, PostgresChange};
+use crate::schema::TableSchema;
+use crate::sorted::{SortedMap, SortedSet};
+use crate::sync::events::{ChangeAction, ChangeSource, RowsChanged};
+use crate::sync::store::{ApplyBatch, ServerRows, StoreError};
+use crate::unread::ObservedRow;
+use serde_json::Value;
+
+/// Changes waiting for storage, and whether a batch is being stored.
+#[derive(Debug, Default)]
+pub(super) struct Changes {
+    pending: Vec<PostgresChange>,
+    applying: bool,
+}
+
+impl Changes {
+    pub(super) fn arrived(&mut self, change: PostgresChange) {
+        self.pending.push(change);
+    }
+}
+
+/// What a batch being stored will tell the app once written: who changed what, and the rows
+/// touched per table, band and action.
+#[derive(Debug, Default)]
+pub(super) struct Applying {
+    observed: Vec<ObservedRow>,
+    touched: SortedMap<(String, String, ChangeAction), Vec<String>>,
+}
+
+/// What the read path needs of a changed row, read from its text in one pass.
+struct ChangedRow {
+    id: Option<String>,
+    scope: String,
+    deleted: bool,
+    author: Option<String>,
+    label: Option<String>,
+}
+
+impl ChangedRow {
+    fn read(spec: &TableSchema, change: &PostgresChange) -> ChangedRow {
+        let text = |value: Option<Value>| match value {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        };
+        let Some(record) = &change.record else {
+            // A delete, or a row too large to send: only the old row's key is known.
+            let id = change.old_record.as_ref().and_then(|r| r.str_field("id"));
+            return ChangedRow {
+                id,
+                scope: String::new(),
+                deleted: true,
+                author: None,
+                label: None,
+            };
+        };
+        // A table without a label column asks for `id` twice; the first slot gets it.
+        let label = spec.label.as_deref().unwrap_or("id");
+        let [id, scope, deleted_at, author, label_value] =
+            record.fields(["id", &spec.scope, "deleted_at", "last_modified_by", label]);
+        ChangedRow {
+            id: text(id),
+            scope: text(scope).unwrap_or_default(),
+            deleted: text(deleted_at).is_some(),
+            author: text(author),
+            label: spec.label.as_ref().and(text(label_value)),
+        }
+    }
+
+    /// Who changed the row how. A hard delete carries no author.
+    fn observe(self, spec: &TableSchema, kind: ChangeKind) -> ObservedRow {
+        let action = match kind {
+            ChangeKind::Delete => Action::Deleted,
+            _ if self.deleted => Action::Deleted,
+            ChangeKind::Insert => Action::Added,
+            ChangeKind::Update => Action::Updated,
+        };
+        ObservedRow {
+            table: spec.name.clone(),
+            scope: self.scope,
+            id: self.id.unwrap_or_default(),
+            author: self.author,
+            label: self.label,
+            action,
+        }
+    }
+}
+
+impl ReadEngine {
+    /// Stores the changes that arrived, unless a batch is being stored (they wait for it).
+    pub(super) fn apply_changes(&mut self, local: &dyn LocalEdits) {
+        if self.changes.applying || self.changes.pending.is_empty() {
+            return;
+        }
+        let changes = std::mem::take(&mut self.changes.pending);
+        let (batch, applying) = self.sort_changes(changes, local);
+        if batch.is_empty() {
+            return;
+        }
+        self.changes.applying = true;
+        let op = self.op(Waiting::Changes(applying));
+        self.outputs
+            .push_back(super::ReadOutput::Apply { op, batch });
+    }
+
+    /// Sorts changes for one batch. Rows with local edits are skipped (their pending push is
+    /// conditional on its base version and meets the change as a conflict); rows too large to
+    /// send are fetched.
+    fn sort_changes(
+        &mut self,
+        changes: Vec<PostgresChange>,
+        local: &dyn LocalEdits,
+    ) -> (ApplyBatch, Applying) {
+        let mut rows: SortedMap<String, String> = SortedMap::new();
+        let mut batch = ApplyBatch::default();
+        let mut applying = Applying::default();
+        for change in changes {
+            let Ok(spec) = self.schema.table(&change.table).cloned() else {
+                let message = format!(
+                    "a change for table {:?}, which the schema does not have",
+                    change.table
+                );
+                self.error("unknown_table", message);
+                continue;
+            };
+            if self.report_arrivals {
+                if let Some(commit_micros) = parse_micros(&change.commit_timestamp) {
+                    self.emit(ReadEvent::Arrived { commit_micros });
+                }
+            }
+            let row = ChangedRow::read(&spec, &change);
+            let Some(id) = row.id.clone() else { continue };
+            if local.has_local_edits(&change.table, &id) {
+                continue;
+            }
+            if change.needs_fetch() {
+                self.fetch(change.table.clone(), id);
+                continue;
+            }
+            let scope = row.scope.clone();
+            applying.observed.push(row.observe(&spec, change.kind));
+            let action = match (change.kind, &change.record) {
+                (ChangeKind::Delete, _) | (_, None) => {
+                    batch.deletions.push((change.table.clone(), id.clone()));
+                    ChangeAction::Delete
+                }
+                (_, Some(record)) => {
+                    let json = rows.get_or_insert_with(change.table.clone(), || "[".into());
+                    if json.len() > 1 {
+                        json.push(',');
+                    }
+                    json.push_str(record.json());
+                    ChangeAction::Upsert
+                }
+            };
+            (applying.touched)
+                .get_or_insert_with((change.table, scope, action), Vec::new)
+                .push(id);
+        }
+        batch.rows = rows
+            .into_iter()
+            .map(|(table, mut json)| {
+                json.push(']');
+                ServerRows { table, json }
+            })
+            .collect();
+        (batch, applying)
+    }
+
+    /// Tells the app what a batch wrote. The echo of this client's own write was not written
+    /// (its version is not newer): it is neither news nor a change.
+    pub(super) fn changes_applied(
+        &mut self,
+        applying: Applying,
+        result: Result<Vec<String>, StoreError>,
+    ) {
+        self.changes.applying = false;
+        let written: SortedSet<String> = match result {
+            Ok(written) => written.into_iter().collect(),
+            Err(error) => return self.error(error.code(), error.to_string()),
+        };
+        let Applying {
+            mut observed,
+            touched,
+        } = applying;
+        observed.retain(|row| row.action == Action::Deleted || written.contains(&row.id));
+        if !observed.is_empty() {
+            self.emit(ReadEvent::Observed {
+                rows: observed,
+                quiet: false,
+            });
+        }
+        for ((table, scope, action), mut ids) in touched {
+            if action == ChangeAction::Upsert {
+                ids.retain(|id| written.contains(id));
+            }
+            if !ids.is_empty() {
+                self.emit(ReadEvent::Change(RowsChanged {
+                    table,
+                    scope,
+                    ids,
+                    action,
+                    source: ChangeSource::Remote,
+                }));
+            }
+        }
+    }
+
+    /// Reads a row whose change was too large to send.
+    fn fetch(&mut self, table: String, id: String) {
+        let request = HttpRequest::get(format!(
+            "/rest/v1/{table}?id=eq.{}&select=*",
+            percent_encode(&id)
+        ));
+        self.http(Waiting::Fetch { table, id }, request);
+    }
+
+    /// Stores a fetched row unless it was edited meanwhile. A failed fetch is left to the next
+    /// catch-up pull.
+    pub(super) fn fetch_answered(
+        &mut self,
+        table: String,
+        id: String,
+        result: HttpResult,
+        local: &dyn LocalEdits,
+    ) {
+        let HttpResult::Response { status: 200, body } = result else {
+            return;
+        };
+        if local.has_local_edits(&table, &id) {
+            return;
+        }
+        let Ok(rows) = serde_json::from_str::<Vec<serde_json::Map<String, Value>>>(&body) else {
+            return;
+        };
+        let scope_column = self.schema.table(&table).map(|t| t.scope.as_str());
+        let scope = rows
+            .first()
+            .zip(scope_column.ok())
+            .and_then(|(row, column)| row.get(column)?.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let batch = ApplyBatch {
+            rows: vec![ServerRows {
+                table: table.clone(),
+                json: body,
+            }],
+            ..ApplyBatch::default()
+        };
+        let op = self.op(Waiting::Fetched { table, scope });
+        self.outputs
+            .push_back(super::ReadOutput::Apply { op, batch });
+    }
+
+    pub(super) fn fetched_applied(
+        &mut self,
+        table: String,
+        scope: String,
+        result: Result<Vec<String>, StoreError>,
+    ) {
+        match result {
+            Ok(ids) if !ids.is_empty() => self.emit(ReadEvent::Change(RowsChanged {
+                table,
+                scope,
+                ids,
+                action: ChangeAction::Upsert,
+                source: ChangeSource::Remote,
+            })),
+            Ok(_) => {}
+            Err(error) => self.error(error.code(), error.to_string()),
+        }
+    }
+}
