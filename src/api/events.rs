@@ -183,7 +183,7 @@ pub fn error_to_js(code: &str, message: &str) -> JsValue {
 }
 
 /// `{ type: 'presence', bandId, members }`.
-pub fn presence_to_js(band: &str, members: &[crate::io::presence::Member]) -> JsValue {
+pub fn presence_to_js(band: &str, members: &[crate::io::reader::Member]) -> JsValue {
     object(&[
         ("type", "presence".into()),
         ("bandId", band.into()),
@@ -249,7 +249,9 @@ pub fn read_event_to_js(event: &ReadEvent, schema: &Schema) -> Option<JsValue> {
         ReadEvent::Realtime(Event::NeedToken) => event_to_js(&WriteEvent::NeedToken, schema),
         ReadEvent::Realtime(other) => to_js(other),
         ReadEvent::Error { code, message } => error_to_js(code, message),
-        ReadEvent::Observed { .. } => return None,
+        ReadEvent::Observed { .. } | ReadEvent::Synced { .. } | ReadEvent::Arrived { .. } => {
+            return None
+        }
         ReadEvent::Progress {
             band,
             progress,

@@ -6,7 +6,6 @@ pub mod devtools;
 pub mod http;
 pub mod layout;
 pub mod page_events;
-pub mod presence;
 pub mod reader;
 pub mod realtime_driver;
 pub mod rows;

@@ -2,9 +2,9 @@
 //! [`Store`], each batch in one transaction, one after another in the order given.
 
 use super::store::{from_js, to_js, Store, StoreError};
+use rockon_sync_core::catchup::Cursor;
 use rockon_sync_core::outbox::ConflictRecord;
 use rockon_sync_core::schema::camel_to_snake;
-use rockon_sync_core::catchup::Cursor;
 use rockon_sync_core::sync::{
     self, conformance, cursor_key, ApplyBatch, ReadResult, StoreOp, StoreRead,
 };
@@ -53,6 +53,11 @@ impl SyncStore {
             cursors.push(saved.and_then(|value| from_js::<Cursor>(&value).ok()));
         }
         Ok(cursors)
+    }
+
+    /// Answers one of the engine's reads.
+    pub async fn read_once(&self, read: &StoreRead) -> Result<ReadResult, sync::StoreError> {
+        conformance::Store::read(&mut self.clone(), read).await
     }
 
     /// Applies server data in one transaction; the browser's JSON parser builds the rows.
