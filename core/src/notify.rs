@@ -116,6 +116,7 @@ impl Default for NotifyConfig {
 /// up ("Alice added…" rather than "Someone added…"); a known author's shows at once.
 const NAME_WAIT_MS: u64 = 500;
 
+#[derive(Debug)]
 struct Batch {
     opened: Millis,
     changes: Vec<Change>,
@@ -128,6 +129,7 @@ struct Batch {
 }
 
 /// The batching engine.
+#[derive(Debug)]
 pub struct Notifier {
     config: NotifyConfig,
     me: String,

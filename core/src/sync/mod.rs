@@ -15,6 +15,7 @@
 //! [`MemoryStore`] carries out storage in memory; the simulation (`core/sim`) drives several
 //! engines against a model of the server through thousands of fault schedules.
 
+mod activity;
 mod catchup_schedule;
 pub mod conformance;
 mod events;
@@ -22,6 +23,7 @@ mod reads;
 mod store;
 mod writes;
 
+pub use activity::{ActivityEngine, ActivityEvent, ActivityOutput, ActivityWrite};
 pub use catchup_schedule::{CatchUpSchedule, Due, ScheduleConfig};
 pub use events::{ChangeAction, ChangeSource, RowsChanged, WriteError, WriteEvent};
 pub use reads::{

@@ -1,0 +1,422 @@
+//! Other members' activity: unread marks and the activity feed (persisted, so they survive a
+//! reload), and batched notifications, all fed by the rows the read path stored.
+//!
+//! The rules are [`Unread`], [`Feed`] and [`Notifier`]; this engine joins them and says what
+//! to persist, which display names to look up, and what to tell the app. The driver carries
+//! out its [`ActivityOutput`]s and calls [`ActivityEngine::handle_timeout`] at
+//! [`ActivityEngine::poll_timeout`] (toasts held back to batch a burst).
+
+use super::store::StoreError;
+use super::OpId;
+use crate::feed::{Feed, FeedEffects, FeedEntry, DEFAULT_CAPACITY};
+use crate::notify::{Change, Notifier, NotifyConfig, Toast};
+use crate::outbox::{HttpRequest, HttpResult};
+use crate::percent_encode;
+use crate::sorted::{SortedMap, SortedSet};
+use crate::unread::{Mark, MarkEffect, MarkSlot, ObservedRow, SlotId, Unread, UnreadCounts};
+use crate::Millis;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::VecDeque;
+
+/// Records to persist, each kind in its own store, in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActivityWrite {
+    /// Unread marks: records rewritten and record keys removed.
+    Marks {
+        /// Records to put.
+        put: Vec<MarkSlot>,
+        /// Keys to delete.
+        delete: Vec<String>,
+    },
+    /// Feed entries: new or changed entries, and ids removed.
+    Feed {
+        /// Entries to put.
+        put: Vec<FeedEntry>,
+        /// Ids to delete.
+        delete: Vec<String>,
+    },
+    /// Display names looked up, as `(user id, name)`.
+    Profiles(Vec<(String, String)>),
+}
+
+/// What the activity engine asks of its driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActivityOutput {
+    /// Persist; answer with [`ActivityEngine::written`].
+    Write {
+        /// The write's id.
+        op: OpId,
+        /// What to persist.
+        write: ActivityWrite,
+    },
+    /// Send a request with the user's token; answer with [`ActivityEngine::answered`].
+    Http {
+        /// The request's id.
+        op: OpId,
+        /// The request.
+        request: HttpRequest,
+    },
+    /// Tell the app.
+    Event(ActivityEvent),
+}
+
+/// What activity tells the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActivityEvent {
+    /// The unread counts changed.
+    Unread(UnreadCounts),
+    /// A toast to show.
+    Toast(Toast),
+    /// Persisting marks or feed entries failed.
+    Error(StoreError),
+    /// Feed entries were persisted (other tabs should reload them).
+    Persisted,
+    /// These bands' activity feeds changed (new entries, or entries read), with how many of
+    /// each band's entries are unread now.
+    Feed(Vec<(String, usize)>),
+}
+
+/// What a write or request was for.
+#[derive(Debug)]
+enum Waiting {
+    Marks,
+    Feed,
+    Profiles,
+    Names(Vec<String>),
+}
+
+/// Unread marks, the feed and notifications of one client.
+#[derive(Debug)]
+pub struct ActivityEngine {
+    unread: Unread,
+    feed: Feed,
+    notifier: Notifier,
+    /// Authors whose display name is known or being looked up.
+    named: SortedSet<String>,
+    waiting: SortedMap<OpId, Waiting>,
+    next_op: u64,
+    outputs: VecDeque<ActivityOutput>,
+}
+
+impl ActivityEngine {
+    /// The activity of user `me` from what was persisted: mark records, feed entries, and
+    /// `(user id, display name)`s. Marks an earlier version stored one per row are rewritten
+    /// per band and table.
+    pub fn new(
+        me: &str,
+        config: NotifyConfig,
+        mark_records: &[Value],
+        feed_records: &[Value],
+        names: Vec<(String, String)>,
+    ) -> Self {
+        let (marks, legacy) = read_marks(mark_records);
+        let mut notifier = Notifier::new(config, me);
+        let mut named = SortedSet::new();
+        for (id, name) in names {
+            notifier.set_name(id.clone(), name);
+            named.insert(id);
+        }
+        let mut engine = Self {
+            unread: Unread::new(me, marks.iter().cloned()),
+            feed: Feed::new(me, DEFAULT_CAPACITY, read_entries(feed_records)),
+            notifier,
+            named,
+            waiting: SortedMap::new(),
+            next_op: 0,
+            outputs: VecDeque::new(),
+        };
+        if !legacy.is_empty() {
+            engine.write_slots(marks.iter().map(Mark::slot).collect(), legacy);
+        }
+        engine
+    }
+
+    /// The next thing to carry out.
+    pub fn poll_output(&mut self) -> Option<ActivityOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is due: held-back toasts.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        self.notifier.poll_timeout()
+    }
+
+    /// Shows the toasts that are due.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        self.notifier.handle_timeout(now);
+        self.deliver();
+    }
+
+    /// Rows the read path stored, seen at `wall_ms` (epoch ms). `quiet` for a band's first
+    /// download: what was already there is neither unread nor news.
+    pub fn observe(&mut self, now: Millis, wall_ms: f64, rows: &[ObservedRow], quiet: bool) {
+        if quiet || rows.is_empty() {
+            return;
+        }
+        let effects = self.unread.observe(rows);
+        let feed = self.feed.observe(rows, wall_ms);
+        self.persist_feed(feed);
+        for row in rows {
+            if let Some(author) = &row.author {
+                let change = Change {
+                    author: author.clone(),
+                    table: row.table.clone(),
+                    label: row.label.clone(),
+                    action: row.action,
+                };
+                self.notifier.push(now, change);
+            }
+        }
+        self.look_up_names(rows.iter().filter_map(|r| r.author.as_deref()));
+        self.persist(effects);
+        // A known author's first change shows at once.
+        self.deliver();
+    }
+
+    /// The connection went up or down (for "connection lost / back" toasts).
+    pub fn connection(&mut self, now: Millis, connected: bool) {
+        self.notifier.connection(now, connected);
+        self.deliver();
+    }
+
+    /// The user viewed or edited a row.
+    pub fn mark_read(&mut self, table: &str, id: &str) {
+        if let Some(mark) = self.unread.mark_read(table, id) {
+            self.persist(vec![MarkEffect::Remove(mark)]);
+        }
+    }
+
+    /// Another member's change met one of this user's edits: a toast at once.
+    pub fn conflict(&mut self, author: Option<&str>, table: &str, label: Option<&str>, gone: bool) {
+        self.notifier.conflict(author, table, label, gone);
+        self.deliver();
+    }
+
+    /// A member's display name, when known.
+    pub fn name_of(&self, user: &str) -> Option<String> {
+        self.notifier.name_of(user)
+    }
+
+    /// The band's activity, newest first: at most `limit` entries, older than `before`.
+    pub fn feed_page(&self, band: &str, limit: usize, before: Option<&str>) -> Vec<&FeedEntry> {
+        self.feed.page(band, limit, before)
+    }
+
+    /// How many of the band's activity entries are unread.
+    pub fn feed_unread(&self, band: &str) -> usize {
+        self.feed.unread_count(band)
+    }
+
+    /// Marks the band's entries with `ids` read (all when `None`), and their rows with them.
+    /// Returns how many entries were unread.
+    pub fn mark_feed_read(&mut self, band: &str, ids: Option<&[String]>) -> usize {
+        let (effects, rows) = self.feed.mark_read(band, ids);
+        let count = effects.put.len();
+        let marks = (rows.iter())
+            .filter_map(|(table, id)| self.unread.mark_read(table, id))
+            .map(MarkEffect::Remove)
+            .collect();
+        self.persist(marks);
+        self.persist_feed(effects);
+        count
+    }
+
+    /// Drops a band's feed (the user left it).
+    pub fn forget_band(&mut self, band: &str) {
+        let effects = self.feed.forget_band(band);
+        self.persist_feed(effects);
+    }
+
+    /// Marks a band's rows read (all bands when `band` is `None`), optionally of one table.
+    /// Returns how many were unread.
+    pub fn mark_all_read(&mut self, band: Option<&str>, table: Option<&str>) -> usize {
+        let marks = self.unread.mark_all_read(band, table);
+        let count = marks.len();
+        self.persist(marks.into_iter().map(MarkEffect::Remove).collect());
+        count
+    }
+
+    /// Takes in the marks and feed another tab persisted, and tells the app the counts.
+    pub fn reload(&mut self, mark_records: &[Value], feed_records: Option<&[Value]>) {
+        self.unread.replace(read_marks(mark_records).0);
+        if let Some(records) = feed_records {
+            let entries = read_entries(records);
+            let mut bands: Vec<String> = entries.iter().map(|e| e.band_id.clone()).collect();
+            bands.sort_unstable();
+            bands.dedup();
+            self.feed.replace(entries);
+            self.tell_feed(bands);
+        }
+        let counts = self.counts();
+        self.emit(ActivityEvent::Unread(counts));
+    }
+
+    /// The unread counts.
+    pub fn counts(&self) -> UnreadCounts {
+        self.unread.counts()
+    }
+
+    /// The unread rows of a band (all bands when `None`), optionally of one table.
+    pub fn unread_rows(&self, band: Option<&str>, table: Option<&str>) -> Vec<&Mark> {
+        self.unread.ids(band, table)
+    }
+
+    /// A write finished.
+    pub fn written(&mut self, op: OpId, result: Result<(), StoreError>) {
+        match (self.waiting.remove(&op), result) {
+            (Some(Waiting::Feed), Ok(())) => self.emit(ActivityEvent::Persisted),
+            (Some(Waiting::Marks | Waiting::Feed), Err(error)) => {
+                self.emit(ActivityEvent::Error(error))
+            }
+            _ => {}
+        }
+    }
+
+    /// A names lookup was answered: toasts that waited for the names show now. A failure
+    /// leaves them unknown ("Someone"); the next change by them asks again.
+    pub fn answered(&mut self, op: OpId, result: HttpResult) {
+        let Some(Waiting::Names(asked)) = self.waiting.remove(&op) else {
+            return;
+        };
+        let HttpResult::Response { status: 200, body } = result else {
+            for id in &asked {
+                self.named.remove(id);
+            }
+            return;
+        };
+        let rows: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
+        let mut found = Vec::new();
+        for row in rows {
+            let text = |key| row.get(key).and_then(Value::as_str);
+            if let (Some(id), Some(name)) = (text("id"), text("display_name")) {
+                self.notifier.set_name(id, name);
+                found.push((id.to_owned(), name.to_owned()));
+            }
+        }
+        self.deliver();
+        if !found.is_empty() {
+            self.write(Waiting::Profiles, ActivityWrite::Profiles(found));
+        }
+    }
+
+    fn emit(&mut self, event: ActivityEvent) {
+        self.outputs.push_back(ActivityOutput::Event(event));
+    }
+
+    fn op(&mut self, waiting: Waiting) -> OpId {
+        self.next_op += 1;
+        let op = OpId(self.next_op);
+        self.waiting.insert(op, waiting);
+        op
+    }
+
+    fn write(&mut self, waiting: Waiting, write: ActivityWrite) {
+        let op = self.op(waiting);
+        self.outputs.push_back(ActivityOutput::Write { op, write });
+    }
+
+    fn deliver(&mut self) {
+        while let Some(toast) = self.notifier.poll_toast() {
+            self.emit(ActivityEvent::Toast(toast));
+        }
+    }
+
+    /// Persists changed marks, reads the feed entries whose rows are no longer unread (so
+    /// the feed agrees with the marks), and tells the counts.
+    fn persist(&mut self, effects: Vec<MarkEffect>) {
+        if effects.is_empty() {
+            return;
+        }
+        let slots = effects.iter().map(|effect| effect.mark().slot()).collect();
+        self.write_slots(slots, Vec::new());
+        let unread = &self.unread;
+        let feed = self.feed.sync_read(|table, id| unread.is_unread(table, id));
+        self.persist_feed(feed);
+        let counts = self.counts();
+        self.emit(ActivityEvent::Unread(counts));
+    }
+
+    fn persist_feed(&mut self, effects: FeedEffects) {
+        if effects.is_empty() {
+            return;
+        }
+        let bands = effects.bands();
+        let write = ActivityWrite::Feed {
+            put: effects.put,
+            delete: effects.delete,
+        };
+        self.write(Waiting::Feed, write);
+        self.tell_feed(bands);
+    }
+
+    fn tell_feed(&mut self, bands: Vec<String>) {
+        if bands.is_empty() {
+            return;
+        }
+        let feed = &self.feed;
+        let unread = bands.into_iter().map(|band| {
+            let count = feed.unread_count(&band);
+            (band, count)
+        });
+        let event = ActivityEvent::Feed(unread.collect());
+        self.emit(event);
+    }
+
+    /// Rewrites these records of marks (removing those left empty) and removes the records
+    /// with keys `stale`.
+    fn write_slots(&mut self, slots: SortedSet<SlotId>, mut stale: Vec<String>) {
+        let mut put = Vec::new();
+        for slot in self.unread.slots(&slots) {
+            if slot.ids.is_empty() {
+                stale.push(slot.key);
+            } else {
+                put.push(slot);
+            }
+        }
+        let write = ActivityWrite::Marks { put, delete: stale };
+        self.write(Waiting::Marks, write);
+    }
+
+    /// Looks up display names not known yet; a toast waits for them briefly (see
+    /// [`Notifier`]).
+    fn look_up_names<'a>(&mut self, authors: impl Iterator<Item = &'a str>) {
+        let named = &mut self.named;
+        // Only authors not seen before are copied: a burst is mostly one or two people.
+        let missing: Vec<String> = authors
+            .filter(|a| !named.contains(*a) && named.insert((*a).to_owned()))
+            .map(str::to_owned)
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let ids: Vec<String> = missing.iter().map(|id| percent_encode(id)).collect();
+        let request = HttpRequest::get(format!(
+            "/rest/v1/profiles?select=id,display_name&id=in.({})",
+            ids.join(",")
+        ));
+        let op = self.op(Waiting::Names(missing));
+        self.outputs.push_back(ActivityOutput::Http { op, request });
+    }
+}
+
+/// The marks in the stored records, and the keys of records that hold one mark each (as an
+/// earlier version stored them).
+fn read_marks(records: &[Value]) -> (Vec<Mark>, Vec<String>) {
+    let mut marks = Vec::new();
+    let mut legacy = Vec::new();
+    for record in records {
+        if let Ok(slot) = MarkSlot::deserialize(record) {
+            marks.extend(slot.marks());
+        } else if let Ok(mark) = Mark::deserialize(record) {
+            legacy.push(mark.key.clone());
+            marks.push(mark);
+        }
+    }
+    (marks, legacy)
+}
+
+/// The feed entries in the stored records (unreadable ones are skipped).
+fn read_entries(records: &[Value]) -> Vec<FeedEntry> {
+    records.iter().filter_map(FeedEntry::from_json).collect()
+}
