@@ -74,7 +74,6 @@ impl SyncClient {
     /// Uses a token in this tab (pushes, pulls, socket, profile lookups).
     pub(super) fn use_token(&self, token: String) {
         self.inner.writer.set_token(token.clone());
-        self.inner.activity.set_token(token.clone());
         self.inner.reader.set_token(token);
     }
 

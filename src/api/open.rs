@@ -5,24 +5,23 @@ use super::client::{store_error, Inner, StorageWarning, SyncClient};
 use super::coordinator::{Coordinator, TabMessage};
 use super::error::SyncError;
 use super::events::{
-    activity_event_to_js, error_to_js, event_to_js, feed_events_to_js, read_event_to_js,
-    rows_changed_to_js, storage_event, storage_warning,
+    activity_event_to_js, event_to_js, feed_events_to_js, read_event_to_js, storage_event,
+    storage_warning,
 };
 use super::listeners::Listeners;
 use super::options::Options;
-use crate::io::activity::{Activity, ActivityEvent};
+use crate::io::activity::{self, Activity};
 use crate::io::devtools::Devtools;
+use crate::io::driver::{Driver, Sinks};
 use crate::io::http::Endpoint;
 use crate::io::page_events::PageEvents;
-use crate::io::reader::{Fallback, ReadEvent, Reader};
+use crate::io::reader::{self, Fallback, ReadEvent, Reader};
 use crate::io::store::{from_js, Store};
-use crate::io::writer::{ChangeAction, ChangeSource, RowsChanged, WriteEvent, Writer};
+use crate::io::writer::{self, Writer};
 use js_sys::Promise;
 use rockon_sync_core::backoff::BackoffPolicy;
-use rockon_sync_core::outbox::{ConflictRecord, RowStatus};
-use rockon_sync_core::realtime::{ConnectionState, Event as RealtimeEvent};
 use rockon_sync_core::schema::Schema;
-use serde_json::{Map, Value};
+use rockon_sync_core::sync::{Engine, Event, TabNews};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -75,28 +74,17 @@ async fn open(options: JsValue) -> Result<SyncClient, JsValue> {
         devtools: devtools.clone(),
     };
     let tabs = Rc::new(Coordinator::default());
-    let activity = open_activity(
-        &store,
-        &endpoint,
-        &options,
-        notify_config,
+    let driver = open_engine(&store, &endpoint, &options, notify_config).await?;
+    let writer = Writer::new(driver.clone());
+    let activity = Activity::new(driver.clone());
+    let reader = Reader::new(driver.clone());
+    driver.set_sinks(sinks(
         &listeners,
         &tabs,
-    )
-    .await?;
-    let writer = open_writer(
-        &store, &endpoint, &options, &schema, &listeners, &activity, &tabs,
-    )
-    .await?;
-    let sinks = ReadSinks {
-        listeners: listeners.clone(),
-        activity: activity.clone(),
-        writer: writer.clone(),
-        warning: storage_warning.clone(),
+        &schema,
+        storage_warning.clone(),
         warning_ratio,
-        schema,
-    };
-    let reader = open_reader(&store, endpoint, &options, sinks);
+    ));
     reader.set_presence_key(&options.user_id);
     let inner = Rc::new(Inner {
         store,
@@ -172,100 +160,19 @@ fn watch_storage(
     store.set_listener(Rc::new(move |state| sink.emit(&storage_event(&state))));
 }
 
-async fn open_activity(
+/// The sync engine on what this device stored: the outbox, unread marks and feed.
+async fn open_engine(
     store: &Rc<Store>,
     endpoint: &Endpoint,
     options: &Options,
     notify_config: rockon_sync_core::notify::NotifyConfig,
-    listeners: &Listeners,
-    tabs: &Rc<Coordinator>,
-) -> Result<Activity, JsValue> {
-    let sink = listeners.clone();
-    let tabs = tabs.clone();
-    Activity::new(
-        store.clone(),
-        endpoint.clone(),
-        &options.user_id,
-        notify_config,
-        Box::new(move |event| {
-            if let ActivityEvent::Persisted = event {
-                tabs.post(TabMessage::Marks);
-            }
-            if let Some(event) = activity_event_to_js(&event) {
-                sink.emit(&event);
-            }
-            for event in feed_events_to_js(&event) {
-                sink.emit(&event);
-            }
-        }),
-    )
-    .await
-    .map_err(store_error)
-}
-
-async fn open_writer(
-    store: &Rc<Store>,
-    endpoint: &Endpoint,
-    options: &Options,
-    schema: &Schema,
-    listeners: &Listeners,
-    activity: &Activity,
-    tabs: &Rc<Coordinator>,
-) -> Result<Writer, JsValue> {
+) -> Result<Driver, JsValue> {
     let backoff = options.retry_initial_ms.map(|initial_ms| BackoffPolicy {
         initial_ms,
         max_ms: 60_000,
     });
-    let (schema, sink, activity, tabs) = (
-        schema.clone(),
-        listeners.clone(),
-        activity.clone(),
-        tabs.clone(),
-    );
-    Writer::new(
-        store.clone(),
-        endpoint.clone(),
-        options.conflict_policy,
-        backoff,
-        Box::new(move |event| {
-            if let WriteEvent::Change(rows) = &event {
-                if rows.source == ChangeSource::Local && !tabs.is_leader() {
-                    // The leading tab pushes what this one appended.
-                    tabs.post(TabMessage::Outbox);
-                }
-                if rows.source == ChangeSource::Local {
-                    // Whoever edits a row has seen it.
-                    for id in &rows.ids {
-                        activity.mark_read(&rows.table, id);
-                    }
-                }
-            }
-            sink.emit(&event_to_js(&event, &schema));
-            if let WriteEvent::Conflict(record) = &event {
-                conflict_toast(&activity, &schema, record);
-            }
-        }),
-    )
-    .await
-    .map_err(store_error)
-}
-
-/// What the read path's events reach.
-struct ReadSinks {
-    listeners: Listeners,
-    activity: Activity,
-    writer: Writer,
-    warning: StorageWarning,
-    warning_ratio: f64,
-    schema: Schema,
-}
-
-fn open_reader(
-    store: &Rc<Store>,
-    endpoint: Endpoint,
-    options: &Options,
-    sinks: ReadSinks,
-) -> Reader {
+    let writes = writer::load(store, options.conflict_policy, backoff).await;
+    let activity = activity::load(store, &options.user_id, notify_config).await;
     let defaults = Fallback::default();
     let fallback = Fallback {
         after_attempts: options
@@ -277,43 +184,50 @@ fn open_reader(
             .unwrap_or(defaults.anti_entropy_ms)
             .max(1_000),
     };
-    let pending = sinks.writer.clone();
-    Reader::new(
-        store.clone(),
-        endpoint,
-        fallback,
-        options.changes,
-        Box::new(move |table, id| pending.status(table, id) != RowStatus::Synced),
-        Box::new(move |event| on_read_event(&sinks, event)),
-    )
+    let reads = reader::engine(endpoint, store.schema().clone(), fallback, options.changes);
+    let engine = Engine::new(
+        writes.map_err(store_error)?,
+        reads,
+        activity.map_err(store_error)?,
+    );
+    Ok(Driver::new(engine, store.clone(), endpoint.clone()))
 }
 
-fn on_read_event(sinks: &ReadSinks, event: ReadEvent) {
-    match &event {
-        ReadEvent::Bands { left, .. } => {
-            for band in left {
-                sinks.activity.mark_all_read(Some(band), None);
-                sinks.activity.forget_band(band);
-                purge(
-                    sinks.writer.clone(),
-                    sinks.listeners.clone(),
-                    sinks.schema.clone(),
-                    band.clone(),
-                );
+/// Where the engine's events go: the app's listeners (and, for tab news, the other tabs).
+fn sinks(
+    listeners: &Listeners,
+    tabs: &Rc<Coordinator>,
+    schema: &Schema,
+    warning: StorageWarning,
+    ratio: f64,
+) -> Sinks {
+    let (sink, schema) = (listeners.clone(), schema.clone());
+    let tabs = tabs.clone();
+    Sinks {
+        event: Box::new(move |event| match event {
+            Event::Write(event) => sink.emit(&event_to_js(&event, &schema)),
+            Event::Read(event) => {
+                // A pull is where most data arrives: see whether storage runs short.
+                if let ReadEvent::Progress { finished: true, .. } = event {
+                    warn_if_storage_short(&sink, &warning, ratio);
+                }
+                if let Some(event) = read_event_to_js(&event, &schema) {
+                    sink.emit(&event);
+                }
             }
-        }
-        ReadEvent::Observed { rows, quiet } => sinks.activity.observe(rows, *quiet),
-        // A pull is where most data arrives: see whether storage runs short.
-        ReadEvent::Progress { finished: true, .. } => {
-            warn_if_storage_short(&sinks.listeners, &sinks.warning, sinks.warning_ratio)
-        }
-        ReadEvent::Realtime(RealtimeEvent::Connection(state)) => sinks
-            .activity
-            .connection(matches!(state, ConnectionState::Connected)),
-        _ => {}
-    }
-    if let Some(event) = read_event_to_js(&event, &sinks.schema) {
-        sinks.listeners.emit(&event);
+            Event::Activity(event) => {
+                if let Some(event) = activity_event_to_js(&event) {
+                    sink.emit(&event);
+                }
+                for event in feed_events_to_js(&event) {
+                    sink.emit(&event);
+                }
+            }
+        }),
+        tell: Box::new(move |news| match news {
+            TabNews::Outbox => tabs.post(TabMessage::Outbox),
+            TabNews::Marks => tabs.post(TabMessage::Marks),
+        }),
     }
 }
 
@@ -328,48 +242,5 @@ fn warn_if_storage_short(listeners: &Listeners, warning: &StorageWarning, ratio:
             sink.emit(&storage_warning(&estimate))
         })
         .await;
-    });
-}
-
-/// Tells the user at once that another member's change met one of their edits.
-fn conflict_toast(activity: &Activity, schema: &Schema, record: &ConflictRecord) {
-    let text = |row: Option<&Map<String, Value>>, column: &str| {
-        row.and_then(|r| r.get(column))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let remote = record.remote.as_ref();
-    let author = text(remote, "last_modified_by");
-    let label = schema
-        .table(&record.table)
-        .ok()
-        .and_then(|spec| spec.label.clone())
-        .and_then(|column| text(remote, &column).or_else(|| text(Some(&record.local), &column)));
-    activity.conflict(
-        author.as_deref(),
-        &record.table,
-        label.as_deref(),
-        record.deleted_remotely,
-    );
-}
-
-/// Removes a band's local rows and outbox entries after the user left it, then says so.
-fn purge(writer: Writer, listeners: Listeners, schema: Schema, band: String) {
-    wasm_bindgen_futures::spawn_local(async move {
-        match writer.purge_band(&band).await {
-            Ok(purged) => {
-                for (table, ids) in purged {
-                    let change = RowsChanged {
-                        table,
-                        scope: band.clone(),
-                        ids,
-                        action: ChangeAction::Delete,
-                        source: ChangeSource::Purge,
-                    };
-                    listeners.emit(&rows_changed_to_js(&change, &schema));
-                }
-            }
-            Err(error) => listeners.emit(&error_to_js(error.code(), &error.to_string())),
-        }
     });
 }

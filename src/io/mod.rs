@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod clock;
 pub mod devtools;
+pub mod driver;
 pub mod http;
 pub mod layout;
 pub mod page_events;

@@ -18,6 +18,7 @@
 mod activity;
 mod catchup_schedule;
 pub mod conformance;
+mod engine;
 mod events;
 mod reads;
 mod store;
@@ -25,6 +26,7 @@ mod writes;
 
 pub use activity::{ActivityEngine, ActivityEvent, ActivityOutput, ActivityWrite};
 pub use catchup_schedule::{CatchUpSchedule, Due, ScheduleConfig};
+pub use engine::{Engine, Event, Input, Op, Output, Stored, TabNews};
 pub use events::{ChangeAction, ChangeSource, RowsChanged, WriteError, WriteEvent};
 pub use reads::{
     band_of, topic_of, ChangeDelivery, ConnectionInfo, EditedRow, LocalEdits, Member, ReadCommand,

@@ -1,96 +1,60 @@
-//! The write path's shell: the app's writes go to the core's [`WriteEngine`], which decides
-//! everything; this module carries out its storage batches, requests and timer (`execute`)
-//! and hands each command its reply.
+//! The write path's commands and queries over the [`Driver`]: the core's write engine
+//! decides everything; each command gets its reply.
 
-use super::clock;
-use super::http::Endpoint;
+use super::driver::Driver;
 use super::store::{Store, StoreError};
-use futures::channel::oneshot;
 use rockon_sync_core::backoff::BackoffPolicy;
 use rockon_sync_core::merge::{ConflictPolicy, Resolution};
 use rockon_sync_core::outbox::{Entry, RowStatus};
 use rockon_sync_core::schema::to_app;
-use rockon_sync_core::sorted::SortedMap;
 use rockon_sync_core::sync::{
-    CommandId, ReadResult, StoreRead, WriteCommand, WriteEngine, WriteInput, WriteReply,
+    Input, ReadResult, StoreRead, WriteCommand, WriteEngine, WriteInput, WriteReply,
 };
 use serde_json::{Map, Value};
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 pub use rockon_sync_core::sync::{ChangeAction, ChangeSource, RowsChanged, WriteError, WriteEvent};
 
-mod execute;
-
 /// The write path of one client (a handle: clones share it).
 #[derive(Clone)]
 pub struct Writer {
-    inner: Rc<Inner>,
+    driver: Driver,
 }
 
-struct Inner {
-    store: Rc<Store>,
-    engine: RefCell<WriteEngine>,
-    endpoint: RefCell<Endpoint>,
-    replies: RefCell<SortedMap<u64, oneshot::Sender<Result<WriteReply, WriteError>>>>,
-    next_command: Cell<u64>,
-    jobs: RefCell<VecDeque<execute::Job>>,
-    storing: Cell<bool>,
-    timer: RefCell<Option<gloo_timers::callback::Timeout>>,
-    on_event: Box<dyn Fn(WriteEvent)>,
+/// A write engine resuming the outbox persisted in `store`; it follows until told it leads.
+pub async fn load(
+    store: &Rc<Store>,
+    policy: ConflictPolicy,
+    backoff: Option<BackoffPolicy>,
+) -> Result<WriteEngine, StoreError> {
+    let mut sync_store = super::sync_store::SyncStore(store.clone());
+    let stored =
+        rockon_sync_core::sync::conformance::Store::read(&mut sync_store, &StoreRead::Outbox).await;
+    let (entries, conflicts) = match stored {
+        Ok(ReadResult::Outbox { entries, conflicts }) => (entries, conflicts),
+        Ok(_) => (Vec::new(), Vec::new()),
+        Err(error) => return Err(StoreError(error)),
+    };
+    let schema = store.schema().clone();
+    let seed = super::clock::seed();
+    Ok(WriteEngine::new(
+        schema, entries, conflicts, policy, backoff, seed,
+    ))
 }
 
 impl Writer {
-    /// A writer on `store`, resuming the persisted outbox; it follows until told it leads.
-    pub async fn new(
-        store: Rc<Store>,
-        endpoint: Endpoint,
-        policy: ConflictPolicy,
-        backoff: Option<BackoffPolicy>,
-        on_event: Box<dyn Fn(WriteEvent)>,
-    ) -> Result<Writer, StoreError> {
-        let mut sync_store = super::sync_store::SyncStore(store.clone());
-        let stored =
-            rockon_sync_core::sync::conformance::Store::read(&mut sync_store, &StoreRead::Outbox)
-                .await;
-        let (entries, conflicts) = match stored {
-            Ok(ReadResult::Outbox { entries, conflicts }) => (entries, conflicts),
-            Ok(_) => (Vec::new(), Vec::new()),
-            Err(error) => return Err(StoreError(error)),
-        };
-        let schema = store.schema().clone();
-        let engine = WriteEngine::new(schema, entries, conflicts, policy, backoff, clock::seed());
-        Ok(Writer {
-            inner: Rc::new(Inner {
-                store,
-                engine: RefCell::new(engine),
-                endpoint: RefCell::new(endpoint),
-                replies: RefCell::new(SortedMap::new()),
-                next_command: Cell::new(1),
-                jobs: RefCell::new(VecDeque::new()),
-                storing: Cell::new(false),
-                timer: RefCell::new(None),
-                on_event,
-            }),
-        })
+    /// The write path of the client `driver` carries out.
+    pub fn new(driver: Driver) -> Writer {
+        Writer { driver }
     }
 
     /// Runs a command and waits for its reply.
     async fn command(&self, command: WriteCommand) -> Result<WriteReply, WriteError> {
-        let id = self.inner.next_command.get();
-        self.inner.next_command.set(id + 1);
-        let (sender, receiver) = oneshot::channel();
-        self.inner.replies.borrow_mut().insert(id, sender);
-        let input = WriteInput::Command {
-            id: CommandId(id),
-            command,
-            wall_ms: js_sys::Date::now() as u64,
-        };
-        execute::handle(&self.inner, input);
-        receiver
-            .await
-            .unwrap_or_else(|_| Err(WriteError::Store(closed())))
+        self.driver.command(command).await
+    }
+
+    fn handle(&self, input: WriteInput) {
+        let _ = self.driver.handle(Input::Write(input));
     }
 
     async fn row_command(&self, command: WriteCommand) -> Result<Map<String, Value>, WriteError> {
@@ -177,91 +141,71 @@ impl Writer {
         }
     }
 
-    /// Forgets a band the user left or was removed from: its rows go, its pending writes are
-    /// parked as failed (`not_a_member`) with their rows. Returns the removed row ids per
-    /// table.
-    pub async fn purge_band(&self, band: &str) -> Result<Vec<(String, Vec<String>)>, WriteError> {
-        let command = WriteCommand::PurgeBand {
-            band: band.to_owned(),
-        };
-        match self.command(command).await? {
-            WriteReply::Purged(purged) => Ok(purged),
-            _ => Ok(Vec::new()),
-        }
-    }
-
     /// The outbox entries, in push order.
     pub fn entries(&self) -> Vec<Entry> {
-        self.inner.engine.borrow().entries().cloned().collect()
+        self.driver.engine().writes().entries().cloned().collect()
     }
 
     /// The outbox as stored now (other tabs may have appended since this tab looked).
     pub async fn stored_entries(&self) -> Result<Vec<Entry>, StoreError> {
-        self.inner.store.outbox().await
+        self.driver.store().outbox().await
     }
 
     /// Writes waiting for the server, and writes it refused (parked until retried or
     /// discarded).
     pub fn counts(&self) -> (usize, usize) {
-        self.inner.engine.borrow().counts()
+        self.driver.engine().writes().counts()
     }
 
     /// When a push of this tab last settled (epoch ms).
     pub fn last_confirmed(&self) -> Option<f64> {
-        let at = self.inner.engine.borrow().last_confirmed()?;
+        let at = self.driver.engine().writes().last_confirmed()?;
         // The engine's clock is the page's monotonic one: shift it onto the wall clock.
-        Some(js_sys::Date::now() - clock::now().since(at) as f64)
+        Some(js_sys::Date::now() - super::clock::now().since(at) as f64)
     }
 
     /// A row's sync status.
     pub fn status(&self, table: &str, id: &str) -> RowStatus {
-        self.inner.engine.borrow().status(table, id)
+        self.driver.engine().writes().status(table, id)
     }
 
     /// Whether the row has a conflict the user has not acknowledged.
     pub fn has_conflict(&self, table: &str, id: &str) -> bool {
-        self.inner.engine.borrow().has_conflict(table, id)
+        self.driver.engine().writes().has_conflict(table, id)
     }
 
     /// The network came or went: pushes wait while it is gone (writes still commit locally).
     pub fn set_online(&self, online: bool) {
-        execute::handle(&self.inner, WriteInput::Online(online));
+        self.handle(WriteInput::Online(online));
     }
 
     /// Uses a new access token and resumes pushes held by a 401.
     pub fn set_token(&self, token: String) {
-        self.inner.endpoint.borrow_mut().token = token;
-        execute::handle(&self.inner, WriteInput::TokenRefreshed);
+        self.driver.set_token(token);
+        self.handle(WriteInput::TokenRefreshed);
     }
 
     /// This tab leads (it pushes) or follows (another tab pushes what it appends).
     pub fn set_leader(&self, leader: bool) {
-        execute::handle(&self.inner, WriteInput::Leader(leader));
+        self.handle(WriteInput::Leader(leader));
     }
 
     /// Whether this tab leads.
     pub fn is_leader(&self) -> bool {
-        self.inner.engine.borrow().is_leader()
+        self.driver.engine().writes().is_leader()
     }
 
     /// Another tab changed the stored outbox or conflict records: take them in. Resolves once
     /// they are (so [`status`](Self::status) answers from them).
     pub async fn reload(&self) {
-        execute::handle(&self.inner, WriteInput::OutboxChanged);
-        let (done, flushed) = oneshot::channel();
-        execute::queue(&self.inner, execute::Job::Flush(done));
-        let _ = flushed.await;
+        self.handle(WriteInput::OutboxChanged);
+        self.driver.flush().await;
     }
 
     /// Stops pushing (the client is closing); entries stay in storage for the next open.
     pub fn stop(&self) {
-        execute::handle(&self.inner, WriteInput::Stop);
-        self.inner.timer.borrow_mut().take();
+        self.handle(WriteInput::Stop);
     }
-}
-
-fn closed() -> rockon_sync_core::sync::StoreError {
-    rockon_sync_core::sync::StoreError::Closed("the client was closed".into())
 }
 
 /// A random (version 4) UUID from the browser's CSPRNG.

@@ -350,6 +350,11 @@ impl WriteEngine {
         }
     }
 
+    /// The schema rows are shaped by.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
     /// Takes an input at `now` (the driver's monotonic clock).
     pub fn handle(&mut self, input: WriteInput, now: Millis) {
         match input {

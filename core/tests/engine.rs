@@ -1,0 +1,242 @@
+//! The joined engine natively, against the simulation's server model and the in-memory store:
+//! what one part of the sync engine tells another.
+
+#[allow(dead_code)]
+#[path = "../sim/mod.rs"]
+mod sim;
+
+use rockon_sync_core::catchup::format_micros;
+use rockon_sync_core::merge::ConflictPolicy;
+use rockon_sync_core::notify::NotifyConfig;
+use rockon_sync_core::outbox::RowStatus;
+use rockon_sync_core::realtime::{Input as SocketInput, RealtimeConfig};
+use rockon_sync_core::schema::Schema;
+use rockon_sync_core::sync::{
+    ActivityEngine, ChangeSource, CommandId, Engine, Event, Input, MemoryStore, Output,
+    ReadCommand, ReadConfig, ReadEngine, ReadEvent, ScheduleConfig, Stored, TabNews, WriteCommand,
+    WriteEngine, WriteEvent, WriteInput,
+};
+use rockon_sync_core::Millis;
+use serde_json::{json, Map, Value};
+use sim::server::Server;
+use std::collections::BTreeMap;
+
+const START_MICROS: i64 = 1_790_000_000_000_000;
+
+struct Harness {
+    engine: Engine,
+    store: MemoryStore,
+    server: Server,
+    now: u64,
+    events: Vec<Event>,
+    told: Vec<TabNews>,
+    replies: Vec<CommandId>,
+}
+
+fn song(id: &str, band: &str, title: &str, version: i64, by: &str) -> Map<String, Value> {
+    let at = format_micros(START_MICROS + version * 1_000_000);
+    let row = json!({ "id": id, "band_id": band, "title": title, "version": version,
+        "created_at": at, "updated_at": at, "deleted_at": null, "last_modified_by": by });
+    row.as_object().cloned().unwrap_or_default()
+}
+
+impl Harness {
+    fn new() -> Self {
+        let schema = Schema::rockon();
+        let scopes = schema.tables.iter();
+        let scopes = scopes.map(|t| (t.name.clone(), t.scope.clone())).collect();
+        let members = BTreeMap::from([
+            ("b1".to_owned(), vec!["alice".to_owned(), "bob".to_owned()]),
+            ("b2".to_owned(), vec!["alice".to_owned()]),
+        ]);
+        let config = ReadConfig {
+            realtime: RealtimeConfig::new("ws://127.0.0.1:1/realtime/v1", "anon"),
+            schedule: ScheduleConfig {
+                anti_entropy_ms: 60_000,
+                poll_after_attempts: 3,
+                poll_interval_ms: 30_000,
+            },
+            delivery: Default::default(),
+            report_arrivals: false,
+        };
+        let policy = ConflictPolicy::default();
+        let writes = WriteEngine::new(schema.clone(), Vec::new(), Vec::new(), policy, None, 1);
+        let reads = ReadEngine::new(config, schema, 2);
+        let activity = ActivityEngine::new("alice", NotifyConfig::default(), &[], &[], vec![]);
+        Self {
+            engine: Engine::new(writes, reads, activity),
+            store: MemoryStore::new(scopes),
+            server: Server::new(members, START_MICROS + 100_000_000),
+            now: 0,
+            events: Vec::new(),
+            told: Vec::new(),
+            replies: Vec::new(),
+        }
+    }
+
+    fn put(&mut self, row: Map<String, Value>) {
+        let id = row["id"].as_str().unwrap_or_default().to_owned();
+        self.server
+            .rows
+            .entry("songs".into())
+            .or_default()
+            .insert(id, row);
+    }
+
+    fn input(&mut self, input: Input<'_>) {
+        let wall = self.now as f64;
+        self.engine
+            .handle(Millis(self.now), wall, input)
+            .expect("taken");
+        self.run();
+    }
+
+    fn read(&mut self, command: ReadCommand) {
+        self.input(Input::Read(command));
+    }
+
+    fn write(&mut self, id: u64, command: WriteCommand) {
+        let input = WriteInput::Command {
+            id: CommandId(id),
+            command,
+            wall_ms: 1_790_000_000_000,
+        };
+        self.input(Input::Write(input));
+    }
+
+    fn run(&mut self) {
+        while let Some(output) = self.engine.poll_output() {
+            let input = match output {
+                Output::Read { op, read } => Input::Stored {
+                    op,
+                    result: Stored::Read(Ok(self.store.read(&read))),
+                },
+                Output::Write { op, ops } => Input::Stored {
+                    op,
+                    result: Stored::Written(self.store.write(&ops)),
+                },
+                Output::Apply { op, batch } => Input::Stored {
+                    op,
+                    result: Stored::Applied(self.store.apply(&batch)),
+                },
+                Output::Persist { op, .. } => Input::Stored {
+                    op,
+                    result: Stored::Written(Ok(())),
+                },
+                Output::Http { op, request } => {
+                    let (result, total) = self.server.serve_counted("alice", &request);
+                    Input::Http { op, result, total }
+                }
+                Output::Connect { socket, .. } => {
+                    let closed = SocketInput::Closed {
+                        socket,
+                        code: 1006,
+                        reason: "",
+                    };
+                    let wall = self.now as f64;
+                    let _ = self
+                        .engine
+                        .handle(Millis(self.now), wall, Input::Socket(closed));
+                    continue;
+                }
+                Output::Event(event) => {
+                    self.events.push(event);
+                    continue;
+                }
+                Output::Reply { command, .. } => {
+                    self.replies.push(command);
+                    continue;
+                }
+                Output::Tell(news) => {
+                    self.told.push(news);
+                    continue;
+                }
+                Output::Send { .. } | Output::Close { .. } => continue,
+            };
+            self.input(input);
+        }
+    }
+
+    fn next_timeout(&mut self) {
+        let at = self.engine.poll_timeout().expect("a deadline");
+        self.now = self.now.max(at.0);
+        self.engine
+            .handle_timeout(Millis(self.now), self.now as f64);
+        self.run();
+    }
+
+    fn title(&self, id: &str) -> Option<String> {
+        let row = self.store.row("songs", id)?;
+        row.get("title")?.as_str().map(str::to_owned)
+    }
+
+    fn unread(&self) -> usize {
+        self.engine.activity().counts().total
+    }
+}
+
+#[test]
+fn a_band_the_user_left_is_purged_with_its_marks_and_told() {
+    let mut h = Harness::new();
+    h.put(song("s1", "b1", "one", 1, "bob"));
+    h.put(song("s2", "b2", "two", 1, "alice"));
+    h.read(ReadCommand::FollowUser("alice".into()));
+    h.next_timeout();
+    for band in ["b1", "b2"] {
+        h.read(ReadCommand::Pull(band.into()));
+    }
+    assert_eq!(h.title("s2").as_deref(), Some("two"));
+    h.server.members.remove("b2");
+    h.events.clear();
+    h.next_timeout();
+    assert_eq!(h.title("s2"), None, "the band's rows go");
+    assert_eq!(
+        h.title("s1").as_deref(),
+        Some("one"),
+        "the other band's stay"
+    );
+    let purged = h.events.iter().any(|e| matches!(e, Event::Write(WriteEvent::Change(c)) if c.source == ChangeSource::Purge && c.ids == ["s2"]));
+    assert!(purged, "the removal is told: {:?}", h.events);
+    let left = h
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Read(ReadEvent::Bands { left, .. }) if left == &["b2"]));
+    assert!(left);
+}
+
+#[test]
+fn an_edit_reads_its_row_and_the_read_path_leaves_it_alone_until_pushed() {
+    let mut h = Harness::new();
+    h.put(song("s1", "b1", "one", 1, "bob"));
+    h.read(ReadCommand::Pull("b1".into()));
+    assert_eq!(h.unread(), 0, "a first download is not unread");
+    h.put(song("s1", "b1", "bob's", 2, "bob"));
+    h.read(ReadCommand::Pull("b1".into()));
+    assert_eq!(h.unread(), 1, "another member's change is unread");
+    assert_eq!(h.title("s1").as_deref(), Some("bob's"));
+
+    let mut patch = Map::new();
+    patch.insert("title".into(), json!("alice's"));
+    h.write(
+        1,
+        WriteCommand::Update {
+            table: "songs".into(),
+            id: "s1".into(),
+            patch,
+        },
+    );
+    assert_eq!(h.replies, [CommandId(1)]);
+    assert_eq!(h.unread(), 0, "editing a row reads it");
+    let outbox = h.told.iter().filter(|n| **n == TabNews::Outbox).count();
+    assert_eq!(outbox, 1, "a tab that does not lead tells the leader");
+    assert!(
+        h.told.contains(&TabNews::Marks),
+        "other tabs reload the marks"
+    );
+    assert_eq!(h.engine.writes().status("songs", "s1"), RowStatus::Pending);
+
+    // Bob changes it again: the pending edit is not overwritten by the pull.
+    h.put(song("s1", "b1", "bob's again", 3, "bob"));
+    h.read(ReadCommand::Pull("b1".into()));
+    assert_eq!(h.title("s1").as_deref(), Some("alice's"));
+}
