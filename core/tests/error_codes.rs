@@ -31,8 +31,8 @@ fn literals_after(text: &str, marker: &str, end: &str, codes: &mut BTreeSet<Stri
     }
 }
 
-/// Codes the Rust sources produce: `SyncError::new("…"`, `code: "…"` in error events, and the
-/// bodies of the `code()` methods of the error types.
+/// Codes the Rust sources produce: `SyncError::new("…"`, `self.error("…"` and `code: "…"` in
+/// error events, and the bodies of the `code()` methods of the error types.
 fn produced() -> BTreeSet<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
@@ -42,6 +42,8 @@ fn produced() -> BTreeSet<String> {
     for file in files {
         let text = fs::read_to_string(&file).expect("readable source");
         literals_after(&text, "SyncError::new(", ",", &mut codes);
+        // The read engine's error events.
+        literals_after(&text, "self.error(", ",", &mut codes);
         for (start, _) in text.match_indices("code: \"") {
             let rest = &text[start + "code: \"".len()..];
             let code = &rest[..rest.find('"').unwrap_or(0)];
