@@ -1,5 +1,5 @@
 //! Every error code the module can produce is in the TypeScript union apps switch on
-//! (`SyncErrorCode` in `src/api/types.rs`), and the union names no code that is never produced.
+//! (`SyncErrorCode` in `src/api/types.d.ts`), and the union names no code that is never produced.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -63,8 +63,8 @@ fn produced() -> BTreeSet<String> {
 
 /// The members of `export type SyncErrorCode = …;`.
 fn declared() -> BTreeSet<String> {
-    let types = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/api/types.rs");
-    let text = fs::read_to_string(types).expect("types.rs");
+    let types = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/api/types.d.ts");
+    let text = fs::read_to_string(types).expect("types.d.ts");
     let start = text
         .find("export type SyncErrorCode =")
         .expect("the union is declared");
