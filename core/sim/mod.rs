@@ -4,6 +4,7 @@
 
 mod check;
 mod reader;
+mod realtime;
 pub mod server;
 mod world;
 

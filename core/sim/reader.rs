@@ -1,8 +1,9 @@
 //! The read path in the simulation: each device's leading tab runs the shipped [`ReadEngine`]
-//! on the device's store. The socket never connects (Realtime is a hint), so everything the
-//! device learns comes from the engine's own memberships reads and polling pulls, through the
-//! same faulty network as the writes.
+//! on the device's store. Changes reach it over a simulated Realtime socket (`realtime.rs`)
+//! that loses, duplicates and reorders them, and by its own catch-up pulls and memberships
+//! reads through the same faulty network as the writes.
 
+use super::realtime::SocketHappening;
 use super::world::{Happening, World, FAULT_WINDOW_MS};
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::realtime::{Input, RealtimeConfig};
@@ -41,6 +42,8 @@ impl World {
         let state = &mut self.devices[device];
         state.reader = Some(reader);
         state.reader_generation += 1;
+        // The old reader's socket went with its tab.
+        state.socket = None;
         let user = state.user.clone();
         for command in [
             ReadCommand::SetToken(format!("token-{user}")),
@@ -52,7 +55,7 @@ impl World {
     }
 
     /// Feeds the device's reader and carries out what it asks.
-    pub(super) fn reader_input(&mut self, device: usize, input: ReadInput<'static>) {
+    pub(super) fn reader_input(&mut self, device: usize, input: ReadInput<'_>) {
         let super::world::Device { reader, store, .. } = &mut self.devices[device];
         let Some(reader) = reader.as_mut() else {
             return;
@@ -62,6 +65,29 @@ impl World {
             self.note(format!("device {device}: reader refused: {refused}"));
         }
         self.drain_reader(device);
+    }
+
+    /// The leading tab's network went or came back: the socket goes with it.
+    pub(super) fn reader_online(&mut self, device: usize, online: bool) {
+        if !online {
+            if let Some(socket) = self.devices[device].socket.take() {
+                let generation = self.devices[device].reader_generation;
+                let event = SocketHappening::Closed;
+                let happening = Happening::Socket {
+                    device,
+                    generation,
+                    socket: socket.id,
+                    event,
+                };
+                self.at(1, happening);
+            }
+        }
+        let input = if online {
+            Input::Online
+        } else {
+            Input::Offline
+        };
+        self.reader_input(device, ReadInput::Socket(input));
     }
 
     /// Fires the device's reader timer.
@@ -100,18 +126,19 @@ impl World {
                     self.read_request(device, generation, op, request);
                     continue;
                 }
-                // The socket never opens: Realtime is a hint the engine must do without.
                 ReadOutput::Connect { socket, .. } => {
-                    let input = Input::Closed {
-                        socket,
-                        code: 1006,
-                        reason: "",
-                    };
-                    ReadInput::Socket(input)
-                }
-                ReadOutput::Send { .. } | ReadOutput::Close { .. } | ReadOutput::Event(_) => {
+                    self.socket_connect(device, socket);
                     continue;
                 }
+                ReadOutput::Send { socket, text } => {
+                    self.socket_send(device, socket, text);
+                    continue;
+                }
+                ReadOutput::Close { socket, .. } => {
+                    self.socket_close(device, socket);
+                    continue;
+                }
+                ReadOutput::Event(_) => continue,
             };
             let delay = 1 + self.rng.up_to(3);
             self.at(

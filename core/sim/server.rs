@@ -24,6 +24,8 @@ pub struct Server {
     pub members: BTreeMap<String, Vec<String>>,
     /// Every field value a committed insert or update set, in commit order.
     pub history: Vec<Assignment>,
+    /// Row changes committed and not yet handed to Realtime: `(table, operation, row)`.
+    pub committed: Vec<(String, &'static str, Map<String, Value>)>,
     /// The server's clock (µs since the epoch); every commit advances it.
     clock: i64,
     /// A planted bug: updates ignore the version condition.
@@ -125,6 +127,7 @@ impl Server {
             .entry(table.into())
             .or_default()
             .insert(id, row.clone());
+        self.committed.push((table.into(), "INSERT", row.clone()));
         answer(201, json!([row]))
     }
 
@@ -163,6 +166,7 @@ impl Server {
             row.insert("version".into(), json!(version + 1));
             row.insert("updated_at".into(), json!(now));
             row.insert("last_modified_by".into(), json!(user));
+            self.committed.push((table.into(), "UPDATE", row.clone()));
             changed.push(Value::Object(row.clone()));
         }
         answer(200, Value::Array(changed))

@@ -1,10 +1,12 @@
 //! The simulated world: devices (a user's profile: one store, several tabs, one leader), the
 //! server, the network between them, and virtual time.
 
+use super::realtime::{SimSocket, SocketHappening};
 use super::server::Server;
 use super::Settings;
 use rockon_sync_core::merge::ConflictPolicy;
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
+use rockon_sync_core::realtime::SocketId;
 use rockon_sync_core::rng::SplitMix64;
 use rockon_sync_core::schema::Schema;
 use rockon_sync_core::sync::{
@@ -39,6 +41,8 @@ pub struct Device {
     pub reader: Option<ReadEngine>,
     /// Bumped when the reader is replaced: answers to the old one are dropped.
     pub reader_generation: u64,
+    /// The reader's socket, as the Realtime server sees it.
+    pub socket: Option<SimSocket>,
 }
 
 /// A tab: an engine on its device's store.
@@ -119,6 +123,15 @@ pub(super) enum Happening {
         generation: u64,
         input: ReadInput<'static>,
     },
+    Socket {
+        device: usize,
+        generation: u64,
+        socket: SocketId,
+        event: SocketHappening,
+    },
+    DropSocket {
+        device: usize,
+    },
 }
 
 /// The world of one schedule.
@@ -176,6 +189,7 @@ impl World {
             leader: None,
             reader: None,
             reader_generation: 0,
+            socket: None,
         };
         let devices = vec![
             device("alice", &["b1", "b2"]),
@@ -204,6 +218,12 @@ impl World {
         }
         for device in 0..world.devices.len() {
             world.open_reader(device);
+            if settings.faults {
+                for _ in 0..2 {
+                    let at = world.rng.up_to(FAULT_WINDOW_MS);
+                    world.at(at, Happening::DropSocket { device });
+                }
+            }
         }
         world
     }
@@ -361,6 +381,10 @@ impl World {
                     .engine
                     .handle(WriteInput::Online(online), Millis(self.now));
                 self.drain(tab);
+                let device = self.tabs[tab].device;
+                if self.devices[device].leader == Some(tab) {
+                    self.reader_online(device, online);
+                }
             }
             Happening::Read {
                 device,
@@ -369,6 +393,21 @@ impl World {
             } => {
                 if self.devices[device].reader_generation == generation {
                     self.reader_input(device, input);
+                }
+            }
+            Happening::Socket {
+                device,
+                generation,
+                socket,
+                event,
+            } => {
+                if self.devices[device].reader_generation == generation {
+                    self.socket_happening(device, socket, event);
+                }
+            }
+            Happening::DropSocket { device } => {
+                if self.chance(50) {
+                    self.drop_socket(device);
                 }
             }
         }
@@ -542,6 +581,7 @@ impl World {
             }
         } else {
             let answer = self.server.serve(&user, &request);
+            self.broadcast_committed();
             if self.chance(8) {
                 self.faults += 1;
                 self.note(format!("tab {tab}: answer lost after commit: {answer:?}"));
