@@ -204,6 +204,18 @@ fn diverged(world: &World, verdict: &mut Verdict) {
             .push("still busy after the step bound: a livelock".to_owned());
     }
     for device in &world.devices {
+        // Only the server's readable answer says the user left a band (memberships never
+        // change in the simulation): a write parked as `not_a_member` lost its way.
+        let not_a_member =
+            device.store.outbox.values().filter(|e| {
+                e.failed.as_ref().and_then(|f| f.code.as_deref()) == Some("not_a_member")
+            });
+        for entry in not_a_member {
+            verdict.diverged.push(format!(
+                "{}: write {} of {} parked as not a member of a band the user is in",
+                device.user, entry.seq, entry.row_id
+            ));
+        }
         let held_back = |row: &str, seq: u64| {
             device
                 .store

@@ -1,4 +1,4 @@
-//! Realtime in the simulation: each device's read path holds a socket to a model of the
+//! Realtime in the simulation: each device's leading tab holds a socket to a model of the
 //! Realtime server speaking the Phoenix protocol (joins admitted by band membership,
 //! heartbeats, leaves), which hands every committed row change to the sockets subscribed to
 //! its band as a Broadcast from Database message. The faults: connects refused, sockets
@@ -6,15 +6,15 @@
 //! what it carried), duplicated and reordered frames.
 
 use super::world::{Happening, World};
-use rockon_sync_core::realtime::{Input, SocketId};
-use rockon_sync_core::sync::ReadInput;
+use rockon_sync_core::realtime::{Input as SocketInput, SocketId};
+use rockon_sync_core::sync::Input;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-/// A device's socket as the server sees it.
+/// A device's socket (its leading tab's) as the server sees it.
 #[derive(Debug)]
 pub struct SimSocket {
-    /// The reader's id of it.
+    /// The engine's id of it.
     pub id: SocketId,
     open: bool,
     /// Topics whose changes this socket receives.
@@ -35,10 +35,10 @@ pub enum SocketHappening {
 }
 
 impl World {
-    fn socket_at(&mut self, delay: u64, device: usize, socket: SocketId, event: SocketHappening) {
-        let generation = self.devices[device].reader_generation;
+    fn socket_at(&mut self, delay: u64, tab: usize, socket: SocketId, event: SocketHappening) {
+        let generation = self.tabs[tab].generation;
         let happening = Happening::Socket {
-            device,
+            tab,
             generation,
             socket,
             event,
@@ -46,103 +46,96 @@ impl World {
         self.at(delay, happening);
     }
 
-    fn leader_online(&self, device: usize) -> bool {
-        (self.devices[device].leader).is_some_and(|tab| self.tabs[tab].online)
-    }
-
-    /// The reader opens a socket: it opens, or (offline, or a refusal) closes at once.
-    pub(super) fn socket_connect(&mut self, device: usize, socket: SocketId) {
+    /// The tab's engine opens a socket: it opens, or (offline, or a refusal) closes at once.
+    pub(super) fn socket_connect(&mut self, tab: usize, socket: SocketId) {
+        let device = self.tabs[tab].device;
         self.devices[device].socket = Some(SimSocket {
             id: socket,
             open: false,
             topics: BTreeSet::new(),
         });
-        let refused = !self.leader_online(device) || self.chance(10);
+        let refused = !self.tabs[tab].online || self.chance(10);
         if refused {
-            self.note(format!("device {device}: socket {} refused", socket.0));
+            self.note(format!("tab {tab}: socket {} refused", socket.0));
         }
         let (delay, event) = match refused {
             true => (1 + self.rng.up_to(200), SocketHappening::Closed),
             false => (5 + self.rng.up_to(50), SocketHappening::Opened),
         };
-        self.socket_at(delay, device, socket, event);
+        self.socket_at(delay, tab, socket, event);
     }
 
-    /// The reader closes its socket.
-    pub(super) fn socket_close(&mut self, device: usize, socket: SocketId) {
-        if self.devices[device]
-            .socket
-            .as_ref()
-            .is_some_and(|s| s.id == socket)
-        {
+    /// The tab's engine closes its socket.
+    pub(super) fn socket_close(&mut self, tab: usize, socket: SocketId) {
+        let device = self.tabs[tab].device;
+        if (self.devices[device].socket.as_ref()).is_some_and(|s| s.id == socket) {
             self.devices[device].socket = None;
         }
     }
 
-    /// The reader sends a frame: it reaches the server a little later.
-    pub(super) fn socket_send(&mut self, device: usize, socket: SocketId, text: String) {
+    /// The tab's engine sends a frame: it reaches the server a little later.
+    pub(super) fn socket_send(&mut self, tab: usize, socket: SocketId, text: String) {
         let delay = 1 + self.rng.up_to(30);
-        self.socket_at(delay, device, socket, SocketHappening::ToServer(text));
+        self.socket_at(delay, tab, socket, SocketHappening::ToServer(text));
     }
 
-    /// A fault: the device's socket drops (its pending frames are lost with it).
+    /// The device's socket drops (a fault, or its tab went offline): pending frames are lost.
     pub(super) fn drop_socket(&mut self, device: usize) {
-        let Some(socket) = self.devices[device].socket.take() else {
+        let socket = self.devices[device].socket.take();
+        let (Some(socket), Some(tab)) = (socket, self.devices[device].leader) else {
             return;
         };
-        self.faults += 1;
-        self.note(format!("device {device}: socket {} dropped", socket.id.0));
-        self.socket_at(1, device, socket.id, SocketHappening::Closed);
+        self.note(format!("tab {tab}: socket {} dropped", socket.id.0));
+        self.socket_at(1, tab, socket.id, SocketHappening::Closed);
     }
 
-    /// Something happens to a socket of the device's current reader.
+    /// Something happens to a socket of the tab's engine.
     pub(super) fn socket_happening(
         &mut self,
-        device: usize,
+        tab: usize,
         socket: SocketId,
         event: SocketHappening,
     ) {
-        let current = self.devices[device]
-            .socket
-            .as_mut()
-            .filter(|s| s.id == socket);
+        let device = self.tabs[tab].device;
+        let current = (self.devices[device].socket.as_mut()).filter(|s| s.id == socket);
         match event {
             SocketHappening::Opened => {
                 let Some(current) = current else { return };
                 current.open = true;
-                self.reader_input(device, ReadInput::Socket(Input::Opened(socket)));
+                self.tab_input(tab, Input::Socket(SocketInput::Opened(socket)));
             }
             SocketHappening::ToClient(text) => {
                 if current.is_some_and(|s| s.open) {
-                    let input = Input::Text {
+                    let text = SocketInput::Text {
                         socket,
                         text: &text,
                     };
-                    self.reader_input(device, ReadInput::Socket(input));
+                    self.tab_input(tab, Input::Socket(text));
                 }
             }
             SocketHappening::ToServer(text) => {
                 if current.is_some_and(|s| s.open) {
-                    self.serve_frame(device, socket, &text);
+                    self.serve_frame(tab, socket, &text);
                 }
             }
             SocketHappening::Closed => {
                 if current.is_some() {
                     self.devices[device].socket = None;
                 }
-                let closed = Input::Closed {
+                let closed = SocketInput::Closed {
                     socket,
                     code: 1006,
                     reason: "",
                 };
-                self.reader_input(device, ReadInput::Socket(closed));
+                self.tab_input(tab, Input::Socket(closed));
             }
         }
     }
 
     /// The server's side of the protocol: joins (admitted by membership), leaves, heartbeats;
     /// any other push is acknowledged.
-    fn serve_frame(&mut self, device: usize, socket: SocketId, text: &str) {
+    fn serve_frame(&mut self, tab: usize, socket: SocketId, text: &str) {
+        let device = self.tabs[tab].device;
         let Ok(Value::Array(frame)) = serde_json::from_str::<Value>(text) else {
             return;
         };
@@ -183,7 +176,7 @@ impl World {
         };
         let reply = json!([join_ref, reference, topic, "phx_reply", payload]).to_string();
         let delay = 1 + self.rng.up_to(30);
-        self.socket_at(delay, device, socket, SocketHappening::ToClient(reply));
+        self.socket_at(delay, tab, socket, SocketHappening::ToClient(reply));
     }
 
     /// Hands the server's committed changes to the sockets subscribed to their bands, as
@@ -202,19 +195,21 @@ impl World {
             for device in 0..self.devices.len() {
                 let listening = self.devices[device].socket.as_ref();
                 let listening = listening.filter(|s| s.open && s.topics.contains(&topic));
-                let Some(socket) = listening.map(|s| s.id) else {
+                let (Some(socket), Some(tab)) =
+                    (listening.map(|s| s.id), self.devices[device].leader)
+                else {
                     continue;
                 };
                 if self.chance(8) {
                     self.faults += 1;
-                    self.note(format!("device {device}: change lost by the stream"));
+                    self.note(format!("tab {tab}: change lost by the stream"));
                     continue;
                 }
                 let copies = if self.chance(4) { 2 } else { 1 };
                 for _ in 0..copies {
                     let delay = 5 + self.rng.up_to(80);
                     let event = SocketHappening::ToClient(frame.clone());
-                    self.socket_at(delay, device, socket, event);
+                    self.socket_at(delay, tab, socket, event);
                 }
             }
         }

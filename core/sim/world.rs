@@ -5,13 +5,15 @@ use super::realtime::{SimSocket, SocketHappening};
 use super::server::Server;
 use super::Settings;
 use rockon_sync_core::merge::ConflictPolicy;
-use rockon_sync_core::outbox::{HttpRequest, HttpResult};
+use rockon_sync_core::notify::NotifyConfig;
+use rockon_sync_core::outbox::HttpRequest;
+use rockon_sync_core::realtime::Input as SocketInput;
 use rockon_sync_core::realtime::SocketId;
 use rockon_sync_core::rng::SplitMix64;
 use rockon_sync_core::schema::Schema;
 use rockon_sync_core::sync::{
-    ChangeSource, CommandId, MemoryStore, OpId, ReadEngine, ReadInput, ReadResult, StoreError,
-    StoreRead, WriteCommand, WriteEngine, WriteEvent, WriteInput, WriteOutput, WriteReply,
+    ActivityEngine, CommandId, Engine, Input, MemoryStore, Op, ReadCommand, ReadEngine, ReadResult,
+    StoreRead, WriteCommand, WriteEngine, WriteInput,
 };
 use rockon_sync_core::Millis;
 use serde_json::{json, Map, Value};
@@ -37,11 +39,7 @@ pub struct Device {
     pub store: MemoryStore,
     /// The tab that pushes.
     pub leader: Option<usize>,
-    /// The leading tab's read path.
-    pub reader: Option<ReadEngine>,
-    /// Bumped when the reader is replaced: answers to the old one are dropped.
-    pub reader_generation: u64,
-    /// The reader's socket, as the Realtime server sees it.
+    /// The leading tab's socket, as the Realtime server sees it.
     pub socket: Option<SimSocket>,
 }
 
@@ -51,21 +49,14 @@ pub struct Tab {
     /// Its device.
     pub device: usize,
     /// Its engine (a reload makes a new one).
-    pub engine: WriteEngine,
-    generation: u64,
+    pub engine: Engine,
+    pub(super) generation: u64,
     commands_left: u32,
     next_command: u64,
     pub(super) online: bool,
     /// Store results reach the tab in order: not before this time.
-    store_ready_at: u64,
-    waiting: BTreeMap<CommandId, usize>,
-}
-
-/// A timer: a tab's write engine or a device's reader.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Timer {
-    Tab(usize),
-    Reader(usize),
+    pub(super) store_ready_at: u64,
+    pub(super) waiting: BTreeMap<CommandId, usize>,
 }
 
 /// A command as issued, for the record when it is acknowledged.
@@ -100,12 +91,12 @@ pub(super) enum Happening {
     Input {
         tab: usize,
         generation: u64,
-        input: WriteInput,
+        input: Input<'static>,
     },
     Arrive {
         tab: usize,
         generation: u64,
-        op: OpId,
+        op: Op,
         request: HttpRequest,
     },
     Command {
@@ -118,13 +109,8 @@ pub(super) enum Happening {
         tab: usize,
         online: bool,
     },
-    Read {
-        device: usize,
-        generation: u64,
-        input: ReadInput<'static>,
-    },
     Socket {
-        device: usize,
+        tab: usize,
         generation: u64,
         socket: SocketId,
         event: SocketHappening,
@@ -187,8 +173,6 @@ impl World {
             bands: bands.iter().map(|b| b.to_string()).collect(),
             store: MemoryStore::new(scopes.clone()),
             leader: None,
-            reader: None,
-            reader_generation: 0,
             socket: None,
         };
         let devices = vec![
@@ -217,7 +201,6 @@ impl World {
             world.open_tab(device, None);
         }
         for device in 0..world.devices.len() {
-            world.open_reader(device);
             if settings.faults {
                 for _ in 0..2 {
                     let at = world.rng.up_to(FAULT_WINDOW_MS);
@@ -228,21 +211,43 @@ impl World {
         world
     }
 
-    fn engine(&mut self, device: usize) -> WriteEngine {
+    /// A tab's engine on its device's store: the outbox it holds, no marks yet.
+    fn engine(&mut self, device: usize) -> Engine {
         let ReadResult::Outbox { entries, conflicts } =
             self.devices[device].store.read(&StoreRead::Outbox)
         else {
             unreachable!("an outbox read answers with the outbox")
         };
         let policy = ConflictPolicy::default();
-        WriteEngine::new(
-            self.schema.clone(),
-            entries,
-            conflicts,
-            policy,
-            None,
-            self.rng.next_u64(),
-        )
+        let schema = self.schema.clone();
+        let seed = self.rng.next_u64();
+        let writes = WriteEngine::new(schema.clone(), entries, conflicts, policy, None, seed);
+        let reads = ReadEngine::new(super::outputs::read_config(), schema, seed.rotate_left(7));
+        let user = &self.devices[device].user;
+        let activity = ActivityEngine::new(user, NotifyConfig::default(), &[], &[], Vec::new());
+        Engine::new(writes, reads, activity)
+    }
+
+    /// The tab leads: it pushes, and follows the user's bands live.
+    fn lead(&mut self, tab: usize, delay: u64) {
+        let user = self.devices[self.tabs[tab].device].user.clone();
+        self.input_at(delay, tab, Input::Write(WriteInput::Leader(true)));
+        for command in [
+            ReadCommand::SetToken(format!("token-{user}")),
+            ReadCommand::FollowUser(user),
+            ReadCommand::Connect,
+        ] {
+            self.input_at(delay, tab, Input::Read(command));
+        }
+    }
+
+    /// Feeds the tab's engine now and carries out what follows.
+    pub(super) fn tab_input(&mut self, tab: usize, input: Input<'_>) {
+        let wall = (EPOCH_MS + self.now) as f64;
+        if let Err(refused) = self.tabs[tab].engine.handle(Millis(self.now), wall, input) {
+            self.note(format!("tab {tab}: refused: {refused}"));
+        }
+        self.drain(tab);
     }
 
     /// Opens a tab (or reopens `reusing` after a reload); the device's first tab leads.
@@ -276,15 +281,7 @@ impl World {
         };
         if self.devices[device].leader.is_none() {
             self.devices[device].leader = Some(tab);
-            let generation = self.tabs[tab].generation;
-            self.at(
-                0,
-                Happening::Input {
-                    tab,
-                    generation,
-                    input: WriteInput::Leader(true),
-                },
-            );
+            self.lead(tab, 0);
         }
     }
 
@@ -306,16 +303,13 @@ impl World {
     /// (the leaders' periodic rescans never stop on their own).
     pub fn run(&mut self) {
         for _ in 0..MAX_STEPS {
-            let tabs = (self.tabs.iter().enumerate())
-                .filter_map(|(tab, t)| Some((t.engine.poll_timeout()?.0, Timer::Tab(tab))));
-            let readers = (self.devices.iter().enumerate()).filter_map(|(device, d)| {
-                Some((d.reader.as_ref()?.poll_timeout()?.0, Timer::Reader(device)))
-            });
-            let timer = tabs.chain(readers).min();
+            let timer = (self.tabs.iter().enumerate())
+                .filter_map(|(tab, t)| Some((t.engine.poll_timeout()?.0, tab)))
+                .min();
             let next = self.queue.keys().next().copied();
             match (next, timer) {
-                (Some((at, _)), Some((due, timer))) if due < at => self.fire(due, timer),
-                (None, Some((due, timer))) => self.fire(due, timer),
+                (Some((at, _)), Some((due, tab))) if due < at => self.fire_timer(due, tab),
+                (None, Some((due, tab))) => self.fire_timer(due, tab),
                 (Some(key), _) => {
                     let happening = self.queue.remove(&key).expect("listed");
                     self.now = self.now.max(key.0);
@@ -328,13 +322,6 @@ impl World {
             }
         }
         self.livelocked = true;
-    }
-
-    fn fire(&mut self, due: u64, timer: Timer) {
-        match timer {
-            Timer::Tab(tab) => self.fire_timer(due, tab),
-            Timer::Reader(device) => self.reader_timeout(due, device),
-        }
     }
 
     /// Carries out what is queued, without firing timers: the last answers come in.
@@ -351,7 +338,8 @@ impl World {
 
     fn fire_timer(&mut self, due: u64, tab: usize) {
         self.now = self.now.max(due);
-        self.tabs[tab].engine.handle_timeout(Millis(self.now));
+        let wall = (EPOCH_MS + self.now) as f64;
+        self.tabs[tab].engine.handle_timeout(Millis(self.now), wall);
         self.drain(tab);
     }
 
@@ -363,8 +351,7 @@ impl World {
                 input,
             } => {
                 if self.tabs[tab].generation == generation {
-                    self.tabs[tab].engine.handle(input, Millis(self.now));
-                    self.drain(tab);
+                    self.tab_input(tab, input);
                 }
             }
             Happening::Arrive {
@@ -377,229 +364,48 @@ impl World {
             Happening::Reload { tab } => self.reload(tab),
             Happening::Online { tab, online } => {
                 self.tabs[tab].online = online;
-                self.tabs[tab]
-                    .engine
-                    .handle(WriteInput::Online(online), Millis(self.now));
-                self.drain(tab);
                 let device = self.tabs[tab].device;
-                if self.devices[device].leader == Some(tab) {
-                    self.reader_online(device, online);
+                if !online && self.devices[device].leader == Some(tab) {
+                    self.drop_socket(device);
                 }
-            }
-            Happening::Read {
-                device,
-                generation,
-                input,
-            } => {
-                if self.devices[device].reader_generation == generation {
-                    self.reader_input(device, input);
-                }
+                self.tab_input(tab, Input::Write(WriteInput::Online(online)));
+                let network = if online {
+                    SocketInput::Online
+                } else {
+                    SocketInput::Offline
+                };
+                self.tab_input(tab, Input::Socket(network));
             }
             Happening::Socket {
-                device,
+                tab,
                 generation,
                 socket,
                 event,
             } => {
-                if self.devices[device].reader_generation == generation {
-                    self.socket_happening(device, socket, event);
+                if self.tabs[tab].generation == generation {
+                    self.socket_happening(tab, socket, event);
                 }
             }
             Happening::DropSocket { device } => {
                 if self.chance(50) {
+                    self.faults += 1;
                     self.drop_socket(device);
                 }
             }
         }
     }
 
-    /// Carries out what the tab's engine asks.
-    fn drain(&mut self, tab: usize) {
-        while let Some(output) = self.tabs[tab].engine.poll_output() {
-            self.carry_out(tab, output);
-        }
-    }
-
-    fn carry_out(&mut self, tab: usize, output: WriteOutput) {
-        let device = self.tabs[tab].device;
-        let generation = self.tabs[tab].generation;
-        match output {
-            WriteOutput::Read { op, read } => {
-                let result = if self.chance(1) {
-                    self.faults += 1;
-                    self.note(format!("tab {tab}: storage cannot read ({})", op.0));
-                    Err(StoreError::Closed("simulated".into()))
-                } else {
-                    Ok(self.devices[device].store.read(&read))
-                };
-                self.store_result(tab, WriteInput::Read { op, result });
-            }
-            WriteOutput::Write { op, ops } => {
-                let result = if self.chance(2) {
-                    self.faults += 1;
-                    self.note(format!("tab {tab}: storage refuses batch {}", op.0));
-                    Err(StoreError::QuotaExceeded("simulated".into()))
-                } else {
-                    self.devices[device].store.write(&ops)
-                };
-                self.store_result(tab, WriteInput::Written { op, result });
-            }
-            WriteOutput::Http { op, request } => self.send(tab, generation, op, request),
-            WriteOutput::Event(event) => self.event(tab, event),
-            WriteOutput::Reply { command, result } => {
-                let issued = self.tabs[tab].waiting.remove(&command);
-                match (issued, result) {
-                    (Some(index), Ok(WriteReply::Row(_))) => {
-                        let write = &self.writes[index].write;
-                        let line = format!(
-                            "tab {tab}: acknowledged {} {} {:?}",
-                            write.kind, write.id, write.fields
-                        );
-                        self.note(line);
-                        self.writes[index].acknowledged = true;
-                        self.sequence += 1;
-                        self.writes[index].acknowledged_as = self.sequence;
-                    }
-                    (_, Err(error)) => self.note(format!("tab {tab}: command refused: {error}")),
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    fn store_result(&mut self, tab: usize, input: WriteInput) {
-        let generation = self.tabs[tab].generation;
-        let at = (self.now + self.rng.up_to(2)).max(self.tabs[tab].store_ready_at);
-        self.tabs[tab].store_ready_at = at;
-        let delay = at - self.now;
-        self.at(
-            delay,
-            Happening::Input {
-                tab,
-                generation,
-                input,
-            },
+    /// The app was told a write succeeded.
+    pub(super) fn acknowledged(&mut self, tab: usize, index: usize) {
+        let write = &self.writes[index].write;
+        let line = format!(
+            "tab {tab}: acknowledged {} {} {:?}",
+            write.kind, write.id, write.fields
         );
-    }
-
-    fn event(&mut self, tab: usize, event: WriteEvent) {
-        let device = self.tabs[tab].device;
-        match event {
-            WriteEvent::Change(change) if change.source == ChangeSource::Local => {
-                // A follower tells the leader it appended (the shell's BroadcastChannel).
-                if let Some(leader) = self.devices[device].leader.filter(|l| *l != tab) {
-                    let generation = self.tabs[leader].generation;
-                    let input = WriteInput::OutboxChanged;
-                    self.at(
-                        1,
-                        Happening::Input {
-                            tab: leader,
-                            generation,
-                            input,
-                        },
-                    );
-                }
-            }
-            WriteEvent::NeedToken => {
-                // The app refreshes the token.
-                let generation = self.tabs[tab].generation;
-                let delay = 20 + self.rng.up_to(400);
-                let input = WriteInput::TokenRefreshed;
-                self.at(
-                    delay,
-                    Happening::Input {
-                        tab,
-                        generation,
-                        input,
-                    },
-                );
-            }
-            WriteEvent::Conflict(record) => {
-                self.note(format!(
-                    "tab {tab}: conflict on {} fields {:?}",
-                    record.row_id,
-                    record.fields.iter().map(|f| &f.field).collect::<Vec<_>>()
-                ));
-            }
-            _ => {}
-        }
-    }
-
-    fn send(&mut self, tab: usize, generation: u64, op: OpId, request: HttpRequest) {
-        self.note(format!(
-            "tab {tab}: {} {} {}",
-            request.method,
-            request.path,
-            request.body.as_deref().unwrap_or("")
-        ));
-        let latency = 1 + self.rng.up_to(40);
-        if !self.tabs[tab].online || self.chance(4) {
-            self.faults += u32::from(self.tabs[tab].online);
-            let input = WriteInput::Http {
-                op,
-                result: HttpResult::NetworkError("unreachable".into()),
-            };
-            let delay = if self.tabs[tab].online {
-                100 + self.rng.up_to(2_000)
-            } else {
-                1
-            };
-            return self.at(
-                delay,
-                Happening::Input {
-                    tab,
-                    generation,
-                    input,
-                },
-            );
-        }
-        self.at(
-            latency,
-            Happening::Arrive {
-                tab,
-                generation,
-                op,
-                request,
-            },
-        );
-    }
-
-    /// A request reaches the server (even from a tab reloaded since it was sent).
-    fn arrive(&mut self, tab: usize, generation: u64, op: OpId, request: HttpRequest) {
-        let user = self.devices[self.tabs[tab].device].user.clone();
-        let result = if self.chance(4) {
-            self.faults += 1;
-            HttpResult::Response {
-                status: 503,
-                body: r#"{"message":"unavailable"}"#.into(),
-            }
-        } else if self.chance(2) {
-            self.faults += 1;
-            HttpResult::Response {
-                status: 401,
-                body: r#"{"message":"JWT expired"}"#.into(),
-            }
-        } else {
-            let answer = self.server.serve(&user, &request);
-            self.broadcast_committed();
-            if self.chance(8) {
-                self.faults += 1;
-                self.note(format!("tab {tab}: answer lost after commit: {answer:?}"));
-                HttpResult::NetworkError("connection reset".into())
-            } else {
-                answer
-            }
-        };
-        self.note(format!("tab {tab}: answered {result:?}"));
-        let delay = 1 + self.rng.up_to(40);
-        self.at(
-            delay,
-            Happening::Input {
-                tab,
-                generation,
-                input: WriteInput::Http { op, result },
-            },
-        );
+        self.note(line);
+        self.writes[index].acknowledged = true;
+        self.sequence += 1;
+        self.writes[index].acknowledged_as = self.sequence;
     }
 
     fn command(&mut self, tab: usize) {
@@ -640,8 +446,7 @@ impl World {
             command,
             wall_ms: EPOCH_MS + self.now,
         };
-        self.tabs[tab].engine.handle(input, Millis(self.now));
-        self.drain(tab);
+        self.tab_input(tab, Input::Write(input));
     }
 
     fn token(&mut self, tab: usize) -> String {
@@ -724,6 +529,7 @@ impl World {
         }
         let failed = self.tabs[tab]
             .engine
+            .writes()
             .entries()
             .find(|e| e.failed.is_some())
             .map(|e| e.seq)?;
@@ -735,26 +541,15 @@ impl World {
     fn reload(&mut self, tab: usize) {
         let device = self.tabs[tab].device;
         self.note(format!("tab {tab}: reload"));
-        let led = self.devices[device].leader == Some(tab);
-        if led {
+        if self.devices[device].leader == Some(tab) {
+            // The socket goes with the tab; the next leader opens its own.
+            self.devices[device].socket = None;
             let other = (0..self.tabs.len()).find(|t| *t != tab && self.tabs[*t].device == device);
             self.devices[device].leader = other;
             if let Some(other) = other {
-                let generation = self.tabs[other].generation;
-                self.at(
-                    1,
-                    Happening::Input {
-                        tab: other,
-                        generation,
-                        input: WriteInput::Leader(true),
-                    },
-                );
+                self.lead(other, 1);
             }
         }
         self.open_tab(device, Some(tab));
-        if led {
-            // The read path goes with the tab; the next leader's starts on the same store.
-            self.open_reader(device);
-        }
     }
 }
