@@ -29,6 +29,22 @@ pub enum FieldType {
     UuidArray,
 }
 
+impl FieldType {
+    /// The type's name in a schema (`text`, `uuidArray`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Integer => "integer",
+            FieldType::Number => "number",
+            FieldType::Boolean => "boolean",
+            FieldType::Timestamp => "timestamp",
+            FieldType::Uuid => "uuid",
+            FieldType::Json => "json",
+            FieldType::UuidArray => "uuidArray",
+        }
+    }
+}
+
 /// A user-editable field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -135,9 +151,9 @@ impl SchemaError {
 impl fmt::Display for SchemaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SchemaError::UnknownTable(t) => write!(f, "no table {t:?} in the schema"),
+            SchemaError::UnknownTable(t) => write!(f, "no table '{t}' in the schema"),
             SchemaError::UnknownField { table, field } => {
-                write!(f, "{table} has no field {field:?}")
+                write!(f, "{table} has no field '{field}'")
             }
             SchemaError::NotEditable { table, field } => {
                 write!(f, "{table}.{field} is set by the server")
@@ -146,7 +162,7 @@ impl fmt::Display for SchemaError {
                 table,
                 field,
                 expected,
-            } => write!(f, "{table}.{field} must be {expected:?}"),
+            } => write!(f, "{table}.{field} must be {}", expected.name()),
             SchemaError::Missing { table, field } => write!(f, "{table}.{field} is required"),
             SchemaError::NotAnObject => f.write_str("a row must be an object"),
         }

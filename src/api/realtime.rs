@@ -47,7 +47,7 @@ impl RealtimeConnection {
             None | Some("2.0.0") => Vsn::V2,
             Some("1.0.0") => Vsn::V1,
             Some(other) => {
-                let message = format!("vsn must be \"1.0.0\" or \"2.0.0\", not {other:?}");
+                let message = format!("vsn must be \"1.0.0\" or \"2.0.0\", not \"{other}\"");
                 return Err(SyncError::new("invalid_options", message).into());
             }
         };

@@ -124,7 +124,7 @@ impl ReadEngine {
         for change in changes {
             let Ok(spec) = self.schema.table(&change.table).cloned() else {
                 let message = format!(
-                    "a change for table {:?}, which the schema does not have",
+                    "a change for table '{}', which the schema does not have",
                     change.table
                 );
                 self.error("unknown_table", message);

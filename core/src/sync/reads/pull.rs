@@ -122,8 +122,8 @@ impl ReadEngine {
                 cursors.resize(tables, None);
                 cursors
             }
-            Ok(other) => {
-                let message = format!("cursors read as {other:?}");
+            Ok(_) => {
+                let message = "the store answered a cursors read with something else".into();
                 self.error("storage_failed", message);
                 return self.end_pull(band, false);
             }
