@@ -3,8 +3,9 @@
 
 use crate::io::tabs::Tabs;
 use js_sys::{Object, Reflect};
-use rockon_sync_core::sorted::{SortedMap, SortedSet};
-use std::cell::{Cell, RefCell};
+use rockon_sync_core::sorted::SortedMap;
+use rockon_sync_core::sync::{TabGroup, TabMessageKind};
+use std::cell::RefCell;
 use wasm_bindgen::JsValue;
 
 /// What one tab tells the others.
@@ -87,6 +88,21 @@ impl TabMessage {
         }
     }
 
+    /// What kind of message it is, for the core's [`TabGroup`].
+    pub(super) fn kind(&self) -> TabMessageKind {
+        match self {
+            TabMessage::Event(_) => TabMessageKind::Event,
+            TabMessage::Outbox => TabMessageKind::Outbox,
+            TabMessage::Marks => TabMessageKind::Marks,
+            TabMessage::Info(_) => TabMessageKind::Info,
+            TabMessage::Hello => TabMessageKind::Hello,
+            TabMessage::Token(_) => TabMessageKind::Token,
+            TabMessage::Presence { .. } => TabMessageKind::Presence,
+            TabMessage::Command(_) => TabMessageKind::Command,
+            TabMessage::SignedOut => TabMessageKind::SignedOut,
+        }
+    }
+
     /// A posted message; `None` for anything else (another version of the module, say).
     pub(super) fn from_js(value: &JsValue) -> Option<TabMessage> {
         Some(match text(value, "kind")?.as_str() {
@@ -135,23 +151,19 @@ impl TabCommand {
     }
 }
 
-/// This tab's part in the group.
+/// This tab's part in the group: the core's [`TabGroup`] decides, this carries it out.
 #[derive(Default)]
 pub(super) struct Coordinator {
     pub(super) tabs: RefCell<Option<Tabs>>,
-    pub(super) leader: Cell<bool>,
-    pub(super) wants_connect: Cell<bool>,
-    pub(super) wants_bands: RefCell<SortedSet<String>>,
+    pub(super) group: RefCell<TabGroup>,
     pub(super) remote_info: RefCell<Option<JsValue>>,
     pub(super) remote_members: RefCell<SortedMap<String, JsValue>>,
-    pub(super) reloading: Cell<bool>,
-    pub(super) reload_again: Cell<bool>,
 }
 
 impl Coordinator {
     /// Whether this tab leads.
     pub fn is_leader(&self) -> bool {
-        self.leader.get()
+        self.group.borrow().is_leader()
     }
 
     /// Sends a message to the other tabs.
@@ -164,17 +176,17 @@ impl Coordinator {
     /// In a tab that does not lead, asks the leading tab to carry out `command` and returns
     /// true; in the leading tab returns false, for the caller to do it.
     pub fn relay(&self, command: TabCommand) -> bool {
-        if self.is_leader() {
-            return false;
+        let ask = self.group.borrow().ask_leader();
+        if ask {
+            self.post(TabMessage::Command(command));
         }
-        self.post(TabMessage::Command(command));
-        true
+        ask
     }
 
     /// Leaves the group: the lock goes to the next tab.
     pub fn leave(&self) {
         self.tabs.borrow_mut().take();
-        self.leader.set(false);
+        self.group.borrow_mut().leave();
     }
 
     /// The leader's connection as a follower last heard of it.
@@ -192,15 +204,13 @@ impl Coordinator {
         self.remote_members.borrow().values().cloned().collect()
     }
 
-    /// Remembers that the app wants to be live (done now if this tab leads, else on takeover).
+    /// Remembers that the app wants to be live: true if this tab goes live now.
     pub fn want_connect(&self) -> bool {
-        self.wants_connect.set(true);
-        self.leader.get()
+        self.group.borrow_mut().want_connect()
     }
 
-    /// Remembers that the app follows a band.
+    /// Remembers that the app follows a band: true if this tab follows it now.
     pub fn want_band(&self, band: &str) -> bool {
-        self.wants_bands.borrow_mut().insert(band.to_owned());
-        self.leader.get()
+        self.group.borrow_mut().want_band(band)
     }
 }

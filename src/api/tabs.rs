@@ -8,6 +8,7 @@ use super::events::{object, presence_to_js};
 use crate::io::store::{from_js, to_js};
 use crate::io::tabs::Tabs;
 use js_sys::Reflect;
+use rockon_sync_core::sync::TabAction;
 use serde_json::Value;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
@@ -15,19 +16,6 @@ use wasm_bindgen::JsValue;
 fn text(value: &JsValue, key: &str) -> Option<String> {
     Reflect::get(value, &key.into()).ok()?.as_string()
 }
-
-/// Events each tab computes for itself, never relayed.
-const LOCAL_ONLY: &[&str] = &["unread", "storage", "leader"];
-
-/// Events after which the leader tells the others about its connection (a settled push moves
-/// the last-synced time).
-const CONNECTION_NEWS: &[&str] = &[
-    "connection",
-    "latency",
-    "bands",
-    "channelError",
-    "syncStatus",
-];
 
 /// Joins the group of tabs on the client's database.
 pub(super) fn join(inner: &Rc<Inner>, name: &str) {
@@ -61,14 +49,11 @@ pub(super) fn join(inner: &Rc<Inner>, name: &str) {
     inner.tabs.post(TabMessage::Hello);
 }
 
-fn relay(inner: &Inner, event: &JsValue) {
+fn relay(inner: &Rc<Inner>, event: &JsValue) {
     let kind = text(event, "type").unwrap_or_default();
-    if LOCAL_ONLY.contains(&kind.as_str()) {
-        return;
-    }
-    inner.tabs.post(TabMessage::Event(event.clone()));
-    if inner.tabs.is_leader() && CONNECTION_NEWS.contains(&kind.as_str()) {
-        post_info(inner);
+    let actions = inner.tabs.group.borrow().emitted(&kind);
+    for action in actions {
+        act(inner, action, Some(&TabMessage::Event(event.clone())));
     }
 }
 
@@ -78,22 +63,11 @@ fn post_info(inner: &Inner) {
 
 /// This tab leads now: it pushes the outbox and goes live as the app asked.
 fn take_lead(inner: Rc<Inner>) {
-    inner.tabs.leader.set(true);
+    let actions = inner.tabs.group.borrow_mut().take_lead();
     wasm_bindgen_futures::spawn_local(async move {
-        inner.writer.set_leader(true);
-        let client = SyncClient {
-            inner: inner.clone(),
-        };
-        let bands: Vec<String> = inner.tabs.wants_bands.borrow().iter().cloned().collect();
-        for band in bands {
-            let _ = client.follow_band(&band);
+        for action in actions {
+            act(&inner, action, None);
         }
-        if inner.tabs.wants_connect.get() {
-            let _ = client.connect();
-        }
-        let event = object(&[("type", "leader".into()), ("leader", true.into())]);
-        inner.listeners.emit(&event);
-        post_info(&inner);
     });
 }
 
@@ -101,80 +75,85 @@ fn receive(inner: &Rc<Inner>, message: &JsValue) {
     let Some(message) = TabMessage::from_js(message) else {
         return;
     };
-    let leader = inner.tabs.is_leader();
+    let event_kind = match &message {
+        TabMessage::Event(event) => text(event, "type"),
+        _ => None,
+    };
+    let actions = (inner.tabs.group.borrow_mut()).received(message.kind(), event_kind.as_deref());
+    for action in actions {
+        act(inner, action, Some(&message));
+    }
+}
+
+/// Carries out what the core's [`TabGroup`](rockon_sync_core::sync::TabGroup) decided, with
+/// the message's payload.
+fn act(inner: &Rc<Inner>, action: TabAction, message: Option<&TabMessage>) {
     let client = || SyncClient {
         inner: inner.clone(),
     };
-    match message {
-        TabMessage::Event(event) => deliver(inner, event),
-        TabMessage::Outbox if leader => reload_outbox(inner),
-        TabMessage::Marks => {
-            let activity = inner.activity.clone();
-            wasm_bindgen_futures::spawn_local(async move { activity.reload().await });
-        }
-        TabMessage::Info(info) if !leader => *inner.tabs.remote_info.borrow_mut() = Some(info),
-        TabMessage::Hello if leader => {
-            post_info(inner);
+    match (action, message) {
+        (TabAction::Relay, Some(message)) => inner.tabs.post(message.clone()),
+        (TabAction::PostInfo, _) => post_info(inner),
+        (TabAction::PostPresence, _) => {
             for band in inner.reader.info().bands {
                 let event = presence_to_js(&band, &inner.reader.members(&band));
                 inner.tabs.post(TabMessage::Event(event));
             }
         }
-        TabMessage::Token(token) => client().use_token(token),
-        TabMessage::Presence { band, meta } if leader => {
-            if let Ok(meta @ Value::Object(_)) = from_js::<Value>(&meta) {
-                inner.reader.set_presence(&band, meta);
+        (TabAction::Deliver, Some(TabMessage::Event(event))) => inner.listeners.deliver(event),
+        (TabAction::ReloadThenDeliver, Some(TabMessage::Event(event))) => {
+            let (inner, event) = (inner.clone(), event.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                inner.writer.reload().await;
+                inner.listeners.deliver(&event);
+            });
+        }
+        (TabAction::RememberPresence, Some(TabMessage::Event(event))) => {
+            if let Some(band) = text(event, "bandId") {
+                let members = Reflect::get(event, &"members".into()).unwrap_or_default();
+                inner.tabs.remote_members.borrow_mut().insert(band, members);
             }
         }
-        TabMessage::Command(command) if leader => match command {
+        (TabAction::ReloadOutbox, _) => reload_outbox(inner.clone()),
+        (TabAction::ReloadMarks, _) => {
+            let activity = inner.activity.clone();
+            wasm_bindgen_futures::spawn_local(async move { activity.reload().await });
+        }
+        (TabAction::RememberInfo, Some(TabMessage::Info(info))) => {
+            *inner.tabs.remote_info.borrow_mut() = Some(info.clone())
+        }
+        (TabAction::UseToken, Some(TabMessage::Token(token))) => client().use_token(token.clone()),
+        (TabAction::ShowPresence, Some(TabMessage::Presence { band, meta })) => {
+            if let Ok(meta @ Value::Object(_)) = from_js::<Value>(meta) {
+                inner.reader.set_presence(band, meta);
+            }
+        }
+        (TabAction::RunCommand, Some(TabMessage::Command(command))) => match command {
             TabCommand::ForceSync => client().force_sync(),
             TabCommand::Reconnect => client().reconnect(),
-            TabCommand::PullBand(band) => client().pull_band(&band),
-            TabCommand::Retry(seq) => drop(client().retry(seq)),
-            TabCommand::Discard(seq) => drop(client().discard(seq)),
+            TabCommand::PullBand(band) => client().pull_band(band),
+            TabCommand::Retry(seq) => drop(client().retry(*seq)),
+            TabCommand::Discard(seq) => drop(client().discard(*seq)),
         },
-        TabMessage::SignedOut => client().signed_out_elsewhere(),
+        (TabAction::SignOut, _) => client().signed_out_elsewhere(),
+        (TabAction::Push, _) => inner.writer.set_leader(true),
+        (TabAction::FollowBand(band), _) => drop(client().follow_band(&band)),
+        (TabAction::Connect, _) => drop(client().connect()),
+        (TabAction::AnnounceLead, _) => {
+            let event = object(&[("type", "leader".into()), ("leader", true.into())]);
+            inner.listeners.emit(&event);
+        }
         _ => {}
     }
 }
 
-/// Another tab's event, for this tab's listeners.
-fn deliver(inner: &Rc<Inner>, event: JsValue) {
-    let kind = text(&event, "type").unwrap_or_default();
-    if kind == "presence" {
-        if let Some(band) = text(&event, "bandId") {
-            let members = Reflect::get(&event, &"members".into()).unwrap_or_default();
-            inner.tabs.remote_members.borrow_mut().insert(band, members);
-        }
-    }
-    if !inner.tabs.is_leader() && matches!(kind.as_str(), "syncStatus" | "conflict") {
-        // `status()` here reads this tab's copy of the outbox: bring it up to date before
-        // listeners ask.
-        let inner = inner.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            inner.writer.reload().await;
-            inner.listeners.deliver(&event);
-        });
-        return;
-    }
-    inner.listeners.deliver(&event);
-}
-
-/// Re-reads the outbox from storage, once at a time however many messages ask for it.
-fn reload_outbox(inner: &Rc<Inner>) {
-    if inner.tabs.reloading.replace(true) {
-        inner.tabs.reload_again.set(true);
-        return;
-    }
-    let inner = inner.clone();
+/// Re-reads the outbox from storage, then whatever the group asks next.
+fn reload_outbox(inner: Rc<Inner>) {
     wasm_bindgen_futures::spawn_local(async move {
-        loop {
-            inner.tabs.reload_again.set(false);
-            inner.writer.reload().await;
-            if !inner.tabs.reload_again.get() {
-                break;
-            }
+        inner.writer.reload().await;
+        let next = inner.tabs.group.borrow_mut().outbox_reloaded();
+        for action in next {
+            act(&inner, action, None);
         }
-        inner.tabs.reloading.set(false);
     });
 }

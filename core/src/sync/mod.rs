@@ -22,6 +22,7 @@ mod engine;
 mod events;
 mod reads;
 mod store;
+mod tabs;
 mod writes;
 
 pub use activity::{ActivityEngine, ActivityEvent, ActivityOutput, ActivityWrite};
@@ -36,4 +37,5 @@ pub use store::{
     conflict_key, cursor_key, is_newer, ApplyBatch, MemoryStore, ReadResult, ServerRows,
     StoreError, StoreOp, StoreRead,
 };
+pub use tabs::{TabAction, TabGroup, TabMessageKind};
 pub use writes::{CommandId, OpId, WriteCommand, WriteEngine, WriteInput, WriteOutput, WriteReply};
