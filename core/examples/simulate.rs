@@ -50,6 +50,7 @@ fn main() -> ExitCode {
     if report.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
+        println!("failed seeds: {:?}", report.failed);
         ExitCode::from(1)
     }
 }
