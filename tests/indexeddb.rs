@@ -85,6 +85,7 @@ async fn a_new_outbox_entry_never_replaces_another_tabs() {
         failed: None,
         last_error: None,
         edited: 0,
+        field_edits: Vec::new(),
     };
     store
         .execute(&[StoreOp::AddEntry(entry("first tab"))])

@@ -104,6 +104,7 @@ async fn upgrade_keeps_rows_and_pending_writes(name: &str, db: Rexie) {
         failed: None,
         last_error: None,
         edited: 0,
+        field_edits: Vec::new(),
     };
     tx.store("outbox")
         .unwrap()

@@ -84,6 +84,7 @@ fn settling_an_entry_leaves_a_sent_later_entry_on_its_own_base() {
         failed: None,
         last_error: None,
         edited: 0,
+        field_edits: Vec::new(),
     };
     let earlier = rockon_sync_core::outbox::Entry {
         seq: 10,
@@ -142,6 +143,7 @@ fn an_edit_of_a_row_not_created_yet_waits_for_the_creation() {
         failed: None,
         last_error: None,
         edited: 0,
+        field_edits: Vec::new(),
     };
     outbox.adopt(vec![entry]);
     let (next, request) = outbox.next_request(Millis(600_000)).unwrap();
@@ -169,4 +171,62 @@ fn a_removed_entry_is_not_adopted_back_from_an_older_read() {
     // Once storage shows the removal, the number is forgotten.
     outbox.reload(Vec::new());
     assert_eq!(outbox.entries().count(), 0);
+}
+
+/// Seed 2928 (of the joined engine's simulation): two tabs of one profile retitle a song
+/// another member deletes. The first tab's entry was made with one title and later took a
+/// note; the second tab's entry, made in between, holds the newer title. Joining the two
+/// conflict records kept the first entry's title, because the entry as a whole was edited
+/// last; each field's own last edit decides now.
+#[test]
+fn joined_conflict_records_keep_each_fields_later_edit() {
+    use rockon_sync_core::outbox::ConflictRecord;
+    let record = |local: Value, seq: u64, field_seqs: &[(&str, u64)]| ConflictRecord {
+        table: "songs".into(),
+        row_id: "s4".into(),
+        local: object(local),
+        remote: None,
+        fields: Vec::new(),
+        deleted_remotely: true,
+        seq,
+        field_seqs: field_seqs
+            .iter()
+            .map(|(f, at)| (f.to_string(), *at))
+            .collect(),
+    };
+    let first = record(
+        json!({"title": "t0-26", "notes": "t0-49"}),
+        2996,
+        &[("title", 1374), ("notes", 2996)],
+    );
+    let mut second = record(json!({"title": "t1-39"}), 2162, &[("title", 2162)]);
+    second.absorb(first.clone(), &["title".into()]);
+    assert_eq!(
+        second.local["title"], "t1-39",
+        "the later title is the user's"
+    );
+    assert_eq!(
+        second.local["notes"], "t0-49",
+        "the other tab's note is kept too"
+    );
+
+    // The sibling: when the second tab's title is the older one, the first record's stays.
+    let mut older = record(json!({"title": "t1-1"}), 1000, &[("title", 1000)]);
+    older.absorb(first, &["title".into()]);
+    assert_eq!(older.local["title"], "t0-26");
+
+    // Seed 153: a field the first record's edit did not write holds the row's base value,
+    // which never wins over an edit, however late the first record's own edit was.
+    let retitled = record(
+        json!({"title": "t0-46", "notes": "t1-9"}),
+        2882,
+        &[("title", 2882)],
+    );
+    let mut noted = record(json!({"notes": "t1-36"}), 2049, &[("notes", 2049)]);
+    noted.absorb(retitled, &["notes".into()]);
+    assert_eq!(
+        noted.local["notes"], "t1-36",
+        "the edit wins over a base value"
+    );
+    assert_eq!(noted.local["title"], "t0-46");
 }

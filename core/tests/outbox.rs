@@ -589,6 +589,7 @@ fn a_stored_conflict_record_reads_back_as_it_was_written() {
         }],
         deleted_remotely: true,
         seq: 12,
+        field_seqs: vec![("title".into(), 11)],
     };
     let stored = serde_json::to_value(&record).unwrap();
     assert_eq!(ConflictRecord::from_json(&stored), Some(record));

@@ -49,3 +49,20 @@ fn without_faults_every_schedule_settles_clean() {
         report.failed
     );
 }
+
+/// Schedules the joined engine's simulation failed, replayed whole: 6778 (the leading tab
+/// pushed an entry whose creation storage had not confirmed; its refusal, the number being
+/// another tab's, cost that tab's edit and sent this one twice), 153 and 2928 (two tabs' edits
+/// of a row another member deleted: the joined conflict record kept an older value; pinned
+/// also by `found_by_simulation.rs`).
+#[test]
+fn the_schedules_the_joined_engine_failed_stay_fixed() {
+    for seed in [153, 2928, 6778] {
+        let outcome = sim::run(seed, sim::Settings::default());
+        assert!(
+            outcome.verdict.is_ok(),
+            "seed {seed}: {:?}",
+            outcome.verdict
+        );
+    }
+}

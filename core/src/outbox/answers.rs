@@ -117,6 +117,7 @@ impl Outbox {
                     fields: Vec::new(),
                     deleted_remotely: true,
                     seq: entry.last_edit(),
+                    field_seqs: entry.field_positions(),
                 })];
                 effects.extend(match remote {
                     Some(server_row) => self.settle(entry, server_row),
@@ -150,6 +151,7 @@ impl Outbox {
                 fields: merge.conflicts.clone(),
                 deleted_remotely: false,
                 seq: entry.last_edit(),
+                field_seqs: entry.field_positions(),
             }));
         }
         effects.push(Effect::StoreMergedRow {

@@ -25,6 +25,10 @@ pub struct ConflictRecord {
     /// current value.
     #[serde(default)]
     pub seq: u64,
+    /// Where the last edit of each field of the local edit falls (a field not listed: at
+    /// `seq`), so two records of one row keep each field's later value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub field_seqs: Vec<(String, u64)>,
 }
 
 impl ConflictRecord {
@@ -35,28 +39,61 @@ impl ConflictRecord {
     /// hold the older edit.
     pub fn absorb(&mut self, earlier: ConflictRecord, edited: &[String]) {
         let this_is_later = self.seq >= earlier.seq;
-        for conflict in earlier.fields {
-            let here = self.fields.iter().position(|f| f.field == conflict.field);
-            if this_is_later && (here.is_some() || edited.contains(&conflict.field)) {
+        // Per field: this record's edit of it is the later one.
+        let later_here = |field: &str| self.position(field) >= earlier.position(field);
+        let keep: Vec<bool> = (earlier.fields.iter())
+            .map(|conflict| {
+                let here = self.fields.iter().any(|f| f.field == conflict.field);
+                later_here(&conflict.field) && (here || edited.contains(&conflict.field))
+            })
+            .collect();
+        let kept_here: Vec<String> = (earlier.local.keys())
+            .filter(|field| edited.contains(field) && later_here(field))
+            .cloned()
+            .collect();
+        let positions: Vec<u64> = (earlier.fields.iter())
+            .map(|conflict| earlier.position(&conflict.field))
+            .collect();
+        for ((conflict, keep), at) in earlier.fields.into_iter().zip(keep).zip(positions) {
+            if keep {
                 continue;
             }
             self.local
                 .insert(conflict.field.clone(), conflict.local.clone());
-            match here {
+            self.set_position(&conflict.field, at);
+            match self.fields.iter().position(|f| f.field == conflict.field) {
                 Some(index) => self.fields[index] = conflict,
                 None => self.fields.push(conflict),
             }
         }
         if earlier.deleted_remotely && (!self.deleted_remotely || !this_is_later) {
-            // The earlier record kept a whole row the server deleted: keep its values.
+            // The earlier record kept a whole row the server deleted: keep its values, but
+            // for the fields this record's edit wrote later.
             for (field, value) in earlier.local {
-                if !(this_is_later && edited.contains(&field)) {
+                if !kept_here.contains(&field) {
                     self.local.insert(field, value);
                 }
             }
             self.deleted_remotely = true;
         }
         self.seq = self.seq.max(earlier.seq);
+    }
+
+    /// Where the last local edit of `field` falls.
+    fn position(&self, field: &str) -> u64 {
+        match self.field_seqs.iter().find(|(name, _)| name == field) {
+            Some((_, at)) => *at,
+            // A record stored before positions were kept counts every field at its edit; a
+            // newer one lists every field its edit wrote, so any other holds the row's base
+            // value, older than any edit.
+            None if self.field_seqs.is_empty() => self.seq,
+            None => 0,
+        }
+    }
+
+    fn set_position(&mut self, field: &str, at: u64) {
+        self.field_seqs.retain(|(name, _)| name != field);
+        self.field_seqs.push((field.to_owned(), at));
     }
 
     /// A record as stored (the JSON its `Serialize` writes); `None` if it is not one.
@@ -85,6 +122,18 @@ impl ConflictRecord {
                 .collect::<Option<_>>()?,
             deleted_remotely: stored.get("deletedRemotely")?.as_bool()?,
             seq: stored.get("seq").and_then(Value::as_u64).unwrap_or(0),
+            field_seqs: (stored
+                .get("fieldSeqs")
+                .and_then(Value::as_array)
+                .into_iter())
+            .flatten()
+            .filter_map(|pair| {
+                let [name, at] = pair.as_array()?.as_slice() else {
+                    return None;
+                };
+                Some((name.as_str()?.to_owned(), at.as_u64()?))
+            })
+            .collect(),
         })
     }
 }

@@ -78,6 +78,10 @@ pub struct Entry {
     /// edit was folded into it (0: never folded).
     #[serde(default)]
     pub edited: u64,
+    /// Where each field's last folded edit falls (fields not listed were set when the entry
+    /// was made, at its `seq`): of two tabs' edits of one field, the later is the user's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub field_edits: Vec<(String, u64)>,
 }
 
 impl Entry {
@@ -85,6 +89,20 @@ impl Entry {
     /// reach the leader in any order, and the later edit's values are the user's.
     pub fn last_edit(&self) -> u64 {
         self.edited.max(self.seq)
+    }
+
+    /// Where the last edit of `field` falls in the order of edits.
+    pub fn field_edit(&self, field: &str) -> u64 {
+        let folded = self.field_edits.iter().find(|(name, _)| name == field);
+        folded.map_or(self.seq, |(_, at)| *at)
+    }
+
+    /// Where the last edit of each of the entry's fields falls.
+    pub fn field_positions(&self) -> Vec<(String, u64)> {
+        let fields = self.fields.keys();
+        fields
+            .map(|field| (field.clone(), self.field_edit(field)))
+            .collect()
     }
 
     fn base_version(&self) -> Option<i64> {
@@ -370,6 +388,7 @@ impl Outbox {
             failed: None,
             last_error: None,
             edited: 0,
+            field_edits: Vec::new(),
         };
         self.entries.insert(seq, entry.clone());
         // A new entry is added, never put: tabs of one profile share the stored outbox, and
@@ -385,6 +404,10 @@ impl Outbox {
         let Some(entry) = self.entries.get_mut(&seq) else {
             return Vec::new();
         };
+        for field in fields.keys() {
+            entry.field_edits.retain(|(name, _)| name != field);
+            entry.field_edits.push((field.clone(), edited));
+        }
         if op == Op::Delete {
             entry.op = Op::Delete;
             entry.fields = fields;

@@ -56,6 +56,7 @@ fn entry(seq: u64, row_id: &str) -> Entry {
         failed: None,
         last_error: None,
         edited: 0,
+        field_edits: Vec::new(),
     }
 }
 
@@ -74,6 +75,7 @@ fn conflict(row_id: &str) -> ConflictRecord {
         }],
         deleted_remotely: false,
         seq: 7,
+        field_seqs: vec![("title".into(), 6)],
     }
 }
 

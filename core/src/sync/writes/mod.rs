@@ -480,8 +480,12 @@ impl WriteEngine {
             && self.outputs.is_empty()
     }
 
+    /// Whether a push may start. Not while a command's batch adds an entry: the push would
+    /// record that entry's first send with a put, which storage keeps even when it refuses
+    /// the add (another tab's entry holds the sequence number) — replacing that tab's entry.
     fn pushing(&self) -> bool {
-        self.leader && self.online && !self.stopped && self.reload == Reload::Idle
+        let adding = self.adding.is_some();
+        self.leader && self.online && !self.stopped && self.reload == Reload::Idle && !adding
     }
 
     fn op_id(&mut self) -> OpId {
