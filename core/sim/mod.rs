@@ -3,7 +3,7 @@
 //! drawn from a seed, in virtual time. The guarantees are checked after every schedule.
 
 mod check;
-mod outputs;
+pub mod outputs;
 mod realtime;
 pub mod server;
 mod world;

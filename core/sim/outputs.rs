@@ -6,13 +6,13 @@ use super::world::{Happening, World};
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::realtime::{Event as RealtimeEvent, RealtimeConfig};
 use rockon_sync_core::sync::{
-    Event, Input, Op, Output, ReadCommand, ReadConfig, ReadEvent, ScheduleConfig, StoreError,
-    Stored, TabNews, WriteEvent, WriteInput, WriteReply,
+    Event, Input, Op, Output, ReadCommand, ReadConfig, ReadEvent, ScheduleConfig, SocketAction,
+    StoreError, Stored, TabNews, WriteEvent, WriteInput, WriteReply,
 };
 
 /// How the simulated read paths are tuned: polling after three failed connects, every five
 /// seconds; anti-entropy every fifteen.
-pub(super) fn read_config() -> ReadConfig {
+pub fn read_config() -> ReadConfig {
     ReadConfig {
         realtime: RealtimeConfig::new("ws://sim/realtime/v1", "anon"),
         schedule: ScheduleConfig {
@@ -53,9 +53,15 @@ impl World {
             .with(op),
             Output::Persist { op, .. } => Stored::Written(Ok(())).with(op),
             Output::Http { op, request } => return self.send(tab, op, request),
-            Output::Connect { socket, .. } => return self.socket_connect(tab, socket),
-            Output::Send { socket, text } => return self.socket_send(tab, socket, text),
-            Output::Close { socket, .. } => return self.socket_close(tab, socket),
+            Output::Socket(SocketAction::Connect { socket, .. }) => {
+                return self.socket_connect(tab, socket)
+            }
+            Output::Socket(SocketAction::Send { socket, text }) => {
+                return self.socket_send(tab, socket, text)
+            }
+            Output::Socket(SocketAction::Close { socket, .. }) => {
+                return self.socket_close(tab, socket)
+            }
             Output::Event(event) => return self.event(tab, event),
             Output::Tell(TabNews::Outbox) => return self.tell_leader(tab),
             Output::Tell(TabNews::Marks) => return,

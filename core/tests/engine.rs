@@ -9,12 +9,12 @@ use rockon_sync_core::catchup::format_micros;
 use rockon_sync_core::merge::ConflictPolicy;
 use rockon_sync_core::notify::NotifyConfig;
 use rockon_sync_core::outbox::RowStatus;
-use rockon_sync_core::realtime::{Input as SocketInput, RealtimeConfig};
+use rockon_sync_core::realtime::Input as SocketInput;
 use rockon_sync_core::schema::Schema;
 use rockon_sync_core::sync::{
     ActivityEngine, ChangeSource, CommandId, Engine, Event, Input, MemoryStore, Output,
-    ReadCommand, ReadConfig, ReadEngine, ReadEvent, ScheduleConfig, Stored, TabNews, WriteCommand,
-    WriteEngine, WriteEvent, WriteInput,
+    ReadCommand, ReadEngine, ReadEvent, SocketAction, Stored, TabNews, WriteCommand, WriteEngine,
+    WriteEvent, WriteInput,
 };
 use rockon_sync_core::Millis;
 use serde_json::{json, Map, Value};
@@ -49,16 +49,7 @@ impl Harness {
             ("b1".to_owned(), vec!["alice".to_owned(), "bob".to_owned()]),
             ("b2".to_owned(), vec!["alice".to_owned()]),
         ]);
-        let config = ReadConfig {
-            realtime: RealtimeConfig::new("ws://127.0.0.1:1/realtime/v1", "anon"),
-            schedule: ScheduleConfig {
-                anti_entropy_ms: 60_000,
-                poll_after_attempts: 3,
-                poll_interval_ms: 30_000,
-            },
-            delivery: Default::default(),
-            report_arrivals: false,
-        };
+        let config = sim::outputs::read_config();
         let policy = ConflictPolicy::default();
         let writes = WriteEngine::new(schema.clone(), Vec::new(), Vec::new(), policy, None, 1);
         let reads = ReadEngine::new(config, schema, 2);
@@ -127,7 +118,7 @@ impl Harness {
                     let (result, total) = self.server.serve_counted("alice", &request);
                     Input::Http { op, result, total }
                 }
-                Output::Connect { socket, .. } => {
+                Output::Socket(SocketAction::Connect { socket, .. }) => {
                     let closed = SocketInput::Closed {
                         socket,
                         code: 1006,
@@ -151,7 +142,7 @@ impl Harness {
                     self.told.push(news);
                     continue;
                 }
-                Output::Send { .. } | Output::Close { .. } => continue,
+                Output::Socket(_) => continue,
             };
             self.input(input);
         }

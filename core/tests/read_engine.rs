@@ -8,11 +8,11 @@ mod sim;
 
 use rockon_sync_core::catchup::{format_micros, Cursor};
 use rockon_sync_core::outbox::HttpResult;
-use rockon_sync_core::realtime::{Input, RealtimeConfig, SocketId};
+use rockon_sync_core::realtime::{Input, SocketId};
 use rockon_sync_core::schema::Schema;
 use rockon_sync_core::sync::{
     cursor_key, ChangeDelivery, ChangeSource, MemoryStore, ReadCommand, ReadConfig, ReadEngine,
-    ReadEvent, ReadInput, ReadOutput, ReadResult, ScheduleConfig, StoreError,
+    ReadEvent, ReadInput, ReadOutput, ReadResult, SocketAction, StoreError,
 };
 use rockon_sync_core::Millis;
 use serde_json::{json, Map, Value};
@@ -62,14 +62,8 @@ impl Harness {
             ("b2".to_owned(), vec!["bob".to_owned()]),
         ]);
         let config = ReadConfig {
-            realtime: RealtimeConfig::new("ws://127.0.0.1:1/realtime/v1", "anon"),
-            schedule: ScheduleConfig {
-                anti_entropy_ms: 60_000,
-                poll_after_attempts: 3,
-                poll_interval_ms: 30_000,
-            },
             delivery,
-            report_arrivals: false,
+            ..sim::outputs::read_config()
         };
         Self {
             engine: ReadEngine::new(config, schema, 7),
@@ -137,15 +131,15 @@ impl Harness {
                     };
                     ReadInput::Http { op, result, total }
                 }
-                ReadOutput::Connect { socket, .. } => {
+                ReadOutput::Socket(SocketAction::Connect { socket, .. }) => {
                     self.socket = Some(socket);
                     continue;
                 }
-                ReadOutput::Send { text, .. } => {
+                ReadOutput::Socket(SocketAction::Send { text, .. }) => {
                     self.sent.push(text);
                     continue;
                 }
-                ReadOutput::Close { .. } => continue,
+                ReadOutput::Socket(SocketAction::Close { .. }) => continue,
                 ReadOutput::Event(event) => {
                     self.events.push(event);
                     continue;

@@ -15,8 +15,8 @@ use rockon_sync_core::realtime::{Input as SocketInput, SocketId};
 use rockon_sync_core::sorted::SortedMap;
 use rockon_sync_core::sync::conformance::Store as _;
 use rockon_sync_core::sync::{
-    ActivityWrite, ApplyBatch, CommandId, Engine, Event, Input, Op, Output, StoreOp, StoreRead,
-    Stored, TabNews, WriteCommand, WriteError, WriteInput, WriteReply,
+    ActivityWrite, ApplyBatch, CommandId, Engine, Event, Input, Op, Output, SocketAction, StoreOp,
+    StoreRead, Stored, TabNews, WriteCommand, WriteError, WriteInput, WriteReply,
 };
 use rockon_sync_core::Millis;
 use std::cell::{Cell, Ref, RefCell};
@@ -184,24 +184,7 @@ fn carry_out(inner: &Rc<Inner>) {
         let output = inner.engine.borrow_mut().poll_output();
         let Some(output) = output else { break };
         match output {
-            Output::Connect { socket, url } => open_socket(inner, socket, &url),
-            Output::Send { socket, text } => {
-                if let Some((id, open)) = &*inner.socket.borrow() {
-                    if *id == socket {
-                        open.send(&text);
-                    }
-                }
-            }
-            Output::Close {
-                socket,
-                code,
-                reason,
-            } => {
-                let closing = inner.socket.borrow_mut().take_if(|(id, _)| *id == socket);
-                if let Some((_, closing)) = closing {
-                    closing.close(code, &reason);
-                }
-            }
+            Output::Socket(action) => socket_action(inner, action),
             Output::Read { op, read } => queue(inner, Job::Read(op, read)),
             Output::Write { op, ops } => queue(inner, Job::Write(op, ops)),
             Output::Apply { op, batch } => queue(inner, Job::Apply(op, batch)),
@@ -243,6 +226,30 @@ fn carry_out(inner: &Rc<Inner>) {
         }
     }
     schedule(inner);
+}
+
+/// Opens, writes to or closes the socket.
+fn socket_action(inner: &Rc<Inner>, action: SocketAction) {
+    match action {
+        SocketAction::Connect { socket, url } => open_socket(inner, socket, &url),
+        SocketAction::Send { socket, text } => {
+            if let Some((id, open)) = &*inner.socket.borrow() {
+                if *id == socket {
+                    open.send(&text);
+                }
+            }
+        }
+        SocketAction::Close {
+            socket,
+            code,
+            reason,
+        } => {
+            let closing = inner.socket.borrow_mut().take_if(|(id, _)| *id == socket);
+            if let Some((_, closing)) = closing {
+                closing.close(code, &reason);
+            }
+        }
+    }
 }
 
 fn tell(inner: &Rc<Inner>, event: Event) {

@@ -10,13 +10,13 @@
 
 use super::activity::{ActivityEngine, ActivityEvent, ActivityOutput, ActivityWrite};
 use super::events::{ChangeAction, ChangeSource, RowsChanged, WriteError, WriteEvent};
-use super::reads::{ReadCommand, ReadEngine, ReadEvent, ReadInput, ReadOutput};
+use super::reads::{ReadCommand, ReadEngine, ReadEvent, ReadInput, ReadOutput, SocketAction};
 use super::store::{ApplyBatch, ReadResult, StoreError, StoreOp, StoreRead};
 use super::writes::{
     CommandId, OpId, WriteCommand, WriteEngine, WriteInput, WriteOutput, WriteReply,
 };
 use crate::outbox::{ConflictRecord, HttpRequest, HttpResult, RowStatus};
-use crate::realtime::{ConnectionState, Event as RealtimeEvent, Input as SocketInput, SocketId};
+use crate::realtime::{ConnectionState, Event as RealtimeEvent, Input as SocketInput};
 use crate::schema::Schema;
 use crate::sorted::SortedMap;
 use crate::Millis;
@@ -96,29 +96,8 @@ pub enum Event {
 /// What the engine asks of its driver.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    /// Open a WebSocket.
-    Connect {
-        /// Which socket.
-        socket: SocketId,
-        /// Where.
-        url: String,
-    },
-    /// Send a text frame.
-    Send {
-        /// Which socket.
-        socket: SocketId,
-        /// The frame.
-        text: String,
-    },
-    /// Close a socket.
-    Close {
-        /// Which socket.
-        socket: SocketId,
-        /// Close code.
-        code: u16,
-        /// Why.
-        reason: String,
-    },
+    /// Open, write to or close the socket.
+    Socket(SocketAction),
     /// Read storage.
     Read {
         /// The operation.
@@ -363,17 +342,7 @@ impl Engine {
 
     fn pass_read_output(&mut self, output: ReadOutput) {
         let output = match output {
-            ReadOutput::Connect { socket, url } => Output::Connect { socket, url },
-            ReadOutput::Send { socket, text } => Output::Send { socket, text },
-            ReadOutput::Close {
-                socket,
-                code,
-                reason,
-            } => Output::Close {
-                socket,
-                code,
-                reason,
-            },
+            ReadOutput::Socket(action) => Output::Socket(action),
             ReadOutput::Read { op, read } => Output::Read {
                 op: Op::Read(op),
                 read,

@@ -134,9 +134,9 @@ pub enum ReadInput<'a> {
     },
 }
 
-/// What the read engine asks of its driver.
+/// What the driver does with the socket: the Realtime engine's socket outputs.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ReadOutput {
+pub enum SocketAction {
     /// Open a WebSocket to `url`, reporting its events with `socket`.
     Connect {
         /// Which socket.
@@ -160,6 +160,13 @@ pub enum ReadOutput {
         /// Close reason.
         reason: String,
     },
+}
+
+/// What the read engine asks of its driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadOutput {
+    /// Open, write to or close the socket.
+    Socket(SocketAction),
     /// Read storage; answer with [`ReadInput::Read`].
     Read {
         /// The read's id.
@@ -638,18 +645,19 @@ impl ReadEngine {
 
 /// A socket action of the Realtime engine (its events are routed, not passed on).
 fn socket_output(output: Output) -> Option<ReadOutput> {
-    match output {
-        Output::Connect { socket, url } => Some(ReadOutput::Connect { socket, url }),
-        Output::Send { socket, text } => Some(ReadOutput::Send { socket, text }),
+    let action = match output {
+        Output::Connect { socket, url } => SocketAction::Connect { socket, url },
+        Output::Send { socket, text } => SocketAction::Send { socket, text },
         Output::Close {
             socket,
             code,
             reason,
-        } => Some(ReadOutput::Close {
+        } => SocketAction::Close {
             socket,
             code,
             reason,
-        }),
-        Output::Event(_) => None,
-    }
+        },
+        Output::Event(_) => return None,
+    };
+    Some(ReadOutput::Socket(action))
 }
