@@ -54,10 +54,12 @@ fn without_faults_every_schedule_settles_clean() {
 /// pushed an entry whose creation storage had not confirmed; its refusal, the number being
 /// another tab's, cost that tab's edit and sent this one twice), 153 and 2928 (two tabs' edits
 /// of a row another member deleted: the joined conflict record kept an older value; pinned
-/// also by `found_by_simulation.rs`).
+/// also by `found_by_simulation.rs`), 19044 (a push's answer settled while a command's batch
+/// was adding an entry wrote that entry's value into the row; storage then refused the batch,
+/// leaving a local value no entry held, at the server's version).
 #[test]
 fn the_schedules_the_joined_engine_failed_stay_fixed() {
-    for seed in [153, 2928, 6778] {
+    for seed in [153, 2928, 6778, 19044] {
         let outcome = sim::run(seed, sim::Settings::default());
         assert!(
             outcome.verdict.is_ok(),

@@ -302,6 +302,10 @@ pub struct WriteEngine {
     adding: Option<u64>,
     /// A push changed that entry meanwhile: put it again once it is stored.
     reput: bool,
+    /// A push's answer that came while a command's batch adds an entry: it is settled once
+    /// storage answers the batch, because settling writes the row with the row's later
+    /// entries, and the entry being added may yet be refused.
+    held_answer: Option<(OpId, HttpResult)>,
     last_confirmed: Option<Millis>,
     outputs: VecDeque<WriteOutput>,
 }
@@ -345,6 +349,7 @@ impl WriteEngine {
             resync_at: None,
             adding: None,
             reput: false,
+            held_answer: None,
             last_confirmed: None,
             outputs: VecDeque::new(),
         }
@@ -622,6 +627,11 @@ impl WriteEngine {
                 return;
             };
             self.command_written(command, *done, result);
+            if self.adding.is_none() {
+                if let Some((op, answer)) = self.held_answer.take() {
+                    self.on_http(op, answer, now);
+                }
+            }
         } else {
             self.push_written(op, result, now);
         }

@@ -63,6 +63,10 @@ impl WriteEngine {
     }
 
     pub(super) fn on_http(&mut self, op: OpId, answer: HttpResult, now: Millis) {
+        if self.adding.is_some() {
+            self.held_answer = Some((op, answer));
+            return;
+        }
         let Flight::Sending {
             op: sent,
             seq,
