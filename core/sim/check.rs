@@ -130,12 +130,19 @@ fn overtaken(world: &World, index: usize, field: &str) -> bool {
     let ack = &world.writes[index];
     (0..world.writes.len()).any(|later| {
         let write = &world.writes[later];
-        later != index
-            && is_after(world, later, index)
-            && write.device == ack.device
+        let same_field = write.device == ack.device
             && write.write.id == ack.write.id
-            && (write.write.kind == "remove" || write.write.fields.contains_key(field))
-            && landed_or_kept(world, later, field)
+            && (write.write.kind == "remove" || write.write.fields.contains_key(field));
+        // Two tabs' edits issued in the same millisecond: neither is the user's last, and
+        // keeping either keeps the user's value (the engine orders them by sequence number).
+        let simultaneous = write.issued_ms == ack.issued_ms
+            && (write.write.fields.get(field)).is_some_and(|v| {
+                on_server(world, write, field, v) || kept_visibly(world, write, field, v)
+            });
+        later != index
+            && same_field
+            && (simultaneous
+                || (is_after(world, later, index) && landed_or_kept(world, later, field)))
     })
 }
 

@@ -84,6 +84,8 @@ pub struct Ack {
     /// When it was (the order of acknowledgements: a command issued earlier may commit later,
     /// and the later commit is the later write).
     pub acknowledged_as: u64,
+    /// The virtual millisecond the app issued it in.
+    pub issued_ms: u64,
 }
 
 #[derive(Debug)]
@@ -438,6 +440,7 @@ impl World {
                 write,
                 acknowledged: false,
                 acknowledged_as: 0,
+                issued_ms: self.now,
             });
             self.tabs[tab].waiting.insert(id, self.writes.len() - 1);
         }
