@@ -121,31 +121,38 @@ impl ReadEngine {
         let mut rows: SortedMap<String, String> = SortedMap::new();
         let mut batch = ApplyBatch::default();
         let mut applying = Applying::default();
+        // Told and fetched after the loop: the schema stays borrowed through it, rather than
+        // a table's schema being copied for every change of a burst.
+        let mut told = Vec::new();
+        let mut fetches = Vec::new();
         for change in changes {
-            let Ok(spec) = self.schema.table(&change.table).cloned() else {
+            let Ok(spec) = self.schema.table(&change.table) else {
                 let message = format!(
                     "a change for table '{}', which the schema does not have",
                     change.table
                 );
-                self.error("unknown_table", message);
+                told.push(ReadEvent::Error {
+                    code: "unknown_table",
+                    message,
+                });
                 continue;
             };
             if self.report_arrivals {
                 if let Some(commit_micros) = parse_micros(&change.commit_timestamp) {
-                    self.emit(ReadEvent::Arrived { commit_micros });
+                    told.push(ReadEvent::Arrived { commit_micros });
                 }
             }
-            let row = ChangedRow::read(&spec, &change);
+            let row = ChangedRow::read(spec, &change);
             let Some(id) = row.id.clone() else { continue };
             if local.has_local_edits(&change.table, &id) {
                 continue;
             }
             if change.needs_fetch() {
-                self.fetch(change.table.clone(), id);
+                fetches.push((change.table.clone(), id));
                 continue;
             }
             let scope = row.scope.clone();
-            applying.observed.push(row.observe(&spec, change.kind));
+            applying.observed.push(row.observe(spec, change.kind));
             let action = match (change.kind, &change.record) {
                 (ChangeKind::Delete, _) | (_, None) => {
                     batch.deletions.push((change.table.clone(), id.clone()));
@@ -171,6 +178,12 @@ impl ReadEngine {
                 ServerRows { table, json }
             })
             .collect();
+        for event in told {
+            self.emit(event);
+        }
+        for (table, id) in fetches {
+            self.fetch(table, id);
+        }
         (batch, applying)
     }
 
