@@ -10,6 +10,7 @@ use crate::io::page_events::{PageEvent, PageEvents};
 use crate::io::reader::ConnectionInfo;
 use crate::io::reader::Reader;
 use crate::io::store::{from_js, to_js, Store, StoreError};
+use crate::io::task::promise;
 use crate::io::writer::{WriteError, Writer};
 use js_sys::{Array, Promise, Reflect};
 use rockon_sync_core::outbox::RowStatus;
@@ -18,7 +19,6 @@ use rockon_sync_core::schema::snake_to_camel;
 use serde_json::{Map, Value};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 pub(super) struct Inner {
     pub(super) store: Rc<Store>,
@@ -200,7 +200,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "ListOptions | undefined")] options: JsValue,
     ) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let options: ListOptions = if options.is_undefined() || options.is_null() {
                 ListOptions::default()
             } else {
@@ -234,7 +234,7 @@ impl SyncClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<Row | undefined>")]
     pub fn get(&self, table: String, id: String) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let row = inner.store.get(&table, &id).await.map_err(store_error)?;
             Ok(row.unwrap_or(JsValue::UNDEFINED))
         })
@@ -249,7 +249,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] values: JsValue,
     ) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let values = object_arg(values, "values")?;
             let row = inner
                 .writer
@@ -269,7 +269,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] patch: JsValue,
     ) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let patch = object_arg(patch, "patch")?;
             let row = inner
                 .writer
@@ -284,7 +284,7 @@ impl SyncClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn remove(&self, table: String, id: String) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             inner
                 .writer
                 .remove(&table, &id)
@@ -309,7 +309,7 @@ impl SyncClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn acknowledge(&self, table: String, id: String) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             inner
                 .writer
                 .acknowledge(&table, &id)
@@ -331,7 +331,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>[]")] rows: JsValue,
     ) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             inner
                 .store
                 .schema()
@@ -353,7 +353,7 @@ impl SyncClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn count(&self, table: String, band_id: String) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let count = inner
                 .store
                 .count(&table, &band_id)
@@ -373,7 +373,7 @@ impl SyncClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<ConflictRecord[]>")]
     pub fn conflicts(&self) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let records = inner.store.conflicts().await.map_err(store_error)?;
             Ok(records.into_iter().collect::<Array>().into())
         })
@@ -383,7 +383,7 @@ impl SyncClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn retry(&self, seq: f64) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             if inner.tabs.relay(TabCommand::Retry(seq)) {
                 return Ok(JsValue::UNDEFINED);
             }
@@ -398,7 +398,7 @@ impl SyncClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
     pub fn discard(&self, seq: f64) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             if inner.tabs.relay(TabCommand::Discard(seq)) {
                 return Ok(true.into());
             }

@@ -6,13 +6,13 @@ use super::coordinator::TabMessage;
 use super::error::SyncError;
 use super::events::json;
 use crate::io::store::from_js;
+use crate::io::task::promise;
 use crate::io::writer::WriteError;
 use js_sys::{Promise, Reflect};
 use rockon_sync_core::merge::Resolution;
 use serde::Serialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 /// Activity entries returned when `activity` is asked for no `limit`.
 const DEFAULT_PAGE: usize = 50;
@@ -58,7 +58,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "ConflictChoice")] choice: JsValue,
     ) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let resolution = match from_js::<Value>(&choice) {
                 Ok(Value::String(choice)) if choice == "mine" => Resolution::KeepMine,
                 Ok(Value::String(choice)) if choice == "theirs" => Resolution::KeepTheirs,

@@ -7,12 +7,12 @@ use super::error::SyncError;
 use super::events::{object, rows_changed_to_js};
 use crate::io::http;
 use crate::io::store::{to_js, CONFLICTS, OUTBOX, READ_MARKS};
+use crate::io::task::promise;
 use crate::io::writer::{ChangeAction, ChangeSource, RowsChanged};
 use js_sys::{Array, Promise};
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::sorted::SortedSet;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 #[wasm_bindgen]
 impl SyncClient {
@@ -22,7 +22,7 @@ impl SyncClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<SyncStats>")]
     pub fn stats(&self) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let schema = inner.store.schema().clone();
             let endpoint = inner.reader.endpoint();
             let info = inner.reader.info();
@@ -101,7 +101,7 @@ impl SyncClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn purge_local(&self) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let keep: SortedSet<String> = inner
                 .writer
                 .entries()
@@ -136,7 +136,7 @@ impl SyncClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
     pub fn export_json(&self) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let store = &inner.store;
             let all = |name| async move {
                 let records = store.all(name).await.map_err(store_error)?;

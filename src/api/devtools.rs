@@ -6,10 +6,10 @@ use super::client::SyncClient;
 use super::error::SyncError;
 use super::events::json;
 use crate::io::devtools::Devtools;
+use crate::io::task::promise;
 use js_sys::{Array, Promise, Reflect};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 fn disabled() -> JsValue {
     SyncError::new(
@@ -49,7 +49,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "DevtoolsLogOptions | undefined")] options: JsValue,
     ) -> Promise {
         let devtools = self.devtools();
-        future_to_promise(async move {
+        promise(async move {
             let devtools = devtools?;
             let field = |name: &str| {
                 Reflect::get(&options, &name.into())

@@ -17,6 +17,7 @@ use crate::io::http::Endpoint;
 use crate::io::page_events::PageEvents;
 use crate::io::reader::{self, Fallback, ReadEvent, Reader};
 use crate::io::store::{from_js, Store};
+use crate::io::task::promise;
 use crate::io::writer::{self, Writer};
 use js_sys::Promise;
 use rockon_sync_core::backoff::BackoffPolicy;
@@ -24,7 +25,6 @@ use rockon_sync_core::schema::Schema;
 use rockon_sync_core::sync::{Engine, Event, TabNews};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 #[wasm_bindgen]
 impl SyncClient {
@@ -33,7 +33,7 @@ impl SyncClient {
     /// Resolves once the local database is open; pending writes resume pushing at once.
     #[wasm_bindgen(unchecked_return_type = "Promise<SyncClient>")]
     pub fn open(#[wasm_bindgen(unchecked_param_type = "OpenOptions")] options: JsValue) -> Promise {
-        future_to_promise(async move { SyncClient::open_async(options).await.map(JsValue::from) })
+        promise(async move { SyncClient::open_async(options).await.map(JsValue::from) })
     }
 
     /// [`open`](Self::open) for Rust callers.
@@ -151,7 +151,7 @@ fn watch_storage(
 ) {
     if options.persist_storage.unwrap_or(true) {
         // Asked once per open; browsers remember the answer.
-        wasm_bindgen_futures::spawn_local(async {
+        crate::io::task::spawn(async {
             crate::io::storage::persist().await;
         });
     }
@@ -235,7 +235,7 @@ fn sinks(
 /// for `connectionInfo` (an app that subscribes later still sees it).
 fn warn_if_storage_short(listeners: &Listeners, warning: &StorageWarning, ratio: f64) {
     let (sink, warning) = (listeners.clone(), warning.clone());
-    wasm_bindgen_futures::spawn_local(async move {
+    crate::io::task::spawn(async move {
         warning.set(None);
         crate::io::storage::check(ratio, |estimate| {
             warning.set(Some(estimate));

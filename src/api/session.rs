@@ -5,9 +5,9 @@ use super::coordinator::TabMessage;
 use super::error::SyncError;
 use super::events::object;
 use crate::io::store::Store;
+use crate::io::task::promise;
 use js_sys::{Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 #[wasm_bindgen]
 impl SyncClient {
@@ -31,7 +31,7 @@ impl SyncClient {
             .and_then(|v| v.as_bool())
             .unwrap_or(false);
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             // Another tab may have appended since this tab last looked.
             let pending = inner
                 .writer

@@ -64,7 +64,7 @@ fn post_info(inner: &Inner) {
 /// This tab leads now: it pushes the outbox and goes live as the app asked.
 fn take_lead(inner: Rc<Inner>) {
     let actions = inner.tabs.group.borrow_mut().take_lead();
-    wasm_bindgen_futures::spawn_local(async move {
+    crate::io::task::spawn(async move {
         for action in actions {
             act(&inner, action, None);
         }
@@ -103,7 +103,7 @@ fn act(inner: &Rc<Inner>, action: TabAction, message: Option<&TabMessage>) {
         (TabAction::Deliver, Some(TabMessage::Event(event))) => inner.listeners.deliver(event),
         (TabAction::ReloadThenDeliver, Some(TabMessage::Event(event))) => {
             let (inner, event) = (inner.clone(), event.clone());
-            wasm_bindgen_futures::spawn_local(async move {
+            crate::io::task::spawn(async move {
                 inner.writer.reload().await;
                 inner.listeners.deliver(&event);
             });
@@ -117,7 +117,7 @@ fn act(inner: &Rc<Inner>, action: TabAction, message: Option<&TabMessage>) {
         (TabAction::ReloadOutbox, _) => reload_outbox(inner.clone()),
         (TabAction::ReloadMarks, _) => {
             let activity = inner.activity.clone();
-            wasm_bindgen_futures::spawn_local(async move { activity.reload().await });
+            crate::io::task::spawn(async move { activity.reload().await });
         }
         (TabAction::RememberInfo, Some(TabMessage::Info(info))) => {
             *inner.tabs.remote_info.borrow_mut() = Some(info.clone())
@@ -149,7 +149,7 @@ fn act(inner: &Rc<Inner>, action: TabAction, message: Option<&TabMessage>) {
 
 /// Re-reads the outbox from storage, then whatever the group asks next.
 fn reload_outbox(inner: Rc<Inner>) {
-    wasm_bindgen_futures::spawn_local(async move {
+    crate::io::task::spawn(async move {
         inner.writer.reload().await;
         let next = inner.tabs.group.borrow_mut().outbox_reloaded();
         for action in next {

@@ -102,7 +102,7 @@ impl Devtools {
             return;
         }
         let this = self.clone();
-        wasm_bindgen_futures::spawn_local(async move {
+        crate::io::task::spawn(async move {
             loop {
                 let batch = std::mem::take(&mut *this.log_queue.borrow_mut());
                 if batch.is_empty() {

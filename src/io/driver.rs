@@ -194,7 +194,7 @@ fn carry_out(inner: &Rc<Inner>) {
             Output::Persist { op, write } => {
                 let weak = Rc::downgrade(inner);
                 let store = inner.store.clone();
-                wasm_bindgen_futures::spawn_local(async move {
+                crate::io::task::spawn(async move {
                     let result = Stored::Written(persist(&store, write).await);
                     if let Some(inner) = weak.upgrade() {
                         let _ = feed(&inner, Input::Stored { op, result });
@@ -204,7 +204,7 @@ fn carry_out(inner: &Rc<Inner>) {
             Output::Http { op, request } => {
                 let weak = Rc::downgrade(inner);
                 let endpoint = inner.endpoint.borrow().clone();
-                wasm_bindgen_futures::spawn_local(async move {
+                crate::io::task::spawn(async move {
                     let (result, total) = http::send_counted(&endpoint, &request).await;
                     if let Some(inner) = weak.upgrade() {
                         let _ = feed(&inner, Input::Http { op, result, total });
@@ -304,7 +304,7 @@ fn queue(inner: &Rc<Inner>, job: Job) {
     }
     let weak = Rc::downgrade(inner);
     let mut store = inner.store.clone();
-    wasm_bindgen_futures::spawn_local(async move {
+    crate::io::task::spawn(async move {
         loop {
             let Some(inner) = weak.upgrade() else { return };
             let job = inner.jobs.borrow_mut().pop_front();
@@ -378,7 +378,7 @@ fn open_socket(inner: &Rc<Inner>, socket: SocketId, url: &str) {
             // Told once the engine is free: its outputs are being carried out.
             let reason = error.as_string().unwrap_or_else(|| format!("{error:?}"));
             let weak = Rc::downgrade(inner);
-            wasm_bindgen_futures::spawn_local(async move {
+            crate::io::task::spawn(async move {
                 if let Some(inner) = weak.upgrade() {
                     let closed = SocketInput::Closed {
                         socket,

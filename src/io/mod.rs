@@ -15,6 +15,7 @@ pub mod storage;
 pub mod store;
 pub mod sync_store;
 pub mod tabs;
+pub mod task;
 pub mod version_watch;
 pub mod writer;
 

@@ -193,7 +193,7 @@ impl Store {
         let weak = Rc::downgrade(store);
         let on_change = move || {
             // Not from inside the watch's own handler: closing drops that handler.
-            wasm_bindgen_futures::spawn_local(async move {
+            crate::io::task::spawn(async move {
                 if let Some(store) = weak.upgrade() {
                     Store::yield_to_other_tab(store).await;
                 }
@@ -268,7 +268,7 @@ impl Store {
                 // An operation in flight holds it: close once it is done, rather than whenever
                 // the handle is collected, which would block a deletion (`signOut`) or another
                 // tab's upgrade until then.
-                Err(shared) => wasm_bindgen_futures::spawn_local(close_when_idle(shared)),
+                Err(shared) => crate::io::task::spawn(close_when_idle(shared)),
             }
         }
     }
