@@ -2,7 +2,6 @@
 
 use super::coordinator::{Coordinator, TabCommand, TabMessage};
 use super::error::SyncError;
-use super::events::status_name;
 use super::listeners::Listeners;
 use super::options::ListOptions;
 use crate::io::activity::Activity;
@@ -13,7 +12,6 @@ use crate::io::store::{from_js, to_js, Store, StoreError};
 use crate::io::task::promise;
 use crate::io::writer::{WriteError, Writer};
 use js_sys::{Array, Promise, Reflect};
-use rockon_sync_core::outbox::RowStatus;
 use rockon_sync_core::realtime::Input;
 use rockon_sync_core::schema::snake_to_camel;
 use serde_json::{Map, Value};
@@ -298,11 +296,7 @@ impl SyncClient {
     /// a settled conflict awaits [`acknowledge`](Self::acknowledge).
     #[wasm_bindgen(unchecked_return_type = "SyncStatus")]
     pub fn status(&self, table: &str, id: &str) -> String {
-        let status = self.inner.writer.status(table, id);
-        if status != RowStatus::Error && self.inner.writer.has_conflict(table, id) {
-            return "conflict".to_owned();
-        }
-        status_name(status).to_owned()
+        self.inner.writer.shown_status(table, id).to_owned()
     }
 
     /// Acknowledges a row's conflict (its record is removed).

@@ -4,7 +4,7 @@
 use super::client::{store_error, SyncClient};
 use super::coordinator::TabCommand;
 use super::error::SyncError;
-use super::events::{object, rows_changed_to_js};
+use super::events::{object, parse};
 use crate::io::http;
 use crate::io::store::{to_js, CONFLICTS, OUTBOX, READ_MARKS};
 use crate::io::task::promise;
@@ -12,6 +12,7 @@ use crate::io::writer::{ChangeAction, ChangeSource, RowsChanged};
 use js_sys::{Array, Promise};
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::sorted::SortedSet;
+use rockon_sync_core::sync::rows_changed_json;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -121,7 +122,9 @@ impl SyncClient {
                     action: ChangeAction::Delete,
                     source: ChangeSource::Purge,
                 };
-                inner.listeners.emit(&rows_changed_to_js(&change, &schema));
+                inner
+                    .listeners
+                    .emit(&parse(&rows_changed_json(&change, &schema)));
             }
             for band in inner.reader.info().bands {
                 inner.reader.pull(&band);

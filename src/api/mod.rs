@@ -20,6 +20,7 @@ pub use error::SyncError;
 pub use realtime::RealtimeConnection;
 
 use rockon_sync_core::realtime::{Event, RealtimeConfig, Received, Vsn};
+use rockon_sync_core::sync::realtime_event_json;
 use wasm_bindgen::prelude::*;
 
 /// Installs a panic hook that reports a panic on the console with its message instead of a bare
@@ -54,7 +55,7 @@ pub fn decode_realtime_frame(text: &str, vsn: Option<String>) -> Result<JsValue,
     {
         Received::Change { change, .. } => {
             let change = change.map_err(|e| SyncError::new("malformed_payload", e.to_string()))?;
-            return Ok(events::to_js(&Event::Change(change)));
+            return Ok(events::parse(&realtime_event_json(&Event::Change(change))));
         }
         Received::Frame(frame) => frame,
     };

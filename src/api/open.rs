@@ -4,10 +4,7 @@
 use super::client::{store_error, Inner, StorageWarning, SyncClient};
 use super::coordinator::{Coordinator, TabMessage};
 use super::error::SyncError;
-use super::events::{
-    activity_event_to_js, event_to_js, feed_events_to_js, read_event_to_js, storage_event,
-    storage_warning,
-};
+use super::events::{parse, storage_event, storage_warning};
 use super::listeners::Listeners;
 use super::options::Options;
 use crate::io::activity::{self, Activity};
@@ -22,7 +19,7 @@ use crate::io::writer::{self, Writer};
 use js_sys::Promise;
 use rockon_sync_core::backoff::BackoffPolicy;
 use rockon_sync_core::schema::Schema;
-use rockon_sync_core::sync::{Engine, Event, TabNews};
+use rockon_sync_core::sync::{app_events_json, Engine, Event, TabNews};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -204,24 +201,13 @@ fn sinks(
     let (sink, schema) = (listeners.clone(), schema.clone());
     let tabs = tabs.clone();
     Sinks {
-        event: Box::new(move |event| match event {
-            Event::Write(event) => sink.emit(&event_to_js(&event, &schema)),
-            Event::Read(event) => {
-                // A pull is where most data arrives: see whether storage runs short.
-                if let ReadEvent::Progress { finished: true, .. } = event {
-                    warn_if_storage_short(&sink, &warning, ratio);
-                }
-                if let Some(event) = read_event_to_js(&event, &schema) {
-                    sink.emit(&event);
-                }
+        event: Box::new(move |event| {
+            // A pull is where most data arrives: see whether storage runs short.
+            if let Event::Read(ReadEvent::Progress { finished: true, .. }) = event {
+                warn_if_storage_short(&sink, &warning, ratio);
             }
-            Event::Activity(event) => {
-                if let Some(event) = activity_event_to_js(&event) {
-                    sink.emit(&event);
-                }
-                for event in feed_events_to_js(&event) {
-                    sink.emit(&event);
-                }
+            for text in app_events_json(&event, &schema) {
+                sink.emit(&parse(&text));
             }
         }),
         tell: Box::new(move |news| match news {

@@ -6,6 +6,7 @@ use super::listeners::Listeners;
 use crate::io::realtime_driver::RealtimeDriver;
 use crate::io::store::from_js;
 use rockon_sync_core::realtime::{ChannelConfig, Input, RealtimeConfig, Vsn};
+use rockon_sync_core::sync::realtime_event_json;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
@@ -61,7 +62,7 @@ impl RealtimeConnection {
         let sink = listeners.clone();
         let driver = RealtimeDriver::new(
             config,
-            Box::new(move |event| sink.emit(&events::to_js(&event))),
+            Box::new(move |event| sink.emit(&events::parse(&realtime_event_json(&event)))),
         );
         Ok(RealtimeConnection { driver, listeners })
     }

@@ -4,10 +4,11 @@
 
 use super::client::{local_info, Inner, SyncClient};
 use super::coordinator::{TabCommand, TabMessage};
-use super::events::{object, presence_to_js};
+use super::events::{object, parse};
 use crate::io::store::{from_js, to_js};
 use crate::io::tabs::Tabs;
 use js_sys::Reflect;
+use rockon_sync_core::sync::presence_json;
 use rockon_sync_core::sync::TabAction;
 use serde_json::Value;
 use std::rc::{Rc, Weak};
@@ -96,7 +97,7 @@ fn act(inner: &Rc<Inner>, action: TabAction, message: Option<&TabMessage>) {
         (TabAction::PostInfo, _) => post_info(inner),
         (TabAction::PostPresence, _) => {
             for band in inner.reader.info().bands {
-                let event = presence_to_js(&band, &inner.reader.members(&band));
+                let event = parse(&presence_json(&band, &inner.reader.members(&band)));
                 inner.tabs.post(TabMessage::Event(event));
             }
         }

@@ -16,6 +16,7 @@
 //! engines against a model of the server through thousands of fault schedules.
 
 mod activity;
+mod app_events;
 mod catchup_schedule;
 pub mod conformance;
 mod engine;
@@ -26,6 +27,7 @@ mod tabs;
 mod writes;
 
 pub use activity::{ActivityEngine, ActivityEvent, ActivityOutput, ActivityWrite};
+pub use app_events::{app_events_json, presence_json, realtime_event_json, rows_changed_json};
 pub use catchup_schedule::{CatchUpSchedule, Due, ScheduleConfig};
 pub use engine::{Engine, Event, Input, Op, Output, Stored, TabNews};
 pub use events::{ChangeAction, ChangeSource, RowsChanged, WriteError, WriteEvent};

@@ -5,7 +5,7 @@ use super::driver::Driver;
 use super::store::{Store, StoreError};
 use rockon_sync_core::backoff::BackoffPolicy;
 use rockon_sync_core::merge::{ConflictPolicy, Resolution};
-use rockon_sync_core::outbox::{Entry, RowStatus};
+use rockon_sync_core::outbox::Entry;
 use rockon_sync_core::schema::to_app;
 use rockon_sync_core::sync::{
     Input, ReadResult, StoreRead, WriteCommand, WriteEngine, WriteInput, WriteReply,
@@ -164,14 +164,9 @@ impl Writer {
         Some(js_sys::Date::now() - super::clock::now().since(at) as f64)
     }
 
-    /// A row's sync status.
-    pub fn status(&self, table: &str, id: &str) -> RowStatus {
-        self.driver.engine().writes().status(table, id)
-    }
-
-    /// Whether the row has a conflict the user has not acknowledged.
-    pub fn has_conflict(&self, table: &str, id: &str) -> bool {
-        self.driver.engine().writes().has_conflict(table, id)
+    /// A row's sync status as the app shows it (`conflict` included).
+    pub fn shown_status(&self, table: &str, id: &str) -> &'static str {
+        self.driver.engine().writes().shown_status(table, id)
     }
 
     /// The network came or went: pushes wait while it is gone (writes still commit locally).

@@ -460,6 +460,18 @@ impl WriteEngine {
         self.outbox.status(table, id)
     }
 
+    /// The status the app shows for a row: its outbox status, or `conflict` while a settled
+    /// conflict awaits acknowledgement (a refused write, `error`, still shows first).
+    pub fn shown_status(&self, table: &str, id: &str) -> &'static str {
+        match self.status(table, id) {
+            RowStatus::Error => "error",
+            _ if self.has_conflict(table, id) => "conflict",
+            RowStatus::Synced => "synced",
+            RowStatus::Syncing => "syncing",
+            RowStatus::Pending => "pending",
+        }
+    }
+
     /// Whether the row has a conflict the user has not acknowledged.
     pub fn has_conflict(&self, table: &str, id: &str) -> bool {
         self.conflicted.contains(&conflict_key(table, id))

@@ -1,0 +1,384 @@
+//! What the app's listeners receive: each [`Event`] as the JSON text of one plain object with a
+//! `type` (a discriminated union in TypeScript terms, declared in the package's `.d.ts`).
+//!
+//! The shapes live here, beside the events, so they are tested natively and the browser shell
+//! only parses the text (one `JSON.parse` per event, thousands of ids included) and hands the
+//! object over. Events only the engine's own parts consume produce nothing.
+
+use super::{ActivityEvent, Event, ReadEvent, RowsChanged, WriteEvent};
+use crate::merge::FieldConflict;
+use crate::outbox::RowStatus;
+use crate::realtime::{self, ConnectionState, PostgresChange, PushKind, Record, Recovery};
+use crate::schema::Schema;
+use crate::sorted::SortedMap;
+use crate::sync::Member;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+/// One event object as the app sees it.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum AppEvent<'a> {
+    Change(Change<'a>),
+    #[serde(rename = "change")]
+    Rows(Rows<'a>),
+    #[serde(rename_all = "camelCase")]
+    Connection {
+        state: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        attempt: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        delay_ms: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'a str>,
+    },
+    Latency {
+        ms: u64,
+    },
+    Channel {
+        topic: &'a str,
+        state: &'static str,
+    },
+    CatchUp {
+        topic: &'a str,
+        reason: &'static str,
+    },
+    ChannelError {
+        topic: &'a str,
+        code: &'static str,
+        message: String,
+        recovery: &'static str,
+    },
+    NeedToken,
+    #[serde(rename = "presence")]
+    ChannelPresence {
+        topic: &'a str,
+        state: Value,
+    },
+    Broadcast {
+        topic: &'a str,
+        event: &'a str,
+        payload: &'a Value,
+    },
+    PushFailed {
+        topic: &'a str,
+        push: &'static str,
+        reason: &'a str,
+    },
+    ProtocolError {
+        message: String,
+    },
+    SyncStatus {
+        table: &'a str,
+        id: &'a str,
+        status: RowStatus,
+    },
+    #[serde(rename_all = "camelCase")]
+    Conflict {
+        table: &'a str,
+        id: &'a str,
+        local: &'a Map<String, Value>,
+        remote: &'a Option<Map<String, Value>>,
+        fields: &'a [FieldConflict],
+        deleted_remotely: bool,
+    },
+    Auth {
+        reason: &'static str,
+    },
+    Error {
+        code: &'a str,
+        message: Cow<'a, str>,
+    },
+    Bands {
+        joined: &'a [String],
+        left: &'a [String],
+        bands: &'a [String],
+    },
+    #[serde(rename_all = "camelCase")]
+    Progress {
+        band_id: &'a str,
+        done: u64,
+        total: u64,
+        finished: bool,
+    },
+    #[serde(rename_all = "camelCase")]
+    Presence {
+        band_id: &'a str,
+        members: &'a [Member],
+    },
+    #[serde(rename_all = "camelCase")]
+    Unread {
+        total: usize,
+        by_band: &'a SortedMap<String, SortedMap<String, usize>>,
+    },
+    Notification {
+        id: u64,
+        kind: &'static str,
+        text: &'a str,
+        author: Option<&'a str>,
+        count: usize,
+    },
+    #[serde(rename_all = "camelCase")]
+    Activity {
+        band_id: &'a str,
+        unread: usize,
+    },
+}
+
+/// A Realtime row change as received (the standalone Realtime connection's `change`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Change<'a> {
+    topic: &'a str,
+    schema: &'a str,
+    table: &'a str,
+    kind: &'static str,
+    commit_timestamp: &'a str,
+    record: &'a Option<Record>,
+    old_record: &'a Option<Record>,
+    needs_fetch: bool,
+}
+
+/// Rows that changed in the local store (the client's `change`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Rows<'a> {
+    table: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alias: Option<&'a str>,
+    band_id: &'a str,
+    ids: &'a [String],
+    action: &'static str,
+    source: &'static str,
+}
+
+fn text(event: &AppEvent<'_>) -> String {
+    // Only maps with string keys and plain values: serialising cannot fail.
+    serde_json::to_string(event).unwrap_or_default()
+}
+
+/// A Realtime event as the app sees it.
+pub fn realtime_event_json(event: &realtime::Event) -> String {
+    text(&realtime_event(event))
+}
+
+fn realtime_event(event: &realtime::Event) -> AppEvent<'_> {
+    use realtime::Event as E;
+    match event {
+        E::Connection(state) => connection(state),
+        E::Latency { ms } => AppEvent::Latency { ms: *ms },
+        E::Channel { topic, state } => AppEvent::Channel {
+            topic,
+            state: state.as_str(),
+        },
+        E::CatchUp { topic, reason } => AppEvent::CatchUp {
+            topic,
+            reason: reason.as_str(),
+        },
+        E::ChannelError {
+            topic,
+            cause,
+            recovery,
+        } => AppEvent::ChannelError {
+            topic,
+            code: cause.code(),
+            message: cause.to_string(),
+            recovery: match recovery {
+                Recovery::NeedToken => "needToken",
+                Recovery::Backoff => "backoff",
+                Recovery::Stop => "stop",
+            },
+        },
+        E::NeedToken => AppEvent::NeedToken,
+        E::Change(change) => AppEvent::Change(received_change(change)),
+        E::Presence { topic, state, .. } => AppEvent::ChannelPresence {
+            topic,
+            state: state.to_json(),
+        },
+        E::Broadcast { topic, message } => AppEvent::Broadcast {
+            topic,
+            event: &message.event,
+            payload: &message.payload,
+        },
+        E::PushFailed {
+            topic,
+            kind,
+            reason,
+        } => AppEvent::PushFailed {
+            topic,
+            push: match kind {
+                PushKind::Join => "join",
+                PushKind::Leave => "leave",
+                PushKind::Presence => "presence",
+                PushKind::Broadcast => "broadcast",
+            },
+            reason,
+        },
+        E::ProtocolError(error) => AppEvent::ProtocolError {
+            message: error.to_string(),
+        },
+    }
+}
+
+fn connection(state: &ConnectionState) -> AppEvent<'_> {
+    let (attempt, delay_ms, reason) = match state {
+        ConnectionState::Reconnecting { attempt, delay_ms } => {
+            (Some(*attempt), Some(*delay_ms), None)
+        }
+        ConnectionState::Error { reason } => (None, None, Some(reason.as_str())),
+        _ => (None, None, None),
+    };
+    AppEvent::Connection {
+        state: state.as_str(),
+        attempt,
+        delay_ms,
+        reason,
+    }
+}
+
+fn received_change(change: &PostgresChange) -> Change<'_> {
+    Change {
+        topic: &change.topic,
+        schema: &change.schema,
+        table: &change.table,
+        kind: change.kind.as_str(),
+        commit_timestamp: &change.commit_timestamp,
+        record: &change.record,
+        old_record: &change.old_record,
+        needs_fetch: change.needs_fetch(),
+    }
+}
+
+/// `{ type: 'change', table, alias?, bandId, ids, action, source }`.
+pub fn rows_changed_json(rows: &RowsChanged, schema: &Schema) -> String {
+    text(&AppEvent::Rows(rows_changed(rows, schema)))
+}
+
+fn rows_changed<'a>(rows: &'a RowsChanged, schema: &'a Schema) -> Rows<'a> {
+    Rows {
+        table: &rows.table,
+        alias: schema
+            .table(&rows.table)
+            .ok()
+            .map(|spec| spec.alias.as_str()),
+        band_id: &rows.scope,
+        ids: &rows.ids,
+        action: rows.action.as_str(),
+        source: rows.source.as_str(),
+    }
+}
+
+/// `{ type: 'presence', bandId, members }`.
+pub fn presence_json(band: &str, members: &[Member]) -> String {
+    text(&AppEvent::Presence {
+        band_id: band,
+        members,
+    })
+}
+
+/// The objects the app's listeners receive for `event`, in order: none for what only the
+/// engine's parts consume, several for a feed change that touched several bands.
+pub fn app_events_json(event: &Event, schema: &Schema) -> Vec<String> {
+    match event {
+        Event::Write(event) => vec![text(&write_event(event, schema))],
+        Event::Read(event) => read_event(event, schema).iter().map(text).collect(),
+        Event::Activity(ActivityEvent::Feed(bands)) => (bands.iter())
+            .map(|(band, unread)| {
+                text(&AppEvent::Activity {
+                    band_id: band,
+                    unread: *unread,
+                })
+            })
+            .collect(),
+        Event::Activity(event) => activity_event(event).iter().map(text).collect(),
+    }
+}
+
+fn write_event<'a>(event: &'a WriteEvent, schema: &'a Schema) -> AppEvent<'a> {
+    match event {
+        WriteEvent::Change(rows) => AppEvent::Rows(rows_changed(rows, schema)),
+        WriteEvent::Status { table, id, status } => AppEvent::SyncStatus {
+            table,
+            id,
+            status: *status,
+        },
+        WriteEvent::Conflict(record) => AppEvent::Conflict {
+            table: &record.table,
+            id: &record.row_id,
+            local: &record.local,
+            remote: &record.remote,
+            fields: &record.fields,
+            deleted_remotely: record.deleted_remotely,
+        },
+        WriteEvent::NeedToken => AppEvent::Auth {
+            reason: "tokenExpired",
+        },
+        WriteEvent::Error { code, message } => AppEvent::Error {
+            code,
+            message: Cow::Borrowed(message),
+        },
+    }
+}
+
+fn read_event<'a>(event: &'a ReadEvent, schema: &'a Schema) -> Option<AppEvent<'a>> {
+    Some(match event {
+        ReadEvent::Bands {
+            joined,
+            left,
+            current,
+        } => AppEvent::Bands {
+            joined,
+            left,
+            bands: current,
+        },
+        ReadEvent::Change(rows) => AppEvent::Rows(rows_changed(rows, schema)),
+        // The same event as the write path's: the app renews one token for both.
+        ReadEvent::Realtime(realtime::Event::NeedToken) => AppEvent::Auth {
+            reason: "tokenExpired",
+        },
+        ReadEvent::Realtime(other) => realtime_event(other),
+        ReadEvent::Error { code, message } => AppEvent::Error {
+            code,
+            message: Cow::Borrowed(message),
+        },
+        ReadEvent::Progress {
+            band,
+            progress,
+            finished,
+        } => AppEvent::Progress {
+            band_id: band,
+            done: progress.done,
+            total: progress.total,
+            finished: *finished,
+        },
+        ReadEvent::Presence { band, members } => AppEvent::Presence {
+            band_id: band,
+            members,
+        },
+        ReadEvent::Observed { .. } | ReadEvent::Synced { .. } | ReadEvent::Arrived { .. } => {
+            return None
+        }
+    })
+}
+
+fn activity_event(event: &ActivityEvent) -> Option<AppEvent<'_>> {
+    Some(match event {
+        ActivityEvent::Unread(counts) => AppEvent::Unread {
+            total: counts.total,
+            by_band: &counts.by_band,
+        },
+        ActivityEvent::Toast(toast) => AppEvent::Notification {
+            id: toast.id,
+            kind: toast.kind.as_str(),
+            text: &toast.text,
+            author: toast.author.as_deref(),
+            count: toast.count,
+        },
+        ActivityEvent::Error(error) => AppEvent::Error {
+            code: error.code(),
+            message: Cow::Owned(error.to_string()),
+        },
+        ActivityEvent::Persisted | ActivityEvent::Feed(_) => return None,
+    })
+}
