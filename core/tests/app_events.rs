@@ -4,11 +4,11 @@
 use rockon_sync_core::catchup::PullProgress;
 use rockon_sync_core::notify::{Toast, ToastKind};
 use rockon_sync_core::outbox::{ConflictRecord, RowStatus};
-use rockon_sync_core::realtime::{self, ConnectionState};
+use rockon_sync_core::realtime::{self, ConnectionState, Vsn};
 use rockon_sync_core::schema::Schema;
 use rockon_sync_core::sync::{
-    app_events_json, realtime_event_json, ActivityEvent, ChangeAction, ChangeSource, Event,
-    ReadEvent, RowsChanged, StoreError, WriteEvent,
+    app_events_json, decoded_frame_json, realtime_event_json, ActivityEvent, ChangeAction,
+    ChangeSource, Event, ReadEvent, RowsChanged, StoreError, WriteEvent,
 };
 use serde_json::{json, Value};
 
@@ -143,4 +143,17 @@ fn a_feed_change_is_one_event_per_band_and_internal_news_is_none() {
     ] {
         assert_eq!(objects(internal), Vec::<Value>::new());
     }
+}
+
+#[test]
+fn a_decoded_frame_is_a_plain_object_and_garbage_a_coded_error() {
+    let reply = r#"[null,"1","realtime:band","phx_reply",{"status":"ok","response":{}}]"#;
+    let text = decoded_frame_json(reply, Vsn::V2).expect("a frame");
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        json!({ "topic": "realtime:band", "event": "phx_reply",
+                "payload": { "status": "ok", "response": {} } })
+    );
+    let (code, _) = decoded_frame_json("[1,", Vsn::V2).expect_err("not a frame");
+    assert_eq!(code, "malformed_frame");
 }

@@ -1,8 +1,8 @@
 //! This tab's part in the group of tabs sharing one database, and the messages they exchange
 //! (carried by [`crate::io::tabs`] over a BroadcastChannel, leadership by a Web Lock).
 
+use super::events::{field, object, text};
 use crate::io::tabs::Tabs;
-use js_sys::{Object, Reflect};
 use rockon_sync_core::sorted::SortedMap;
 use rockon_sync_core::sync::{TabGroup, TabMessageKind};
 use std::cell::RefCell;
@@ -49,22 +49,6 @@ pub(super) enum TabCommand {
     Retry(f64),
     /// Discard a write.
     Discard(f64),
-}
-
-fn object(fields: &[(&str, JsValue)]) -> JsValue {
-    let object = Object::new();
-    for (key, value) in fields {
-        let _ = Reflect::set(&object, &(*key).into(), value);
-    }
-    object.into()
-}
-
-fn field(value: &JsValue, key: &str) -> JsValue {
-    Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn text(value: &JsValue, key: &str) -> Option<String> {
-    field(value, key).as_string()
 }
 
 impl TabMessage {

@@ -21,6 +21,16 @@ pub fn object(fields: &[(&str, JsValue)]) -> JsValue {
     object.into()
 }
 
+/// `value[key]`, `undefined` when absent.
+pub fn field(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `value[key]` if it is a string.
+pub fn text(value: &JsValue, key: &str) -> Option<String> {
+    field(value, key).as_string()
+}
+
 /// `{ type: 'storage', state: 'nearlyFull', usage, quota, persisted }`: most of the quota is
 /// used; writes may soon fail with `quota_exceeded`.
 pub fn storage_warning(estimate: &crate::io::storage::StorageEstimate) -> JsValue {

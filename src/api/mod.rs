@@ -19,8 +19,8 @@ pub use client::SyncClient;
 pub use error::SyncError;
 pub use realtime::RealtimeConnection;
 
-use rockon_sync_core::realtime::{Event, RealtimeConfig, Received, Vsn};
-use rockon_sync_core::sync::realtime_event_json;
+use rockon_sync_core::realtime::Vsn;
+use rockon_sync_core::sync::decoded_frame_json;
 use wasm_bindgen::prelude::*;
 
 /// Installs a panic hook that reports a panic on the console with its message instead of a bare
@@ -49,21 +49,9 @@ pub fn decode_realtime_frame(text: &str, vsn: Option<String>) -> Result<JsValue,
         Some("1.0.0") => Vsn::V1,
         _ => Vsn::V2,
     };
-    let max = RealtimeConfig::new("ws://x", "").max_frame_bytes;
-    let frame = match Received::decode(text, vsn, max)
-        .map_err(|e| SyncError::new("malformed_frame", e.to_string()))?
-    {
-        Received::Change { change, .. } => {
-            let change = change.map_err(|e| SyncError::new("malformed_payload", e.to_string()))?;
-            return Ok(events::parse(&realtime_event_json(&Event::Change(change))));
-        }
-        Received::Frame(frame) => frame,
-    };
-    let object = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&object, &"topic".into(), &frame.topic.as_str().into());
-    let _ = js_sys::Reflect::set(&object, &"event".into(), &frame.event.as_str().into());
-    let _ = js_sys::Reflect::set(&object, &"payload".into(), &events::json(&frame.payload));
-    Ok(object.into())
+    decoded_frame_json(text, vsn)
+        .map(|text| events::parse(&text))
+        .map_err(|(code, message)| SyncError::new(code, message).into())
 }
 
 /// The size of the module's linear memory in bytes (WebAssembly memory only grows; a steady

@@ -5,24 +5,9 @@ use super::events;
 use super::listeners::Listeners;
 use crate::io::realtime_driver::RealtimeDriver;
 use crate::io::store::from_js;
-use rockon_sync_core::realtime::{ChannelConfig, Input, RealtimeConfig, Vsn};
+use rockon_sync_core::realtime::{ChannelConfig, Input, RealtimeConfig};
 use rockon_sync_core::sync::realtime_event_json;
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
-
-/// Options of [`RealtimeConnection::new`].
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Options {
-    url: String,
-    api_key: String,
-    #[serde(default)]
-    vsn: Option<String>,
-    #[serde(default)]
-    heartbeat_interval_ms: Option<u64>,
-    #[serde(default)]
-    max_reconnect_attempts: Option<u32>,
-}
 
 /// A Realtime connection: `new RealtimeConnection({ url, apiKey })`, then `on('*', listener)`,
 /// `setAuth(token)`, `join(name, config)` and `connect()`. Events are objects with a `type`:
@@ -41,23 +26,11 @@ impl RealtimeConnection {
     /// as `https://<project>.supabase.co/realtime/v1`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<RealtimeConnection, JsValue> {
-        let options: Options =
-            from_js(&options).map_err(|message| SyncError::new("invalid_options", message))?;
-        let mut config = RealtimeConfig::new(options.url, options.api_key);
-        config.vsn = match options.vsn.as_deref() {
-            None | Some("2.0.0") => Vsn::V2,
-            Some("1.0.0") => Vsn::V1,
-            Some(other) => {
-                let message = format!("vsn must be \"1.0.0\" or \"2.0.0\", not \"{other}\"");
-                return Err(SyncError::new("invalid_options", message).into());
-            }
-        };
-        if let Some(ms) = options.heartbeat_interval_ms {
-            config.heartbeat_interval_ms = ms;
-        }
-        if let Some(attempts) = options.max_reconnect_attempts {
-            config.max_reconnect_attempts = attempts;
-        }
+        let text = js_sys::JSON::stringify(&options)
+            .ok()
+            .and_then(|t| t.as_string());
+        let config = RealtimeConfig::from_options(text.as_deref().unwrap_or("null"))
+            .map_err(|message| SyncError::new("invalid_options", message))?;
         let listeners = Listeners::default();
         let sink = listeners.clone();
         let driver = RealtimeDriver::new(

@@ -4,7 +4,7 @@
 
 use super::client::{local_info, Inner, SyncClient};
 use super::coordinator::{TabCommand, TabMessage};
-use super::events::{object, parse};
+use super::events::{object, parse, text};
 use crate::io::store::{from_js, to_js};
 use crate::io::tabs::Tabs;
 use js_sys::Reflect;
@@ -13,10 +13,6 @@ use rockon_sync_core::sync::TabAction;
 use serde_json::Value;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
-
-fn text(value: &JsValue, key: &str) -> Option<String> {
-    Reflect::get(value, &key.into()).ok()?.as_string()
-}
 
 /// Joins the group of tabs on the client's database.
 pub(super) fn join(inner: &Rc<Inner>, name: &str) {

@@ -50,30 +50,9 @@ impl RealtimeDriver {
         run(&self.shared, command)
     }
 
-    /// A handle that runs commands on this driver without owning it: a command may deliver
-    /// events whose listener closes (drops) the driver, so callers must not hold a borrow of
-    /// wherever the driver is kept while the command runs.
-    pub fn handle(&self) -> DriverHandle {
-        DriverHandle {
-            shared: self.shared.clone(),
-        }
-    }
-
     /// Reads the engine without changing it.
     pub fn inspect<R>(&self, read: impl FnOnce(&Realtime) -> R) -> R {
         read(&self.shared.state.borrow().engine)
-    }
-}
-
-/// See [`RealtimeDriver::handle`]. Dropping a handle ends nothing.
-pub struct DriverHandle {
-    shared: Rc<Shared>,
-}
-
-impl DriverHandle {
-    /// Runs `command` on the engine at the current time, then carries out its outputs.
-    pub fn run<R>(&self, command: impl FnOnce(&mut Realtime, Millis) -> R) -> R {
-        run(&self.shared, command)
     }
 }
 

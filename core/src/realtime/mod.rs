@@ -80,6 +80,39 @@ impl RealtimeConfig {
         }
     }
 
+    /// The configuration a standalone connection's options describe, as JSON: `{ url, apiKey,
+    /// vsn?: "1.0.0" | "2.0.0", heartbeatIntervalMs?, maxReconnectAttempts? }`. The error
+    /// says what is wrong.
+    pub fn from_options(options: &str) -> Result<Self, String> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Options {
+            url: String,
+            api_key: String,
+            vsn: Option<String>,
+            heartbeat_interval_ms: Option<u64>,
+            max_reconnect_attempts: Option<u32>,
+        }
+        let options: Options = serde_json::from_str(options).map_err(|e| e.to_string())?;
+        let mut config = RealtimeConfig::new(options.url, options.api_key);
+        config.vsn = match options.vsn.as_deref() {
+            None | Some("2.0.0") => Vsn::V2,
+            Some("1.0.0") => Vsn::V1,
+            Some(other) => {
+                return Err(format!(
+                    "vsn must be \"1.0.0\" or \"2.0.0\", not \"{other}\""
+                ))
+            }
+        };
+        if let Some(ms) = options.heartbeat_interval_ms {
+            config.heartbeat_interval_ms = ms;
+        }
+        if let Some(attempts) = options.max_reconnect_attempts {
+            config.max_reconnect_attempts = attempts;
+        }
+        Ok(config)
+    }
+
     /// The WebSocket URL: `<endpoint>/websocket?apikey=<key>&vsn=<vsn>`.
     pub fn socket_url(&self) -> String {
         let base = self.endpoint.trim_end_matches('/');

@@ -8,7 +8,9 @@
 use super::{ActivityEvent, Event, ReadEvent, RowsChanged, WriteEvent};
 use crate::merge::FieldConflict;
 use crate::outbox::RowStatus;
-use crate::realtime::{self, ConnectionState, PostgresChange, PushKind, Record, Recovery};
+use crate::realtime::{
+    self, ConnectionState, PostgresChange, PushKind, Received, Record, Recovery, Vsn,
+};
 use crate::schema::Schema;
 use crate::sorted::SortedMap;
 use crate::sync::Member;
@@ -247,6 +249,27 @@ fn received_change(change: &PostgresChange) -> Change<'_> {
         record: &change.record,
         old_record: &change.old_record,
         needs_fetch: change.needs_fetch(),
+    }
+}
+
+/// One Realtime frame decoded as the client decodes it on its socket: a `postgres_changes`
+/// push as the `change` event a standalone connection delivers, any other frame as `{ topic,
+/// event, payload }`. An error is a stable code (`malformed_frame`, `malformed_payload`) and
+/// a message.
+pub fn decoded_frame_json(frame: &str, vsn: Vsn) -> Result<String, (&'static str, String)> {
+    let max = realtime::RealtimeConfig::new("ws://x", "").max_frame_bytes;
+    let received = Received::decode(frame, vsn, max);
+    match received.map_err(|e| ("malformed_frame", e.to_string()))? {
+        Received::Change { change, .. } => {
+            let change = change.map_err(|e| ("malformed_payload", e.to_string()))?;
+            Ok(text(&AppEvent::Change(received_change(&change))))
+        }
+        Received::Frame(frame) => {
+            let plain = serde_json::json!({
+                "topic": frame.topic, "event": frame.event, "payload": frame.payload,
+            });
+            Ok(plain.to_string())
+        }
     }
 }
 
