@@ -154,6 +154,6 @@ fn a_decoded_frame_is_a_plain_object_and_garbage_a_coded_error() {
         json!({ "topic": "realtime:band", "event": "phx_reply",
                 "payload": { "status": "ok", "response": {} } })
     );
-    let (code, _) = decoded_frame_json("[1,", Vsn::V2).expect_err("not a frame");
-    assert_eq!(code, "malformed_frame");
+    let error = decoded_frame_json("[1,", Vsn::V2).expect_err("not a frame");
+    assert_eq!(error.code(), "malformed_frame");
 }

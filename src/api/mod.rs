@@ -51,7 +51,7 @@ pub fn decode_realtime_frame(text: &str, vsn: Option<String>) -> Result<JsValue,
     };
     decoded_frame_json(text, vsn)
         .map(|text| events::parse(&text))
-        .map_err(|(code, message)| SyncError::new(code, message).into())
+        .map_err(|error| SyncError::new(error.code(), error.to_string()).into())
 }
 
 /// The size of the module's linear memory in bytes (WebAssembly memory only grows; a steady

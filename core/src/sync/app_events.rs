@@ -252,16 +252,42 @@ fn received_change(change: &PostgresChange) -> Change<'_> {
     }
 }
 
+/// Why [`decoded_frame_json`] could not decode a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UndecodableFrame {
+    /// The frame itself is unreadable.
+    Frame(String),
+    /// A `postgres_changes` push whose payload does not fit.
+    Payload(String),
+}
+
+impl UndecodableFrame {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            UndecodableFrame::Frame(_) => "malformed_frame",
+            UndecodableFrame::Payload(_) => "malformed_payload",
+        }
+    }
+}
+
+impl std::fmt::Display for UndecodableFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UndecodableFrame::Frame(why) | UndecodableFrame::Payload(why) => f.write_str(why),
+        }
+    }
+}
+
 /// One Realtime frame decoded as the client decodes it on its socket: a `postgres_changes`
 /// push as the `change` event a standalone connection delivers, any other frame as `{ topic,
-/// event, payload }`. An error is a stable code (`malformed_frame`, `malformed_payload`) and
-/// a message.
-pub fn decoded_frame_json(frame: &str, vsn: Vsn) -> Result<String, (&'static str, String)> {
+/// event, payload }`.
+pub fn decoded_frame_json(frame: &str, vsn: Vsn) -> Result<String, UndecodableFrame> {
     let max = realtime::RealtimeConfig::new("ws://x", "").max_frame_bytes;
     let received = Received::decode(frame, vsn, max);
-    match received.map_err(|e| ("malformed_frame", e.to_string()))? {
+    match received.map_err(|e| UndecodableFrame::Frame(e.to_string()))? {
         Received::Change { change, .. } => {
-            let change = change.map_err(|e| ("malformed_payload", e.to_string()))?;
+            let change = change.map_err(|e| UndecodableFrame::Payload(e.to_string()))?;
             Ok(text(&AppEvent::Change(received_change(&change))))
         }
         Received::Frame(frame) => {
