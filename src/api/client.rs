@@ -214,7 +214,6 @@ impl SyncClient {
                 .list(&table, &band_id)
                 .await
                 .map_err(store_error)?;
-            let rows: Array = rows.into_iter().collect();
             if !options.include_deleted {
                 crate::io::rows::drop_deleted(&rows);
             }
@@ -369,7 +368,7 @@ impl SyncClient {
         let inner = self.inner.clone();
         promise(async move {
             let records = inner.store.conflicts().await.map_err(store_error)?;
-            Ok(records.into_iter().collect::<Array>().into())
+            Ok(records.into())
         })
     }
 

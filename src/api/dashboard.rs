@@ -35,7 +35,7 @@ impl SyncClient {
                         .list(&table.name, band)
                         .await
                         .map_err(store_error)?;
-                    let live: Array = rows.into_iter().collect();
+                    let live = rows;
                     crate::io::rows::drop_deleted(&live);
                     let request = HttpRequest::get(format!(
                         "/rest/v1/{}?select=id&{}=eq.{}&deleted_at=is.null",
@@ -66,7 +66,7 @@ impl SyncClient {
                 ("tables", tables.into()),
                 ("storage", storage),
                 ("outbox", to_js(&inner.writer.entries())),
-                ("conflicts", (conflicts.len() as u32).into()),
+                ("conflicts", (conflicts.length()).into()),
                 ("unread", to_js(&inner.activity.counts())),
                 ("connection", to_js(&info)),
                 ("log", inner.listeners.log().into()),
@@ -143,7 +143,7 @@ impl SyncClient {
             let store = &inner.store;
             let all = |name| async move {
                 let records = store.all(name).await.map_err(store_error)?;
-                Ok::<JsValue, JsValue>(records.into_iter().collect::<Array>().into())
+                Ok::<JsValue, JsValue>(records.into())
             };
             let mut tables = Vec::new();
             for table in &store.schema().tables {

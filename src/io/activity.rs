@@ -15,7 +15,7 @@ pub use rockon_sync_core::sync::ActivityEvent;
 /// A store's records as JSON values.
 async fn records(store: &Store, name: &str) -> Result<Vec<Value>, StoreError> {
     let records = store.all(name).await?;
-    Ok(records.iter().filter_map(|r| from_js(r).ok()).collect())
+    Ok(records.iter().filter_map(|r| from_js(&r).ok()).collect())
 }
 
 /// The activity of user `me` as persisted: marks, feed and cached display names.

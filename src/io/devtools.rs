@@ -120,6 +120,6 @@ impl Devtools {
 
     /// The persisted sync log, oldest first.
     pub async fn log_entries(&self) -> Vec<JsValue> {
-        self.store.all(SYNC_LOG).await.unwrap_or_default()
+        (self.store.all(SYNC_LOG).await).map_or_else(|_| Vec::new(), |all| all.iter().collect())
     }
 }

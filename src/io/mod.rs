@@ -5,6 +5,7 @@ pub mod clock;
 pub mod devtools;
 pub mod driver;
 pub mod http;
+pub mod idb;
 pub mod layout;
 pub mod page_events;
 pub mod reader;
@@ -16,7 +17,6 @@ pub mod store;
 pub mod sync_store;
 pub mod tabs;
 pub mod task;
-pub mod version_watch;
 pub mod writer;
 
 /// A set of row ids as large as a batch: hashed, because a sorted set would shift entries on

@@ -1,11 +1,12 @@
-//! The local database: one IndexedDB database per signed-in user, opened through rexie.
+//! The local database: one IndexedDB database per signed-in user.
 //!
 //! Rows are stored in the app's camelCase shape, so reads hand IndexedDB's objects to the app
-//! without conversion. Each write is one transaction; none stays open across a network await.
+//! without conversion. Each call is one transaction ([`super::idb`]); none stays open across
+//! a network await.
 
-use super::version_watch::VersionWatch;
+use super::idb::{self, settle};
 use gloo_timers::future::TimeoutFuture;
-use rexie::{KeyRange, Rexie, TransactionMode, TransactionResult};
+use js_sys::Array;
 use rockon_sync_core::outbox::Entry;
 use rockon_sync_core::schema::{snake_to_camel, to_app, Schema};
 use rockon_sync_core::sync::{self, conflict_key, StoreOp};
@@ -14,7 +15,9 @@ use serde_json::Value;
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::IdbDatabase;
 
 /// The outbox store.
 pub const OUTBOX: &str = "outbox";
@@ -30,9 +33,6 @@ pub const READ_MARKS: &str = "read_marks";
 pub const SYNC_LOG: &str = "sync_log";
 /// Other members' changes, the activity feed (bounded per band).
 pub const ACTIVITY: &str = "activity";
-
-/// Batches up to this size look their rows up one by one when applying.
-const SMALL_BATCH: u32 = 64;
 
 pub use super::layout::DB_VERSION;
 
@@ -57,36 +57,6 @@ impl fmt::Display for StoreError {
 impl From<sync::StoreError> for StoreError {
     fn from(error: sync::StoreError) -> Self {
         StoreError(error)
-    }
-}
-
-impl From<rexie::Error> for StoreError {
-    fn from(error: rexie::Error) -> Self {
-        let text = format!("{error:?}");
-        StoreError(if text.contains("QuotaExceeded") {
-            sync::StoreError::QuotaExceeded(text)
-        } else if text.contains("InvalidStateError") || text.contains("closing") {
-            sync::StoreError::Closed(text)
-        } else if text.contains("ConstraintError") {
-            sync::StoreError::KeyTaken(text)
-        } else {
-            sync::StoreError::Failed(text)
-        })
-    }
-}
-
-/// Waits for `tx` to commit. A transaction the browser aborts as it commits, with no request
-/// of it failing, wrote nothing: per the IndexedDB spec that is a commit-time failure, which in
-/// practice is the storage quota (`QuotaExceededError` on the transaction). Treating it as done
-/// would acknowledge writes that are not stored.
-async fn finish(tx: rexie::Transaction) -> Result<(), StoreError> {
-    match tx.done().await? {
-        TransactionResult::Committed => Ok(()),
-        TransactionResult::Aborted => Err(StoreError(sync::StoreError::QuotaExceeded(
-            "the browser aborted the transaction as it committed (storage quota); nothing was \
-             written"
-                .into(),
-        ))),
     }
 }
 
@@ -134,78 +104,64 @@ pub type StateListener = Rc<dyn Fn(StoreState)>;
 pub struct Store {
     name: String,
     schema: Schema,
-    db: RefCell<Option<Rc<Rexie>>>,
-    watch: RefCell<Option<VersionWatch>>,
+    db: RefCell<Option<IdbDatabase>>,
+    /// Told when another tab upgrades or deletes the database.
+    on_version_change: RefCell<Option<Closure<dyn FnMut()>>>,
     listener: RefCell<Option<StateListener>>,
     /// Closed by the app: never reopened.
     ended: std::cell::Cell<bool>,
 }
 
-/// Closes the connection once no operation holds it any more (they finish in milliseconds).
-async fn close_when_idle(mut db: Rc<Rexie>) {
-    loop {
-        match Rc::try_unwrap(db) {
-            Ok(only) => return only.close(),
-            Err(shared) => {
-                db = shared;
-                TimeoutFuture::new(5).await;
-            }
-        }
-    }
+/// `[a, b, …]` as a JS array.
+fn array(items: &[JsValue]) -> Array {
+    items.iter().collect()
 }
 
-async fn build(name: &str, schema: &Schema) -> Result<Rexie, StoreError> {
-    Ok(super::layout::builder(name, DB_VERSION, schema)
-        .build()
-        .await?)
+/// Opens database `name` at this release's layout, failing as `blocked` after 10 s of other
+/// connections holding an older version open.
+async fn build(name: &str, schema: &Schema) -> Result<IdbDatabase, StoreError> {
+    let layout = to_js(&super::layout::at_version(DB_VERSION, schema).stores);
+    let opening = std::pin::pin!(settle(idb::idb_open(name, DB_VERSION, &layout)));
+    match futures::future::select(opening, TimeoutFuture::new(10_000)).await {
+        futures::future::Either::Left((db, _)) => Ok(db?.unchecked_into()),
+        futures::future::Either::Right(_) => Err(StoreError(sync::StoreError::Blocked)),
+    }
 }
 
 impl Store {
     /// Opens (creating or upgrading) the database `name`, watching for other tabs' upgrades.
     pub async fn open(name: &str, schema: Schema) -> Result<Rc<Store>, StoreError> {
-        let db = {
-            let opening = std::pin::pin!(build(name, &schema));
-            match futures::future::select(opening, TimeoutFuture::new(10_000)).await {
-                futures::future::Either::Left((db, _)) => db?,
-                futures::future::Either::Right(_) => {
-                    return Err(StoreError(sync::StoreError::Blocked))
-                }
-            }
-        };
+        let db = build(name, &schema).await?;
         let store = Rc::new(Store {
             name: name.to_owned(),
             schema,
-            db: RefCell::new(Some(Rc::new(db))),
-            watch: RefCell::new(None),
+            db: RefCell::new(None),
+            on_version_change: RefCell::new(None),
             listener: RefCell::new(None),
             ended: std::cell::Cell::new(false),
         });
-        Store::watch(&store).await;
+        let weak = Rc::downgrade(&store);
+        let on_change = Closure::<dyn FnMut()>::new(move || {
+            if let Some(store) = weak.upgrade() {
+                crate::io::task::spawn(Store::yield_to_other_tab(store));
+            }
+        });
+        *store.on_version_change.borrow_mut() = Some(on_change);
+        store.adopt(db);
         Ok(store)
+    }
+
+    /// Uses `db`, closing it so another tab's upgrade or deletion is not blocked.
+    fn adopt(&self, db: IdbDatabase) {
+        if let Some(on_change) = &*self.on_version_change.borrow() {
+            db.set_onversionchange(Some(on_change.as_ref().unchecked_ref()));
+        }
+        *self.db.borrow_mut() = Some(db);
     }
 
     /// Tells `listener` when the connection closes and reopens.
     pub fn set_listener(&self, listener: StateListener) {
         *self.listener.borrow_mut() = Some(listener);
-    }
-
-    async fn watch(store: &Rc<Store>) {
-        let weak = Rc::downgrade(store);
-        let on_change = move || {
-            // Not from inside the watch's own handler: closing drops that handler.
-            crate::io::task::spawn(async move {
-                if let Some(store) = weak.upgrade() {
-                    Store::yield_to_other_tab(store).await;
-                }
-            });
-        };
-        // Best effort: without the watch, another tab's upgrade waits until this tab closes.
-        if let Ok(watch) = VersionWatch::open(&store.name, DB_VERSION, on_change).await {
-            // Closed while the watch was opening: dropping it closes its connection.
-            if !store.ended.get() {
-                *store.watch.borrow_mut() = Some(watch);
-            }
-        }
     }
 
     fn notify(&self, state: StoreState) {
@@ -215,14 +171,13 @@ impl Store {
         }
     }
 
-    /// Closes both connections so the other tab proceeds, then reopens.
+    /// Closes the connection so the other tab proceeds, then reopens.
     async fn yield_to_other_tab(store: Rc<Store>) {
-        store.watch.borrow_mut().take();
-        let db = store.db.borrow_mut().take();
-        store.notify(StoreState::Closed);
-        if let Some(db) = db {
-            close_when_idle(db).await;
+        if let Some(db) = store.db.borrow_mut().take() {
+            // Transactions already begun still finish.
+            db.close();
         }
+        store.notify(StoreState::Closed);
         for _ in 0..50 {
             TimeoutFuture::new(100).await;
             if store.ended.get() {
@@ -232,8 +187,7 @@ impl Store {
             }
             match build(&store.name, &store.schema).await {
                 Ok(db) => {
-                    *store.db.borrow_mut() = Some(Rc::new(db));
-                    Store::watch(&store).await;
+                    store.adopt(db);
                     store.notify(StoreState::Reopened);
                     return;
                 }
@@ -248,8 +202,9 @@ impl Store {
         }
     }
 
-    fn db(&self) -> Result<Rc<Rexie>, StoreError> {
-        self.db.borrow().clone().ok_or_else(|| {
+    fn db(&self) -> Result<JsValue, StoreError> {
+        let db = self.db.borrow().clone();
+        db.map(JsValue::from).ok_or_else(|| {
             StoreError(sync::StoreError::Closed(if self.ended.get() {
                 "the client is closed".into()
             } else {
@@ -258,18 +213,20 @@ impl Store {
         })
     }
 
+    /// Runs `ops` in one transaction on `stores`; each request's result, once committed.
+    async fn run(&self, stores: &[&str], write: bool, ops: Array) -> Result<Array, StoreError> {
+        let stores: Array = stores.iter().map(|s| JsValue::from(*s)).collect();
+        let results = settle(idb::idb_run(&self.db()?, &stores, write, &ops)).await?;
+        Ok(results.unchecked_into())
+    }
+
     /// Closes the database for good (the client is closing); later calls fail as `closed`.
     pub fn close(&self) {
         self.ended.set(true);
-        self.watch.borrow_mut().take();
         if let Some(db) = self.db.borrow_mut().take() {
-            match Rc::try_unwrap(db) {
-                Ok(db) => db.close(),
-                // An operation in flight holds it: close once it is done, rather than whenever
-                // the handle is collected, which would block a deletion (`signOut`) or another
-                // tab's upgrade until then.
-                Err(shared) => crate::io::task::spawn(close_when_idle(shared)),
-            }
+            // Transactions already begun still finish; the connection closes after them.
+            db.set_onversionchange(None);
+            db.close();
         }
     }
 
@@ -277,9 +234,9 @@ impl Store {
     /// Other tabs must close it first (they are told to); after 10 s of waiting for them this
     /// fails as `blocked`.
     pub async fn delete(name: &str) -> Result<(), StoreError> {
-        let deleting = std::pin::pin!(Rexie::delete(name));
+        let deleting = std::pin::pin!(settle(idb::idb_delete(name)));
         match futures::future::select(deleting, TimeoutFuture::new(10_000)).await {
-            futures::future::Either::Left((deleted, _)) => Ok(deleted?),
+            futures::future::Either::Left((deleted, _)) => Ok(deleted.map(drop)?),
             futures::future::Either::Right(_) => Err(StoreError(sync::StoreError::Blocked)),
         }
     }
@@ -289,36 +246,30 @@ impl Store {
         &self.schema
     }
 
-    /// The rows of one band, in the app's shape.
-    pub async fn list(&self, table: &str, scope: &str) -> Result<Vec<JsValue>, StoreError> {
-        let db = self.db()?;
-        let tx = db.transaction(&[table], TransactionMode::ReadOnly)?;
-        let rows = tx
-            .store(table)?
-            .index("scope")?
-            .get_all(
-                Some(KeyRange::only(&scope.into()).map_err(rexie::Error::from)?),
-                None,
-            )
+    /// One request's result.
+    async fn one(&self, store: &str, op: &[JsValue]) -> Result<JsValue, StoreError> {
+        let results = self
+            .run(&[store], false, array(&[array(op).into()]))
             .await?;
-        finish(tx).await?;
-        Ok(rows)
+        Ok(results.get(0))
+    }
+
+    /// The rows of one band, in the app's shape.
+    pub async fn list(&self, table: &str, scope: &str) -> Result<Array, StoreError> {
+        let op = ["all".into(), table.into(), "scope".into(), scope.into()];
+        Ok(self.one(table, &op).await?.unchecked_into())
     }
 
     /// How many rows of one band the table holds (tombstones included).
     pub async fn count(&self, table: &str, scope: &str) -> Result<u32, StoreError> {
-        let db = self.db()?;
-        let tx = db.transaction(&[table], TransactionMode::ReadOnly)?;
-        let range = KeyRange::only(&scope.into()).map_err(rexie::Error::from)?;
-        let count = tx.store(table)?.index("scope")?.count(Some(range)).await?;
-        finish(tx).await?;
-        Ok(count)
+        let op = ["count".into(), table.into(), "scope".into(), scope.into()];
+        Ok(self.one(table, &op).await?.as_f64().unwrap_or(0.0) as u32)
     }
 
     /// Stores server rows (wire columns, as REST and Realtime deliver them) in one
     /// transaction, skipping any whose local copy has the same or a newer version, so
     /// duplicates and out-of-order deliveries converge. Returns how many were written.
-    pub async fn apply_rows(&self, table: &str, rows: &js_sys::Array) -> Result<usize, StoreError> {
+    pub async fn apply_rows(&self, table: &str, rows: &Array) -> Result<usize, StoreError> {
         let written = self
             .apply_batch(&[(table.to_owned(), rows.clone())], &[], None)
             .await?;
@@ -326,19 +277,16 @@ impl Store {
     }
 
     /// Applies a flush of server data in one transaction: rows per table (newer versions
-    /// only), deletions,
-    /// and optionally the cursor the rows bring the pull to, so a cursor never gets ahead of
-    /// the rows it covers. Returns the ids of the rows written (older or equal versions, such
-    /// as the echo of the client's own write, are not).
+    /// only), deletions, and optionally the cursor the rows bring the pull to, so a cursor
+    /// never gets ahead of the rows it covers. Returns the ids of the rows written (older or
+    /// equal versions, such as the echo of the client's own write, are not).
     pub async fn apply_batch(
         &self,
-        rows: &[(String, js_sys::Array)],
+        rows: &[(String, Array)],
         deletions: &[(String, String)],
         cursor: Option<(String, JsValue)>,
     ) -> Result<Vec<String>, StoreError> {
-        let mut stores: Vec<&str> = rows
-            .iter()
-            .map(|(t, _)| t.as_str())
+        let mut stores: Vec<&str> = (rows.iter().map(|(t, _)| t.as_str()))
             .chain(deletions.iter().map(|(t, _)| t.as_str()))
             .collect();
         if cursor.is_some() {
@@ -349,60 +297,47 @@ impl Store {
         if stores.is_empty() {
             return Ok(Vec::new());
         }
-        let db = self.db()?;
-        let tx = db.transaction(&stores, TransactionMode::ReadWrite)?;
-        let mut written = Vec::new();
+        let tables = Array::new();
         for (table, incoming) in rows {
-            let scope_column = self
+            let scope = self
                 .schema
                 .table(table)
-                .map(|t| t.scope.clone())
                 .map_err(|e| StoreError(sync::StoreError::Failed(e.to_string())))?;
-            let store = tx.store(table)?;
-            let existing = local_copies(&store, incoming, &scope_column).await?;
-            let fresh = super::rows::fresh_app_rows(incoming, &existing);
-            written.extend(
-                fresh
-                    .iter()
-                    .filter_map(|row| js_sys::Reflect::get(&row, &"id".into()).ok()?.as_string()),
-            );
-            store.put_all(fresh.iter().map(|row| (row, None))).await?;
+            tables.push(&array(&[
+                table.into(),
+                incoming.into(),
+                scope.scope.as_str().into(),
+            ]));
         }
-        // Issued at once, like the lookups above.
-        let deleting = deletions
-            .iter()
-            .map(|(table, id)| Ok((tx.store(table)?, id)))
-            .collect::<Result<Vec<_>, rexie::Error>>()?;
-        let deletes = deleting
-            .iter()
-            .map(|(store, id)| store.delete(id.as_str().into()));
-        futures::future::try_join_all(deletes).await?;
-        if let Some((key, value)) = cursor {
-            let record = js_sys::Object::new();
-            let _ = js_sys::Reflect::set(&record, &"key".into(), &key.into());
-            let _ = js_sys::Reflect::set(&record, &"cursor".into(), &value);
-            tx.store(CURSORS)?.put(&record, None).await?;
-        }
-        finish(tx).await?;
-        Ok(written)
+        let deletions: Array = (deletions.iter())
+            .map(|(table, id)| JsValue::from(array(&[table.into(), id.into()])))
+            .collect();
+        let cursor = cursor.map_or(JsValue::NULL, |(key, value)| {
+            array(&[key.into(), value]).into()
+        });
+        let stores: Array = stores.iter().map(|s| JsValue::from(*s)).collect();
+        let db = self.db()?;
+        let written = settle(idb::idb_apply(&db, &stores, &tables, &deletions, &cursor)).await?;
+        let written: Array = written.unchecked_into();
+        Ok(written.iter().filter_map(|id| id.as_string()).collect())
     }
 
     /// The saved cursor under `key`.
     pub async fn cursor(&self, key: &str) -> Result<Option<JsValue>, StoreError> {
-        let db = self.db()?;
-        let tx = db.transaction(&[CURSORS], TransactionMode::ReadOnly)?;
-        let record = tx.store(CURSORS)?.get(key.into()).await?;
-        finish(tx).await?;
-        Ok(record.and_then(|r| js_sys::Reflect::get(&r, &"cursor".into()).ok()))
+        let record = self
+            .one(CURSORS, &["get".into(), CURSORS.into(), key.into()])
+            .await?;
+        Ok(js_sys::Reflect::get(&record, &"cursor".into())
+            .ok()
+            .filter(|c| !c.is_undefined()))
     }
 
     /// Every record of a store.
-    pub async fn all(&self, store: &str) -> Result<Vec<JsValue>, StoreError> {
-        let db = self.db()?;
-        let tx = db.transaction(&[store], TransactionMode::ReadOnly)?;
-        let values = tx.store(store)?.get_all(None, None).await?;
-        finish(tx).await?;
-        Ok(values)
+    pub async fn all(&self, store: &str) -> Result<Array, StoreError> {
+        Ok(self
+            .one(store, &["all".into(), store.into()])
+            .await?
+            .unchecked_into())
     }
 
     /// Puts records into and deletes keys from one store, in one transaction.
@@ -415,17 +350,14 @@ impl Store {
         if records.is_empty() && keys.is_empty() {
             return Ok(());
         }
-        let db = self.db()?;
-        let tx = db.transaction(&[store], TransactionMode::ReadWrite)?;
-        let object_store = tx.store(store)?;
         let deletes = keys
             .iter()
-            .map(|key| object_store.delete(key.as_str().into()));
-        futures::future::try_join_all(deletes).await?;
-        let puts = records.iter().map(|record| (record.clone(), None));
-        object_store.put_all(puts).await?;
-        finish(tx).await?;
-        Ok(())
+            .map(|key| array(&["delete".into(), store.into(), key.into()]));
+        let puts = records
+            .iter()
+            .map(|record| array(&["put".into(), store.into(), record.clone()]));
+        let ops = deletes.chain(puts).map(JsValue::from).collect();
+        self.run(&[store], true, ops).await.map(drop)
     }
 
     /// Appends records to an auto-numbered store and drops its oldest beyond `keep`, in one
@@ -436,19 +368,12 @@ impl Store {
         records: &[JsValue],
         keep: u32,
     ) -> Result<(), StoreError> {
-        let db = self.db()?;
-        let tx = db.transaction(&[store], TransactionMode::ReadWrite)?;
-        let object_store = tx.store(store)?;
-        object_store
-            .put_all(records.iter().map(|record| (record.clone(), None)))
-            .await?;
-        let count = object_store.count(None).await?;
-        if count > keep {
-            let oldest = object_store.get_all_keys(None, Some(count - keep)).await?;
-            let deletes = oldest.into_iter().map(|key| object_store.delete(key));
-            futures::future::try_join_all(deletes).await?;
-        }
-        finish(tx).await
+        let puts = records
+            .iter()
+            .map(|record| array(&["put".into(), store.into(), record.clone()]));
+        let trim = array(&["trim".into(), store.into(), keep.into()]);
+        let ops = puts.chain([trim]).map(JsValue::from).collect();
+        self.run(&[store], true, ops).await.map(drop)
     }
 
     /// Empties the cache in one transaction: every row except those in `keep` (`table:id`,
@@ -458,23 +383,31 @@ impl Store {
         &self,
         keep: &rockon_sync_core::sorted::SortedSet<String>,
     ) -> Result<Vec<(String, String, Vec<String>)>, StoreError> {
-        let tables: Vec<&str> = self.schema.tables.iter().map(|t| t.name.as_str()).collect();
-        let mut stores = tables.clone();
+        let tables = &self.schema.tables;
+        // Read, then deleted in a second transaction: a row edited in between keeps its
+        // outbox entry, and the pull that follows a purge brings the row back.
+        let mut stores: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
         stores.extend([CURSORS, READ_MARKS, PROFILES]);
-        let db = self.db()?;
-        let tx = db.transaction(&stores, TransactionMode::ReadWrite)?;
+        let reads = (tables.iter())
+            .map(|table| JsValue::from(array(&["all".into(), table.name.as_str().into()])))
+            .collect();
+        let rows = self.run(&stores, false, reads).await?;
         let mut removed: rockon_sync_core::sorted::SortedMap<(String, String), Vec<String>> =
             Default::default();
-        for table in &self.schema.tables {
-            let store = tx.store(&table.name)?;
+        let ops = Array::new();
+        for (table, held) in tables.iter().zip(rows.iter()) {
             let scope = snake_to_camel(&table.scope);
-            for row in store.get_all(None, None).await? {
+            for row in Array::from(&held).iter() {
                 let text = |key: &str| js_sys::Reflect::get(&row, &key.into()).ok()?.as_string();
                 let Some(id) = text("id") else { continue };
                 if keep.contains(&format!("{}:{id}", table.name)) {
                     continue;
                 }
-                store.delete(id.as_str().into()).await?;
+                ops.push(&array(&[
+                    "delete".into(),
+                    table.name.as_str().into(),
+                    id.as_str().into(),
+                ]));
                 let band = text(&scope).unwrap_or_default();
                 removed
                     .get_or_insert_with((table.name.clone(), band), Vec::new)
@@ -482,9 +415,9 @@ impl Store {
             }
         }
         for store in [CURSORS, READ_MARKS, PROFILES] {
-            tx.store(store)?.clear().await?;
+            ops.push(&array(&["clear".into(), store.into()]));
         }
-        finish(tx).await?;
+        self.run(&stores, true, ops).await?;
         Ok(removed
             .into_iter()
             .map(|((table, band), ids)| (table, band, ids))
@@ -493,32 +426,21 @@ impl Store {
 
     /// One row in the app's shape.
     pub async fn get(&self, table: &str, id: &str) -> Result<Option<JsValue>, StoreError> {
-        let db = self.db()?;
-        let tx = db.transaction(&[table], TransactionMode::ReadOnly)?;
-        let row = tx.store(table)?.get(id.into()).await?;
-        finish(tx).await?;
-        Ok(row)
+        let row = self
+            .one(table, &["get".into(), table.into(), id.into()])
+            .await?;
+        Ok(Some(row).filter(|row| !row.is_undefined()))
     }
 
     /// Every outbox entry, in push order.
     pub async fn outbox(&self) -> Result<Vec<Entry>, StoreError> {
-        let db = self.db()?;
-        let tx = db.transaction(&[OUTBOX], TransactionMode::ReadOnly)?;
-        let values = tx.store(OUTBOX)?.get_all(None, None).await?;
-        finish(tx).await?;
-        Ok(values
-            .into_iter()
-            .filter_map(|v| from_js(&v).ok())
-            .collect())
+        let values = self.all(OUTBOX).await?;
+        Ok(values.iter().filter_map(|v| from_js(&v).ok()).collect())
     }
 
     /// Every conflict record.
-    pub async fn conflicts(&self) -> Result<Vec<JsValue>, StoreError> {
-        let db = self.db()?;
-        let tx = db.transaction(&[CONFLICTS], TransactionMode::ReadOnly)?;
-        let values = tx.store(CONFLICTS)?.get_all(None, None).await?;
-        finish(tx).await?;
-        Ok(values)
+    pub async fn conflicts(&self) -> Result<Array, StoreError> {
+        self.all(CONFLICTS).await
     }
 
     /// Executes a batch of the sync engine's storage changes atomically: all or nothing,
@@ -530,85 +452,41 @@ impl Store {
         if stores.is_empty() {
             return Ok(());
         }
-        let db = self.db()?;
-        let tx = db.transaction(&stores, TransactionMode::ReadWrite)?;
-        for op in ops {
-            let store = tx.store(store_of(op))?;
-            match op {
-                StoreOp::PutRow { row, .. } => {
-                    store.put(&to_js(&Value::Object(to_app(row))), None).await?;
-                }
-                StoreOp::DeleteRow { id, .. } => store.delete(id.as_str().into()).await?,
-                StoreOp::PutEntry(entry) => {
-                    store.put(&to_js(entry), None).await?;
-                }
-                StoreOp::AddEntry(entry) => {
-                    store.add(&to_js(entry), None).await?;
-                }
-                StoreOp::RemoveEntry(seq) => store.delete(JsValue::from_f64(*seq as f64)).await?,
-                StoreOp::PutConflict(record) => {
-                    let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
-                    if let Value::Object(map) = &mut value {
-                        let key = conflict_key(&record.table, &record.row_id);
-                        map.insert("key".into(), Value::String(key));
-                    }
-                    store.put(&to_js(&value), None).await?;
-                }
-                StoreOp::RemoveConflict { table, id } => {
-                    store
-                        .delete(conflict_key(table, id).as_str().into())
-                        .await?
-                }
-            }
-        }
-        finish(tx).await?;
-        Ok(())
+        let requests = ops.iter().map(|op| JsValue::from(request_of(op))).collect();
+        self.run(&stores, true, requests).await.map(drop)
     }
 }
 
-/// The local copies of `incoming` rows, for the version check: a few rows are looked up one by
-/// one, a big batch reads its bands' rows in one request instead of thousands of gets.
-async fn local_copies(
-    store: &rexie::Store,
-    incoming: &js_sys::Array,
-    scope_column: &str,
-) -> Result<js_sys::Array, StoreError> {
-    let existing = js_sys::Array::new();
-    let small = incoming.length() <= SMALL_BATCH;
-    let scopes = if small {
-        js_sys::Array::new()
-    } else {
-        super::rows::scopes_of(incoming, scope_column)
-    };
-    let mut held = 0;
-    for scope in scopes.iter() {
-        let range = KeyRange::only(&scope).map_err(rexie::Error::from)?;
-        held += store.index("scope")?.count(Some(range)).await?;
+impl Drop for Store {
+    fn drop(&mut self) {
+        // The version-change handler goes with the store: close the connection it watched.
+        self.close();
     }
-    // Reading the bands' rows costs what they hold; looking rows up one by one costs what
-    // arrives: pick the smaller.
-    if small || held > 4 * incoming.length() {
-        // All lookups are issued at once: IndexedDB answers them in one go.
-        let lookups = incoming.iter().map(|row| {
-            let id = js_sys::Reflect::get(&row, &"id".into()).unwrap_or(JsValue::UNDEFINED);
-            store.get(id)
-        });
-        for local in futures::future::try_join_all(lookups)
-            .await?
-            .into_iter()
-            .flatten()
-        {
-            existing.push(&local);
+}
+
+/// The IndexedDB request a change is.
+fn request_of(op: &StoreOp) -> Array {
+    let store = JsValue::from(store_of(op));
+    match op {
+        StoreOp::PutRow { row, .. } => {
+            array(&["put".into(), store, to_js(&Value::Object(to_app(row)))])
         }
-    } else {
-        for scope in scopes.iter() {
-            let range = KeyRange::only(&scope).map_err(rexie::Error::from)?;
-            for row in store.index("scope")?.get_all(Some(range), None).await? {
-                existing.push(&row);
+        StoreOp::DeleteRow { id, .. } => array(&["delete".into(), store, id.into()]),
+        StoreOp::PutEntry(entry) => array(&["put".into(), store, to_js(entry)]),
+        StoreOp::AddEntry(entry) => array(&["add".into(), store, to_js(entry)]),
+        StoreOp::RemoveEntry(seq) => array(&["delete".into(), store, (*seq as f64).into()]),
+        StoreOp::PutConflict(record) => {
+            let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut value {
+                let key = conflict_key(&record.table, &record.row_id);
+                map.insert("key".into(), Value::String(key));
             }
+            array(&["put".into(), store, to_js(&value)])
+        }
+        StoreOp::RemoveConflict { table, id } => {
+            array(&["delete".into(), store, conflict_key(table, id).into()])
         }
     }
-    Ok(existing)
 }
 
 /// The object store a change goes to.

@@ -39,7 +39,7 @@ impl SyncStore {
         let records = self.0.conflicts().await?;
         Ok(records
             .iter()
-            .filter_map(|value| from_js::<Value>(value).ok())
+            .filter_map(|value| from_js::<Value>(&value).ok())
             .filter(|stored| stored.get("key").and_then(Value::as_str) == Some(key.as_str()))
             .find_map(|stored| ConflictRecord::from_json(&stored)))
     }
@@ -83,7 +83,7 @@ impl SyncStore {
             let rows = self.0.list(&table.name, band).await?;
             let ids = rows
                 .iter()
-                .filter_map(|row| js_sys::Reflect::get(row, &"id".into()).ok()?.as_string())
+                .filter_map(|row| js_sys::Reflect::get(&row, &"id".into()).ok()?.as_string())
                 .collect();
             tables.push((table.name.clone(), ids));
         }
@@ -126,7 +126,7 @@ impl conformance::Store for SyncStore {
                     .conflicts()
                     .await?
                     .iter()
-                    .filter_map(|r| js_sys::Reflect::get(r, &"key".into()).ok()?.as_string())
+                    .filter_map(|r| js_sys::Reflect::get(&r, &"key".into()).ok()?.as_string())
                     .collect();
                 ReadResult::Outbox { entries, conflicts }
             }

@@ -1,12 +1,11 @@
 //! The IndexedDB layout, one file per version step. Each step changes the layout the previous
 //! one left; opening folds the steps up to [`DB_VERSION`] into the stores and indexes the
 //! database must have, and the browser's upgrade creates what is missing and deletes what is
-//! no longer listed (rexie drops undeclared stores and indexes), keeping every record of the
-//! stores that stay. A step never edits an earlier one: a user's database may be at any
-//! version shipped.
+//! no longer listed ([`super::idb`]), keeping every record of the stores that stay. A step
+//! never edits an earlier one: a user's database may be at any version shipped.
 
-use rexie::{Index, ObjectStore, Rexie, RexieBuilder};
 use rockon_sync_core::schema::Schema;
+use serde::Serialize;
 
 mod v1;
 mod v2;
@@ -18,7 +17,8 @@ mod v4;
 pub const DB_VERSION: u32 = 4;
 
 /// One index of a store.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct IndexSpec {
     /// The index name.
     pub name: String,
@@ -27,7 +27,8 @@ pub struct IndexSpec {
 }
 
 /// One object store.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StoreSpec {
     /// The store name.
     pub name: String,
@@ -95,26 +96,4 @@ pub fn at_version(version: u32, schema: &Schema) -> Layout {
         step(&mut layout, schema);
     }
     layout
-}
-
-/// A builder opening database `name` at `version` with that version's layout.
-pub fn builder(name: &str, version: u32, schema: &Schema) -> RexieBuilder {
-    let mut builder = Rexie::builder(name).version(version);
-    for spec in at_version(version, schema).stores {
-        let mut store = ObjectStore::new(&spec.name).key_path(&spec.key_path);
-        if spec.auto_increment {
-            store = store.auto_increment(true);
-        }
-        for index in &spec.indexes {
-            store = match index.key_path.as_slice() {
-                [single] => store.add_index(Index::new(&index.name, single)),
-                several => store.add_index(Index::new_array(
-                    &index.name,
-                    several.iter().map(String::as_str),
-                )),
-            };
-        }
-        builder = builder.add_object_store(store);
-    }
-    builder
 }

@@ -1,0 +1,192 @@
+//! IndexedDB requests, carried out by a few lines of JavaScript: each call is one transaction
+//! whose requests are all issued at once, resolving with their results once it commits. The
+//! browser runs the callbacks; the module awaits one promise per transaction instead of one
+//! future per request (an async state machine per store method cost tens of kilobytes of the
+//! module). Nothing here decides anything but how to ask IndexedDB; what to write is the
+//! engine's, and a server row is written only if newer, per the store contract.
+
+use js_sys::{Array, Promise};
+use rockon_sync_core::sync::StoreError;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen(inline_js = r#"
+const QUOTA = { name: 'QuotaExceededError',
+  message: 'the browser aborted the transaction as it committed (storage quota); nothing was written' };
+const SMALL_BATCH = 64;
+function upgrade(db, tx, layout) {
+  const stores = new Set(layout.map((spec) => spec.name));
+  for (const name of Array.from(db.objectStoreNames)) if (!stores.has(name)) db.deleteObjectStore(name);
+  for (const spec of layout) {
+    const store = db.objectStoreNames.contains(spec.name) ? tx.objectStore(spec.name)
+      : db.createObjectStore(spec.name, { keyPath: spec.keyPath, autoIncrement: spec.autoIncrement });
+    const indexes = new Set(spec.indexes.map((index) => index.name));
+    for (const name of Array.from(store.indexNames)) if (!indexes.has(name)) store.deleteIndex(name);
+    for (const { name, keyPath } of spec.indexes) {
+      if (!store.indexNames.contains(name)) store.createIndex(name, keyPath.length === 1 ? keyPath[0] : keyPath);
+    }
+  }
+}
+export function idb_open(name, version, layout) {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(name, version);
+    request.onupgradeneeded = () => upgrade(request.result, request.transaction, layout);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+export function idb_delete(name) {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.deleteDatabase(name);
+    request.onsuccess = () => resolve();
+    request.onerror = () => reject(request.error);
+  });
+}
+function transaction(db, stores, write, issue) {
+  return new Promise((resolve, reject) => {
+    let tx;
+    const results = [];
+    try {
+      tx = db.transaction(stores, write ? 'readwrite' : 'readonly');
+      issue(tx, results);
+    } catch (error) {
+      try { tx && tx.abort(); } catch (_) {}
+      reject(error);
+      return;
+    }
+    tx.oncomplete = () => resolve(results);
+    tx.onabort = () => reject(tx.error || QUOTA);
+  });
+}
+function request(results, i, req) {
+  req.onsuccess = () => { results[i] = req.result; };
+}
+export function idb_run(db, stores, write, ops) {
+  return transaction(db, stores, write, (tx, results) => ops.forEach(([verb, name, a, b], i) => {
+    const store = tx.objectStore(name);
+    switch (verb) {
+      case 'get': return request(results, i, store.get(a));
+      case 'all': return request(results, i, (a === undefined ? store : store.index(a)).getAll(b));
+      case 'count': return request(results, i, (a === undefined ? store : store.index(a)).count(b));
+      case 'put': return store.put(a);
+      case 'add': return store.add(a);
+      case 'delete': return store.delete(a);
+      case 'clear': return store.clear();
+      case 'trim': {
+        const count = store.count();
+        count.onsuccess = () => {
+          if (count.result <= a) return;
+          const oldest = store.getAllKeys(null, count.result - a);
+          oldest.onsuccess = () => oldest.result.forEach((key) => store.delete(key));
+        };
+        return;
+      }
+    }
+    throw new TypeError(`unknown request ${verb}`);
+  }));
+}
+function whenAll(requests, then) {
+  const results = new Array(requests.length);
+  let pending = requests.length;
+  if (pending === 0) return then(results);
+  requests.forEach((req, i) => {
+    req.onsuccess = () => { results[i] = req.result; if (--pending === 0) then(results); };
+  });
+}
+function localCopies(store, rows, scope, then) {
+  const byId = () => whenAll(rows.map((row) => store.get(row.id)), (found) => then(found.filter((r) => r !== undefined)));
+  if (rows.length <= SMALL_BATCH) return byId();
+  // Reading the bands' rows costs what they hold; looking rows up one by one costs what
+  // arrives: the smaller wins.
+  const index = store.index('scope');
+  const scopes = [...new Set(rows.map((row) => row[scope]))];
+  whenAll(scopes.map((s) => index.count(s)), (counts) => {
+    if (counts.reduce((a, b) => a + b, 0) > 4 * rows.length) return byId();
+    whenAll(scopes.map((s) => index.getAll(s)), (held) => then(held.flat()));
+  });
+}
+const camelCache = new Map();
+function camel(key) {
+  let name = camelCache.get(key);
+  if (name === undefined) {
+    name = key.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
+    camelCache.set(key, name);
+  }
+  return name;
+}
+function freshAppRows(rows, existing) {
+  const versions = new Map();
+  for (const row of existing) versions.set(row.id, row.version);
+  const newest = new Map();
+  for (const row of rows) {
+    const seen = newest.get(row.id);
+    if (seen === undefined || row.version > seen.version) newest.set(row.id, row);
+  }
+  const fresh = [];
+  for (const row of newest.values()) {
+    const mine = versions.get(row.id);
+    if (mine !== undefined && !(row.version > mine)) continue;
+    const app = {};
+    for (const key in row) app[camel(key)] = row[key];
+    fresh.push(app);
+  }
+  return fresh;
+}
+export function idb_apply(db, stores, tables, deletions, cursor) {
+  return transaction(db, stores, true, (tx, written) => {
+    for (const [table, rows, scope] of tables) {
+      const store = tx.objectStore(table);
+      localCopies(store, rows, scope, (existing) => {
+        for (const row of freshAppRows(rows, existing)) {
+          store.put(row);
+          written.push(row.id);
+        }
+      });
+    }
+    for (const [table, id] of deletions) tx.objectStore(table).delete(id);
+    if (cursor) tx.objectStore('cursors').put({ key: cursor[0], cursor: cursor[1] });
+  });
+}
+"#)]
+extern "C" {
+    /// Opens database `name` at `version`, upgrading it to `layout` (stores and indexes not
+    /// listed are dropped, missing ones created, records of the others kept).
+    pub fn idb_open(name: &str, version: u32, layout: &JsValue) -> Promise;
+    /// Deletes database `name`; waits while other connections keep it open.
+    pub fn idb_delete(name: &str) -> Promise;
+    /// Runs `ops` (`[verb, store, a, b]`: `get` key, `all` index? key?, `count` index? key?,
+    /// `put` record, `add` record, `delete` key, `clear`, `trim` keep) in one transaction on
+    /// `stores` (read-write if `write`); resolves with each request's result once it commits.
+    pub fn idb_run(db: &JsValue, stores: &Array, write: bool, ops: &Array) -> Promise;
+    /// Writes server rows (`[table, wire rows, wire scope column]`) whose version is newer than
+    /// the stored copy's, the newest of a batch winning, plus `deletions` (`[table, id]`) and
+    /// the `cursor` (`[key, value]`), in one transaction; resolves with the written ids.
+    pub fn idb_apply(
+        db: &JsValue,
+        stores: &Array,
+        tables: &Array,
+        deletions: &Array,
+        cursor: &JsValue,
+    ) -> Promise;
+}
+
+/// Awaits an IndexedDB promise; a rejection becomes the engine's storage error by the
+/// DOMException's name.
+pub async fn settle(promise: Promise) -> Result<JsValue, StoreError> {
+    JsFuture::from(promise)
+        .await
+        .map_err(|error| store_error(&error))
+}
+
+/// The storage error a DOMException (or anything thrown) stands for.
+pub fn store_error(error: &JsValue) -> StoreError {
+    let text = |key: &str| js_sys::Reflect::get(error, &key.into()).ok()?.as_string();
+    let name = text("name").unwrap_or_default();
+    let message = format!("{name}: {}", text("message").unwrap_or_default());
+    match name.as_str() {
+        "QuotaExceededError" => StoreError::QuotaExceeded(message),
+        "InvalidStateError" => StoreError::Closed(message),
+        "ConstraintError" => StoreError::KeyTaken(message),
+        _ => StoreError::Failed(message),
+    }
+}
