@@ -231,3 +231,43 @@ fn an_edit_reads_its_row_and_the_read_path_leaves_it_alone_until_pushed() {
     h.read(ReadCommand::Pull("b1".into()));
     assert_eq!(h.title("s1").as_deref(), Some("alice's"));
 }
+
+#[test]
+fn an_emptied_cache_keeps_rows_with_pending_writes_tells_the_rest_and_downloads_again() {
+    let mut h = Harness::new();
+    h.put(song("s1", "b1", "one", 1, "bob"));
+    h.put(song("s2", "b1", "two", 1, "bob"));
+    h.read(ReadCommand::FollowUser("alice".into()));
+    h.next_timeout();
+    h.read(ReadCommand::Pull("b1".into()));
+    h.put(song("s1", "b1", "bob's", 2, "bob"));
+    h.read(ReadCommand::Pull("b1".into()));
+    assert_eq!(h.unread(), 1);
+    let mut patch = Map::new();
+    patch.insert("title".into(), json!("alice's"));
+    let edit = WriteCommand::Update {
+        table: "songs".into(),
+        id: "s2".into(),
+        patch,
+    };
+    h.write(1, edit);
+
+    let keeps = h.engine.cache_keeps();
+    assert!(keeps.contains("songs:s2"), "a pending write keeps its row");
+    assert!(!keeps.contains("songs:s1"), "{keeps:?}");
+
+    // The store emptied as the driver does it, then told.
+    h.events.clear();
+    let removed = vec![("songs".to_owned(), "b1".to_owned(), vec!["s1".to_owned()])];
+    h.engine.cache_purged(removed);
+    h.run();
+    let told = h.events.iter().any(|e| {
+        matches!(e, Event::Write(WriteEvent::Change(c))
+            if c.source == ChangeSource::Purge && c.ids == ["s1"] && c.scope == "b1")
+    });
+    assert!(told, "the removal is told: {:?}", h.events);
+    assert_eq!(h.unread(), 0, "nothing stays unread");
+    let pulled = (h.events.iter())
+        .any(|e| matches!(e, Event::Read(ReadEvent::Synced { band }) if band == "b1"));
+    assert!(pulled, "the band is downloaded again: {:?}", h.events);
+}

@@ -4,15 +4,12 @@
 use super::client::{store_error, SyncClient};
 use super::coordinator::TabCommand;
 use super::error::SyncError;
-use super::events::{object, parse};
+use super::events::object;
 use crate::io::http;
 use crate::io::store::{to_js, CONFLICTS, OUTBOX, READ_MARKS};
 use crate::io::task::promise;
-use crate::io::writer::{ChangeAction, ChangeSource, RowsChanged};
 use js_sys::{Array, Promise};
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
-use rockon_sync_core::sorted::SortedSet;
-use rockon_sync_core::sync::rows_changed_json;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -103,32 +100,13 @@ impl SyncClient {
     pub fn purge_local(&self) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            let keep: SortedSet<String> = inner
-                .writer
-                .entries()
-                .iter()
-                .map(|e| format!("{}:{}", e.table, e.row_id))
-                .collect();
+            let keep = inner.writer.driver().engine().cache_keeps();
             let removed = inner.store.clear_cache(&keep).await.map_err(store_error)?;
-            inner.activity.mark_all_read(None, None);
-            let schema = inner.store.schema().clone();
-            let mut count = 0;
-            for (table, scope, ids) in removed {
-                count += ids.len();
-                let change = RowsChanged {
-                    table,
-                    scope,
-                    ids,
-                    action: ChangeAction::Delete,
-                    source: ChangeSource::Purge,
-                };
-                inner
-                    .listeners
-                    .emit(&parse(&rows_changed_json(&change, &schema)));
-            }
-            for band in inner.reader.info().bands {
-                inner.reader.pull(&band);
-            }
+            let count = removed.iter().map(|(_, _, ids)| ids.len()).sum::<usize>();
+            inner
+                .writer
+                .driver()
+                .run(|engine| engine.cache_purged(removed));
             Ok((count as u32).into())
         })
     }

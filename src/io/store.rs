@@ -214,7 +214,12 @@ impl Store {
     }
 
     /// Runs `ops` in one transaction on `stores`; each request's result, once committed.
-    async fn run(&self, stores: &[&str], write: bool, ops: Array) -> Result<Array, StoreError> {
+    pub(super) async fn run(
+        &self,
+        stores: &[&str],
+        write: bool,
+        ops: Array,
+    ) -> Result<Array, StoreError> {
         let stores: Array = stores.iter().map(|s| JsValue::from(*s)).collect();
         let results = settle(idb::idb_run(&self.db()?, &stores, write, &ops)).await?;
         Ok(results.unchecked_into())
@@ -320,16 +325,6 @@ impl Store {
         let written = settle(idb::idb_apply(&db, &stores, &tables, &deletions, &cursor)).await?;
         let written: Array = written.unchecked_into();
         Ok(written.iter().filter_map(|id| id.as_string()).collect())
-    }
-
-    /// The saved cursor under `key`.
-    pub async fn cursor(&self, key: &str) -> Result<Option<JsValue>, StoreError> {
-        let record = self
-            .one(CURSORS, &["get".into(), CURSORS.into(), key.into()])
-            .await?;
-        Ok(js_sys::Reflect::get(&record, &"cursor".into())
-            .ok()
-            .filter(|c| !c.is_undefined()))
     }
 
     /// Every record of a store.

@@ -1,7 +1,8 @@
 //! IndexedDB as the sync engine's store: the engine's reads and write batches carried out on
 //! [`Store`], each batch in one transaction, one after another in the order given.
 
-use super::store::{from_js, to_js, Store, StoreError};
+use super::store::{from_js, to_js, Store, StoreError, CONFLICTS, CURSORS, OUTBOX};
+use js_sys::Array;
 use rockon_sync_core::catchup::Cursor;
 use rockon_sync_core::outbox::ConflictRecord;
 use rockon_sync_core::schema::camel_to_snake;
@@ -10,6 +11,7 @@ use rockon_sync_core::sync::{
 };
 use serde_json::{Map, Value};
 use std::rc::Rc;
+use wasm_bindgen::JsValue;
 
 impl From<StoreError> for sync::StoreError {
     fn from(error: StoreError) -> Self {
@@ -33,26 +35,108 @@ fn wire_row(value: &wasm_bindgen::JsValue) -> Option<Map<String, Value>> {
     }
 }
 
+/// `record[key]` as text.
+fn text(record: &JsValue, key: &str) -> Option<String> {
+    js_sys::Reflect::get(record, &key.into()).ok()?.as_string()
+}
+
+/// `[verb, store, a, b]`.
+fn request(parts: &[JsValue]) -> JsValue {
+    parts.iter().collect::<Array>().into()
+}
+
 impl SyncStore {
-    async fn conflict(&self, table: &str, id: &str) -> Result<Option<ConflictRecord>, StoreError> {
-        let key = sync::conflict_key(table, id);
-        let records = self.0.conflicts().await?;
-        Ok(records
-            .iter()
-            .filter_map(|value| from_js::<Value>(&value).ok())
-            .filter(|stored| stored.get("key").and_then(Value::as_str) == Some(key.as_str()))
-            .find_map(|stored| ConflictRecord::from_json(&stored)))
+    /// The stores a read touches and its requests, all answered in one transaction.
+    fn requests<'a>(&'a self, read: &'a StoreRead) -> (Vec<&'a str>, Array) {
+        let tables = &self.0.schema().tables;
+        match read {
+            StoreRead::Row {
+                table,
+                id,
+                with_conflict,
+            } => {
+                let requests = Array::of1(&request(&["get".into(), table.into(), id.into()]));
+                if !with_conflict {
+                    return (vec![table.as_str()], requests);
+                }
+                let key = sync::conflict_key(table, id);
+                requests.push(&request(&["get".into(), CONFLICTS.into(), key.into()]));
+                (vec![table.as_str(), CONFLICTS], requests)
+            }
+            StoreRead::BandRows { band } => {
+                let names = tables.iter().map(|t| t.name.as_str()).collect();
+                let requests = (tables.iter()).map(|t| {
+                    request(&[
+                        "all".into(),
+                        t.name.as_str().into(),
+                        "scope".into(),
+                        band.into(),
+                    ])
+                });
+                (names, requests.collect())
+            }
+            StoreRead::Cursors { band } => {
+                let requests = (tables.iter()).map(|t| {
+                    request(&[
+                        "get".into(),
+                        CURSORS.into(),
+                        cursor_key(&t.name, band).into(),
+                    ])
+                });
+                (vec![CURSORS], requests.collect())
+            }
+            StoreRead::Outbox => {
+                let all = |store: &str| request(&["all".into(), store.into()]);
+                (
+                    vec![OUTBOX, CONFLICTS],
+                    Array::of2(&all(OUTBOX), &all(CONFLICTS)),
+                )
+            }
+        }
     }
 
-    /// A band's cursors, one per table of the schema. One that does not read back is no
-    /// cursor: the table is pulled whole again, which is harmless.
-    async fn cursors(&self, band: &str) -> Result<Vec<Option<Cursor>>, StoreError> {
-        let mut cursors = Vec::new();
-        for table in &self.0.schema().tables {
-            let saved = self.0.cursor(&cursor_key(&table.name, band)).await?;
-            cursors.push(saved.and_then(|value| from_js::<Cursor>(&value).ok()));
+    /// What the requests of `read` found.
+    fn answer(&self, read: &StoreRead, results: Array) -> ReadResult {
+        let tables = &self.0.schema().tables;
+        match read {
+            StoreRead::Row { .. } => {
+                let conflict = results.get(1);
+                let conflict = from_js::<Value>(&conflict).ok();
+                ReadResult::Row {
+                    row: wire_row(&results.get(0)),
+                    conflict: (conflict.as_ref())
+                        .and_then(ConflictRecord::from_json)
+                        .map(Box::new),
+                }
+            }
+            StoreRead::BandRows { .. } => ReadResult::BandRows(
+                (tables.iter().zip(results.iter()))
+                    .map(|(table, rows)| {
+                        let rows = Array::from(&rows);
+                        let ids = rows.iter().filter_map(|row| text(&row, "id")).collect();
+                        (table.name.clone(), ids)
+                    })
+                    .collect(),
+            ),
+            // A cursor that does not read back is none: the table is pulled whole again,
+            // which is harmless.
+            StoreRead::Cursors { .. } => ReadResult::Cursors(
+                (results.iter())
+                    .map(|record| {
+                        let cursor = js_sys::Reflect::get(&record, &"cursor".into()).ok()?;
+                        from_js::<Cursor>(&cursor).ok()
+                    })
+                    .collect(),
+            ),
+            StoreRead::Outbox => ReadResult::Outbox {
+                entries: (Array::from(&results.get(0)).iter())
+                    .filter_map(|entry| from_js(&entry).ok())
+                    .collect(),
+                conflicts: (Array::from(&results.get(1)).iter())
+                    .filter_map(|record| text(&record, "key"))
+                    .collect(),
+            },
         }
-        Ok(cursors)
     }
 
     /// Answers one of the engine's reads.
@@ -76,19 +160,6 @@ impl SyncStore {
         let cursor = (batch.cursor.as_ref()).map(|(key, cursor)| (key.clone(), to_js(cursor)));
         self.0.apply_batch(&rows, &batch.deletions, cursor).await
     }
-
-    async fn band_rows(&self, band: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
-        let mut tables = Vec::new();
-        for table in &self.0.schema().tables {
-            let rows = self.0.list(&table.name, band).await?;
-            let ids = rows
-                .iter()
-                .filter_map(|row| js_sys::Reflect::get(&row, &"id".into()).ok()?.as_string())
-                .collect();
-            tables.push((table.name.clone(), ids));
-        }
-        Ok(tables)
-    }
 }
 
 impl conformance::Store for SyncStore {
@@ -101,35 +172,8 @@ impl conformance::Store for SyncStore {
     }
 
     async fn read(&mut self, read: &StoreRead) -> Result<ReadResult, sync::StoreError> {
-        Ok(match read {
-            StoreRead::Row {
-                table,
-                id,
-                with_conflict,
-            } => {
-                let row = self.0.get(table, id).await?;
-                let conflict = match with_conflict {
-                    true => self.conflict(table, id).await?,
-                    false => None,
-                };
-                ReadResult::Row {
-                    row: row.as_ref().and_then(wire_row),
-                    conflict,
-                }
-            }
-            StoreRead::BandRows { band } => ReadResult::BandRows(self.band_rows(band).await?),
-            StoreRead::Cursors { band } => ReadResult::Cursors(self.cursors(band).await?),
-            StoreRead::Outbox => {
-                let entries = self.0.outbox().await?;
-                let conflicts = self
-                    .0
-                    .conflicts()
-                    .await?
-                    .iter()
-                    .filter_map(|r| js_sys::Reflect::get(&r, &"key".into()).ok()?.as_string())
-                    .collect();
-                ReadResult::Outbox { entries, conflicts }
-            }
-        })
+        let (stores, requests) = self.requests(read);
+        let results = self.0.run(&stores, false, requests).await?;
+        Ok(self.answer(read, results))
     }
 }

@@ -299,11 +299,6 @@ pub fn decoded_frame_json(frame: &str, vsn: Vsn) -> Result<String, UndecodableFr
     }
 }
 
-/// `{ type: 'change', table, alias?, bandId, ids, action, source }`.
-pub fn rows_changed_json(rows: &RowsChanged, schema: &Schema) -> String {
-    text(&AppEvent::Rows(rows_changed(rows, schema)))
-}
-
 fn rows_changed<'a>(rows: &'a RowsChanged, schema: &'a Schema) -> Rows<'a> {
     Rows {
         table: &rows.table,

@@ -214,7 +214,7 @@ async fn conflicts_kept<S: Store>(store: &mut S) -> Result<(), String> {
     write(store, &batch).await?;
     let expected = ReadResult::Row {
         row: Some(song.clone()),
-        conflict: Some(conflict("s6")),
+        conflict: Some(Box::new(conflict("s6"))),
     };
     check(
         stored_row(store, "s6").await? == expected,

@@ -18,7 +18,7 @@ use super::writes::{
 use crate::outbox::{ConflictRecord, HttpRequest, HttpResult, RowStatus};
 use crate::realtime::{ConnectionState, Event as RealtimeEvent, Input as SocketInput};
 use crate::schema::Schema;
-use crate::sorted::SortedMap;
+use crate::sorted::{SortedMap, SortedSet};
 use crate::Millis;
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
@@ -434,6 +434,36 @@ impl Engine {
                 code: error.code(),
                 message: error.to_string(),
             })),
+        }
+    }
+
+    /// The rows an emptied cache keeps (`table:id`): those with writes in the outbox, which
+    /// stay with their entries.
+    pub fn cache_keeps(&self) -> SortedSet<String> {
+        (self.writes.entries())
+            .map(|entry| format!("{}:{}", entry.table, entry.row_id))
+            .collect()
+    }
+
+    /// The cache was emptied but for [`cache_keeps`](Self::cache_keeps): `removed` are the
+    /// rows it held, per table and band. They are told as deleted, nothing stays unread, and
+    /// every band followed is downloaded again.
+    pub fn cache_purged(&mut self, removed: Vec<(String, String, Vec<String>)>) {
+        for (table, scope, ids) in removed {
+            let change = RowsChanged {
+                table,
+                scope,
+                ids,
+                action: ChangeAction::Delete,
+                source: ChangeSource::Purge,
+            };
+            self.emit(Event::Write(WriteEvent::Change(change)));
+        }
+        self.activity.mark_all_read(None, None);
+        let bands: Vec<String> = self.reads.bands().cloned().collect();
+        for band in bands {
+            // A pull of a band already pulling runs once after it.
+            let _ = self.read(ReadInput::Command(ReadCommand::Pull(band)));
         }
     }
 

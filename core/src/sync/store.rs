@@ -173,8 +173,8 @@ pub enum ReadResult {
     Row {
         /// The row, if stored.
         row: Option<Map<String, Value>>,
-        /// Its conflict record, if asked for and stored.
-        conflict: Option<ConflictRecord>,
+        /// Its conflict record, if asked for and stored (boxed: it is large and rare).
+        conflict: Option<Box<ConflictRecord>>,
     },
     /// Row ids per table.
     BandRows(Vec<(String, Vec<String>)>),
@@ -313,7 +313,8 @@ impl MemoryStore {
                 row: self.row(table, id).cloned(),
                 conflict: with_conflict
                     .then(|| self.conflicts.get(&conflict_key(table, id)).cloned())
-                    .flatten(),
+                    .flatten()
+                    .map(Box::new),
             },
             StoreRead::BandRows { band } => ReadResult::BandRows(
                 self.scopes

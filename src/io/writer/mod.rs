@@ -48,6 +48,11 @@ impl Writer {
         Writer { driver }
     }
 
+    /// The driver it runs on (for commands of the whole engine).
+    pub fn driver(&self) -> &Driver {
+        &self.driver
+    }
+
     /// Runs a command and waits for its reply.
     async fn command(&self, command: WriteCommand) -> Result<WriteReply, WriteError> {
         self.driver.command(command).await

@@ -384,7 +384,7 @@ fn existing(
         ReadResult::Row {
             row: Some(row),
             conflict,
-        } => Ok((row, conflict)),
+        } => Ok((row, conflict.map(|record| *record))),
         _ => Err(WriteError::NotFound {
             table: table.to_owned(),
             id: id.to_owned(),

@@ -155,7 +155,9 @@ impl WriteEngine {
             return;
         };
         match result {
-            Ok(ReadResult::Row { conflict, .. }) => self.settle(seq, answer, conflict, now),
+            Ok(ReadResult::Row { conflict, .. }) => {
+                self.settle(seq, answer, conflict.map(|c| *c), now)
+            }
             // Unknown whether a record would be replaced: ask the server again later.
             _ => {
                 let unread =
