@@ -171,83 +171,12 @@ impl fmt::Display for SchemaError {
 
 impl std::error::Error for SchemaError {}
 
-fn field(name: &str, field_type: FieldType) -> FieldSchema {
-    FieldSchema {
-        name: name.into(),
-        field_type,
-        required: false,
-    }
-}
-
-fn required(name: &str, field_type: FieldType) -> FieldSchema {
-    FieldSchema {
-        required: true,
-        ..field(name, field_type)
-    }
-}
-
 impl Schema {
-    /// RockOn's tables: songs, setlists, shows and practice sessions scoped by `band_id`.
+    /// RockOn's tables: songs, setlists, shows and practice sessions scoped by `band_id`,
+    /// declared in `rockon_schema.json`, the shape any app's schema has.
     pub fn rockon() -> Schema {
-        use FieldType::*;
-        let table =
-            |name: &str, alias: &str, label: Option<&str>, fields: Vec<FieldSchema>| TableSchema {
-                name: name.into(),
-                alias: alias.into(),
-                scope: "band_id".into(),
-                label: label.map(Into::into),
-                fields,
-            };
-        Schema {
-            tables: vec![
-                table(
-                    "songs",
-                    "songs",
-                    Some("title"),
-                    vec![
-                        required("title", Text),
-                        field("artist", Text),
-                        field("key", Text),
-                        field("tempo", Integer),
-                        field("duration_seconds", Integer),
-                        field("notes", Text),
-                    ],
-                ),
-                table(
-                    "setlists",
-                    "setlists",
-                    Some("name"),
-                    vec![
-                        required("name", Text),
-                        field("show_id", Uuid),
-                        field("items", Json),
-                    ],
-                ),
-                table(
-                    "shows",
-                    "shows",
-                    Some("name"),
-                    vec![
-                        required("name", Text),
-                        field("venue", Text),
-                        field("starts_at", Timestamp),
-                        field("notes", Text),
-                    ],
-                ),
-                table(
-                    "practice_sessions",
-                    "practices",
-                    Some("location"),
-                    vec![
-                        required("scheduled_at", Timestamp),
-                        field("duration_minutes", Integer),
-                        field("location", Text),
-                        field("notes", Text),
-                        field("song_ids", UuidArray),
-                    ],
-                ),
-            ],
-        }
+        serde_json::from_str(include_str!("rockon_schema.json"))
+            .expect("the built-in schema is valid (a test reads it)")
     }
 
     /// The table called `name` (wire name).
@@ -403,6 +332,59 @@ mod tests {
 
     fn object(value: Value) -> Map<String, Value> {
         value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn the_built_in_schema_reads_as_declared() {
+        let schema = Schema::rockon();
+        let shape: Vec<(&str, &str, Option<&str>, usize)> = (schema.tables.iter())
+            .map(|t| {
+                (
+                    t.name.as_str(),
+                    t.alias.as_str(),
+                    t.label.as_deref(),
+                    t.fields.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("songs", "songs", Some("title"), 6),
+                ("setlists", "setlists", Some("name"), 3),
+                ("shows", "shows", Some("name"), 4),
+                ("practice_sessions", "practices", Some("location"), 5),
+            ]
+        );
+        assert!(schema.tables.iter().all(|t| t.scope == "band_id"));
+        let required: Vec<&str> = (schema.tables.iter())
+            .flat_map(|t| t.fields.iter().filter(|f| f.required))
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(required, ["title", "name", "name", "scheduled_at"]);
+        let practices = schema.table("practice_sessions").unwrap();
+        assert_eq!(
+            practices.field("song_ids").unwrap().field_type,
+            FieldType::UuidArray
+        );
+        assert_eq!(
+            practices.field("duration_minutes").unwrap().field_type,
+            FieldType::Integer
+        );
+        let songs = schema.table("songs").unwrap();
+        assert_eq!(songs.field("tempo").unwrap().field_type, FieldType::Integer);
+        assert_eq!(songs.field("notes").unwrap().field_type, FieldType::Text);
+        let setlists = schema.table("setlists").unwrap();
+        assert_eq!(setlists.field("items").unwrap().field_type, FieldType::Json);
+        assert_eq!(
+            setlists.field("show_id").unwrap().field_type,
+            FieldType::Uuid
+        );
+        let shows = schema.table("shows").unwrap();
+        assert_eq!(
+            shows.field("starts_at").unwrap().field_type,
+            FieldType::Timestamp
+        );
     }
 
     #[test]
