@@ -196,7 +196,7 @@ impl Writer {
     }
 
     /// Another tab changed the stored outbox or conflict records: take them in. Resolves once
-    /// they are (so [`status`](Self::status) answers from them).
+    /// they are (so [`shown_status`](Self::shown_status) answers from them).
     pub async fn reload(&self) {
         self.handle(WriteInput::OutboxChanged);
         self.driver.flush().await;
