@@ -55,6 +55,9 @@ function transaction(db, stores, write, issue) {
       return;
     }
     tx.oncomplete = () => resolve(results);
+    // Aborted with no request failing: the browser refused the commit, which in practice is
+    // the storage quota. Nothing was written; treating it as done would acknowledge writes
+    // that are not stored.
     tx.onabort = () => reject(tx.error || QUOTA);
   });
 }
