@@ -27,12 +27,11 @@ impl SyncClient {
             let tables = Array::new();
             for band in &info.bands {
                 for table in &schema.tables {
-                    let rows = inner
+                    let live = inner
                         .store
                         .list(&table.name, band)
                         .await
                         .map_err(store_error)?;
-                    let live = rows;
                     crate::io::rows::drop_deleted(&live);
                     let request = HttpRequest::get(format!(
                         "/rest/v1/{}?select=id&{}=eq.{}&deleted_at=is.null",
@@ -63,7 +62,7 @@ impl SyncClient {
                 ("tables", tables.into()),
                 ("storage", storage),
                 ("outbox", to_js(&inner.writer.entries())),
-                ("conflicts", (conflicts.length()).into()),
+                ("conflicts", conflicts.length().into()),
                 ("unread", to_js(&inner.activity.counts())),
                 ("connection", to_js(&info)),
                 ("log", inner.listeners.log().into()),

@@ -4,7 +4,7 @@
 
 use super::client::SyncClient;
 use super::error::SyncError;
-use super::events::json;
+use super::events::{json, text};
 use crate::io::devtools::Devtools;
 use crate::io::task::promise;
 use js_sys::{Array, Promise, Reflect};
@@ -61,11 +61,6 @@ impl SyncClient {
             let limit = field("limit")
                 .and_then(|v| v.as_f64())
                 .map_or(usize::MAX, |n| n.max(0.0) as usize);
-            let text = |entry: &JsValue, key: &str| {
-                Reflect::get(entry, &key.into())
-                    .ok()
-                    .and_then(|v| v.as_string())
-            };
             let entries: Array = devtools
                 .log_entries()
                 .await

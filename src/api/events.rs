@@ -2,6 +2,7 @@
 //! text (`rockon_sync_core::sync::app_events_json`, where the shapes are defined and tested);
 //! here it is parsed once and handed over. Only the browser's own news (storage) is built here.
 
+pub use crate::io::idb::text;
 use crate::io::store::{to_js as value_to_js, StoreState};
 use js_sys::{Object, Reflect};
 use serde::Serialize;
@@ -24,11 +25,6 @@ pub fn object(fields: &[(&str, JsValue)]) -> JsValue {
 /// `value[key]`, `undefined` when absent.
 pub fn field(value: &JsValue, key: &str) -> JsValue {
     Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
-/// `value[key]` if it is a string.
-pub fn text(value: &JsValue, key: &str) -> Option<String> {
-    field(value, key).as_string()
 }
 
 /// `{ type: 'storage', state: 'nearlyFull', usage, quota, persisted }`: most of the quota is

@@ -173,6 +173,16 @@ extern "C" {
     ) -> Promise;
 }
 
+/// `[a, b, …]` as a JS array: a request is `[verb, store, a, b]`.
+pub fn array(items: &[JsValue]) -> Array {
+    items.iter().collect()
+}
+
+/// `value[key]` if it is a string.
+pub fn text(value: &JsValue, key: &str) -> Option<String> {
+    js_sys::Reflect::get(value, &key.into()).ok()?.as_string()
+}
+
 /// Awaits an IndexedDB promise; a rejection becomes the engine's storage error by the
 /// DOMException's name.
 pub async fn settle(promise: Promise) -> Result<JsValue, StoreError> {
@@ -183,9 +193,8 @@ pub async fn settle(promise: Promise) -> Result<JsValue, StoreError> {
 
 /// The storage error a DOMException (or anything thrown) stands for.
 pub fn store_error(error: &JsValue) -> StoreError {
-    let text = |key: &str| js_sys::Reflect::get(error, &key.into()).ok()?.as_string();
-    let name = text("name").unwrap_or_default();
-    let message = format!("{name}: {}", text("message").unwrap_or_default());
+    let name = text(error, "name").unwrap_or_default();
+    let message = format!("{name}: {}", text(error, "message").unwrap_or_default());
     match name.as_str() {
         "QuotaExceededError" => StoreError::QuotaExceeded(message),
         "InvalidStateError" => StoreError::Closed(message),

@@ -4,7 +4,7 @@
 //! without conversion. Each call is one transaction ([`super::idb`]); none stays open across
 //! a network await.
 
-use super::idb::{self, settle};
+use super::idb::{self, array, settle, text};
 use gloo_timers::future::TimeoutFuture;
 use js_sys::Array;
 use rockon_sync_core::outbox::Entry;
@@ -110,11 +110,6 @@ pub struct Store {
     listener: RefCell<Option<StateListener>>,
     /// Closed by the app: never reopened.
     ended: std::cell::Cell<bool>,
-}
-
-/// `[a, b, …]` as a JS array.
-fn array(items: &[JsValue]) -> Array {
-    items.iter().collect()
 }
 
 /// Opens database `name` at this release's layout, failing as `blocked` after 10 s of other
@@ -393,8 +388,7 @@ impl Store {
         for (table, held) in tables.iter().zip(rows.iter()) {
             let scope = snake_to_camel(&table.scope);
             for row in Array::from(&held).iter() {
-                let text = |key: &str| js_sys::Reflect::get(&row, &key.into()).ok()?.as_string();
-                let Some(id) = text("id") else { continue };
+                let Some(id) = text(&row, "id") else { continue };
                 if keep.contains(&format!("{}:{id}", table.name)) {
                     continue;
                 }
@@ -403,7 +397,7 @@ impl Store {
                     table.name.as_str().into(),
                     id.as_str().into(),
                 ]));
-                let band = text(&scope).unwrap_or_default();
+                let band = text(&row, &scope).unwrap_or_default();
                 removed
                     .get_or_insert_with((table.name.clone(), band), Vec::new)
                     .push(id);

@@ -1,6 +1,7 @@
 //! IndexedDB as the sync engine's store: the engine's reads and write batches carried out on
 //! [`Store`], each batch in one transaction, one after another in the order given.
 
+use super::idb::{array, text};
 use super::store::{from_js, to_js, Store, StoreError, CONFLICTS, CURSORS, OUTBOX};
 use js_sys::Array;
 use rockon_sync_core::catchup::Cursor;
@@ -35,14 +36,9 @@ fn wire_row(value: &wasm_bindgen::JsValue) -> Option<Map<String, Value>> {
     }
 }
 
-/// `record[key]` as text.
-fn text(record: &JsValue, key: &str) -> Option<String> {
-    js_sys::Reflect::get(record, &key.into()).ok()?.as_string()
-}
-
-/// `[verb, store, a, b]`.
+/// One request, `[verb, store, a, b]`.
 fn request(parts: &[JsValue]) -> JsValue {
-    parts.iter().collect::<Array>().into()
+    array(parts).into()
 }
 
 impl SyncStore {

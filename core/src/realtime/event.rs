@@ -197,6 +197,18 @@ pub enum PushKind {
     Broadcast,
 }
 
+impl PushKind {
+    /// The name the app sees.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushKind::Join => "join",
+            PushKind::Leave => "leave",
+            PushKind::Presence => "presence",
+            PushKind::Broadcast => "broadcast",
+        }
+    }
+}
+
 /// Input the engine could not understand. It was dropped; nothing else changed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProtocolError {

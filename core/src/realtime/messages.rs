@@ -213,6 +213,17 @@ pub enum Recovery {
     Stop,
 }
 
+impl Recovery {
+    /// The name the app sees.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recovery::NeedToken => "needToken",
+            Recovery::Backoff => "backoff",
+            Recovery::Stop => "stop",
+        }
+    }
+}
+
 impl ChannelErrorCause {
     /// Classifies a join error reason (`"<Code>: <message>"`) as the real server words it.
     pub fn from_reason(reason: &str) -> Self {

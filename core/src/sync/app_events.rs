@@ -8,9 +8,7 @@
 use super::{ActivityEvent, Event, ReadEvent, RowsChanged, WriteEvent};
 use crate::merge::FieldConflict;
 use crate::outbox::RowStatus;
-use crate::realtime::{
-    self, ConnectionState, PostgresChange, PushKind, Received, Record, Recovery, Vsn,
-};
+use crate::realtime::{self, ConnectionState, PostgresChange, Received, Record, Vsn};
 use crate::schema::Schema;
 use crate::sorted::SortedMap;
 use crate::sync::Member;
@@ -186,11 +184,7 @@ fn realtime_event(event: &realtime::Event) -> AppEvent<'_> {
             topic,
             code: cause.code(),
             message: cause.to_string(),
-            recovery: match recovery {
-                Recovery::NeedToken => "needToken",
-                Recovery::Backoff => "backoff",
-                Recovery::Stop => "stop",
-            },
+            recovery: recovery.as_str(),
         },
         E::NeedToken => AppEvent::NeedToken,
         E::Change(change) => AppEvent::Change(received_change(change)),
@@ -209,12 +203,7 @@ fn realtime_event(event: &realtime::Event) -> AppEvent<'_> {
             reason,
         } => AppEvent::PushFailed {
             topic,
-            push: match kind {
-                PushKind::Join => "join",
-                PushKind::Leave => "leave",
-                PushKind::Presence => "presence",
-                PushKind::Broadcast => "broadcast",
-            },
+            push: kind.as_str(),
             reason,
         },
         E::ProtocolError(error) => AppEvent::ProtocolError {
