@@ -39,14 +39,26 @@ fn answer(status: u16, body: Value) -> HttpResult {
     }
 }
 
-/// `?a=eq.x&b=eq.y` → `[(a, x), (b, y)]` (values percent-decoded enough for ids and numbers).
-fn filters(query: &str) -> Vec<(String, String)> {
+/// A column and the values it may have.
+type Filter = (String, Vec<String>);
+
+/// `?a=eq.x&b=in.("y","z")` → `[(a, [x]), (b, [y, z])]`.
+fn filters(query: &str) -> Vec<Filter> {
     query
         .split('&')
         .filter_map(|pair| {
             let (key, value) = pair.split_once('=')?;
-            let value = value.strip_prefix("eq.")?;
-            Some((key.to_owned(), value.replace("%2D", "-")))
+            let value = percent_decode(value);
+            let values = if let Some(one) = value.strip_prefix("eq.") {
+                vec![one.to_owned()]
+            } else {
+                let list = value.strip_prefix("in.(")?.strip_suffix(')')?;
+                let items = list
+                    .split(',')
+                    .map(|item| item.trim_matches('"').to_owned());
+                items.collect()
+            };
+            Some((key.to_owned(), values))
         })
         .collect()
 }
@@ -81,61 +93,79 @@ impl Server {
         let Some(table) = path.strip_prefix("/rest/v1/") else {
             return answer(404, json!({ "message": "no such path" }));
         };
-        let body: Option<Map<String, Value>> = request
+        let body: Option<Value> = request
             .body
             .as_deref()
             .and_then(|b| serde_json::from_str(b).ok());
         match (request.method, body) {
-            ("POST", Some(row)) => self.insert(user, table, row),
-            ("PATCH", Some(patch)) => self.update(user, table, &filters(query), patch),
+            ("POST", Some(Value::Object(row))) => self.insert(user, table, vec![row]),
+            ("POST", Some(Value::Array(rows))) => {
+                let rows = rows.into_iter().map(|row| match row {
+                    Value::Object(row) => Some(row),
+                    _ => None,
+                });
+                match rows.collect() {
+                    Some(rows) => self.insert(user, table, rows),
+                    None => answer(400, json!({ "message": "not an array of objects" })),
+                }
+            }
+            ("PATCH", Some(Value::Object(patch))) => {
+                self.update(user, table, &filters(query), patch)
+            }
             ("GET", None) => self.select(user, table, &filters(query)),
             _ => answer(400, json!({ "message": "unsupported request" })),
         }
     }
 
-    fn insert(&mut self, user: &str, table: &str, mut row: Map<String, Value>) -> HttpResult {
-        if !self.visible(user, &row) {
+    /// An upsert with ignore-duplicates of one row or several in one statement: a row the
+    /// user may not write refuses them all; those already there are left and not returned;
+    /// the rest commit together, with one commit time.
+    fn insert(&mut self, user: &str, table: &str, rows: Vec<Map<String, Value>>) -> HttpResult {
+        if !rows.iter().all(|row| self.visible(user, row)) {
             return answer(
                 403,
                 json!({ "code": "42501", "message": "new row violates row-level security policy" }),
             );
         }
-        let id = row
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        if self
-            .rows
-            .get(table)
-            .is_some_and(|rows| rows.contains_key(&id))
-        {
-            // resolution=ignore-duplicates: nothing changes, nothing is returned.
-            return answer(201, json!([]));
-        }
-        for (field, value) in &row {
-            self.history
-                .push((table.into(), id.clone(), field.clone(), value.clone()));
-        }
         let now = self.tick();
-        row.insert("version".into(), json!(1));
-        row.insert("updated_at".into(), json!(now));
-        row.insert("created_at".into(), json!(now));
-        row.insert("last_modified_by".into(), json!(user));
-        row.entry("deleted_at").or_insert(Value::Null);
-        self.rows
-            .entry(table.into())
-            .or_default()
-            .insert(id, row.clone());
-        self.committed.push((table.into(), "INSERT", row.clone()));
-        answer(201, json!([row]))
+        let mut inserted = Vec::new();
+        for mut row in rows {
+            let id = row
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            if self
+                .rows
+                .get(table)
+                .is_some_and(|rows| rows.contains_key(&id))
+            {
+                continue;
+            }
+            for (field, value) in &row {
+                self.history
+                    .push((table.into(), id.clone(), field.clone(), value.clone()));
+            }
+            row.insert("version".into(), json!(1));
+            row.insert("updated_at".into(), json!(now));
+            row.insert("created_at".into(), json!(now));
+            row.insert("last_modified_by".into(), json!(user));
+            row.entry("deleted_at").or_insert(Value::Null);
+            self.rows
+                .entry(table.into())
+                .or_default()
+                .insert(id, row.clone());
+            self.committed.push((table.into(), "INSERT", row.clone()));
+            inserted.push(Value::Object(row));
+        }
+        answer(201, Value::Array(inserted))
     }
 
     fn update(
         &mut self,
         user: &str,
         table: &str,
-        filters: &[(String, String)],
+        filters: &[Filter],
         patch: Map<String, Value>,
     ) -> HttpResult {
         let now = self.tick();
@@ -178,7 +208,7 @@ impl Server {
         &self,
         user: &str,
         table: &str,
-        filters: &[(String, String)],
+        filters: &[Filter],
         ignore_version: bool,
     ) -> Vec<String> {
         let Some(rows) = self.rows.get(table) else {
@@ -191,18 +221,19 @@ impl Server {
                     if ignore_version && key == "version" {
                         return true;
                     }
-                    match row.get(key) {
-                        Some(Value::String(s)) => s == wanted,
-                        Some(Value::Number(n)) => n.to_string() == *wanted,
-                        _ => false,
-                    }
+                    let value = match row.get(key) {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(Value::Number(n)) => n.to_string(),
+                        _ => return false,
+                    };
+                    wanted.contains(&value)
                 })
             })
             .map(|(id, _)| id.clone())
             .collect()
     }
 
-    fn select(&self, user: &str, table: &str, filters: &[(String, String)]) -> HttpResult {
+    fn select(&self, user: &str, table: &str, filters: &[Filter]) -> HttpResult {
         let rows: Vec<Value> = self
             .matching(user, table, filters, false)
             .iter()

@@ -1,11 +1,14 @@
 //! Faults the deterministic simulation found in the outbox, each pinned by the smallest
 //! sequence that shows it (the simulation's seed is in each test's comment).
 
+mod support;
+
 use rockon_sync_core::merge::ConflictPolicy;
 use rockon_sync_core::outbox::{Effect, HttpResult, Op, Outbox, RowStatus};
 use rockon_sync_core::schema::Schema;
 use rockon_sync_core::Millis;
 use serde_json::{json, Map, Value};
+use support::OneRow;
 
 fn object(value: Value) -> Map<String, Value> {
     value.as_object().unwrap().clone()
@@ -48,10 +51,10 @@ fn a_merge_pushes_only_its_own_entrys_fields() {
     outbox
         .enqueue("songs", "s1", Op::Update, notes, Some(base))
         .unwrap();
-    let (_, follow_up) = outbox.complete(Millis(1), first, answered(json!([])), songs);
+    let (_, follow_up) = outbox.answer(Millis(1), first, answered(json!([])), songs);
     assert!(follow_up.is_some());
     let theirs = song(2, "theirs", Value::Null);
-    let (effects, _) = outbox.complete(Millis(2), first, answered(json!([theirs])), songs);
+    let (effects, _) = outbox.answer(Millis(2), first, answered(json!([theirs])), songs);
     assert!(effects.iter().any(|e| matches!(e, Effect::Conflict(_))));
     // The shown row keeps the later edit on top of the merge.
     let shown = effects.iter().rev().find_map(|e| match e {
@@ -96,10 +99,10 @@ fn settling_an_entry_leaves_a_sent_later_entry_on_its_own_base() {
     let (seq, _) = outbox.next_request(Millis(0)).unwrap();
     assert_eq!(seq, 10);
     // The later entry committed first (version 2); the earlier one meets it and settles.
-    let (_, follow_up) = outbox.complete(Millis(1), seq, answered(json!([])), songs);
+    let (_, follow_up) = outbox.answer(Millis(1), seq, answered(json!([])), songs);
     assert!(follow_up.is_some());
     let server = song(2, "theirs", Value::Null);
-    outbox.complete(Millis(2), seq, answered(json!([server])), songs);
+    outbox.answer(Millis(2), seq, answered(json!([server])), songs);
     let (_, request) = outbox.next_request(Millis(10)).unwrap();
     assert!(
         request.path.ends_with("version=eq.1"),
@@ -121,8 +124,8 @@ fn an_edit_of_a_row_not_created_yet_waits_for_the_creation() {
         .enqueue("songs", "s1", Op::Update, edit, Some(created.clone()))
         .unwrap();
     let (seq, _) = outbox.next_request(Millis(0)).unwrap();
-    outbox.complete(Millis(1), seq, answered(json!([])), songs);
-    let (effects, _) = outbox.complete(Millis(2), seq, answered(json!([])), songs);
+    outbox.answer(Millis(1), seq, answered(json!([])), songs);
+    let (effects, _) = outbox.answer(Millis(2), seq, answered(json!([])), songs);
     assert!(
         !effects.iter().any(|e| matches!(e, Effect::Conflict(_))),
         "not a remote delete: {effects:?}"

@@ -2,11 +2,14 @@
 //! commit, and never fold a later edit into a request the server may already hold, nor cancel
 //! a create the server may hold by a delete.
 
+mod support;
+
 use rockon_sync_core::merge::ConflictPolicy;
 use rockon_sync_core::outbox::{Effect, Entry, HttpResult, Op, Outbox, RowStatus};
 use rockon_sync_core::schema::{Schema, TableSchema};
 use rockon_sync_core::Millis;
 use serde_json::{json, Map, Value};
+use support::OneRow;
 
 fn object(value: Value) -> Map<String, Value> {
     value.as_object().unwrap().clone()
@@ -43,9 +46,9 @@ fn push(
         request.path,
         request.body.unwrap_or_default()
     );
-    let (mut effects, follow_up) = outbox.complete(Millis(now + 1), seq, answer, songs);
+    let (mut effects, follow_up) = outbox.answer(Millis(now + 1), seq, answer, songs);
     if let (Some(_), Some(row)) = (follow_up, then) {
-        let (more, _) = outbox.complete(Millis(now + 2), seq, answered(json!([row])), songs);
+        let (more, _) = outbox.answer(Millis(now + 2), seq, answered(json!([row])), songs);
         effects.extend(more);
     }
     (sent, effects)
@@ -290,13 +293,13 @@ fn a_merge_keeps_the_entrys_values_whatever_the_stored_row_holds() {
         .unwrap();
     let (seq, _) = outbox.next_request(Millis(0)).unwrap();
     // Someone else moved the row to version 2 (the key); the condition fails.
-    let (_, follow_up) = outbox.complete(Millis(1), seq, answered(json!([])), songs);
+    let (_, follow_up) = outbox.answer(Millis(1), seq, answered(json!([])), songs);
     assert!(follow_up.is_some());
     let mut theirs = object(song(2, json!(100), json!("E")));
     theirs.insert("notes".into(), Value::Null);
     // The merge works from the entry's base and fields, never from the stored row (which
     // another tab's push or a pull may have overwritten with that server row).
-    let (effects, _) = outbox.complete(Millis(2), seq, answered(json!([theirs])), songs);
+    let (effects, _) = outbox.answer(Millis(2), seq, answered(json!([theirs])), songs);
     assert_eq!(stored_row(&effects).unwrap()["notes"], "n20");
     let (_, request) = outbox.next_request(Millis(3)).expect("the edit goes again");
     assert_eq!(request.body.as_deref(), Some("{\"notes\":\"n20\"}"));

@@ -1,10 +1,13 @@
 //! The outbox rules: coalescing, per-row order, failure classes, conflicts.
 
+mod support;
+
 use rockon_sync_core::merge::ConflictPolicy;
 use rockon_sync_core::outbox::{Effect, HttpResult, Op, Outbox, RowStatus, WriteRefused};
 use rockon_sync_core::schema::Schema;
 use rockon_sync_core::Millis;
 use serde_json::{json, Map, Value};
+use support::OneRow;
 
 fn object(value: Value) -> Map<String, Value> {
     value.as_object().unwrap().clone()
@@ -54,7 +57,7 @@ fn an_insert_is_an_idempotent_upsert_and_the_server_row_replaces_the_local_one()
         outbox.next_request(Millis(0)).is_none(),
         "one request at a time"
     );
-    let (effects, follow_up) = outbox.complete(
+    let (effects, follow_up) = outbox.answer(
         Millis(5),
         seq,
         ok(json!([server_row("s1", "Yellow", 1)])),
@@ -85,7 +88,7 @@ fn a_retried_insert_that_already_landed_is_recognised() {
         .unwrap();
     let (seq, _) = outbox.next_request(Millis(0)).unwrap();
     // The first answer was lost in transit.
-    outbox.complete(
+    outbox.answer(
         Millis(1),
         seq,
         HttpResult::NetworkError("reset".into()),
@@ -93,13 +96,13 @@ fn a_retried_insert_that_already_landed_is_recognised() {
     );
     let (seq, _) = outbox.next_request(Millis(60_000)).unwrap();
     // ignore-duplicates: nothing inserted, nothing returned.
-    let (_, follow_up) = outbox.complete(Millis(60_001), seq, status(201, "[]"), songs);
+    let (_, follow_up) = outbox.answer(Millis(60_001), seq, status(201, "[]"), songs);
     let get = follow_up.expect("a GET of the row");
     assert_eq!(
         (get.method, get.path.as_str()),
         ("GET", "/rest/v1/songs?id=eq.s1&select=*")
     );
-    let (effects, _) = outbox.complete(
+    let (effects, _) = outbox.answer(
         Millis(60_002),
         seq,
         ok(json!([server_row("s1", "Yellow", 1)])),
@@ -219,7 +222,7 @@ fn an_edit_during_a_push_waits_for_it_and_builds_on_the_new_version() {
         "the in-flight entry is not touched"
     );
     assert!(outbox.next_request(Millis(0)).is_none());
-    outbox.complete(Millis(1), seq, ok(json!([server_row("s1", "b", 2)])), songs);
+    outbox.answer(Millis(1), seq, ok(json!([server_row("s1", "b", 2)])), songs);
     let (_, request) = outbox.next_request(Millis(1)).unwrap();
     assert_eq!(request.path, "/rest/v1/songs?id=eq.s1&version=eq.2");
     assert_eq!(request.body.as_deref(), Some(r#"{"title":"c"}"#));
@@ -239,7 +242,8 @@ fn failures_are_classified() {
         .unwrap();
 
     // Retryable: network, 5xx, 429 — on a timer, with jittered backoff, and the whole outbox
-    // waits (an unreachable server fails every request alike).
+    // waits (an unreachable server fails every request alike). The two new rows go as one
+    // array upsert.
     for (n, result) in [
         HttpResult::NetworkError("offline".into()),
         status(503, r#"{"message":"unavailable"}"#),
@@ -249,9 +253,10 @@ fn failures_are_classified() {
     .enumerate()
     {
         let now = Millis(1_000_000 * n as u64);
-        let (seq, _) = outbox.next_request(now).unwrap();
-        assert_eq!(seq, 1);
-        outbox.complete(now, seq, result, songs);
+        let wave = outbox.next_wave(now);
+        assert_eq!(wave.len(), 1);
+        assert_eq!(wave[0].seqs, [1, 2]);
+        outbox.complete(now, &wave[0].seqs, result, songs);
         let due = outbox.poll_timeout().expect("a retry is scheduled");
         let step = 1_000u64 << n;
         assert!(
@@ -260,7 +265,7 @@ fn failures_are_classified() {
             n + 1
         );
         assert!(
-            outbox.next_request(now).is_none(),
+            outbox.next_wave(now).is_empty(),
             "nothing goes out before the retry time"
         );
     }
@@ -271,20 +276,22 @@ fn failures_are_classified() {
     assert_eq!(outbox.status("songs", "a"), RowStatus::Pending);
 
     // 401: everything holds until a new token, and the app is asked for one.
-    let (seq, _) = outbox.next_request(Millis(10_000_000)).unwrap();
+    let wave = outbox.next_wave(Millis(10_000_000));
     let (effects, _) = outbox.complete(
         Millis(10_000_000),
-        seq,
+        &wave[0].seqs,
         status(401, r#"{"code":"PGRST301"}"#),
         songs,
     );
     assert!(effects.contains(&Effect::NeedToken));
-    assert!(outbox.next_request(Millis(20_000_000)).is_none());
+    assert!(outbox.next_wave(Millis(20_000_000)).is_empty());
     outbox.resume();
 
-    // Other 4xx: parked with the server's message; later entries of the row wait, other rows go on.
-    let (seq, _) = outbox.next_request(Millis(20_000_000)).unwrap();
-    assert_eq!(seq, 1);
+    // Other 4xx: a batch refused as a whole tells nothing of each row, so each goes alone
+    // next; the one at fault is parked with the server's message, later entries of its row
+    // wait, other rows go on.
+    let wave = outbox.next_wave(Millis(20_000_000));
+    assert_eq!(wave[0].seqs, [1, 2]);
     outbox
         .enqueue(
             "songs",
@@ -294,7 +301,18 @@ fn failures_are_classified() {
             None,
         )
         .unwrap();
-    outbox.complete(
+    let refused = || {
+        status(
+            400,
+            r#"{"code":"23502","message":"null value in column \"title\""}"#,
+        )
+    };
+    outbox.complete(Millis(20_000_000), &[1, 2], refused(), songs);
+    assert!(outbox.entry(1).unwrap().failed.is_none(), "not parked yet");
+    assert_eq!(outbox.status("songs", "a"), RowStatus::Pending);
+    let (seq, _) = outbox.next_request(Millis(20_000_000)).unwrap();
+    assert_eq!(seq, 1, "alone");
+    outbox.answer(
         Millis(20_000_000),
         seq,
         status(
@@ -316,7 +334,7 @@ fn failures_are_classified() {
         "b",
         "other rows are not blocked"
     );
-    outbox.complete(
+    outbox.answer(
         Millis(30_000_000),
         other,
         ok(json!([server_row("b", "b", 1)])),
@@ -332,7 +350,7 @@ fn failures_are_classified() {
         outbox.next_request(Millis(30_000_000)).map(|(s, _)| s),
         Some(seq)
     );
-    outbox.complete(
+    outbox.answer(
         Millis(30_000_000),
         seq,
         status(403, r#"{"code":"42501","message":"denied"}"#),
@@ -363,12 +381,12 @@ fn a_conditional_update_that_matches_nothing_merges_with_the_server_row() {
         )
         .unwrap();
     let (seq, _) = outbox.next_request(Millis(0)).unwrap();
-    let (_, get) = outbox.complete(Millis(1), seq, ok(json!([])), songs);
+    let (_, get) = outbox.answer(Millis(1), seq, ok(json!([])), songs);
     assert_eq!(get.unwrap().method, "GET");
     // Someone retitled it meanwhile: no overlap, the key change is pushed again on version 2.
     let remote =
         json!([{"id": "s1", "band_id": "b1", "title": "Yellow (live)", "key": "B", "version": 2}]);
-    let (effects, _) = outbox.complete(Millis(2), seq, ok(remote), songs);
+    let (effects, _) = outbox.answer(Millis(2), seq, ok(remote), songs);
     assert!(!effects.iter().any(|e| matches!(e, Effect::Conflict(_))));
     assert!(effects.iter().any(|e| matches!(e, Effect::StoreMergedRow { row, .. } if row["title"] == "Yellow (live)" && row["key"] == "C")));
     let (_, request) = outbox.next_request(Millis(2)).unwrap();
@@ -392,8 +410,8 @@ fn overlapping_edits_follow_the_policy_and_remote_deletes_are_conflicts() {
         )
         .unwrap();
     let (seq, _) = outbox.next_request(Millis(0)).unwrap();
-    outbox.complete(Millis(1), seq, ok(json!([])), songs);
-    let (effects, _) = outbox.complete(
+    outbox.answer(Millis(1), seq, ok(json!([])), songs);
+    let (effects, _) = outbox.answer(
         Millis(2),
         seq,
         ok(json!([server_row("s1", "Theirs", 2)])),
@@ -425,8 +443,8 @@ fn overlapping_edits_follow_the_policy_and_remote_deletes_are_conflicts() {
         )
         .unwrap();
     let (seq, _) = outbox.next_request(Millis(3)).unwrap();
-    outbox.complete(Millis(4), seq, ok(json!([])), songs);
-    let (effects, _) = outbox.complete(Millis(5), seq, ok(json!([])), songs);
+    outbox.answer(Millis(4), seq, ok(json!([])), songs);
+    let (effects, _) = outbox.answer(Millis(5), seq, ok(json!([])), songs);
     assert!(effects
         .iter()
         .any(|e| matches!(e, Effect::Conflict(record) if record.deleted_remotely)));
@@ -454,20 +472,26 @@ fn persisted_entries_survive_a_reload_in_order() {
         ConflictPolicy::ServerWins,
         1,
     );
-    let order: Vec<String> = std::iter::from_fn(|| {
-        let (seq, _) = reloaded.next_request(Millis(0))?;
-        let id = reloaded.entry(seq)?.row_id.clone();
-        let schema = Schema::rockon();
-        reloaded.complete(
-            Millis(0),
-            seq,
-            ok(json!([server_row(&id, &id, 1)])),
-            schema.table("songs").unwrap(),
-        );
-        Some(id)
-    })
-    .collect();
+    // One array upsert, in the order the rows were made.
+    let wave = reloaded.next_wave(Millis(0));
+    assert_eq!(wave.len(), 1);
+    let body: Value = serde_json::from_str(wave[0].request.body.as_deref().unwrap()).unwrap();
+    let order: Vec<&str> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
     assert_eq!(order, ["a", "b", "c"]);
+    let rows: Vec<Value> = order.iter().map(|id| server_row(id, id, 1)).collect();
+    let schema = Schema::rockon();
+    let songs = schema.table("songs").unwrap();
+    let (effects, follow_up) = reloaded.complete(Millis(0), &wave[0].seqs, ok(json!(rows)), songs);
+    assert!(follow_up.is_none());
+    let removed = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::RemoveEntry(_)));
+    assert_eq!(removed.count(), 3);
     let (seq, _) = {
         reloaded
             .enqueue(
@@ -548,7 +572,7 @@ fn tabs_sharing_one_outbox_append_without_collisions_and_the_leader_adopts_their
         leader.next_request(Millis(1)).is_none(),
         "still one in flight"
     );
-    let (effects, _) = leader.complete(
+    let (effects, _) = leader.answer(
         Millis(5),
         seq,
         ok(json!([server_row("s1", "Yellow", 1)])),

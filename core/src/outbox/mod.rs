@@ -2,7 +2,9 @@
 //!
 //! Every local write becomes an [`Entry`] persisted with the row in one storage transaction.
 //! Entries leave the outbox only when the server has the write. Consecutive edits to one row
-//! coalesce while not yet sent; a row's entries go out strictly in order, one push at a time.
+//! coalesce while not yet sent; a row's entries go out strictly in order, one push of the row
+//! at a time. Pushes go in waves (see [`Outbox::next_wave`]): the new rows of one table as one
+//! array upsert, or the edits of several rows side by side.
 //! Failures are classified: network errors, 5xx, 408 and 429 retry on a timer with jittered
 //! backoff; 401 holds everything until a new token; other 4xx park the entry as failed, visible
 //! with the server's message, until the app retries or discards it. A conditional update that
@@ -23,9 +25,11 @@ use serde_json::{Map, Value};
 
 mod answers;
 mod conflict;
+mod requests;
 mod stored;
 
 pub use conflict::ConflictRecord;
+pub use requests::{Push, MAX_BATCH_ROWS, MAX_SIDE_BY_SIDE};
 
 /// What a write does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,12 +214,13 @@ pub enum WriteRefused {
     RowDeleted,
 }
 
+/// What an entry in flight waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flight {
     /// The write itself.
-    Push(u64),
+    Push,
     /// The GET that follows an empty answer (conflict or duplicate insert).
-    Fetch(u64),
+    Fetch,
 }
 
 /// The outbox engine.
@@ -223,7 +228,11 @@ enum Flight {
 pub struct Outbox {
     entries: SortedMap<u64, Entry>,
     next_seq: u64,
-    in_flight: Option<Flight>,
+    /// The entries of the wave out, by sequence number.
+    in_flight: SortedMap<u64, Flight>,
+    /// Inserts whose array upsert the server refused as a whole: each goes alone next, so the
+    /// one at fault is parked on its own and the rest land.
+    solo: SortedSet<u64>,
     retry_at: SortedMap<u64, Millis>,
     /// After a retryable failure the whole outbox waits: an unreachable or overloaded server
     /// fails every request alike, and hammering it helps nobody.
@@ -246,7 +255,8 @@ impl Outbox {
         Self {
             entries: entries.into_iter().map(|e| (e.seq, e)).collect(),
             next_seq,
-            in_flight: None,
+            in_flight: SortedMap::new(),
+            solo: SortedSet::new(),
             retry_at: SortedMap::new(),
             paused_until: None,
             held: false,
@@ -266,6 +276,7 @@ impl Outbox {
         if self.entries.remove(&seq).is_some() {
             self.removed.insert(seq);
         }
+        self.solo.remove(&seq);
     }
 
     /// In a tab that does not push (another tab leads), writes are appended as new entries
@@ -308,8 +319,7 @@ impl Outbox {
             if entry.failed.is_some() {
                 return RowStatus::Error;
             }
-            let flying = matches!(self.in_flight, Some(Flight::Push(s) | Flight::Fetch(s)) if s == entry.seq);
-            status = if flying {
+            status = if self.in_flight.contains_key(&entry.seq) {
                 RowStatus::Syncing
             } else {
                 RowStatus::Pending
@@ -344,8 +354,7 @@ impl Outbox {
             .row_entries(table, row_id)
             .last()
             .map(|e| (e.seq, e.op, e.attempts, e.failed.is_some()));
-        let in_flight =
-            |seq| matches!(self.in_flight, Some(Flight::Push(s) | Flight::Fetch(s)) if s == seq);
+        let in_flight = |seq| self.in_flight.contains_key(&seq);
         if let Some((seq, last_op, attempts, failed)) = last {
             if last_op == Op::Delete {
                 return Err(WriteRefused::RowDeleted);
@@ -446,7 +455,7 @@ impl Outbox {
 
     /// When the next retry is due, if one is waiting.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        if self.held || self.in_flight.is_some() {
+        if self.held || !self.in_flight.is_empty() {
             return None;
         }
         // Only entries a push could take: parked ones wait for the user and the entries behind
@@ -480,160 +489,6 @@ impl Outbox {
         })
     }
 
-    /// The next request to send, if any is due at `now`. One request is in flight at a time.
-    ///
-    /// On an entry's first send (`attempts` becomes 1) the driver must persist the entry
-    /// ([`entry`](Self::entry)) before sending: from then on the write may be on the server,
-    /// and a reloaded outbox must know it (a later edit must not coalesce into it, a later
-    /// delete must not cancel it).
-    pub fn next_request(&mut self, now: Millis) -> Option<(u64, HttpRequest)> {
-        if self.held || self.in_flight.is_some() || self.paused_until.is_some_and(|t| t > now) {
-            return None;
-        }
-        let seq = self
-            .candidates()
-            .find(|entry| self.retry_at.get(&entry.seq).is_none_or(|t| *t <= now))?
-            .seq;
-        self.retry_at.remove(&seq);
-        self.in_flight = Some(Flight::Push(seq));
-        let entry = self.entries.get_mut(&seq).expect("chosen above");
-        entry.attempts += 1;
-        Some((seq, push_request(entry)))
-    }
-
-    /// Gives back the request just taken for `seq` unsent (the driver could not record that it
-    /// is being sent): it is due again after the usual backoff, and still counts as never sent.
-    pub fn abandon(&mut self, now: Millis, seq: u64) {
-        if !matches!(self.in_flight, Some(Flight::Push(s)) if s == seq) {
-            return;
-        }
-        self.in_flight = None;
-        if let Some(entry) = self.entries.get_mut(&seq) {
-            entry.attempts = entry.attempts.saturating_sub(1);
-            let delay = self.backoff.delay(1, &mut self.rng);
-            self.retry_at.insert(seq, now + delay);
-            self.paused_until = Some(now + delay);
-        }
-    }
-
-    /// Reports the answer to the request `seq` got; returns effects and, for conflicts and
-    /// duplicate inserts, the GET to send next.
-    pub fn complete(
-        &mut self,
-        now: Millis,
-        seq: u64,
-        result: HttpResult,
-        table: &TableSchema,
-    ) -> (Vec<Effect>, Option<HttpRequest>) {
-        let Some(flight) = self.in_flight.take() else {
-            return (Vec::new(), None);
-        };
-        let Some(entry) = self.entries.get(&seq).cloned() else {
-            return (Vec::new(), None);
-        };
-        let (status, body) = match result {
-            HttpResult::NetworkError(message) => {
-                return (self.retry_later(now, &entry, 0, message), None)
-            }
-            HttpResult::Response { status, body } => (status, body),
-        };
-        match status {
-            200..=299 => {}
-            401 => {
-                self.held = true;
-                let mut effects = vec![Effect::NeedToken];
-                effects.extend(self.status_effect(&entry));
-                return (effects, None);
-            }
-            408 | 429 | 500..=599 => {
-                return (
-                    self.retry_later(now, &entry, status, message_of(&body)),
-                    None,
-                )
-            }
-            _ => return (self.park(&entry, status, &body), None),
-        }
-        let rows: Vec<Map<String, Value>> = serde_json::from_str::<Vec<Value>>(&body)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|v| match v {
-                Value::Object(map) => Some(map),
-                _ => None,
-            })
-            .collect();
-        match (flight, rows.into_iter().next()) {
-            (Flight::Push(_), Some(server_row)) => (self.settle(&entry, server_row), None),
-            // Nothing matched: an insert that already existed, or someone else's change.
-            (Flight::Push(_), None) => {
-                self.in_flight = Some(Flight::Fetch(seq));
-                let request = HttpRequest {
-                    method: "GET",
-                    path: format!(
-                        "/rest/v1/{}?id=eq.{}&select=*",
-                        entry.table,
-                        percent_encode(&entry.row_id)
-                    ),
-                    prefer: "",
-                    body: None,
-                };
-                (
-                    self.status_effect(&entry).into_iter().collect(),
-                    Some(request),
-                )
-            }
-            (Flight::Fetch(_), remote) => (self.resolve(now, &entry, remote, table), None),
-        }
-    }
-
-    fn retry_later(
-        &mut self,
-        now: Millis,
-        entry: &Entry,
-        status: u16,
-        message: String,
-    ) -> Vec<Effect> {
-        let delay = self.backoff.delay(entry.attempts.max(1), &mut self.rng);
-        self.retry_at.insert(entry.seq, now + delay);
-        self.paused_until = Some(now + delay);
-        let mut effects = Vec::new();
-        if let Some(stored) = self.entries.get_mut(&entry.seq) {
-            stored.last_error = Some(PushError {
-                status,
-                code: None,
-                message,
-            });
-            effects.push(Effect::PutEntry(stored.clone()));
-        }
-        effects.extend(self.status_effect(entry));
-        effects
-    }
-
-    fn park(&mut self, entry: &Entry, status: u16, body: &str) -> Vec<Effect> {
-        let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-        let error = PushError {
-            status,
-            code: parsed
-                .get("code")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            message: message_of(body),
-        };
-        let stored = self.entries.get_mut(&entry.seq).expect("entry in outbox");
-        stored.failed = Some(error);
-        let stored = stored.clone();
-        let mut effects = vec![Effect::PutEntry(stored)];
-        effects.extend(self.status_effect(entry));
-        effects
-    }
-
-    fn status_effect(&self, entry: &Entry) -> Option<Effect> {
-        Some(Effect::Status {
-            table: entry.table.clone(),
-            row_id: entry.row_id.clone(),
-            status: self.status(&entry.table, &entry.row_id),
-        })
-    }
-
     /// A new token arrived, or the network came back: pushes resume now.
     pub fn resume(&mut self) {
         self.held = false;
@@ -641,8 +496,8 @@ impl Outbox {
         self.retry_at.clear();
     }
 
-    /// Parks every entry `unreachable` picks as failed with `error` (except one in flight,
-    /// which settles on its own): for rows the user can no longer write, e.g. after leaving
+    /// Parks every entry `unreachable` picks as failed with `error` (except those in flight,
+    /// which settle on their own): for rows the user can no longer write, e.g. after leaving
     /// their band. The writes stay visible, with the user's values, until the app retries
     /// them (say, once re-added) or discards them; nothing is dropped silently.
     pub fn fail_where(
@@ -650,13 +505,10 @@ impl Outbox {
         unreachable: impl Fn(&Entry) -> bool,
         error: &PushError,
     ) -> Vec<Effect> {
-        let flying = match self.in_flight {
-            Some(Flight::Push(s) | Flight::Fetch(s)) => Some(s),
-            None => None,
-        };
         let mut parked = Vec::new();
         for entry in self.entries.values_mut() {
-            if Some(entry.seq) != flying && entry.failed.is_none() && unreachable(entry) {
+            let flying = self.in_flight.contains_key(&entry.seq);
+            if !flying && entry.failed.is_none() && unreachable(entry) {
                 entry.failed = Some(error.clone());
                 parked.push(entry.clone());
             }
@@ -684,7 +536,7 @@ impl Outbox {
 
     /// Gives up a write: the entry is removed. The driver restores the row from the base.
     pub fn discard(&mut self, seq: u64) -> Option<(Entry, Vec<Effect>)> {
-        if matches!(self.in_flight, Some(Flight::Push(s) | Flight::Fetch(s)) if s == seq) {
+        if self.in_flight.contains_key(&seq) {
             return None;
         }
         let entry = self.entries.get(&seq).cloned()?;
@@ -694,43 +546,4 @@ impl Outbox {
         effects.extend(self.status_effect(&entry));
         Some((entry, effects))
     }
-}
-
-fn push_request(entry: &Entry) -> HttpRequest {
-    let id = percent_encode(&entry.row_id);
-    let table = &entry.table;
-    let conditional = |version: Option<i64>| match version {
-        Some(v) => format!("/rest/v1/{table}?id=eq.{id}&version=eq.{v}"),
-        None => format!("/rest/v1/{table}?id=eq.{id}"),
-    };
-    match entry.op {
-        // ignore-duplicates: a retry of an insert that did land changes nothing (no version
-        // bump); the empty answer leads to a GET of the row.
-        Op::Insert => HttpRequest {
-            method: "POST",
-            path: format!("/rest/v1/{table}?on_conflict=id"),
-            prefer: "return=representation,resolution=ignore-duplicates",
-            body: Some(Value::Object(entry.fields.clone()).to_string()),
-        },
-        Op::Update => HttpRequest {
-            method: "PATCH",
-            path: conditional(entry.base_version()),
-            prefer: "return=representation",
-            body: Some(Value::Object(entry.fields.clone()).to_string()),
-        },
-        // The server's trigger replaces the device time with its own clock.
-        Op::Delete => HttpRequest {
-            method: "PATCH",
-            path: conditional(entry.base_version()),
-            prefer: "return=representation",
-            body: Some(r#"{"deleted_at":"1970-01-01T00:00:00Z"}"#.to_owned()),
-        },
-    }
-}
-
-fn message_of(body: &str) -> String {
-    serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_else(|| body.chars().take(200).collect())
 }

@@ -24,12 +24,8 @@ impl Outbox {
     }
 
     /// Replaces the entries with what storage holds now (another tab wrote or removed some).
-    /// The entry in flight stays in flight; retry times of entries still present are kept.
+    /// Entries in flight stay in flight; retry times of entries still present are kept.
     pub fn reload(&mut self, entries: Vec<Entry>) {
-        let flying = match self.in_flight {
-            Some(Flight::Push(s) | Flight::Fetch(s)) => Some(s),
-            None => None,
-        };
         let stored: SortedSet<u64> = entries.iter().map(|e| e.seq).collect();
         self.removed.retain(|seq| stored.contains(seq));
         let mut fresh: SortedMap<u64, Entry> = entries
@@ -37,13 +33,14 @@ impl Outbox {
             .filter(|e| !self.removed.contains(&e.seq))
             .map(|e| (e.seq, e))
             .collect();
-        if let Some(seq) = flying {
-            // This tab's view of the entry it is pushing wins: it alone knows the answer.
-            if let Some(entry) = self.entries.get(&seq) {
-                fresh.insert(seq, entry.clone());
+        for seq in self.in_flight.keys() {
+            // This tab's view of an entry it is pushing wins: it alone knows the answer.
+            if let Some(entry) = self.entries.get(seq) {
+                fresh.insert(*seq, entry.clone());
             }
         }
         self.retry_at.retain(|seq, _| fresh.contains_key(seq));
+        self.solo.retain(|seq| fresh.contains_key(seq));
         self.next_seq = self
             .next_seq
             .max(fresh.keys().next_back().map_or(1, |s| s + 1));

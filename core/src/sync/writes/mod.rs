@@ -1,5 +1,5 @@
 //! The write engine: the app's writes become local rows and outbox entries, and the leading
-//! tab pushes them to the REST API, one request at a time.
+//! tab pushes them to the REST API, a wave of requests at a time.
 //!
 //! Driven like the Realtime engine: [`WriteEngine::handle`] takes an input with the current
 //! time, [`WriteEngine::poll_output`] gives what to do (read or write storage, send an HTTP
@@ -290,8 +290,6 @@ pub struct WriteEngine {
     commands: VecDeque<(CommandId, WriteCommand, u64)>,
     running: Option<Running>,
     flight: Flight,
-    /// The request of a first send, waiting for the send to be recorded.
-    pending_request: Option<HttpRequest>,
     reload: Reload,
     deferred: Option<Deferred>,
     /// When the leader next reads the stored outbox.
@@ -302,10 +300,10 @@ pub struct WriteEngine {
     adding: Option<u64>,
     /// A push changed that entry meanwhile: put it again once it is stored.
     reput: bool,
-    /// A push's answer that came while a command's batch adds an entry: it is settled once
-    /// storage answers the batch, because settling writes the row with the row's later
+    /// Push answers that came while a command's batch adds an entry: they are taken once
+    /// storage answers the batch, because settling writes a row with the row's later
     /// entries, and the entry being added may yet be refused.
-    held_answer: Option<(OpId, HttpResult)>,
+    held_answers: Vec<(OpId, HttpResult)>,
     last_confirmed: Option<Millis>,
     outputs: VecDeque<WriteOutput>,
 }
@@ -342,14 +340,13 @@ impl WriteEngine {
             commands: VecDeque::new(),
             running: None,
             flight: Flight::Idle,
-            pending_request: None,
             reload: Reload::Idle,
             deferred: None,
             rescan_at: None,
             resync_at: None,
             adding: None,
             reput: false,
-            held_answer: None,
+            held_answers: Vec::new(),
             last_confirmed: None,
             outputs: VecDeque::new(),
         }
@@ -640,7 +637,7 @@ impl WriteEngine {
             };
             self.command_written(command, *done, result);
             if self.adding.is_none() {
-                if let Some((op, answer)) = self.held_answer.take() {
+                for (op, answer) in std::mem::take(&mut self.held_answers) {
                     self.on_http(op, answer, now);
                 }
             }

@@ -1,127 +1,231 @@
-//! The push loop of the leading tab: one request at a time, each answer's effects stored
-//! before the next request goes.
+//! The push loop of the leading tab: a wave of requests at a time (see
+//! [`Outbox::next_wave`]), the effects of all its answers stored before the next wave goes.
 
 use super::*;
+use crate::outbox::Push;
+
+/// One request of the wave out, and its answer once in.
+#[derive(Debug)]
+pub(super) struct Sent {
+    op: OpId,
+    push: Push,
+    answer: Option<HttpResult>,
+}
+
+/// A conflict record read before the answer that may replace it is settled.
+type Earlier = (u64, Option<ConflictRecord>);
 
 /// The push in progress.
 #[derive(Debug)]
 pub(super) enum Flight {
     Idle,
-    /// Persisting that the entry is being sent for the first time: from then on the write may
+    /// Persisting that entries are being sent for the first time: from then on the writes may
     /// be on the server, and a reload, or the next leading tab, must know it.
     Recording {
         op: OpId,
-        seq: u64,
+        wave: Vec<Push>,
     },
-    /// The push, or the GET that follows an empty answer (`fetching`), is out.
+    /// The wave's requests are out: the pushes, or the GETs that follow answers missing rows
+    /// (`fetching`).
     Sending {
-        op: OpId,
-        seq: u64,
+        sent: Vec<Sent>,
         fetching: bool,
     },
-    /// The GET's answer may be a conflict: the row's conflict record is read first, so the
-    /// answer is settled and its effects stored with nothing in between (a command coming in
-    /// between would change the entries the effects put).
-    ReadingConflict {
-        op: OpId,
-        seq: u64,
-        answer: HttpResult,
+    /// The GETs' answers may be conflicts: the rows' conflict records are read first, so the
+    /// answers are settled and their effects stored with nothing in between (a command coming
+    /// in between would change the entries the effects put).
+    ReadingConflicts {
+        reads: Vec<(OpId, u64)>,
+        earlier: Vec<Earlier>,
+        answers: Vec<(Push, HttpResult)>,
     },
-    /// Storing the effects of an answer; then the follow-up request, if any.
+    /// Storing the effects of the wave's answers; then the follow-up GETs, if any.
     Applying {
         op: OpId,
-        follow_up: Option<(u64, HttpRequest)>,
+        follow_ups: Vec<Push>,
         events: Vec<WriteEvent>,
         removing: Vec<u64>,
     },
 }
 
 impl WriteEngine {
-    /// Starts the next due push unless one is under way.
+    /// Starts the next due wave unless one is under way.
     pub(super) fn push_next(&mut self, now: Millis) {
         if !self.pushing() || !matches!(self.flight, Flight::Idle) {
             return;
         }
-        let Some((seq, request)) = self.outbox.next_request(now) else {
-            return;
-        };
-        let first_send = self.outbox.entry(seq).filter(|e| e.attempts == 1).cloned();
-        match first_send {
-            Some(entry) => {
-                let op = self.write(vec![StoreOp::PutEntry(entry)]);
-                self.flight = Flight::Recording { op, seq };
-                self.pending_request = Some(request);
-            }
-            None => self.send(seq, request, false),
+        let wave = self.outbox.next_wave(now);
+        let seqs = wave.iter().flat_map(|push| &push.seqs);
+        let entries = seqs.filter_map(|seq| self.outbox.entry(*seq));
+        let first_sends: Vec<StoreOp> = entries
+            .filter(|entry| entry.attempts == 1)
+            .map(|entry| StoreOp::PutEntry(entry.clone()))
+            .collect();
+        if first_sends.is_empty() {
+            self.send(wave, false);
+        } else {
+            let op = self.write(first_sends);
+            self.flight = Flight::Recording { op, wave };
         }
     }
 
-    fn send(&mut self, seq: u64, request: HttpRequest, fetching: bool) {
-        let op = self.op_id();
-        self.outputs.push_back(WriteOutput::Http { op, request });
-        self.flight = Flight::Sending { op, seq, fetching };
+    fn send(&mut self, pushes: Vec<Push>, fetching: bool) {
+        if pushes.is_empty() {
+            return;
+        }
+        let mut sent = Vec::with_capacity(pushes.len());
+        for push in pushes {
+            let op = self.op_id();
+            let request = push.request.clone();
+            self.outputs.push_back(WriteOutput::Http { op, request });
+            sent.push(Sent {
+                op,
+                push,
+                answer: None,
+            });
+        }
+        self.flight = Flight::Sending { sent, fetching };
     }
 
     pub(super) fn on_http(&mut self, op: OpId, answer: HttpResult, now: Millis) {
         if self.adding.is_some() {
-            self.held_answer = Some((op, answer));
+            self.held_answers.push((op, answer));
             return;
         }
-        let Flight::Sending {
-            op: sent,
-            seq,
-            fetching,
-        } = self.flight
-        else {
+        let Flight::Sending { sent, fetching } = &mut self.flight else {
             return;
         };
-        if sent != op {
+        let Some(slot) = sent.iter_mut().find(|s| s.op == op && s.answer.is_none()) else {
+            return;
+        };
+        slot.answer = Some(answer);
+        if sent.iter().any(|s| s.answer.is_none()) {
             return;
         }
-        let row = self
-            .outbox
-            .entry(seq)
-            .map(|e| (e.table.clone(), e.row_id.clone()));
-        match row {
-            Some((table, id)) if fetching => {
+        let fetching = *fetching;
+        let Flight::Sending { sent, .. } = std::mem::replace(&mut self.flight, Flight::Idle) else {
+            return;
+        };
+        let answers: Vec<(Push, HttpResult)> = sent
+            .into_iter()
+            .filter_map(|s| Some((s.push, s.answer?)))
+            .collect();
+        // Only an update's fetched row can make a conflict record.
+        let seqs = answers.iter().flat_map(|(push, _)| &push.seqs);
+        let updates: Vec<(String, String, u64)> = seqs
+            .filter_map(|seq| self.outbox.entry(*seq))
+            .filter(|entry| fetching && entry.op == Op::Update)
+            .map(|entry| (entry.table.clone(), entry.row_id.clone(), entry.seq))
+            .collect();
+        if updates.is_empty() {
+            return self.settle_wave(answers, Vec::new(), now);
+        }
+        let reads = updates
+            .into_iter()
+            .map(|(table, id, seq)| {
+                let with_conflict = true;
                 let read = StoreRead::Row {
                     table,
                     id,
-                    with_conflict: true,
+                    with_conflict,
                 };
-                let op = self.read(read);
-                self.flight = Flight::ReadingConflict { op, seq, answer };
-            }
-            _ => self.settle(seq, answer, None, now),
-        }
+                (self.read(read), seq)
+            })
+            .collect();
+        self.flight = Flight::ReadingConflicts {
+            reads,
+            earlier: Vec::new(),
+            answers,
+        };
     }
 
-    /// The answer to a push (or to its follow-up GET, with the row's earlier conflict record)
-    /// settles the entry; its effects are stored at once.
-    fn settle(
+    /// A row's conflict record is read: once all are, the fetched answers settle the entries.
+    pub(super) fn push_read(
         &mut self,
-        seq: u64,
-        answer: HttpResult,
-        earlier: Option<ConflictRecord>,
+        op: OpId,
+        result: Result<ReadResult, StoreError>,
         now: Millis,
     ) {
-        let table = self
-            .outbox
-            .entry(seq)
-            .map(|e| e.table.clone())
-            .unwrap_or_default();
-        let Ok(spec) = self.schema.table(&table).cloned() else {
-            self.outbox.abandon(now, seq);
-            self.flight = Flight::Idle;
+        let Flight::ReadingConflicts {
+            reads,
+            earlier,
+            answers,
+        } = &mut self.flight
+        else {
             return;
         };
-        // The fields this entry wrote, needed only to join an earlier conflict record (read
-        // before the entry settles and goes).
-        let written: Vec<String> = match (&earlier, self.outbox.entry(seq)) {
-            (Some(_), Some(entry)) => entry.fields.keys().cloned().collect(),
-            _ => Vec::new(),
+        let Some(at) = reads.iter().position(|(read, _)| *read == op) else {
+            return;
         };
-        let (mut effects, follow_up) = self.outbox.complete(now, seq, answer, &spec);
+        let (_, seq) = reads.swap_remove(at);
+        match result {
+            Ok(ReadResult::Row { conflict, .. }) => earlier.push((seq, conflict.map(|c| *c))),
+            // Unknown whether a record would be replaced: ask the server again later.
+            _ => {
+                let unread =
+                    HttpResult::NetworkError("the conflict record could not be read".into());
+                for (push, answer) in answers.iter_mut() {
+                    if push.seqs.contains(&seq) {
+                        *answer = unread.clone();
+                    }
+                }
+            }
+        }
+        if !reads.is_empty() {
+            return;
+        }
+        let Flight::ReadingConflicts {
+            earlier, answers, ..
+        } = std::mem::replace(&mut self.flight, Flight::Idle)
+        else {
+            return;
+        };
+        self.settle_wave(answers, earlier, now);
+    }
+
+    /// The wave's answers (or its follow-up GETs', with the rows' earlier conflict records)
+    /// settle its entries; their effects are stored at once, in one batch.
+    fn settle_wave(
+        &mut self,
+        answers: Vec<(Push, HttpResult)>,
+        earlier: Vec<Earlier>,
+        now: Millis,
+    ) {
+        let mut effects = Vec::new();
+        let mut follow_ups = Vec::new();
+        for (push, answer) in answers {
+            let (more, follow_up) = self.settle(push, answer, &earlier, now);
+            effects.extend(more);
+            follow_ups.extend(follow_up);
+        }
+        self.store_effects(effects, follow_ups);
+    }
+
+    fn settle(
+        &mut self,
+        push: Push,
+        answer: HttpResult,
+        earlier: &[Earlier],
+        now: Millis,
+    ) -> (Vec<Effect>, Option<Push>) {
+        let first = push.seqs.first().and_then(|seq| self.outbox.entry(*seq));
+        let table = first.map(|e| e.table.clone()).unwrap_or_default();
+        let Ok(spec) = self.schema.table(&table).cloned() else {
+            self.outbox.abandon(now, &push.seqs);
+            return (Vec::new(), None);
+        };
+        // Each earlier conflict record with the row and the fields its entry wrote, needed to
+        // join the record (read before the entry settles and goes).
+        let joins: Vec<(String, ConflictRecord, Vec<String>)> = earlier
+            .iter()
+            .filter(|(seq, _)| push.seqs.contains(seq))
+            .filter_map(|(seq, record)| {
+                let entry = self.outbox.entry(*seq)?;
+                let written = entry.fields.keys().cloned().collect();
+                Some((entry.row_id.clone(), record.clone()?, written))
+            })
+            .collect();
+        let (mut effects, follow_up) = self.outbox.complete(now, &push.seqs, answer, &spec);
         if effects
             .iter()
             .any(|e| matches!(e, Effect::StoreServerRow { .. }))
@@ -129,63 +233,37 @@ impl WriteEngine {
             // The server answered with its row: this write is confirmed.
             self.last_confirmed = Some(now);
         }
-        if let Some(earlier) = earlier {
-            for effect in &mut effects {
-                if let Effect::Conflict(record) = effect {
-                    record.absorb(earlier.clone(), &written);
-                }
+        for effect in &mut effects {
+            let Effect::Conflict(record) = effect else {
+                continue;
+            };
+            let join = joins.iter().find(|(row, ..)| *row == record.row_id);
+            if let Some((_, earlier, written)) = join {
+                record.absorb(earlier.clone(), written);
             }
         }
-        self.store_effects(effects, follow_up.map(|request| (seq, request)));
+        (effects, follow_up)
     }
 
-    /// The row's conflict record is read: the fetched answer settles the entry.
-    pub(super) fn push_read(
-        &mut self,
-        op: OpId,
-        result: Result<ReadResult, StoreError>,
-        now: Millis,
-    ) {
-        if !matches!(self.flight, Flight::ReadingConflict { op: o, .. } if o == op) {
-            return;
-        }
-        let Flight::ReadingConflict { seq, answer, .. } =
-            std::mem::replace(&mut self.flight, Flight::Idle)
-        else {
-            return;
-        };
-        match result {
-            Ok(ReadResult::Row { conflict, .. }) => {
-                self.settle(seq, answer, conflict.map(|c| *c), now)
-            }
-            // Unknown whether a record would be replaced: ask the server again later.
-            _ => {
-                let unread =
-                    HttpResult::NetworkError("the conflict record could not be read".into());
-                self.settle(seq, unread, None, now);
-            }
-        }
-    }
-
-    fn store_effects(&mut self, effects: Vec<Effect>, follow_up: Option<(u64, HttpRequest)>) {
+    fn store_effects(&mut self, effects: Vec<Effect>, follow_ups: Vec<Push>) {
         let (ops, events) = self.effects_to_batch(effects);
         if ops.is_empty() {
-            return self.applied(follow_up, events, Vec::new(), Ok(()));
+            return self.applied(follow_ups, events, Vec::new(), Ok(()));
         }
         let removing = removed_entries(&ops);
         let op = self.write(ops);
         self.flight = Flight::Applying {
             op,
-            follow_up,
+            follow_ups,
             events,
             removing,
         };
     }
 
-    /// The effects of an answer are stored (or not): tell the app, send the follow-up.
+    /// The effects of the answers are stored (or not): tell the app, send the follow-ups.
     fn applied(
         &mut self,
-        follow_up: Option<(u64, HttpRequest)>,
+        follow_ups: Vec<Push>,
         events: Vec<WriteEvent>,
         removing: Vec<u64>,
         result: Result<(), StoreError>,
@@ -200,37 +278,44 @@ impl WriteEngine {
             Err(error) => {
                 // The outbox in memory is ahead of storage: take back what is stored (a
                 // conflict record not stored must be found again). The outbox waits for the
-                // follow-up's answer, so it still goes.
+                // follow-ups' answers, so they still go.
                 self.outbox.unforget(&removing);
                 self.start_reload(None, true);
                 self.emit(WriteEvent::Error {
                     code: error.code(),
                     message: error.to_string(),
                 });
+                // Pushes are held in memory, not in storage: the app is asked for a token all
+                // the same (another answer of the wave is what failed to be stored).
+                let asks = events.into_iter().filter(|e| *e == WriteEvent::NeedToken);
+                for event in asks {
+                    self.emit(event);
+                }
             }
         }
-        if let Some((seq, request)) = follow_up {
-            self.send(seq, request, true);
-        }
+        self.send(follow_ups, true);
     }
 
     pub(super) fn push_written(&mut self, op: OpId, result: Result<(), StoreError>, now: Millis) {
         match &self.flight {
-            Flight::Recording { op: expected, seq } if *expected == op => {
-                let seq = *seq;
-                let request = self.pending_request.take();
-                match (result, request) {
-                    (Ok(()), Some(request)) => self.send(seq, request, false),
-                    _ => {
+            Flight::Recording { op: expected, .. } if *expected == op => {
+                let Flight::Recording { wave, .. } =
+                    std::mem::replace(&mut self.flight, Flight::Idle)
+                else {
+                    return;
+                };
+                match result {
+                    Ok(()) => self.send(wave, false),
+                    Err(_) => {
                         // Not recorded: sending anyway would risk a coalesced retry later.
-                        self.outbox.abandon(now, seq);
-                        self.flight = Flight::Idle;
+                        let seqs: Vec<u64> = wave.into_iter().flat_map(|push| push.seqs).collect();
+                        self.outbox.abandon(now, &seqs);
                     }
                 }
             }
             Flight::Applying { op: expected, .. } if *expected == op => {
                 let Flight::Applying {
-                    follow_up,
+                    follow_ups,
                     events,
                     removing,
                     ..
@@ -238,7 +323,7 @@ impl WriteEngine {
                 else {
                     return;
                 };
-                self.applied(follow_up, events, removing, result);
+                self.applied(follow_ups, events, removing, result);
             }
             _ => {}
         }

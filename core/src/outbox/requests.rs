@@ -1,0 +1,332 @@
+//! What goes to the server next, and what its answers mean for the entries they carried.
+//!
+//! Pushes go in waves: the wave's requests go out together, and the next wave is chosen once
+//! every answer of this one is in. A phone back from a rehearsal room with fifty new songs
+//! sends one request, not fifty.
+
+use super::*;
+
+/// At most this many new rows go in one array upsert: the read that follows an answer
+/// missing some of them names each in its URL, which proxies cap at a few kilobytes.
+pub const MAX_BATCH_ROWS: usize = 100;
+/// At most this many edits of different rows are pushed side by side: a browser opens six
+/// connections to one host, and more requests would only queue in it.
+pub const MAX_SIDE_BY_SIDE: usize = 6;
+
+/// One request of a wave and the entries it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Push {
+    /// The entries, in outbox order: several inserts of one table, or one entry.
+    pub seqs: Vec<u64>,
+    /// The request.
+    pub request: HttpRequest,
+}
+
+impl Outbox {
+    /// The next wave of requests due at `now`; none while a wave is out. A wave is either
+    /// - the new rows of one table that have the same columns, as one array upsert (of at
+    ///   most [`MAX_BATCH_ROWS`]); or
+    /// - edits (updates, deletes) of up to [`MAX_SIDE_BY_SIDE`] different rows, side by side.
+    ///
+    /// Walking each row's next entry in outbox order, an edit never passes a new row made
+    /// before it (it may refer to it), so a wave of edits ends at the first insert. A new
+    /// row may pass earlier edits of other rows: it depends on none of them. New rows of one
+    /// table in one statement may refer to each other: the database checks references at the
+    /// statement's end. An insert the server refused in a batch goes alone (see `solo`).
+    ///
+    /// On an entry's first send (`attempts` becomes 1) the driver must persist the entry
+    /// ([`entry`](Self::entry)) before sending: from then on the write may be on the server,
+    /// and a reloaded outbox must know it (a later edit must not coalesce into it, a later
+    /// delete must not cancel it).
+    pub fn next_wave(&mut self, now: Millis) -> Vec<Push> {
+        if self.held || !self.in_flight.is_empty() || self.paused_until.is_some_and(|t| t > now) {
+            return Vec::new();
+        }
+        let due: Vec<&Entry> = self
+            .candidates()
+            .filter(|entry| self.retry_at.get(&entry.seq).is_none_or(|t| *t <= now))
+            .collect();
+        let Some(first) = due.first() else {
+            return Vec::new();
+        };
+        let chosen: Vec<Vec<u64>> = if first.op != Op::Insert {
+            due.iter()
+                .take_while(|entry| entry.op != Op::Insert)
+                .take(MAX_SIDE_BY_SIDE)
+                .map(|entry| vec![entry.seq])
+                .collect()
+        } else if self.solo.contains(&first.seq) {
+            vec![vec![first.seq]]
+        } else {
+            let batchable = |entry: &&&Entry| {
+                entry.table == first.table
+                    && entry.fields.keys().eq(first.fields.keys())
+                    && !self.solo.contains(&entry.seq)
+            };
+            let batch = due.iter().filter(|entry| entry.op == Op::Insert);
+            let batch = batch.take_while(batchable).take(MAX_BATCH_ROWS);
+            vec![batch.map(|entry| entry.seq).collect()]
+        };
+        chosen
+            .into_iter()
+            .map(|seqs| {
+                for seq in &seqs {
+                    self.retry_at.remove(seq);
+                    self.in_flight.insert(*seq, Flight::Push);
+                    if let Some(entry) = self.entries.get_mut(seq) {
+                        entry.attempts += 1;
+                    }
+                }
+                let entries: Vec<&Entry> = seqs.iter().filter_map(|s| self.entry(*s)).collect();
+                let request = push_request(&entries);
+                Push { seqs, request }
+            })
+            .collect()
+    }
+
+    /// Gives back the requests just taken for `seqs` unsent (the driver could not record that
+    /// they are being sent): they are due again after the usual backoff, and still count as
+    /// never sent.
+    pub fn abandon(&mut self, now: Millis, seqs: &[u64]) {
+        let delay = self.backoff.delay(1, &mut self.rng);
+        for seq in seqs {
+            if self.in_flight.get(seq) != Some(&Flight::Push) {
+                continue;
+            }
+            self.in_flight.remove(seq);
+            if let Some(entry) = self.entries.get_mut(seq) {
+                entry.attempts = entry.attempts.saturating_sub(1);
+                self.retry_at.insert(*seq, now + delay);
+                self.paused_until = Some(now + delay);
+            }
+        }
+    }
+
+    /// Reports the answer to the request that carried `seqs`; returns the effects and, when
+    /// the answer left some entries' rows out (an insert that already existed, an update that
+    /// matched nothing), the GET of those rows to send next.
+    pub fn complete(
+        &mut self,
+        now: Millis,
+        seqs: &[u64],
+        result: HttpResult,
+        table: &TableSchema,
+    ) -> (Vec<Effect>, Option<Push>) {
+        let mut kind = Flight::Push;
+        let mut entries = Vec::new();
+        for seq in seqs {
+            let (Some(flight), Some(entry)) = (self.in_flight.remove(seq), self.entries.get(seq))
+            else {
+                continue;
+            };
+            kind = flight;
+            entries.push(entry.clone());
+        }
+        if entries.is_empty() {
+            return (Vec::new(), None);
+        }
+        let (status, body) = match result {
+            HttpResult::NetworkError(message) => {
+                return (self.retry_all(now, &entries, 0, &message), None);
+            }
+            HttpResult::Response { status, body } => (status, body),
+        };
+        match status {
+            200..=299 => {}
+            401 => {
+                self.held = true;
+                let mut effects = vec![Effect::NeedToken];
+                effects.extend(entries.iter().filter_map(|e| self.status_effect(e)));
+                return (effects, None);
+            }
+            408 | 429 | 500..=599 => {
+                return (
+                    self.retry_all(now, &entries, status, &message_of(&body)),
+                    None,
+                );
+            }
+            // The statement failed as a whole: one row may be at fault. Each goes alone next.
+            _ if kind == Flight::Push && entries.len() > 1 => {
+                for entry in &entries {
+                    self.solo.insert(entry.seq);
+                }
+                let statuses = entries.iter().filter_map(|e| self.status_effect(e));
+                return (statuses.collect(), None);
+            }
+            _ => {
+                let parked = entries.iter().flat_map(|e| self.park(e, status, &body));
+                return (parked.collect::<Vec<_>>(), None);
+            }
+        }
+        // An answer that cannot be read says nothing of the rows: ask again later.
+        let Some(mut rows) = server_rows(&body) else {
+            let message = "the server's answer could not be read";
+            return (self.retry_all(now, &entries, status, message), None);
+        };
+        let single = entries.len() == 1;
+        let mut effects = Vec::new();
+        let mut missing = Vec::new();
+        for entry in &entries {
+            let at = rows.iter().position(|row| {
+                single || row.get("id").and_then(Value::as_str) == Some(entry.row_id.as_str())
+            });
+            let row = at.map(|at| rows.swap_remove(at));
+            match (kind, row) {
+                (Flight::Push, Some(server_row)) => effects.extend(self.settle(entry, server_row)),
+                // Nothing matched: an insert that already existed, or someone else's change.
+                (Flight::Push, None) => missing.push(entry),
+                (Flight::Fetch, remote) => effects.extend(self.resolve(now, entry, remote, table)),
+            }
+        }
+        if missing.is_empty() {
+            return (effects, None);
+        }
+        for entry in &missing {
+            self.in_flight.insert(entry.seq, Flight::Fetch);
+            effects.extend(self.status_effect(entry));
+        }
+        let fetch = Push {
+            seqs: missing.iter().map(|entry| entry.seq).collect(),
+            request: HttpRequest::get(fetch_path(&missing)),
+        };
+        (effects, Some(fetch))
+    }
+
+    fn retry_all(
+        &mut self,
+        now: Millis,
+        entries: &[Entry],
+        status: u16,
+        message: &str,
+    ) -> Vec<Effect> {
+        let retries = entries.iter();
+        let effects = retries.map(|entry| self.retry_later(now, entry, status, message.to_owned()));
+        effects.collect::<Vec<_>>().concat()
+    }
+
+    pub(super) fn retry_later(
+        &mut self,
+        now: Millis,
+        entry: &Entry,
+        status: u16,
+        message: String,
+    ) -> Vec<Effect> {
+        let delay = self.backoff.delay(entry.attempts.max(1), &mut self.rng);
+        self.retry_at.insert(entry.seq, now + delay);
+        self.paused_until = Some(now + delay);
+        let mut effects = Vec::new();
+        if let Some(stored) = self.entries.get_mut(&entry.seq) {
+            stored.last_error = Some(PushError {
+                status,
+                code: None,
+                message,
+            });
+            effects.push(Effect::PutEntry(stored.clone()));
+        }
+        effects.extend(self.status_effect(entry));
+        effects
+    }
+
+    pub(super) fn park(&mut self, entry: &Entry, status: u16, body: &str) -> Vec<Effect> {
+        let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        let error = PushError {
+            status,
+            code: parsed
+                .get("code")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            message: message_of(body),
+        };
+        let stored = self.entries.get_mut(&entry.seq).expect("entry in outbox");
+        stored.failed = Some(error);
+        let stored = stored.clone();
+        let mut effects = vec![Effect::PutEntry(stored)];
+        effects.extend(self.status_effect(entry));
+        effects
+    }
+
+    pub(super) fn status_effect(&self, entry: &Entry) -> Option<Effect> {
+        Some(Effect::Status {
+            table: entry.table.clone(),
+            row_id: entry.row_id.clone(),
+            status: self.status(&entry.table, &entry.row_id),
+        })
+    }
+}
+
+/// The rows of a 2xx answer: a JSON array of objects, or nothing readable.
+fn server_rows(body: &str) -> Option<Vec<Map<String, Value>>> {
+    let values: Vec<Value> = serde_json::from_str(body).ok()?;
+    let objects = values.into_iter().map(|value| match value {
+        Value::Object(row) => Some(row),
+        _ => None,
+    });
+    objects.collect()
+}
+
+/// The request that pushes `entries`: one entry, or several inserts of one table.
+fn push_request(entries: &[&Entry]) -> HttpRequest {
+    let Some(entry) = entries.first() else {
+        return HttpRequest::get(String::new());
+    };
+    let id = percent_encode(&entry.row_id);
+    let table = &entry.table;
+    let conditional = |version: Option<i64>| match version {
+        Some(v) => format!("/rest/v1/{table}?id=eq.{id}&version=eq.{v}"),
+        None => format!("/rest/v1/{table}?id=eq.{id}"),
+    };
+    let fields = |entry: &&Entry| Value::Object(entry.fields.clone());
+    match entry.op {
+        // ignore-duplicates: a retry of an insert that did land changes nothing (no version
+        // bump); a row missing from the answer leads to a GET of it.
+        Op::Insert => {
+            let body = match entries {
+                [one] => fields(one),
+                many => Value::Array(many.iter().map(fields).collect()),
+            };
+            HttpRequest {
+                method: "POST",
+                path: format!("/rest/v1/{table}?on_conflict=id"),
+                prefer: "return=representation,resolution=ignore-duplicates",
+                body: Some(body.to_string()),
+            }
+        }
+        Op::Update => HttpRequest {
+            method: "PATCH",
+            path: conditional(entry.base_version()),
+            prefer: "return=representation",
+            body: Some(fields(entry).to_string()),
+        },
+        // The server's trigger replaces the device time with its own clock.
+        Op::Delete => HttpRequest {
+            method: "PATCH",
+            path: conditional(entry.base_version()),
+            prefer: "return=representation",
+            body: Some(r#"{"deleted_at":"1970-01-01T00:00:00Z"}"#.to_owned()),
+        },
+    }
+}
+
+/// The GET of the rows of `entries` (of one table): `id=eq.` for one, `id=in.(…)` for more,
+/// each id quoted so a comma in one cannot split it.
+fn fetch_path(entries: &[&Entry]) -> String {
+    let table = entries.first().map_or("", |entry| entry.table.as_str());
+    let filter = match entries {
+        [one] => format!("eq.{}", percent_encode(&one.row_id)),
+        many => {
+            let quoted = many.iter().map(|entry| {
+                let id = entry.row_id.replace('\\', "\\\\").replace('"', "\\\"");
+                percent_encode(&format!("\"{id}\""))
+            });
+            format!("in.({})", quoted.collect::<Vec<_>>().join(","))
+        }
+    };
+    format!("/rest/v1/{table}?id={filter}&select=*")
+}
+
+fn message_of(body: &str) -> String {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| body.chars().take(200).collect())
+}
