@@ -46,6 +46,9 @@ export class BaselineSync {
   }
 
   open() {
+    // Back online: push what waited.
+    this.onOnline = () => this.push().catch(() => {});
+    globalThis.addEventListener?.('online', this.onOnline);
     return this.db.open();
   }
 
@@ -145,6 +148,16 @@ export class BaselineSync {
     return row;
   }
 
+  // An optimistic edit: the changed fields on the row and an outbox entry, then the push.
+  async update(table, id, patch) {
+    await this.db.transaction('rw', this.db.table(table), this.db.table('outbox'), async () => {
+      await this.db.table(table).update(id, patch);
+      await this.db.table('outbox').add({ rowId: id, table, op: 'update', fields: patch });
+    });
+    this.emit({ type: 'change', source: 'local', table, ids: [id] });
+    this.push().catch(() => {});
+  }
+
   async push() {
     if (this.pushing) return;
     this.pushing = true;
@@ -153,7 +166,10 @@ export class BaselineSync {
         const entry = await this.db.table('outbox').orderBy('seq').first();
         if (!entry) break;
         const { version, ...fields } = toWire(entry.fields);
-        const { data, error } = await this.supabase.from(entry.table).upsert(fields, { onConflict: 'id', ignoreDuplicates: true }).select();
+        const table = this.supabase.from(entry.table);
+        const { data, error } = entry.op === 'update'
+          ? await table.update(fields).eq('id', entry.rowId).select()
+          : await table.upsert(fields, { onConflict: 'id', ignoreDuplicates: true }).select();
         if (error) break;
         await this.db.transaction('rw', this.db.table(entry.table), this.db.table('outbox'), async () => {
           if (data?.[0]) await this.db.table(entry.table).put(toApp(data[0]));
@@ -170,6 +186,7 @@ export class BaselineSync {
   }
 
   async close() {
+    globalThis.removeEventListener?.('online', this.onOnline);
     for (const channel of this.channels) await this.supabase.removeChannel(channel);
     this.db.close();
   }

@@ -239,6 +239,46 @@ try {
 
   }
 
+  // 9. Draining writes made offline once back online, over a network with added latency.
+  if (wanted(9)) {
+  const latency = env('BENCH_DRAIN_LATENCY_MS', 150);
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const network = (offline, added) => cdp.send('Network.emulateNetworkConditions',
+    { offline, latency: added, downloadThroughput: -1, uploadThroughput: -1 });
+  const drain = {};
+  raw.drain = drain;
+  const cases = [
+    ['9. drain 50 songs created offline', 50, false, RUNS],
+    ['9b. drain 500 writes made offline (creates, and edits of new and existing songs)', 500, true, Math.min(RUNS, 3)],
+  ];
+  for (const [name, writes, mixed, runs] of cases) {
+    const figures = { rockon: [], baseline: [] };
+    drain[writes] = figures;
+    for (let n = 0; n < runs; n += 1) {
+      for (const kind of ['rockon', 'baseline']) {
+        await network(false, 0);
+        await fresh();
+        await run('drainOpen', { kind, existing: 30 });
+        await network(true, 0);
+        const { localMs } = await run('drainWrite', { writes, mixed });
+        const since = Date.now();
+        await network(false, latency);
+        const { emptyAt, requests } = await run('drainWait', { since });
+        figures[kind].push({ ms: emptyAt - since, requests, localMs });
+        console.error(`  ${name}, ${kind}: ${fmt(emptyAt - since)} ms, ${requests} requests; the writes took ${fmt(localMs)} ms`);
+      }
+    }
+    const ms = (kind) => figures[kind].map((f) => f.ms);
+    const requests = (kind) => median(figures[kind].map((f) => f.requests));
+    row(`${name}, back online at ${latency} ms added latency: until the server has every write`, 'ms',
+      median(ms('rockon')), median(ms('baseline')), latency,
+      `${runs} runs, spread ${spread(ms('rockon'))} / ${spread(ms('baseline'))}; requests ${requests('rockon')} / ${requests('baseline')}; floor: one round trip`);
+  }
+  await network(false, 0);
+  await cdp.detach();
+  }
+
   json.raw = raw;
 } finally {
   await browser.close();

@@ -12,7 +12,7 @@ const UNREACHABLE = 'http://127.0.0.1:9';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const until = async (check, ms, what) => {
   const end = performance.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (performance.now() > end) throw new Error(`timed out: ${what}`);
     await sleep(5);
   }
@@ -393,6 +393,68 @@ window.bench = {
       jsonUs.push(time((text) => JSON.parse(text)));
     }
     return { rockon: rockonUs, json: jsonUs };
+  },
+
+  // 9. Draining writes made offline. Step one, online: a band of alice's with `existing` songs
+  // on the server, followed until they are all in the store.
+  async drainOpen({ kind, existing }) {
+    const [alice, bob] = [await signIn('alice'), await signIn('bob')];
+    const band = await freshBand(alice, bob);
+    const rows = Array.from({ length: existing }, (_, i) => ({ id: crypto.randomUUID(), band_id: band, title: `Existing ${i}` }));
+    await insert(alice, rows);
+    const name = `bench-drain-${kind}`;
+    let client;
+    if (kind === 'rockon') {
+      client = await openRockon(alice, name);
+    } else {
+      client = await openBaseline(alice, name);
+      client.followBand(band);
+    }
+    await until(async () => (await client.list('songs', band)).length === existing, 30000, `${kind} downloads the band`);
+    window.drain = { kind, client, band, ids: rows.map((r) => r.id), name };
+    performance.clearResourceTimings();
+    performance.setResourceTimingBufferSize(100000);
+    return true;
+  },
+
+  // 9. Step two, offline: `writes` writes. All creates when `mixed` is false; otherwise two
+  // in five create a song, the rest edit one of the band's songs (those on the server and
+  // those made offline alike).
+  async drainWrite({ writes, mixed }) {
+    const { client, band, ids } = window.drain;
+    let seed = 1;
+    const random = (n) => { seed = (seed * 48271) % 2147483647; return seed % n; };
+    const started = performance.now();
+    for (let i = 0; i < writes; i += 1) {
+      if (!mixed || i % 5 < 2) {
+        const row = await client.create('songs', { bandId: band, title: `Offline ${i}` });
+        ids.push(row.id);
+      } else {
+        const id = ids[random(ids.length)];
+        const patch = i % 2 ? { notes: `edit ${i}` } : { title: `Edited ${i}` };
+        await client.update('songs', id, patch);
+      }
+    }
+    return { localMs: performance.now() - started };
+  },
+
+  // 9. Step three, once the driver put the page back online: until the outbox is empty (every
+  // write confirmed by the server). Returns the wall-clock time it was seen empty, and the
+  // REST requests the page sent meanwhile.
+  async drainWait({ since }) {
+    const { kind, client, name } = window.drain;
+    const pending = kind === 'rockon'
+      ? () => client.connectionInfo().pendingCount + client.connectionInfo().failedCount
+      : () => client.db.table('outbox').count();
+    await until(async () => (await pending()) === 0, 600000, `${kind} outbox drained`);
+    const emptyAt = Date.now();
+    // The pushes: writes to songs, and reads of rows an answer left out (not the band's pulls).
+    const requests = performance.getEntriesByType('resource')
+      .filter((e) => e.name.includes('/rest/v1/songs') && !e.name.includes('order='))
+      .filter((e) => performance.timeOrigin + e.startTime >= since).length;
+    if (kind === 'rockon') client.close(); else await client.close();
+    await deleteDb(name);
+    return { emptyAt, requests };
   },
 
   // 8. Memory holding ROWS rows (loaded and listed), then after CHURN single-row changes.

@@ -177,7 +177,10 @@ async fn offline_writes_survive_a_reload_and_land_exactly_once_in_order() {
     assert_eq!(rows.len(), 40, "every write once, none twice");
     // Rows sent in one request share a commit time; none made later may commit earlier.
     rows.sort_by_key(|r| r["title"].as_str().unwrap().to_owned());
-    let committed: Vec<&str> = rows.iter().map(|r| r["created_at"].as_str().unwrap()).collect();
+    let committed: Vec<&str> = rows
+        .iter()
+        .map(|r| r["created_at"].as_str().unwrap())
+        .collect();
     assert!(
         committed.windows(2).all(|pair| pair[0] <= pair[1]),
         "pushed in the order they were made: {committed:?}"

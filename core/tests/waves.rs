@@ -212,14 +212,46 @@ fn a_batch_holds_rows_of_one_table_with_the_same_columns() {
     outbox
         .enqueue("songs", "c", Op::Insert, fields, None)
         .unwrap(); // 3: another column
-    create(&mut outbox, "songs", "d"); // 4: behind "c", which may refer to it
-    create(&mut outbox, "shows", "e"); // 5
+    create(&mut outbox, "shows", "d"); // 4: a new row of another table
+    create(&mut outbox, "songs", "e"); // 5: may refer to "d"
     let wave = outbox.next_wave(Millis(0));
     assert_eq!(wave.len(), 1);
     assert_eq!(
         wave[0].seqs,
         [1, 2],
-        "a missing column would be sent as null, not as its default"
+        "a missing column would be sent as null, not as its default; nothing passes the show"
+    );
+    let schema = Schema::rockon();
+    let songs = schema.table("songs").unwrap();
+    let rows = json!([song("a", 1), song("b", 1)]);
+    outbox.complete(Millis(1), &[1, 2], answered(201, rows), songs);
+    let wave = outbox.next_wave(Millis(2));
+    assert_eq!(wave[0].seqs, [3], "then the other columns");
+}
+
+#[test]
+fn a_write_refused_for_a_reference_to_a_missing_row_is_retried_then_parked() {
+    let schema = Schema::rockon();
+    let setlists = schema.table("setlists").unwrap();
+    let mut outbox = Outbox::new(Vec::new(), ConflictPolicy::ServerWins, 8);
+    create(&mut outbox, "setlists", "l");
+    let missing = || {
+        let body = json!({"code": "23503", "message": "insert or update on table \"setlists\" violates foreign key constraint"});
+        answered(409, body)
+    };
+    let mut now = 0;
+    for attempt in 1..=5 {
+        let wave = outbox.next_wave(Millis(now));
+        assert_eq!(wave.len(), 1, "attempt {attempt} goes");
+        outbox.complete(Millis(now), &wave[0].seqs, missing(), setlists);
+        let parked = outbox.status("setlists", "l") == RowStatus::Error;
+        assert_eq!(parked, attempt == 5, "attempt {attempt}");
+        now = outbox.poll_timeout().map_or(now, |due| due.0);
+    }
+    let failed = outbox.entry(1).unwrap().failed.clone().unwrap();
+    assert_eq!(
+        (failed.status, failed.code.as_deref()),
+        (409, Some("23503"))
     );
 }
 

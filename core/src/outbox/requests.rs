@@ -13,6 +13,11 @@ pub const MAX_BATCH_ROWS: usize = 100;
 /// connections to one host, and more requests would only queue in it.
 pub const MAX_SIDE_BY_SIDE: usize = 6;
 
+/// PostgreSQL's code for a reference to a row that does not exist.
+const FOREIGN_KEY_VIOLATION: &str = "23503";
+/// Tries of a write refused for a reference to a missing row before it is parked.
+const AWAIT_REFERENCE_ATTEMPTS: u32 = 5;
+
 /// One request of a wave and the entries it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Push {
@@ -24,15 +29,19 @@ pub struct Push {
 
 impl Outbox {
     /// The next wave of requests due at `now`; none while a wave is out. A wave is either
-    /// - the new rows of one table that have the same columns, as one array upsert (of at
-    ///   most [`MAX_BATCH_ROWS`]); or
+    /// - new rows of one table that have the same columns, as one array upsert (of at most
+    ///   [`MAX_BATCH_ROWS`]); or
     /// - edits (updates, deletes) of up to [`MAX_SIDE_BY_SIDE`] different rows, side by side.
     ///
     /// Walking each row's next entry in outbox order, an edit never passes a new row made
     /// before it (it may refer to it), so a wave of edits ends at the first insert. A new
     /// row may pass earlier edits of other rows: it depends on none of them. New rows of one
     /// table in one statement may refer to each other: the database checks references at the
-    /// statement's end. An insert the server refused in a batch goes alone (see `solo`).
+    /// statement's end. A batch never passes a new row of another table; it passes new rows
+    /// of its own table with other columns (a missing column would be sent as null, not as
+    /// its default), which go in the next wave: should one of its rows refer to one of those,
+    /// the server's foreign-key refusal is retried (see `complete`). An insert the server
+    /// refused in a batch goes alone (see `solo`).
     ///
     /// On an entry's first send (`attempts` becomes 1) the driver must persist the entry
     /// ([`entry`](Self::entry)) before sending: from then on the write may be on the server,
@@ -58,14 +67,12 @@ impl Outbox {
         } else if self.solo.contains(&first.seq) {
             vec![vec![first.seq]]
         } else {
-            let batchable = |entry: &&&Entry| {
-                entry.table == first.table
-                    && entry.fields.keys().eq(first.fields.keys())
-                    && !self.solo.contains(&entry.seq)
-            };
-            let batch = due.iter().filter(|entry| entry.op == Op::Insert);
-            let batch = batch.take_while(batchable).take(MAX_BATCH_ROWS);
-            vec![batch.map(|entry| entry.seq).collect()]
+            let inserts = due.iter().filter(|entry| entry.op == Op::Insert);
+            let of_table = inserts.take_while(|entry| entry.table == first.table);
+            let batch = of_table.filter(|entry| {
+                entry.fields.keys().eq(first.fields.keys()) && !self.solo.contains(&entry.seq)
+            });
+            vec![batch.take(MAX_BATCH_ROWS).map(|entry| entry.seq).collect()]
         };
         chosen
             .into_iter()
@@ -140,6 +147,17 @@ impl Outbox {
                 return (effects, None);
             }
             408 | 429 | 500..=599 => {
+                return (
+                    self.retry_all(now, &entries, status, &message_of(&body)),
+                    None,
+                );
+            }
+            // A row it refers to is not on the server yet (it may be on its way, from this
+            // outbox or another device's): a few tries before it is parked.
+            409 if entries.len() == 1
+                && code_of(&body).as_deref() == Some(FOREIGN_KEY_VIOLATION)
+                && entries[0].attempts < AWAIT_REFERENCE_ATTEMPTS =>
+            {
                 return (
                     self.retry_all(now, &entries, status, &message_of(&body)),
                     None,
@@ -228,13 +246,9 @@ impl Outbox {
     }
 
     pub(super) fn park(&mut self, entry: &Entry, status: u16, body: &str) -> Vec<Effect> {
-        let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
         let error = PushError {
             status,
-            code: parsed
-                .get("code")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            code: code_of(body),
             message: message_of(body),
         };
         let stored = self.entries.get_mut(&entry.seq).expect("entry in outbox");
@@ -322,6 +336,12 @@ fn fetch_path(entries: &[&Entry]) -> String {
         }
     };
     format!("/rest/v1/{table}?id={filter}&select=*")
+}
+
+/// PostgREST's or PostgreSQL's error code in an error body.
+fn code_of(body: &str) -> Option<String> {
+    let parsed: Value = serde_json::from_str(body).ok()?;
+    parsed.get("code")?.as_str().map(str::to_owned)
 }
 
 fn message_of(body: &str) -> String {
