@@ -403,13 +403,8 @@ window.bench = {
     const rows = Array.from({ length: existing }, (_, i) => ({ id: crypto.randomUUID(), band_id: band, title: `Existing ${i}` }));
     await insert(alice, rows);
     const name = `bench-drain-${kind}`;
-    let client;
-    if (kind === 'rockon') {
-      client = await openRockon(alice, name);
-    } else {
-      client = await openBaseline(alice, name);
-      client.followBand(band);
-    }
+    const client = kind === 'rockon' ? await openRockon(alice, name) : await openBaseline(alice, name);
+    client.followBand(band);
     await until(async () => (await client.list('songs', band)).length === existing, 30000, `${kind} downloads the band`);
     window.drain = { kind, client, band, ids: rows.map((r) => r.id), name };
     performance.clearResourceTimings();
