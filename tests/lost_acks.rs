@@ -1,6 +1,7 @@
 //! A write whose request reached the server but whose answer never came back (the dev
 //! server's `lose_answers` switch commits, holds the connection, then drops it). The tab
-//! reloads while the request is in flight; what the user does next must still win.
+//! reloads while the request is in flight; what the user does next must still win. New rows
+//! sent together in one request whose answer is lost land once.
 #![cfg(target_arch = "wasm32")]
 
 mod support;
@@ -82,4 +83,51 @@ async fn an_edit_after_a_reload_mid_create_reaches_the_server() {
     );
     assert_eq!(server_row(&alice, &id).await["version"], 2, "applied once");
     reloaded.close();
+}
+
+#[wasm_bindgen_test]
+async fn new_rows_sent_together_whose_answer_was_lost_land_once() {
+    let alice = sign_in("alice").await;
+    let database = unique("lost-batch");
+    // Made with the server unreachable, the rows wait to go together.
+    let offline = open(&alice, &database, "http://127.0.0.1:9", json!({})).await;
+    let batch = unique("batch");
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let values = json!({"bandId": ROCKERS, "title": format!("{batch} {n:02}")});
+        let row = call(offline.create("songs".into(), js(values)))
+            .await
+            .unwrap();
+        ids.push(to_json(&row)["id"].as_str().unwrap().to_owned());
+    }
+    offline.close();
+    // The one request carrying them commits; its answer is held, then lost.
+    fault(json!({"action": "lose_answers", "count": 1, "after_ms": 2_000})).await;
+    let online = open(&alice, &database, URL, json!({})).await;
+    let path = format!("songs?select=id,version&title=gte.{batch}&title=lt.{batch}~");
+    eventually(2_000, "all twenty committed at once", || async {
+        let (_, rows) = rest("GET", &path, &alice.token, None).await;
+        rows.as_array().is_some_and(|rows| rows.len() == 20)
+    })
+    .await;
+    let waiting = ids
+        .iter()
+        .filter(|id| online.status("songs", id) == "syncing");
+    assert_eq!(waiting.count(), 20, "the answer has not come");
+    eventually(20_000, "every write confirmed", || async {
+        to_json(&online.outbox()) == json!([])
+    })
+    .await;
+    let (status, rows) = rest("GET", &path, &alice.token, None).await;
+    assert_eq!(status, 200, "{rows}");
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 20, "each row once");
+    assert!(
+        rows.iter().all(|row| row["version"] == 1),
+        "none written twice: {rows:?}"
+    );
+    for id in &ids {
+        assert_eq!(online.status("songs", id), "synced", "{id}");
+    }
+    online.close();
 }
