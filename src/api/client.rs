@@ -338,7 +338,7 @@ impl SyncClient {
                 .apply_rows(&table, &rows)
                 .await
                 .map_err(store_error)?;
-            Ok((written as u32).into())
+            Ok(written.into())
         })
     }
 

@@ -269,11 +269,12 @@ impl Store {
     /// Stores server rows (wire columns, as REST and Realtime deliver them) in one
     /// transaction, skipping any whose local copy has the same or a newer version, so
     /// duplicates and out-of-order deliveries converge. Returns how many were written.
-    pub async fn apply_rows(&self, table: &str, rows: &Array) -> Result<usize, StoreError> {
+    pub async fn apply_rows(&self, table: &str, rows: &Array) -> Result<u32, StoreError> {
+        // Only the count: the ids written stay JavaScript strings, never copied in here.
         let written = self
-            .apply_batch(&[(table.to_owned(), rows.clone())], &[], None)
+            .apply_in_idb(&[(table.to_owned(), rows.clone())], &[], None)
             .await?;
-        Ok(written.len())
+        Ok(written.length())
     }
 
     /// Applies a flush of server data in one transaction: rows per table (newer versions
@@ -286,6 +287,17 @@ impl Store {
         deletions: &[(String, String)],
         cursor: Option<(String, JsValue)>,
     ) -> Result<Vec<String>, StoreError> {
+        let written = self.apply_in_idb(rows, deletions, cursor).await?;
+        Ok(written.iter().filter_map(|id| id.as_string()).collect())
+    }
+
+    /// [`apply_batch`](Self::apply_batch), the ids written left as a JavaScript array.
+    async fn apply_in_idb(
+        &self,
+        rows: &[(String, Array)],
+        deletions: &[(String, String)],
+        cursor: Option<(String, JsValue)>,
+    ) -> Result<Array, StoreError> {
         let mut stores: Vec<&str> = (rows.iter().map(|(t, _)| t.as_str()))
             .chain(deletions.iter().map(|(t, _)| t.as_str()))
             .collect();
@@ -295,7 +307,7 @@ impl Store {
         stores.sort_unstable();
         stores.dedup();
         if stores.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Array::new());
         }
         let tables = Array::new();
         for (table, incoming) in rows {
@@ -318,8 +330,7 @@ impl Store {
         let stores: Array = stores.iter().map(|s| JsValue::from(*s)).collect();
         let db = self.db()?;
         let written = settle(idb::idb_apply(&db, &stores, &tables, &deletions, &cursor)).await?;
-        let written: Array = written.unchecked_into();
-        Ok(written.iter().filter_map(|id| id.as_string()).collect())
+        Ok(written.unchecked_into())
     }
 
     /// Every record of a store.
