@@ -98,18 +98,25 @@ try {
 
   // 1. Propagation.
   if (wanted(1)) {
-  console.error(`propagation: 20 writes/s for ${SECONDS} s`);
-  const propagation = await run('propagation', { rate: 20, seconds: SECONDS });
-  raw.propagation = propagation;
+  console.error(`propagation: 20 writes/s for ${SECONDS} s, ${RUNS} runs`);
+  const runs = [];
+  for (let n = 0; n < RUNS; n += 1) {
+    await fresh();
+    runs.push(await run('propagation', { rate: 20, seconds: SECONDS }));
+  }
+  raw.propagation = runs;
+  // Each figure is the median of the runs' figures; the spread is of the runs' p50s.
+  const pick = (side, q) => median(runs.map((r) => r[side][q]));
+  const spreadOf = (side) => spread(runs.map((r) => r[side].p50));
   for (const q of ['p50', 'p95', 'p99']) {
     row(`1. propagation ${q} (write → other member's store + listener; broadcast, the default)`, 'ms',
-      propagation.rockon[q], propagation.baseline[q], propagation.floor[q],
-      q === 'p50' ? `${propagation.rockon.n} writes; floor: postgres_changes frame on a raw socket, no store` : '');
+      pick('rockon', q), pick('baseline', q), pick('floor', q),
+      q === 'p50' ? `${runs[0].rockon.n} writes × ${RUNS}; spread of p50 ${spreadOf('rockon')} / ${spreadOf('baseline')}; floor: postgres_changes frame on a raw socket, no store` : '');
   }
   for (const q of ['p50', 'p99']) {
     row(`1b. propagation ${q} with changes: 'postgres_changes'`, 'ms',
-      propagation.rockonPostgresChanges[q], propagation.baseline[q], propagation.floor[q],
-      q === 'p50' ? `${propagation.rockonPostgresChanges.n} writes, the same as above` : '');
+      pick('rockonPostgresChanges', q), pick('baseline', q), pick('floor', q),
+      q === 'p50' ? `the same writes; spread of p50 ${spreadOf('rockonPostgresChanges')} / ${spreadOf('baseline')}` : '');
   }
 
   }
@@ -225,17 +232,22 @@ try {
 
   // 8. Memory.
   if (wanted(8)) {
-  const memory = {};
+  const memory = { rockon: [], baseline: [] };
   raw.memory = memory;
-  for (const kind of ['rockon', 'baseline']) {
-    await fresh();
-    memory[kind] = await run('memory', { kind, rows: 10000, churn: 3600 });
+  for (let n = 0; n < RUNS; n += 1) {
+    for (const kind of ['rockon', 'baseline']) {
+      await fresh();
+      memory[kind].push(await run('memory', { kind, rows: 10000, churn: 3600 }));
+    }
   }
   const held = (m) => (m.loaded.heap + m.loaded.wasm - m.before.heap - m.before.wasm) / 1048576;
   const growth = (m) => (m.churned.heap + m.churned.wasm - m.loaded.heap - m.loaded.wasm) / 1048576;
-  row('8. memory holding 10,000 rows (JS heap + wasm memory)', 'MB', held(memory.rockon), held(memory.baseline), null,
-    `wasm memory ${fmt(memory.rockon.loaded.wasm / 1048576)} MB of it`);
-  row('8. memory growth after 3,600 single-row changes (an hour at one a second)', 'MB', growth(memory.rockon), growth(memory.baseline), null);
+  const figure = (kind, of) => median(memory[kind].map(of));
+  const wasmGrowth = median(memory.rockon.map((m) => (m.loaded.wasm - m.before.wasm) / 1048576));
+  row('8. memory holding 10,000 rows (JS heap + wasm memory)', 'MB', figure('rockon', held), figure('baseline', held), null,
+    `${RUNS} runs, spread ${spread(memory.rockon.map(held))} / ${spread(memory.baseline.map(held))}; the module's memory grew ${fmt(wasmGrowth)} MB of it`);
+  row('8. memory growth after 3,600 single-row changes (an hour at one a second)', 'MB', figure('rockon', growth), figure('baseline', growth), null,
+    `spread ${spread(memory.rockon.map(growth))} / ${spread(memory.baseline.map(growth))}`);
 
   }
 
