@@ -3,7 +3,7 @@
 
 use rockon_sync_core::merge::ConflictPolicy;
 use rockon_sync_core::outbox::{
-    Effect, HttpResult, Op, Outbox, RowStatus, MAX_BATCH_ROWS, MAX_SIDE_BY_SIDE,
+    Effect, HttpResult, Op, Outbox, Push, RowStatus, MAX_BATCH_ROWS, MAX_SIDE_BY_SIDE,
 };
 use rockon_sync_core::schema::Schema;
 use rockon_sync_core::Millis;
@@ -35,6 +35,11 @@ fn edit(outbox: &mut Outbox, id: &str, version: i64) {
     outbox
         .enqueue("songs", id, Op::Update, fields, base)
         .unwrap();
+}
+
+/// The entries each request of `wave` carries.
+fn carried(wave: &[Push]) -> Vec<Vec<u64>> {
+    wave.iter().map(|push| push.seqs.clone()).collect()
 }
 
 fn removed(effects: &[Effect]) -> usize {
@@ -171,10 +176,9 @@ fn a_row_keeps_its_order_and_an_edit_never_passes_a_new_row_made_before_it() {
     edit(&mut outbox, "old", 1); // 1
     create(&mut outbox, "songs", "new"); // 2
     edit(&mut outbox, "other", 3); // 3: may refer to "new"
-                                   // The edit of "old" goes; the edit of "other" waits for the new row before it.
-    let wave = outbox.next_wave(Millis(0));
-    let seqs: Vec<&[u64]> = wave.iter().map(|push| push.seqs.as_slice()).collect();
-    assert_eq!(seqs, [&[1][..]]);
+
+    // The edit of "old" goes; the edit of "other" waits for the new row before it.
+    assert_eq!(carried(&outbox.next_wave(Millis(0))), [vec![1]]);
     // A second edit of "old" while the first is out is a new entry that waits for it.
     edit(&mut outbox, "old", 1); // 4
     outbox.complete(
@@ -184,9 +188,7 @@ fn a_row_keeps_its_order_and_an_edit_never_passes_a_new_row_made_before_it() {
         songs,
     );
     // Now the new row goes; it may pass the earlier edits of other rows (it refers to none).
-    let wave = outbox.next_wave(Millis(2));
-    let seqs: Vec<&[u64]> = wave.iter().map(|push| push.seqs.as_slice()).collect();
-    assert_eq!(seqs, [&[2][..]]);
+    assert_eq!(carried(&outbox.next_wave(Millis(2))), [vec![2]]);
     outbox.complete(
         Millis(3),
         &[2],
@@ -194,8 +196,11 @@ fn a_row_keeps_its_order_and_an_edit_never_passes_a_new_row_made_before_it() {
         songs,
     );
     let wave = outbox.next_wave(Millis(4));
-    let seqs: Vec<&[u64]> = wave.iter().map(|push| push.seqs.as_slice()).collect();
-    assert_eq!(seqs, [&[3][..], &[4][..]], "then both edits, side by side");
+    assert_eq!(
+        carried(&wave),
+        [vec![3], vec![4]],
+        "then both edits, side by side"
+    );
     let second_edit = &wave[1].request;
     assert_eq!(
         second_edit.path, "/rest/v1/songs?id=eq.old&version=eq.2",
