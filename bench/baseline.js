@@ -31,7 +31,9 @@ export class BaselineSync {
   constructor({ url, anonKey, accessToken, databaseName }) {
     this.supabase = createClient(url, anonKey, {
       auth: { persistSession: false, autoRefreshToken: false },
-      global: { headers: { Authorization: `Bearer ${accessToken}` } },
+      // A request the network swallowed fails after 30 s rather than holding the push loop.
+      global: { headers: { Authorization: `Bearer ${accessToken}` },
+        fetch: (input, init) => fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(30000) }) },
       realtime: globalThis.benchDebug ? { logger: (kind, msg) => console.log(`realtime ${kind} ${msg}`) } : {},
     });
     this.supabase.realtime.setAuth(accessToken);
@@ -170,12 +172,21 @@ export class BaselineSync {
         const { data, error } = entry.op === 'update'
           ? await table.update(fields).eq('id', entry.rowId).select()
           : await table.upsert(fields, { onConflict: 'id', ignoreDuplicates: true }).select();
-        if (error) break;
+        if (error) {
+          // Tried again in a second (and at once when the page comes back online).
+          clearTimeout(this.retry);
+          this.retry = setTimeout(() => this.push().catch(() => {}), 1000);
+          break;
+        }
         await this.db.transaction('rw', this.db.table(entry.table), this.db.table('outbox'), async () => {
           if (data?.[0]) await this.db.table(entry.table).put(toApp(data[0]));
           await this.db.table('outbox').delete(entry.seq);
         });
       }
+    } catch (error) {
+      clearTimeout(this.retry);
+      this.retry = setTimeout(() => this.push().catch(() => {}), 1000);
+      throw error;
     } finally {
       this.pushing = false;
     }
@@ -187,6 +198,7 @@ export class BaselineSync {
 
   async close() {
     globalThis.removeEventListener?.('online', this.onOnline);
+    clearTimeout(this.retry);
     for (const channel of this.channels) await this.supabase.removeChannel(channel);
     this.db.close();
   }

@@ -277,15 +277,17 @@ try {
         const since = Date.now();
         await network(false, latency);
         const { emptyAt, requests } = await run('drainWait', { since });
-        figures[kind].push({ ms: emptyAt - since, requests, localMs });
-        console.error(`  ${name}, ${kind}: ${fmt(emptyAt - since)} ms, ${requests} requests; the writes took ${fmt(localMs)} ms`);
+        const ms = emptyAt === null ? null : emptyAt - since;
+        figures[kind].push({ ms, requests, localMs });
+        console.error(`  ${name}, ${kind}: ${ms === null ? 'not drained in 300 s' : `${fmt(ms)} ms`}, ${requests} requests; the writes took ${fmt(localMs)} ms`);
       }
     }
-    const ms = (kind) => figures[kind].map((f) => f.ms);
+    const stuck = (kind) => figures[kind].filter((f) => f.ms === null).length;
+    const ms = (kind) => figures[kind].filter((f) => f.ms !== null).map((f) => f.ms);
     const requests = (kind) => median(figures[kind].map((f) => f.requests));
     row(`${name}, back online at ${latency} ms added latency: until the server has every write`, 'ms',
       median(ms('rockon')), median(ms('baseline')), latency,
-      `${runs} runs, spread ${spread(ms('rockon'))} / ${spread(ms('baseline'))}; requests ${requests('rockon')} / ${requests('baseline')}; floor: one round trip`);
+      `${runs} runs, spread ${spread(ms('rockon'))} / ${spread(ms('baseline'))}; requests ${requests('rockon')} / ${requests('baseline')}; floor: one round trip${stuck('rockon') + stuck('baseline') ? `; runs not drained in 300 s: ${stuck('rockon')} / ${stuck('baseline')}` : ''}`);
   }
   await network(false, 0);
   await cdp.detach();
