@@ -454,8 +454,11 @@ window.bench = {
     return { emptyAt, requests };
   },
 
-  // 8. Memory holding ROWS rows (loaded and listed), then after CHURN single-row changes.
+  // 8. Memory holding ROWS rows (loaded and listed), then after CHURN single-row changes. Both
+  // hold the same rows: every column, in the app's names.
   async memory({ kind, rows, churn }) {
+    const appRow = (r) => ({ id: r.id, bandId: r.band_id, title: r.title, artist: r.artist, version: r.version,
+      createdAt: r.created_at, updatedAt: r.updated_at, deletedAt: r.deleted_at });
     await load();
     const heap = () => { globalThis.gc?.(); return performance.memory.usedJSHeapSize; };
     const wasm = () => (kind === 'rockon' ? rockon.memoryBytes() : 0);
@@ -475,7 +478,7 @@ window.bench = {
       held = await target.list('songs', BAND);
     } else {
       target = await openBaseline(user, 'bench-memory-baseline', UNREACHABLE);
-      await target.db.table('songs').bulkPut(wire.map((r) => ({ id: r.id, bandId: r.band_id, title: r.title, version: 1, updatedAt: now })));
+      await target.db.table('songs').bulkPut(wire.map(appRow));
       held = await target.list('songs', BAND);
     }
     const loaded = { heap: heap(), wasm: wasm(), rows: held.length };
@@ -485,7 +488,7 @@ window.bench = {
       row.updated_at = new Date(Date.now() + i).toISOString();
       row.title = `Song ${i} v${row.version}`;
       if (kind === 'rockon') await target.applyServerRows('songs', [row]);
-      else await target.db.table('songs').put({ id: row.id, bandId: row.band_id, title: row.title, version: row.version, updatedAt: row.updated_at });
+      else await target.db.table('songs').put(appRow(row));
       if (i % 500 === 0) held = await target.list('songs', BAND);
     }
     held = await target.list('songs', BAND);
