@@ -138,53 +138,73 @@ impl Outbox {
             }
             HttpResult::Response { status, body } => (status, body),
         };
+        if !(200..=299).contains(&status) {
+            return (self.refused(now, kind, &entries, status, &body), None);
+        }
+        // An answer that cannot be read says nothing of the rows: ask again later.
+        match server_rows(&body) {
+            Some(rows) => self.answered(now, kind, &entries, rows, table),
+            None => {
+                let message = "the server's answer could not be read";
+                (self.retry_all(now, &entries, status, message), None)
+            }
+        }
+    }
+
+    /// What an answer other than 2xx does to the entries its request carried.
+    fn refused(
+        &mut self,
+        now: Millis,
+        kind: Flight,
+        entries: &[Entry],
+        status: u16,
+        body: &str,
+    ) -> Vec<Effect> {
         match status {
-            200..=299 => {}
             401 => {
                 self.held = true;
                 let mut effects = vec![Effect::NeedToken];
                 effects.extend(entries.iter().filter_map(|e| self.status_effect(e)));
-                return (effects, None);
+                effects
             }
-            408 | 429 | 500..=599 => {
-                return (
-                    self.retry_all(now, &entries, status, &message_of(&body)),
-                    None,
-                );
-            }
+            408 | 429 | 500..=599 => self.retry_all(now, entries, status, &message_of(body)),
             // A row it refers to is not on the server yet (it may be on its way, from this
             // outbox or another device's): a few tries before it is parked.
             409 if entries.len() == 1
-                && code_of(&body).as_deref() == Some(FOREIGN_KEY_VIOLATION)
+                && code_of(body).as_deref() == Some(FOREIGN_KEY_VIOLATION)
                 && entries[0].attempts < AWAIT_REFERENCE_ATTEMPTS =>
             {
-                return (
-                    self.retry_all(now, &entries, status, &message_of(&body)),
-                    None,
-                );
+                self.retry_all(now, entries, status, &message_of(body))
             }
             // The statement failed as a whole: one row may be at fault. Each goes alone next.
             _ if kind == Flight::Push && entries.len() > 1 => {
-                for entry in &entries {
+                for entry in entries {
                     self.solo.insert(entry.seq);
                 }
                 let statuses = entries.iter().filter_map(|e| self.status_effect(e));
-                return (statuses.collect(), None);
+                statuses.collect()
             }
             _ => {
-                let parked = entries.iter().flat_map(|e| self.park(e, status, &body));
-                return (parked.collect::<Vec<_>>(), None);
+                let parked = entries.iter().flat_map(|e| self.park(e, status, body));
+                parked.collect()
             }
         }
-        // An answer that cannot be read says nothing of the rows: ask again later.
-        let Some(mut rows) = server_rows(&body) else {
-            let message = "the server's answer could not be read";
-            return (self.retry_all(now, &entries, status, message), None);
-        };
+    }
+
+    /// The rows of a 2xx answer settle the entries they belong to (matched by id when the
+    /// request carried several); the rest are read next, or, for a read, resolved as absent.
+    fn answered(
+        &mut self,
+        now: Millis,
+        kind: Flight,
+        entries: &[Entry],
+        mut rows: Vec<Map<String, Value>>,
+        table: &TableSchema,
+    ) -> (Vec<Effect>, Option<Push>) {
         let single = entries.len() == 1;
         let mut effects = Vec::new();
         let mut missing = Vec::new();
-        for entry in &entries {
+        for entry in entries {
             let at = rows.iter().position(|row| {
                 single || row.get("id").and_then(Value::as_str) == Some(entry.row_id.as_str())
             });
