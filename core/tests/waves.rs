@@ -132,6 +132,23 @@ fn rows_missing_from_a_batch_answer_are_read_in_one_request_and_settled_once() {
 }
 
 #[test]
+fn a_batch_that_failed_goes_again_as_one_batch() {
+    let schema = Schema::rockon();
+    let songs = schema.table("songs").unwrap();
+    let mut outbox = Outbox::new(Vec::new(), ConflictPolicy::ServerWins, 9);
+    for n in 0..20 {
+        create(&mut outbox, "songs", &format!("s{n:02}"));
+    }
+    let wave = outbox.next_wave(Millis(0));
+    let unavailable = answered(503, json!({"message": "unavailable"}));
+    outbox.complete(Millis(1), &wave[0].seqs, unavailable, songs);
+    // At the retry time every row is due at once: the jitter is drawn once per request.
+    let due = outbox.poll_timeout().expect("a retry is scheduled");
+    let again = outbox.next_wave(due);
+    assert_eq!(carried(&again), carried(&wave));
+}
+
+#[test]
 fn an_unreadable_answer_is_retried_not_read_as_no_rows() {
     let schema = Schema::rockon();
     let songs = schema.table("songs").unwrap();

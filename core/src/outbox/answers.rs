@@ -194,8 +194,8 @@ impl Outbox {
             .row_entries(&entry.table, &entry.row_id)
             .any(|e| e.op == Op::Insert);
         if insert_waits || entry.attempts < AWAIT_INSERT_ATTEMPTS {
-            let message = "the row is not on the server yet; waiting for its creation".into();
-            return self.retry_later(now, entry, 0, message);
+            let message = "the row is not on the server yet; waiting for its creation";
+            return self.retry_all(now, std::slice::from_ref(entry), 0, message);
         }
         self.park(
             entry,

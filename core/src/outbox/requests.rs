@@ -69,9 +69,16 @@ impl Outbox {
         } else {
             let inserts = due.iter().filter(|entry| entry.op == Op::Insert);
             let of_table = inserts.take_while(|entry| entry.table == first.table);
-            let batch = of_table.filter(|entry| {
-                entry.fields.keys().eq(first.fields.keys()) && !self.solo.contains(&entry.seq)
-            });
+            // The same columns, in whatever order they were set.
+            let same_columns = |entry: &Entry| {
+                entry.fields.len() == first.fields.len()
+                    && entry
+                        .fields
+                        .keys()
+                        .all(|key| first.fields.contains_key(key))
+            };
+            let batch =
+                of_table.filter(|entry| same_columns(entry) && !self.solo.contains(&entry.seq));
             vec![batch.take(MAX_BATCH_ROWS).map(|entry| entry.seq).collect()]
         };
         chosen
@@ -230,38 +237,35 @@ impl Outbox {
         (effects, Some(fetch))
     }
 
-    fn retry_all(
+    /// Schedules the entries of one request to go again, together: one delay for all (drawn
+    /// for the most tried), so a batch that failed is sent again as one batch.
+    pub(super) fn retry_all(
         &mut self,
         now: Millis,
         entries: &[Entry],
         status: u16,
         message: &str,
     ) -> Vec<Effect> {
-        let retries = entries.iter();
-        let effects = retries.map(|entry| self.retry_later(now, entry, status, message.to_owned()));
-        effects.collect::<Vec<_>>().concat()
-    }
-
-    pub(super) fn retry_later(
-        &mut self,
-        now: Millis,
-        entry: &Entry,
-        status: u16,
-        message: String,
-    ) -> Vec<Effect> {
-        let delay = self.backoff.delay(entry.attempts.max(1), &mut self.rng);
-        self.retry_at.insert(entry.seq, now + delay);
-        self.paused_until = Some(now + delay);
+        let attempts = entries
+            .iter()
+            .map(|entry| entry.attempts)
+            .max()
+            .unwrap_or(0);
+        let due = now + self.backoff.delay(attempts.max(1), &mut self.rng);
+        self.paused_until = Some(due);
         let mut effects = Vec::new();
-        if let Some(stored) = self.entries.get_mut(&entry.seq) {
-            stored.last_error = Some(PushError {
-                status,
-                code: None,
-                message,
-            });
-            effects.push(Effect::PutEntry(stored.clone()));
+        for entry in entries {
+            self.retry_at.insert(entry.seq, due);
+            if let Some(stored) = self.entries.get_mut(&entry.seq) {
+                stored.last_error = Some(PushError {
+                    status,
+                    code: None,
+                    message: message.to_owned(),
+                });
+                effects.push(Effect::PutEntry(stored.clone()));
+            }
+            effects.extend(self.status_effect(entry));
         }
-        effects.extend(self.status_effect(entry));
         effects
     }
 
