@@ -173,9 +173,7 @@ export class BaselineSync {
           ? await table.update(fields).eq('id', entry.rowId).select()
           : await table.upsert(fields, { onConflict: 'id', ignoreDuplicates: true }).select();
         if (error) {
-          // Tried again in a second (and at once when the page comes back online).
-          clearTimeout(this.retry);
-          this.retry = setTimeout(() => this.push().catch(() => {}), 1000);
+          this.retryLater();
           break;
         }
         await this.db.transaction('rw', this.db.table(entry.table), this.db.table('outbox'), async () => {
@@ -184,12 +182,17 @@ export class BaselineSync {
         });
       }
     } catch (error) {
-      clearTimeout(this.retry);
-      this.retry = setTimeout(() => this.push().catch(() => {}), 1000);
+      this.retryLater();
       throw error;
     } finally {
       this.pushing = false;
     }
+  }
+
+  // A failed push goes again in a second (and at once when the page comes back online).
+  retryLater() {
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => this.push().catch(() => {}), 1000);
   }
 
   list(table, bandId) {

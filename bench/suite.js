@@ -439,7 +439,7 @@ window.bench = {
   async drainWait({ since }) {
     const { kind, client, name } = window.drain;
     const pending = kind === 'rockon'
-      ? () => client.connectionInfo().pendingCount + client.connectionInfo().failedCount
+      ? () => { const info = client.connectionInfo(); return info.pendingCount + info.failedCount; }
       : () => client.db.table('outbox').count();
     // A drain that never ends is reported, not waited for.
     const drained = await until(async () => (await pending()) === 0, 300000, `${kind} outbox drained`)
