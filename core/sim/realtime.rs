@@ -6,7 +6,7 @@
 //! what it carried), duplicated and reordered frames.
 
 use super::world::{Happening, World};
-use rockon_sync_core::realtime::{Input as SocketInput, SocketId};
+use rockon_sync_core::realtime::{Input as SocketInput, RoutedFrame, SocketId, Vsn};
 use rockon_sync_core::sync::Input;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -105,13 +105,22 @@ impl World {
                 self.tab_input(tab, Input::Socket(SocketInput::Opened(socket)));
             }
             SocketHappening::ToClient(text) => {
-                if current.is_some_and(|s| s.open) {
-                    let text = SocketInput::Text {
+                if !current.is_some_and(|s| s.open) {
+                    return;
+                }
+                // Devices of odd index read row changes as a browser does: the driver parses
+                // the frame and holds the rows; the others hand the engine the text.
+                let routed = (device % 2 == 1)
+                    .then(|| RoutedFrame::route(&text, Vsn::V2))
+                    .flatten();
+                let input = match routed {
+                    Some(frame) => SocketInput::Change { socket, frame },
+                    None => SocketInput::Text {
                         socket,
                         text: &text,
-                    };
-                    self.tab_input(tab, Input::Socket(text));
-                }
+                    },
+                };
+                self.tab_input(tab, Input::Socket(input));
             }
             SocketHappening::ToServer(text) => {
                 if current.is_some_and(|s| s.open) {

@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use rockon_sync_core::backoff::BackoffPolicy;
 use rockon_sync_core::realtime::{
-    ChannelConfig, ConnectionState, Input, Output, PostgresBinding, Realtime, RealtimeConfig,
-    SocketId, Vsn,
+    ChannelConfig, ConnectionState, Event, Input, Output, PostgresBinding, Realtime,
+    RealtimeConfig, RoutedFrame, SocketId, Vsn,
 };
 use rockon_sync_core::rng::SplitMix64;
 use rockon_sync_core::Millis;
@@ -36,6 +36,48 @@ fn joined_engine(vsn: Vsn) -> Realtime {
     engine.join(Millis(2), "band:b1", channel).unwrap();
     while engine.poll_output().is_some() {}
     engine
+}
+
+/// Row changes in every shape a driver may route: `postgres_changes` in both serialisations,
+/// and a database broadcast on a channel that takes them (`b2`) and on one that does not (`b1`,
+/// where it is the application's own message).
+const CHANGE_FRAMES: &[&str] = &[
+    r#"[null,null,"realtime:band:b1","postgres_changes",{"ids":[11],"data":{"schema":"public","table":"songs","commit_timestamp":"2026-11-23T10:00:00.123Z","type":"UPDATE","columns":[],"record":{"id":"s1","version":2},"old_record":{"id":"s1"},"errors":null}}]"#,
+    r#"{"event":"postgres_changes","join_ref":null,"payload":{"ids":[11,12],"data":{"schema":"public","table":"songs","commit_timestamp":"2026-11-23T10:00:00.123Z","type":"DELETE","old_record":{"id":"s1"}}},"ref":null,"topic":"realtime:band:b1"}"#,
+    r#"[null,null,"realtime:band:b2","broadcast",{"type":"broadcast","event":"INSERT","payload":{"schema":"public","table":"songs","operation":"INSERT","record":{"id":"s2","updated_at":"2026-11-23T10:00:00Z"},"old_record":null}}]"#,
+    r#"[null,null,"realtime:band:b1","broadcast",{"type":"broadcast","event":"UPDATE","payload":{"schema":"public","table":"songs","operation":"UPDATE","record":{"id":"s2"},"extra":[1]}}]"#,
+];
+
+/// An engine with channel `b1` (postgres_changes, its join accepted) and `b2` (database
+/// broadcasts).
+fn engine_with_both_channels(vsn: Vsn) -> Realtime {
+    let mut engine = joined_engine(vsn);
+    let database = ChannelConfig {
+        database_broadcasts: true,
+        private: true,
+        ..ChannelConfig::default()
+    };
+    engine.join(Millis(2), "band:b2", database).unwrap();
+    let reply = FRAMES[0];
+    engine.handle_input(
+        Millis(3),
+        Input::Text {
+            socket: SocketId(1),
+            text: reply,
+        },
+    );
+    while engine.poll_output().is_some() {}
+    engine
+}
+
+fn events_of(engine: &mut Realtime, input: Input<'_>) -> Vec<Event> {
+    engine.handle_input(Millis(4), input);
+    std::iter::from_fn(|| engine.poll_output())
+        .filter_map(|output| match output {
+            Output::Event(event) => Some(event),
+            _ => None,
+        })
+        .collect()
 }
 
 fn mutate(frame: &str, edits: &[(usize, u8)]) -> String {
@@ -102,6 +144,22 @@ proptest! {
         prop_assert!(step <= policy.max_ms);
         prop_assert!(step >= policy.initial_ms);
         prop_assert!(delay >= step / 2 && delay <= step, "{delay} outside [{}, {step}]", step / 2);
+    }
+
+    /// A frame a driver routes itself means to the engine what its text means.
+    #[test]
+    fn routed_frames_mean_what_their_text_means(
+        which in 0..CHANGE_FRAMES.len(),
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+    ) {
+        let text = mutate(CHANGE_FRAMES[which], &edits);
+        let vsn = if text.starts_with('{') { Vsn::V1 } else { Vsn::V2 };
+        if let Some(frame) = RoutedFrame::route(&text, vsn) {
+            let socket = SocketId(1);
+            let from_text = events_of(&mut engine_with_both_channels(vsn), Input::Text { socket, text: &text });
+            let routed = events_of(&mut engine_with_both_channels(vsn), Input::Change { socket, frame });
+            prop_assert_eq!(routed, from_text, "{}", text);
+        }
     }
 
     /// Whatever happens, handling a timeout moves the next timeout into the future (no busy
@@ -183,5 +241,35 @@ proptest! {
             shown.insert(toast.id, toast.count);
         }
         prop_assert_eq!(shown.values().sum::<usize>(), expected);
+    }
+}
+
+/// The frames above route, and each means something (the property is not vacuous): a change,
+/// or on `b1` the application's message kept whole.
+#[test]
+fn every_change_frame_routes_to_an_event() {
+    for text in CHANGE_FRAMES {
+        let vsn = if text.starts_with('{') {
+            Vsn::V1
+        } else {
+            Vsn::V2
+        };
+        let frame = RoutedFrame::route(text, vsn).expect("routes");
+        let events = events_of(
+            &mut engine_with_both_channels(vsn),
+            Input::Change {
+                socket: SocketId(1),
+                frame,
+            },
+        );
+        match events.as_slice() {
+            [Event::Change(change)] => {
+                assert!(change.record.is_some() || change.old_record.is_some())
+            }
+            [Event::Broadcast { message, .. }] => {
+                assert_eq!(message.payload["extra"], serde_json::json!([1]))
+            }
+            other => panic!("{text}: {other:?}"),
+        }
     }
 }

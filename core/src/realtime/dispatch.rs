@@ -7,6 +7,7 @@ use super::messages::{
     binding_ids, Broadcast, ChannelErrorCause, PayloadError, PostgresChange, Reply, SystemMessage,
 };
 use super::received::Received;
+use super::routed::RoutedFrame;
 use crate::Millis;
 
 impl Realtime {
@@ -53,6 +54,32 @@ impl Realtime {
             _ => Ok(()),
         };
         self.report(frame.topic, result);
+    }
+
+    /// A row change the driver read itself: routed as the same change read from text.
+    pub(super) fn on_routed(&mut self, frame: RoutedFrame) {
+        let RoutedFrame {
+            join_ref,
+            mut change,
+            broadcast,
+        } = frame;
+        let topic = change.topic.clone();
+        if !self.is_current(&topic, join_ref.as_deref()) {
+            return;
+        }
+        let Some((event, message)) = broadcast else {
+            return self.on_change(change);
+        };
+        if self.channels[&topic].config.database_broadcasts {
+            change.commit_timestamp = change.database_commit_time();
+            return self.emit(Event::Change(change));
+        }
+        // The application's own message, in a change's shape: handed over whole.
+        let payload = serde_json::from_str(&message.json()).unwrap_or(serde_json::Value::Null);
+        self.emit(Event::Broadcast {
+            topic,
+            message: Broadcast { event, payload },
+        });
     }
 
     /// Whether a frame for `topic` belongs to the channel's current join. Frames for channels

@@ -388,12 +388,13 @@ impl Realtime {
                 self.socket_lost(now, &why);
             }
             Input::Text { socket, text } if socket == self.socket => {
-                if let Phase::Open { heard } = &mut self.phase {
-                    if !*heard {
-                        *heard = true;
-                        self.reconnect_attempt = 0;
-                    }
+                if self.heard() {
                     self.on_text(now, text);
+                }
+            }
+            Input::Change { socket, frame } if socket == self.socket => {
+                if self.heard() {
+                    self.on_routed(frame);
                 }
             }
             Input::Online => self.on_online(now),
@@ -403,8 +404,22 @@ impl Realtime {
             // Hidden pages keep their socket: the heartbeat decides whether it survived.
             Input::Binary { .. } | Input::Hidden => {}
             // Late events of a socket the engine already gave up on.
-            Input::Opened(_) | Input::Closed { .. } | Input::Text { .. } => {}
+            Input::Opened(_) | Input::Closed { .. } | Input::Text { .. } | Input::Change { .. } => {
+            }
         }
+    }
+
+    /// Whether the socket is open, noting that it was heard from: a frame proves the
+    /// connection works, so reconnects start over from the shortest delay.
+    fn heard(&mut self) -> bool {
+        let Phase::Open { heard } = &mut self.phase else {
+            return false;
+        };
+        if !*heard {
+            *heard = true;
+            self.reconnect_attempt = 0;
+        }
+        true
     }
 
     /// Runs everything that is due at `now`.

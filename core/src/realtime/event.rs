@@ -3,6 +3,7 @@
 use super::frame::FrameError;
 use super::messages::{Broadcast, ChannelErrorCause, PayloadError, PostgresChange, Recovery};
 use super::presence::{PresenceDiff, PresenceState};
+use super::routed::RoutedFrame;
 use std::fmt;
 
 /// Identifies one WebSocket the engine asked for. Inputs about an older socket (a late
@@ -11,7 +12,7 @@ use std::fmt;
 pub struct SocketId(pub u64);
 
 /// Something that happened outside the engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Input<'a> {
     /// The socket's `open` event fired.
     Opened(SocketId),
@@ -30,6 +31,13 @@ pub enum Input<'a> {
         socket: SocketId,
         /// The frame.
         text: &'a str,
+    },
+    /// A text frame holding a row change arrived, and the driver read it itself.
+    Change {
+        /// Which socket.
+        socket: SocketId,
+        /// The change, routed.
+        frame: RoutedFrame,
     },
     /// A binary frame arrived (vsn 2.0.0 broadcast); it is ignored.
     Binary {

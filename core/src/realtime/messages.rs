@@ -465,22 +465,27 @@ impl PostgresChange {
             (Ok(record), Ok(old)) => (record, old),
             (Err(error), _) | (_, Err(error)) => return Some(Err(error)),
         };
-        let commit_timestamp = record
-            .as_ref()
-            .or(old_record.as_ref())
-            .and_then(|row| row.str_field("updated_at"))
-            .unwrap_or_default();
-        Some(Ok(PostgresChange {
+        let mut change = PostgresChange {
             topic: topic.to_owned(),
             binding_ids: Vec::new(),
             schema,
             table,
             kind,
-            commit_timestamp,
+            commit_timestamp: String::new(),
             record,
             old_record,
             errors: Vec::new(),
-        }))
+        };
+        change.commit_timestamp = change.database_commit_time();
+        Some(Ok(change))
+    }
+
+    /// A database broadcast carries no commit time: the row's `updated_at` stands in when it
+    /// has one.
+    pub(super) fn database_commit_time(&self) -> String {
+        (self.record.as_ref().or(self.old_record.as_ref()))
+            .and_then(|row| row.str_field("updated_at"))
+            .unwrap_or_default()
     }
 
     /// True when the server could not include the row (`Error 413`) or left it out: the row

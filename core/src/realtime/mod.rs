@@ -9,6 +9,7 @@ pub mod messages;
 pub mod presence;
 mod received;
 pub mod record;
+pub mod routed;
 
 pub use engine::{JoinRefused, PushRefused, Realtime};
 pub use event::{
@@ -21,7 +22,8 @@ pub use messages::{
     PostgresChange, Recovery,
 };
 pub use received::Received;
-pub use record::Record;
+pub use record::{HeldRow, Record};
+pub use routed::{HeldMap, RoutedFrame};
 
 use crate::backoff::BackoffPolicy;
 use crate::percent_encode;

@@ -1,19 +1,43 @@
-//! [`Record`]: a row as the server sent it in a change, kept as its JSON text.
+//! [`Record`]: a row as the server sent it in a change, kept as its JSON text or held by the
+//! driver.
 //!
 //! Most rows only pass through the client: into storage and out to listeners, both of which
-//! want a JavaScript object, which the engine's own JSON parser builds fastest from text. So a
-//! row is not turned into a JSON tree here; the few fields the sync logic needs (id, band,
-//! author, label) are looked up in the text.
+//! want a JavaScript object. So a row is not turned into a JSON tree here. A driver that parses
+//! frames itself (a browser's `JSON.parse` is the fastest parser there) keeps the row where it
+//! is and hands over a [`HeldRow`]; otherwise the row stays text, which the browser parses once
+//! on its way to storage. Either way, the few fields the sync logic needs (id, band, author,
+//! label) are looked up one pass at a time.
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::any::Any;
+use std::borrow::Cow;
 use std::fmt;
+use std::rc::Rc;
 
-/// One row of a `postgres_changes` payload: the JSON text of an object.
+/// A row object the driver holds in its own memory (a JavaScript object, in a browser): the
+/// engine routes it by the fields it asks for and hands it back to be stored, never copying it.
+pub trait HeldRow: fmt::Debug {
+    /// The values of the top-level fields `names`, in order; absent fields read as `None` or
+    /// as `Some(Value::Null)`, as the driver finds cheapest (callers treat both alike).
+    fn fields(&self, names: &[&str]) -> Vec<Option<Value>>;
+    /// The row as JSON text (slow: for the rare paths that need the whole row).
+    fn to_json(&self) -> String;
+    /// For the driver to get its own type back.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// One row of a change: an object.
 #[derive(Clone)]
-pub struct Record(Box<RawValue>);
+pub struct Record(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Text(Box<RawValue>),
+    Held(Rc<dyn HeldRow>),
+}
 
 impl Record {
     /// The record in `json`, if it is an object (any other JSON is not a row).
@@ -21,23 +45,41 @@ impl Record {
         json.get()
             .trim_start()
             .starts_with('{')
-            .then(|| Record(json.to_owned()))
+            .then(|| Record(Repr::Text(json.to_owned())))
     }
 
     /// A record holding `row`.
     pub fn from_map(row: &Map<String, Value>) -> Record {
         let text = serde_json::to_string(row).expect("a JSON map serialises");
-        Record(RawValue::from_string(text).expect("serde_json writes valid JSON"))
+        Record(Repr::Text(
+            RawValue::from_string(text).expect("serde_json writes valid JSON"),
+        ))
     }
 
-    /// The row's JSON text.
-    pub fn json(&self) -> &str {
-        self.0.get()
+    /// A record the driver holds; the driver vouches that it is an object.
+    pub fn held(row: Rc<dyn HeldRow>) -> Record {
+        Record(Repr::Held(row))
+    }
+
+    /// The driver's row, when it holds it.
+    pub fn as_held(&self) -> Option<&Rc<dyn HeldRow>> {
+        match &self.0 {
+            Repr::Held(row) => Some(row),
+            Repr::Text(_) => None,
+        }
+    }
+
+    /// The row's JSON text (written out from a held row: the slow path).
+    pub fn json(&self) -> Cow<'_, str> {
+        match &self.0 {
+            Repr::Text(raw) => Cow::Borrowed(raw.get()),
+            Repr::Held(row) => Cow::Owned(row.to_json()),
+        }
     }
 
     /// The row as a JSON map.
     pub fn to_map(&self) -> Map<String, Value> {
-        serde_json::from_str(self.json()).unwrap_or_default()
+        serde_json::from_str(&self.json()).unwrap_or_default()
     }
 
     /// The value of the top-level field `name`.
@@ -54,15 +96,25 @@ impl Record {
         }
     }
 
-    /// The values of several top-level fields, found in one pass over the text.
+    /// The values of several top-level fields, found in one pass over the text (or one call
+    /// to the driver).
     pub fn fields<const N: usize>(&self, names: [&str; N]) -> [Option<Value>; N] {
         let mut found = std::array::from_fn(|_| None);
-        let mut reader = serde_json::Deserializer::from_str(self.json());
-        // The text was validated as a JSON object when the record was made.
-        let _ = reader.deserialize_map(FieldScan {
-            names: &names,
-            found: &mut found,
-        });
+        match &self.0 {
+            Repr::Text(raw) => {
+                let mut reader = serde_json::Deserializer::from_str(raw.get());
+                // The text was validated as a JSON object when the record was made.
+                let _ = reader.deserialize_map(FieldScan {
+                    names: &names,
+                    found: &mut found,
+                });
+            }
+            Repr::Held(row) => {
+                for (slot, value) in found.iter_mut().zip(row.fields(&names)) {
+                    *slot = value;
+                }
+            }
+        }
         found
     }
 }
@@ -70,20 +122,31 @@ impl Record {
 impl PartialEq for Record {
     /// Records are equal when their rows are, whatever the key order or spacing.
     fn eq(&self, other: &Record) -> bool {
-        self.json() == other.json() || self.to_map() == other.to_map()
+        match (&self.0, &other.0) {
+            (Repr::Held(mine), Repr::Held(theirs)) if Rc::ptr_eq(mine, theirs) => true,
+            _ => self.json() == other.json() || self.to_map() == other.to_map(),
+        }
     }
 }
 
+impl Eq for Record {}
+
 impl fmt::Debug for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.json())
+        f.write_str(&self.json())
     }
 }
 
 impl Serialize for Record {
-    /// Written as the row itself, byte for byte.
+    /// Written as the row itself, byte for byte (a held row as the driver writes it).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        match &self.0 {
+            Repr::Text(raw) => raw.serialize(serializer),
+            Repr::Held(row) => match RawValue::from_string(row.to_json()) {
+                Ok(raw) => raw.serialize(serializer),
+                Err(error) => Err(serde::ser::Error::custom(error)),
+            },
+        }
     }
 }
 

@@ -283,10 +283,8 @@ async fn band_rows<S: Store>(store: &mut S) -> Result<(), String> {
 }
 
 fn songs(rows: &[Map<String, Value>]) -> ServerRows {
-    ServerRows {
-        table: "songs".into(),
-        json: Value::Array(rows.iter().cloned().map(Value::Object).collect()).to_string(),
-    }
+    let json = Value::Array(rows.iter().cloned().map(Value::Object).collect()).to_string();
+    ServerRows::text("songs".into(), json)
 }
 
 async fn apply<S: Store>(store: &mut S, batch: ApplyBatch) -> Result<Vec<String>, String> {

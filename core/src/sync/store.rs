@@ -8,6 +8,7 @@
 
 use crate::catchup::Cursor;
 use crate::outbox::{ConflictRecord, Entry};
+use crate::realtime::Record;
 use crate::sorted::SortedMap;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -121,14 +122,28 @@ pub enum StoreRead {
     },
 }
 
-/// Server rows of one table as one JSON array text (wire columns), as REST and Realtime
-/// deliver them: the browser's own JSON parser turns it into objects in one call.
+/// Server rows of one table (wire columns): a JSON array text, as REST and Realtime deliver
+/// them (the browser's own JSON parser turns it into objects in one call), and rows the driver
+/// holds already (see [`HeldRow`](crate::realtime::HeldRow)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerRows {
     /// Wire table name.
     pub table: String,
     /// A JSON array of row objects.
     pub json: String,
+    /// More rows of the table, held by the driver.
+    pub held: Vec<Record>,
+}
+
+impl ServerRows {
+    /// Rows as a JSON array text.
+    pub fn text(table: String, json: String) -> Self {
+        Self {
+            table,
+            json,
+            held: Vec::new(),
+        }
+    }
 }
 
 /// Server data applied in one transaction: rows (each written only if newer than the stored
@@ -239,8 +254,9 @@ impl MemoryStore {
     pub fn apply(&mut self, batch: &ApplyBatch) -> Result<Vec<String>, StoreError> {
         let mut incoming = Vec::with_capacity(batch.rows.len());
         for rows in &batch.rows {
-            let parsed: Vec<Map<String, Value>> = serde_json::from_str(&rows.json)
+            let mut parsed: Vec<Map<String, Value>> = serde_json::from_str(&rows.json)
                 .map_err(|e| StoreError::Failed(format!("rows of {}: {e}", rows.table)))?;
+            parsed.extend(rows.held.iter().map(Record::to_map));
             incoming.push((&rows.table, parsed));
         }
         let mut written = Vec::new();

@@ -118,7 +118,7 @@ impl ReadEngine {
         changes: Vec<PostgresChange>,
         local: &dyn LocalEdits,
     ) -> (ApplyBatch, Applying) {
-        let mut rows: SortedMap<String, String> = SortedMap::new();
+        let mut rows: SortedMap<String, ServerRows> = SortedMap::new();
         let mut batch = ApplyBatch::default();
         let mut applying = Applying::default();
         // Told and fetched after the loop: the schema stays borrowed through it, rather than
@@ -159,11 +159,17 @@ impl ReadEngine {
                     ChangeAction::Delete
                 }
                 (_, Some(record)) => {
-                    let json = rows.get_or_insert_with(change.table.clone(), || "[".into());
-                    if json.len() > 1 {
-                        json.push(',');
+                    let table = change.table.clone();
+                    let rows = rows
+                        .get_or_insert_with(table.clone(), || ServerRows::text(table, "[".into()));
+                    if record.as_held().is_some() {
+                        rows.held.push(record.clone());
+                    } else {
+                        if rows.json.len() > 1 {
+                            rows.json.push(',');
+                        }
+                        rows.json.push_str(&record.json());
                     }
-                    json.push_str(record.json());
                     ChangeAction::Upsert
                 }
             };
@@ -173,9 +179,9 @@ impl ReadEngine {
         }
         batch.rows = rows
             .into_iter()
-            .map(|(table, mut json)| {
-                json.push(']');
-                ServerRows { table, json }
+            .map(|(_, mut rows)| {
+                rows.json.push(']');
+                rows
             })
             .collect();
         for event in told {
@@ -261,10 +267,7 @@ impl ReadEngine {
             .unwrap_or_default()
             .to_owned();
         let batch = ApplyBatch {
-            rows: vec![ServerRows {
-                table: table.clone(),
-                json: body,
-            }],
+            rows: vec![ServerRows::text(table.clone(), body)],
             ..ApplyBatch::default()
         };
         let op = self.op(Waiting::Fetched { table, scope });

@@ -209,10 +209,7 @@ impl ReadEngine {
             }
         };
         let batch = ApplyBatch {
-            rows: vec![ServerRows {
-                table: spec.name.clone(),
-                json: page.fresh,
-            }],
+            rows: vec![ServerRows::text(spec.name.clone(), page.fresh)],
             deletions: Vec::new(),
             cursor: (page.cursor.clone()).map(|c| (cursor_key(&spec.name, band), c)),
         };
