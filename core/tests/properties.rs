@@ -58,12 +58,22 @@ fn engine_with_both_channels(vsn: Vsn) -> Realtime {
         ..ChannelConfig::default()
     };
     engine.join(Millis(2), "band:b2", database).unwrap();
-    let reply = FRAMES[0];
+    let reply = match vsn {
+        Vsn::V2 => FRAMES[0].to_owned(),
+        Vsn::V1 => {
+            let [join_ref, msg_ref, topic, event, payload]: [serde_json::Value; 5] =
+                serde_json::from_str(FRAMES[0]).unwrap();
+            let reply = serde_json::json!({"join_ref": join_ref, "ref": msg_ref,
+                "topic": topic, "event": event, "payload": payload});
+            reply.to_string()
+        }
+    };
+    let socket = SocketId(1);
     engine.handle_input(
         Millis(3),
         Input::Text {
-            socket: SocketId(1),
-            text: reply,
+            socket,
+            text: &reply,
         },
     );
     while engine.poll_output().is_some() {}
