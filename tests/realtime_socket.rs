@@ -9,7 +9,7 @@ use rockon_sync::api::RealtimeConnection;
 use rockon_sync::io::realtime_driver::RealtimeDriver;
 use rockon_sync::io::socket::{Socket, SocketEvent};
 use rockon_sync_core::realtime::{
-    ChannelConfig, ChannelState, ConnectionState, Event, PostgresBinding, RealtimeConfig,
+    ChannelConfig, ChannelState, ConnectionState, Event, PostgresBinding, RealtimeConfig, Vsn,
 };
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -35,9 +35,10 @@ async fn wait_for<T>(events: &Rc<RefCell<Vec<T>>>, done: impl Fn(&[T]) -> bool) 
 }
 
 #[wasm_bindgen_test]
-async fn a_raw_socket_echoes_text() {
+async fn a_raw_socket_echoes_text_and_reads_row_changes_in_javascript() {
     let (sender, mut received) = mpsc::unbounded();
-    let socket = Socket::open(&format!("{SERVER}/echo"), move |event| {
+    let url = format!("{SERVER}/echo");
+    let socket = Socket::open(&url, Vsn::V2, 1 << 20, move |event| {
         let _ = sender.unbounded_send(event);
     })
     .expect("socket opens");
@@ -46,6 +47,24 @@ async fn a_raw_socket_echoes_text() {
     assert_eq!(
         received.next().await,
         Some(SocketEvent::Text("hello rockon".into()))
+    );
+    // A row change arrives routed, its row held as the object JSON.parse built.
+    let change = r#"[null,null,"realtime:band:b1","postgres_changes",{"ids":[3],"data":{"schema":"public","table":"songs","commit_timestamp":"2026-11-23T10:00:00.000Z","type":"INSERT","record":{"id":"s1","title":"Wonderwall","version":1},"old_record":null,"errors":null}}]"#;
+    socket.send(change);
+    let Some(SocketEvent::Change(frame)) = received.next().await else {
+        panic!("a routed change");
+    };
+    let record = frame.change.record.expect("a row");
+    assert!(record.as_held().is_some(), "held, not copied");
+    let [id, title] = record.fields(["id", "title"]);
+    assert_eq!((id, title), (Some("s1".into()), Some("Wonderwall".into())));
+    assert_eq!(frame.change.binding_ids, vec![3]);
+    // A frame the JavaScript reader cannot route (an integer ref) is handed over as text.
+    let unusual = r#"[1,2,"realtime:band:b1","postgres_changes",{}]"#;
+    socket.send(unusual);
+    assert_eq!(
+        received.next().await,
+        Some(SocketEvent::Text(unusual.into()))
     );
 }
 
@@ -189,4 +208,51 @@ async fn the_js_api_delivers_plain_event_objects() {
     connection.disconnect();
     TimeoutFuture::new(50).await;
     assert_eq!(received.length(), before, "no events after unsubscribing");
+}
+
+/// A change read by `JSON.parse` (rows left as its objects) makes the same event object as the
+/// same frame read from its text inside the module.
+#[wasm_bindgen_test]
+fn a_change_read_in_javascript_is_the_event_the_module_reads_from_text() {
+    use rockon_sync_core::sync::decoded_frame_json;
+    let data = |kind: &str, rows: &str| {
+        format!(
+            r#"{{"ids":[3,4],"data":{{"schema":"public","table":"songs","commit_timestamp":"2026-11-23T10:00:00.000Z","type":"{kind}",{rows},"errors":null}}}}"#
+        )
+    };
+    let insert = data(
+        "INSERT",
+        r#""record":{"id":"s1","title":"Wonder\"wall é","tempo":120,"tags":[1,{"a":null}]}"#,
+    );
+    let delete = data("DELETE", r#""old_record":{"id":"s1"}"#);
+    let update = data(
+        "UPDATE",
+        r#""record":{"id":"s1","version":2},"old_record":{"id":"s1"}"#,
+    );
+    let frames = [
+        (
+            format!(r#"[null,null,"realtime:band:b1","postgres_changes",{insert}]"#),
+            Vsn::V2,
+        ),
+        (
+            format!(r#"["1",null,"realtime:band:b1","postgres_changes",{delete}]"#),
+            Vsn::V2,
+        ),
+        (
+            format!(
+                r#"{{"event":"postgres_changes","payload":{update},"ref":null,"topic":"realtime:band:b1"}}"#
+            ),
+            Vsn::V1,
+        ),
+    ];
+    for (text, vsn) in frames {
+        let name = if vsn == Vsn::V1 { "1.0.0" } else { "2.0.0" };
+        let routed = rockon_sync::io::frames::route(&JsValue::from_str(&text), vsn, 1 << 20);
+        assert!(routed.is_some(), "read in JavaScript: {text}");
+        let event = rockon_sync::api::decode_realtime_frame(text.clone().into(), Some(name.into()))
+            .expect("decodes");
+        let from_text = js_sys::JSON::parse(&decoded_frame_json(&text, vsn).unwrap()).unwrap();
+        let json = |value: &JsValue| js_sys::JSON::stringify(value).unwrap().as_string().unwrap();
+        assert_eq!(json(&event), json(&from_text), "{text}");
+    }
 }

@@ -114,7 +114,10 @@ impl World {
                     .then(|| RoutedFrame::route(&text, Vsn::V2))
                     .flatten();
                 let input = match routed {
-                    Some(frame) => SocketInput::Change { socket, frame },
+                    Some(frame) => SocketInput::Change {
+                        socket,
+                        frame: Box::new(frame),
+                    },
                     None => SocketInput::Text {
                         socket,
                         text: &text,

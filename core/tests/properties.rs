@@ -167,7 +167,7 @@ proptest! {
         if let Some(frame) = RoutedFrame::route(&text, vsn) {
             let socket = SocketId(1);
             let from_text = events_of(&mut engine_with_both_channels(vsn), Input::Text { socket, text: &text });
-            let routed = events_of(&mut engine_with_both_channels(vsn), Input::Change { socket, frame });
+            let routed = events_of(&mut engine_with_both_channels(vsn), Input::Change { socket, frame: Box::new(frame) });
             prop_assert_eq!(routed, from_text, "{}", text);
         }
     }
@@ -269,7 +269,7 @@ fn every_change_frame_routes_to_an_event() {
             &mut engine_with_both_channels(vsn),
             Input::Change {
                 socket: SocketId(1),
-                frame,
+                frame: Box::new(frame),
             },
         );
         match events.as_slice() {

@@ -19,7 +19,7 @@ pub use client::SyncClient;
 pub use error::SyncError;
 pub use realtime::RealtimeConnection;
 
-use rockon_sync_core::realtime::Vsn;
+use rockon_sync_core::realtime::{RoutedFrame, Vsn, MAX_FRAME_BYTES};
 use rockon_sync_core::sync::decoded_frame_json;
 use wasm_bindgen::prelude::*;
 
@@ -44,14 +44,29 @@ pub fn version() -> String {
 /// `"1.0.0"` or `"2.0.0"` (the default). For tools and for measuring the cost of a change
 /// crossing into the module.
 #[wasm_bindgen(js_name = decodeRealtimeFrame)]
-pub fn decode_realtime_frame(text: &str, vsn: Option<String>) -> Result<JsValue, JsValue> {
+pub fn decode_realtime_frame(
+    #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
+    vsn: Option<String>,
+) -> Result<JsValue, JsValue> {
     let vsn = match vsn.as_deref() {
         Some("1.0.0") => Vsn::V1,
         _ => Vsn::V2,
     };
-    decoded_frame_json(text, vsn)
-        .map(|text| events::parse(&text))
-        .map_err(|error| SyncError::new(error.code(), error.to_string()).into())
+    // A change is read as the socket reads it: by `JSON.parse`, its rows left where they are.
+    // Database broadcasts are messages like any other here (no channel says what they are).
+    match crate::io::frames::route(&text, vsn, MAX_FRAME_BYTES) {
+        Some(RoutedFrame {
+            change,
+            broadcast: None,
+            ..
+        }) => Ok(crate::io::frames::change_object(&change)),
+        _ => {
+            let text = text.as_string().unwrap_or_default();
+            decoded_frame_json(&text, vsn)
+                .map(|text| events::parse(&text))
+                .map_err(|error| SyncError::new(error.code(), error.to_string()).into())
+        }
+    }
 }
 
 /// The size of the module's linear memory in bytes (WebAssembly memory only grows; a steady

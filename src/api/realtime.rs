@@ -1,12 +1,11 @@
 //! `RealtimeConnection`: a Supabase Realtime connection driven by the sans-IO core.
 
 use super::error::SyncError;
-use super::events;
 use super::listeners::Listeners;
+use crate::io::frames;
 use crate::io::realtime_driver::RealtimeDriver;
 use crate::io::store::from_js;
 use rockon_sync_core::realtime::{ChannelConfig, Input, RealtimeConfig};
-use rockon_sync_core::sync::realtime_event_json;
 use wasm_bindgen::prelude::*;
 
 /// A Realtime connection: `new RealtimeConnection({ url, apiKey })`, then `on('*', listener)`,
@@ -35,7 +34,7 @@ impl RealtimeConnection {
         let sink = listeners.clone();
         let driver = RealtimeDriver::new(
             config,
-            Box::new(move |event| sink.emit(&events::parse(&realtime_event_json(&event)))),
+            Box::new(move |event| sink.emit(&frames::realtime_event(&event))),
         );
         Ok(RealtimeConnection { driver, listeners })
     }

@@ -11,7 +11,7 @@ use super::store::{to_js, Store, ACTIVITY, PROFILES, READ_MARKS};
 use super::sync_store::SyncStore;
 use futures::channel::oneshot;
 use gloo_timers::callback::Timeout;
-use rockon_sync_core::realtime::{Input as SocketInput, SocketId};
+use rockon_sync_core::realtime::{Input as SocketInput, SocketId, Vsn};
 use rockon_sync_core::sorted::SortedMap;
 use rockon_sync_core::sync::conformance::Store as _;
 use rockon_sync_core::sync::{
@@ -52,6 +52,8 @@ struct Inner {
     store: SyncStore,
     endpoint: RefCell<Endpoint>,
     socket: RefCell<Option<(SocketId, Socket)>>,
+    /// The socket's serialiser and longest frame, for reading row changes in JavaScript.
+    frame_format: (Vsn, usize),
     timer: RefCell<Option<(Millis, Timeout)>>,
     jobs: RefCell<VecDeque<Job>>,
     storing: Cell<bool>,
@@ -67,8 +69,11 @@ type Reply = Result<WriteReply, WriteError>;
 impl Driver {
     /// A driver for `engine` on `store`; nothing is told until [`set_sinks`](Self::set_sinks).
     pub fn new(engine: Engine, store: Rc<Store>, endpoint: Endpoint) -> Driver {
+        let realtime = engine.reads().realtime_config();
+        let frame_format = (realtime.vsn, realtime.max_frame_bytes);
         Driver {
             inner: Rc::new(Inner {
+                frame_format,
                 engine: RefCell::new(engine),
                 store: SyncStore(store),
                 endpoint: RefCell::new(endpoint),
@@ -360,19 +365,21 @@ fn open_socket(inner: &Rc<Inner>, socket: SocketId, url: &str) {
     let weak = Rc::downgrade(inner);
     let sink = move |event: SocketEvent| {
         let Some(inner) = weak.upgrade() else { return };
-        let input = match &event {
+        let input = match event {
             SocketEvent::Open => SocketInput::Opened(socket),
-            SocketEvent::Text(text) => SocketInput::Text { socket, text },
-            SocketEvent::Binary(len) => SocketInput::Binary { socket, len: *len },
-            SocketEvent::Closed { code, reason } => SocketInput::Closed {
+            SocketEvent::Text(ref text) => SocketInput::Text { socket, text },
+            SocketEvent::Change(frame) => SocketInput::Change { socket, frame },
+            SocketEvent::Binary(len) => SocketInput::Binary { socket, len },
+            SocketEvent::Closed { code, ref reason } => SocketInput::Closed {
                 socket,
-                code: *code,
+                code,
                 reason,
             },
         };
         let _ = feed(&inner, Input::Socket(input));
     };
-    match Socket::open(url, sink) {
+    let (vsn, max_frame_bytes) = inner.frame_format;
+    match Socket::open(url, vsn, max_frame_bytes, sink) {
         Ok(opened) => *inner.socket.borrow_mut() = Some((socket, opened)),
         Err(error) => {
             // Told once the engine is free: its outputs are being carried out.

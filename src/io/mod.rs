@@ -4,6 +4,7 @@ pub mod activity;
 pub mod clock;
 pub mod devtools;
 pub mod driver;
+pub mod frames;
 pub mod http;
 pub mod idb;
 pub mod layout;

@@ -86,7 +86,12 @@ fn carry_out(shared: &Rc<Shared>, state: &mut State, now: Millis) -> Vec<Event> 
         match output {
             Output::Connect { socket, url } => {
                 state.socket = None;
-                match Socket::open(&url, socket_sink(Rc::downgrade(shared), socket)) {
+                let (vsn, max) = (
+                    state.engine.config().vsn,
+                    state.engine.config().max_frame_bytes,
+                );
+                let sink = socket_sink(Rc::downgrade(shared), socket);
+                match Socket::open(&url, vsn, max, sink) {
                     Ok(opened) => state.socket = Some((socket, opened)),
                     Err(error) => {
                         let reason = error.as_string().unwrap_or_else(|| format!("{error:?}"));
@@ -149,18 +154,23 @@ fn socket_sink(shared: Weak<Shared>, socket: SocketId) -> impl Fn(SocketEvent) +
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        run(&shared, |engine, now| match &event {
+        run(&shared, |engine, now| match event {
             SocketEvent::Open => engine.handle_input(now, Input::Opened(socket)),
-            SocketEvent::Text(text) => engine.handle_input(now, Input::Text { socket, text }),
-            SocketEvent::Binary(len) => {
-                engine.handle_input(now, Input::Binary { socket, len: *len })
-            }
+            SocketEvent::Text(text) => engine.handle_input(
+                now,
+                Input::Text {
+                    socket,
+                    text: &text,
+                },
+            ),
+            SocketEvent::Change(frame) => engine.handle_input(now, Input::Change { socket, frame }),
+            SocketEvent::Binary(len) => engine.handle_input(now, Input::Binary { socket, len }),
             SocketEvent::Closed { code, reason } => engine.handle_input(
                 now,
                 Input::Closed {
                     socket,
-                    code: *code,
-                    reason,
+                    code,
+                    reason: &reason,
                 },
             ),
         });

@@ -1,16 +1,20 @@
 //! A WebSocket whose event handlers are owned closures, released when the handle drops.
 
+use super::frames;
+use rockon_sync_core::realtime::{RoutedFrame, Vsn};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 /// What a socket reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SocketEvent {
     /// The connection opened.
     Open,
     /// A text frame.
     Text(String),
+    /// A text frame holding a row change, read by `JSON.parse` (see [`frames`](super::frames)).
+    Change(Box<RoutedFrame>),
     /// A binary frame of this many bytes.
     Binary(usize),
     /// The connection closed (or never opened).
@@ -32,8 +36,14 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// Opens a socket to `url`, reporting every event to `sink`.
-    pub fn open(url: &str, sink: impl Fn(SocketEvent) + 'static) -> Result<Socket, JsValue> {
+    /// Opens a socket to `url` speaking `vsn`, reporting every event to `sink`. Row changes
+    /// are read in JavaScript when a frame is at most `max_frame_bytes` long.
+    pub fn open(
+        url: &str,
+        vsn: Vsn,
+        max_frame_bytes: usize,
+        sink: impl Fn(SocketEvent) + 'static,
+    ) -> Result<Socket, JsValue> {
         let ws = WebSocket::new(url)?;
         ws.set_binary_type(BinaryType::Arraybuffer);
         let sink = std::rc::Rc::new(sink);
@@ -45,6 +55,9 @@ impl Socket {
             let sink = sink.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
                 let data = event.data();
+                if let Some(change) = frames::route(&data, vsn, max_frame_bytes) {
+                    return sink(SocketEvent::Change(Box::new(change)));
+                }
                 match data.as_string() {
                     Some(text) => sink(SocketEvent::Text(text)),
                     None => {

@@ -1,6 +1,7 @@
 //! IndexedDB as the sync engine's store: the engine's reads and write batches carried out on
 //! [`Store`], each batch in one transaction, one after another in the order given.
 
+use super::frames;
 use super::idb::{array, text};
 use super::store::{from_js, to_js, Store, StoreError, CONFLICTS, CURSORS, OUTBOX};
 use js_sys::Array;
@@ -140,7 +141,8 @@ impl SyncStore {
         conformance::Store::read(&mut self.clone(), read).await
     }
 
-    /// Applies server data in one transaction; the browser's JSON parser builds the rows.
+    /// Applies server data in one transaction; the browser's JSON parser built the rows, or
+    /// builds them now from text.
     pub async fn apply(&self, batch: &ApplyBatch) -> Result<Vec<String>, StoreError> {
         let mut rows = Vec::with_capacity(batch.rows.len());
         for server_rows in &batch.rows {
@@ -151,6 +153,9 @@ impl SyncStore {
                     let why = format!("rows of {} are not a JSON array", server_rows.table);
                     StoreError(sync::StoreError::Failed(why))
                 })?;
+            for record in &server_rows.held {
+                parsed.push(&frames::row_object(record));
+            }
             rows.push((server_rows.table.clone(), parsed));
         }
         let cursor = (batch.cursor.as_ref()).map(|(key, cursor)| (key.clone(), to_js(cursor)));

@@ -394,7 +394,7 @@ impl Realtime {
             }
             Input::Change { socket, frame } if socket == self.socket => {
                 if self.heard() {
-                    self.on_routed(frame);
+                    self.on_routed(*frame);
                 }
             }
             Input::Online => self.on_online(now),

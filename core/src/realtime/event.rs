@@ -36,8 +36,8 @@ pub enum Input<'a> {
     Change {
         /// Which socket.
         socket: SocketId,
-        /// The change, routed.
-        frame: RoutedFrame,
+        /// The change, routed (boxed: it is large beside the other inputs).
+        frame: Box<RoutedFrame>,
     },
     /// A binary frame arrived (vsn 2.0.0 broadcast); it is ignored.
     Binary {

@@ -28,6 +28,9 @@ pub use routed::{HeldMap, RoutedFrame};
 use crate::backoff::BackoffPolicy;
 use crate::percent_encode;
 
+/// The longest frame read by default (Supabase caps a change at 1,024 KB).
+pub const MAX_FRAME_BYTES: usize = 2 * 1024 * 1024;
+
 /// Settings of the engine. [`RealtimeConfig::new`] gives realtime-js's timings with jittered
 /// backoff.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,7 +81,7 @@ impl RealtimeConfig {
                 max_ms: 10_000,
             },
             max_channels: 100,
-            max_frame_bytes: 2 * 1024 * 1024,
+            max_frame_bytes: MAX_FRAME_BYTES,
         }
     }
 

@@ -5,9 +5,14 @@
 //! rows as they are ([`HeldRow`]), and hands the engine only what routes the change: a short
 //! summary of the envelope. The engine never sees the rows' bytes unless it asks for a field.
 //!
-//! The summary is a JSON array, one of
-//! - `["postgres_changes", join_ref, topic, [binding ids], schema, table, type, commit_timestamp]`
-//! - `["broadcast", join_ref, topic, event, schema, table, operation]` (Broadcast from Database)
+//! The summary is one string of fields separated by [`SEPARATOR`] (no field may contain it):
+//! - `postgres_changes␟join_ref␟topic␟ids␟schema␟table␟type␟commit_timestamp␟flags`, the
+//!   binding ids written in decimal, separated by commas;
+//! - `broadcast␟join_ref␟topic␟event␟schema␟table␟operation␟flags` (Broadcast from Database).
+//!
+//! `flags` is three characters `0` or `1`: whether the frame has a `record`, an `old_record`,
+//! and a `join_ref` (an empty field otherwise). Splitting it costs next to nothing, where even
+//! a JSON array of strings would cost a parse with an allocation per field.
 //!
 //! A driver that cannot summarise a frame (any unusual shape) hands over its text instead, and
 //! so does one whose summary [`RoutedFrame::from_summary`] refuses: the text path then reads it
@@ -32,51 +37,67 @@ pub struct RoutedFrame {
     pub broadcast: Option<(String, Record)>,
 }
 
+/// Separates a summary's fields (the ASCII unit separator).
+pub const SEPARATOR: char = '\u{1f}';
+
+/// Which row of a frame a driver is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowSlot {
+    /// The new row.
+    Record,
+    /// The old row.
+    OldRecord,
+    /// A broadcast's whole payload.
+    Message,
+}
+
 impl RoutedFrame {
-    /// Reads a driver's summary (see the module docs), with the rows it holds: `None` when the
-    /// summary does not have one of the two shapes, or when a row the change needs is missing.
-    pub fn from_summary(
-        summary: &str,
-        record: Option<Record>,
-        old_record: Option<Record>,
-        message: Option<Record>,
-    ) -> Option<RoutedFrame> {
-        let fields: Vec<Value> = serde_json::from_str(summary).ok()?;
-        let text = |at: usize| fields.get(at)?.as_str().map(str::to_owned);
-        let join_ref = match fields.get(1)? {
-            Value::Null => None,
-            Value::String(join_ref) => Some(join_ref.clone()),
-            _ => return None,
-        };
-        let (topic, schema, table) = (text(2)?, text(4)?, text(5)?);
-        let kind = match fields.get(6)?.as_str()? {
+    /// Reads a driver's summary (see the module docs), asking `held` for each row the frame
+    /// has: `None` when the summary does not have one of the two shapes.
+    pub fn from_summary(summary: &str, held: impl Fn(RowSlot) -> Record) -> Option<RoutedFrame> {
+        let mut fields = summary.split(SEPARATOR);
+        let mut next = || fields.next();
+        let (carrier, join_ref, topic) = (next()?, next()?, next()?);
+        let (ids_or_event, schema, table, kind) = (next()?, next()?, next()?, next()?);
+        let kind = match kind {
             "INSERT" => ChangeKind::Insert,
             "UPDATE" => ChangeKind::Update,
             "DELETE" => ChangeKind::Delete,
             _ => return None,
         };
-        let (binding_ids, commit_timestamp, broadcast) = match (text(0)?.as_str(), fields.len()) {
-            ("postgres_changes", 8) => {
-                let ids = fields[3].as_array()?;
-                let ids = ids.iter().map(Value::as_u64).collect::<Option<Vec<_>>>()?;
-                (ids, text(7)?, None)
-            }
-            ("broadcast", 7) => (Vec::new(), String::new(), Some((text(3)?, message?))),
+        let commit_timestamp = match carrier {
+            "postgres_changes" => next()?.to_owned(),
+            "broadcast" => String::new(),
             _ => return None,
         };
+        let flags = next()?.as_bytes();
+        if next().is_some() || flags.len() != 3 || flags.iter().any(|f| !b"01".contains(f)) {
+            return None;
+        }
+        let row = |at: usize, slot| (flags[at] == b'1').then(|| held(slot));
+        let (binding_ids, broadcast) = match carrier {
+            "postgres_changes" => {
+                let ids = ids_or_event.split(',').map(|id| id.parse().ok());
+                (ids.collect::<Option<Vec<u64>>>()?, None)
+            }
+            _ => (
+                Vec::new(),
+                Some((ids_or_event.to_owned(), held(RowSlot::Message))),
+            ),
+        };
         let change = PostgresChange {
-            topic,
+            topic: topic.to_owned(),
             binding_ids,
-            schema,
-            table,
+            schema: schema.to_owned(),
+            table: table.to_owned(),
             kind,
             commit_timestamp,
-            record,
-            old_record,
+            record: row(0, RowSlot::Record),
+            old_record: row(1, RowSlot::OldRecord),
             errors: Vec::new(),
         };
         Some(RoutedFrame {
-            join_ref,
+            join_ref: (flags[2] == b'1').then(|| join_ref.to_owned()),
             change,
             broadcast,
         })
@@ -93,55 +114,70 @@ impl RoutedFrame {
                 .map(|key| map.remove(key).unwrap_or(Value::Null)),
             _ => return None,
         };
-        let held = |row: Option<&Value>| match row {
-            Some(Value::Object(map)) => Some(Some(Record::held(Rc::new(HeldMap(map.clone()))))),
-            None | Some(Value::Null) => Some(None),
-            Some(_) => None,
-        };
-        let head = [join_ref, topic];
-        let summary = match event.as_str()? {
+        let event = event.as_str()?;
+        let (data, routing) = match event {
             "postgres_changes" => {
                 let data = payload.get("data")?;
                 if !data.get("errors").is_none_or(Value::is_null) {
                     return None;
                 }
-                let [schema, table, kind, at] =
-                    ["schema", "table", "type", "commit_timestamp"].map(|k| data.get(k).cloned());
-                let ids = payload.get("ids").cloned();
-                let summary = serde_json::json!([
-                    "postgres_changes",
-                    head[0],
-                    head[1],
-                    ids,
-                    schema,
-                    table,
-                    kind,
-                    at
-                ]);
-                let (record, old) = (held(data.get("record"))?, held(data.get("old_record"))?);
-                return Self::from_summary(&summary.to_string(), record, old, None);
+                let ids = payload.get("ids")?.as_array()?;
+                let ids = ids.iter().map(|id| id.as_u64().map(|id| id.to_string()));
+                let ids = ids.collect::<Option<Vec<_>>>()?.join(",");
+                let text = |key| data.get(key)?.as_str().map(str::to_owned);
+                let at = text("commit_timestamp")?;
+                (
+                    data,
+                    vec![ids, text("schema")?, text("table")?, text("type")?, at],
+                )
             }
             "broadcast" => {
-                let change = payload.get("payload")?;
+                let data = payload.get("payload")?;
+                data.get("operation")?;
+                let text = |value: Option<&Value>| value?.as_str().map(str::to_owned);
+                let name = text(payload.get("event"))?;
                 let [schema, table, operation] =
-                    ["schema", "table", "operation"].map(|k| change.get(k).cloned());
-                let name = payload.get("event").cloned();
-                serde_json::json!([
-                    "broadcast",
-                    head[0],
-                    head[1],
-                    name,
-                    schema,
-                    table,
-                    operation
-                ])
+                    ["schema", "table", "operation"].map(|k| text(data.get(k)));
+                (data, vec![name, schema?, table?, operation?])
             }
             _ => return None,
         };
-        let change = payload.get("payload")?;
-        let (record, old) = (held(change.get("record"))?, held(change.get("old_record"))?);
-        let message = held(Some(change))?;
-        Self::from_summary(&summary.to_string(), record, old, message)
+        let row = |key| match data.get(key) {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::Object(map)) => Some(Some(map.clone())),
+            Some(_) => None,
+        };
+        let (record, old_record) = (row("record")?, row("old_record")?);
+        let flag = |present: bool| if present { '1' } else { '0' };
+        let join_ref = match join_ref {
+            Value::Null => None,
+            Value::String(join_ref) => Some(join_ref),
+            _ => return None,
+        };
+        let flags: String = [record.is_some(), old_record.is_some(), join_ref.is_some()]
+            .map(flag)
+            .iter()
+            .collect();
+        let mut fields = vec![
+            event.to_owned(),
+            join_ref.unwrap_or_default(),
+            topic.as_str()?.to_owned(),
+        ];
+        fields.extend(routing);
+        fields.push(flags);
+        if fields.iter().any(|field| field.contains(SEPARATOR)) {
+            return None;
+        }
+        let summary = fields.join(&SEPARATOR.to_string());
+        let message = data.as_object().cloned().unwrap_or_default();
+        Self::from_summary(&summary, |slot| {
+            let map = match slot {
+                RowSlot::Record => record.clone(),
+                RowSlot::OldRecord => old_record.clone(),
+                RowSlot::Message => Some(message.clone()),
+            };
+            Record::held(Rc::new(HeldMap(map.unwrap_or_default())))
+        })
     }
 }
 
@@ -230,31 +266,54 @@ mod tests {
 
     #[test]
     fn summaries_out_of_shape_are_refused() {
-        let row = || Some(Record::held(Rc::new(HeldMap(Map::new()))));
-        let refused = [
-            r#"["postgres_changes",null,"t",[1],"public","songs","UPSERT","x"]"#,
-            r#"["postgres_changes",null,"t",[-1],"public","songs","INSERT","x"]"#,
-            r#"["postgres_changes",7,"t",[1],"public","songs","INSERT","x"]"#,
-            r#"["postgres_changes",null,"t",[1],"public","songs","INSERT"]"#,
-            r#"["presence_diff",null,"t","e","public","songs","INSERT"]"#,
-            r#"{"topic":"t"}"#,
-            "not json",
+        let row = |_| Record::held(Rc::new(HeldMap(Map::new())));
+        let summary = |fields: &[&str]| fields.join("\u{1f}");
+        let change = [
+            "postgres_changes",
+            "",
+            "t",
+            "1,2",
+            "public",
+            "songs",
+            "INSERT",
+            "x",
+            "100",
         ];
-        for summary in refused {
-            assert_eq!(
-                RoutedFrame::from_summary(summary, row(), None, row()),
-                None,
-                "{summary}"
-            );
+        let refused = [
+            summary(&[&change[..6], &["UPSERT", "x", "100"]].concat()),
+            summary(&[&change[..3], &["-1"], &change[4..]].concat()),
+            summary(&[&change[..3], &[""], &change[4..]].concat()),
+            summary(&change[..8]),
+            summary(&[&change[..], &["more"]].concat()),
+            summary(&[&change[..8], &["10"]].concat()),
+            summary(&[&change[..8], &["1x0"]].concat()),
+            summary(&[&["presence_diff"], &change[1..]].concat()),
+            "not a summary".to_owned(),
+        ];
+        for text in refused {
+            assert_eq!(RoutedFrame::from_summary(&text, row), None, "{text}");
         }
-        let broadcast = r#"["broadcast",null,"t","INSERT","public","songs","INSERT"]"#;
+        let routed = RoutedFrame::from_summary(&summary(&change), row).expect("routes");
+        assert_eq!(routed.change.binding_ids, vec![1, 2]);
+        assert_eq!((routed.join_ref, routed.change.old_record), (None, None));
+        let with_join = summary(&[&change[..1], &["7"], &change[2..8], &["011"]].concat());
+        let routed = RoutedFrame::from_summary(&with_join, row).expect("routes");
+        assert_eq!(routed.join_ref.as_deref(), Some("7"));
+        assert!(routed.change.record.is_none() && routed.change.old_record.is_some());
+        let broadcast = [
+            "broadcast",
+            "",
+            "t",
+            "INSERT",
+            "public",
+            "songs",
+            "INSERT",
+            "100",
+        ];
+        let routed = RoutedFrame::from_summary(&summary(&broadcast), row).expect("routes");
         assert_eq!(
-            RoutedFrame::from_summary(broadcast, row(), None, None),
-            None,
-            "no message"
+            routed.broadcast.map(|(event, _)| event).as_deref(),
+            Some("INSERT")
         );
-        assert!(RoutedFrame::from_summary(broadcast, row(), None, row()).is_some());
-        let change = r#"["postgres_changes",null,"t",[1],"public","songs","INSERT","x"]"#;
-        assert!(RoutedFrame::from_summary(change, row(), None, None).is_some());
     }
 }

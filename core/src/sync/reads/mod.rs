@@ -439,6 +439,11 @@ impl ReadEngine {
         info
     }
 
+    /// The socket's settings.
+    pub fn realtime_config(&self) -> &RealtimeConfig {
+        self.realtime.config()
+    }
+
     /// The bands followed.
     pub fn bands(&self) -> impl Iterator<Item = &String> {
         self.bands.iter()
