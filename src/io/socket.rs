@@ -13,7 +13,7 @@ pub enum SocketEvent {
     Open,
     /// A text frame.
     Text(String),
-    /// A text frame holding a row change, read by `JSON.parse` (see [`frames`](super::frames)).
+    /// A text frame holding a row change, read by `JSON.parse` (see [`frames`]).
     Change(Box<RoutedFrame>),
     /// A binary frame of this many bytes.
     Binary(usize),
