@@ -46,12 +46,12 @@ pub fn version() -> String {
 #[wasm_bindgen(js_name = decodeRealtimeFrame)]
 pub fn decode_realtime_frame(
     #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
-    vsn: Option<String>,
+    vsn: Option<js_sys::JsString>,
 ) -> Result<JsValue, JsValue> {
-    let vsn = match vsn.as_deref() {
-        Some("1.0.0") => Vsn::V1,
-        _ => Vsn::V2,
-    };
+    thread_local!(static V1: JsValue = JsValue::from_str("1.0.0"));
+    // Compared in JavaScript: the name is not copied in for every frame.
+    let v1 = vsn.is_some_and(|vsn| V1.with(|v1| JsValue::from(vsn) == *v1));
+    let vsn = if v1 { Vsn::V1 } else { Vsn::V2 };
     // A change is read as the socket reads it: by `JSON.parse`, its rows left where they are.
     // Database broadcasts are messages like any other here (no channel says what they are).
     match crate::io::frames::route(&text, vsn, MAX_FRAME_BYTES) {

@@ -82,7 +82,7 @@ export function with_rows(event, record, oldRecord) {
   return event;
 }
 const KINDS = ['INSERT', 'UPDATE', 'DELETE'];
-export function change_event([topic, data], kind, commitTimestamp, needsFetch) {
+export function change_event([topic, data], kind, commitTimestamp = data.commit_timestamp, needsFetch) {
   const { schema, table, record = null, old_record: oldRecord = null } = data;
   return { type: 'change', topic, schema, table, kind: KINDS[kind], commitTimestamp, record, oldRecord, needsFetch };
 }
@@ -97,7 +97,7 @@ extern "C" {
     fn change_event(
         routed: &JsValue,
         kind: u8,
-        commit_timestamp: &str,
+        commit_timestamp: Option<&str>,
         needs_fetch: bool,
     ) -> JsValue;
 }
@@ -194,7 +194,9 @@ pub fn change_object(change: &PostgresChange) -> JsValue {
             ChangeKind::Update => 1,
             ChangeKind::Delete => 2,
         };
-        let at = &change.commit_timestamp;
+        // A `postgres_changes` frame (the one kind with binding ids) brought its commit time,
+        // which the object it is in still holds; a broadcast's is the engine's.
+        let at = (change.binding_ids.is_empty()).then_some(change.commit_timestamp.as_str());
         return change_event(data, kind, at, change.needs_fetch());
     }
     let event = js_sys::JSON::parse(&change_json_rows_apart(change)).unwrap_or(JsValue::NULL);
