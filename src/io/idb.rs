@@ -98,7 +98,6 @@ function whenAll(requests, then) {
 }
 function localCopies(store, rows, scope, then) {
   const byId = () => whenAll(rows.map((row) => store.get(row.id)), (found) => then(found.filter((r) => r !== undefined)));
-  if (rows.length <= SMALL_BATCH) return byId();
   // Reading the bands' rows costs what they hold; looking rows up one by one costs what
   // arrives: the smaller wins.
   const index = store.index('scope');
@@ -117,31 +116,59 @@ function camel(key) {
   }
   return name;
 }
-function freshAppRows(rows, existing) {
-  const versions = new Map();
-  for (const row of existing) versions.set(row.id, row.version);
+function newestById(rows) {
   const newest = new Map();
   for (const row of rows) {
     const seen = newest.get(row.id);
     if (seen === undefined || row.version > seen.version) newest.set(row.id, row);
   }
+  return newest.values();
+}
+function appRow(row) {
+  const app = {};
+  for (const key in row) app[camel(key)] = row[key];
+  return app;
+}
+function freshAppRows(rows, existing) {
+  const versions = new Map();
+  for (const row of existing) versions.set(row.id, row.version);
   const fresh = [];
-  for (const row of newest.values()) {
+  for (const row of newestById(rows)) {
     const mine = versions.get(row.id);
-    if (mine !== undefined && !(row.version > mine)) continue;
-    const app = {};
-    for (const key in row) app[camel(key)] = row[key];
-    fresh.push(app);
+    if (mine == null || row.version > mine) fresh.push(appRow(row));
   }
   return fresh;
+}
+// A few rows are put at once, each behind a read of its stored copy: requests run in order, so
+// the read sees the copy from before the put, and where that copy is as new or newer it is put
+// back. The put does not wait for the read's answer to come back to the page (a round trip
+// per change, on the path every remote change takes). A row the batch also deletes stays
+// deleted: the deletion was issued before the copy could be put back.
+function putSmall(store, rows, deleted, written) {
+  for (const row of newestById(rows)) {
+    const stored = store.get(row.id);
+    store.put(appRow(row));
+    stored.onsuccess = () => {
+      const mine = stored.result;
+      if (mine === undefined || mine.version == null || row.version > mine.version) written.push(row.id);
+      else if (!deleted.has(row.id)) store.put(mine);
+    };
+  }
 }
 export function idb_apply(db, stores, tables, deletions, cursor) {
   return transaction(db, stores, true, (tx, written) => {
     for (const [table, rows, scope] of tables) {
       const store = tx.objectStore(table);
+      // The batch's deletions are issued before any answer comes back: a row it deletes is
+      // not put afterwards, as the engine's in-memory store does.
+      const deleted = new Set(deletions.filter(([t]) => t === table).map(([, id]) => id));
+      if (rows.length <= SMALL_BATCH) {
+        putSmall(store, rows, deleted, written);
+        continue;
+      }
       localCopies(store, rows, scope, (existing) => {
         for (const row of freshAppRows(rows, existing)) {
-          store.put(row);
+          if (!deleted.has(row.id)) store.put(row);
           written.push(row.id);
         }
       });

@@ -8,7 +8,9 @@ use super::store::{
 use crate::catchup::Cursor;
 use crate::merge::FieldConflict;
 use crate::outbox::{ConflictRecord, Entry, Op};
+use crate::realtime::{HeldMap, Record};
 use serde_json::{json, Map, Value};
+use std::rc::Rc;
 
 /// A store the engine's storage outputs can be carried out on.
 #[allow(async_fn_in_trait)] // single-threaded drivers: no `Send` bound wanted
@@ -337,6 +339,27 @@ async fn server_rows_by_version<S: Store>(store: &mut S) -> Result<(), String> {
     check(
         title_of(store, "v2").await?.is_none(),
         "a deletion in the batch removes the row",
+    )?;
+    // Rows a driver holds (read from a frame by the driver itself) are stored alike.
+    let held = |row| Record::held(Rc::new(HeldMap(row)));
+    let mut rows = songs(&[row("v5", "b4", "as text", 1)]);
+    rows.held = vec![
+        held(row("v3", "b4", "held, stale", 4)),
+        held(row("v6", "b4", "held", 1)),
+    ];
+    let third = ApplyBatch {
+        rows: vec![rows],
+        ..ApplyBatch::default()
+    };
+    let mut written = apply(store, third).await?;
+    written.sort();
+    check(
+        written == ["v5", "v6"],
+        "held rows are written by version too",
+    )?;
+    check(
+        title_of(store, "v6").await? == Some(json!("held")),
+        "a held row is stored as it is",
     )
 }
 
