@@ -387,15 +387,11 @@ impl Realtime {
                 };
                 self.socket_lost(now, &why);
             }
-            Input::Text { socket, text } if socket == self.socket => {
-                if self.heard() {
-                    self.on_text(now, text);
-                }
+            Input::Text { socket, text } if socket == self.socket && self.heard() => {
+                self.on_text(now, text)
             }
-            Input::Change { socket, frame } if socket == self.socket => {
-                if self.heard() {
-                    self.on_routed(*frame);
-                }
+            Input::Change { socket, frame } if socket == self.socket && self.heard() => {
+                self.on_routed(*frame)
             }
             Input::Online => self.on_online(now),
             Input::Offline => self.on_offline(now),
@@ -403,7 +399,7 @@ impl Realtime {
             // Binary frames carry broadcasts only; a postgres_changes client ignores them.
             // Hidden pages keep their socket: the heartbeat decides whether it survived.
             Input::Binary { .. } | Input::Hidden => {}
-            // Late events of a socket the engine already gave up on.
+            // Late events of a socket the engine already gave up on (or that is not open).
             Input::Opened(_) | Input::Closed { .. } | Input::Text { .. } | Input::Change { .. } => {
             }
         }
