@@ -22,6 +22,19 @@ impl Cluster {
     /// as root they run as the `postgres` user in a directory it owns. With `track_statements`
     /// every statement, nested ones included, is counted in `pg_stat_statements`.
     pub fn start(track_statements: bool) -> Result<Cluster, String> {
+        // The port was free when chosen, but another process may take it before PostgreSQL
+        // listens (test suites start many servers at once): a failed start tries a new port.
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Self::start_on_a_free_port(track_statements) {
+                Ok(cluster) => return Ok(cluster),
+                Err(error) => failures.push(error),
+            }
+        }
+        Err(failures.join("; then "))
+    }
+
+    fn start_on_a_free_port(track_statements: bool) -> Result<Cluster, String> {
         let port = free_port()?;
         let dir = std::env::temp_dir().join(format!("rockon-pg-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;

@@ -27,13 +27,28 @@ pub struct Server {
     pub database: String,
 }
 
+/// A suffix that differs between servers started by one test process.
+fn next_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
+        // What the server says on stderr goes to a file, read only if it fails to start: a
+        // pipe nobody drains could fill and stall it.
+        let log = std::env::temp_dir().join(format!(
+            "rockon-devserver-test-{}-{:x}.log",
+            std::process::id(),
+            next_suffix()
+        ));
+        let stderr = std::fs::File::create(&log).expect("a log file");
         let mut child = Command::new(BIN)
             .args(["serve", "--port", "0"])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("dev server starts");
         let stdout = child.stdout.take().expect("piped stdout");
@@ -43,9 +58,14 @@ impl Server {
             .expect("ready line");
         let ready: Value = serde_json::from_str(
             line.strip_prefix("rockon-devserver ready ")
-                .unwrap_or_else(|| panic!("unexpected first line {line:?}")),
+                .unwrap_or_else(|| {
+                    let _ = child.wait();
+                    let said = std::fs::read_to_string(&log).unwrap_or_default();
+                    panic!("unexpected first line {line:?}; the server said: {said}")
+                }),
         )
         .expect("ready JSON");
+        let _ = std::fs::remove_file(&log);
         Server {
             child,
             url: ready["url"].as_str().unwrap().to_owned(),
