@@ -11,7 +11,7 @@ use rockon_sync_core::realtime::routed::RowSlot;
 use rockon_sync_core::realtime::{
     ChangeKind, Event, HeldRow, PostgresChange, Record, RoutedFrame, Vsn,
 };
-use rockon_sync_core::sync::{change_json_rows_apart, realtime_event_json};
+use rockon_sync_core::sync::{change_json, realtime_event_json};
 use serde_json::Value;
 use std::any::Any;
 use std::rc::Rc;
@@ -76,11 +76,6 @@ export function row_fields(data, at, names) {
 export function row_json(data, at) {
   return JSON.stringify(slot(data, at) ?? null);
 }
-export function with_rows(event, record, oldRecord) {
-  event.record = record;
-  event.oldRecord = oldRecord;
-  return event;
-}
 const KINDS = ['INSERT', 'UPDATE', 'DELETE'];
 export function change_event([topic, data], kind, commitTimestamp = data.commit_timestamp, needsFetch) {
   const { schema, table, record = null, old_record: oldRecord = null } = data;
@@ -93,7 +88,6 @@ extern "C" {
     fn row_of(data: &JsValue, at: u8) -> JsValue;
     fn row_fields(data: &JsValue, at: u8, names: &str) -> String;
     fn row_json(data: &JsValue, at: u8) -> String;
-    fn with_rows(event: JsValue, record: &JsValue, old_record: &JsValue) -> JsValue;
     fn change_event(
         routed: &JsValue,
         kind: u8,
@@ -199,7 +193,6 @@ pub fn change_object(change: &PostgresChange) -> JsValue {
         let at = (change.binding_ids.is_empty()).then_some(change.commit_timestamp.as_str());
         return change_event(data, kind, at, change.needs_fetch());
     }
-    let event = js_sys::JSON::parse(&change_json_rows_apart(change)).unwrap_or(JsValue::NULL);
-    let object = |row: &Option<Record>| row.as_ref().map_or(JsValue::NULL, row_object);
-    with_rows(event, &object(&change.record), &object(&change.old_record))
+    // Rows read from text: one `JSON.parse` of the whole event.
+    js_sys::JSON::parse(&change_json(change)).unwrap_or(JsValue::NULL)
 }

@@ -241,16 +241,9 @@ fn received_change(change: &PostgresChange) -> Change<'_> {
     }
 }
 
-/// A change's event as [`realtime_event_json`] writes it, but with `record` and `oldRecord`
-/// `null`: for a driver that holds the rows (see [`HeldRow`](realtime::HeldRow)) and puts
-/// its own objects in.
-pub fn change_json_rows_apart(change: &PostgresChange) -> String {
-    let event = Change {
-        record: &None,
-        old_record: &None,
-        ..received_change(change)
-    };
-    text(&AppEvent::Change(event))
+/// A change's event as [`realtime_event_json`] writes it.
+pub fn change_json(change: &PostgresChange) -> String {
+    text(&AppEvent::Change(received_change(change)))
 }
 
 /// Why [`decoded_frame_json`] could not decode a frame.
