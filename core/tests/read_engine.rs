@@ -12,7 +12,7 @@ use rockon_sync_core::realtime::{Input, SocketId};
 use rockon_sync_core::schema::Schema;
 use rockon_sync_core::sync::{
     cursor_key, ChangeDelivery, ChangeSource, MemoryStore, ReadCommand, ReadConfig, ReadEngine,
-    ReadEvent, ReadInput, ReadOutput, ReadResult, SocketAction, StoreError,
+    ReadEvent, ReadInput, ReadOutput, ReadResult, SocketAction, StoreError, BATCH_CHANGES,
 };
 use rockon_sync_core::Millis;
 use serde_json::{json, Map, Value};
@@ -496,4 +496,47 @@ fn changes_arriving_while_a_batch_is_stored_go_into_the_next_batch() {
         "the other four went in one more batch"
     );
     let _ = ReadResult::Cursors(Vec::new());
+}
+
+#[test]
+fn a_burst_is_stored_in_batches_no_larger_than_the_limit() {
+    let mut h = Harness::new(ChangeDelivery::PostgresChanges);
+    let socket = subscribed(&mut h);
+    let local = |_: &str, _: &str| false;
+    let burst = 2 * BATCH_CHANGES + 90;
+    let mut applies = std::collections::VecDeque::new();
+    let drain = |engine: &mut ReadEngine, applies: &mut std::collections::VecDeque<_>| {
+        while let Some(output) = engine.poll_output() {
+            if let ReadOutput::Apply { op, batch } = output {
+                applies.push_back((op, batch));
+            }
+        }
+    };
+    for i in 0..burst {
+        let frame = change_frame(
+            "INSERT",
+            &song(&format!("n{i:04}"), "b1", "new", 1, i as i64),
+        );
+        let input = ReadInput::Socket(Input::Text {
+            socket,
+            text: &frame,
+        });
+        h.engine.handle(Millis(0), input, &local).unwrap();
+        drain(&mut h.engine, &mut applies);
+    }
+    let mut sizes = Vec::new();
+    while let Some((op, batch)) = applies.pop_front() {
+        let result = h.store.apply(&batch);
+        sizes.push(result.as_ref().map_or(0, Vec::len));
+        h.engine
+            .handle(Millis(0), ReadInput::Applied { op, result }, &local)
+            .unwrap();
+        drain(&mut h.engine, &mut applies);
+    }
+    assert_eq!(
+        sizes,
+        vec![1, BATCH_CHANGES, BATCH_CHANGES, 89],
+        "batches in order"
+    );
+    assert_eq!(h.store.rows["songs"].len(), burst, "every change stored");
 }

@@ -36,7 +36,7 @@ pub use engine::{Engine, Event, Input, Op, Output, Stored, TabNews};
 pub use events::{ChangeAction, ChangeSource, RowsChanged, WriteError, WriteEvent};
 pub use reads::{
     band_of, topic_of, ChangeDelivery, ConnectionInfo, EditedRow, LocalEdits, Member, ReadCommand,
-    ReadConfig, ReadEngine, ReadEvent, ReadInput, ReadOutput, SocketAction,
+    ReadConfig, ReadEngine, ReadEvent, ReadInput, ReadOutput, SocketAction, BATCH_CHANGES,
 };
 pub use store::{
     conflict_key, cursor_key, is_newer, ApplyBatch, MemoryStore, ReadResult, ServerRows,

@@ -34,6 +34,7 @@ mod changes;
 mod memberships;
 mod presence;
 mod pull;
+pub use changes::BATCH_CHANGES;
 pub use presence::{band_of, topic_of, EditedRow, Member};
 
 /// Whether a row has local edits waiting in the outbox (those are never overwritten).
