@@ -310,3 +310,39 @@ fn a_mangled_frame_read_in_javascript_means_what_its_text_means() {
         "{routed} of {compared} frames read in JavaScript"
     );
 }
+
+/// A database broadcast read in JavaScript is the frame the module's native reader makes of its
+/// text, its row's `updated_at` standing in for the commit time (from `old_record` when there
+/// is no `record`, and none when it is not a string).
+#[wasm_bindgen_test]
+fn a_database_broadcast_read_in_javascript_carries_its_rows_updated_at() {
+    use rockon_sync_core::realtime::RoutedFrame;
+    let frame = |rows: &str| {
+        format!(
+            r#"[null,null,"band:b1","broadcast",{{"type":"broadcast","event":"UPDATE","payload":{{"schema":"public","table":"songs","operation":"UPDATE",{rows}}}}}]"#
+        )
+    };
+    let cases = [
+        (
+            r#""record":{"id":"s1","updated_at":"2026-11-23T10:00:00.5Z"},"old_record":null"#,
+            "2026-11-23T10:00:00.5Z",
+        ),
+        (
+            r#""record":null,"old_record":{"id":"s1","updated_at":"2026-11-23T09:00:00Z"}"#,
+            "2026-11-23T09:00:00Z",
+        ),
+        (
+            r#""record":{"id":"s1"},"old_record":{"id":"s1","updated_at":"2026-11-23T09:00:00Z"}"#,
+            "",
+        ),
+        (r#""record":{"id":"s1","updated_at":17}"#, ""),
+    ];
+    for (rows, commit) in cases {
+        let text = frame(rows);
+        let js = rockon_sync::io::frames::route(&JsValue::from_str(&text), Vsn::V2, 1 << 20);
+        let native = RoutedFrame::route(&text, Vsn::V2);
+        let js = js.unwrap_or_else(|| panic!("read in JavaScript: {text}"));
+        assert_eq!(js.change.commit_timestamp, commit, "{text}");
+        assert_eq!(Some(js), native, "{text}");
+    }
+}

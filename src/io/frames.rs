@@ -54,10 +54,12 @@ export function route_frame(frame, v2, max) {
   const { schema, table, record = null, old_record = null } = data;
   const kind = event === 'broadcast' ? data.operation : data.type;
   if (!text(schema) || !text(table) || !text(kind) || !isRow(record) || !isRow(old_record)) return null;
-  const at = event === 'broadcast' ? '' : `${SEP}${data.commit_timestamp}`;
+  // A database broadcast's row's `updated_at` stands in for the commit time it lacks.
+  const row = record ?? old_record;
+  const at = event !== 'broadcast' ? data.commit_timestamp : row !== null && text(row.updated_at) ? row.updated_at : '';
   const flags = `${+(record !== null)}${+(old_record !== null)}${+(joinRef !== null)}`;
   routed = [topic, data];
-  return `${head}${SEP}${schema}${SEP}${table}${SEP}${kind}${at}${SEP}${flags}`;
+  return `${head}${SEP}${schema}${SEP}${table}${SEP}${kind}${SEP}${at}${SEP}${flags}`;
 }
 export function take_routed() {
   const data = routed;

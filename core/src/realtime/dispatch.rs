@@ -60,7 +60,7 @@ impl Realtime {
     pub(super) fn on_routed(&mut self, frame: RoutedFrame) {
         let RoutedFrame {
             join_ref,
-            mut change,
+            change,
             broadcast,
         } = frame;
         let topic = change.topic.clone();
@@ -70,8 +70,8 @@ impl Realtime {
         let Some((event, message)) = broadcast else {
             return self.on_change(change);
         };
+        // The driver read the row's `updated_at` into the commit time.
         if self.channels[&topic].config.database_broadcasts {
-            change.commit_timestamp = change.database_commit_time();
             return self.emit(Event::Change(change));
         }
         // The application's own message, in a change's shape: handed over whole.

@@ -8,7 +8,9 @@
 //! The summary is one string of fields separated by [`SEPARATOR`] (no field may contain it):
 //! - `postgres_changes␟join_ref␟topic␟ids␟schema␟table␟type␟commit_timestamp␟flags`, the
 //!   binding ids written in decimal, separated by commas;
-//! - `broadcast␟join_ref␟topic␟event␟schema␟table␟operation␟flags` (Broadcast from Database).
+//! - `broadcast␟join_ref␟topic␟event␟schema␟table␟operation␟updated_at␟flags` (Broadcast from
+//!   Database), `updated_at` being that of the row (`record`, else `old_record`) when it is a
+//!   string, else empty: a database broadcast carries no commit time, and the row's stands in.
 //!
 //! `flags` is three characters `0` or `1`: whether the frame has a `record`, an `old_record`,
 //! and a `join_ref` (an empty field otherwise). Splitting it costs next to nothing, where even
@@ -30,7 +32,7 @@ use std::rc::Rc;
 pub struct RoutedFrame {
     /// The join the frame names, if any.
     pub join_ref: Option<String>,
-    /// The change; for a broadcast its commit time is empty until the engine sets it.
+    /// The change; a broadcast's commit time is its row's `updated_at` (see the module docs).
     pub change: PostgresChange,
     /// For a broadcast: its event name and whole payload, which is the application's own
     /// message on a channel that does not take database broadcasts.
@@ -65,11 +67,10 @@ impl RoutedFrame {
             "DELETE" => ChangeKind::Delete,
             _ => return None,
         };
-        let commit_timestamp = match carrier {
-            "postgres_changes" => next()?.to_owned(),
-            "broadcast" => String::new(),
-            _ => return None,
-        };
+        if !matches!(carrier, "postgres_changes" | "broadcast") {
+            return None;
+        }
+        let commit_timestamp = next()?.to_owned();
         let flags = next()?.as_bytes();
         if next().is_some() || flags.len() != 3 || flags.iter().any(|f| !b"01".contains(f)) {
             return None;
@@ -138,7 +139,12 @@ impl RoutedFrame {
                 let name = text(payload.get("event"))?;
                 let [schema, table, operation] =
                     ["schema", "table", "operation"].map(|k| text(data.get(k)));
-                (data, vec![name, schema?, table?, operation?])
+                let row = ["record", "old_record"].map(|k| data.get(k).filter(|v| !v.is_null()));
+                let updated_at = row[0]
+                    .or(row[1])
+                    .and_then(|row| text(row.get("updated_at")));
+                let updated_at = updated_at.unwrap_or_default();
+                (data, vec![name, schema?, table?, operation?, updated_at])
             }
             _ => return None,
         };
@@ -261,7 +267,10 @@ mod tests {
         assert_eq!(event, "UPDATE");
         assert_eq!(Value::Object(message.to_map()), payload["payload"]);
         assert_eq!(routed.change.old_record, None);
-        assert_eq!(routed.change.commit_timestamp, "", "the engine sets it");
+        assert_eq!(
+            routed.change.commit_timestamp, "2026-11-23T10:00:00Z",
+            "the row's"
+        );
     }
 
     #[test]
@@ -308,6 +317,7 @@ mod tests {
             "public",
             "songs",
             "INSERT",
+            "",
             "100",
         ];
         let routed = RoutedFrame::from_summary(&summary(&broadcast), row).expect("routes");
