@@ -21,6 +21,7 @@ use wasm_bindgen::prelude::*;
 const SEP = '\x1f';
 const isRow = (value) => value == null || (typeof value === 'object' && !Array.isArray(value));
 const text = (value) => typeof value === 'string';
+const updatedAt = (row) => (row !== null && text(row.updated_at) ? row.updated_at : '');
 let routed = null;
 export function route_frame(frame, v2, max) {
   // Only the engine measures a frame's bytes exactly; a frame that might be too long goes there.
@@ -55,8 +56,7 @@ export function route_frame(frame, v2, max) {
   const kind = event === 'broadcast' ? data.operation : data.type;
   if (!text(schema) || !text(table) || !text(kind) || !isRow(record) || !isRow(old_record)) return null;
   // A database broadcast's row's `updated_at` stands in for the commit time it lacks.
-  const row = record ?? old_record;
-  const at = event !== 'broadcast' ? data.commit_timestamp : row !== null && text(row.updated_at) ? row.updated_at : '';
+  const at = event === 'broadcast' ? updatedAt(record ?? old_record) : data.commit_timestamp;
   const flags = `${+(record !== null)}${+(old_record !== null)}${+(joinRef !== null)}`;
   routed = [topic, data];
   return `${head}${SEP}${schema}${SEP}${table}${SEP}${kind}${SEP}${at}${SEP}${flags}`;

@@ -139,12 +139,7 @@ impl RoutedFrame {
                 let name = text(payload.get("event"))?;
                 let [schema, table, operation] =
                     ["schema", "table", "operation"].map(|k| text(data.get(k)));
-                let row = ["record", "old_record"].map(|k| data.get(k).filter(|v| !v.is_null()));
-                let updated_at = row[0]
-                    .or(row[1])
-                    .and_then(|row| text(row.get("updated_at")));
-                let updated_at = updated_at.unwrap_or_default();
-                (data, vec![name, schema?, table?, operation?, updated_at])
+                (data, vec![name, schema?, table?, operation?])
             }
             _ => return None,
         };
@@ -154,6 +149,13 @@ impl RoutedFrame {
             Some(_) => None,
         };
         let (record, old_record) = (row("record")?, row("old_record")?);
+        let mut routing = routing;
+        if event == "broadcast" {
+            // The row's `updated_at` stands in for the commit time a broadcast lacks.
+            let row = record.as_ref().or(old_record.as_ref());
+            let updated_at = row.and_then(|row| row.get("updated_at")?.as_str());
+            routing.push(updated_at.unwrap_or_default().to_owned());
+        }
         let flag = |present: bool| if present { '1' } else { '0' };
         let join_ref = match join_ref {
             Value::Null => None,
