@@ -422,8 +422,7 @@ async fn marks_stored_one_per_row_are_kept_and_stored_per_band_and_table() {
          const request = db.transaction('read_marks').objectStore('read_marks').getAllKeys(); \
          request.onsuccess = () => ok(request.result); }}); db.close(); return keys; }})();"
     );
-    let chunk = rockon_sync_core::unread::MarkSlot::chunk_of("s-1");
-    let slot = format!("#{ROCKERS}/songs/{chunk}");
+    let slot = format!("#{ROCKERS}/songs/0");
     eventually(2_000, "one record for the band's songs", || async {
         raw_idb(&database, Value::Null, &keys).await == json!([slot])
     })
@@ -432,6 +431,45 @@ async fn marks_stored_one_per_row_are_kept_and_stored_per_band_and_table() {
     assert_eq!(unread_total(&reopened), 0);
     eventually(2_000, "no record left", || async {
         raw_idb(&database, Value::Null, &keys).await == json!([])
+    })
+    .await;
+    reopened.close();
+}
+
+#[wasm_bindgen_test]
+async fn marks_a_record_holds_are_read_and_removed_where_they_are() {
+    let bob = sign_in("bob").await;
+    let database = unique("hashed-marks");
+    open(&bob, &database, URL, json!({})).await.close();
+    // An earlier version numbered a table's records by a hash of the rows' ids (0 to 15).
+    let record = json!({"key": format!("#{ROCKERS}/songs/5"), "bandId": ROCKERS,
+        "table": "songs", "ids": ["s-1", "s-2"]});
+    let put = format!(
+        "return (async () => {{ {OPEN} await new Promise((ok) => {{ \
+         const tx = db.transaction('read_marks', 'readwrite'); \
+         tx.objectStore('read_marks').put(record); tx.oncomplete = ok; }}); \
+         db.close(); return null; }})();"
+    );
+    raw_idb(&database, record, &put).await;
+
+    let reopened = open(&bob, &database, URL, json!({})).await;
+    assert_eq!(unread_total(&reopened), 2, "both marks are kept");
+    let ids = format!(
+        "return (async () => {{ {OPEN} const records = await new Promise((ok) => {{ \
+         const request = db.transaction('read_marks').objectStore('read_marks').getAll(); \
+         request.onsuccess = () => ok(request.result); }}); db.close(); \
+         return records.map((record) => [record.key, record.ids]); }})();"
+    );
+    reopened.mark_read("songs", "s-1");
+    assert_eq!(unread_total(&reopened), 1);
+    let key = format!("#{ROCKERS}/songs/5");
+    eventually(2_000, "the record is rewritten in place", || async {
+        raw_idb(&database, Value::Null, &ids).await == json!([[key, ["s-2"]]])
+    })
+    .await;
+    reopened.mark_read("songs", "s-2");
+    eventually(2_000, "no record left", || async {
+        raw_idb(&database, Value::Null, &ids).await == json!([])
     })
     .await;
     reopened.close();

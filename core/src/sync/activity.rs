@@ -102,7 +102,7 @@ pub struct ActivityEngine {
 impl ActivityEngine {
     /// The activity of user `me` from what was persisted: mark records, feed entries, and
     /// `(user id, display name)`s. Marks an earlier version stored one per row are rewritten
-    /// per band and table.
+    /// into records of their band's table, and so is a record that holds a row another holds.
     pub fn new(
         me: &str,
         config: NotifyConfig,
@@ -117,8 +117,10 @@ impl ActivityEngine {
             notifier.set_name(id.clone(), name);
             named.insert(id);
         }
+        let mut unread = Unread::new(me);
+        let untidy = unread.replace(marks);
         let mut engine = Self {
-            unread: Unread::new(me, marks.iter().cloned()),
+            unread,
             feed: Feed::new(me, DEFAULT_CAPACITY, read_entries(feed_records)),
             notifier,
             named,
@@ -126,8 +128,8 @@ impl ActivityEngine {
             next_op: 0,
             outputs: VecDeque::new(),
         };
-        if !legacy.is_empty() {
-            engine.write_slots(marks.iter().map(Mark::slot).collect(), legacy);
+        if !untidy.is_empty() || !legacy.is_empty() {
+            engine.write_slots(untidy, legacy);
         }
         engine
     }
@@ -239,7 +241,10 @@ impl ActivityEngine {
 
     /// Takes in the marks and feed another tab persisted, and tells the app the counts.
     pub fn reload(&mut self, mark_records: &[Value], feed_records: Option<&[Value]>) {
-        self.unread.replace(read_marks(mark_records).0);
+        let untidy = self.unread.replace(read_marks(mark_records).0);
+        if !untidy.is_empty() {
+            self.write_slots(untidy, Vec::new());
+        }
         if let Some(records) = feed_records {
             let entries = read_entries(records);
             let mut bands: Vec<String> = entries.iter().map(|e| e.band_id.clone()).collect();
@@ -328,7 +333,10 @@ impl ActivityEngine {
         if effects.is_empty() {
             return;
         }
-        let slots = effects.iter().map(|effect| effect.mark().slot()).collect();
+        let slots = effects
+            .iter()
+            .filter_map(|effect| effect.mark().slot())
+            .collect();
         self.write_slots(slots, Vec::new());
         let unread = &self.unread;
         let feed = self.feed.sync_read(|table, id| unread.is_unread(table, id));
