@@ -474,3 +474,38 @@ async fn marks_a_record_holds_are_read_and_removed_where_they_are() {
     .await;
     reopened.close();
 }
+
+#[wasm_bindgen_test]
+async fn feed_entries_stored_one_per_record_are_kept_and_stored_per_band() {
+    let bob = sign_in("bob").await;
+    let database = unique("legacy-feed");
+    open(&bob, &database, URL, json!({})).await.close();
+    // An earlier version kept one record per feed entry.
+    let entry = json!({"id": "0001700000000000-00000000", "bandId": ROCKERS, "author": "alice",
+        "action": "added", "table": "songs", "rowId": "s-1", "label": "Old news", "at": 1.0,
+        "read": false});
+    let put = format!(
+        "return (async () => {{ {OPEN} await new Promise((ok) => {{ \
+         const tx = db.transaction('activity', 'readwrite'); \
+         tx.objectStore('activity').put(record); tx.oncomplete = ok; }}); \
+         db.close(); return null; }})();"
+    );
+    raw_idb(&database, entry, &put).await;
+
+    let reopened = open(&bob, &database, URL, json!({})).await;
+    let feed = to_json(&reopened.activity(ROCKERS, JsValue::UNDEFINED));
+    assert_eq!(feed[0]["label"], "Old news", "the entry is kept: {feed}");
+    assert_eq!(reopened.activity_unread(ROCKERS), 1);
+    let records = format!(
+        "return (async () => {{ {OPEN} const records = await new Promise((ok) => {{ \
+         const request = db.transaction('activity').objectStore('activity').getAll(); \
+         request.onsuccess = () => ok(request.result); }}); db.close(); \
+         return records.map((record) => [record.id, (record.entries || []).length]); }})();"
+    );
+    let key = format!("#{ROCKERS}");
+    eventually(2_000, "one record for the band", || async {
+        raw_idb(&database, Value::Null, &records).await == json!([[key, 1]])
+    })
+    .await;
+    reopened.close();
+}

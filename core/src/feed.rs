@@ -4,10 +4,12 @@
 //!
 //! Unread marks ([`Unread`](crate::unread::Unread)) and the feed agree both ways: an entry is
 //! unread only while its row is unread (reading a row reads its entries), and reading an entry
-//! reads its row. The shell persists what [`FeedEffects`] say, one record per entry.
+//! reads its row. The shell persists a band's entries as one record ([`FeedRecord`]),
+//! rewritten whenever [`FeedEffects`] name the band: a burst that brings hundreds of entries
+//! and drops as many costs one write per band, not a request per entry.
 
 use crate::notify::Action;
-use crate::sorted::SortedMap;
+use crate::sorted::{SortedMap, SortedSet};
 use crate::unread::ObservedRow;
 use serde::Serialize;
 use serde_json::Value;
@@ -64,27 +66,58 @@ impl FeedEntry {
     }
 }
 
+/// A band's entries as persisted, oldest first, under the key [`FeedRecord::key_of`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedRecord {
+    /// The record's key (never equal to an entry id, which starts with a digit).
+    pub id: String,
+    /// The band.
+    pub band_id: String,
+    /// The band's entries, oldest first.
+    pub entries: Vec<FeedEntry>,
+}
+
+impl FeedRecord {
+    /// The key of a band's record.
+    pub fn key_of(band: &str) -> String {
+        format!("#{band}")
+    }
+
+    /// The entries a stored record holds, and whether the record is one entry as an earlier
+    /// version stored each (rather than a band's record). Unreadable entries are skipped.
+    pub fn entries_of(stored: &Value) -> (Vec<FeedEntry>, bool) {
+        match stored.get("entries").and_then(Value::as_array) {
+            Some(entries) => (
+                entries.iter().filter_map(FeedEntry::from_json).collect(),
+                false,
+            ),
+            None => (FeedEntry::from_json(stored).into_iter().collect(), true),
+        }
+    }
+}
+
 /// What to persist after a call.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeedEffects {
-    /// Entries to write (new or changed).
-    pub put: Vec<FeedEntry>,
-    /// Ids of entries to delete.
-    pub delete: Vec<String>,
+    /// The bands whose entries changed: their records are written again, or removed if no
+    /// entry is left.
+    pub bands: SortedSet<String>,
+    /// How many entries were added or changed.
+    pub entries: usize,
 }
 
 impl FeedEffects {
     /// Whether there is nothing to persist.
     pub fn is_empty(&self) -> bool {
-        self.put.is_empty() && self.delete.is_empty()
+        self.bands.is_empty()
     }
 
-    /// The bands whose entries changed.
-    pub fn bands(&self) -> Vec<String> {
-        let mut bands: Vec<String> = self.put.iter().map(|e| e.band_id.clone()).collect();
-        bands.sort_unstable();
-        bands.dedup();
-        bands
+    fn changed(&mut self, band: &str) {
+        if !self.bands.contains(band) {
+            self.bands.insert(band.to_owned());
+        }
+        self.entries += 1;
     }
 }
 
@@ -137,9 +170,6 @@ impl Feed {
     /// oldest entries of a band over capacity. The user's own changes are not activity.
     pub fn observe(&mut self, rows: &[ObservedRow], at: f64) -> FeedEffects {
         let mut effects = FeedEffects::default();
-        // Per band, how many of its newest entries this call added: entries go in at the back
-        // and out at the front, so those are the last ones, and only they need storing.
-        let mut added: SortedMap<String, usize> = SortedMap::new();
         for row in rows {
             let Some(author) = row.author.as_ref().filter(|a| **a != self.me) else {
                 continue;
@@ -160,36 +190,38 @@ impl Feed {
                 .bands
                 .get_or_insert_with(row.scope.clone(), VecDeque::new);
             band.push_back(entry);
-            let new = added.get_or_insert_with(row.scope.clone(), || 0);
-            *new += 1;
-            while band.len() > self.capacity {
-                let dropped = band.pop_front().expect("over capacity");
-                if band.len() + 1 > *new {
-                    effects.delete.push(dropped.id);
-                } else {
-                    // Added and dropped in this call: never stored.
-                    *new -= 1;
-                }
+            if band.len() > self.capacity {
+                band.pop_front();
             }
-        }
-        for (band, new) in added.iter() {
-            let entries = &self.bands[band];
-            effects
-                .put
-                .extend(entries.iter().skip(entries.len() - new).cloned());
+            effects.changed(&row.scope);
         }
         effects
+    }
+
+    /// The record that persists a band's entries; `None` if it has none (its record goes).
+    pub fn record(&self, band: &str) -> Option<FeedRecord> {
+        let entries = self.bands.get(band).filter(|entries| !entries.is_empty())?;
+        Some(FeedRecord {
+            id: FeedRecord::key_of(band),
+            band_id: band.to_owned(),
+            entries: entries.iter().cloned().collect(),
+        })
+    }
+
+    /// Every band that has entries.
+    pub fn bands(&self) -> impl Iterator<Item = &String> {
+        self.bands.keys()
     }
 
     /// Marks read every unread entry whose row is no longer unread (the user read the row,
     /// here or in another tab).
     pub fn sync_read(&mut self, is_unread: impl Fn(&str, &str) -> bool) -> FeedEffects {
         let mut effects = FeedEffects::default();
-        for band in self.bands.values_mut() {
-            for entry in band.iter_mut() {
+        for (band, entries) in self.bands.iter_mut() {
+            for entry in entries.iter_mut() {
                 if !entry.read && !is_unread(&entry.table, &entry.row_id) {
                     entry.read = true;
-                    effects.put.push(entry.clone());
+                    effects.changed(band);
                 }
             }
         }
@@ -224,7 +256,7 @@ impl Feed {
                 .any(|(table, row)| *table == entry.table && *row == entry.row_id);
             if about && !entry.read {
                 entry.read = true;
-                effects.put.push(entry.clone());
+                effects.changed(band);
             }
         }
         (effects, rows)
@@ -250,15 +282,11 @@ impl Feed {
 
     /// Drops a band's entries (the user left it).
     pub fn forget_band(&mut self, band: &str) -> FeedEffects {
-        let delete = self
-            .bands
-            .remove(band)
-            .map(|entries| entries.into_iter().map(|e| e.id).collect())
-            .unwrap_or_default();
-        FeedEffects {
-            put: Vec::new(),
-            delete,
+        let mut effects = FeedEffects::default();
+        if self.bands.remove(band).is_some() {
+            effects.bands.insert(band.to_owned());
         }
+        effects
     }
 }
 
@@ -296,7 +324,8 @@ mod tests {
             ],
             1_000.0,
         );
-        assert_eq!(effects.put.len(), 2);
+        assert_eq!(effects.entries, 2);
+        assert_eq!(effects.bands, ["b1".to_owned()].into_iter().collect());
         let page = feed.page("b1", 10, None);
         let actions: Vec<Action> = page.iter().map(|e| e.action).collect();
         assert_eq!(actions, [Action::Updated, Action::Added]);
@@ -308,21 +337,22 @@ mod tests {
     }
 
     #[test]
-    fn a_band_keeps_its_newest_entries_and_drops_the_oldest_from_storage() {
+    fn a_band_keeps_its_newest_entries_in_one_record_and_drops_the_oldest() {
         let mut feed = Feed::new("me", 3, []);
-        let first = feed.observe(&[change("alice", "b1", "s1", Action::Added)], 1.0);
-        let kept_id = first.put[0].id.clone();
+        feed.observe(&[change("alice", "b2", "t1", Action::Added)], 1.0);
+        feed.observe(&[change("alice", "b1", "s1", Action::Added)], 1.0);
         let rows: Vec<ObservedRow> = (2..=6)
             .map(|n| change("bob", "b1", &format!("s{n}"), Action::Added))
             .collect();
         let effects = feed.observe(&rows, 2.0);
-        // s1 was stored and is deleted; s2 and s3 came and went in this call: never stored.
-        assert_eq!(effects.delete, [kept_id]);
-        let stored: Vec<&str> = effects.put.iter().map(|e| e.row_id.as_str()).collect();
-        assert_eq!(stored, ["s4", "s5", "s6"]);
-        assert_eq!(feed.page("b1", 10, None).len(), 3);
+        assert_eq!(effects.bands, ["b1".to_owned()].into_iter().collect());
+        let record = feed.record("b1").expect("b1 has entries");
+        assert_eq!(record.id, "#b1");
+        let stored: Vec<&str> = record.entries.iter().map(|e| e.row_id.as_str()).collect();
+        assert_eq!(stored, ["s4", "s5", "s6"], "oldest first, s1 to s3 dropped");
         // Another band is not touched.
-        assert!(feed.page("b2", 10, None).is_empty());
+        assert_eq!(feed.page("b2", 10, None).len(), 1);
+        assert_eq!(feed.record("b3"), None);
     }
 
     #[test]
@@ -340,12 +370,12 @@ mod tests {
         let (effects, rows) = feed.mark_read("b1", Some(&[newest]));
         assert_eq!(rows, [("songs".to_owned(), "s1".to_owned())]);
         // Both entries about s1 are read; s2's is not.
-        assert_eq!(effects.put.len(), 2);
+        assert_eq!(effects.entries, 2);
         assert_eq!(feed.unread_count("b1"), 1);
 
         // The user opened s2 (its mark went away): its entry is read too.
         let effects = feed.sync_read(|_, row| row == "s1");
-        assert_eq!(effects.put.len(), 1);
+        assert_eq!(effects.entries, 1);
         assert_eq!(feed.unread_count("b1"), 0);
         assert!(feed.sync_read(|_, _| false).is_empty());
     }
@@ -353,25 +383,24 @@ mod tests {
     #[test]
     fn reloaded_entries_keep_their_order_and_new_ids_follow_them() {
         let mut feed = Feed::new("me", 10, []);
-        let stored: Vec<FeedEntry> = feed
-            .observe(&[change("alice", "b1", "s1", Action::Added)], 7.0)
-            .put
-            .iter()
-            .map(|entry| FeedEntry::from_json(&serde_json::to_value(entry).unwrap()).unwrap())
-            .collect();
+        feed.observe(&[change("alice", "b1", "s1", Action::Added)], 7.0);
+        let record = serde_json::to_value(feed.record("b1")).unwrap();
+        let (stored, one) = FeedRecord::entries_of(&record);
+        assert!(!one, "a band's record");
         assert_eq!(stored[0].label.as_deref(), Some("Song s1"));
+        // An entry as an earlier version stored it, one per record.
+        let entry = serde_json::to_value(&stored[0]).unwrap();
+        assert_eq!(FeedRecord::entries_of(&entry), (stored.clone(), true));
         assert_eq!(FeedEntry::from_json(&serde_json::json!({"id": "x"})), None);
         let mut reloaded = Feed::new("me", 10, stored);
-        let next = reloaded.observe(&[change("alice", "b1", "s2", Action::Added)], 7.0);
-        let ids: Vec<String> = reloaded
-            .page("b1", 10, None)
-            .iter()
-            .map(|e| e.id.clone())
-            .collect();
-        assert_eq!(ids[0], next.put[0].id);
-        assert!(ids[0] > ids[1], "{ids:?}");
+        reloaded.observe(&[change("alice", "b1", "s2", Action::Added)], 7.0);
+        let page = reloaded.page("b1", 10, None);
+        let rows: Vec<&str> = page.iter().map(|e| e.row_id.as_str()).collect();
+        assert_eq!(rows, ["s2", "s1"], "the new entry is the newest");
+        assert!(page[0].id > page[1].id, "{page:?}");
         let forgotten = reloaded.forget_band("b1");
-        assert_eq!(forgotten.delete.len(), 2);
+        assert_eq!(forgotten.bands, ["b1".to_owned()].into_iter().collect());
+        assert_eq!(reloaded.record("b1"), None, "its record goes");
         assert_eq!(reloaded.unread_count("b1"), 0);
     }
 }

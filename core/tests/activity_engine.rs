@@ -43,8 +43,8 @@ fn a_burst_persists_marks_and_feed_tells_the_counts_and_looks_up_the_author_once
     let out = outputs(&mut engine);
     let marks = out.iter().any(|o| matches!(o, ActivityOutput::Write { write: ActivityWrite::Marks { put, .. }, .. } if put.iter().map(|s| s.ids.len()).sum::<usize>() == 2));
     assert!(marks, "both rows are marked unread: {out:?}");
-    let feed = out.iter().any(|o| matches!(o, ActivityOutput::Write { write: ActivityWrite::Feed { put, .. }, .. } if put.len() == 2));
-    assert!(feed, "both changes enter the feed");
+    let feed = out.iter().any(|o| matches!(o, ActivityOutput::Write { write: ActivityWrite::Feed { put, .. }, .. } if put.len() == 1 && put[0].entries.len() == 2));
+    assert!(feed, "both changes enter the band's feed record: {out:?}");
     let counts = out
         .iter()
         .any(|o| matches!(o, ActivityOutput::Event(ActivityEvent::Unread(c)) if c.total == 2));
@@ -143,4 +143,54 @@ fn marks_stored_one_per_row_are_rewritten_per_band_and_table() {
     let out = outputs(&mut engine);
     let rewritten = out.iter().any(|o| matches!(o, ActivityOutput::Write { write: ActivityWrite::Marks { put, delete }, .. } if put.len() == 1 && delete == &["songs:s1"]));
     assert!(rewritten, "{out:?}");
+}
+
+#[test]
+fn feed_entries_stored_one_per_record_are_rewritten_per_band() {
+    let entry = |id: &str, band: &str| {
+        json!({ "id": id, "bandId": band, "author": "bob", "action": "added", "table": "songs",
+            "rowId": "s1", "label": null, "at": 1.0, "read": false })
+    };
+    let stored = [
+        entry("0000000000001-00000000", "b1"),
+        entry("0000000000001-00000001", "b2"),
+    ];
+    let mut engine =
+        ActivityEngine::new("alice", NotifyConfig::default(), &[], &stored, Vec::new());
+    assert_eq!((engine.feed_unread("b1"), engine.feed_unread("b2")), (1, 1));
+    let out = outputs(&mut engine);
+    let rewrites: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            ActivityOutput::Write {
+                write: ActivityWrite::Feed { put, delete },
+                ..
+            } => Some((
+                put.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+                delete,
+            )),
+            _ => None,
+        })
+        .collect();
+    let legacy_keys = ["0000000000001-00000000", "0000000000001-00000001"];
+    assert_eq!(
+        rewrites,
+        [(vec!["#b1", "#b2"], &legacy_keys.map(String::from).to_vec())]
+    );
+    // The sibling: records as this version writes them are read as they are.
+    let records: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            ActivityOutput::Write {
+                write: ActivityWrite::Feed { put, .. },
+                ..
+            } => Some(put.iter().map(|r| serde_json::to_value(r).unwrap())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut reloaded =
+        ActivityEngine::new("alice", NotifyConfig::default(), &[], &records, Vec::new());
+    assert_eq!(reloaded.feed_unread("b2"), 1);
+    assert!(outputs(&mut reloaded).is_empty(), "nothing to rewrite");
 }

@@ -8,7 +8,7 @@
 
 use super::store::StoreError;
 use super::OpId;
-use crate::feed::{Feed, FeedEffects, FeedEntry, DEFAULT_CAPACITY};
+use crate::feed::{Feed, FeedEffects, FeedEntry, FeedRecord, DEFAULT_CAPACITY};
 use crate::notify::{Change, Notifier, NotifyConfig, Toast};
 use crate::outbox::{HttpRequest, HttpResult};
 use crate::percent_encode;
@@ -29,11 +29,11 @@ pub enum ActivityWrite {
         /// Keys to delete.
         delete: Vec<String>,
     },
-    /// Feed entries: new or changed entries, and ids removed.
+    /// The feed: bands' records rewritten and record keys removed.
     Feed {
-        /// Entries to put.
-        put: Vec<FeedEntry>,
-        /// Ids to delete.
+        /// Records to put.
+        put: Vec<FeedRecord>,
+        /// Keys to delete.
         delete: Vec<String>,
     },
     /// Display names looked up, as `(user id, name)`.
@@ -111,6 +111,7 @@ impl ActivityEngine {
         names: Vec<(String, String)>,
     ) -> Self {
         let (marks, legacy) = read_marks(mark_records);
+        let (entries, legacy_entries) = read_entries(feed_records);
         let mut notifier = Notifier::new(config, me);
         let mut named = SortedSet::new();
         for (id, name) in names {
@@ -121,7 +122,7 @@ impl ActivityEngine {
         let untidy = unread.replace(marks);
         let mut engine = Self {
             unread,
-            feed: Feed::new(me, DEFAULT_CAPACITY, read_entries(feed_records)),
+            feed: Feed::new(me, DEFAULT_CAPACITY, entries),
             notifier,
             named,
             waiting: SortedMap::new(),
@@ -130,6 +131,10 @@ impl ActivityEngine {
         };
         if !untidy.is_empty() || !legacy.is_empty() {
             engine.write_slots(untidy, legacy);
+        }
+        if !legacy_entries.is_empty() {
+            let bands = engine.feed.bands().cloned().collect();
+            engine.write_feed(&bands, legacy_entries);
         }
         engine
     }
@@ -214,7 +219,7 @@ impl ActivityEngine {
     /// Returns how many entries were unread.
     pub fn mark_feed_read(&mut self, band: &str, ids: Option<&[String]>) -> usize {
         let (effects, rows) = self.feed.mark_read(band, ids);
-        let count = effects.put.len();
+        let count = effects.entries;
         let marks = (rows.iter())
             .filter_map(|(table, id)| self.unread.mark_read(table, id))
             .map(MarkEffect::Remove)
@@ -246,7 +251,7 @@ impl ActivityEngine {
             self.write_slots(untidy, Vec::new());
         }
         if let Some(records) = feed_records {
-            let entries = read_entries(records);
+            let (entries, _) = read_entries(records);
             let mut bands: Vec<String> = entries.iter().map(|e| e.band_id.clone()).collect();
             bands.sort_unstable();
             bands.dedup();
@@ -349,13 +354,21 @@ impl ActivityEngine {
         if effects.is_empty() {
             return;
         }
-        let bands = effects.bands();
-        let write = ActivityWrite::Feed {
-            put: effects.put,
-            delete: effects.delete,
-        };
-        self.write(Waiting::Feed, write);
-        self.tell_feed(bands);
+        self.write_feed(&effects.bands, Vec::new());
+        self.tell_feed(effects.bands.into_iter().collect());
+    }
+
+    /// Rewrites these bands' feed records (removing those left empty) and removes the records
+    /// with keys `stale`.
+    fn write_feed(&mut self, bands: &SortedSet<String>, mut stale: Vec<String>) {
+        let mut put = Vec::new();
+        for band in bands {
+            match self.feed.record(band) {
+                Some(record) => put.push(record),
+                None => stale.push(FeedRecord::key_of(band)),
+            }
+        }
+        self.write(Waiting::Feed, ActivityWrite::Feed { put, delete: stale });
     }
 
     fn tell_feed(&mut self, bands: Vec<String>) {
@@ -424,7 +437,17 @@ fn read_marks(records: &[Value]) -> (Vec<Mark>, Vec<String>) {
     (marks, legacy)
 }
 
-/// The feed entries in the stored records (unreadable ones are skipped).
-fn read_entries(records: &[Value]) -> Vec<FeedEntry> {
-    records.iter().filter_map(FeedEntry::from_json).collect()
+/// The feed entries in the stored records (unreadable ones are skipped), and the keys of
+/// records that hold one entry each (as an earlier version stored them).
+fn read_entries(records: &[Value]) -> (Vec<FeedEntry>, Vec<String>) {
+    let mut entries = Vec::new();
+    let mut legacy = Vec::new();
+    for record in records {
+        let (held, one) = FeedRecord::entries_of(record);
+        if one {
+            legacy.extend(held.iter().map(|entry| entry.id.clone()));
+        }
+        entries.extend(held);
+    }
+    (entries, legacy)
 }
