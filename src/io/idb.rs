@@ -98,12 +98,13 @@ function whenAll(requests, then) {
 }
 function localCopies(store, rows, scope, then) {
   const byId = () => whenAll(rows.map((row) => store.get(row.id)), (found) => then(found.filter((r) => r !== undefined)));
-  // Reading the bands' rows costs what they hold; looking rows up one by one costs what
-  // arrives: the smaller wins.
+  // Reading the bands' rows costs what they hold, and all in one task (the answer is built
+  // when read); looking rows up one by one costs what arrives, spread over an answer each.
+  // The bands' rows are read only when they are no more than what arrives.
   const index = store.index('scope');
   const scopes = [...new Set(rows.map((row) => row[scope]))];
   whenAll(scopes.map((s) => index.count(s)), (counts) => {
-    if (counts.reduce((a, b) => a + b, 0) > 4 * rows.length) return byId();
+    if (counts.reduce((a, b) => a + b, 0) > rows.length) return byId();
     whenAll(scopes.map((s) => index.getAll(s)), (held) => then(held.flat()));
   });
 }
@@ -155,6 +156,16 @@ function putSmall(store, rows, deleted, written) {
     };
   }
 }
+// Rows are put a slice at a time, each slice once the one before is stored: the transaction
+// stays open in between, and no one task of the page's issues a whole batch (512 puts took
+// 50 ms and more of one task in a burst).
+const PUT_SLICE = 128;
+function putSliced(store, rows, from = 0) {
+  const to = Math.min(from + PUT_SLICE, rows.length);
+  let last;
+  for (let i = from; i < to; i += 1) last = store.put(rows[i]);
+  if (to < rows.length) last.onsuccess = () => putSliced(store, rows, to);
+}
 export function idb_apply(db, stores, tables, deletions, cursor) {
   return transaction(db, stores, true, (tx, written) => {
     for (const [table, rows, scope] of tables) {
@@ -166,11 +177,17 @@ export function idb_apply(db, stores, tables, deletions, cursor) {
         putSmall(store, rows, deleted, written);
         continue;
       }
+      // The copies looked up below are read after the batch's deletions: the copies of the
+      // rows it deletes are read now, so a row counts as written by the same rule either way.
+      const before = [];
+      for (const id of deleted) {
+        const copy = store.get(id);
+        copy.onsuccess = () => copy.result !== undefined && before.push(copy.result);
+      }
       localCopies(store, rows, scope, (existing) => {
-        for (const row of freshAppRows(rows, existing)) {
-          if (!deleted.has(row.id)) store.put(row);
-          written.push(row.id);
-        }
+        const fresh = freshAppRows(rows, existing.concat(before));
+        for (const row of fresh) written.push(row.id);
+        putSliced(store, fresh.filter((row) => !deleted.has(row.id)));
       });
     }
     for (const [table, id] of deletions) tx.objectStore(table).delete(id);

@@ -118,6 +118,7 @@ pub async fn run<S: Store>(store: &mut S) -> Result<(), String> {
     conflicts_kept(store).await?;
     band_rows(store).await?;
     server_rows_by_version(store).await?;
+    large_batches_by_version(store).await?;
     cursors_saved_with_rows(store).await
 }
 
@@ -360,6 +361,75 @@ async fn server_rows_by_version<S: Store>(store: &mut S) -> Result<(), String> {
     check(
         title_of(store, "v6").await? == Some(json!("held")),
         "a held row is stored as it is",
+    )
+}
+
+/// Batches of hundreds of rows, as a burst brings them: a store may look up the stored copies
+/// and put the rows in other ways than for a few (the IndexedDB store does), by the same rules.
+async fn large_batches_by_version<S: Store>(store: &mut S) -> Result<(), String> {
+    let rows = |prefix: &str, range: std::ops::Range<usize>, title: &str, version: i64| {
+        range
+            .map(|n| row(&format!("{prefix}{n:03}"), "b6", title, version))
+            .collect::<Vec<_>>()
+    };
+    let sorted = |mut ids: Vec<String>| {
+        ids.sort();
+        ids
+    };
+    let first = ApplyBatch {
+        rows: vec![songs(&rows("a", 0..300, "first", 1))],
+        ..ApplyBatch::default()
+    };
+    check(
+        apply(store, first).await?.len() == 300,
+        "a batch of 300 new rows is written",
+    )?;
+    // The band holds fewer rows than arrive: even rows are newer, odd ones echoes.
+    let mut arriving: Vec<_> = (0..300)
+        .map(|n| {
+            let (title, version) = if n % 2 == 0 {
+                ("second", 2)
+            } else {
+                ("echo", 1)
+            };
+            row(&format!("a{n:03}"), "b6", title, version)
+        })
+        .collect();
+    arriving.extend(rows("b", 0..100, "second", 1));
+    let second = ApplyBatch {
+        rows: vec![songs(&arriving)],
+        // A newer row and an echo the batch deletes too.
+        deletions: vec![
+            ("songs".into(), "a000".into()),
+            ("songs".into(), "a001".into()),
+        ],
+        cursor: None,
+    };
+    let expected: Vec<String> = (0..300)
+        .step_by(2)
+        .map(|n| format!("a{n:03}"))
+        .chain((0..100).map(|n| format!("b{n:03}")))
+        .collect();
+    check(
+        sorted(apply(store, second).await?) == expected,
+        "of 400 rows, those newer than their stored copies are written, deleted or not",
+    )?;
+    check(
+        title_of(store, "a298").await? == Some(json!("second"))
+            && title_of(store, "a299").await? == Some(json!("first"))
+            && title_of(store, "a000").await?.is_none()
+            && title_of(store, "a001").await?.is_none(),
+        "the last of a large batch is stored by version and its deletions hold",
+    )?;
+    // The band holds more rows than arrive.
+    let third = ApplyBatch {
+        rows: vec![songs(&rows("c", 0..200, "third", 1))],
+        ..ApplyBatch::default()
+    };
+    check(
+        apply(store, third).await?.len() == 200
+            && title_of(store, "c199").await? == Some(json!("third")),
+        "a batch of 200 rows into a band of 399 is written",
     )
 }
 
