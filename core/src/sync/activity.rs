@@ -102,7 +102,8 @@ pub struct ActivityEngine {
 impl ActivityEngine {
     /// The activity of user `me` from what was persisted: mark records, feed entries, and
     /// `(user id, display name)`s. Marks an earlier version stored one per row are rewritten
-    /// into records of their band's table, and so is a record that holds a row another holds.
+    /// into records of their band's table, and so is a record that holds a row another holds;
+    /// feed entries stored one per record are rewritten into their band's record.
     pub fn new(
         me: &str,
         config: NotifyConfig,
