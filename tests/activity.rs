@@ -400,37 +400,58 @@ const OPEN: &str = "const db = await new Promise((ok, fail) => { \
     const request = indexedDB.open(name); request.onsuccess = () => ok(request.result); \
     request.onerror = () => fail(request.error); });";
 
-#[wasm_bindgen_test]
-async fn marks_stored_one_per_row_are_kept_and_stored_per_band_and_table() {
-    let bob = sign_in("bob").await;
-    let database = unique("legacy-marks");
-    open(&bob, &database, URL, json!({})).await.close();
-    // An earlier version kept one record per unread row.
-    let legacy = json!({"key": "songs:s-1", "table": "songs", "bandId": ROCKERS, "id": "s-1"});
+/// Puts `record` into `store` of the raw IndexedDB database `name`.
+async fn raw_put(name: &str, store: &str, record: Value) {
     let put = format!(
         "return (async () => {{ {OPEN} await new Promise((ok) => {{ \
-         const tx = db.transaction('read_marks', 'readwrite'); \
-         tx.objectStore('read_marks').put(record); tx.oncomplete = ok; }}); \
+         const tx = db.transaction('{store}', 'readwrite'); \
+         tx.objectStore('{store}').put(record); tx.oncomplete = ok; }}); \
          db.close(); return null; }})();"
     );
-    raw_idb(&database, legacy, &put).await;
+    raw_idb(name, record, &put).await;
+}
 
-    let reopened = open(&bob, &database, URL, json!({})).await;
-    assert_eq!(unread_total(&reopened), 1, "the mark is kept");
-    let keys = format!(
-        "return (async () => {{ {OPEN} const keys = await new Promise((ok) => {{ \
-         const request = db.transaction('read_marks').objectStore('read_marks').getAllKeys(); \
-         request.onsuccess = () => ok(request.result); }}); db.close(); return keys; }})();"
+/// A database bob opened once, with `record` then put into its `store` as another version of
+/// the library would have left it; the client reopened on it.
+async fn reopened_after(
+    prefix: &str,
+    store: &str,
+    record: Value,
+) -> (rockon_sync::api::SyncClient, String) {
+    let bob = sign_in("bob").await;
+    let database = unique(prefix);
+    open(&bob, &database, URL, json!({})).await.close();
+    raw_put(&database, store, record).await;
+    (open(&bob, &database, URL, json!({})).await, database)
+}
+
+/// Every record of `store` of the raw IndexedDB database `name`, as `map` (a JavaScript
+/// function of a record) makes it.
+async fn raw_records(name: &str, store: &str, map: &str) -> Value {
+    let all = format!(
+        "return (async () => {{ {OPEN} const records = await new Promise((ok) => {{ \
+         const request = db.transaction('{store}').objectStore('{store}').getAll(); \
+         request.onsuccess = () => ok(request.result); }}); db.close(); \
+         return records.map({map}); }})();"
     );
+    raw_idb(name, Value::Null, &all).await
+}
+
+#[wasm_bindgen_test]
+async fn marks_stored_one_per_row_are_kept_and_stored_per_band_and_table() {
+    // An earlier version kept one record per unread row.
+    let legacy = json!({"key": "songs:s-1", "table": "songs", "bandId": ROCKERS, "id": "s-1"});
+    let (reopened, database) = reopened_after("legacy-marks", "read_marks", legacy).await;
+    assert_eq!(unread_total(&reopened), 1, "the mark is kept");
     let slot = format!("#{ROCKERS}/songs/0");
     eventually(2_000, "one record for the band's songs", || async {
-        raw_idb(&database, Value::Null, &keys).await == json!([slot])
+        raw_records(&database, "read_marks", "(r) => r.key").await == json!([slot])
     })
     .await;
     reopened.mark_read("songs", "s-1");
     assert_eq!(unread_total(&reopened), 0);
     eventually(2_000, "no record left", || async {
-        raw_idb(&database, Value::Null, &keys).await == json!([])
+        raw_records(&database, "read_marks", "(r) => r.key").await == json!([])
     })
     .await;
     reopened.close();
@@ -438,38 +459,22 @@ async fn marks_stored_one_per_row_are_kept_and_stored_per_band_and_table() {
 
 #[wasm_bindgen_test]
 async fn marks_a_record_holds_are_read_and_removed_where_they_are() {
-    let bob = sign_in("bob").await;
-    let database = unique("hashed-marks");
-    open(&bob, &database, URL, json!({})).await.close();
     // An earlier version numbered a table's records by a hash of the rows' ids (0 to 15).
     let record = json!({"key": format!("#{ROCKERS}/songs/5"), "bandId": ROCKERS,
         "table": "songs", "ids": ["s-1", "s-2"]});
-    let put = format!(
-        "return (async () => {{ {OPEN} await new Promise((ok) => {{ \
-         const tx = db.transaction('read_marks', 'readwrite'); \
-         tx.objectStore('read_marks').put(record); tx.oncomplete = ok; }}); \
-         db.close(); return null; }})();"
-    );
-    raw_idb(&database, record, &put).await;
-
-    let reopened = open(&bob, &database, URL, json!({})).await;
+    let (reopened, database) = reopened_after("hashed-marks", "read_marks", record).await;
     assert_eq!(unread_total(&reopened), 2, "both marks are kept");
-    let ids = format!(
-        "return (async () => {{ {OPEN} const records = await new Promise((ok) => {{ \
-         const request = db.transaction('read_marks').objectStore('read_marks').getAll(); \
-         request.onsuccess = () => ok(request.result); }}); db.close(); \
-         return records.map((record) => [record.key, record.ids]); }})();"
-    );
+    let ids = "(record) => [record.key, record.ids]";
     reopened.mark_read("songs", "s-1");
     assert_eq!(unread_total(&reopened), 1);
     let key = format!("#{ROCKERS}/songs/5");
     eventually(2_000, "the record is rewritten in place", || async {
-        raw_idb(&database, Value::Null, &ids).await == json!([[key, ["s-2"]]])
+        raw_records(&database, "read_marks", ids).await == json!([[key, ["s-2"]]])
     })
     .await;
     reopened.mark_read("songs", "s-2");
     eventually(2_000, "no record left", || async {
-        raw_idb(&database, Value::Null, &ids).await == json!([])
+        raw_records(&database, "read_marks", ids).await == json!([])
     })
     .await;
     reopened.close();
@@ -477,34 +482,18 @@ async fn marks_a_record_holds_are_read_and_removed_where_they_are() {
 
 #[wasm_bindgen_test]
 async fn feed_entries_stored_one_per_record_are_kept_and_stored_per_band() {
-    let bob = sign_in("bob").await;
-    let database = unique("legacy-feed");
-    open(&bob, &database, URL, json!({})).await.close();
     // An earlier version kept one record per feed entry.
     let entry = json!({"id": "0001700000000000-00000000", "bandId": ROCKERS, "author": "alice",
         "action": "added", "table": "songs", "rowId": "s-1", "label": "Old news", "at": 1.0,
         "read": false});
-    let put = format!(
-        "return (async () => {{ {OPEN} await new Promise((ok) => {{ \
-         const tx = db.transaction('activity', 'readwrite'); \
-         tx.objectStore('activity').put(record); tx.oncomplete = ok; }}); \
-         db.close(); return null; }})();"
-    );
-    raw_idb(&database, entry, &put).await;
-
-    let reopened = open(&bob, &database, URL, json!({})).await;
+    let (reopened, database) = reopened_after("legacy-feed", "activity", entry).await;
     let feed = to_json(&reopened.activity(ROCKERS, JsValue::UNDEFINED));
     assert_eq!(feed[0]["label"], "Old news", "the entry is kept: {feed}");
     assert_eq!(reopened.activity_unread(ROCKERS), 1);
-    let records = format!(
-        "return (async () => {{ {OPEN} const records = await new Promise((ok) => {{ \
-         const request = db.transaction('activity').objectStore('activity').getAll(); \
-         request.onsuccess = () => ok(request.result); }}); db.close(); \
-         return records.map((record) => [record.id, (record.entries || []).length]); }})();"
-    );
+    let records = "(record) => [record.id, (record.entries || []).length]";
     let key = format!("#{ROCKERS}");
     eventually(2_000, "one record for the band", || async {
-        raw_idb(&database, Value::Null, &records).await == json!([[key, 1]])
+        raw_records(&database, "activity", records).await == json!([[key, 1]])
     })
     .await;
     reopened.close();
