@@ -190,7 +190,7 @@ impl Feed {
                 .bands
                 .get_or_insert_with(row.scope.clone(), VecDeque::new);
             band.push_back(entry);
-            if band.len() > self.capacity {
+            while band.len() > self.capacity {
                 band.pop_front();
             }
             effects.changed(&row.scope);
@@ -353,6 +353,14 @@ mod tests {
         // Another band is not touched.
         assert_eq!(feed.page("b2", 10, None).len(), 1);
         assert_eq!(feed.record("b3"), None);
+        // Stored with more entries than it keeps now: the next change trims it to capacity.
+        let stored = feed.record("b1").unwrap().entries;
+        let mut smaller = Feed::new("me", 2, stored);
+        smaller.observe(&[change("bob", "b1", "s7", Action::Added)], 3.0);
+        let kept: Vec<&str> = (smaller.page("b1", 10, None).iter())
+            .map(|e| e.row_id.as_str())
+            .collect();
+        assert_eq!(kept, ["s7", "s6"]);
     }
 
     #[test]
