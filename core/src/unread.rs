@@ -210,23 +210,32 @@ impl Unread {
 
     fn remove(&mut self, key: &str) -> Option<Mark> {
         let mark = self.marks.remove(key)?;
-        let tables = self.chunks.get_mut(mark.band_id.as_str())?;
-        let chunks = tables.get_mut(mark.table.as_str())?;
-        if let Some(chunk) = mark.chunk {
-            if let Some(ids) = chunks.get_mut(&chunk) {
+        self.unplace(&mark);
+        Some(mark)
+    }
+
+    /// Takes a removed mark's row out of its record, and drops what that leaves empty.
+    fn unplace(&mut self, mark: &Mark) {
+        let Some(tables) = self.chunks.get_mut(mark.band_id.as_str()) else {
+            return;
+        };
+        if let Some(chunks) = tables.get_mut(mark.table.as_str()) {
+            let chunk = mark
+                .chunk
+                .and_then(|chunk| Some((chunk, chunks.get_mut(&chunk)?)));
+            if let Some((chunk, ids)) = chunk {
                 ids.remove(mark.id.as_str());
                 if ids.is_empty() {
                     chunks.remove(&chunk);
                 }
             }
-        }
-        if chunks.is_empty() {
-            tables.remove(mark.table.as_str());
-            if tables.is_empty() {
-                self.chunks.remove(mark.band_id.as_str());
+            if chunks.is_empty() {
+                tables.remove(mark.table.as_str());
             }
         }
-        Some(mark)
+        if tables.is_empty() {
+            self.chunks.remove(mark.band_id.as_str());
+        }
     }
 
     /// Replaces the marks with those in storage (on start, or another tab changed them).
@@ -237,17 +246,21 @@ impl Unread {
         self.chunks.clear();
         let mut untidy = SortedSet::new();
         for mark in marks {
-            let stored_in = mark.slot();
-            let placed = self.insert(mark.clone());
-            match (stored_in, placed) {
+            if self.marks.contains_key(&mark.key) {
                 // Marked twice: the later record is written again without it.
-                (Some(slot), None) => drop(untidy.insert(slot)),
-                (None, Some(chunk)) => drop(untidy.insert(SlotId {
-                    band_id: mark.band_id,
-                    table: mark.table,
+                untidy.extend(mark.slot());
+                continue;
+            }
+            // Only a mark stored without a record is copied: loading stays a move per mark.
+            let unplaced =
+                (mark.chunk.is_none()).then(|| (mark.band_id.clone(), mark.table.clone()));
+            let placed = self.insert(mark);
+            if let (Some((band_id, table)), Some(chunk)) = (unplaced, placed) {
+                untidy.insert(SlotId {
+                    band_id,
+                    table,
                     chunk,
-                })),
-                _ => {}
+                });
             }
         }
         untidy
