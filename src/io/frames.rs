@@ -2,71 +2,103 @@
 //!
 //! A change is most of what a socket receives and most of its bytes are rows, which storage
 //! and listeners want as JavaScript objects. So the frame is parsed here, in JavaScript; the
-//! engine gets the envelope's summary ([`RoutedFrame`]) and the rows stay JavaScript objects
-//! ([`JsRow`]) until they are written to IndexedDB. No row crosses into wasm memory on the way.
+//! engine gets the envelope's routing fields ([`RouteParts`]) and the rows stay JavaScript
+//! objects ([`JsRow`]) until they are written to IndexedDB. No row crosses into wasm memory on
+//! the way, and neither do the names a change is routed by (topic, schema, table, binding ids):
+//! the page numbers each name the first time it sees it, the module keeps a copy of the list,
+//! and a change crosses as one number ([`PackedRoute`]) and its commit time. The list holds at
+//! most 2,048 names; a change naming a name past them goes the text path.
 //! Any other frame, or a change in an unusual shape, goes to the engine as text, which reads it
 //! or says precisely what is wrong.
 
-use rockon_sync_core::realtime::routed::RowSlot;
+use rockon_sync_core::realtime::routed::{RowSlot, SEPARATOR};
 use rockon_sync_core::realtime::{
-    ChangeKind, Event, HeldRow, PostgresChange, Record, RoutedFrame, Vsn,
+    Carrier, ChangeKind, Event, HeldRow, PostgresChange, Record, RouteParts, RoutedFrame, Vsn,
 };
 use rockon_sync_core::sync::{change_json, realtime_event_json};
 use serde_json::Value;
 use std::any::Any;
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"
 const SEP = '\x1f';
+const KINDS = ['INSERT', 'UPDATE', 'DELETE'];
+const KIND = { INSERT: 0, UPDATE: 1, DELETE: 2 };
+const MAX_NAMES = 2048;
 const isRow = (value) => value == null || (typeof value === 'object' && !Array.isArray(value));
 const text = (value) => typeof value === 'string';
 const updatedAt = (row) => (row !== null && text(row.updated_at) ? row.updated_at : '');
+// Names (topics, schemas, tables, binding ids, broadcast events) by id, in the order they were
+// first seen; the module keeps a copy and asks for the names it has not seen yet.
+const ids = new Map();
+const names = [];
+const nameId = (value) => {
+  let id = ids.get(value);
+  if (id === undefined) {
+    if (names.length === MAX_NAMES || value.includes(SEP)) return -1;
+    id = names.length;
+    ids.set(value, id);
+    names.push(value);
+  }
+  return id;
+};
+export function names_from(start) {
+  return names.slice(start).join(SEP);
+}
 let routed = null;
 export function route_frame(frame, v2, max) {
   // Only the engine measures a frame's bytes exactly; a frame that might be too long goes there.
-  if (typeof frame !== 'string' || frame.length * 3 > max) return null;
-  try { frame = JSON.parse(frame); } catch (_) { return null; }
+  if (typeof frame !== 'string' || frame.length * 3 > max) return -1;
+  try { frame = JSON.parse(frame); } catch (_) { return -1; }
   let joinRef, topic, event, payload;
   if (v2) {
-    if (!Array.isArray(frame) || frame.length !== 5) return null;
+    if (!Array.isArray(frame) || frame.length !== 5) return -1;
     [joinRef, , topic, event, payload] = frame;
   } else {
-    if (frame === null || typeof frame !== 'object' || Array.isArray(frame)) return null;
+    if (frame === null || typeof frame !== 'object' || Array.isArray(frame)) return -1;
     ({ join_ref: joinRef = null, topic, event, payload } = frame);
   }
-  if (payload === null || typeof payload !== 'object' || !text(topic)) return null;
-  if (joinRef !== null && !text(joinRef)) return null;
-  // A separator inside a field adds a field, which the module refuses: no need to look for one.
-  let data, head;
+  if (payload === null || typeof payload !== 'object' || !text(topic)) return -1;
+  if (joinRef !== null && !text(joinRef)) return -1;
+  let data, key, broadcast;
   if (event === 'postgres_changes') {
     data = payload.data;
-    const ids = payload.ids;
-    if (data === null || typeof data !== 'object' || data.errors != null || !Array.isArray(ids)) return null;
-    if (!ids.every(Number.isSafeInteger) || !text(data.commit_timestamp)) return null;
-    head = `${event}${SEP}${joinRef ?? ''}${SEP}${topic}${SEP}${ids}`;
+    const bindings = payload.ids;
+    if (data === null || typeof data !== 'object' || data.errors != null || !Array.isArray(bindings)) return -1;
+    if (!bindings.every(Number.isSafeInteger) || !text(data.commit_timestamp)) return -1;
+    key = `${bindings}`;
+    broadcast = 0;
   } else if (event === 'broadcast') {
     data = payload.payload;
-    if (data === null || typeof data !== 'object' || data.operation === undefined || !text(payload.event)) return null;
-    head = `${event}${SEP}${joinRef ?? ''}${SEP}${topic}${SEP}${payload.event}`;
+    if (data === null || typeof data !== 'object' || data.operation === undefined || !text(payload.event)) return -1;
+    key = payload.event;
+    broadcast = 1;
   } else {
-    return null;
+    return -1;
   }
   const { schema, table, record = null, old_record = null } = data;
-  const kind = event === 'broadcast' ? data.operation : data.type;
-  if (!text(schema) || !text(table) || !text(kind) || !isRow(record) || !isRow(old_record)) return null;
+  const kind = KIND[broadcast ? data.operation : data.type];
+  if (kind === undefined || !text(schema) || !text(table) || !isRow(record) || !isRow(old_record)) return -1;
+  const named = [nameId(topic), nameId(key), nameId(schema), nameId(table)];
+  if (named.includes(-1)) return -1;
   // A database broadcast's row's `updated_at` stands in for the commit time it lacks.
-  const at = event === 'broadcast' ? updatedAt(record ?? old_record) : data.commit_timestamp;
-  const flags = `${+(record !== null)}${+(old_record !== null)}${+(joinRef !== null)}`;
-  routed = [topic, data];
-  return `${head}${SEP}${schema}${SEP}${table}${SEP}${kind}${SEP}${at}${SEP}${flags}`;
+  const at = broadcast ? updatedAt(record ?? old_record) : data.commit_timestamp;
+  routed = [topic, data, joinRef, at];
+  const flags = kind | (broadcast << 2) | ((record !== null) << 3) | ((old_record !== null) << 4) | ((joinRef !== null) << 5);
+  return flags + 64 * (named[0] + MAX_NAMES * (named[1] + MAX_NAMES * (named[2] + MAX_NAMES * named[3])));
 }
 export function take_routed() {
   const data = routed;
   routed = null;
   return data;
 }
-// The rows of a routed frame are held as [topic, data]: `data` holds `record` and `old_record`.
+export function routed_text(routed, at) {
+  return routed[at];
+}
+// The rows of a routed frame are held as [topic, data, ...]: `data` holds `record` and
+// `old_record`.
 const slot = ([, data], at) => (at === 0 ? data.record : at === 1 ? data.old_record : data);
 export function row_of(data, at) {
   return slot(data, at);
@@ -78,15 +110,16 @@ export function row_fields(data, at, names) {
 export function row_json(data, at) {
   return JSON.stringify(slot(data, at) ?? null);
 }
-const KINDS = ['INSERT', 'UPDATE', 'DELETE'];
 export function change_event([topic, data], kind, commitTimestamp = data.commit_timestamp, needsFetch) {
   const { schema, table, record = null, old_record: oldRecord = null } = data;
   return { type: 'change', topic, schema, table, kind: KINDS[kind], commitTimestamp, record, oldRecord, needsFetch };
 }
 "#)]
 extern "C" {
-    fn route_frame(text: &JsValue, v2: bool, max: u32) -> Option<String>;
+    fn names_from(start: u32) -> String;
+    fn route_frame(text: &JsValue, v2: bool, max: u32) -> f64;
     fn take_routed() -> JsValue;
+    fn routed_text(routed: &JsValue, at: u8) -> String;
     fn row_of(data: &JsValue, at: u8) -> JsValue;
     fn row_fields(data: &JsValue, at: u8, names: &str) -> String;
     fn row_json(data: &JsValue, at: u8) -> String;
@@ -98,22 +131,87 @@ extern "C" {
     ) -> JsValue;
 }
 
+thread_local! {
+    /// The module's copy of the page's names, by id.
+    static NAMES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What the page's reader made of a change frame, packed in one number so that handing it over
+/// costs no string: six bits of flags (the kind, 0–2; a broadcast; a `record`; an
+/// `old_record`; a `join_ref`), then the ids of four names, 11 bits each: topic, key (the
+/// binding ids, or a broadcast's event), schema, table.
+struct PackedRoute(u64);
+
+impl PackedRoute {
+    const NAME_BITS: u32 = 11;
+
+    fn read(packed: f64) -> Option<PackedRoute> {
+        let fits = (0.0..(1u64 << 50) as f64).contains(&packed) && packed.fract() == 0.0;
+        fits.then_some(PackedRoute(packed as u64))
+    }
+
+    fn flag(&self, bit: u32) -> bool {
+        self.0 >> bit & 1 == 1
+    }
+
+    /// The id of name `at` (0: topic, 1: key, 2: schema, 3: table).
+    fn name(&self, at: u32) -> usize {
+        (self.0 >> (6 + at * Self::NAME_BITS) & ((1 << Self::NAME_BITS) - 1)) as usize
+    }
+
+    fn kind(&self) -> Option<ChangeKind> {
+        [ChangeKind::Insert, ChangeKind::Update, ChangeKind::Delete]
+            .get((self.0 & 3) as usize)
+            .copied()
+    }
+}
+
 /// The row change in a received frame's `text`, read by `JSON.parse`; `None` for any other
 /// frame, whose text then goes to the engine.
 pub fn route(text: &JsValue, vsn: Vsn, max_frame_bytes: usize) -> Option<RoutedFrame> {
     let max = u32::try_from(max_frame_bytes).unwrap_or(u32::MAX);
-    let summary = route_frame(text, vsn == Vsn::V2, max)?;
+    let route = PackedRoute::read(route_frame(text, vsn == Vsn::V2, max))?;
     // The object the rows are in: one reference, shared by the frame's rows.
     let data = Rc::new(take_routed());
-    RoutedFrame::from_summary(&summary, |slot| {
-        let at = match slot {
-            RowSlot::Record => 0,
-            RowSlot::OldRecord => 1,
-            RowSlot::Message => 2,
+    let kind = route.kind()?;
+    let join_ref = route.flag(5).then(|| routed_text(&data, 2));
+    let commit_timestamp = routed_text(&data, 3);
+    NAMES.with_borrow_mut(|names| {
+        let newest = (0..4).map(|at| route.name(at)).max().unwrap_or(0);
+        if newest >= names.len() {
+            let start = u32::try_from(names.len()).ok()?;
+            let more = names_from(start);
+            names.extend(more.split(SEPARATOR).map(str::to_owned));
+        }
+        let name = |at| names.get(route.name(at)).map(String::as_str);
+        let key = name(1)?;
+        let carrier = if route.flag(2) {
+            Carrier::Broadcast(key)
+        } else {
+            let ids = key.split(',').map(|id| id.parse().ok());
+            Carrier::PostgresChanges(ids.collect::<Option<Vec<u64>>>()?)
         };
-        Record::held(Rc::new(JsRow {
-            data: data.clone(),
-            at,
+        let parts = RouteParts {
+            carrier,
+            join_ref: join_ref.as_deref(),
+            topic: name(0)?,
+            schema: name(2)?,
+            table: name(3)?,
+            kind,
+            commit_timestamp,
+            has_record: route.flag(3),
+            has_old_record: route.flag(4),
+        };
+        Some(RoutedFrame::from_parts(parts, |slot| {
+            let at = match slot {
+                RowSlot::Record => 0,
+                RowSlot::OldRecord => 1,
+                RowSlot::Message => 2,
+            };
+            Record::held(Rc::new(JsRow {
+                data: data.clone(),
+                at,
+            }))
         }))
     })
 }

@@ -337,6 +337,16 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
+    /// The kind a change's `type` (or a broadcast's `operation`) names, if any.
+    pub fn from_name(name: &str) -> Option<ChangeKind> {
+        match name {
+            "INSERT" => Some(ChangeKind::Insert),
+            "UPDATE" => Some(ChangeKind::Update),
+            "DELETE" => Some(ChangeKind::Delete),
+            _ => None,
+        }
+    }
+
     /// `INSERT`, `UPDATE` or `DELETE`.
     pub fn as_str(self) -> &'static str {
         match self {

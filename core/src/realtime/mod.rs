@@ -23,7 +23,7 @@ pub use messages::{
 };
 pub use received::Received;
 pub use record::{HeldRow, Record};
-pub use routed::{HeldMap, RoutedFrame};
+pub use routed::{Carrier, HeldMap, RouteParts, RoutedFrame};
 
 use crate::backoff::BackoffPolicy;
 use crate::percent_encode;

@@ -2,8 +2,9 @@
 //!
 //! In a browser the fastest way through a frame is the page's own `JSON.parse`, and the rows it
 //! builds are what storage and listeners want. So the driver parses each frame once, keeps the
-//! rows as they are ([`HeldRow`]), and hands the engine only what routes the change: a short
-//! summary of the envelope. The engine never sees the rows' bytes unless it asks for a field.
+//! rows as they are ([`HeldRow`]), and hands the engine only what routes the change: the
+//! envelope's fields ([`RouteParts`]), or a short summary of them. The engine never sees the
+//! rows' bytes unless it asks for a field.
 //!
 //! The summary is one string of fields separated by [`SEPARATOR`] (no field may contain it):
 //! - `postgres_changes␟join_ref␟topic␟ids␟schema␟table␟type␟commit_timestamp␟flags`, the
@@ -53,7 +54,67 @@ pub enum RowSlot {
     Message,
 }
 
+/// What carried a change, with what routes it on its channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Carrier<'a> {
+    /// A `postgres_changes` push, for the bindings with these ids.
+    PostgresChanges(Vec<u64>),
+    /// A broadcast (Broadcast from Database), with its event name.
+    Broadcast(&'a str),
+}
+
+/// A change's routing fields as a driver read them from its frame: a summary's fields, parsed,
+/// or a driver's own (the page hands the module names it interned, not text to parse).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteParts<'a> {
+    /// The message that carried the change.
+    pub carrier: Carrier<'a>,
+    /// The join the frame names, if any.
+    pub join_ref: Option<&'a str>,
+    /// The channel's topic.
+    pub topic: &'a str,
+    /// The row's schema.
+    pub schema: &'a str,
+    /// The row's table.
+    pub table: &'a str,
+    /// What happened to the row.
+    pub kind: ChangeKind,
+    /// The commit time (a broadcast's: its row's `updated_at`, see the module docs).
+    pub commit_timestamp: String,
+    /// Whether the frame has a `record`.
+    pub has_record: bool,
+    /// Whether the frame has an `old_record`.
+    pub has_old_record: bool,
+}
+
 impl RoutedFrame {
+    /// The change `parts` route, asking `held` for each row the frame has.
+    pub fn from_parts(parts: RouteParts<'_>, held: impl Fn(RowSlot) -> Record) -> RoutedFrame {
+        let row = |present: bool, slot| present.then(|| held(slot));
+        let (binding_ids, broadcast) = match parts.carrier {
+            Carrier::PostgresChanges(ids) => (ids, None),
+            Carrier::Broadcast(event) => {
+                (Vec::new(), Some((event.to_owned(), held(RowSlot::Message))))
+            }
+        };
+        let change = PostgresChange {
+            topic: parts.topic.to_owned(),
+            binding_ids,
+            schema: parts.schema.to_owned(),
+            table: parts.table.to_owned(),
+            kind: parts.kind,
+            commit_timestamp: parts.commit_timestamp,
+            record: row(parts.has_record, RowSlot::Record),
+            old_record: row(parts.has_old_record, RowSlot::OldRecord),
+            errors: Vec::new(),
+        };
+        RoutedFrame {
+            join_ref: parts.join_ref.map(str::to_owned),
+            change,
+            broadcast,
+        }
+    }
+
     /// Reads a driver's summary (see the module docs), asking `held` for each row the frame
     /// has: `None` when the summary does not have one of the two shapes.
     pub fn from_summary(summary: &str, held: impl Fn(RowSlot) -> Record) -> Option<RoutedFrame> {
@@ -61,47 +122,32 @@ impl RoutedFrame {
         let mut next = || fields.next();
         let (carrier, join_ref, topic) = (next()?, next()?, next()?);
         let (ids_or_event, schema, table, kind) = (next()?, next()?, next()?, next()?);
-        let kind = match kind {
-            "INSERT" => ChangeKind::Insert,
-            "UPDATE" => ChangeKind::Update,
-            "DELETE" => ChangeKind::Delete,
-            _ => return None,
-        };
-        if !matches!(carrier, "postgres_changes" | "broadcast") {
-            return None;
-        }
+        let kind = ChangeKind::from_name(kind)?;
         let commit_timestamp = next()?.to_owned();
         let flags = next()?.as_bytes();
         if next().is_some() || flags.len() != 3 || flags.iter().any(|f| !b"01".contains(f)) {
             return None;
         }
-        let row = |at: usize, slot| (flags[at] == b'1').then(|| held(slot));
-        let (binding_ids, broadcast) = match carrier {
+        let carrier = match carrier {
             "postgres_changes" => {
                 let ids = ids_or_event.split(',').map(|id| id.parse().ok());
-                (ids.collect::<Option<Vec<u64>>>()?, None)
+                Carrier::PostgresChanges(ids.collect::<Option<Vec<u64>>>()?)
             }
-            _ => (
-                Vec::new(),
-                Some((ids_or_event.to_owned(), held(RowSlot::Message))),
-            ),
+            "broadcast" => Carrier::Broadcast(ids_or_event),
+            _ => return None,
         };
-        let change = PostgresChange {
-            topic: topic.to_owned(),
-            binding_ids,
-            schema: schema.to_owned(),
-            table: table.to_owned(),
+        let parts = RouteParts {
+            carrier,
+            join_ref: (flags[2] == b'1').then_some(join_ref),
+            topic,
+            schema,
+            table,
             kind,
             commit_timestamp,
-            record: row(0, RowSlot::Record),
-            old_record: row(1, RowSlot::OldRecord),
-            errors: Vec::new(),
+            has_record: flags[0] == b'1',
+            has_old_record: flags[1] == b'1',
         };
-        Some(RoutedFrame {
-            join_ref: (flags[2] == b'1').then(|| join_ref.to_owned()),
-            change,
-            broadcast,
-        })
+        Some(Self::from_parts(parts, held))
     }
 
     /// What a driver holding rows in maps makes of a frame's text: the same summary a
