@@ -81,3 +81,23 @@ fn a_name_holding_the_separator_goes_the_text_path_and_means_the_same() {
     assert_eq!(event, from_text);
     assert!(event.contains(r#""topic":"realtime:a\u001fb""#), "{event}");
 }
+
+#[wasm_bindgen_test]
+fn a_change_of_a_kind_no_change_has_goes_the_text_path() {
+    // Only names the test of the list's capacity uses too, which counts them.
+    let text = frame("t0");
+    assert!(route(&JsValue::from_str(&text), Vsn::V2, 1 << 20).is_some());
+    for kind in ["constructor", "toString", "__proto__", "insert", "UPSERT"] {
+        let text = text.replace(r#""type":"UPDATE""#, &format!(r#""type":"{kind}""#));
+        assert!(
+            route(&JsValue::from_str(&text), Vsn::V2, 1 << 20).is_none(),
+            "{kind}"
+        );
+        let read = decode_realtime_frame(text.as_str().into(), Some("2.0.0".into()));
+        assert_eq!(
+            read.is_ok(),
+            decoded_frame_json(&text, Vsn::V2).is_ok(),
+            "{kind}"
+        );
+    }
+}

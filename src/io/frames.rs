@@ -25,7 +25,8 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(inline_js = r#"
 const SEP = '\x1f';
 const KINDS = ['INSERT', 'UPDATE', 'DELETE'];
-const KIND = { INSERT: 0, UPDATE: 1, DELETE: 2 };
+// A Map, not an object: a `type` of "constructor" must not find an inherited value.
+const KIND = new Map(KINDS.map((name, kind) => [name, kind]));
 const MAX_NAMES = 2048;
 const isRow = (value) => value == null || (typeof value === 'object' && !Array.isArray(value));
 const text = (value) => typeof value === 'string';
@@ -79,7 +80,7 @@ export function route_frame(frame, v2, max) {
     return -1;
   }
   const { schema, table, record = null, old_record = null } = data;
-  const kind = KIND[broadcast ? data.operation : data.type];
+  const kind = KIND.get(broadcast ? data.operation : data.type);
   if (kind === undefined || !text(schema) || !text(table) || !isRow(record) || !isRow(old_record)) return -1;
   const named = [nameId(topic), nameId(key), nameId(schema), nameId(table)];
   if (named.includes(-1)) return -1;
