@@ -83,7 +83,7 @@ fn a_name_holding_the_separator_goes_the_text_path_and_means_the_same() {
 }
 
 #[wasm_bindgen_test]
-fn a_change_of_a_kind_no_change_has_goes_the_text_path() {
+fn a_change_of_an_unknown_kind_goes_the_text_path() {
     // Only names the test of the list's capacity uses too, which counts them.
     let text = frame("t0");
     assert!(route(&JsValue::from_str(&text), Vsn::V2, 1 << 20).is_some());
