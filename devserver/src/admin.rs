@@ -51,7 +51,8 @@ pub enum FaultRequest {
         /// How many changes.
         count: u32,
     },
-    /// Restart the change stream (changes committed meanwhile are lost, as on the real server).
+    /// Restart the change stream (changes committed meanwhile are lost, as on the real server);
+    /// answered once the new stream decodes.
     RestartStream,
     /// Turn every switch off.
     Reset,
@@ -88,7 +89,18 @@ pub async fn faults(
         FaultRequest::ExpireTokens => faults.expire_tokens(),
         FaultRequest::LoseAnswers { count, after_ms } => faults.lose_answers(count, after_ms),
         FaultRequest::DropChanges { count } => faults.drop_changes(count),
-        FaultRequest::RestartStream => faults.restart_stream.notify_waiters(),
+        FaultRequest::RestartStream => {
+            // Answered once the new stream decodes: it starts from a fresh slot, so a change
+            // committed before that is lost, and a caller writing right after the answer must
+            // not race it. A permit, not a wake-up: the stream may be busy delivering.
+            let mut ready = state.hub.stream_ready();
+            faults.restart_stream.notify_one();
+            let restarted = async {
+                ready.wait_for(|ready| !*ready).await.ok()?;
+                ready.wait_for(|ready| *ready).await.ok()
+            };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), restarted).await;
+        }
         FaultRequest::Reset => faults.reset(),
     }
     Json(json!({"ok": true})).into_response()

@@ -214,6 +214,11 @@ impl Hub {
         self.stream_ready.send_replace(ready);
     }
 
+    /// Follows whether the change stream is decoding.
+    pub fn stream_ready(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stream_ready.subscribe()
+    }
+
     /// Waits up to `timeout` for the change stream; false if it is not decoding.
     pub async fn wait_for_stream(&self, timeout: std::time::Duration) -> bool {
         let mut ready = self.stream_ready.subscribe();
