@@ -144,6 +144,10 @@ thread_local! {
 struct PackedRoute(u64);
 
 impl PackedRoute {
+    const BROADCAST: u32 = 2;
+    const RECORD: u32 = 3;
+    const OLD_RECORD: u32 = 4;
+    const JOIN_REF: u32 = 5;
     const NAME_BITS: u32 = 11;
 
     fn read(packed: f64) -> Option<PackedRoute> {
@@ -175,7 +179,9 @@ pub fn route(text: &JsValue, vsn: Vsn, max_frame_bytes: usize) -> Option<RoutedF
     // The object the rows are in: one reference, shared by the frame's rows.
     let data = Rc::new(take_routed());
     let kind = route.kind()?;
-    let join_ref = route.flag(5).then(|| routed_text(&data, 2));
+    let join_ref = route
+        .flag(PackedRoute::JOIN_REF)
+        .then(|| routed_text(&data, 2));
     let commit_timestamp = routed_text(&data, 3);
     NAMES.with_borrow_mut(|names| {
         let newest = (0..4).map(|at| route.name(at)).max().unwrap_or(0);
@@ -186,7 +192,7 @@ pub fn route(text: &JsValue, vsn: Vsn, max_frame_bytes: usize) -> Option<RoutedF
         }
         let name = |at| names.get(route.name(at)).map(String::as_str);
         let key = name(1)?;
-        let carrier = if route.flag(2) {
+        let carrier = if route.flag(PackedRoute::BROADCAST) {
             Carrier::Broadcast(key)
         } else {
             let ids = key.split(',').map(|id| id.parse().ok());
@@ -200,8 +206,8 @@ pub fn route(text: &JsValue, vsn: Vsn, max_frame_bytes: usize) -> Option<RoutedF
             table: name(3)?,
             kind,
             commit_timestamp,
-            has_record: route.flag(3),
-            has_old_record: route.flag(4),
+            has_record: route.flag(PackedRoute::RECORD),
+            has_old_record: route.flag(PackedRoute::OLD_RECORD),
         };
         Some(RoutedFrame::from_parts(parts, |slot| {
             let at = match slot {
