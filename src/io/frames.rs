@@ -3,7 +3,7 @@
 //! A change is most of what a socket receives and most of its bytes are rows, which storage
 //! and listeners want as JavaScript objects. So the frame is parsed here, in JavaScript; the
 //! engine gets the envelope's routing fields ([`RouteParts`]) and the rows stay JavaScript
-//! objects ([`JsRow`]) until they are written to IndexedDB. No row crosses into wasm memory on
+//! objects ([`JsRows`]) until they are written to IndexedDB. No row crosses into wasm memory on
 //! the way, and neither do the names a change is routed by (topic, schema, table, binding ids):
 //! the page numbers each name the first time it sees it, the module keeps a copy of the list,
 //! and a change crosses as one number (`PackedRoute`) and its commit time. The list holds at
@@ -11,9 +11,10 @@
 //! Any other frame, or a change in an unusual shape, goes to the engine as text, which reads it
 //! or says precisely what is wrong.
 
-use rockon_sync_core::realtime::routed::{RowSlot, SEPARATOR};
+use rockon_sync_core::realtime::routed::SEPARATOR;
 use rockon_sync_core::realtime::{
-    Carrier, ChangeKind, Event, HeldRow, PostgresChange, Record, RouteParts, RoutedFrame, Vsn,
+    Carrier, ChangeKind, Event, HeldRows, PostgresChange, Record, RouteParts, RoutedFrame, RowSlot,
+    Vsn,
 };
 use rockon_sync_core::sync::{change_json, realtime_event_json};
 use serde_json::Value;
@@ -134,7 +135,24 @@ extern "C" {
 
 thread_local! {
     /// The module's copy of the page's names, by id.
-    static NAMES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    static NAMES: RefCell<Vec<Name>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One of the page's names, shared by every change that names it.
+struct Name {
+    text: Rc<str>,
+    /// The binding ids it lists, when it is a list of them (`3,4`): read once, when learned.
+    binding_ids: Option<Rc<[u64]>>,
+}
+
+impl Name {
+    fn new(text: &str) -> Name {
+        let ids = text.split(',').map(|id| id.parse().ok());
+        Name {
+            binding_ids: ids.collect(),
+            text: text.into(),
+        }
+    }
 }
 
 /// What the page's reader made of a change frame, packed in one number so that handing it over
@@ -176,77 +194,69 @@ impl PackedRoute {
 pub fn route(text: &JsValue, vsn: Vsn, max_frame_bytes: usize) -> Option<RoutedFrame> {
     let max = u32::try_from(max_frame_bytes).unwrap_or(u32::MAX);
     let route = PackedRoute::read(route_frame(text, vsn == Vsn::V2, max))?;
-    // The object the rows are in: one reference, shared by the frame's rows.
-    let data = Rc::new(take_routed());
+    let data = take_routed();
     let kind = route.kind()?;
     let join_ref = route
         .flag(PackedRoute::JOIN_REF)
         .then(|| routed_text(&data, 2));
     let commit_timestamp = routed_text(&data, 3);
+    // One handle, shared by the frame's rows.
+    let rows: Rc<dyn HeldRows> = Rc::new(JsRows(data));
     NAMES.with_borrow_mut(|names| {
         let newest = (0..4).map(|at| route.name(at)).max().unwrap_or(0);
         if newest >= names.len() {
             let start = u32::try_from(names.len()).ok()?;
             let more = names_from(start);
-            names.extend(more.split(SEPARATOR).map(str::to_owned));
+            names.extend(more.split(SEPARATOR).map(Name::new));
         }
-        let name = |at| names.get(route.name(at)).map(String::as_str);
+        let name = |at| names.get(route.name(at));
         let key = name(1)?;
         let carrier = if route.flag(PackedRoute::BROADCAST) {
-            Carrier::Broadcast(key)
+            Carrier::Broadcast(&key.text)
         } else {
-            let ids = key.split(',').map(|id| id.parse().ok());
-            Carrier::PostgresChanges(ids.collect::<Option<Vec<u64>>>()?)
+            Carrier::PostgresChanges(key.binding_ids.clone()?)
         };
+        let text = |at| name(at).map(|name| name.text.clone());
         let parts = RouteParts {
             carrier,
             join_ref: join_ref.as_deref(),
-            topic: name(0)?,
-            schema: name(2)?,
-            table: name(3)?,
+            topic: text(0)?,
+            schema: text(2)?,
+            table: text(3)?,
             kind,
             commit_timestamp,
             has_record: route.flag(PackedRoute::RECORD),
             has_old_record: route.flag(PackedRoute::OLD_RECORD),
         };
         Some(RoutedFrame::from_parts(parts, |slot| {
-            let at = match slot {
-                RowSlot::Record => 0,
-                RowSlot::OldRecord => 1,
-                RowSlot::Message => 2,
-            };
-            Record::held(Rc::new(JsRow {
-                data: data.clone(),
-                at,
-            }))
+            Record::held(rows.clone(), slot)
         }))
     })
 }
 
-/// A row as `JSON.parse` built it: a field of the object the frame's rows are in (`record`,
-/// `old_record`), or that object itself (a broadcast's payload). `data` is `[topic, object]`.
+/// The rows of a frame as `JSON.parse` built them: `[topic, data, …]`, where `data` is the
+/// object holding `record` and `old_record`, and is itself a broadcast's payload.
 #[derive(Debug)]
-pub struct JsRow {
-    data: Rc<JsValue>,
-    at: u8,
-}
+pub struct JsRows(JsValue);
 
-impl JsRow {
-    /// The row object.
-    pub fn object(&self) -> JsValue {
-        row_of(&self.data, self.at)
+/// The number the page's `slot` reads a row by.
+fn at(slot: RowSlot) -> u8 {
+    match slot {
+        RowSlot::Record => 0,
+        RowSlot::OldRecord => 1,
+        RowSlot::Message => 2,
     }
 }
 
-impl HeldRow for JsRow {
-    fn fields(&self, names: &[&str]) -> Vec<Option<Value>> {
-        let values = row_fields(&self.data, self.at, &names.join("\n"));
+impl HeldRows for JsRows {
+    fn fields(&self, slot: RowSlot, names: &[&str]) -> Vec<Option<Value>> {
+        let values = row_fields(&self.0, at(slot), &names.join("\n"));
         let values: Vec<Value> = serde_json::from_str(&values).unwrap_or_default();
         values.into_iter().map(Some).collect()
     }
 
-    fn to_json(&self) -> String {
-        row_json(&self.data, self.at)
+    fn to_json(&self, slot: RowSlot) -> String {
+        row_json(&self.0, at(slot))
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -254,14 +264,18 @@ impl HeldRow for JsRow {
     }
 }
 
+/// The rows `record` is one of, when this driver holds them, and which it is.
+fn js_rows(record: &Record) -> Option<(&Rc<dyn HeldRows>, &JsRows, RowSlot)> {
+    let (rows, slot) = record.as_held()?;
+    let js = rows.as_any().downcast_ref::<JsRows>()?;
+    Some((rows, js, slot))
+}
+
 /// The row as a JavaScript object: the one `JSON.parse` built, or (for a row some other
 /// driver held) parsed from its text.
 pub fn row_object(record: &Record) -> JsValue {
-    let held = record
-        .as_held()
-        .and_then(|row| row.as_any().downcast_ref::<JsRow>());
-    match held {
-        Some(row) => row.object(),
+    match js_rows(record) {
+        Some((_, rows, slot)) => row_of(&rows.0, at(slot)),
         None => js_sys::JSON::parse(&record.json()).unwrap_or(JsValue::NULL),
     }
 }
@@ -277,18 +291,19 @@ pub fn realtime_event(event: &Event) -> JsValue {
 
 /// The `change` event of a change, its rows as JavaScript objects.
 pub fn change_object(change: &PostgresChange) -> JsValue {
-    let rows = [&change.record, &change.old_record].map(|row| {
-        let held = row.as_ref()?.as_held()?;
-        held.as_any().downcast_ref::<JsRow>()
-    });
-    // Both rows (or the one there is) in the object `JSON.parse` built: built in one call.
+    let rows = [&change.record, &change.old_record].map(|row| js_rows(row.as_ref()?));
+    // Both rows (or the one there is) where `JSON.parse` built them: built in one call.
     let data = match rows {
-        [Some(new), Some(old)] if Rc::ptr_eq(&new.data, &old.data) => Some(&new.data),
-        [Some(only), None] if change.old_record.is_none() => Some(&only.data),
-        [None, Some(only)] if change.record.is_none() => Some(&only.data),
+        [Some((new, js, RowSlot::Record)), Some((old, _, RowSlot::OldRecord))]
+            if Rc::ptr_eq(new, old) =>
+        {
+            Some(js)
+        }
+        [Some((_, js, RowSlot::Record)), None] if change.old_record.is_none() => Some(js),
+        [None, Some((_, js, RowSlot::OldRecord))] if change.record.is_none() => Some(js),
         _ => None,
     };
-    if let Some(data) = data {
+    if let Some(JsRows(data)) = data {
         // Topic, schema and table are the routed frame's own; the engine may set the rest.
         let kind = match change.kind {
             ChangeKind::Insert => 0,

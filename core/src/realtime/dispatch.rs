@@ -71,13 +71,13 @@ impl Realtime {
             return self.on_change(change);
         };
         // The driver read the row's `updated_at` into the commit time.
-        if self.channels[&topic].config.database_broadcasts {
+        if self.channels[&*topic].config.database_broadcasts {
             return self.emit(Event::Change(change));
         }
         // The application's own message, in a change's shape: handed over whole.
         let payload = serde_json::from_str(&message.json()).unwrap_or(serde_json::Value::Null);
         self.emit(Event::Broadcast {
-            topic,
+            topic: topic.to_string(),
             message: Broadcast { event, payload },
         });
     }
@@ -204,7 +204,7 @@ impl Realtime {
     }
 
     fn on_change(&mut self, change: PostgresChange) {
-        let channel = &self.channels[&change.topic];
+        let channel = &self.channels[&*change.topic];
         let wanted = channel
             .config
             .postgres_changes

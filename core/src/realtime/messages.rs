@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::fmt;
+use std::rc::Rc;
 
 /// Which row events a postgres_changes binding listens to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -358,16 +359,19 @@ impl ChangeKind {
 }
 
 /// A row change delivered by `postgres_changes`.
+///
+/// Its names and binding ids are shared (`Rc`): a driver that routes frames itself hands every
+/// change of a table the same ones, without a copy per change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PostgresChange {
     /// The channel topic it arrived on.
-    pub topic: String,
+    pub topic: Rc<str>,
     /// The binding ids the server matched.
-    pub binding_ids: Vec<u64>,
+    pub binding_ids: Rc<[u64]>,
     /// Database schema.
-    pub schema: String,
+    pub schema: Rc<str>,
     /// Table name.
-    pub table: String,
+    pub table: Rc<str>,
     /// Insert, update or delete.
     pub kind: ChangeKind,
     /// Server commit time, `YYYY-MM-DDTHH:MM:SS.mmmZ`.
@@ -414,10 +418,10 @@ impl PostgresChange {
             _ => Vec::new(),
         };
         Ok(PostgresChange {
-            topic: topic.to_owned(),
-            binding_ids,
-            schema: text("schema").ok_or(bad("missing schema"))?,
-            table: text("table").ok_or(bad("missing table"))?,
+            topic: topic.into(),
+            binding_ids: binding_ids.into(),
+            schema: text("schema").ok_or(bad("missing schema"))?.into(),
+            table: text("table").ok_or(bad("missing table"))?.into(),
             kind,
             commit_timestamp: text("commit_timestamp").unwrap_or_default(),
             record: object("record")?,
@@ -433,7 +437,7 @@ impl PostgresChange {
         let mut reader = serde_json::Deserializer::from_str(payload.get());
         if let Ok(mut change) = ChangePayload.deserialize(&mut reader) {
             if reader.end().is_ok() {
-                change.topic = topic.to_owned();
+                change.topic = topic.into();
                 return Ok(change);
             }
         }
@@ -476,10 +480,10 @@ impl PostgresChange {
             (Err(error), _) | (_, Err(error)) => return Some(Err(error)),
         };
         let mut change = PostgresChange {
-            topic: topic.to_owned(),
-            binding_ids: Vec::new(),
-            schema,
-            table,
+            topic: topic.into(),
+            binding_ids: Rc::new([]),
+            schema: schema.into(),
+            table: table.into(),
             kind,
             commit_timestamp: String::new(),
             record,
@@ -599,10 +603,10 @@ impl<'de> DeserializeSeed<'de> for ChangePayload {
                 .ok_or_else(|| de::Error::custom("rows must be objects")),
         };
         Ok(PostgresChange {
-            topic: String::new(),
-            binding_ids: ids,
-            schema: data.schema,
-            table: data.table,
+            topic: "".into(),
+            binding_ids: ids.into(),
+            schema: data.schema.into(),
+            table: data.table.into(),
             kind: data.kind,
             commit_timestamp: data.commit_timestamp.unwrap_or_default(),
             record: row(data.record)?,

@@ -22,7 +22,7 @@ pub use messages::{
     PostgresChange, Recovery,
 };
 pub use received::Received;
-pub use record::{HeldRow, Record};
+pub use record::{HeldRows, Record, RowSlot};
 pub use routed::{Carrier, HeldMap, RouteParts, RoutedFrame};
 
 use crate::backoff::BackoffPolicy;

@@ -48,7 +48,7 @@ impl<'de> Visitor<'de> for ArrayFrame {
             let mut change = items
                 .next_element_seed(ChangePayload)?
                 .ok_or_else(missing)?;
-            change.topic.clone_from(&topic);
+            change.topic = topic.as_str().into();
             Received::Change {
                 join_ref,
                 topic,
@@ -118,7 +118,7 @@ impl<'de> Visitor<'de> for ObjectFrame {
         if event == CHANGES {
             let change = match payload {
                 Some(Payload::Change(mut change)) => {
-                    change.topic.clone_from(&topic);
+                    change.topic = topic.as_str().into();
                     Ok(change)
                 }
                 // The payload came before the event: read from its text now.

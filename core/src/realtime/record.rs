@@ -3,8 +3,8 @@
 //!
 //! Most rows only pass through the client: into storage and out to listeners, both of which
 //! want a JavaScript object. So a row is not turned into a JSON tree here. A driver that parses
-//! frames itself (a browser's `JSON.parse` is the fastest parser there) keeps the row where it
-//! is and hands over a [`HeldRow`]; otherwise the row stays text, which the browser parses once
+//! frames itself (a browser's `JSON.parse` is the fastest parser there) keeps the rows where
+//! they are and hands over a [`HeldRows`]; otherwise the row stays text, which the browser parses once
 //! on its way to storage. Either way, the few fields the sync logic needs (id, band, author,
 //! label) are looked up one pass at a time.
 
@@ -17,16 +17,29 @@ use std::borrow::Cow;
 use std::fmt;
 use std::rc::Rc;
 
-/// A row object the driver holds in its own memory (a JavaScript object, in a browser): the
-/// engine routes it by the fields it asks for and hands it back to be stored, never copying it.
-pub trait HeldRow: fmt::Debug {
-    /// The values of the top-level fields `names`, in order; absent fields read as `None` or
-    /// as `Some(Value::Null)`, as the driver finds cheapest (callers treat both alike).
-    fn fields(&self, names: &[&str]) -> Vec<Option<Value>>;
-    /// The row as JSON text (slow: for the rare paths that need the whole row).
-    fn to_json(&self) -> String;
+/// The row objects of one frame, held by the driver in its own memory (JavaScript objects, in
+/// a browser): the engine routes each by the fields it asks for and hands it back to be stored,
+/// never copying it. The frame's rows share one handle, so a change costs one, not one a row.
+pub trait HeldRows: fmt::Debug {
+    /// The values of the top-level fields `names` of the row in `slot`, in order; absent fields
+    /// read as `None` or as `Some(Value::Null)`, as the driver finds cheapest (callers treat
+    /// both alike).
+    fn fields(&self, slot: RowSlot, names: &[&str]) -> Vec<Option<Value>>;
+    /// The row in `slot` as JSON text (slow: for the rare paths that need the whole row).
+    fn to_json(&self, slot: RowSlot) -> String;
     /// For the driver to get its own type back.
     fn as_any(&self) -> &dyn Any;
+}
+
+/// Which row of a frame a record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowSlot {
+    /// The new row.
+    Record,
+    /// The old row.
+    OldRecord,
+    /// A broadcast's whole payload.
+    Message,
 }
 
 /// One row of a change: an object.
@@ -36,7 +49,7 @@ pub struct Record(Repr);
 #[derive(Clone)]
 enum Repr {
     Text(Box<RawValue>),
-    Held(Rc<dyn HeldRow>),
+    Held(Rc<dyn HeldRows>, RowSlot),
 }
 
 impl Record {
@@ -56,15 +69,15 @@ impl Record {
         ))
     }
 
-    /// A record the driver holds; the driver vouches that it is an object.
-    pub fn held(row: Rc<dyn HeldRow>) -> Record {
-        Record(Repr::Held(row))
+    /// The row in `slot` of rows the driver holds; the driver vouches that it is an object.
+    pub fn held(rows: Rc<dyn HeldRows>, slot: RowSlot) -> Record {
+        Record(Repr::Held(rows, slot))
     }
 
-    /// The driver's row, when it holds it.
-    pub fn as_held(&self) -> Option<&Rc<dyn HeldRow>> {
+    /// The driver's rows and which of them this is, when it holds it.
+    pub fn as_held(&self) -> Option<(&Rc<dyn HeldRows>, RowSlot)> {
         match &self.0 {
-            Repr::Held(row) => Some(row),
+            Repr::Held(rows, slot) => Some((rows, *slot)),
             Repr::Text(_) => None,
         }
     }
@@ -73,7 +86,7 @@ impl Record {
     pub fn json(&self) -> Cow<'_, str> {
         match &self.0 {
             Repr::Text(raw) => Cow::Borrowed(raw.get()),
-            Repr::Held(row) => Cow::Owned(row.to_json()),
+            Repr::Held(rows, slot) => Cow::Owned(rows.to_json(*slot)),
         }
     }
 
@@ -109,9 +122,9 @@ impl Record {
                     found: &mut found,
                 });
             }
-            Repr::Held(row) => {
-                for (slot, value) in found.iter_mut().zip(row.fields(&names)) {
-                    *slot = value;
+            Repr::Held(rows, slot) => {
+                for (found, value) in found.iter_mut().zip(rows.fields(*slot, &names)) {
+                    *found = value;
                 }
             }
         }
@@ -123,7 +136,11 @@ impl PartialEq for Record {
     /// Records are equal when their rows are, whatever the key order or spacing.
     fn eq(&self, other: &Record) -> bool {
         match (&self.0, &other.0) {
-            (Repr::Held(mine), Repr::Held(theirs)) if Rc::ptr_eq(mine, theirs) => true,
+            (Repr::Held(mine, at), Repr::Held(theirs, their_at))
+                if Rc::ptr_eq(mine, theirs) && at == their_at =>
+            {
+                true
+            }
             _ => self.json() == other.json() || self.to_map() == other.to_map(),
         }
     }
@@ -142,7 +159,7 @@ impl Serialize for Record {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.0 {
             Repr::Text(raw) => raw.serialize(serializer),
-            Repr::Held(row) => match RawValue::from_string(row.to_json()) {
+            Repr::Held(rows, slot) => match RawValue::from_string(rows.to_json(*slot)) {
                 Ok(raw) => raw.serialize(serializer),
                 Err(error) => Err(serde::ser::Error::custom(error)),
             },

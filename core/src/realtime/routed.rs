@@ -2,7 +2,7 @@
 //!
 //! In a browser the fastest way through a frame is the page's own `JSON.parse`, and the rows it
 //! builds are what storage and listeners want. So the driver parses each frame once, keeps the
-//! rows as they are ([`HeldRow`]), and hands the engine only what routes the change: the
+//! rows as they are ([`HeldRows`]), and hands the engine only what routes the change: the
 //! envelope's fields ([`RouteParts`]), or a short summary of them. The engine never sees the
 //! rows' bytes unless it asks for a field.
 //!
@@ -23,7 +23,7 @@
 
 use super::frame::Vsn;
 use super::messages::{ChangeKind, PostgresChange};
-use super::record::{HeldRow, Record};
+use super::record::{HeldRows, Record, RowSlot};
 use serde_json::{Map, Value};
 use std::any::Any;
 use std::rc::Rc;
@@ -43,22 +43,11 @@ pub struct RoutedFrame {
 /// Separates a summary's fields (the ASCII unit separator).
 pub const SEPARATOR: char = '\u{1f}';
 
-/// Which row of a frame a driver is asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RowSlot {
-    /// The new row.
-    Record,
-    /// The old row.
-    OldRecord,
-    /// A broadcast's whole payload.
-    Message,
-}
-
 /// What carried a change, with what routes it on its channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Carrier<'a> {
     /// A `postgres_changes` push, for the bindings with these ids.
-    PostgresChanges(Vec<u64>),
+    PostgresChanges(Rc<[u64]>),
     /// A broadcast (Broadcast from Database), with its event name.
     Broadcast(&'a str),
 }
@@ -72,11 +61,11 @@ pub struct RouteParts<'a> {
     /// The join the frame names, if any.
     pub join_ref: Option<&'a str>,
     /// The channel's topic.
-    pub topic: &'a str,
+    pub topic: Rc<str>,
     /// The row's schema.
-    pub schema: &'a str,
+    pub schema: Rc<str>,
     /// The row's table.
-    pub table: &'a str,
+    pub table: Rc<str>,
     /// What happened to the row.
     pub kind: ChangeKind,
     /// The commit time (a broadcast's: its row's `updated_at`, see the module docs).
@@ -93,15 +82,16 @@ impl RoutedFrame {
         let row = |present: bool, slot| present.then(|| held(slot));
         let (binding_ids, broadcast) = match parts.carrier {
             Carrier::PostgresChanges(ids) => (ids, None),
-            Carrier::Broadcast(event) => {
-                (Vec::new(), Some((event.to_owned(), held(RowSlot::Message))))
-            }
+            Carrier::Broadcast(event) => (
+                Rc::from([]),
+                Some((event.to_owned(), held(RowSlot::Message))),
+            ),
         };
         let change = PostgresChange {
-            topic: parts.topic.to_owned(),
+            topic: parts.topic,
             binding_ids,
-            schema: parts.schema.to_owned(),
-            table: parts.table.to_owned(),
+            schema: parts.schema,
+            table: parts.table,
             kind: parts.kind,
             commit_timestamp: parts.commit_timestamp,
             record: row(parts.has_record, RowSlot::Record),
@@ -131,7 +121,7 @@ impl RoutedFrame {
         let carrier = match carrier {
             "postgres_changes" => {
                 let ids = ids_or_event.split(',').map(|id| id.parse().ok());
-                Carrier::PostgresChanges(ids.collect::<Option<Vec<u64>>>()?)
+                Carrier::PostgresChanges(ids.collect::<Option<Rc<[u64]>>>()?)
             }
             "broadcast" => Carrier::Broadcast(ids_or_event),
             _ => return None,
@@ -139,9 +129,9 @@ impl RoutedFrame {
         let parts = RouteParts {
             carrier,
             join_ref: (flags[2] == b'1').then_some(join_ref),
-            topic,
-            schema,
-            table,
+            topic: topic.into(),
+            schema: schema.into(),
+            table: table.into(),
             kind,
             commit_timestamp,
             has_record: flags[0] == b'1',
@@ -230,24 +220,25 @@ impl RoutedFrame {
                 RowSlot::OldRecord => old_record.clone(),
                 RowSlot::Message => Some(message.clone()),
             };
-            Record::held(Rc::new(HeldMap(map.unwrap_or_default())))
+            Record::held(Rc::new(HeldMap(map.unwrap_or_default())), slot)
         })
     }
 }
 
 /// A row held in a JSON map: what a driver without a JavaScript heap holds (the simulation's).
+/// It holds one row, whichever slot it is asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeldMap(pub Map<String, Value>);
 
-impl HeldRow for HeldMap {
-    fn fields(&self, names: &[&str]) -> Vec<Option<Value>> {
+impl HeldRows for HeldMap {
+    fn fields(&self, _: RowSlot, names: &[&str]) -> Vec<Option<Value>> {
         names
             .iter()
             .map(|name| self.0.get(*name).cloned())
             .collect()
     }
 
-    fn to_json(&self) -> String {
+    fn to_json(&self, _: RowSlot) -> String {
         Value::Object(self.0.clone()).to_string()
     }
 
@@ -323,7 +314,7 @@ mod tests {
 
     #[test]
     fn summaries_out_of_shape_are_refused() {
-        let row = |_| Record::held(Rc::new(HeldMap(Map::new())));
+        let row = |slot| Record::held(Rc::new(HeldMap(Map::new())), slot);
         let summary = |fields: &[&str]| fields.join("\u{1f}");
         let change = [
             "postgres_changes",
@@ -351,7 +342,7 @@ mod tests {
             assert_eq!(RoutedFrame::from_summary(&text, row), None, "{text}");
         }
         let routed = RoutedFrame::from_summary(&summary(&change), row).expect("routes");
-        assert_eq!(routed.change.binding_ids, vec![1, 2]);
+        assert_eq!(*routed.change.binding_ids, [1, 2]);
         assert_eq!((routed.join_ref, routed.change.old_record), (None, None));
         let with_join = summary(&[&change[..1], &["7"], &change[2..8], &["011"]].concat());
         let routed = RoutedFrame::from_summary(&with_join, row).expect("routes");

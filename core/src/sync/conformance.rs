@@ -8,7 +8,7 @@ use super::store::{
 use crate::catchup::Cursor;
 use crate::merge::FieldConflict;
 use crate::outbox::{ConflictRecord, Entry, Op};
-use crate::realtime::{HeldMap, Record};
+use crate::realtime::{HeldMap, Record, RowSlot};
 use serde_json::{json, Map, Value};
 use std::rc::Rc;
 
@@ -342,7 +342,7 @@ async fn server_rows_by_version<S: Store>(store: &mut S) -> Result<(), String> {
         "a deletion in the batch removes the row",
     )?;
     // Rows a driver holds (read from a frame by the driver itself) are stored alike.
-    let held = |row| Record::held(Rc::new(HeldMap(row)));
+    let held = |row| Record::held(Rc::new(HeldMap(row)), RowSlot::Record);
     let mut rows = songs(&[row("v5", "b4", "as text", 1)]);
     rows.held = vec![
         held(row("v3", "b4", "held, stale", 4)),

@@ -124,7 +124,7 @@ pub enum StoreRead {
 
 /// Server rows of one table (wire columns): a JSON array text, as REST and Realtime deliver
 /// them (the browser's own JSON parser turns it into objects in one call), and rows the driver
-/// holds already (see [`HeldRow`](crate::realtime::HeldRow)).
+/// holds already (see [`HeldRows`](crate::realtime::HeldRows)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerRows {
     /// Wire table name.

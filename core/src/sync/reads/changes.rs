@@ -167,13 +167,14 @@ impl ReadEngine {
             applying.observed.push(row.observe(spec, change.kind));
             let action = match (change.kind, &change.record) {
                 (ChangeKind::Delete, _) | (_, None) => {
-                    batch.deletions.push((change.table.clone(), id.clone()));
+                    batch.deletions.push((change.table.to_string(), id.clone()));
                     ChangeAction::Delete
                 }
                 (_, Some(record)) => {
                     let table = change.table.clone();
-                    let rows = rows
-                        .get_or_insert_with(table.clone(), || ServerRows::text(table, "[".into()));
+                    let rows = rows.get_or_insert_with(table.to_string(), || {
+                        ServerRows::text(table.to_string(), "[".into())
+                    });
                     if record.as_held().is_some() {
                         rows.held.push(record.clone());
                     } else {
@@ -186,7 +187,7 @@ impl ReadEngine {
                 }
             };
             (applying.touched)
-                .get_or_insert_with((change.table, scope, action), Vec::new)
+                .get_or_insert_with((change.table.to_string(), scope, action), Vec::new)
                 .push(id);
         }
         batch.rows = rows
@@ -200,7 +201,7 @@ impl ReadEngine {
             self.emit(event);
         }
         for (table, id) in fetches {
-            self.fetch(table, id);
+            self.fetch(table.to_string(), id);
         }
         (batch, applying)
     }

@@ -526,7 +526,7 @@ impl ReadEngine {
     fn on_realtime(&mut self, now: Millis, event: Event) {
         match event {
             // Membership changes (joined, added, removed, left) re-read the user's bands.
-            Event::Change(change) if change.table == "band_memberships" => {
+            Event::Change(change) if &*change.table == "band_memberships" => {
                 self.reconcile_memberships()
             }
             Event::Change(change) => self.changes.arrived(change),
