@@ -346,3 +346,50 @@ fn a_database_broadcast_read_in_javascript_carries_its_rows_updated_at() {
         assert_eq!(Some(js), native, "{text}");
     }
 }
+
+/// A stream whose changes name the same topics, binding ids, tables and broadcast events in a
+/// shifting mix (the reader in JavaScript remembers the last frame's names): each change read in
+/// JavaScript is the one the module's native reader makes of its text.
+#[wasm_bindgen_test]
+fn a_stream_of_changes_naming_shifting_names_reads_as_its_text_does() {
+    use rockon_sync_core::realtime::RoutedFrame;
+    use rockon_sync_core::rng::SplitMix64;
+    let topics = ["realtime:band:a", "realtime:band:b"];
+    let bindings = ["[1]", "[1,2]", "[2,1]", "[12]", "[1,2,3]"];
+    let tables = [
+        ("public", "songs"),
+        ("public", "setlists"),
+        ("app", "songs"),
+    ];
+    // "1,2" is also the name of the binding ids [1,2].
+    let events = ["INSERT", "1,2", "songs"];
+    let kinds = ["INSERT", "UPDATE", "DELETE"];
+    let mut rng = SplitMix64::new(7);
+    let mut pick = |len: usize| rng.up_to(len as u64 - 1) as usize;
+    let mut broadcasts = 0;
+    for n in 0..400 {
+        let topic = topics[pick(topics.len())];
+        let (schema, table) = tables[pick(tables.len())];
+        let kind = kinds[pick(kinds.len())];
+        let rows = format!(
+            r#""record":{{"id":"s{n}","updated_at":"2026-11-23T10:00:{:02}Z"}},"old_record":{{"id":"s{n}"}}"#,
+            n % 60
+        );
+        let text = if pick(3) == 0 {
+            broadcasts += 1;
+            let event = events[pick(events.len())];
+            format!(
+                r#"[null,null,"{topic}","broadcast",{{"type":"broadcast","event":"{event}","payload":{{"schema":"{schema}","table":"{table}","operation":"{kind}",{rows}}}}}]"#
+            )
+        } else {
+            let ids = bindings[pick(bindings.len())];
+            format!(
+                r#"["{n}",null,"{topic}","postgres_changes",{{"ids":{ids},"data":{{"schema":"{schema}","table":"{table}","commit_timestamp":"2026-11-23T10:00:00.000Z","type":"{kind}",{rows},"errors":null}}}}]"#
+            )
+        };
+        let js = rockon_sync::io::frames::route(&JsValue::from_str(&text), Vsn::V2, 1 << 20);
+        let js = js.unwrap_or_else(|| panic!("read in JavaScript: {text}"));
+        assert_eq!(Some(js), RoutedFrame::route(&text, Vsn::V2), "{text}");
+    }
+    assert!((50..350).contains(&broadcasts), "{broadcasts} broadcasts");
+}

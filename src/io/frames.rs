@@ -46,6 +46,26 @@ const nameId = (value) => {
   }
   return id;
 };
+// The names the last frame was routed by (topic, broadcast event, schema, table) and their ids:
+// most frames name what the one before did, and comparing a string costs less than hashing it.
+const lastNames = [0, 1, 2, 3].map(() => ({ name: null, id: -1 }));
+const lastNameId = (at, value) => {
+  const last = lastNames[at];
+  if (value === last.name) return last.id;
+  const id = nameId(value);
+  if (id !== -1) Object.assign(last, { name: value, id });
+  return id;
+};
+// The last binding ids, and the id of their name (`3,4`).
+let lastBindings = { bindings: [], id: -1 };
+const bindingsId = (bindings) => {
+  const last = lastBindings.bindings;
+  if (bindings.length === last.length && bindings.every((id, at) => id === last[at])) return lastBindings.id;
+  if (!bindings.every(Number.isSafeInteger)) return -1;
+  const id = nameId(`${bindings}`);
+  if (id !== -1) lastBindings = { bindings, id };
+  return id;
+};
 export function names_from(start) {
   return names.slice(start).join(SEP);
 }
@@ -69,13 +89,13 @@ export function route_frame(frame, v2, max) {
     data = payload.data;
     const bindings = payload.ids;
     if (data === null || typeof data !== 'object' || data.errors != null || !Array.isArray(bindings)) return -1;
-    if (!bindings.every(Number.isSafeInteger) || !text(data.commit_timestamp)) return -1;
-    key = `${bindings}`;
+    if (!text(data.commit_timestamp)) return -1;
+    key = bindingsId(bindings);
     broadcast = 0;
   } else if (event === 'broadcast') {
     data = payload.payload;
     if (data === null || typeof data !== 'object' || data.operation === undefined || !text(payload.event)) return -1;
-    key = payload.event;
+    key = lastNameId(1, payload.event);
     broadcast = 1;
   } else {
     return -1;
@@ -83,7 +103,7 @@ export function route_frame(frame, v2, max) {
   const { schema, table, record = null, old_record = null } = data;
   const kind = KIND.get(broadcast ? data.operation : data.type);
   if (kind === undefined || !text(schema) || !text(table) || !isRow(record) || !isRow(old_record)) return -1;
-  const named = [nameId(topic), nameId(key), nameId(schema), nameId(table)];
+  const named = [lastNameId(0, topic), key, lastNameId(2, schema), lastNameId(3, table)];
   if (named.includes(-1)) return -1;
   // A database broadcast's row's `updated_at` stands in for the commit time it lacks.
   const at = broadcast ? updatedAt(record ?? old_record) : data.commit_timestamp;
