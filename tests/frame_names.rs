@@ -25,7 +25,7 @@ fn frame(topic: &str) -> String {
 /// The event `decodeRealtimeFrame` makes of `text`, and the one the module reads from it as text.
 fn both_readings(text: &str) -> (String, String) {
     let json = |value: &JsValue| js_sys::JSON::stringify(value).unwrap().as_string().unwrap();
-    let event = decode_realtime_frame(text.into(), Some("2.0.0".into())).expect("decodes");
+    let event = decode_realtime_frame(text.into(), "2.0.0".into()).expect("decodes");
     let from_text = decoded_frame_json(text, Vsn::V2).expect("the module reads it");
     (
         json(&event),
@@ -93,7 +93,7 @@ fn a_change_of_an_unknown_kind_goes_the_text_path() {
             route(&JsValue::from_str(&text), Vsn::V2, 1 << 20).is_none(),
             "{kind}"
         );
-        let read = decode_realtime_frame(text.as_str().into(), Some("2.0.0".into()));
+        let read = decode_realtime_frame(text.as_str().into(), "2.0.0".into());
         assert_eq!(
             read.is_ok(),
             decoded_frame_json(&text, Vsn::V2).is_ok(),

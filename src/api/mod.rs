@@ -46,21 +46,20 @@ pub fn version() -> String {
 #[wasm_bindgen(js_name = decodeRealtimeFrame)]
 pub fn decode_realtime_frame(
     #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
-    vsn: Option<js_sys::JsString>,
+    #[wasm_bindgen(unchecked_optional_param_type = "string")] vsn: JsValue,
 ) -> Result<JsValue, JsValue> {
-    thread_local!(static V1: JsValue = JsValue::from_str("1.0.0"));
-    // Compared in JavaScript: the name is not copied in for every frame.
-    let v1 = vsn.is_some_and(|vsn| V1.with(|v1| JsValue::from(vsn) == *v1));
-    let vsn = if v1 { Vsn::V1 } else { Vsn::V2 };
     // A change is read as the socket reads it: by `JSON.parse`, its rows left where they are.
     // Database broadcasts are messages like any other here (no channel says what they are).
-    match crate::io::frames::route(&text, vsn, MAX_FRAME_BYTES) {
+    // The version's name is compared in JavaScript: it is not copied in for every frame.
+    match crate::io::frames::route_in(&text, &vsn, MAX_FRAME_BYTES) {
         Some(RoutedFrame {
             change,
             broadcast: None,
             ..
         }) => Ok(crate::io::frames::change_object(&change)),
         _ => {
+            let v1 = vsn.as_string().is_some_and(|name| name == "1.0.0");
+            let vsn = if v1 { Vsn::V1 } else { Vsn::V2 };
             let text = text.as_string().unwrap_or_default();
             decoded_frame_json(&text, vsn)
                 .map(|text| events::parse(&text))

@@ -26,8 +26,8 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(inline_js = r#"
 const SEP = '\x1f';
 const KINDS = ['INSERT', 'UPDATE', 'DELETE'];
-// A Map, not an object: a `type` of "constructor" must not find an inherited value.
-const KIND = new Map(KINDS.map((name, kind) => [name, kind]));
+// Compared, not looked up: no hashing, and a `type` of "constructor" finds nothing inherited.
+const kindOf = (name) => (name === 'INSERT' ? 0 : name === 'UPDATE' ? 1 : name === 'DELETE' ? 2 : -1);
 const MAX_NAMES = 2048;
 const isRow = (value) => value == null || (typeof value === 'object' && !Array.isArray(value));
 const text = (value) => typeof value === 'string';
@@ -70,7 +70,8 @@ export function names_from(start) {
   return names.slice(start).join(SEP);
 }
 let routed = null;
-export function route_frame(frame, v2, max) {
+export function route_frame(frame, vsn, max) {
+  const v2 = vsn !== '1.0.0';
   // Only the engine measures a frame's bytes exactly; a frame that might be too long goes there.
   if (typeof frame !== 'string' || frame.length * 3 > max) return -1;
   try { frame = JSON.parse(frame); } catch (_) { return -1; }
@@ -101,15 +102,17 @@ export function route_frame(frame, v2, max) {
     return -1;
   }
   const { schema, table, record = null, old_record = null } = data;
-  const kind = KIND.get(broadcast ? data.operation : data.type);
-  if (kind === undefined || !text(schema) || !text(table) || !isRow(record) || !isRow(old_record)) return -1;
-  const named = [lastNameId(0, topic), key, lastNameId(2, schema), lastNameId(3, table)];
-  if (named.includes(-1)) return -1;
+  const kind = kindOf(broadcast ? data.operation : data.type);
+  if (kind === -1 || !text(schema) || !text(table) || !isRow(record) || !isRow(old_record)) return -1;
+  const topicId = lastNameId(0, topic);
+  const schemaId = lastNameId(2, schema);
+  const tableId = lastNameId(3, table);
+  if (key === -1 || topicId === -1 || schemaId === -1 || tableId === -1) return -1;
   // A database broadcast's row's `updated_at` stands in for the commit time it lacks.
   const at = broadcast ? updatedAt(record ?? old_record) : data.commit_timestamp;
   routed = [topic, data, joinRef, at];
   const flags = kind | (broadcast << 2) | ((record !== null) << 3) | ((old_record !== null) << 4) | ((joinRef !== null) << 5);
-  return flags + 64 * (named[0] + MAX_NAMES * (named[1] + MAX_NAMES * (named[2] + MAX_NAMES * named[3])));
+  return flags + 64 * (topicId + MAX_NAMES * (key + MAX_NAMES * (schemaId + MAX_NAMES * tableId)));
 }
 export function take_routed() {
   const data = routed;
@@ -139,7 +142,7 @@ export function change_event([topic, data], kind, commitTimestamp = data.commit_
 "#)]
 extern "C" {
     fn names_from(start: u32) -> String;
-    fn route_frame(text: &JsValue, v2: bool, max: u32) -> f64;
+    fn route_frame(text: &JsValue, vsn: &JsValue, max: u32) -> f64;
     fn take_routed() -> JsValue;
     fn routed_text(routed: &JsValue, at: u8) -> String;
     fn row_of(data: &JsValue, at: u8) -> JsValue;
@@ -212,8 +215,15 @@ impl PackedRoute {
 /// The row change in a received frame's `text`, read by `JSON.parse`; `None` for any other
 /// frame, whose text then goes to the engine.
 pub fn route(text: &JsValue, vsn: Vsn, max_frame_bytes: usize) -> Option<RoutedFrame> {
+    thread_local!(static NAMES: [JsValue; 2] = ["1.0.0", "2.0.0"].map(JsValue::from_str));
+    NAMES.with(|names| route_in(text, &names[usize::from(vsn == Vsn::V2)], max_frame_bytes))
+}
+
+/// [`route`] for a frame of the protocol version named `vsn` (`"1.0.0"`; any other value is
+/// 2.0.0), compared in JavaScript, where the name is.
+pub fn route_in(text: &JsValue, vsn: &JsValue, max_frame_bytes: usize) -> Option<RoutedFrame> {
     let max = u32::try_from(max_frame_bytes).unwrap_or(u32::MAX);
-    let route = PackedRoute::read(route_frame(text, vsn == Vsn::V2, max))?;
+    let route = PackedRoute::read(route_frame(text, vsn, max))?;
     let data = take_routed();
     let kind = route.kind()?;
     let join_ref = route
