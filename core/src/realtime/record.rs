@@ -4,9 +4,9 @@
 //! Most rows only pass through the client: into storage and out to listeners, both of which
 //! want a JavaScript object. So a row is not turned into a JSON tree here. A driver that parses
 //! frames itself (a browser's `JSON.parse` is the fastest parser there) keeps the rows where
-//! they are and hands over a [`HeldRows`]; otherwise the row stays text, which the browser parses once
-//! on its way to storage. Either way, the few fields the sync logic needs (id, band, author,
-//! label) are looked up one pass at a time.
+//! they are and hands over a [`HeldRows`]; otherwise the row stays text, which the browser
+//! parses once on its way to storage. Either way, the few fields the sync logic needs (id,
+//! band, author, label) are looked up one pass at a time.
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Serialize, Serializer};
