@@ -11,7 +11,7 @@
 //! Any other frame, or a change in an unusual shape, goes to the engine as text, which reads it
 //! or says precisely what is wrong.
 
-use rockon_sync_core::realtime::routed::SEPARATOR;
+use rockon_sync_core::realtime::routed::{listed_binding_ids, SEPARATOR};
 use rockon_sync_core::realtime::{
     Carrier, ChangeKind, Event, HeldRows, PostgresChange, Record, RouteParts, RoutedFrame, RowSlot,
     Vsn,
@@ -170,9 +170,8 @@ struct Name {
 
 impl Name {
     fn new(text: &str) -> Name {
-        let ids = text.split(',').map(|id| id.parse().ok());
         Name {
-            binding_ids: ids.collect(),
+            binding_ids: listed_binding_ids(text),
             text: text.into(),
         }
     }
@@ -215,8 +214,14 @@ impl PackedRoute {
 /// The row change in a received frame's `text`, read by `JSON.parse`; `None` for any other
 /// frame, whose text then goes to the engine.
 pub fn route(text: &JsValue, vsn: Vsn, max_frame_bytes: usize) -> Option<RoutedFrame> {
-    thread_local!(static NAMES: [JsValue; 2] = ["1.0.0", "2.0.0"].map(JsValue::from_str));
-    NAMES.with(|names| route_in(text, &names[usize::from(vsn == Vsn::V2)], max_frame_bytes))
+    thread_local!(static VERSIONS: [JsValue; 2] = ["1.0.0", "2.0.0"].map(JsValue::from_str));
+    VERSIONS.with(|versions| {
+        route_in(
+            text,
+            &versions[usize::from(vsn == Vsn::V2)],
+            max_frame_bytes,
+        )
+    })
 }
 
 /// [`route`] for a frame of the protocol version named `vsn` (`"1.0.0"`; any other value is

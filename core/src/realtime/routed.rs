@@ -43,6 +43,12 @@ pub struct RoutedFrame {
 /// Separates a summary's fields (the ASCII unit separator).
 pub const SEPARATOR: char = '\u{1f}';
 
+/// The binding ids a name lists, written in decimal and separated by commas (`3,4`): `None`
+/// when it is not such a list.
+pub fn listed_binding_ids(name: &str) -> Option<Rc<[u64]>> {
+    name.split(',').map(|id| id.parse().ok()).collect()
+}
+
 /// What carried a change, with what routes it on its channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Carrier<'a> {
@@ -119,10 +125,7 @@ impl RoutedFrame {
             return None;
         }
         let carrier = match carrier {
-            "postgres_changes" => {
-                let ids = ids_or_event.split(',').map(|id| id.parse().ok());
-                Carrier::PostgresChanges(ids.collect::<Option<Rc<[u64]>>>()?)
-            }
+            "postgres_changes" => Carrier::PostgresChanges(listed_binding_ids(ids_or_event)?),
             "broadcast" => Carrier::Broadcast(ids_or_event),
             _ => return None,
         };
