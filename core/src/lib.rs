@@ -45,6 +45,7 @@
 pub mod backoff;
 pub mod catchup;
 pub mod feed;
+pub mod fields;
 pub mod jwt;
 pub mod memberships;
 pub mod merge;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Who wins a field both sides changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ConflictPolicy {
     /// The server's value stays; the local value is kept in the conflict record.
@@ -16,6 +16,14 @@ pub enum ConflictPolicy {
     ServerWins,
     /// The local value is pushed again on top of the server's row.
     ClientWins,
+}
+
+impl ConflictPolicy {
+    /// Every policy, by its name in the options.
+    pub const NAMED: [(&'static str, ConflictPolicy); 2] = [
+        ("serverWins", ConflictPolicy::ServerWins),
+        ("clientWins", ConflictPolicy::ClientWins),
+    ];
 }
 
 /// A field both sides changed.

@@ -3,12 +3,13 @@
 //! columns. [`Schema::rockon`] is the default; other apps pass their own (it deserializes from
 //! the same JSON shape).
 
-use serde::{Deserialize, Serialize};
+use crate::fields::Fields;
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::fmt;
 
 /// The type of a field, checked on every local write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum FieldType {
     /// A string.
@@ -30,6 +31,18 @@ pub enum FieldType {
 }
 
 impl FieldType {
+    /// Every type, by its name in a schema.
+    pub const NAMED: [(&'static str, FieldType); 8] = [
+        ("text", FieldType::Text),
+        ("integer", FieldType::Integer),
+        ("number", FieldType::Number),
+        ("boolean", FieldType::Boolean),
+        ("timestamp", FieldType::Timestamp),
+        ("uuid", FieldType::Uuid),
+        ("json", FieldType::Json),
+        ("uuidArray", FieldType::UuidArray),
+    ];
+
     /// The type's name in a schema (`text`, `uuidArray`, …).
     pub fn name(self) -> &'static str {
         match self {
@@ -46,7 +59,7 @@ impl FieldType {
 }
 
 /// A user-editable field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FieldSchema {
     /// The column name on the wire (snake_case).
@@ -55,12 +68,11 @@ pub struct FieldSchema {
     #[serde(rename = "type")]
     pub field_type: FieldType,
     /// Must be present and not null on create.
-    #[serde(default)]
     pub required: bool,
 }
 
 /// One synced table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TableSchema {
     /// The table name on the wire, e.g. `practice_sessions`.
@@ -70,7 +82,6 @@ pub struct TableSchema {
     /// The column that scopes rows to a band (or workspace, wedding…), e.g. `band_id`.
     pub scope: String,
     /// The field named in notifications ("Alice added 'Wonderwall'").
-    #[serde(default)]
     pub label: Option<String>,
     /// The fields users may write.
     pub fields: Vec<FieldSchema>,
@@ -88,7 +99,7 @@ pub const SYSTEM_COLUMNS: &[&str] = &[
 ];
 
 /// All synced tables.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Schema {
     /// The tables.
@@ -175,8 +186,25 @@ impl Schema {
     /// RockOn's tables: songs, setlists, shows and practice sessions scoped by `band_id`,
     /// declared in `rockon_schema.json`, the shape any app's schema has.
     pub fn rockon() -> Schema {
-        serde_json::from_str(include_str!("rockon_schema.json"))
-            .expect("the built-in schema is valid (a test reads it)")
+        let value = serde_json::from_str(include_str!("rockon_schema.json"))
+            .expect("the built-in schema is JSON (a test reads it)");
+        Schema::from_json(&value).expect("the built-in schema is valid (a test reads it)")
+    }
+
+    /// Reads a schema from its JSON shape (the one it serializes to): `{ tables: [{ name,
+    /// alias, scope, label?, fields: [{ name, type, required? }] }] }`. The error names the
+    /// first field that is wrong.
+    pub fn from_json(value: &Value) -> Result<Schema, String> {
+        let schema = Fields::of(value, "schema")?;
+        let Some(tables) = schema.opt_array("tables")? else {
+            return Err("schema.tables is required".to_owned());
+        };
+        let tables = tables
+            .iter()
+            .enumerate()
+            .map(|(at, table)| TableSchema::from_json(table, &format!("schema.tables[{at}]")))
+            .collect::<Result<_, _>>()?;
+        Ok(Schema { tables })
     }
 
     /// The table called `name` (wire name).
@@ -189,6 +217,35 @@ impl Schema {
 }
 
 impl TableSchema {
+    fn from_json(value: &Value, what: &str) -> Result<TableSchema, String> {
+        let table = Fields::of(value, what)?;
+        let Some(fields) = table.opt_array("fields")? else {
+            return Err(format!("{what}.fields is required"));
+        };
+        let fields = fields
+            .iter()
+            .enumerate()
+            .map(|(at, field)| {
+                let what = format!("{what}.fields[{at}]");
+                let field = Fields::of(field, &what)?;
+                Ok(FieldSchema {
+                    name: field.string("name")?,
+                    field_type: field
+                        .opt_choice("type", &FieldType::NAMED)?
+                        .ok_or_else(|| format!("{what}.type is required"))?,
+                    required: field.flag("required")?,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(TableSchema {
+            name: table.string("name")?,
+            alias: table.string("alias")?,
+            scope: table.string("scope")?,
+            label: table.opt_string("label")?,
+            fields,
+        })
+    }
+
     /// The editable field with wire name `name`.
     pub fn field(&self, name: &str) -> Option<&FieldSchema> {
         self.fields.iter().find(|f| f.name == name)
@@ -454,7 +511,45 @@ mod tests {
     #[test]
     fn the_schema_is_data() {
         let json = serde_json::to_value(Schema::rockon()).unwrap();
-        let back: Schema = serde_json::from_value(json).unwrap();
-        assert_eq!(back, Schema::rockon());
+        assert_eq!(Schema::from_json(&json).unwrap(), Schema::rockon());
+        // What an app may leave out has its default; unknown keys are ignored.
+        let minimal = json!({ "tables": [{
+            "name": "tasks", "alias": "tasks", "scope": "wedding_id", "note": "ignored",
+            "fields": [{ "name": "title", "type": "text" }, { "name": "tags", "type": "uuidArray", "required": true }],
+        }] });
+        let schema = Schema::from_json(&minimal).unwrap();
+        let tasks = schema.table("tasks").unwrap();
+        assert_eq!(tasks.label, None);
+        assert_eq!(tasks.field("title").unwrap().field_type, FieldType::Text);
+        assert!(!tasks.field("title").unwrap().required);
+        assert_eq!(
+            tasks.field("tags").unwrap().field_type,
+            FieldType::UuidArray
+        );
+        assert!(tasks.field("tags").unwrap().required);
+        for (name, field_type) in FieldType::NAMED {
+            assert_eq!(field_type.name(), name);
+        }
+    }
+
+    #[test]
+    fn a_wrong_schema_is_an_error_naming_its_field() {
+        let cases = [
+            (json!([]), "schema must be an object, not an array"),
+            (json!({}), "schema.tables is required"),
+            (json!({ "tables": [{ "name": "t", "alias": "t", "scope": "s" }] }), "schema.tables[0].fields is required"),
+            (json!({ "tables": [{ "name": "t", "alias": "t", "fields": [] }] }), "schema.tables[0].scope is required"),
+            (
+                json!({ "tables": [{ "name": "t", "alias": "t", "scope": "s", "fields": [{ "name": "f", "type": "date" }] }] }),
+                "schema.tables[0].fields[0].type must be one of 'text', 'integer', 'number', 'boolean', 'timestamp', 'uuid', 'json', 'uuidArray', not 'date'",
+            ),
+            (
+                json!({ "tables": [{ "name": "t", "alias": "t", "scope": "s", "fields": [{ "type": "text" }] }] }),
+                "schema.tables[0].fields[0].name is required",
+            ),
+        ];
+        for (value, error) in cases {
+            assert_eq!(Schema::from_json(&value).unwrap_err(), error, "{value}");
+        }
     }
 }

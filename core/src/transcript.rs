@@ -151,8 +151,10 @@ impl Replay {
         Ok(match verb {
             "join" => {
                 let (name, json) = split_word(rest)?;
-                let config: ChannelConfig =
-                    serde_json::from_str(json).map_err(|e| format!("bad channel config: {e}"))?;
+                let config = serde_json::from_str(json)
+                    .map_err(|e| e.to_string())
+                    .and_then(|config| ChannelConfig::from_json(&config))
+                    .map_err(|e| format!("bad channel config: {e}"))?;
                 refused(
                     engine
                         .join(now, name, config)

@@ -202,7 +202,9 @@ impl SyncClient {
             let options: ListOptions = if options.is_undefined() || options.is_null() {
                 ListOptions::default()
             } else {
-                from_js(&options).map_err(|message| SyncError::new("invalid_argument", message))?
+                from_js(&options)
+                    .and_then(|options| ListOptions::read(&options))
+                    .map_err(|message| SyncError::new("invalid_argument", message))?
             };
             inner
                 .store

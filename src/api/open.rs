@@ -41,8 +41,9 @@ impl SyncClient {
 
 /// Opens the client `options` describe.
 async fn open(options: JsValue) -> Result<SyncClient, JsValue> {
-    let options: Options =
-        from_js(&options).map_err(|message| SyncError::new("invalid_options", message))?;
+    let options = from_js(&options)
+        .and_then(|options| Options::read(&options))
+        .map_err(|message| SyncError::new("invalid_options", message))?;
     check_token(&options)?;
     let notify_config = options.notifications.to_config()?;
     let schema = options.schema.clone().unwrap_or_else(Schema::rockon);

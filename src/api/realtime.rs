@@ -81,7 +81,9 @@ impl RealtimeConnection {
         let config: ChannelConfig = if config.is_undefined() || config.is_null() {
             ChannelConfig::default()
         } else {
-            from_js(&config).map_err(|message| SyncError::new("invalid_channel_config", message))?
+            from_js(&config)
+                .and_then(|config| ChannelConfig::from_json(&config))
+                .map_err(|message| SyncError::new("invalid_channel_config", message))?
         };
         self.driver
             .run(|engine, now| engine.join(now, name, config))

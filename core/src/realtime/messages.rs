@@ -2,6 +2,7 @@
 //! messages, postgres changes, presence and broadcast.
 
 use super::record::Record;
+use crate::fields::Fields;
 use serde::de::{self, DeserializeSeed, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -10,7 +11,7 @@ use std::fmt;
 use std::rc::Rc;
 
 /// Which row events a postgres_changes binding listens to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 pub enum ChangeFilterEvent {
     /// Every event.
     #[default]
@@ -28,6 +29,14 @@ pub enum ChangeFilterEvent {
 }
 
 impl ChangeFilterEvent {
+    /// Every filter, by its name on the wire.
+    pub const NAMED: [(&'static str, ChangeFilterEvent); 4] = [
+        ("*", ChangeFilterEvent::All),
+        ("INSERT", ChangeFilterEvent::Insert),
+        ("UPDATE", ChangeFilterEvent::Update),
+        ("DELETE", ChangeFilterEvent::Delete),
+    ];
+
     fn matches(self, kind: ChangeKind) -> bool {
         matches!(
             (self, kind),
@@ -41,7 +50,7 @@ impl ChangeFilterEvent {
 
 /// One `postgres_changes` entry of a join: a table, and optionally one filter
 /// (`column=op.value`, op in eq, neq, lt, lte, gt, gte, in).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PostgresBinding {
     /// Which events to receive.
     pub event: ChangeFilterEvent,
@@ -50,7 +59,7 @@ pub struct PostgresBinding {
     /// Table name.
     pub table: String,
     /// Row filter such as `band_id=eq.<uuid>`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
 }
 
@@ -64,11 +73,24 @@ impl PostgresBinding {
             filter: Some(format!("{column}=eq.{value}")),
         }
     }
+
+    /// Reads a binding from its JSON shape, `{ event, schema, table, filter? }` (as the
+    /// client sends it in a join); `what` names it in errors.
+    pub fn from_json(value: &Value, what: &str) -> Result<Self, String> {
+        let binding = Fields::of(value, what)?;
+        Ok(Self {
+            event: binding
+                .opt_choice("event", &ChangeFilterEvent::NAMED)?
+                .ok_or_else(|| format!("{what}.event is required"))?,
+            schema: binding.string("schema")?,
+            table: binding.string("table")?,
+            filter: binding.opt_string("filter")?,
+        })
+    }
 }
 
 /// What a channel asks of the server when it joins.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChannelConfig {
     /// Row changes to receive.
     pub postgres_changes: Vec<PostgresBinding>,
@@ -89,6 +111,31 @@ pub struct ChannelConfig {
 }
 
 impl ChannelConfig {
+    /// Reads a configuration from its JSON shape: `{ postgresChanges?: [{ event, schema,
+    /// table, filter? }], presence?, broadcastSelf?, broadcastAck?, private?,
+    /// databaseBroadcasts? }`. The error names the first field that is wrong.
+    pub fn from_json(value: &Value) -> Result<Self, String> {
+        let config = Fields::of(value, "config")?;
+        let postgres_changes = match config.opt_array("postgresChanges")? {
+            None => Vec::new(),
+            Some(bindings) => bindings
+                .iter()
+                .enumerate()
+                .map(|(at, binding)| {
+                    PostgresBinding::from_json(binding, &format!("config.postgresChanges[{at}]"))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Self {
+            postgres_changes,
+            presence: config.opt_string("presence")?,
+            broadcast_self: config.flag("broadcastSelf")?,
+            broadcast_ack: config.flag("broadcastAck")?,
+            private: config.flag("private")?,
+            database_broadcasts: config.flag("databaseBroadcasts")?,
+        })
+    }
+
     /// The `phx_join` payload carrying `access_token`.
     pub fn join_payload(&self, access_token: &str) -> Value {
         json!({
@@ -619,6 +666,54 @@ impl<'de> DeserializeSeed<'de> for ChangePayload {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_channel_config_is_read_by_its_names() {
+        let config = ChannelConfig::from_json(&json!({
+            "postgresChanges": [
+                { "event": "*", "schema": "public", "table": "songs", "filter": "band_id=eq.b1" },
+                { "event": "DELETE", "schema": "public", "table": "shows" },
+            ],
+            "presence": "u1", "broadcastSelf": true, "broadcastAck": true, "private": true,
+            "databaseBroadcasts": true,
+        }))
+        .unwrap();
+        let mut songs = PostgresBinding::table_eq("songs", "band_id", "b1");
+        songs.event = ChangeFilterEvent::All;
+        let shows = PostgresBinding {
+            event: ChangeFilterEvent::Delete,
+            schema: "public".into(),
+            table: "shows".into(),
+            filter: None,
+        };
+        let expected = ChannelConfig {
+            postgres_changes: vec![songs, shows],
+            presence: Some("u1".into()),
+            broadcast_self: true,
+            broadcast_ack: true,
+            private: true,
+            database_broadcasts: true,
+        };
+        assert_eq!(config, expected);
+        // What is left out is off; the bindings are written back as they were read.
+        assert_eq!(
+            ChannelConfig::from_json(&json!({})).unwrap(),
+            ChannelConfig::default()
+        );
+        let written = serde_json::to_value(&expected.postgres_changes).unwrap();
+        let read = ChannelConfig::from_json(&json!({ "postgresChanges": written })).unwrap();
+        assert_eq!(read.postgres_changes, expected.postgres_changes);
+        let wrong = json!({ "postgresChanges": [{ "event": "TRUNCATE", "schema": "public", "table": "t" }] });
+        assert_eq!(
+            ChannelConfig::from_json(&wrong).unwrap_err(),
+            "config.postgresChanges[0].event must be one of '*', 'INSERT', 'UPDATE', 'DELETE', not 'TRUNCATE'"
+        );
+        let missing = json!({ "postgresChanges": [{ "event": "*", "schema": "public" }] });
+        assert_eq!(
+            ChannelConfig::from_json(&missing).unwrap_err(),
+            "config.postgresChanges[0].table is required"
+        );
+    }
 
     /// Every payload shape reads the same through the text path as through the tree path.
     #[test]

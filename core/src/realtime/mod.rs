@@ -89,18 +89,10 @@ impl RealtimeConfig {
     /// vsn?: "1.0.0" | "2.0.0", heartbeatIntervalMs?, maxReconnectAttempts? }`. The error
     /// says what is wrong.
     pub fn from_options(options: &str) -> Result<Self, String> {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Options {
-            url: String,
-            api_key: String,
-            vsn: Option<String>,
-            heartbeat_interval_ms: Option<u64>,
-            max_reconnect_attempts: Option<u32>,
-        }
-        let options: Options = serde_json::from_str(options).map_err(|e| e.to_string())?;
-        let mut config = RealtimeConfig::new(options.url, options.api_key);
-        config.vsn = match options.vsn.as_deref() {
+        let value = serde_json::from_str(options).map_err(|e| e.to_string())?;
+        let options = crate::fields::Fields::of(&value, "options")?;
+        let mut config = RealtimeConfig::new(options.string("url")?, options.string("apiKey")?);
+        config.vsn = match options.opt_str("vsn")? {
             None | Some("2.0.0") => Vsn::V2,
             Some("1.0.0") => Vsn::V1,
             Some(other) => {
@@ -109,10 +101,10 @@ impl RealtimeConfig {
                 ))
             }
         };
-        if let Some(ms) = options.heartbeat_interval_ms {
+        if let Some(ms) = options.opt_u64("heartbeatIntervalMs")? {
             config.heartbeat_interval_ms = ms;
         }
-        if let Some(attempts) = options.max_reconnect_attempts {
+        if let Some(attempts) = options.opt_u32("maxReconnectAttempts")? {
             config.max_reconnect_attempts = attempts;
         }
         Ok(config)
@@ -153,5 +145,39 @@ mod tests {
             config.socket_url(),
             "ws://127.0.0.1:5000/realtime/v1/websocket?apikey=k%2By&vsn=1.0.0"
         );
+    }
+
+    #[test]
+    fn options_are_read_by_their_names() {
+        let options = r#"{"url": "http://h/realtime/v1", "apiKey": "k", "vsn": "1.0.0",
+            "heartbeatIntervalMs": 5000, "maxReconnectAttempts": 3}"#;
+        let config = RealtimeConfig::from_options(options).unwrap();
+        assert_eq!(config.endpoint, "http://h/realtime/v1");
+        assert_eq!(config.api_key, "k");
+        assert_eq!(config.vsn, Vsn::V1);
+        assert_eq!(config.heartbeat_interval_ms, 5000);
+        assert_eq!(config.max_reconnect_attempts, 3);
+        let defaults = RealtimeConfig::new("u", "k");
+        let unset = RealtimeConfig::from_options(r#"{"url": "u", "apiKey": "k"}"#).unwrap();
+        assert_eq!(unset.vsn, Vsn::V2);
+        assert_eq!(unset.heartbeat_interval_ms, defaults.heartbeat_interval_ms);
+        assert_eq!(
+            unset.max_reconnect_attempts,
+            defaults.max_reconnect_attempts
+        );
+        for (options, error) in [
+            (r#"{"apiKey": "k"}"#, "options.url is required"),
+            (
+                r#"{"url": "u", "apiKey": "k", "vsn": "3"}"#,
+                r#"vsn must be "1.0.0" or "2.0.0", not "3""#,
+            ),
+            (
+                r#"{"url": "u", "apiKey": "k", "heartbeatIntervalMs": "5"}"#,
+                "options.heartbeatIntervalMs must be a whole number of at least 0, not a string",
+            ),
+            ("null", "options must be an object, not null"),
+        ] {
+            assert_eq!(RealtimeConfig::from_options(options).unwrap_err(), error);
+        }
     }
 }

@@ -379,7 +379,7 @@ impl Session {
                 object.insert("id".into(), json!(id));
             }
             echoed.push(entry);
-            match serde_json::from_value::<PostgresBinding>(binding.clone()) {
+            match PostgresBinding::from_json(binding, "postgres_changes") {
                 Ok(parsed) => {
                     let filter = parsed.filter.as_deref().map(RowFilter::parse);
                     let known = parsed.schema == "public"

@@ -26,7 +26,7 @@ use crate::schema::Schema;
 use crate::sorted::{SortedMap, SortedSet};
 use crate::unread::ObservedRow;
 use crate::Millis;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use std::collections::VecDeque;
 
@@ -50,18 +50,24 @@ impl<F: Fn(&str, &str) -> bool> LocalEdits for F {
 }
 
 /// How other members' changes reach the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ChangeDelivery {
     /// Broadcast from Database (migration 0004's triggers): one private topic per band and one
     /// per user, admitted by the `realtime.messages` policies once per join. The server does
     /// no work per subscriber and change, so it scales with the number of people online.
     #[default]
-    #[serde(rename = "broadcast")]
     Broadcast,
     /// `postgres_changes`: a binding per table on the band channel and one on the user's
     /// memberships; the server checks every change against every subscriber's row security.
-    #[serde(rename = "postgres_changes")]
     PostgresChanges,
+}
+
+impl ChangeDelivery {
+    /// Every way, by its name in the options.
+    pub const NAMED: [(&'static str, ChangeDelivery); 2] = [
+        ("broadcast", ChangeDelivery::Broadcast),
+        ("postgres_changes", ChangeDelivery::PostgresChanges),
+    ];
 }
 
 /// How the read engine is set up.
