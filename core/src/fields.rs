@@ -147,6 +147,60 @@ pub fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// Shapes of a stored record for checking a hand reader against the derived reader that
+/// defined the stored format: the record with each field (and each field of an object or array
+/// inside it) missing, `null`, or of every other JSON type.
+#[cfg(test)]
+pub(crate) fn variants(record: &Value) -> Vec<(String, Value)> {
+    let others = [
+        Value::Null,
+        Value::Bool(true),
+        Value::from(7),
+        Value::from(-3),
+        Value::from(1.5),
+        Value::from(u64::MAX),
+        Value::from("text"),
+        Value::Array(vec![]),
+        Value::Array(vec![Value::from("a"), Value::from(1)]),
+        Value::Object(Map::new()),
+    ];
+    let mut out = vec![("as written".to_owned(), record.clone())];
+    let children: Vec<(String, &Value)> = match record {
+        Value::Object(object) => object.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
+        _ => return out,
+    };
+    for (key, child) in children {
+        let with = |child: Value| {
+            let mut record = record.clone();
+            match &mut record {
+                Value::Object(object) => {
+                    object.insert(key.clone(), child);
+                }
+                Value::Array(items) => items[key.parse::<usize>().unwrap()] = child,
+                _ => unreachable!(),
+            }
+            record
+        };
+        if let Value::Object(object) = record {
+            let mut without = object.clone();
+            without.remove(&key);
+            out.push((format!("{key} missing"), Value::Object(without)));
+        }
+        for other in &others {
+            out.push((format!("{key} = {other}"), with(other.clone())));
+        }
+        for (inner, changed) in variants(child).into_iter().skip(1) {
+            out.push((format!("{key}.{inner}"), with(changed)));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,7 +176,7 @@ fn a_delete_cancels_only_a_create_that_was_never_sent() {
 #[test]
 fn an_outbox_reloaded_from_storage_knows_an_entry_was_sent() {
     // What the driver persisted before the first send (attempts 1), read back by a new tab.
-    let sent: Entry = serde_json::from_value(json!({
+    let sent = Entry::from_json(&json!({
         "seq": 4, "table": "songs", "rowId": "s1", "op": "insert",
         "fields": {"id": "s1", "band_id": "b1", "title": "Yellow"},
         "base": null, "attempts": 1, "failed": null

@@ -3,7 +3,7 @@
 mod support;
 
 use rockon_sync_core::merge::ConflictPolicy;
-use rockon_sync_core::outbox::{Effect, HttpResult, Op, Outbox, RowStatus, WriteRefused};
+use rockon_sync_core::outbox::{Effect, Entry, HttpResult, Op, Outbox, RowStatus, WriteRefused};
 use rockon_sync_core::schema::Schema;
 use rockon_sync_core::Millis;
 use serde_json::{json, Map, Value};
@@ -466,9 +466,10 @@ fn persisted_entries_survive_a_reload_in_order() {
             .unwrap();
     }
     let saved: Vec<_> = outbox.entries().cloned().collect();
-    let json = serde_json::to_string(&saved).unwrap();
+    let json = serde_json::to_value(&saved).unwrap();
+    let stored = json.as_array().unwrap().iter();
     let mut reloaded = Outbox::new(
-        serde_json::from_str(&json).unwrap(),
+        stored.map(|e| Entry::from_json(e).unwrap()).collect(),
         ConflictPolicy::ServerWins,
         1,
     );

@@ -85,6 +85,11 @@ pub fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, Str
     serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
+/// An outbox entry as stored; `None` if the record is not one.
+pub fn stored_entry(record: &JsValue) -> Option<Entry> {
+    Entry::from_json(&from_js(record).ok()?)
+}
+
 /// What happened to the connection, for the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreState {
@@ -435,7 +440,7 @@ impl Store {
     /// Every outbox entry, in push order.
     pub async fn outbox(&self) -> Result<Vec<Entry>, StoreError> {
         let values = self.all(OUTBOX).await?;
-        Ok(values.iter().filter_map(|v| from_js(&v).ok()).collect())
+        Ok(values.iter().filter_map(|v| stored_entry(&v)).collect())
     }
 
     /// Every conflict record.

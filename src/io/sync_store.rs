@@ -3,7 +3,7 @@
 
 use super::frames;
 use super::idb::{array, text};
-use super::store::{from_js, to_js, Store, StoreError, CONFLICTS, CURSORS, OUTBOX};
+use super::store::{from_js, stored_entry, to_js, Store, StoreError, CONFLICTS, CURSORS, OUTBOX};
 use js_sys::Array;
 use rockon_sync_core::catchup::Cursor;
 use rockon_sync_core::outbox::ConflictRecord;
@@ -127,7 +127,7 @@ impl SyncStore {
             ),
             StoreRead::Outbox => ReadResult::Outbox {
                 entries: (Array::from(&results.get(0)).iter())
-                    .filter_map(|entry| from_js(&entry).ok())
+                    .filter_map(|entry| stored_entry(&entry))
                     .collect(),
                 conflicts: (Array::from(&results.get(1)).iter())
                     .filter_map(|record| text(&record, "key"))

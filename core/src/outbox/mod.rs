@@ -20,11 +20,14 @@ use crate::rng::SplitMix64;
 use crate::schema::TableSchema;
 use crate::sorted::{SortedMap, SortedSet};
 use crate::Millis;
-use serde::{Deserialize, Serialize};
+#[cfg(test)]
+use serde::Deserialize;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 mod answers;
 mod conflict;
+mod json;
 mod requests;
 mod stored;
 
@@ -32,7 +35,8 @@ pub use conflict::ConflictRecord;
 pub use requests::{Push, MAX_BATCH_ROWS, MAX_SIDE_BY_SIDE};
 
 /// What a write does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Deserialize))]
 #[serde(rename_all = "camelCase")]
 pub enum Op {
     /// Create the row (an idempotent upsert on its client-generated id).
@@ -44,7 +48,8 @@ pub enum Op {
 }
 
 /// Why an entry is parked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Deserialize))]
 pub struct PushError {
     /// HTTP status (0 when there was no response).
     pub status: u16,
@@ -54,8 +59,9 @@ pub struct PushError {
     pub message: String,
 }
 
-/// A write waiting for the server. Persisted as JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A write waiting for the server. Persisted as JSON, read back by [`Entry::from_json`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(Deserialize))]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// Position in the outbox; entries are pushed in this order.
@@ -115,7 +121,7 @@ impl Entry {
 }
 
 /// The sync status of a row, as shown next to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RowStatus {
     /// The server has every local change.
