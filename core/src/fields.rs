@@ -1,10 +1,10 @@
-//! Reading the fields of a JSON object an app passes (options, a schema, a channel's
-//! configuration) with errors that name the field.
+//! Reading JSON by hand: the fields of an object an app passes (options, a schema, a
+//! channel's configuration) with errors that name the field, and arrays of rows.
 //!
-//! These objects are read once, when something opens. They are read from a parsed
-//! [`Value`] here rather than through derived `Deserialize` impls: each derived reader
-//! brings its own copy of the JSON parser's typed paths into the WebAssembly module, and a
-//! hand-read object costs a few lookups instead.
+//! They are read from a parsed [`Value`] here rather than through derived `Deserialize`
+//! impls or typed containers (`Vec<Map<…>>`): each derived reader and each container type
+//! brings its own copy of the JSON parser's typed paths into the WebAssembly module, where
+//! reading a [`Value`] costs a few lookups.
 
 use serde_json::{Map, Value};
 
@@ -135,6 +135,25 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// The items of the JSON array `text`.
+pub fn array(text: &str) -> Result<Vec<Value>, String> {
+    match serde_json::from_str(text).map_err(|e| e.to_string())? {
+        Value::Array(items) => Ok(items),
+        other => Err(format!("expected an array, not {}", kind(&other))),
+    }
+}
+
+/// The objects of the JSON array `text` (rows); an error if any item is not an object.
+pub fn objects(text: &str) -> Result<Vec<Map<String, Value>>, String> {
+    array(text)?
+        .into_iter()
+        .map(|item| match item {
+            Value::Object(object) => Ok(object),
+            other => Err(format!("expected objects, not {}", kind(&other))),
+        })
+        .collect()
+}
+
 /// What kind of JSON value `value` is, for errors (never the value itself: it may be a token).
 pub fn kind(value: &Value) -> &'static str {
     match value {
@@ -222,6 +241,21 @@ mod tests {
         assert_eq!(fields.opt_str("gone").unwrap(), None);
         assert_eq!(fields.opt_u64("absent").unwrap(), None);
         assert!(!fields.flag("absent").unwrap());
+    }
+
+    #[test]
+    fn arrays_and_rows_are_read_whole_or_not_at_all() {
+        assert_eq!(array(r#"[1, "a"]"#).unwrap(), vec![json!(1), json!("a")]);
+        assert_eq!(array("{}").unwrap_err(), "expected an array, not an object");
+        assert!(array("[1,").is_err());
+        let rows = objects(r#"[{"id": "a"}, {}]"#).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["id"], "a");
+        assert_eq!(
+            objects(r#"[{}, 2]"#).unwrap_err(),
+            "expected objects, not a number"
+        );
+        assert_eq!(objects("[]").unwrap(), vec![]);
     }
 
     #[test]

@@ -26,8 +26,7 @@ impl std::fmt::Display for MembershipsError {
 
 /// The bands of a `band_memberships?select=band_id&…` answer (a 200's body).
 pub fn bands_of(body: &str) -> Result<SortedSet<String>, MembershipsError> {
-    let rows: Vec<Value> =
-        serde_json::from_str(body).map_err(|e| MembershipsError::Unreadable(e.to_string()))?;
+    let rows = crate::fields::array(body).map_err(MembershipsError::Unreadable)?;
     rows.iter()
         .map(|row| {
             row.get("band_id")

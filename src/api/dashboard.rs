@@ -41,7 +41,7 @@ impl SyncClient {
                     ));
                     let server = match http::send(&endpoint, &request).await {
                         HttpResult::Response { status: 200, body } => {
-                            serde_json::from_str::<Vec<serde_json::Value>>(&body)
+                            rockon_sync_core::fields::array(&body)
                                 .map_or(JsValue::NULL, |rows| (rows.len() as u32).into())
                         }
                         _ => JsValue::NULL,

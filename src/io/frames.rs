@@ -286,7 +286,7 @@ fn at(slot: RowSlot) -> u8 {
 impl HeldRows for JsRows {
     fn fields(&self, slot: RowSlot, names: &[&str]) -> Vec<Option<Value>> {
         let values = row_fields(&self.0, at(slot), &names.join("\n"));
-        let values: Vec<Value> = serde_json::from_str(&values).unwrap_or_default();
+        let values = rockon_sync_core::fields::array(&values).unwrap_or_default();
         values.into_iter().map(Some).collect()
     }
 

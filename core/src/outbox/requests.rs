@@ -294,7 +294,7 @@ impl Outbox {
 
 /// The rows of a 2xx answer: a JSON array of objects, or nothing readable.
 fn server_rows(body: &str) -> Option<Vec<Map<String, Value>>> {
-    let values: Vec<Value> = serde_json::from_str(body).ok()?;
+    let values = crate::fields::array(body).ok()?;
     let objects = values.into_iter().map(|value| match value {
         Value::Object(row) => Some(row),
         _ => None,

@@ -296,7 +296,7 @@ impl ActivityEngine {
             }
             return;
         };
-        let rows: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
+        let rows = crate::fields::array(&body).unwrap_or_default();
         let mut found = Vec::new();
         for row in rows {
             let text = |key| row.get(key).and_then(Value::as_str);

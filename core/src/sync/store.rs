@@ -254,7 +254,7 @@ impl MemoryStore {
     pub fn apply(&mut self, batch: &ApplyBatch) -> Result<Vec<String>, StoreError> {
         let mut incoming = Vec::with_capacity(batch.rows.len());
         for rows in &batch.rows {
-            let mut parsed: Vec<Map<String, Value>> = serde_json::from_str(&rows.json)
+            let mut parsed = crate::fields::objects(&rows.json)
                 .map_err(|e| StoreError::Failed(format!("rows of {}: {e}", rows.table)))?;
             parsed.extend(rows.held.iter().map(Record::to_map));
             incoming.push((&rows.table, parsed));

@@ -269,7 +269,7 @@ impl ReadEngine {
         if local.has_local_edits(&table, &id) {
             return;
         }
-        let Ok(rows) = serde_json::from_str::<Vec<serde_json::Map<String, Value>>>(&body) else {
+        let Ok(rows) = crate::fields::objects(&body) else {
             return;
         };
         let scope_column = self.schema.table(&table).map(|t| t.scope.as_str());
