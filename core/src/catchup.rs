@@ -7,17 +7,32 @@
 
 use crate::outbox::HttpRequest;
 use crate::percent_encode;
-use serde::{Deserialize, Serialize};
+#[cfg(test)]
+use serde::Deserialize;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// Where the last pull of one table of one scope ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Deserialize))]
 #[serde(rename_all = "camelCase")]
 pub struct Cursor {
     /// The server's `updated_at` of the last row read.
     pub updated_at: String,
     /// Its id.
     pub id: String,
+}
+
+impl Cursor {
+    /// A cursor as stored; `None` if it is not one.
+    pub fn from_json(stored: &Value) -> Option<Cursor> {
+        let text = |key: &str| stored.get(key)?.as_str().map(str::to_owned);
+        stored.as_object()?;
+        Some(Cursor {
+            updated_at: text("updatedAt")?,
+            id: text("id")?,
+        })
+    }
 }
 
 /// What to pull.
@@ -214,7 +229,22 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fields::variants;
     use serde_json::json;
+
+    #[test]
+    fn a_stored_cursor_reads_as_the_derived_reader_read_it() {
+        let cursor = Cursor {
+            updated_at: "2026-12-03T01:00:00.123456Z".into(),
+            id: "s1".into(),
+        };
+        let stored = serde_json::to_value(&cursor).unwrap();
+        for (shape, value) in variants(&stored) {
+            let derived = serde_json::from_value::<Cursor>(value.clone()).ok();
+            assert_eq!(Cursor::from_json(&value), derived, "{shape}: {value}");
+        }
+        assert_eq!(Cursor::from_json(&stored), Some(cursor));
+    }
 
     fn plan() -> PullPlan {
         PullPlan {

@@ -8,7 +8,10 @@
 
 use crate::notify::Action;
 use crate::sorted::{SortedMap, SortedSet};
-use serde::{Deserialize, Serialize};
+#[cfg(test)]
+use serde::Deserialize;
+use serde::Serialize;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, DefaultHasher};
 
@@ -30,7 +33,8 @@ pub struct ObservedRow {
 }
 
 /// One unread row, as persisted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Deserialize))]
 #[serde(rename_all = "camelCase")]
 pub struct Mark {
     /// `table:id`.
@@ -48,6 +52,20 @@ pub struct Mark {
 }
 
 impl Mark {
+    /// A mark as stored, one per record (as an earlier version stored them); `None` if the
+    /// record is not one.
+    pub fn from_json(stored: &Value) -> Option<Mark> {
+        let text = |key: &str| stored.get(key)?.as_str().map(str::to_owned);
+        stored.as_object()?;
+        Some(Mark {
+            key: text("key")?,
+            table: text("table")?,
+            band_id: text("bandId")?,
+            id: text("id")?,
+            chunk: None,
+        })
+    }
+
     /// The key of a row's mark.
     pub fn key_of(table: &str, id: &str) -> String {
         format!("{table}:{id}")
@@ -80,7 +98,8 @@ pub struct SlotId {
 /// records. New marks go to the table's newest record until it holds [`MarkSlot::CAPACITY`]
 /// rows, so storing a batch of marks rewrites the records it added to, never every record
 /// of the table (which cost each batch of a burst more than the one before).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(Deserialize))]
 #[serde(rename_all = "camelCase")]
 pub struct MarkSlot {
     /// The record's key, [`MarkSlot::key_of`] (never equal to a [`Mark`] key).
@@ -97,6 +116,21 @@ impl MarkSlot {
     /// How many rows a record takes new marks for; a record may hold more (an earlier version
     /// spread a table's marks over 16 records by a hash of their ids, with no limit).
     pub const CAPACITY: usize = 256;
+
+    /// A record as stored; `None` if it is not one.
+    pub fn from_json(stored: &Value) -> Option<MarkSlot> {
+        let text = |key: &str| stored.get(key)?.as_str().map(str::to_owned);
+        stored.as_object()?;
+        let ids = stored.get("ids")?.as_array()?.iter();
+        Some(MarkSlot {
+            key: text("key")?,
+            band_id: text("bandId")?,
+            table: text("table")?,
+            ids: ids
+                .map(|id| id.as_str().map(str::to_owned))
+                .collect::<Option<_>>()?,
+        })
+    }
 
     /// The key of a record. Mark keys start with a table name, so the `#` keeps the two apart
     /// in one store.
@@ -372,6 +406,52 @@ impl Unread {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fields::variants;
+
+    /// Of every shape of a stored record, a mark or a record of marks reads as the derived
+    /// reader it replaces read it.
+    #[test]
+    fn stored_marks_read_as_the_derived_reader_read_them() {
+        let mark = Mark {
+            key: "songs:s1".into(),
+            table: "songs".into(),
+            band_id: "b1".into(),
+            id: "s1".into(),
+            chunk: None,
+        };
+        let slot = MarkSlot {
+            key: "#b1/songs/0".into(),
+            band_id: "b1".into(),
+            table: "songs".into(),
+            ids: vec!["s1".into(), "s2".into()],
+        };
+        let mut shapes = 0;
+        for stored in [
+            serde_json::to_value(&mark).unwrap(),
+            serde_json::to_value(&slot).unwrap(),
+        ] {
+            for (shape, value) in variants(&stored) {
+                shapes += 1;
+                let derived = serde_json::from_value::<Mark>(value.clone()).ok();
+                assert_eq!(Mark::from_json(&value), derived, "mark, {shape}: {value}");
+                let derived = serde_json::from_value::<MarkSlot>(value.clone()).ok();
+                assert_eq!(
+                    MarkSlot::from_json(&value),
+                    derived,
+                    "slot, {shape}: {value}"
+                );
+            }
+        }
+        assert!(shapes > 100, "{shapes} shapes");
+        assert_eq!(
+            Mark::from_json(&serde_json::to_value(&mark).unwrap()),
+            Some(mark)
+        );
+        assert_eq!(
+            MarkSlot::from_json(&serde_json::to_value(&slot).unwrap()),
+            Some(slot)
+        );
+    }
 
     fn row(id: &str, author: Option<&str>, action: Action) -> ObservedRow {
         ObservedRow {

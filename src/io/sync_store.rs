@@ -121,7 +121,7 @@ impl SyncStore {
                 (results.iter())
                     .map(|record| {
                         let cursor = js_sys::Reflect::get(&record, &"cursor".into()).ok()?;
-                        from_js::<Cursor>(&cursor).ok()
+                        Cursor::from_json(&from_js(&cursor).ok()?)
                     })
                     .collect(),
             ),

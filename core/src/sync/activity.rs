@@ -15,7 +15,6 @@ use crate::percent_encode;
 use crate::sorted::{SortedMap, SortedSet};
 use crate::unread::{Mark, MarkEffect, MarkSlot, ObservedRow, SlotId, Unread, UnreadCounts};
 use crate::Millis;
-use serde::Deserialize;
 use serde_json::Value;
 use std::collections::VecDeque;
 
@@ -428,9 +427,9 @@ fn read_marks(records: &[Value]) -> (Vec<Mark>, Vec<String>) {
     let mut marks = Vec::new();
     let mut legacy = Vec::new();
     for record in records {
-        if let Ok(slot) = MarkSlot::deserialize(record) {
+        if let Some(slot) = MarkSlot::from_json(record) {
             marks.extend(slot.marks());
-        } else if let Ok(mark) = Mark::deserialize(record) {
+        } else if let Some(mark) = Mark::from_json(record) {
             legacy.push(mark.key.clone());
             marks.push(mark);
         }
