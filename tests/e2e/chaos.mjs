@@ -22,9 +22,15 @@ import { start as startProcess, stop as stopped } from '../support/processes.mjs
 import { rng, Model } from './chaos-model.mjs';
 
 const BIN = process.argv[2];
-const SEEDS = process.env.CHAOS_SEED ? [Number(process.env.CHAOS_SEED)]
-  : Array.from({ length: Number(process.argv[3] || 8) }, (_, n) => n + 1);
-const OPS = Number(process.argv[4] || 40);
+// A count that is not a positive whole number is refused: a suite that runs no seed passes.
+const count = (text, fallback, what) => {
+  const n = Number(text || fallback);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`chaos: ${what} must be a positive whole number, not ${JSON.stringify(text)}`);
+  return n;
+};
+const SEEDS = process.env.CHAOS_SEED ? [count(process.env.CHAOS_SEED, 1, 'CHAOS_SEED')]
+  : Array.from({ length: count(process.argv[3], 8, 'the number of seeds') }, (_, n) => n + 1);
+const OPS = count(process.argv[4], 40, 'the number of operations');
 const changesOf = (seed) => process.env.CHAOS_CHANGES || (seed % 2 ? 'broadcast' : 'postgres_changes');
 const ROCKERS = '641657c9-9f8e-5c07-b44e-4ececddac108';
 const CONVERGE_MS = 90_000;
