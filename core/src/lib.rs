@@ -55,6 +55,7 @@ pub mod realtime;
 pub mod rng;
 pub mod schema;
 pub mod sorted;
+mod strict_json;
 pub mod sync;
 mod time;
 pub mod transcript;

@@ -62,7 +62,7 @@ fn write_error(error: WriteError) -> JsValue {
 }
 
 fn object_arg(value: JsValue, what: &str) -> Result<Map<String, Value>, JsValue> {
-    match from_js::<Value>(&value) {
+    match from_js(&value) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(SyncError::new("invalid_argument", format!("{what} must be an object")).into()),
     }

@@ -59,7 +59,7 @@ impl SyncClient {
     ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            let resolution = match from_js::<Value>(&choice) {
+            let resolution = match from_js(&choice) {
                 Ok(Value::String(choice)) if choice == "mine" => Resolution::KeepMine,
                 Ok(Value::String(choice)) if choice == "theirs" => Resolution::KeepTheirs,
                 Ok(Value::Object(fields)) => {
@@ -141,7 +141,12 @@ impl SyncClient {
         let ids: Option<Vec<String>> = if ids.is_undefined() || ids.is_null() {
             None
         } else {
-            Some(from_js(&ids).map_err(|_| {
+            let ids = from_js(&ids).ok().and_then(|ids| {
+                let ids = ids.as_array()?.iter();
+                ids.map(|id| id.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+            });
+            Some(ids.ok_or_else(|| {
                 SyncError::new("invalid_argument", "ids must be an array of entry ids")
             })?)
         };
@@ -177,7 +182,10 @@ impl SyncClient {
                 .tabs
                 .all_remote_members()
                 .iter()
-                .filter_map(|members| from_js::<Vec<Value>>(members).ok())
+                .filter_map(|members| match from_js(members) {
+                    Ok(Value::Array(members)) => Some(members),
+                    _ => None,
+                })
                 .flatten()
                 .filter_map(|m| {
                     let user = m["userId"].as_str()?.to_owned();

@@ -121,7 +121,7 @@ fn act(inner: &Rc<Inner>, action: TabAction, message: Option<&TabMessage>) {
         }
         (TabAction::UseToken, Some(TabMessage::Token(token))) => client().use_token(token.clone()),
         (TabAction::ShowPresence, Some(TabMessage::Presence { band, meta })) => {
-            if let Ok(meta @ Value::Object(_)) = from_js::<Value>(meta) {
+            if let Ok(meta @ Value::Object(_)) = from_js(meta) {
                 inner.reader.set_presence(band, meta);
             }
         }

@@ -70,10 +70,12 @@ pub fn to_js(value: &impl Serialize) -> JsValue {
         .unwrap_or(JsValue::NULL)
 }
 
-/// A JS value read as `T` through one JSON text, the inverse of [`to_js`]: the engine's
+/// A JS value read as JSON through one JSON text, the inverse of [`to_js`]: the engine's
 /// serialiser walks the object natively, where reading it field by field would cross the
-/// boundary for every field (and bring a second deserialiser into the module).
-pub fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, String> {
+/// boundary for every field. Always a `Value`, read by hand from there: typed readers of
+/// `serde_json` text would bring the float formatter into the module (see the core's
+/// `strict_json`).
+pub fn from_js(value: &JsValue) -> Result<Value, String> {
     let text = if value.is_undefined() {
         None
     } else {

@@ -27,7 +27,7 @@ pub struct SyncStore(pub Rc<Store>);
 
 /// A stored row (the app's shape) in wire columns.
 fn wire_row(value: &wasm_bindgen::JsValue) -> Option<Map<String, Value>> {
-    match from_js::<Value>(value) {
+    match from_js(value) {
         Ok(Value::Object(row)) => Some(
             row.iter()
                 .map(|(k, v)| (camel_to_snake(k), v.clone()))
@@ -98,7 +98,7 @@ impl SyncStore {
         match read {
             StoreRead::Row { .. } => {
                 let conflict = results.get(1);
-                let conflict = from_js::<Value>(&conflict).ok();
+                let conflict = from_js(&conflict).ok();
                 ReadResult::Row {
                     row: wire_row(&results.get(0)),
                     conflict: (conflict.as_ref())

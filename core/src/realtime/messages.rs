@@ -3,9 +3,7 @@
 
 use super::record::Record;
 use crate::fields::Fields;
-use serde::de::{self, DeserializeSeed, Deserializer};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::fmt;
 use std::rc::Rc;
@@ -477,22 +475,6 @@ impl PostgresChange {
         })
     }
 
-    /// Reads a `postgres_changes` payload from its JSON text. The usual payload is read in one
-    /// typed pass with the rows kept as text; any other is read as [`parse`](Self::parse) does,
-    /// which also says precisely what is wrong with a malformed one.
-    pub fn parse_raw(topic: &str, payload: &RawValue) -> Result<Self, PayloadError> {
-        let mut reader = serde_json::Deserializer::from_str(payload.get());
-        if let Ok(mut change) = ChangePayload.deserialize(&mut reader) {
-            if reader.end().is_ok() {
-                change.topic = topic.into();
-                return Ok(change);
-            }
-        }
-        let value: Value = serde_json::from_str(payload.get())
-            .map_err(|_| PayloadError::new("postgres_changes", "payload is not JSON"))?;
-        Self::parse(topic, &value)
-    }
-
     /// Reads a Broadcast from Database message, whose payload is compatible with Postgres
     /// Changes: `{schema, table, operation, record, old_record}`. `None` when the message is
     /// not a row change (an application's own broadcast on the same topic). Such messages carry
@@ -613,56 +595,6 @@ impl Broadcast {
     }
 }
 
-/// `{"ids":[…],"data":{…}}` of a row change, read into a [`PostgresChange`] (its topic left
-/// empty for the caller to fill in).
-pub(super) struct ChangePayload;
-
-impl<'de> DeserializeSeed<'de> for ChangePayload {
-    type Value = PostgresChange;
-
-    fn deserialize<D: Deserializer<'de>>(self, reader: D) -> Result<PostgresChange, D::Error> {
-        #[derive(Deserialize)]
-        struct Wire<'a> {
-            ids: Vec<u64>,
-            #[serde(borrow)]
-            data: Data<'a>,
-        }
-        #[derive(Deserialize)]
-        struct Data<'a> {
-            schema: String,
-            table: String,
-            #[serde(default)]
-            commit_timestamp: Option<String>,
-            #[serde(rename = "type")]
-            kind: ChangeKind,
-            #[serde(borrow, default)]
-            record: Option<&'a RawValue>,
-            #[serde(borrow, default)]
-            old_record: Option<&'a RawValue>,
-            #[serde(default)]
-            errors: Option<Vec<String>>,
-        }
-        let Wire { ids, data } = Wire::deserialize(reader)?;
-        let row = |raw: Option<&RawValue>| match raw {
-            None => Ok(None),
-            Some(raw) => Record::from_raw(raw)
-                .map(Some)
-                .ok_or_else(|| de::Error::custom("rows must be objects")),
-        };
-        Ok(PostgresChange {
-            topic: "".into(),
-            binding_ids: ids.into(),
-            schema: data.schema.into(),
-            table: data.table.into(),
-            kind: data.kind,
-            commit_timestamp: data.commit_timestamp.unwrap_or_default(),
-            record: row(data.record)?,
-            old_record: row(data.old_record)?,
-            errors: data.errors.unwrap_or_default(),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -715,29 +647,8 @@ mod tests {
         );
     }
 
-    /// Every payload shape reads the same through the text path as through the tree path.
     #[test]
-    fn raw_and_tree_parsing_agree() {
-        let payloads = [
-            json!({"ids": [1, 2], "data": {"schema": "public", "table": "songs", "type": "UPDATE",
-                "commit_timestamp": "2026-11-23T10:00:00.000Z", "columns": [],
-                "record": {"id": "s1", "title": "Yellow", "tags": {"a": [1]}},
-                "old_record": {"id": "s1"}, "errors": null}}),
-            json!({"ids": [3], "data": {"schema": "public", "table": "songs", "type": "INSERT",
-                "commit_timestamp": null, "record": null, "errors": "Error 413: Payload Too Large"}}),
-            json!({"ids": [4], "data": {"schema": "public", "table": "shows", "type": "DELETE",
-                "old_record": {"id": 9}, "errors": ["e1", {"code": 2}]}}),
-        ];
-        for payload in payloads {
-            let raw = RawValue::from_string(payload.to_string()).unwrap();
-            let from_text = PostgresChange::parse_raw("realtime:band:b1", &raw).unwrap();
-            let from_tree = PostgresChange::parse("realtime:band:b1", &payload).unwrap();
-            assert_eq!(from_text, from_tree, "{payload}");
-        }
-    }
-
-    #[test]
-    fn malformed_payloads_read_as_text_are_typed_errors() {
+    fn malformed_payloads_are_typed_errors() {
         let cases = [
             (json!({"data": {}}), "missing ids"),
             (json!({"ids": ["x"], "data": {}}), "ids must be integers"),
@@ -752,8 +663,7 @@ mod tests {
             ),
         ];
         for (payload, detail) in cases {
-            let raw = RawValue::from_string(payload.to_string()).unwrap();
-            let error = PostgresChange::parse_raw("t", &raw).unwrap_err();
+            let error = PostgresChange::parse("t", &payload).unwrap_err();
             assert_eq!(error.detail, detail, "{payload}");
         }
     }

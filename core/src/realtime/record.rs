@@ -8,9 +8,9 @@
 //! parses once on its way to storage. Either way, the few fields the sync logic needs (id,
 //! band, author, label) are looked up one pass at a time.
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use crate::strict_json::{read_text, Read, Strict, JSON_SPACE};
+use serde::de::{self, IgnoredAny, MapAccess};
 use serde::{Serialize, Serializer};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::any::Any;
 use std::borrow::Cow;
@@ -48,25 +48,29 @@ pub struct Record(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    Text(Box<RawValue>),
+    /// A JSON object's text, validated when the record was made.
+    Text(Box<str>),
     Held(Rc<dyn HeldRows>, RowSlot),
 }
 
 impl Record {
-    /// The record in `json`, if it is an object (any other JSON is not a row).
-    pub fn from_raw(json: &RawValue) -> Option<Record> {
-        json.get()
-            .trim_start()
-            .starts_with('{')
-            .then(|| Record(Repr::Text(json.to_owned())))
+    /// The record in the JSON text `json`, if it is an object (any other JSON is not a row).
+    pub fn from_json_text(json: &str) -> Option<Record> {
+        serde_json::from_str::<IgnoredAny>(json).ok()?;
+        Record::from_valid_text(json)
+    }
+
+    /// The record in `json`, text already known to be one JSON value, if it is an object.
+    pub(crate) fn from_valid_text(json: &str) -> Option<Record> {
+        let json = json.trim_matches(JSON_SPACE);
+        json.starts_with('{')
+            .then(|| Record(Repr::Text(json.into())))
     }
 
     /// A record holding `row`.
     pub fn from_map(row: &Map<String, Value>) -> Record {
         let text = serde_json::to_string(row).expect("a JSON map serialises");
-        Record(Repr::Text(
-            RawValue::from_string(text).expect("serde_json writes valid JSON"),
-        ))
+        Record(Repr::Text(text.into()))
     }
 
     /// The row in `slot` of rows the driver holds; the driver vouches that it is an object.
@@ -85,14 +89,19 @@ impl Record {
     /// The row's JSON text (written out from a held row: the slow path).
     pub fn json(&self) -> Cow<'_, str> {
         match &self.0 {
-            Repr::Text(raw) => Cow::Borrowed(raw.get()),
+            Repr::Text(text) => Cow::Borrowed(text),
             Repr::Held(rows, slot) => Cow::Owned(rows.to_json(*slot)),
         }
     }
 
     /// The row as a JSON map.
     pub fn to_map(&self) -> Map<String, Value> {
-        serde_json::from_str(&self.json()).unwrap_or_default()
+        // Read as a `Value`: serde's reader of a `Map` would bring the float formatter in
+        // (see `strict_json`).
+        match serde_json::from_str(&self.json()) {
+            Ok(Value::Object(row)) => row,
+            _ => Map::new(),
+        }
     }
 
     /// The value of the top-level field `name`.
@@ -115,12 +124,14 @@ impl Record {
         let mut found = std::array::from_fn(|_| None);
         match &self.0 {
             Repr::Text(raw) => {
-                let mut reader = serde_json::Deserializer::from_str(raw.get());
                 // The text was validated as a JSON object when the record was made.
-                let _ = reader.deserialize_map(FieldScan {
-                    names: &names,
-                    found: &mut found,
-                });
+                let _ = read_text(
+                    raw,
+                    FieldScan {
+                        names: &names,
+                        found: &mut found,
+                    },
+                );
             }
             Repr::Held(rows, slot) => {
                 for (found, value) in found.iter_mut().zip(rows.fields(*slot, &names)) {
@@ -155,15 +166,10 @@ impl fmt::Debug for Record {
 }
 
 impl Serialize for Record {
-    /// Written as the row itself, byte for byte (a held row as the driver writes it).
+    /// Written as the row it holds (read from its text: the slow path, for the rare events
+    /// that carry a row as JSON text).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match &self.0 {
-            Repr::Text(raw) => raw.serialize(serializer),
-            Repr::Held(rows, slot) => match RawValue::from_string(rows.to_json(*slot)) {
-                Ok(raw) => raw.serialize(serializer),
-                Err(error) => Err(serde::ser::Error::custom(error)),
-            },
-        }
+        self.to_map().serialize(serializer)
     }
 }
 
@@ -173,15 +179,12 @@ struct FieldScan<'n, 'f, const N: usize> {
     found: &'f mut [Option<Value>; N],
 }
 
-impl<'de, const N: usize> Visitor<'de> for FieldScan<'_, '_, N> {
+impl<'de, const N: usize> Read<'de> for FieldScan<'_, '_, N> {
     type Value = ();
+    const EXPECTED: &'static str = "a row object";
 
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a row object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(slot) = map.next_key_seed(KeyIndex(self.names))? {
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(slot) = map.next_key_seed(Strict(KeyIndex(self.names)))? {
             match slot {
                 Some(at) => self.found[at] = Some(map.next_value()?),
                 None => {
@@ -196,22 +199,11 @@ impl<'de, const N: usize> Visitor<'de> for FieldScan<'_, '_, N> {
 /// Reads a key as the index of the wanted name it equals, without allocating it.
 pub(crate) struct KeyIndex<'n, const N: usize>(pub(crate) &'n [&'n str; N]);
 
-impl<'de, const N: usize> DeserializeSeed<'de> for KeyIndex<'_, N> {
+impl<const N: usize> Read<'_> for KeyIndex<'_, N> {
     type Value = Option<usize>;
+    const EXPECTED: &'static str = "a field name";
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de, const N: usize> Visitor<'de> for KeyIndex<'_, N> {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a field name")
-    }
-
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+    fn str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
         Ok(self.0.iter().position(|name| *name == key))
     }
 }
@@ -226,7 +218,7 @@ mod tests {
     }
 
     fn raw_record(text: &str) -> Record {
-        Record::from_raw(&RawValue::from_string(text.into()).unwrap()).expect("an object")
+        Record::from_json_text(text).expect("an object")
     }
 
     #[test]
@@ -248,9 +240,11 @@ mod tests {
     }
 
     #[test]
-    fn only_objects_are_records_and_they_serialise_verbatim() {
-        assert!(Record::from_raw(&RawValue::from_string("[1]".into()).unwrap()).is_none());
-        assert!(Record::from_raw(&RawValue::from_string("null".into()).unwrap()).is_none());
+    fn only_objects_are_records_and_they_serialise_as_their_rows() {
+        assert!(Record::from_json_text("[1]").is_none());
+        assert!(Record::from_json_text("null").is_none());
+        assert!(Record::from_json_text(r#"{"id":"#).is_none());
+        assert!(Record::from_json_text(r#" {"id":"s1"} "#).is_some());
         let row = record(json!({"b": 1, "a": [true]}));
         assert_eq!(serde_json::to_string(&row).unwrap(), row.json());
         assert_eq!(row, Record::from_map(&row.to_map()), "equal by content");

@@ -8,10 +8,10 @@ use crate::outbox::{HttpRequest, HttpResult};
 use crate::realtime::{Event, Record};
 use crate::schema::TableSchema;
 use crate::sorted::SortedSet;
+use crate::strict_json::array_items;
 use crate::sync::events::{ChangeAction, ChangeSource, RowsChanged};
 use crate::sync::store::{cursor_key, ApplyBatch, ReadResult, ServerRows, StoreError, StoreRead};
 use crate::unread::ObservedRow;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// Rows per catch-up page.
@@ -324,8 +324,7 @@ fn read_page(
     body: &str,
     local: &dyn LocalEdits,
 ) -> Result<Page, &'static str> {
-    let rows: Vec<Box<RawValue>> =
-        serde_json::from_str(body).map_err(|_| "not a JSON array of rows")?;
+    let rows = array_items(body).ok_or("not a JSON array of rows")?;
     let text = |value: Option<Value>| match value {
         Some(Value::String(text)) => Some(text),
         _ => None,
@@ -336,7 +335,7 @@ fn read_page(
     let mut observed = Vec::new();
     let mut cursor = None;
     for raw in &rows {
-        let record = Record::from_raw(raw).ok_or("a row that is not an object")?;
+        let record = Record::from_valid_text(raw).ok_or("a row that is not an object")?;
         let [id, updated_at, deleted_at, created_at, author, label_value] = record.fields([
             "id",
             "updated_at",
@@ -365,7 +364,7 @@ fn read_page(
         if fresh.len() > 1 {
             fresh.push(',');
         }
-        fresh.push_str(raw.get());
+        fresh.push_str(raw);
         observed.push(ObservedRow {
             table: spec.name.clone(),
             scope: band.to_owned(),
