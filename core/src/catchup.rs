@@ -5,6 +5,7 @@
 //! at transaction start and a late-committing row can land behind a cursor already saved.
 //! Applying is idempotent by version, so re-reading the overlap is harmless.
 
+use crate::fields::text;
 use crate::outbox::HttpRequest;
 use crate::percent_encode;
 #[cfg(test)]
@@ -26,11 +27,9 @@ pub struct Cursor {
 impl Cursor {
     /// A cursor as stored; `None` if it is not one.
     pub fn from_json(stored: &Value) -> Option<Cursor> {
-        let text = |key: &str| stored.get(key)?.as_str().map(str::to_owned);
-        stored.as_object()?;
         Some(Cursor {
-            updated_at: text("updatedAt")?,
-            id: text("id")?,
+            updated_at: text(stored, "updatedAt")?,
+            id: text(stored, "id")?,
         })
     }
 }

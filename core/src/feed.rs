@@ -8,6 +8,7 @@
 //! rewritten whenever [`FeedEffects`] name the band: a burst that brings hundreds of entries
 //! and drops as many costs one write per band, not a request per entry.
 
+use crate::fields::text;
 use crate::notify::Action;
 use crate::sorted::{SortedMap, SortedSet};
 use crate::unread::ObservedRow;
@@ -45,7 +46,6 @@ pub struct FeedEntry {
 impl FeedEntry {
     /// An entry as stored (the JSON [`Serialize`] writes); `None` if it is not one.
     pub fn from_json(stored: &Value) -> Option<FeedEntry> {
-        let text = |key: &str| stored.get(key)?.as_str().map(str::to_owned);
         let action = match stored.get("action")?.as_str()? {
             "added" => Action::Added,
             "updated" => Action::Updated,
@@ -53,13 +53,13 @@ impl FeedEntry {
             _ => return None,
         };
         Some(FeedEntry {
-            id: text("id")?,
-            band_id: text("bandId")?,
-            author: text("author")?,
+            id: text(stored, "id")?,
+            band_id: text(stored, "bandId")?,
+            author: text(stored, "author")?,
             action,
-            table: text("table")?,
-            row_id: text("rowId")?,
-            label: text("label"),
+            table: text(stored, "table")?,
+            row_id: text(stored, "rowId")?,
+            label: text(stored, "label"),
             at: stored.get("at")?.as_f64()?,
             read: stored.get("read")?.as_bool()?,
         })

@@ -135,6 +135,12 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// The string field `key` of a stored record; `None` if the record is not an object, or the
+/// field is absent or not a string.
+pub fn text(record: &Value, key: &str) -> Option<String> {
+    record.get(key)?.as_str().map(str::to_owned)
+}
+
 /// The items of the JSON array `text`.
 pub fn array(text: &str) -> Result<Vec<Value>, String> {
     match serde_json::from_str(text).map_err(|e| e.to_string())? {

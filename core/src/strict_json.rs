@@ -2,41 +2,25 @@
 //!
 //! serde's own refusals ("invalid type: floating point `1.5`, expected …") format the value
 //! refused, and formatting a float brings Rust's float formatter into the WebAssembly module:
-//! about 23 KB of code for error messages nobody reads, since every typed read here that fails
-//! is retried by a general one or reported by what it expected. The readers here accept what
-//! they name and refuse every other JSON type with what they expected. A derived `Deserialize`,
-//! or serde's own readers of `String`, `Vec`, `Option` or `Map`, used on `serde_json` text
-//! would bring the formatter back; `Value` accepts every type and does not.
+//! about 23 KB of code for error messages nobody reads. A [`Read`] takes the JSON types it
+//! names and refuses every other with what it expected. A derived `Deserialize`, or serde's
+//! own readers of `String`, `Vec`, `Option` or `Map`, used on `serde_json` text would bring
+//! the formatter back; `Value` accepts every type and does not.
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
-/// What a reader makes of each JSON type; a type it does not read is refused.
+/// What a reader makes of a string or an object (the two the engine reads typed); any other
+/// JSON type, and whichever of those two it does not read, is refused.
 pub(crate) trait Read<'de>: Sized {
     /// What it reads.
     type Value;
     /// What it expected, for a refusal.
     const EXPECTED: &'static str;
 
-    /// `null`.
-    fn null<E: de::Error>(self) -> Result<Self::Value, E> {
-        Err(E::custom(Self::EXPECTED))
-    }
-    /// A non-negative integer.
-    fn unsigned<E: de::Error>(self, _number: u64) -> Result<Self::Value, E> {
-        Err(E::custom(Self::EXPECTED))
-    }
-    /// A string that had to be unescaped (or that the reader does not keep).
+    /// A string.
     fn str<E: de::Error>(self, _text: &str) -> Result<Self::Value, E> {
         Err(E::custom(Self::EXPECTED))
-    }
-    /// A string borrowed from the text.
-    fn borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
-        self.str(text)
-    }
-    /// An array.
-    fn seq<A: SeqAccess<'de>>(self, _items: A) -> Result<Self::Value, A::Error> {
-        Err(de::Error::custom(Self::EXPECTED))
     }
     /// An object.
     fn map<A: MapAccess<'de>>(self, _fields: A) -> Result<Self::Value, A::Error> {
@@ -47,6 +31,15 @@ pub(crate) trait Read<'de>: Sized {
 /// A [`Read`] as serde's visitor and seed: it asks the reader for whatever type comes.
 pub(crate) struct Strict<R>(pub(crate) R);
 
+impl<R> Strict<R> {
+    fn refuse<'de, E: de::Error>(self) -> Result<R::Value, E>
+    where
+        R: Read<'de>,
+    {
+        Err(E::custom(R::EXPECTED))
+    }
+}
+
 impl<'de, R: Read<'de>> Visitor<'de> for Strict<R> {
     type Value = R::Value;
 
@@ -54,34 +47,25 @@ impl<'de, R: Read<'de>> Visitor<'de> for Strict<R> {
         f.write_str(R::EXPECTED)
     }
     fn visit_unit<E: de::Error>(self) -> Result<R::Value, E> {
-        self.0.null()
-    }
-    fn visit_none<E: de::Error>(self) -> Result<R::Value, E> {
-        self.0.null()
+        self.refuse()
     }
     fn visit_bool<E: de::Error>(self, _value: bool) -> Result<R::Value, E> {
-        Err(E::custom(R::EXPECTED))
+        self.refuse()
     }
     fn visit_i64<E: de::Error>(self, _value: i64) -> Result<R::Value, E> {
-        Err(E::custom(R::EXPECTED))
+        self.refuse()
     }
-    fn visit_u64<E: de::Error>(self, value: u64) -> Result<R::Value, E> {
-        self.0.unsigned(value)
+    fn visit_u64<E: de::Error>(self, _value: u64) -> Result<R::Value, E> {
+        self.refuse()
     }
     fn visit_f64<E: de::Error>(self, _value: f64) -> Result<R::Value, E> {
-        Err(E::custom(R::EXPECTED))
+        self.refuse()
     }
     fn visit_str<E: de::Error>(self, text: &str) -> Result<R::Value, E> {
         self.0.str(text)
     }
-    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<R::Value, E> {
-        self.0.borrowed_str(text)
-    }
-    fn visit_string<E: de::Error>(self, text: String) -> Result<R::Value, E> {
-        self.0.str(&text)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, items: A) -> Result<R::Value, A::Error> {
-        self.0.seq(items)
+    fn visit_seq<A: SeqAccess<'de>>(self, _items: A) -> Result<R::Value, A::Error> {
+        self.refuse()
     }
     fn visit_map<A: MapAccess<'de>>(self, fields: A) -> Result<R::Value, A::Error> {
         self.0.map(fields)

@@ -6,6 +6,7 @@
 //! decides which marks come and go, which record holds each, and keeps the counts the app
 //! shows.
 
+use crate::fields::text;
 use crate::notify::Action;
 use crate::sorted::{SortedMap, SortedSet};
 #[cfg(test)]
@@ -55,13 +56,11 @@ impl Mark {
     /// A mark as stored, one per record (as an earlier version stored them); `None` if the
     /// record is not one.
     pub fn from_json(stored: &Value) -> Option<Mark> {
-        let text = |key: &str| stored.get(key)?.as_str().map(str::to_owned);
-        stored.as_object()?;
         Some(Mark {
-            key: text("key")?,
-            table: text("table")?,
-            band_id: text("bandId")?,
-            id: text("id")?,
+            key: text(stored, "key")?,
+            table: text(stored, "table")?,
+            band_id: text(stored, "bandId")?,
+            id: text(stored, "id")?,
             chunk: None,
         })
     }
@@ -119,13 +118,11 @@ impl MarkSlot {
 
     /// A record as stored; `None` if it is not one.
     pub fn from_json(stored: &Value) -> Option<MarkSlot> {
-        let text = |key: &str| stored.get(key)?.as_str().map(str::to_owned);
-        stored.as_object()?;
         let ids = stored.get("ids")?.as_array()?.iter();
         Some(MarkSlot {
-            key: text("key")?,
-            band_id: text("bandId")?,
-            table: text("table")?,
+            key: text(stored, "key")?,
+            band_id: text(stored, "bandId")?,
+            table: text(stored, "table")?,
             ids: ids
                 .map(|id| id.as_str().map(str::to_owned))
                 .collect::<Option<_>>()?,

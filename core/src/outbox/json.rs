@@ -8,6 +8,7 @@
 //! derived reader would have dropped is kept.
 
 use super::{Entry, Op, PushError};
+use crate::fields::text;
 use serde_json::{Map, Value};
 
 impl Op {
@@ -21,16 +22,15 @@ impl Op {
 
 impl Entry {
     /// An entry as stored (the JSON its `Serialize` writes); `None` if it is not one.
-    pub fn from_json(stored: &Value) -> Option<Entry> {
-        let stored = stored.as_object()?;
-        let text = |key: &str| stored.get(key)?.as_str().map(str::to_owned);
+    pub fn from_json(record: &Value) -> Option<Entry> {
+        let stored = record.as_object()?;
         // A field added by a later version: absent or `null` in older entries.
         let added = |key: &str| stored.get(key).filter(|value| !value.is_null());
         let op = stored.get("op")?.as_str()?;
         Some(Entry {
             seq: stored.get("seq")?.as_u64()?,
-            table: text("table")?,
-            row_id: text("rowId")?,
+            table: text(record, "table")?,
+            row_id: text(record, "rowId")?,
             op: Op::NAMED.iter().find(|(name, _)| *name == op)?.1,
             fields: stored.get("fields")?.as_object()?.clone(),
             base: optional(stored.get("base"), |base| base.as_object().cloned())?,
