@@ -156,13 +156,13 @@ impl Feed {
     /// Replaces every entry (another tab changed them).
     pub fn replace(&mut self, entries: impl IntoIterator<Item = FeedEntry>) {
         self.bands = SortedMap::new();
-        let mut all: Vec<FeedEntry> = entries.into_iter().collect();
-        all.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        for entry in all {
+        for entry in entries {
             self.next = self.next.max(sequence_of(&entry.id) + 1);
-            self.bands
-                .get_or_insert_with(entry.band_id.clone(), VecDeque::new)
-                .push_back(entry);
+            let band = (self.bands).get_or_insert_with(entry.band_id.clone(), VecDeque::new);
+            // Each band's entries in id order, which is the order they were made in. A store
+            // lists them by id already, so each one goes at the end.
+            let at = band.partition_point(|held| held.id < entry.id);
+            band.insert(at, entry);
         }
     }
 
@@ -410,5 +410,19 @@ mod tests {
         assert_eq!(forgotten.bands, ["b1".to_owned()].into_iter().collect());
         assert_eq!(reloaded.record("b1"), None, "its record goes");
         assert_eq!(reloaded.unread_count("b1"), 0);
+    }
+
+    #[test]
+    fn entries_given_in_any_order_are_kept_in_the_order_they_were_made() {
+        let mut feed = Feed::new("me", 10, []);
+        let rows = ["s1", "s2", "s3", "s4"].map(|id| change("alice", "b1", id, Action::Added));
+        for (at, row) in rows.iter().enumerate() {
+            feed.observe(std::slice::from_ref(row), at as f64);
+        }
+        let made: Vec<FeedEntry> = feed.page("b1", 10, None).into_iter().cloned().collect();
+        let shuffled = [1, 3, 0, 2].map(|at| made[at].clone());
+        let reloaded = Feed::new("me", 10, shuffled);
+        let page: Vec<FeedEntry> = reloaded.page("b1", 10, None).into_iter().cloned().collect();
+        assert_eq!(page, made);
     }
 }

@@ -9,6 +9,7 @@ use gloo_timers::future::TimeoutFuture;
 use js_sys::Array;
 use rockon_sync_core::outbox::Entry;
 use rockon_sync_core::schema::{snake_to_camel, to_app, Schema};
+use rockon_sync_core::sorted::SortedSet;
 use rockon_sync_core::sync::{self, conflict_key, StoreOp};
 use serde::Serialize;
 use serde_json::Value;
@@ -305,14 +306,10 @@ impl Store {
         deletions: &[(String, String)],
         cursor: Option<(String, JsValue)>,
     ) -> Result<Array, StoreError> {
-        let mut stores: Vec<&str> = (rows.iter().map(|(t, _)| t.as_str()))
+        let stores: SortedSet<&str> = (rows.iter().map(|(t, _)| t.as_str()))
             .chain(deletions.iter().map(|(t, _)| t.as_str()))
+            .chain(cursor.is_some().then_some(CURSORS))
             .collect();
-        if cursor.is_some() {
-            stores.push(CURSORS);
-        }
-        stores.sort_unstable();
-        stores.dedup();
         if stores.is_empty() {
             return Ok(Array::new());
         }
@@ -453,12 +450,11 @@ impl Store {
     /// Executes a batch of the sync engine's storage changes atomically: all or nothing,
     /// resolved once committed.
     pub async fn execute(&self, ops: &[StoreOp]) -> Result<(), StoreError> {
-        let mut stores: Vec<&str> = ops.iter().map(store_of).collect();
-        stores.sort_unstable();
-        stores.dedup();
+        let stores: SortedSet<&str> = ops.iter().map(store_of).collect();
         if stores.is_empty() {
             return Ok(());
         }
+        let stores: Vec<&str> = stores.into_iter().collect();
         let requests = ops.iter().map(|op| JsValue::from(request_of(op))).collect();
         self.run(&stores, true, requests).await.map(drop)
     }

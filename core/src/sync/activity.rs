@@ -252,9 +252,7 @@ impl ActivityEngine {
         }
         if let Some(records) = feed_records {
             let (entries, _) = read_entries(records);
-            let mut bands: Vec<String> = entries.iter().map(|e| e.band_id.clone()).collect();
-            bands.sort_unstable();
-            bands.dedup();
+            let bands = entries.iter().map(|e| e.band_id.clone()).collect();
             self.feed.replace(entries);
             self.tell_feed(bands);
         }
@@ -355,7 +353,7 @@ impl ActivityEngine {
             return;
         }
         self.write_feed(&effects.bands, Vec::new());
-        self.tell_feed(effects.bands.into_iter().collect());
+        self.tell_feed(effects.bands);
     }
 
     /// Rewrites these bands' feed records (removing those left empty) and removes the records
@@ -371,7 +369,7 @@ impl ActivityEngine {
         self.write(Waiting::Feed, ActivityWrite::Feed { put, delete: stale });
     }
 
-    fn tell_feed(&mut self, bands: Vec<String>) {
+    fn tell_feed(&mut self, bands: SortedSet<String>) {
         if bands.is_empty() {
             return;
         }

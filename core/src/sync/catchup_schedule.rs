@@ -162,9 +162,12 @@ impl CatchUpSchedule {
             self.memberships_retry_at = None;
             dues.push(Due::Memberships);
         }
-        dues.sort_by_key(|due| *due as u8);
-        dues.dedup();
-        dues
+        // In a fixed order, each once (sorting them would bring a sort into the module for two
+        // values).
+        [Due::PullBands, Due::Memberships]
+            .into_iter()
+            .filter(|due| dues.contains(due))
+            .collect()
     }
 }
 
