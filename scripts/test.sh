@@ -109,6 +109,13 @@ run "Firefox and Chromium end to end" node tests/e2e/browsers.mjs "$CARGO_TARGET
 run "chaos in Chromium" bash -c "webpack --config-name e2e >/dev/null && node tests/e2e/chaos.mjs '$CARGO_TARGET_DIR/debug/rockon-devserver' 12 40"
 run "tab storm in Chromium" node tests/e2e/tab-storm.mjs "$CARGO_TARGET_DIR/debug/rockon-devserver" 50
 
+# A failed run shows what the dev server reported (its stream restarts and database errors; it
+# logs no tokens), so a failure seen once says whether the server lost a change.
+if ((FAILED)) && [[ -s "$LOG_DIR/devserver.err" ]]; then
+  step "dev server log (last 40 lines)"
+  tail -n 40 "$LOG_DIR/devserver.err"
+fi
+
 step "summary"
 printf '%s\n' "${RESULTS[@]}"
 exit $FAILED

@@ -119,11 +119,58 @@ pub fn to_json(value: &JsValue) -> Value {
 /// Records every event of a client.
 pub fn record(client: &SyncClient) -> Array {
     let events = Array::new();
-    let listener = Function::new_with_args("list, event", "list.push(event)")
-        .bind1(&JsValue::NULL, &events)
-        .unchecked_into::<Function>();
+    // Each event is also kept with the time it came, for the report of a timed-out wait.
+    let timed = Array::new();
+    let listener = Function::new_with_args(
+        "list, timed, event",
+        "list.push(event); timed.push([performance.now(), event])",
+    )
+    .bind2(&JsValue::NULL, &events, &timed)
+    .unchecked_into::<Function>();
     client.on("*", listener);
+    RECORDED.with(|recorded| {
+        let mut recorded = recorded.borrow_mut();
+        recorded.push(timed);
+        let excess = recorded.len().saturating_sub(RECORDED_CLIENTS);
+        recorded.drain(..excess);
+    });
     events
+}
+
+/// How many of the latest recorded clients a timed-out wait reports on.
+const RECORDED_CLIENTS: usize = 4;
+/// How many of each client's latest events it shows.
+const REPORTED_EVENTS: u32 = 30;
+
+thread_local! {
+    static RECORDED: std::cell::RefCell<Vec<Array>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The latest events of the latest recorded clients, each with the time it came: what a
+/// timed-out wait prints, so a failure seen once in CI says what the clients saw.
+fn recorded_report() -> String {
+    let now = web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now());
+    RECORDED.with(|recorded| {
+        let mut report = String::new();
+        for (n, timed) in recorded.borrow().iter().enumerate() {
+            report.push_str(&format!("client {n} (newest last):\n"));
+            let start = timed.length().saturating_sub(REPORTED_EVENTS);
+            for i in start..timed.length() {
+                let pair: Array = timed.get(i).unchecked_into();
+                let ago = now - pair.get(0).as_f64().unwrap_or(now);
+                let text: String = js_sys::JSON::stringify(&pair.get(1))
+                    .map(String::from)
+                    .unwrap_or_default()
+                    .chars()
+                    .take(240)
+                    .collect();
+                report.push_str(&format!("  {ago:>7.0} ms ago  {text}\n"));
+            }
+        }
+        report
+    })
 }
 
 pub fn events_of(events: &Array, kind: &str) -> Vec<Value> {
@@ -146,7 +193,7 @@ where
         }
         TimeoutFuture::new(20).await;
     }
-    panic!("timed out: {what}");
+    panic!("timed out: {what}\n{}", recorded_report());
 }
 
 /// Inserts a song as `user` straight over REST; returns its id.
