@@ -271,3 +271,95 @@ fn an_emptied_cache_keeps_rows_with_pending_writes_tells_the_rest_and_downloads_
         .any(|e| matches!(e, Event::Read(ReadEvent::Synced { band }) if band == "b1"));
     assert!(pulled, "the band is downloaded again: {:?}", h.events);
 }
+
+/// A write made while the tab's read of the stored outbox that makes it the leader is under
+/// way: that read cannot show the new entry, and the row must not read as synced meanwhile.
+#[test]
+fn a_write_made_while_leadership_settles_is_not_shown_as_synced() {
+    use rockon_sync_core::sync::{ReadResult, WriteOutput};
+    let schema = Schema::rockon();
+    let scopes = schema.tables.iter();
+    let mut store = MemoryStore::new(scopes.map(|t| (t.name.clone(), t.scope.clone())).collect());
+    let policy = ConflictPolicy::default();
+    let mut writes = WriteEngine::new(schema, Vec::new(), Vec::new(), policy, None, 1);
+    writes.handle(WriteInput::Online(true), Millis(0));
+    writes.handle(WriteInput::Leader(true), Millis(0));
+    let Some(WriteOutput::Read { op: reload, .. }) = writes.poll_output() else {
+        panic!("becoming the leader reads the stored outbox first");
+    };
+    let values = json!({"bandId": "b1", "title": "Yellow"});
+    let create = WriteCommand::Create {
+        table: "songs".into(),
+        values: values.as_object().cloned().unwrap_or_default(),
+        new_id: "s1".into(),
+    };
+    let command = WriteInput::Command {
+        id: CommandId(1),
+        command: create,
+        wall_ms: 1_790_000_000_000,
+    };
+    writes.handle(command, Millis(1));
+    // The command's own reads and writes are answered; the reload's read is still out.
+    let mut replied = false;
+    while let Some(output) = writes.poll_output() {
+        let input = match output {
+            WriteOutput::Read { op, read } => WriteInput::Read {
+                op,
+                result: Ok(store.read(&read)),
+            },
+            WriteOutput::Write { op, ops } => WriteInput::Written {
+                op,
+                result: store.write(&ops),
+            },
+            WriteOutput::Reply { command, result } => {
+                replied |= command == CommandId(1) && result.is_ok();
+                continue;
+            }
+            _ => continue,
+        };
+        writes.handle(input, Millis(2));
+    }
+    assert!(replied, "the write is acknowledged");
+    assert_eq!(writes.status("songs", "s1"), RowStatus::Pending);
+    // The read, issued before the write, answers without it.
+    let before = ReadResult::Outbox {
+        entries: Vec::new(),
+        conflicts: Vec::new(),
+    };
+    writes.handle(
+        WriteInput::Read {
+            op: reload,
+            result: Ok(before),
+        },
+        Millis(3),
+    );
+    assert!(writes.is_leader());
+    assert_ne!(
+        writes.status("songs", "s1"),
+        RowStatus::Synced,
+        "still to be pushed"
+    );
+    // The leader reads the stored outbox once more (other tabs may have appended), counts the
+    // attempt, and pushes.
+    let mut pushed = false;
+    while let Some(output) = writes.poll_output() {
+        let input = match output {
+            WriteOutput::Read { op, read } => WriteInput::Read {
+                op,
+                result: Ok(store.read(&read)),
+            },
+            WriteOutput::Write { op, ops } => WriteInput::Written {
+                op,
+                result: store.write(&ops),
+            },
+            WriteOutput::Http { .. } => {
+                pushed = true;
+                continue;
+            }
+            _ => continue,
+        };
+        writes.handle(input, Millis(4));
+    }
+    assert!(pushed, "and pushed");
+    assert_eq!(writes.status("songs", "s1"), RowStatus::Syncing);
+}

@@ -134,6 +134,13 @@ pub enum RowStatus {
     Error,
 }
 
+/// How long a driver waits for the whole answer to a request before it gives the request up
+/// (aborting it) and reports [`HttpResult::NetworkError`]: a connection that stalls, as a
+/// phone's can between networks, must not hold a push, a pull or the memberships read forever.
+/// The engines treat the timeout as any lost answer: a write may have committed, and is
+/// retried idempotently.
+pub const REQUEST_TIMEOUT_MS: u32 = 30_000;
+
 /// An HTTP request for the driver, relative to the project URL. The driver adds `apikey`,
 /// `Authorization` and `Content-Type`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +177,7 @@ pub enum HttpResult {
         /// Body text.
         body: String,
     },
-    /// No response: offline, DNS, connection refused, aborted.
+    /// No response, or not all of it: offline, DNS, connection refused, aborted, timed out.
     NetworkError(String),
 }
 
@@ -296,6 +303,11 @@ impl Outbox {
     /// order by time.
     pub fn raise_seq_floor(&mut self, floor: u64) {
         self.next_seq = self.next_seq.max(floor);
+    }
+
+    /// The number the next queued entry gets at the least.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
     }
 
     /// Changes the delays between retries (default 1 s doubling to 60 s, with jitter).

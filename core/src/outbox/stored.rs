@@ -26,6 +26,13 @@ impl Outbox {
     /// Replaces the entries with what storage holds now (another tab wrote or removed some).
     /// Entries in flight stay in flight; retry times of entries still present are kept.
     pub fn reload(&mut self, entries: Vec<Entry>) {
+        self.reload_keeping_newer(entries, u64::MAX);
+    }
+
+    /// [`reload`](Self::reload) with a read of storage issued when [`next_seq`](Self::next_seq)
+    /// was `read_from`: entries this tab queued since (numbered `read_from` or more) were
+    /// written after that read, which cannot show them, and stay.
+    pub fn reload_keeping_newer(&mut self, entries: Vec<Entry>, read_from: u64) {
         let stored: SortedSet<u64> = entries.iter().map(|e| e.seq).collect();
         self.removed.retain(|seq| stored.contains(seq));
         let mut fresh: SortedMap<u64, Entry> = entries
@@ -38,6 +45,10 @@ impl Outbox {
             if let Some(entry) = self.entries.get(seq) {
                 fresh.insert(*seq, entry.clone());
             }
+        }
+        let newer = self.entries.iter().skip_while(|(seq, _)| **seq < read_from);
+        for (seq, entry) in newer {
+            fresh.insert(*seq, entry.clone());
         }
         self.retry_at.retain(|seq, _| fresh.contains_key(seq));
         self.solo.retain(|seq| fresh.contains_key(seq));

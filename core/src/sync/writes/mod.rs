@@ -298,6 +298,9 @@ pub struct WriteEngine {
     resync_at: Option<Millis>,
     /// The entry a command's batch is adding, until storage answers.
     adding: Option<u64>,
+    /// The outbox's next number when the pending reload's read was issued: entries numbered
+    /// from there on were queued after it, and the read cannot show them.
+    reload_from: u64,
     /// A push changed that entry meanwhile: put it again once it is stored.
     reput: bool,
     /// Push answers that came while a command's batch adds an entry: they are taken once
@@ -345,6 +348,7 @@ impl WriteEngine {
             rescan_at: None,
             resync_at: None,
             adding: None,
+            reload_from: 0,
             reput: false,
             held_answers: Vec::new(),
             last_confirmed: None,
@@ -543,6 +547,7 @@ impl WriteEngine {
             Reload::Idle => (then_lead, resync),
         };
         let op = self.read(StoreRead::Outbox);
+        self.reload_from = self.outbox.next_seq();
         self.reload = Reload::Reading {
             op,
             then_lead,
@@ -571,7 +576,9 @@ impl WriteEngine {
                 if self.leader && !resync {
                     self.outbox.adopt(entries);
                 } else {
-                    self.outbox.reload(entries);
+                    // This tab's writes queued during the read are kept: dropping them until
+                    // the next read would show their rows as synced meanwhile.
+                    self.outbox.reload_keeping_newer(entries, self.reload_from);
                 }
                 self.conflicted = conflicts.into_iter().collect();
             }
@@ -594,8 +601,8 @@ impl WriteEngine {
             self.leader = lead;
             self.outbox.set_append_only(!lead);
             if lead {
-                // A write of this tab made during the read above was dropped by it; its
-                // transaction precedes the next read, so that read finds it.
+                // Entries other tabs appended during the read above are in storage by the
+                // next read.
                 self.start_reload(None, false);
             }
         }
