@@ -15,8 +15,10 @@ if [ -n "${KEEP_NAMES:-}" ]; then names=(-g); fi
 # `--low-memory-unused` lets wasm-opt fold a constant added to a pointer into the access's
 # offset (4 KB smaller). It assumes no access below address 1024: Rust puts its stack first,
 # from 1 MB down, and its data above, so only an invalid pointer (one that wraps around) or a
-# stack already overflowing could reach there.
+# stack already overflowing could reach there. The producers and target-features sections name
+# the toolchain for other tools; a browser reads neither.
 wasm-opt pkg/rockon_sync_bg.wasm --low-memory-unused -Oz "${names[@]}" \
+  --strip-producers --strip-target-features \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-reference-types --enable-multivalue --enable-mutable-globals \
   -o pkg/rockon_sync_bg.wasm

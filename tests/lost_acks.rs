@@ -131,3 +131,42 @@ async fn new_rows_sent_together_whose_answer_was_lost_land_once() {
     }
     online.close();
 }
+
+/// A write whose answer stalls (the connection held open, nothing coming back) is given up
+/// after `requestTimeoutMs` and sent again: it lands once, and long before the stalled answer
+/// would have ended (20 s here; the wait below is 10).
+#[wasm_bindgen_test]
+async fn a_write_whose_answer_stalls_is_aborted_and_lands_once() {
+    let alice = sign_in("alice").await;
+    let client = open(
+        &alice,
+        &unique("stalled-write"),
+        URL,
+        json!({"requestTimeoutMs": 1_000}),
+    )
+    .await;
+    fault(json!({"action": "lose_answers", "count": 1, "after_ms": 20_000})).await;
+    let title = unique("stalled");
+    let row = call(client.create(
+        "songs".into(),
+        js(json!({"bandId": ROCKERS, "title": title})),
+    ))
+    .await
+    .unwrap();
+    let id = to_json(&row)["id"].as_str().unwrap().to_owned();
+    eventually(10_000, "confirmed despite the stalled answer", || async {
+        to_json(&client.outbox()) == json!([])
+    })
+    .await;
+    assert_eq!(client.status("songs", &id), "synced");
+    fault(json!({"action": "reset"})).await;
+    let path = format!("songs?select=id,version&title=eq.{title}");
+    let (status, rows) = rest("GET", &path, &alice.token, None).await;
+    assert_eq!(status, 200, "{rows}");
+    assert_eq!(
+        rows,
+        json!([{"id": id, "version": 1}]),
+        "on the server once"
+    );
+    client.close();
+}

@@ -46,6 +46,14 @@ pub enum FaultRequest {
         #[serde(default)]
         after_ms: u64,
     },
+    /// Hold the answers to the next `count` REST reads (`GET`, at most 1,000) for `seconds` (at
+    /// most 60), as a stalled connection would, then answer.
+    StallReads {
+        /// How many reads.
+        count: u32,
+        /// How long each answer is held.
+        seconds: u64,
+    },
     /// Lose the next `count` changes that have subscribers (at most 1,000), telling nobody.
     DropChanges {
         /// How many changes.
@@ -88,6 +96,7 @@ pub async fn faults(
         FaultRequest::FailRest { count, status } => faults.fail_rest(count, status),
         FaultRequest::ExpireTokens => faults.expire_tokens(),
         FaultRequest::LoseAnswers { count, after_ms } => faults.lose_answers(count, after_ms),
+        FaultRequest::StallReads { count, seconds } => faults.stall_reads(count, seconds),
         FaultRequest::DropChanges { count } => faults.drop_changes(count),
         FaultRequest::RestartStream => {
             // Answered once the new stream decodes: it starts from a fresh slot, so a change

@@ -37,6 +37,8 @@ pub struct Faults {
     lose_answers: AtomicU32,
     drop_changes: AtomicU32,
     lost_answer_delay_ms: AtomicU64,
+    stall_reads: AtomicU32,
+    stalled_read_seconds: AtomicU64,
     rest_failures: AtomicU32,
     rest_status: AtomicU32,
     refuse_until: Mutex<Option<Instant>>,
@@ -56,6 +58,8 @@ impl Faults {
             lose_answers: AtomicU32::new(0),
             drop_changes: AtomicU32::new(0),
             lost_answer_delay_ms: AtomicU64::new(0),
+            stall_reads: AtomicU32::new(0),
+            stalled_read_seconds: AtomicU64::new(0),
             rest_failures: AtomicU32::new(0),
             rest_status: AtomicU32::new(500),
             refuse_until: Mutex::new(None),
@@ -98,6 +102,22 @@ impl Faults {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .ok()
             .map(|_| Duration::from_millis(self.lost_answer_delay_ms.load(Ordering::SeqCst)))
+    }
+
+    /// Holds the answers to the next `count` REST reads (capped at 1,000) for `seconds`
+    /// (capped at 60).
+    pub fn stall_reads(&self, count: u32, seconds: u64) {
+        self.stalled_read_seconds
+            .store(seconds.min(60), Ordering::SeqCst);
+        self.stall_reads.store(count.min(1_000), Ordering::SeqCst);
+    }
+
+    /// How long to hold this read's answer, if it is to stall.
+    pub fn take_stalled_read(&self) -> Option<Duration> {
+        self.stall_reads
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .ok()
+            .map(|_| Duration::from_secs(self.stalled_read_seconds.load(Ordering::SeqCst)))
     }
 
     /// Makes the next `count` REST calls fail with `status` (capped at 1,000).
@@ -177,6 +197,7 @@ impl Faults {
     pub fn reset(&self) {
         self.rest_failures.store(0, Ordering::SeqCst);
         self.lose_answers.store(0, Ordering::SeqCst);
+        self.stall_reads.store(0, Ordering::SeqCst);
         self.drop_changes.store(0, Ordering::SeqCst);
         *self.refuse_until.lock().expect("not poisoned") = None;
         self.expired_before.store(0, Ordering::SeqCst);

@@ -18,6 +18,7 @@ use crate::io::task::promise;
 use crate::io::writer::{self, Writer};
 use js_sys::Promise;
 use rockon_sync_core::backoff::BackoffPolicy;
+use rockon_sync_core::outbox::REQUEST_TIMEOUT_MS;
 use rockon_sync_core::schema::Schema;
 use rockon_sync_core::sync::{app_events_json, Engine, Event, TabNews};
 use std::rc::Rc;
@@ -70,6 +71,7 @@ async fn open(options: JsValue) -> Result<SyncClient, JsValue> {
         anon_key: options.anon_key.clone(),
         token: options.access_token.clone(),
         devtools: devtools.clone(),
+        timeout_ms: options.request_timeout_ms.unwrap_or(REQUEST_TIMEOUT_MS),
     };
     let tabs = Rc::new(Coordinator::default());
     let driver = open_engine(&store, &endpoint, &options, notify_config).await?;

@@ -26,6 +26,9 @@ pub struct Options {
     pub database_name: Option<String>,
     /// First retry delay (doubling to 60 s); tests shorten it.
     pub retry_initial_ms: Option<u64>,
+    /// How long a request may go without its whole answer before it is aborted and retried
+    /// (default 30,000).
+    pub request_timeout_ms: Option<u32>,
     /// Failed socket connects before falling back to REST polling (default 3).
     pub poll_after_failed_connects: Option<u32>,
     /// Milliseconds between REST polls while the socket is down (default 30,000).
@@ -60,6 +63,7 @@ impl Options {
                 .unwrap_or_default(),
             database_name: options.opt_string("databaseName")?,
             retry_initial_ms: options.opt_u64("retryInitialMs")?,
+            request_timeout_ms: options.opt_u32("requestTimeoutMs")?,
             poll_after_failed_connects: options.opt_u32("pollAfterFailedConnects")?,
             poll_interval_ms: options.opt_u32("pollIntervalMs")?,
             anti_entropy_ms: options.opt_u32("antiEntropyMs")?,
@@ -201,7 +205,7 @@ mod tests {
         let set = json!({
             "schema": serde_json::to_value(Schema::rockon()).unwrap(),
             "conflictPolicy": "clientWins", "databaseName": "db", "retryInitialMs": 5,
-            "pollAfterFailedConnects": 2, "pollIntervalMs": 300, "antiEntropyMs": 400,
+            "requestTimeoutMs": 700, "pollAfterFailedConnects": 2, "pollIntervalMs": 300, "antiEntropyMs": 400,
             "persistStorage": false, "storageWarningRatio": 0.5, "devtools": true,
             "changes": "postgres_changes",
             "notifications": { "windowMs": 10, "maxToasts": 2, "periodMs": 20, "policy": ["songs"], "connectionGraceMs": 30 },
@@ -215,6 +219,7 @@ mod tests {
         assert_eq!(options.conflict_policy, ConflictPolicy::ClientWins);
         assert_eq!(options.database_name.as_deref(), Some("db"));
         assert_eq!(options.retry_initial_ms, Some(5));
+        assert_eq!(options.request_timeout_ms, Some(700));
         assert_eq!(options.poll_after_failed_connects, Some(2));
         assert_eq!(options.poll_interval_ms, Some(300));
         assert_eq!(options.anti_entropy_ms, Some(400));

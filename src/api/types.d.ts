@@ -17,6 +17,9 @@ export interface OpenOptions {
   /** Defaults to `rockon-sync:<userId>`. */
   databaseName?: string;
   retryInitialMs?: number;
+  /** A request without its whole answer this long is aborted and retried like any lost answer
+   * (a write may have committed, and is retried idempotently). Default 30000. */
+  requestTimeoutMs?: number;
   pollAfterFailedConnects?: number;
   pollIntervalMs?: number;
   /** Pull every followed band this often while the page is visible, even with the socket up:

@@ -147,7 +147,12 @@ pub async fn handle(
             }
             None => response,
         },
-        Ok(response) => response,
+        Ok(response) => {
+            if let Some(stall) = state.faults.take_stalled_read() {
+                tokio::time::sleep(stall).await;
+            }
+            response
+        }
         Err(error) => error.into_response(),
     }
 }
