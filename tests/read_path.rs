@@ -303,11 +303,9 @@ async fn stalled_reads_are_aborted_and_asked_again() {
     let client = open(&alice, &unique("stalled-reads"), URL, extra).await;
     let _events = record(&client);
     client.follow_band(ROCKERS).unwrap();
-    eventually(
-        10_000,
-        "the row arrives despite the stalled reads",
-        || async { local(&client, &id).await["title"] == "behind a stall" },
-    )
+    eventually(10_000, "the row arrives despite the stalled reads", || async {
+        local(&client, &id).await["title"] == "behind a stall"
+    })
     .await;
     fault(json!({"action": "reset"})).await;
     client.close();
