@@ -272,6 +272,35 @@ fn an_emptied_cache_keeps_rows_with_pending_writes_tells_the_rest_and_downloads_
     assert!(pulled, "the band is downloaded again: {:?}", h.events);
 }
 
+/// Answers the write engine's storage reads and writes from `store` until it has no more
+/// outputs; returns the others (replies, requests, events) in order.
+fn answer_storage(
+    writes: &mut WriteEngine,
+    store: &mut MemoryStore,
+    now: Millis,
+) -> Vec<rockon_sync_core::sync::WriteOutput> {
+    use rockon_sync_core::sync::WriteOutput;
+    let mut others = Vec::new();
+    while let Some(output) = writes.poll_output() {
+        let input = match output {
+            WriteOutput::Read { op, read } => WriteInput::Read {
+                op,
+                result: Ok(store.read(&read)),
+            },
+            WriteOutput::Write { op, ops } => WriteInput::Written {
+                op,
+                result: store.write(&ops),
+            },
+            other => {
+                others.push(other);
+                continue;
+            }
+        };
+        writes.handle(input, now);
+    }
+    others
+}
+
 /// A write made while the tab's read of the stored outbox that makes it the leader is under
 /// way: that read cannot show the new entry, and the row must not read as synced meanwhile.
 #[test]
@@ -300,25 +329,12 @@ fn a_write_made_while_leadership_settles_is_not_shown_as_synced() {
     };
     writes.handle(command, Millis(1));
     // The command's own reads and writes are answered; the reload's read is still out.
-    let mut replied = false;
-    while let Some(output) = writes.poll_output() {
-        let input = match output {
-            WriteOutput::Read { op, read } => WriteInput::Read {
-                op,
-                result: Ok(store.read(&read)),
-            },
-            WriteOutput::Write { op, ops } => WriteInput::Written {
-                op,
-                result: store.write(&ops),
-            },
-            WriteOutput::Reply { command, result } => {
-                replied |= command == CommandId(1) && result.is_ok();
-                continue;
-            }
-            _ => continue,
-        };
-        writes.handle(input, Millis(2));
-    }
+    let replied = answer_storage(&mut writes, &mut store, Millis(2))
+        .iter()
+        .any(|output| {
+            matches!(output, WriteOutput::Reply { command, result }
+                if *command == CommandId(1) && result.is_ok())
+        });
     assert!(replied, "the write is acknowledged");
     assert_eq!(writes.status("songs", "s1"), RowStatus::Pending);
     // The read, issued before the write, answers without it.
@@ -341,25 +357,9 @@ fn a_write_made_while_leadership_settles_is_not_shown_as_synced() {
     );
     // The leader reads the stored outbox once more (other tabs may have appended), counts the
     // attempt, and pushes.
-    let mut pushed = false;
-    while let Some(output) = writes.poll_output() {
-        let input = match output {
-            WriteOutput::Read { op, read } => WriteInput::Read {
-                op,
-                result: Ok(store.read(&read)),
-            },
-            WriteOutput::Write { op, ops } => WriteInput::Written {
-                op,
-                result: store.write(&ops),
-            },
-            WriteOutput::Http { .. } => {
-                pushed = true;
-                continue;
-            }
-            _ => continue,
-        };
-        writes.handle(input, Millis(4));
-    }
+    let pushed = answer_storage(&mut writes, &mut store, Millis(4))
+        .iter()
+        .any(|output| matches!(output, WriteOutput::Http { .. }));
     assert!(pushed, "and pushed");
     assert_eq!(writes.status("songs", "s1"), RowStatus::Syncing);
 }

@@ -98,10 +98,8 @@ impl Faults {
     /// How long to hold this write's connection before dropping it, if its answer is to be
     /// lost.
     pub fn take_lost_answer(&self) -> Option<Duration> {
-        self.lose_answers
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .ok()
-            .map(|_| Duration::from_millis(self.lost_answer_delay_ms.load(Ordering::SeqCst)))
+        take_one(&self.lose_answers)
+            .then(|| Duration::from_millis(self.lost_answer_delay_ms.load(Ordering::SeqCst)))
     }
 
     /// Holds the answers to the next `count` REST reads (capped at 1,000) for `seconds`
@@ -114,10 +112,8 @@ impl Faults {
 
     /// How long to hold this read's answer, if it is to stall.
     pub fn take_stalled_read(&self) -> Option<Duration> {
-        self.stall_reads
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .ok()
-            .map(|_| Duration::from_secs(self.stalled_read_seconds.load(Ordering::SeqCst)))
+        take_one(&self.stall_reads)
+            .then(|| Duration::from_secs(self.stalled_read_seconds.load(Ordering::SeqCst)))
     }
 
     /// Makes the next `count` REST calls fail with `status` (capped at 1,000).
@@ -128,10 +124,7 @@ impl Faults {
 
     /// The status to fail this REST call with, if one is pending.
     pub fn take_rest_failure(&self) -> Option<u16> {
-        self.rest_failures
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .ok()
-            .map(|_| self.rest_status.load(Ordering::SeqCst) as u16)
+        take_one(&self.rest_failures).then(|| self.rest_status.load(Ordering::SeqCst) as u16)
     }
 
     /// Loses the next `count` changes (at most 1,000) that have subscribers: no socket gets
@@ -142,9 +135,7 @@ impl Faults {
 
     /// Whether this change is to be lost.
     pub fn take_dropped_change(&self) -> bool {
-        self.drop_changes
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
+        take_one(&self.drop_changes)
     }
 
     /// Refuses new sockets for `seconds` (capped at 300).
@@ -203,4 +194,11 @@ impl Faults {
         self.expired_before.store(0, Ordering::SeqCst);
         self.set_frames(FrameFaults::default());
     }
+}
+
+/// Takes one from a count of pending faults; whether there was one.
+fn take_one(count: &AtomicU32) -> bool {
+    count
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
