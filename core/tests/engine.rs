@@ -363,3 +363,119 @@ fn a_write_made_while_leadership_settles_is_not_shown_as_synced() {
     assert!(pushed, "and pushed");
     assert_eq!(writes.status("songs", "s1"), RowStatus::Syncing);
 }
+
+/// Simulation seed 27653: a push's conflict read came back while a later edit's batch was
+/// being stored, and settling wrote the row with that edit on top; storage then refused the
+/// edit, and the row kept a value no outbox entry or conflict record held, forever.
+#[test]
+fn settling_waits_for_an_edit_being_stored_that_may_be_refused() {
+    use rockon_sync_core::outbox::HttpResult;
+    use rockon_sync_core::sync::{ReadResult, StoreError, StoreOp, StoreRead, WriteOutput};
+    let schema = Schema::rockon();
+    let scopes = schema.tables.iter();
+    let mut store = MemoryStore::new(scopes.map(|t| (t.name.clone(), t.scope.clone())).collect());
+    let ours = song("s7", "b2", "ours", 1, "carol");
+    let _ = store.write(&[StoreOp::PutRow {
+        table: "songs".into(),
+        row: ours,
+    }]);
+    let mut theirs = song("s7", "b2", "theirs", 5, "carol");
+    theirs.insert("notes".into(), json!("their notes"));
+    let policy = ConflictPolicy::default();
+    let mut writes = WriteEngine::new(schema, Vec::new(), Vec::new(), policy, None, 1);
+    writes.handle(WriteInput::Online(true), Millis(0));
+    writes.handle(WriteInput::Leader(true), Millis(0));
+    let update = |id, title: &str| WriteInput::Command {
+        id: CommandId(id),
+        command: WriteCommand::Update {
+            table: "songs".into(),
+            id: "s7".into(),
+            patch: json!({ "title": title })
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        },
+        wall_ms: 1_790_000_000_000 + id,
+    };
+    writes.handle(update(1, "mine"), Millis(1));
+    // The PATCH finds the row moved on (no row matched); the follow-up GET returns theirs.
+    let mut now = 2;
+    let mut conflict_read = None;
+    let mut outputs = answer_storage(&mut writes, &mut store, Millis(now));
+    while conflict_read.is_none() {
+        now += 1;
+        for output in std::mem::take(&mut outputs) {
+            let WriteOutput::Http { op, request } = output else {
+                continue;
+            };
+            let body = match request.method {
+                "GET" => json!([theirs]).to_string(),
+                _ => "[]".to_owned(),
+            };
+            let answer = HttpResult::Response { status: 200, body };
+            writes.handle(WriteInput::Http { op, result: answer }, Millis(now));
+        }
+        while let Some(output) = writes.poll_output() {
+            match output {
+                WriteOutput::Read { op, read } => conflict_read = Some((op, read)),
+                other => outputs.push(other),
+            }
+        }
+        assert!(
+            now < 20,
+            "the fetched row is checked against its conflict record"
+        );
+    }
+    // A later edit: its read is answered, its batch is not yet.
+    writes.handle(update(2, "later"), Millis(now));
+    let mut batch = None;
+    while batch.is_none() {
+        match writes.poll_output() {
+            Some(WriteOutput::Read { op, read }) => {
+                let result = Ok(store.read(&read));
+                writes.handle(WriteInput::Read { op, result }, Millis(now));
+            }
+            Some(WriteOutput::Write { op, .. }) => batch = Some(op),
+            Some(_) => {}
+            None => panic!("the edit is written"),
+        }
+    }
+    let (read_op, read) = conflict_read.unwrap();
+    let result = Ok(store.read(&read));
+    writes.handle(
+        WriteInput::Read {
+            op: read_op,
+            result,
+        },
+        Millis(now),
+    );
+    // Storage refuses the edit; whatever settling writes comes after.
+    let refused = Err(StoreError::QuotaExceeded("full".into()));
+    let op = batch.unwrap();
+    writes.handle(
+        WriteInput::Written {
+            op,
+            result: refused,
+        },
+        Millis(now),
+    );
+    let _ = answer_storage(&mut writes, &mut store, Millis(now + 1));
+    let row = store.read(&StoreRead::Row {
+        table: "songs".into(),
+        id: "s7".into(),
+        with_conflict: true,
+    });
+    let ReadResult::Row { row, conflict } = row else {
+        panic!("a row read answers a row");
+    };
+    assert_eq!(
+        row.unwrap()["title"],
+        "theirs",
+        "the refused edit is not shown"
+    );
+    assert_eq!(
+        conflict.unwrap().local["title"],
+        "mine",
+        "the user's value is kept"
+    );
+}

@@ -272,6 +272,13 @@ enum Reload {
     },
 }
 
+/// An answer to the push path held while a command's batch adds an entry.
+#[derive(Debug)]
+enum HeldAnswer {
+    Http(OpId, HttpResult),
+    ConflictRead(OpId, Result<ReadResult, StoreError>),
+}
+
 /// A command whose read came back while a resync was under way.
 type Deferred = (CommandId, WriteCommand, u64, Result<ReadResult, StoreError>);
 
@@ -303,10 +310,10 @@ pub struct WriteEngine {
     reload_from: u64,
     /// A push changed that entry meanwhile: put it again once it is stored.
     reput: bool,
-    /// Push answers that came while a command's batch adds an entry: they are taken once
-    /// storage answers the batch, because settling writes a row with the row's later
-    /// entries, and the entry being added may yet be refused.
-    held_answers: Vec<(OpId, HttpResult)>,
+    /// Push answers, and the conflict reads that settle them, that came while a command's
+    /// batch adds an entry: they are taken once storage answers the batch, because settling
+    /// writes a row with the row's later entries, and the entry being added may yet be refused.
+    held_answers: Vec<HeldAnswer>,
     last_confirmed: Option<Millis>,
     outputs: VecDeque<WriteOutput>,
 }
@@ -632,6 +639,8 @@ impl WriteEngine {
             } else {
                 self.continue_command(command, body, wall_ms, result);
             }
+        } else if self.adding.is_some() {
+            self.held_answers.push(HeldAnswer::ConflictRead(op, result));
         } else {
             self.push_read(op, result, now);
         }
@@ -644,8 +653,11 @@ impl WriteEngine {
             };
             self.command_written(command, *done, result);
             if self.adding.is_none() {
-                for (op, answer) in std::mem::take(&mut self.held_answers) {
-                    self.on_http(op, answer, now);
+                for held in std::mem::take(&mut self.held_answers) {
+                    match held {
+                        HeldAnswer::Http(op, answer) => self.on_http(op, answer, now),
+                        HeldAnswer::ConflictRead(op, result) => self.on_read(op, result, now),
+                    }
                 }
             }
         } else {

@@ -89,7 +89,7 @@ impl WriteEngine {
 
     pub(super) fn on_http(&mut self, op: OpId, answer: HttpResult, now: Millis) {
         if self.adding.is_some() {
-            self.held_answers.push((op, answer));
+            self.held_answers.push(HeldAnswer::Http(op, answer));
             return;
         }
         let Flight::Sending { sent, fetching } = &mut self.flight else {
