@@ -1,7 +1,7 @@
 //! When the read path pulls without being asked by the socket: the periodic anti-entropy pull
 //! (Realtime is a hint, a change its stream lost is repaired by the next one), REST polling
-//! while the socket keeps failing to connect, and retries of a failed memberships read. One
-//! state machine with one deadline, so the shell needs one timer for all three.
+//! while the socket keeps failing to connect, and retries of a failed memberships read or
+//! pull. One state machine with one deadline, so the shell needs one timer for all of them.
 
 use crate::backoff::BackoffPolicy;
 use crate::realtime::ConnectionState;
@@ -34,6 +34,13 @@ const MEMBERSHIPS_RETRY: BackoffPolicy = BackoffPolicy {
     max_ms: 60_000,
 };
 
+/// How soon a pull that failed (no answer, or a server error) is asked again, likewise: the
+/// anti-entropy pull would repair it too, but only a minute later.
+const PULL_RETRY: BackoffPolicy = BackoffPolicy {
+    initial_ms: 1_000,
+    max_ms: 60_000,
+};
+
 /// The read path's own schedule.
 #[derive(Debug)]
 pub struct CatchUpSchedule {
@@ -45,6 +52,8 @@ pub struct CatchUpSchedule {
     poll_at: Option<Millis>,
     memberships_failures: u32,
     memberships_retry_at: Option<Millis>,
+    pull_failures: u32,
+    pull_retry_at: Option<Millis>,
 }
 
 impl CatchUpSchedule {
@@ -60,6 +69,8 @@ impl CatchUpSchedule {
             poll_at: None,
             memberships_failures: 0,
             memberships_retry_at: None,
+            pull_failures: 0,
+            pull_retry_at: None,
         }
     }
 
@@ -133,12 +144,26 @@ impl CatchUpSchedule {
         self.memberships_failures
     }
 
+    /// A pull failed (no answer, or a server error): the bands are pulled again with backoff.
+    pub fn pull_failed(&mut self, now: Millis) {
+        self.pull_failures += 1;
+        let delay = PULL_RETRY.delay(self.pull_failures, &mut self.rng);
+        let at = now + delay;
+        self.pull_retry_at = Some(self.pull_retry_at.map_or(at, |pending| pending.min(at)));
+    }
+
+    /// A pull finished: the next failure starts the delays over.
+    pub fn pull_finished(&mut self) {
+        self.pull_failures = 0;
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) is next needed.
     pub fn poll_timeout(&self) -> Option<Millis> {
         [
             self.anti_entropy_at,
             self.poll_at,
             self.memberships_retry_at,
+            self.pull_retry_at,
         ]
         .into_iter()
         .flatten()
@@ -161,6 +186,10 @@ impl CatchUpSchedule {
         if self.memberships_retry_at.is_some_and(|at| at <= now) {
             self.memberships_retry_at = None;
             dues.push(Due::Memberships);
+        }
+        if self.pull_retry_at.is_some_and(|at| at <= now) {
+            self.pull_retry_at = None;
+            dues.push(Due::PullBands);
         }
         // In a fixed order, each once (sorting them would bring a sort into the module for two
         // values).
@@ -233,6 +262,32 @@ mod tests {
         assert!(
             s.poll_timeout().unwrap().0 >= 45_000,
             "only anti-entropy is left"
+        );
+    }
+
+    #[test]
+    fn a_failed_pull_is_asked_again_with_growing_delays() {
+        let mut s = schedule();
+        s.pull_failed(Millis(0));
+        let first = s.poll_timeout().unwrap();
+        assert!((500..=1_000).contains(&first.0), "{first}");
+        assert_eq!(s.handle_timeout(first), vec![Due::PullBands]);
+        assert_eq!(s.poll_timeout(), None, "asked once");
+        s.pull_failed(first);
+        let second = s.poll_timeout().unwrap();
+        assert!(second.0 - first.0 >= 1_000, "doubled: {second}");
+        s.pull_failed(first);
+        assert_eq!(
+            s.poll_timeout(),
+            Some(second),
+            "one retry for the bands failing together"
+        );
+        s.handle_timeout(second);
+        s.pull_finished();
+        s.pull_failed(Millis(10_000));
+        assert!(
+            s.poll_timeout().unwrap().0 <= 11_000,
+            "the delays start over after a pull finished"
         );
     }
 

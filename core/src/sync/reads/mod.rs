@@ -509,7 +509,18 @@ impl ReadEngine {
         local: &dyn LocalEdits,
     ) {
         match self.waiting.remove(&op) {
-            Some(Waiting::Pull(band)) => self.pull_answered(&band, result, total, local),
+            Some(Waiting::Pull(band)) => {
+                // No answer, or a server error: asked again soon (a 401 waits for a token, and
+                // an unreadable page for the next catch-up).
+                let failed = match &result {
+                    HttpResult::NetworkError(_) => true,
+                    HttpResult::Response { status, .. } => matches!(status, 408 | 429 | 500..=599),
+                };
+                if failed {
+                    self.schedule.pull_failed(now);
+                }
+                self.pull_answered(&band, result, total, local)
+            }
             Some(Waiting::Memberships) => self.memberships_answered(now, result),
             Some(Waiting::Fetch { table, id }) => self.fetch_answered(table, id, result, local),
             _ => {}

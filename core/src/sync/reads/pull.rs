@@ -305,6 +305,7 @@ impl ReadEngine {
         }
         self.info.progress.remove(band);
         if finished {
+            self.schedule.pull_finished();
             self.emit(ReadEvent::Synced {
                 band: band.to_owned(),
             });
