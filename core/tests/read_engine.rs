@@ -540,3 +540,20 @@ fn a_burst_is_stored_in_batches_no_larger_than_the_limit() {
     );
     assert_eq!(h.store.rows["songs"].len(), burst, "every change stored");
 }
+
+/// Realtime is a hint, for a band followed on its own too: a change the socket never tells
+/// arrives through the periodic pull, with the socket connected and quiet throughout.
+#[test]
+fn a_band_followed_alone_is_pulled_periodically() {
+    let mut h = Harness::new(ChangeDelivery::PostgresChanges);
+    let socket = subscribed(&mut h);
+    assert_eq!(h.synced("b1"), 1, "the catch-up pull on subscribing");
+    h.put(song("s9", "b1", "never told", 1, 5_000_000));
+    while h.stored_title("s9").is_none() && h.now < 60_000 {
+        h.next_timeout();
+    }
+    assert_eq!(h.stored_title("s9").as_deref(), Some("never told"));
+    // Within the anti-entropy period and its jitter (15 s ± 25 %), on the same socket.
+    assert!(h.now <= 18_750, "pulled at {} ms", h.now);
+    assert_eq!(h.socket, Some(socket), "no reconnect brought it");
+}

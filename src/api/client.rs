@@ -423,8 +423,9 @@ impl SyncClient {
         self.inner.tabs.is_leader()
     }
 
-    /// Follows a band live: joins its Realtime channel (opening the socket if needed) and
-    /// pulls what changed since the last pull once the subscription is confirmed.
+    /// Follows a band live: joins its Realtime channel (opening the socket if needed), pulls
+    /// what changed since the last pull once the subscription is confirmed, and again every
+    /// `antiEntropyMs` while the page is visible.
     #[wasm_bindgen(js_name = followBand)]
     pub fn follow_band(&self, band_id: &str) -> Result<(), JsValue> {
         if !self.inner.tabs.want_band(band_id) {

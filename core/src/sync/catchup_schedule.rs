@@ -80,9 +80,15 @@ impl CatchUpSchedule {
         period - quarter + self.rng.up_to(2 * quarter)
     }
 
-    /// The user's bands are followed: anti-entropy pulls start.
+    /// The user's bands are followed: anti-entropy pulls start, with a memberships read each.
     pub fn follow_user(&mut self, now: Millis) {
         self.following_user = true;
+        self.follow_band(now);
+    }
+
+    /// A band is followed: anti-entropy pulls start (Realtime is a hint, also for a band
+    /// followed on its own).
+    pub fn follow_band(&mut self, now: Millis) {
         if self.anti_entropy_at.is_none() {
             self.anti_entropy_at = Some(now + self.jittered());
         }

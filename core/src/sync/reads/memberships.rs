@@ -32,6 +32,7 @@ impl ReadEngine {
     pub(super) fn follow_band(&mut self, now: Millis, band: &str) -> Result<(), String> {
         let config = self.band_channel(band);
         self.join(now, &format!("band:{band}"), config)?;
+        self.schedule.follow_band(now);
         self.bands.insert(band.to_owned());
         Ok(())
     }
