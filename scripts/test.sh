@@ -82,6 +82,10 @@ export ROCKON_TEST_SERVER="ws://127.0.0.1:$PORT"
 # first: each run sees only its own, or the Chrome run would quietly run Firefox.
 # Changes arrive by Broadcast from Database unless ROCKON_CHANGES says otherwise: each browser
 # runs the suite in both modes.
+# The runner gives a whole suite 20 s by default and reports a slower one as "failed to detect
+# test as having been run": `read_path` takes 14-18 s on its own, and more on a busy machine.
+# Each test bounds its own waits.
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-180}"
 run "browser tests (Chrome)" env -u GECKODRIVER wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" --mode no-install
 run "browser tests (Chrome, postgres_changes)" env -u GECKODRIVER ROCKON_CHANGES=postgres_changes wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" --mode no-install
 run "browser tests (Firefox)" env -u CHROMEDRIVER wasm-pack test --headless --firefox --geckodriver "$GECKODRIVER" --mode no-install
