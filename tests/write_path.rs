@@ -288,6 +288,53 @@ async fn refused_writes_wait_visibly_for_retry_or_discard() {
     assert_eq!(server_row(&bob, "songs", &id).await["version"], 1);
 }
 
+/// A discarded edit leaves its row as the server has it now, not as it was when the edit was
+/// made: another member changed it meanwhile, and this client follows nothing (no pull and no
+/// socket would bring the change), so only reading the row again can.
+#[wasm_bindgen_test]
+async fn a_discarded_edit_leaves_the_row_as_the_server_has_it_now() {
+    let alice = sign_in("alice").await;
+    let bob = sign_in("bob").await;
+    let client = open(&bob, &unique("discard-refetch"), URL, json!({})).await;
+    let row = to_json(
+        &call(client.create(
+            "songs".into(),
+            js(json!({"bandId": ROCKERS, "title": "Draft"})),
+        ))
+        .await
+        .unwrap(),
+    );
+    let id = row["id"].as_str().unwrap().to_owned();
+    synced(&client, "songs", &id).await;
+    // Bob's edit is refused for good; Alice retitles the song on the server.
+    fault(json!({"action": "fail_rest", "count": 1, "status": 400})).await;
+    call(client.update("songs".into(), id.clone(), js(json!({"title": "Bob's"}))))
+        .await
+        .unwrap();
+    eventually(10_000, "refused", || async {
+        client.status("songs", &id) == "error"
+    })
+    .await;
+    let path = format!("songs?id=eq.{id}");
+    let (status, _) = rest(
+        "PATCH",
+        &path,
+        &alice.token,
+        Some(json!({"title": "Alice's"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let seq = to_json(&client.outbox())[0]["seq"].as_f64().unwrap();
+    assert_eq!(call(client.discard(seq)).await.unwrap(), true);
+    eventually(5_000, "the server's row, read again", || async {
+        let local = call(client.get("songs".into(), id.clone())).await.unwrap();
+        to_json(&local)["title"] == "Alice's"
+    })
+    .await;
+    assert_eq!(client.status("songs", &id), "synced");
+    client.close();
+}
+
 #[wasm_bindgen_test]
 async fn concurrent_edits_merge_by_field_and_surface_the_conflict() {
     let alice = sign_in("alice").await;

@@ -102,7 +102,8 @@ fn landed_or_kept(world: &World, index: usize, field: &str) -> bool {
                     && earlier.write.id == ack.write.id
                     && earlier.write.kind == "create"
             }),
-        } || kept_visibly(world, ack, "", &Value::Null);
+        } || kept_visibly(world, ack, "", &Value::Null)
+            || withdrawn(world, ack, "", &Value::Null);
     }
     let Some(value) = ack.write.fields.get(field) else {
         return true;
@@ -110,6 +111,19 @@ fn landed_or_kept(world: &World, index: usize, field: &str) -> bool {
     on_server(world, ack, field, value)
         || kept_visibly(world, ack, field, value)
         || overtaken(world, index, field)
+        || withdrawn(world, ack, field, value)
+}
+
+/// Whether the app discarded the entry that held the write's value (all of a remove).
+fn withdrawn(world: &World, ack: &Ack, field: &str, value: &Value) -> bool {
+    world.withdrawn.iter().any(|(device, row, delete, fields)| {
+        *device == ack.device
+            && *row == ack.write.id
+            && match field {
+                "" => *delete,
+                _ => fields.get(field) == Some(value),
+            }
+    })
 }
 
 /// Whether write `later` came after write `earlier`: by the order of acknowledgement when
@@ -233,8 +247,8 @@ fn diverged(world: &World, verdict: &mut Verdict) {
         let pending = device.store.outbox.values().filter(|e| e.failed.is_none());
         for entry in pending.filter(|e| !held_back(&e.row_id, e.seq)) {
             verdict.diverged.push(format!(
-                "{}: write {} of {} still pending {SETTLE_BOUND_MS} ms after the faults stopped",
-                device.user, entry.seq, entry.row_id
+                "{}: write {} of {} ({:?} {:?}, attempts {}) still pending {SETTLE_BOUND_MS} ms after the faults stopped",
+                device.user, entry.seq, entry.row_id, entry.op, entry.fields, entry.attempts
             ));
         }
         let kept = |id: &str| {

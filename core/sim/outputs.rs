@@ -7,7 +7,7 @@ use rockon_sync_core::outbox::{HttpRequest, HttpResult};
 use rockon_sync_core::realtime::{Event as RealtimeEvent, RealtimeConfig};
 use rockon_sync_core::sync::{
     Event, Input, Op, Output, ReadCommand, ReadConfig, ReadEvent, ScheduleConfig, SocketAction,
-    StoreError, Stored, TabNews, WriteEvent, WriteInput, WriteReply,
+    StoreError, StoreOp, Stored, TabNews, WriteEvent, WriteInput, WriteReply,
 };
 
 /// How the simulated read paths are tuned: polling after three failed connects, every five
@@ -43,7 +43,10 @@ impl World {
             .with(op),
             Output::Write { op, ops } => match self.chance(2) {
                 true => Stored::Written(Err(self.store_fault(tab, "refuses a batch"))),
-                false => Stored::Written(self.devices[device].store.write(&ops)),
+                false => {
+                    self.withdraw(device, &ops);
+                    Stored::Written(self.devices[device].store.write(&ops))
+                }
             }
             .with(op),
             Output::Apply { op, batch } => match self.chance(2) {
@@ -76,6 +79,25 @@ impl World {
             }
         };
         self.store_result(tab, stored);
+    }
+
+    /// A batch removes an entry the user asked to discard: its values, as stored, are
+    /// withdrawn (a discarded creation takes the row's later edits folded into it along).
+    fn withdraw(&mut self, device: usize, ops: &[StoreOp]) {
+        for op in ops {
+            let StoreOp::RemoveEntry(seq) = op else {
+                continue;
+            };
+            let Some(at) = (self.discarding.iter()).position(|d| *d == (device, *seq)) else {
+                continue;
+            };
+            self.discarding.swap_remove(at);
+            if let Some(entry) = self.devices[device].store.outbox.get(seq) {
+                let delete = entry.op == rockon_sync_core::outbox::Op::Delete;
+                let withdrawn = (device, entry.row_id.clone(), delete, entry.fields.clone());
+                self.withdrawn.push(withdrawn);
+            }
+        }
     }
 
     fn store_fault(&mut self, tab: usize, what: &str) -> StoreError {

@@ -147,6 +147,10 @@ pub struct World {
     pub faults: u32,
     /// The schedule hit the step bound.
     pub livelocked: bool,
+    /// Outbox entries the app discarded: (device, row id, a delete, the fields it set).
+    pub withdrawn: Vec<(usize, String, bool, Map<String, Value>)>,
+    /// Discards asked for and not yet stored: (device, entry).
+    pub(super) discarding: Vec<(usize, u64)>,
     pub(super) schema: Schema,
 }
 
@@ -197,6 +201,8 @@ impl World {
             writes: Vec::new(),
             faults: 0,
             livelocked: false,
+            withdrawn: Vec::new(),
+            discarding: Vec::new(),
             schema,
         };
         for device in [0, 0, 1, 2] {
@@ -431,6 +437,23 @@ impl World {
         let Some((command, issued)) = self.pick_command(tab) else {
             return;
         };
+        let device = self.tabs[tab].device;
+        let leader = self.devices[device].leader.filter(|leader| *leader != tab);
+        if let (WriteCommand::Retry { .. } | WriteCommand::Discard { .. }, Some(leader)) =
+            (&command, leader)
+        {
+            // As the shell does: a tab that does not lead asks the leading tab to retry or
+            // discard (its own copy of the outbox may be behind).
+            let id = CommandId(self.tabs[leader].next_command);
+            self.tabs[leader].next_command += 1;
+            let wall_ms = EPOCH_MS + self.now;
+            let input = WriteInput::Command {
+                id,
+                command,
+                wall_ms,
+            };
+            return self.input_at(1, leader, Input::Write(input));
+        }
         let id = CommandId(self.tabs[tab].next_command);
         self.tabs[tab].next_command += 1;
         if let Some(write) = issued {
@@ -530,13 +553,20 @@ impl World {
                 Some(issued),
             ));
         }
-        let failed = self.tabs[tab]
-            .engine
-            .writes()
-            .entries()
-            .find(|e| e.failed.is_some())
-            .map(|e| e.seq)?;
-        Some((WriteCommand::Retry { seq: failed }, None))
+        let entries = self.tabs[tab].engine.writes().entries();
+        let entries: Vec<(u64, bool)> = entries.map(|e| (e.seq, e.failed.is_some())).collect();
+        if roll < 97 {
+            let failed = entries.iter().find(|(_, failed)| *failed)?.0;
+            return Some((WriteCommand::Retry { seq: failed }, None));
+        }
+        // The user gives up a write, failed or not (one being sent is refused). What it
+        // withdraws is known when storage removes the entry (`outputs.rs`): edits made
+        // meanwhile may have been folded into it.
+        let at = self.rng.up_to(entries.len().checked_sub(1)? as u64) as usize;
+        let seq = entries[at].0;
+        self.note(format!("tab {tab}: discard {seq}"));
+        self.discarding.push((device, seq));
+        Some((WriteCommand::Discard { seq }, None))
     }
 
     /// The tab reloads: its engine goes (answers to it are lost), a new one opens on the store.

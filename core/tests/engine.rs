@@ -479,3 +479,186 @@ fn settling_waits_for_an_edit_being_stored_that_may_be_refused() {
         "the user's value is kept"
     );
 }
+
+/// A discarded write's row goes back to the server's version: the one the server has now,
+/// not the one it had when the write was made. Pulls skip a row with a pending write and move
+/// their cursor past it, so a change made meanwhile would otherwise never come again.
+#[test]
+fn a_discarded_write_leaves_the_row_as_the_server_has_it_now() {
+    let mut h = Harness::new();
+    h.put(song("s1", "b1", "one", 1, "bob"));
+    h.read(ReadCommand::Pull("b1".into()));
+    let mut patch = Map::new();
+    patch.insert("title".into(), json!("alice's"));
+    let edit = WriteCommand::Update {
+        table: "songs".into(),
+        id: "s1".into(),
+        patch,
+    };
+    h.write(1, edit);
+    h.put(song("s1", "b1", "bob's", 2, "bob"));
+    // A change elsewhere in the band a minute later: the pull's cursor moves past s1, beyond
+    // the few seconds a pull reads again before its cursor.
+    h.put(song("s2", "b1", "two", 60, "bob"));
+    h.read(ReadCommand::Pull("b1".into()));
+    assert_eq!(
+        h.title("s1").as_deref(),
+        Some("alice's"),
+        "the pull skips it"
+    );
+    let seq = h.engine.writes().entries().next().map(|e| e.seq).unwrap();
+    h.write(2, WriteCommand::Discard { seq });
+    assert_eq!(h.replies, [CommandId(1), CommandId(2)]);
+    assert_eq!(h.engine.writes().status("songs", "s1"), RowStatus::Synced);
+    assert_eq!(
+        h.title("s1").as_deref(),
+        Some("bob's"),
+        "read again at once"
+    );
+    // And durably: a reload before that read answers still reads the band's songs from the
+    // start on its next pull.
+    let key = rockon_sync_core::sync::cursor_key("songs", "b1");
+    assert!(
+        h.store.cursors.get(&key).is_none(),
+        "the cursor is forgotten"
+    );
+    h.read(ReadCommand::Pull("b1".into()));
+    assert_eq!(h.title("s1").as_deref(), Some("bob's"));
+}
+
+/// A device's store holding song `s1`.
+fn store_with_a_song() -> MemoryStore {
+    use rockon_sync_core::sync::StoreOp;
+    let schema = Schema::rockon();
+    let scopes = schema.tables.iter();
+    let mut store = MemoryStore::new(scopes.map(|t| (t.name.clone(), t.scope.clone())).collect());
+    let _ = store.write(&[StoreOp::PutRow {
+        table: "songs".into(),
+        row: song("s1", "b1", "one", 1, "bob"),
+    }]);
+    store
+}
+
+/// Two write engines of one device over one store: the leading tab and another.
+fn leader_and_follower(store: &mut MemoryStore) -> (WriteEngine, WriteEngine) {
+    let schema = Schema::rockon();
+    let policy = ConflictPolicy::default();
+    let mut leader = WriteEngine::new(schema.clone(), Vec::new(), Vec::new(), policy, None, 1);
+    leader.handle(WriteInput::Leader(true), Millis(0));
+    let _ = answer_storage(&mut leader, store, Millis(0));
+    let follower = WriteEngine::new(schema, Vec::new(), Vec::new(), policy, None, 2);
+    (leader, follower)
+}
+
+/// Carries out a command, answering its storage; returns the other outputs.
+fn command(
+    engine: &mut WriteEngine,
+    store: &mut MemoryStore,
+    id: u64,
+    command: WriteCommand,
+    now: u64,
+) -> Vec<rockon_sync_core::sync::WriteOutput> {
+    let input = WriteInput::Command {
+        id: CommandId(id),
+        command,
+        wall_ms: 1_790_000_000_000 + now,
+    };
+    engine.handle(input, Millis(now));
+    answer_storage(engine, store, Millis(now))
+}
+
+/// Another tab changed the stored outbox: the engine reads it; returns the other outputs.
+fn told(
+    engine: &mut WriteEngine,
+    store: &mut MemoryStore,
+    now: u64,
+) -> Vec<rockon_sync_core::sync::WriteOutput> {
+    engine.handle(WriteInput::OutboxChanged, Millis(now));
+    answer_storage(engine, store, Millis(now))
+}
+
+/// The first entry the engine holds.
+fn first_entry(engine: &WriteEngine) -> u64 {
+    engine.entries().next().map(|e| e.seq).expect("an entry")
+}
+
+fn retitle(title: &str) -> WriteCommand {
+    WriteCommand::Update {
+        table: "songs".into(),
+        id: "s1".into(),
+        patch: json!({ "title": title })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    }
+}
+
+/// Simulation (with discards): a write discarded in a tab that does not lead stayed in the
+/// leading tab's memory, which took in only entries it did not know. It went on showing the
+/// row as pending and holding its later edits back, or folded a later edit into the entry and
+/// stored it again, where no tab would ever push it.
+#[test]
+fn the_leader_takes_in_a_discard_made_in_another_tab() {
+    let mut store = store_with_a_song();
+    let (mut leader, mut follower) = leader_and_follower(&mut store);
+    // Offline: the write waits in the outbox.
+    leader.handle(WriteInput::Online(false), Millis(0));
+    command(&mut leader, &mut store, 1, retitle("mine"), 1);
+    told(&mut follower, &mut store, 2);
+    let seq = first_entry(&follower);
+    command(
+        &mut follower,
+        &mut store,
+        2,
+        WriteCommand::Discard { seq },
+        3,
+    );
+    assert_eq!(store.outbox.len(), 0, "discarded in storage");
+    told(&mut leader, &mut store, 4);
+    assert_eq!(leader.entries().count(), 0, "and in the leader");
+    assert_eq!(leader.status("songs", "s1"), RowStatus::Synced);
+    // The leader's next edit of the row is an entry of its own, stored and kept.
+    command(&mut leader, &mut store, 3, retitle("later"), 5);
+    let stored: Vec<_> = store.outbox.values().map(|e| e.fields.clone()).collect();
+    assert_eq!(
+        stored,
+        [json!({"title": "later"}).as_object().cloned().unwrap()]
+    );
+}
+
+/// The twin: a failed write retried in a tab that does not lead is pushed by the leader.
+#[test]
+fn the_leader_pushes_a_write_retried_in_another_tab() {
+    use rockon_sync_core::outbox::HttpResult;
+    use rockon_sync_core::sync::WriteOutput;
+    let mut store = store_with_a_song();
+    let (mut leader, mut follower) = leader_and_follower(&mut store);
+    leader.handle(WriteInput::Online(true), Millis(0));
+    let pushed = |outputs: Vec<WriteOutput>| {
+        outputs.into_iter().find_map(|o| match o {
+            WriteOutput::Http { op, .. } => Some(op),
+            _ => None,
+        })
+    };
+    let outputs = command(&mut leader, &mut store, 1, retitle("mine"), 1);
+    let op = pushed(outputs).expect("pushed");
+    let refused = HttpResult::Response {
+        status: 403,
+        body: r#"{"code":"42501","message":"new row violates row-level security policy"}"#.into(),
+    };
+    leader.handle(
+        WriteInput::Http {
+            op,
+            result: refused,
+        },
+        Millis(2),
+    );
+    let _ = answer_storage(&mut leader, &mut store, Millis(2));
+    assert_eq!(leader.status("songs", "s1"), RowStatus::Error);
+    told(&mut follower, &mut store, 3);
+    let seq = first_entry(&follower);
+    command(&mut follower, &mut store, 2, WriteCommand::Retry { seq }, 4);
+    let outputs = told(&mut leader, &mut store, 5);
+    assert!(pushed(outputs).is_some(), "the leader pushes it again");
+    assert_eq!(leader.status("songs", "s1"), RowStatus::Syncing);
+}

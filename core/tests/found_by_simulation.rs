@@ -233,3 +233,41 @@ fn joined_conflict_records_keep_each_fields_later_edit() {
     );
     assert_eq!(noted.local["title"], "t0-46");
 }
+
+/// Simulation (with discards): a tab that did not lead queued two edits of a row, the second
+/// made on the row showing the first. Discarding the first, then the second, put back the
+/// second's base, which held the first's discarded value, at the server's version: no pull
+/// would ever replace it.
+#[test]
+fn discarding_an_edit_takes_its_values_out_of_later_edits_bases() {
+    let mut outbox = Outbox::new(Vec::new(), ConflictPolicy::ServerWins, 1);
+    outbox.set_append_only(true);
+    let server = song(1, "A", Value::Null);
+    let first = object(json!({"title": "mine"}));
+    outbox
+        .enqueue("songs", "s1", Op::Update, first, Some(server.clone()))
+        .unwrap();
+    let shown = song(1, "mine", Value::Null);
+    let second = object(json!({"notes": "later"}));
+    outbox
+        .enqueue("songs", "s1", Op::Update, second, Some(shown))
+        .unwrap();
+    let seqs: Vec<u64> = outbox.entries().map(|e| e.seq).collect();
+    let (_, effects) = outbox.discard(seqs[0]).unwrap();
+    let rebased = effects.iter().find_map(|e| match e {
+        Effect::PutEntry(entry) => Some(entry.clone()),
+        _ => None,
+    });
+    let base = rebased
+        .expect("the later edit is stored again")
+        .base
+        .unwrap();
+    assert_eq!(base["title"], "A", "the discarded value is out of its base");
+    assert_eq!(
+        outbox.shown_over("songs", "s1", server.clone())["notes"],
+        "later",
+        "the later edit still shows"
+    );
+    let (second, _) = outbox.discard(seqs[1]).unwrap();
+    assert_eq!(second.base.unwrap(), server);
+}

@@ -557,3 +557,27 @@ fn a_band_followed_alone_is_pulled_periodically() {
     assert!(h.now <= 18_750, "pulled at {} ms", h.now);
     assert_eq!(h.socket, Some(socket), "no reconnect brought it");
 }
+
+/// A row read again after its local edits were given up is asked for until the server
+/// answers: a failed read is retried with the pulls' backoff, not left to a pull whose cursor
+/// has moved past the row.
+#[test]
+fn a_row_read_again_is_asked_for_until_the_server_answers() {
+    let mut h = Harness::new(ChangeDelivery::PostgresChanges);
+    h.put(song("s1", "b1", "the server's", 2, 5_000_000));
+    h.faults.push(("id=eq.s1", Fault::NetworkError));
+    h.engine.refetch("songs".into(), "s1".into(), "b1".into());
+    h.run();
+    assert_eq!(h.stored_title("s1"), None, "no answer");
+    h.faults.clear();
+    h.next_timeout();
+    assert!(h.now <= 1_000, "asked again within a second: {} ms", h.now);
+    assert_eq!(h.stored_title("s1").as_deref(), Some("the server's"));
+    let asked = h.requests.iter().filter(|p| p.contains("id=eq.s1")).count();
+    assert_eq!(asked, 2);
+    assert_eq!(
+        h.engine.poll_timeout(),
+        None,
+        "answered: nothing more to ask"
+    );
+}

@@ -10,7 +10,7 @@ use js_sys::Array;
 use rockon_sync_core::outbox::Entry;
 use rockon_sync_core::schema::{snake_to_camel, to_app, Schema};
 use rockon_sync_core::sorted::SortedSet;
-use rockon_sync_core::sync::{self, conflict_key, StoreOp};
+use rockon_sync_core::sync::{self, conflict_key, cursor_key, StoreOp};
 use serde::Serialize;
 use serde_json::Value;
 use std::cell::RefCell;
@@ -489,6 +489,9 @@ fn request_of(op: &StoreOp) -> Array {
         StoreOp::RemoveConflict { table, id } => {
             array(&["delete".into(), store, conflict_key(table, id).into()])
         }
+        StoreOp::ForgetCursor { table, band } => {
+            array(&["delete".into(), store, cursor_key(table, band).into()])
+        }
     }
 }
 
@@ -498,5 +501,6 @@ fn store_of(op: &StoreOp) -> &str {
         StoreOp::PutRow { table, .. } | StoreOp::DeleteRow { table, .. } => table,
         StoreOp::AddEntry(_) | StoreOp::PutEntry(_) | StoreOp::RemoveEntry(_) => OUTBOX,
         StoreOp::PutConflict(_) | StoreOp::RemoveConflict { .. } => CONFLICTS,
+        StoreOp::ForgetCursor { .. } => CURSORS,
     }
 }

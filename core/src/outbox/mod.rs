@@ -553,6 +553,9 @@ impl Outbox {
     }
 
     /// Gives up a write: the entry is removed. The driver restores the row from the base.
+    /// The row's later entries were made on a row showing this one's values: their bases
+    /// take back the values this one changed, or discarding them later would bring those
+    /// values back.
     pub fn discard(&mut self, seq: u64) -> Option<(Entry, Vec<Effect>)> {
         if self.in_flight.contains_key(&seq) {
             return None;
@@ -561,7 +564,38 @@ impl Outbox {
         self.forget(seq);
         self.retry_at.remove(&seq);
         let mut effects = vec![Effect::RemoveEntry(seq)];
+        let original = entry.base.as_ref();
+        for later in self.entries.values_mut() {
+            let same_row = later.table == entry.table && later.row_id == entry.row_id;
+            let (Some(original), Some(base)) = (original, later.base.as_mut()) else {
+                continue;
+            };
+            if !same_row || later.seq < seq {
+                continue;
+            }
+            for field in entry.fields.keys() {
+                match original.get(field) {
+                    Some(value) => base.insert(field.clone(), value.clone()),
+                    None => base.remove(field),
+                };
+            }
+            effects.push(Effect::PutEntry(later.clone()));
+        }
         effects.extend(self.status_effect(&entry));
         Some((entry, effects))
+    }
+
+    /// The row as this outbox shows it over `row`: the row's entries' values on top, in order.
+    pub fn shown_over(
+        &self,
+        table: &str,
+        row_id: &str,
+        mut row: Map<String, Value>,
+    ) -> Map<String, Value> {
+        let entries = self.entries.values();
+        for entry in entries.filter(|e| e.table == table && e.row_id == row_id) {
+            row.extend(entry.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        row
     }
 }

@@ -26,15 +26,32 @@ impl Outbox {
     /// Replaces the entries with what storage holds now (another tab wrote or removed some).
     /// Entries in flight stay in flight; retry times of entries still present are kept.
     pub fn reload(&mut self, entries: Vec<Entry>) {
-        self.reload_keeping_newer(entries, u64::MAX);
+        // Whether the read was issued before a removal is unknown: a removal stays until
+        // storage shows it.
+        let stored: SortedSet<u64> = entries.iter().map(|e| e.seq).collect();
+        self.removed.retain(|seq| stored.contains(seq));
+        self.take_stored(entries, u64::MAX, &SortedSet::new());
     }
 
     /// [`reload`](Self::reload) with a read of storage issued when [`next_seq`](Self::next_seq)
-    /// was `read_from`: entries this tab queued since (numbered `read_from` or more) were
-    /// written after that read, which cannot show them, and stay.
-    pub fn reload_keeping_newer(&mut self, entries: Vec<Entry>, read_from: u64) {
-        let stored: SortedSet<u64> = entries.iter().map(|e| e.seq).collect();
-        self.removed.retain(|seq| stored.contains(seq));
+    /// was `read_from`: entries this tab queued since (numbered `read_from` or more), and the
+    /// entries it stored a change of since (`changed`), were written after that read, which
+    /// cannot show them, and stay as this tab has them. Every other entry is as storage holds
+    /// it: another tab may have retried or discarded it.
+    pub fn reload_keeping(
+        &mut self,
+        entries: Vec<Entry>,
+        read_from: u64,
+        changed: &SortedSet<u64>,
+    ) {
+        // A removal stored before the read was issued shows in it: an entry it shows anyway was
+        // stored again by another tab (say the leader recording a send of an entry this tab
+        // discarded), and is taken in, or nobody would ever push it.
+        self.removed.retain(|seq| changed.contains(seq));
+        self.take_stored(entries, read_from, changed);
+    }
+
+    fn take_stored(&mut self, entries: Vec<Entry>, read_from: u64, changed: &SortedSet<u64>) {
         let mut fresh: SortedMap<u64, Entry> = entries
             .into_iter()
             .filter(|e| !self.removed.contains(&e.seq))
@@ -46,7 +63,8 @@ impl Outbox {
                 fresh.insert(*seq, entry.clone());
             }
         }
-        let newer = self.entries.iter().skip_while(|(seq, _)| **seq < read_from);
+        let newer = self.entries.iter();
+        let newer = newer.filter(|(seq, _)| **seq >= read_from || changed.contains(*seq));
         for (seq, entry) in newer {
             fresh.insert(*seq, entry.clone());
         }

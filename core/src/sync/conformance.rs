@@ -468,6 +468,16 @@ async fn cursors_saved_with_rows<S: Store>(store: &mut S) -> Result<(), String> 
     check(
         elsewhere.iter().all(Option::is_none),
         "another band's cursors are its own",
+    )?;
+    let forget = StoreOp::ForgetCursor {
+        table: "songs".into(),
+        band: "b5".into(),
+    };
+    write(store, &[forget]).await?;
+    let forgotten = cursors(store.read(&read).await.map_err(|e| e.to_string())?)?;
+    check(
+        forgotten.iter().all(Option::is_none),
+        "a forgotten cursor is gone",
     )
 }
 

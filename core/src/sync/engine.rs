@@ -320,6 +320,9 @@ impl Engine {
                 return self.purged(command, result);
             }
             WriteOutput::Reply { command, result } => Output::Reply { command, result },
+            WriteOutput::Refetch { table, id, scope } => {
+                return self.reads.refetch(table, id, scope)
+            }
             WriteOutput::Event(event) => {
                 match &event {
                     WriteEvent::Change(rows) if rows.source == ChangeSource::Local => {

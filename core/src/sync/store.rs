@@ -94,6 +94,14 @@ pub enum StoreOp {
         /// The row id.
         id: String,
     },
+    /// Forget a table's pull cursor for a band (see [`cursor_key`]): its next pull reads the
+    /// band's rows of that table from the start.
+    ForgetCursor {
+        /// Wire table name.
+        table: String,
+        /// The band.
+        band: String,
+    },
 }
 
 /// What the engine needs to read.
@@ -314,6 +322,9 @@ impl MemoryStore {
             }
             StoreOp::RemoveConflict { table, id } => {
                 self.conflicts.remove(&conflict_key(&table, &id));
+            }
+            StoreOp::ForgetCursor { table, band } => {
+                self.cursors.remove(&cursor_key(&table, &band));
             }
         }
     }

@@ -245,8 +245,22 @@ impl ReadEngine {
         }
     }
 
-    /// Reads a row whose change was too large to send.
-    fn fetch(&mut self, table: String, id: String) {
+    /// Reads a row again whose local edits were given up (see
+    /// [`WriteOutput::Refetch`](crate::sync::WriteOutput::Refetch)), until the server answers.
+    pub fn refetch(&mut self, table: String, id: String, scope: String) {
+        if self.refetching_at(&table, &id).is_none() {
+            self.refetching.push((table.clone(), id.clone(), scope));
+        }
+        self.fetch(table, id);
+    }
+
+    /// Where the row is among those read again.
+    pub(super) fn refetching_at(&self, table: &str, id: &str) -> Option<usize> {
+        (self.refetching.iter()).position(|(t, i, _)| t == table && i == id)
+    }
+
+    /// Reads a row whose change was too large to send, or to read again.
+    pub(super) fn fetch(&mut self, table: String, id: String) {
         let request = HttpRequest::get(format!(
             "/rest/v1/{table}?id=eq.{}&select=*",
             percent_encode(&id)
@@ -267,11 +281,27 @@ impl ReadEngine {
             return;
         };
         if local.has_local_edits(&table, &id) {
+            // Edited again meanwhile (or this tab's copy of the outbox is behind): a row read
+            // again is asked for once more with the next pulls.
             return;
         }
+        let at = self.refetching_at(&table, &id);
+        let refetched = at.map(|at| self.refetching.swap_remove(at));
         let Ok(rows) = crate::fields::objects(&body) else {
             return;
         };
+        if let (true, Some((_, _, scope))) = (rows.is_empty(), refetched) {
+            // The server has no such row for this user (say a creation given up in another
+            // tab, whose later edit was then given up here): neither does the cache.
+            let batch = ApplyBatch {
+                deletions: vec![(table.clone(), id.clone())],
+                ..ApplyBatch::default()
+            };
+            let op = self.op(Waiting::Gone { table, id, scope });
+            return self
+                .outputs
+                .push_back(super::ReadOutput::Apply { op, batch });
+        }
         let scope_column = self.schema.table(&table).map(|t| t.scope.as_str());
         let scope = rows
             .first()
@@ -286,6 +316,25 @@ impl ReadEngine {
         let op = self.op(Waiting::Fetched { table, scope });
         self.outputs
             .push_back(super::ReadOutput::Apply { op, batch });
+    }
+
+    pub(super) fn fetched_gone(
+        &mut self,
+        table: String,
+        id: String,
+        scope: String,
+        result: Result<(), StoreError>,
+    ) {
+        match result {
+            Ok(()) => self.emit(ReadEvent::Change(RowsChanged {
+                table,
+                scope,
+                ids: vec![id],
+                action: ChangeAction::Delete,
+                source: ChangeSource::Remote,
+            })),
+            Err(error) => self.error(error.code(), error.to_string()),
+        }
     }
 
     pub(super) fn fetched_applied(

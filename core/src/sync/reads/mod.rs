@@ -287,8 +287,20 @@ enum Waiting {
     Pull(String),
     Changes(changes::Applying),
     Memberships,
-    Fetch { table: String, id: String },
-    Fetched { table: String, scope: String },
+    Fetch {
+        table: String,
+        id: String,
+    },
+    Fetched {
+        table: String,
+        scope: String,
+    },
+    /// A row read again that the server does not have (or no longer shows this user).
+    Gone {
+        table: String,
+        id: String,
+        scope: String,
+    },
 }
 
 /// The read path of one client.
@@ -308,6 +320,9 @@ pub struct ReadEngine {
     changes: changes::Changes,
     memberships: memberships::Memberships,
     waiting: SortedMap<OpId, Waiting>,
+    /// Rows (table, id, band) read again because their local edits were given up, until the
+    /// server answers: a failed read is asked again with the pulls' retries.
+    refetching: Vec<(String, String, String)>,
     next_op: u64,
     outputs: VecDeque<ReadOutput>,
     closed: bool,
@@ -335,6 +350,7 @@ impl ReadEngine {
             changes: changes::Changes::default(),
             memberships: memberships::Memberships::default(),
             waiting: SortedMap::new(),
+            refetching: Vec::new(),
             next_op: 0,
             outputs: VecDeque::new(),
             closed: false,
@@ -496,6 +512,9 @@ impl ReadEngine {
             Some(Waiting::Pull(band)) => self.page_stored(&band, result),
             Some(Waiting::Changes(applying)) => self.changes_applied(applying, result),
             Some(Waiting::Fetched { table, scope }) => self.fetched_applied(table, scope, result),
+            Some(Waiting::Gone { table, id, scope }) => {
+                self.fetched_gone(table, id, scope, result.map(|_| ()))
+            }
             _ => {}
         }
     }
@@ -510,19 +529,20 @@ impl ReadEngine {
     ) {
         match self.waiting.remove(&op) {
             Some(Waiting::Pull(band)) => {
-                // No answer, or a server error: asked again soon (a 401 waits for a token, and
-                // an unreadable page for the next catch-up).
-                let failed = match &result {
-                    HttpResult::NetworkError(_) => true,
-                    HttpResult::Response { status, .. } => matches!(status, 408 | 429 | 500..=599),
-                };
-                if failed {
+                // Asked again soon (a 401 waits for a token, and an unreadable page for the
+                // next catch-up).
+                if no_answer(&result) {
                     self.schedule.pull_failed(now);
                 }
                 self.pull_answered(&band, result, total, local)
             }
             Some(Waiting::Memberships) => self.memberships_answered(now, result),
-            Some(Waiting::Fetch { table, id }) => self.fetch_answered(table, id, result, local),
+            Some(Waiting::Fetch { table, id }) => {
+                if self.refetching_at(&table, &id).is_some() && no_answer(&result) {
+                    self.schedule.pull_failed(now);
+                }
+                self.fetch_answered(table, id, result, local)
+            }
             _ => {}
         }
     }
@@ -605,6 +625,9 @@ impl ReadEngine {
                     for band in bands {
                         self.start_pull(band);
                     }
+                    for (table, id, _) in self.refetching.clone() {
+                        self.fetch(table, id);
+                    }
                 }
             }
         }
@@ -663,6 +686,14 @@ impl ReadEngine {
                 ..ChannelConfig::default()
             },
         }
+    }
+}
+
+/// No answer, or a server error: worth asking again soon.
+fn no_answer(result: &HttpResult) -> bool {
+    match result {
+        HttpResult::NetworkError(_) => true,
+        HttpResult::Response { status, .. } => matches!(status, 408 | 429 | 500..=599),
     }
 }
 

@@ -141,6 +141,10 @@ impl WriteEngine {
                 for event in done.events {
                     self.emit(event);
                 }
+                if let Some((table, id, scope)) = done.refetch {
+                    self.outputs
+                        .push_back(WriteOutput::Refetch { table, id, scope });
+                }
                 self.reply(command, Ok(done.reply));
             }
             Err(StoreError::KeyTaken(_))
@@ -158,6 +162,15 @@ impl WriteEngine {
                 return self.carry_out(command, planned);
             }
             Err(error) => {
+                // A pull may have skipped the row while the refused edit was in memory.
+                let added = done.added.and_then(|seq| self.outbox.entry(seq));
+                if let Some(entry) = added {
+                    let (table, id) = (entry.table.clone(), entry.row_id.clone());
+                    let row = entry.base.as_ref().unwrap_or(&entry.fields);
+                    let scope = scope_of(&self.schema, &table, row);
+                    self.outputs
+                        .push_back(WriteOutput::Refetch { table, id, scope });
+                }
                 if done.undo.is_empty() {
                     // The outbox in memory is ahead of storage: take back what was committed,
                     // keeping its conflict policy, backoff and follower mode.

@@ -188,6 +188,18 @@ pub enum WriteOutput {
         /// Its result.
         result: Result<WriteReply, WriteError>,
     },
+    /// A row's local edits were given up (discarded, or refused by storage) without the
+    /// server's row being written: read the row from the server again. Pulls skip a row with
+    /// local edits and their cursors move past it, so a change made meanwhile would not come
+    /// again. The joined [`Engine`](crate::sync::Engine) asks its read path.
+    Refetch {
+        /// Wire table name.
+        table: String,
+        /// The row id.
+        id: String,
+        /// The row's scope (band).
+        scope: String,
+    },
 }
 
 /// Sequence numbers are `wall ms * SEQ_SALTS + salt`: below 2^53 (exact in IndexedDB's numbers)
@@ -236,6 +248,9 @@ struct Done {
     /// The conflict record (`table:id`) the batch removes: the row counts as settled once it is
     /// stored.
     settles_conflict: Option<String>,
+    /// The row (table, id, band) whose local edits the batch gives up: read from the server
+    /// again once it is stored.
+    refetch: Option<(String, String, String)>,
 }
 
 /// What a command does once it has what it reads.
@@ -308,6 +323,9 @@ pub struct WriteEngine {
     /// The outbox's next number when the pending reload's read was issued: entries numbered
     /// from there on were queued after it, and the read cannot show them.
     reload_from: u64,
+    /// Entries this tab stored a change of since the pending reload's read was issued: the
+    /// read may not show the change yet.
+    changed_since_read: SortedSet<u64>,
     /// A push changed that entry meanwhile: put it again once it is stored.
     reput: bool,
     /// Push answers, and the conflict reads that settle them, that came while a command's
@@ -356,6 +374,7 @@ impl WriteEngine {
             resync_at: None,
             adding: None,
             reload_from: 0,
+            changed_since_read: SortedSet::new(),
             reput: false,
             held_answers: Vec::new(),
             last_confirmed: None,
@@ -526,6 +545,14 @@ impl WriteEngine {
     }
 
     fn write(&mut self, ops: Vec<StoreOp>) -> OpId {
+        for op in &ops {
+            if let StoreOp::AddEntry(Entry { seq, .. })
+            | StoreOp::PutEntry(Entry { seq, .. })
+            | StoreOp::RemoveEntry(seq) = op
+            {
+                self.changed_since_read.insert(*seq);
+            }
+        }
         let op = self.op_id();
         self.outputs.push_back(WriteOutput::Write { op, ops });
         op
@@ -555,6 +582,7 @@ impl WriteEngine {
         };
         let op = self.read(StoreRead::Outbox);
         self.reload_from = self.outbox.next_seq();
+        self.changed_since_read.clear();
         self.reload = Reload::Reading {
             op,
             then_lead,
@@ -567,9 +595,10 @@ impl WriteEngine {
         matches!(self.reload, Reload::Reading { resync: true, .. })
     }
 
-    /// Takes in the stored outbox. On a resync memory becomes what storage holds. Otherwise the
-    /// leader adopts entries it does not know (other tabs appended them; its own may not be
-    /// committed yet), and a follower, which never pushes, takes storage as it is.
+    /// Takes in the stored outbox: memory becomes what storage holds, but for what this tab
+    /// changed since the read was issued (not committed when read) and the entries it is
+    /// pushing (it alone knows their answers). So the leader takes in what other tabs did:
+    /// entries they appended, and a retry or discard of an entry it holds.
     fn finish_reload(&mut self, result: Result<ReadResult, StoreError>, now: Millis) {
         let Reload::Reading {
             then_lead, resync, ..
@@ -580,13 +609,11 @@ impl WriteEngine {
         self.reload = Reload::Idle;
         match result {
             Ok(ReadResult::Outbox { entries, conflicts }) => {
-                if self.leader && !resync {
-                    self.outbox.adopt(entries);
-                } else {
-                    // This tab's writes queued during the read are kept: dropping them until
-                    // the next read would show their rows as synced meanwhile.
-                    self.outbox.reload_keeping_newer(entries, self.reload_from);
-                }
+                // This tab's writes queued during the read are kept: dropping them until the
+                // next read would show their rows as synced meanwhile.
+                let changed = &self.changed_since_read;
+                self.outbox
+                    .reload_keeping(entries, self.reload_from, changed);
                 self.conflicted = conflicts.into_iter().collect();
             }
             // Storage cannot be read. On a resync memory stays ahead, and commands wait, until a

@@ -126,6 +126,7 @@ impl WriteEngine {
             removing: Vec::new(),
             undo: Vec::new(),
             settles_conflict: Some(key),
+            refetch: None,
         };
         Planned::Write(ops, Box::new(done))
     }
@@ -141,30 +142,55 @@ impl WriteEngine {
             return Planned::Answer(WriteReply::Discarded(false));
         };
         let (mut ops, mut events) = self.effects_to_batch(effects);
-        let mut scope = String::new();
+        let (table, id) = (entry.table.clone(), entry.row_id.clone());
+        let scope = scope_of(
+            &self.schema,
+            &table,
+            entry.base.as_ref().unwrap_or(&entry.fields),
+        );
+        // A base of version 0 is a row created here that the server had not confirmed: while
+        // its creation is still queued it stays, else it goes (the server's copy, if the
+        // creation did commit, is read back below).
+        let created_here = |base: &Map<String, Value>| base.get("version") == Some(&Value::from(0));
+        let creation_queued = (self.outbox.entries())
+            .any(|e| e.table == table && e.row_id == id && e.op == Op::Insert);
         match (&entry.op, &entry.base) {
             (Op::Insert, _) => ops.push(StoreOp::DeleteRow {
-                table: entry.table.clone(),
-                id: entry.row_id.clone(),
+                table: table.clone(),
+                id: id.clone(),
             }),
-            (_, Some(base)) => {
-                scope = scope_of(&self.schema, &entry.table, base);
-                ops.push(StoreOp::PutRow {
-                    table: entry.table.clone(),
-                    row: base.clone(),
-                });
+            (_, Some(base)) if created_here(base) && !creation_queued => {
+                ops.push(StoreOp::DeleteRow {
+                    table: table.clone(),
+                    id: id.clone(),
+                })
             }
+            (_, Some(base)) => ops.push(StoreOp::PutRow {
+                table: table.clone(),
+                // The row's other writes still show.
+                row: self.outbox.shown_over(&table, &id, base.clone()),
+            }),
             _ => {}
         }
-        let action = ChangeAction::Update;
+        // The base is the server's row as it was when the write was made: pulls skipped the
+        // row since and moved on. Its table's next pull for the band reads from the start (the
+        // row is read again at once too, but only the stored cursor outlives a reload).
+        if !scope.is_empty() {
+            ops.push(StoreOp::ForgetCursor {
+                table: table.clone(),
+                band: scope.clone(),
+            });
+        }
         events.push(changed(
-            &entry.table,
-            scope,
-            &entry.row_id,
-            action,
+            &table,
+            scope.clone(),
+            &id,
+            ChangeAction::Update,
             ChangeSource::Local,
         ));
-        Planned::Write(ops, Box::new(done(WriteReply::Discarded(true), events)))
+        let mut done = done(WriteReply::Discarded(true), events);
+        done.refetch = Some((table, id, scope));
+        Planned::Write(ops, Box::new(done))
     }
 
     /// The band's pending writes are parked, with their rows; its other rows go.
@@ -288,6 +314,7 @@ impl WriteEngine {
             removing: Vec::new(),
             undo,
             settles_conflict: None,
+            refetch: None,
         };
         Ok(Planned::Write(ops, Box::new(done)))
     }
@@ -371,6 +398,7 @@ fn done(reply: WriteReply, events: Vec<WriteEvent>) -> Done {
         removing: Vec::new(),
         undo: Vec::new(),
         settles_conflict: None,
+        refetch: None,
     }
 }
 
