@@ -268,8 +268,8 @@ impl ReadEngine {
         self.http(Waiting::Fetch { table, id }, request);
     }
 
-    /// Stores a fetched row unless it was edited meanwhile. A failed fetch is left to the next
-    /// catch-up pull.
+    /// Stores a fetched row unless it was edited meanwhile. A failed fetch of a changed row is
+    /// left to the next catch-up pull; a row read again is asked for again (see `answered`).
     pub(super) fn fetch_answered(
         &mut self,
         table: String,
@@ -318,6 +318,7 @@ impl ReadEngine {
             .push_back(super::ReadOutput::Apply { op, batch });
     }
 
+    /// A row read again that the server does not have is out of the cache: told as a removal.
     pub(super) fn fetched_gone(
         &mut self,
         table: String,
