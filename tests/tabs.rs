@@ -196,3 +196,51 @@ async fn a_tab_that_does_not_lead_never_folds_an_edit_into_the_leaders_entries()
     leader.close();
     follower.close();
 }
+
+/// A write refused for good, discarded in a tab that does not lead: the leading tab gives it
+/// up, and both tabs show the row as the server has it now, with another member's change made
+/// while the write was pending (which the leader's read path had to skip).
+#[wasm_bindgen_test]
+async fn a_discard_in_a_tab_that_does_not_lead_shows_the_servers_row_in_every_tab() {
+    let alice = sign_in("alice").await;
+    let bob = sign_in("bob").await;
+    let database = unique("tabs-discard");
+    let first = open_tab(&alice, &database).await;
+    eventually(2_000, "the first tab leads", || async { first.is_leader() }).await;
+    let second = open_tab(&alice, &database).await;
+    let id = create(&first, unique("discarded edit")).await;
+    eventually(5_000, "created", || async {
+        first.status("songs", &id) == "synced"
+    })
+    .await;
+    // The first download has settled: the edit's push is among the next REST calls (a read
+    // that takes a 400 instead is retried later).
+    TimeoutFuture::new(500).await;
+    fault(json!({"action": "fail_rest", "count": 3, "status": 400})).await;
+    call(second.update("songs".into(), id.clone(), js(json!({"title": "Alice's"}))))
+        .await
+        .unwrap();
+    eventually(10_000, "refused, as both tabs see it", || async {
+        first.status("songs", &id) == "error" && second.status("songs", &id) == "error"
+    })
+    .await;
+    fault(json!({"action": "reset"})).await;
+    let path = format!("songs?id=eq.{id}");
+    let (status, _) = rest("PATCH", &path, &bob.token, Some(json!({"title": "Bob's"}))).await;
+    assert_eq!(status, 200);
+    let seq = to_json(&second.outbox())[0]["seq"].as_f64().unwrap();
+    assert_eq!(call(second.discard(seq)).await.unwrap(), true);
+    for (tab, client) in [("leading", &first), ("other", &second)] {
+        eventually(
+            5_000,
+            &format!("the server's row in the {tab} tab"),
+            || async {
+                let row = call(client.get("songs".into(), id.clone())).await.unwrap();
+                to_json(&row)["title"] == "Bob's" && client.status("songs", &id) == "synced"
+            },
+        )
+        .await;
+    }
+    first.close();
+    second.close();
+}
