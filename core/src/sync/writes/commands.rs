@@ -166,8 +166,7 @@ impl WriteEngine {
                 let added = done.added.and_then(|seq| self.outbox.entry(seq));
                 if let Some(entry) = added {
                     let (table, id) = (entry.table.clone(), entry.row_id.clone());
-                    let row = entry.base.as_ref().unwrap_or(&entry.fields);
-                    let scope = scope_of(&self.schema, &table, row);
+                    let scope = entry_scope(&self.schema, entry);
                     self.outputs
                         .push_back(WriteOutput::Refetch { table, id, scope });
                 }

@@ -713,6 +713,12 @@ fn scope_of(schema: &Schema, table: &str, row: &Map<String, Value>) -> String {
         .to_owned()
 }
 
+/// An entry's row's scope: from the row it was made on, or (a creation) its own values.
+fn entry_scope(schema: &Schema, entry: &Entry) -> String {
+    let row = entry.base.as_ref().unwrap_or(&entry.fields);
+    scope_of(schema, &entry.table, row)
+}
+
 fn is_deleted(row: &Map<String, Value>) -> bool {
     row.get("deleted_at").is_some_and(|v| !v.is_null())
 }

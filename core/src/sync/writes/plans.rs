@@ -143,11 +143,7 @@ impl WriteEngine {
         };
         let (mut ops, mut events) = self.effects_to_batch(effects);
         let (table, id) = (entry.table.clone(), entry.row_id.clone());
-        let scope = scope_of(
-            &self.schema,
-            &table,
-            entry.base.as_ref().unwrap_or(&entry.fields),
-        );
+        let scope = entry_scope(&self.schema, &entry);
         // A base of version 0 is a row created here that the server had not confirmed: while
         // its creation is still queued it stays, else it goes (the server's copy, if the
         // creation did commit, is read back below).
