@@ -253,7 +253,7 @@ fn discarding_an_edit_takes_its_values_out_of_later_edits_bases() {
         .enqueue("songs", "s1", Op::Update, second, Some(shown))
         .unwrap();
     let seqs: Vec<u64> = outbox.entries().map(|e| e.seq).collect();
-    let (_, effects) = outbox.discard(seqs[0]).unwrap();
+    let (first, effects) = outbox.discard(seqs[0]).unwrap();
     let rebased = effects.iter().find_map(|e| match e {
         Effect::PutEntry(entry) => Some(entry.clone()),
         _ => None,
@@ -264,7 +264,7 @@ fn discarding_an_edit_takes_its_values_out_of_later_edits_bases() {
         .unwrap();
     assert_eq!(base["title"], "A", "the discarded value is out of its base");
     assert_eq!(
-        outbox.shown_over("songs", "s1", server.clone())["notes"],
+        outbox.with_later_edits(&first, server.clone())["notes"],
         "later",
         "the later edit still shows"
     );

@@ -45,7 +45,11 @@ impl Outbox {
     /// `row` with the row's entries after `entry` on top: later edits are still only local,
     /// and the local row keeps them over the server's (never show the server row alone while
     /// the user's newer values wait).
-    fn with_later_edits(&self, entry: &Entry, mut row: Map<String, Value>) -> Map<String, Value> {
+    pub fn with_later_edits(
+        &self,
+        entry: &Entry,
+        mut row: Map<String, Value>,
+    ) -> Map<String, Value> {
         let laters = self
             .row_entries(&entry.table, &entry.row_id)
             .filter(|later| later.seq > entry.seq);

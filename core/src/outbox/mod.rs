@@ -564,38 +564,26 @@ impl Outbox {
         self.forget(seq);
         self.retry_at.remove(&seq);
         let mut effects = vec![Effect::RemoveEntry(seq)];
-        let original = entry.base.as_ref();
-        for later in self.entries.values_mut() {
-            let same_row = later.table == entry.table && later.row_id == entry.row_id;
-            let (Some(original), Some(base)) = (original, later.base.as_mut()) else {
-                continue;
-            };
-            if !same_row || later.seq < seq {
-                continue;
-            }
-            for field in entry.fields.keys() {
-                match original.get(field) {
-                    Some(value) => base.insert(field.clone(), value.clone()),
-                    None => base.remove(field),
+        if let Some(original) = &entry.base {
+            let same_row = |e: &Entry| e.table == entry.table && e.row_id == entry.row_id;
+            let laters = self
+                .entries
+                .values_mut()
+                .filter(|e| same_row(e) && e.seq > seq);
+            for later in laters {
+                let Some(base) = later.base.as_mut() else {
+                    continue;
                 };
+                for field in entry.fields.keys() {
+                    match original.get(field) {
+                        Some(value) => base.insert(field.clone(), value.clone()),
+                        None => base.remove(field),
+                    };
+                }
+                effects.push(Effect::PutEntry(later.clone()));
             }
-            effects.push(Effect::PutEntry(later.clone()));
         }
         effects.extend(self.status_effect(&entry));
         Some((entry, effects))
-    }
-
-    /// The row as this outbox shows it over `row`: the row's entries' values on top, in order.
-    pub fn shown_over(
-        &self,
-        table: &str,
-        row_id: &str,
-        mut row: Map<String, Value>,
-    ) -> Map<String, Value> {
-        let entries = self.entries.values();
-        for entry in entries.filter(|e| e.table == table && e.row_id == row_id) {
-            row.extend(entry.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-        row
     }
 }

@@ -164,7 +164,7 @@ impl WriteEngine {
             (_, Some(base)) => ops.push(StoreOp::PutRow {
                 table: table.clone(),
                 // The row's other writes still show.
-                row: self.outbox.shown_over(&table, &id, base.clone()),
+                row: self.outbox.with_later_edits(&entry, base.clone()),
             }),
             _ => {}
         }
