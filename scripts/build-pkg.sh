@@ -17,7 +17,12 @@ if [ -n "${KEEP_NAMES:-}" ]; then names=(-g); fi
 # from 1 MB down, and its data above, so only an invalid pointer (one that wraps around) or a
 # stack already overflowing could reach there. The producers and target-features sections name
 # the toolchain for other tools; a browser reads neither.
-wasm-opt pkg/rockon_sync_bg.wasm --low-memory-unused -Oz "${names[@]}" \
+# `--one-caller-inline-max-function-size=15` leaves a function called from one place alone unless it
+# is tiny (wasm-opt's default inlines every such function). Most likely because generic code
+# makes many functions alike, which kept apart stay alike byte for byte, while inlined each is
+# renumbered into its caller's locals, the code compresses better that way. The module grows 3 % (546 → 562 KB) and compresses 8.5 % smaller (235 → 215 KB
+# gzip, 192 → 179 KB brotli, on 577a4cc).
+wasm-opt pkg/rockon_sync_bg.wasm --low-memory-unused -Oz --one-caller-inline-max-function-size=15 "${names[@]}" \
   --strip-producers --strip-target-features \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-reference-types --enable-multivalue --enable-mutable-globals \
