@@ -21,8 +21,11 @@ if [ -n "${KEEP_NAMES:-}" ]; then names=(-g); fi
 # is tiny (wasm-opt's default inlines every such function). Most likely because generic code
 # makes many functions alike, which kept apart stay alike byte for byte, while inlined each is
 # renumbered into its caller's locals, the code compresses better that way. The module grows 3 % (546 → 562 KB) and compresses 8.5 % smaller (235 → 215 KB
-# gzip, 192 → 179 KB brotli, on 577a4cc).
-wasm-opt pkg/rockon_sync_bg.wasm --low-memory-unused -Oz --one-caller-inline-max-function-size=15 "${names[@]}" \
+# gzip, 192 → 179 KB brotli, on 577a4cc). `--reorder-functions-by-name` then puts the functions in
+# the order of their Rust names, so that the copies of one generic function sit side by side,
+# within gzip's 32 KB window of each other (4.5 KB gzip smaller, 2.7 KB brotli).
+wasm-opt pkg/rockon_sync_bg.wasm --low-memory-unused -Oz --one-caller-inline-max-function-size=15 \
+  --reorder-functions-by-name "${names[@]}" \
   --strip-producers --strip-target-features \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-reference-types --enable-multivalue --enable-mutable-globals \
