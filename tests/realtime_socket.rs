@@ -354,6 +354,32 @@ fn a_database_broadcast_read_in_javascript_carries_its_rows_updated_at() {
     }
 }
 
+/// A change read in JavaScript leaves its commit time in the page; its event carries that time,
+/// or the one the engine set in its place (text, or another frame's).
+#[wasm_bindgen_test]
+fn a_change_event_carries_the_commit_time_the_change_has() {
+    use rockon_sync::io::frames::{change_object, route};
+    use rockon_sync_core::realtime::CommitTime;
+    let frame = |at: &str| {
+        format!(
+            r#"[null,null,"realtime:band:b1","postgres_changes",{{"ids":[3],"data":{{"schema":"public","table":"songs","commit_timestamp":"{at}","type":"INSERT","record":{{"id":"s1"}},"old_record":null,"errors":null}}}}]"#
+        )
+    };
+    let read = |at: &str| route(&JsValue::from_str(&frame(at)), Vsn::V2, 1 << 20).unwrap();
+    fn event_time(change: &rockon_sync_core::realtime::PostgresChange) -> String {
+        let event = change_object(change);
+        let at = js_sys::Reflect::get(&event, &"commitTimestamp".into()).unwrap();
+        at.as_string().expect("a commit time")
+    }
+    let mut routed = read("2026-11-23T10:00:00.000Z");
+    assert!(routed.change.commit_timestamp.as_held().is_some());
+    assert_eq!(event_time(&routed.change), "2026-11-23T10:00:00.000Z");
+    routed.change.commit_timestamp = CommitTime::from("2026-11-23T11:00:00.000Z");
+    assert_eq!(event_time(&routed.change), "2026-11-23T11:00:00.000Z");
+    routed.change.commit_timestamp = read("2026-11-23T12:00:00.000Z").change.commit_timestamp;
+    assert_eq!(event_time(&routed.change), "2026-11-23T12:00:00.000Z");
+}
+
 /// A stream whose changes name the same topics, binding ids, tables and broadcast events in a
 /// shifting mix (the reader in JavaScript remembers the last frame's names): each change read in
 /// JavaScript is the one the module's native reader makes of its text.

@@ -13,8 +13,8 @@
 
 use rockon_sync_core::realtime::routed::{listed_binding_ids, SEPARATOR};
 use rockon_sync_core::realtime::{
-    Carrier, ChangeKind, Event, HeldRows, PostgresChange, Record, RouteParts, RoutedFrame, RowSlot,
-    Vsn,
+    Carrier, ChangeKind, CommitTime, Event, HeldCommitTime, HeldRows, PostgresChange, Record,
+    RouteParts, RoutedFrame, RowSlot, Vsn,
 };
 use rockon_sync_core::sync::{change_json, realtime_event_json};
 use serde_json::Value;
@@ -135,7 +135,7 @@ export function row_fields(data, at, names) {
 export function row_json(data, at) {
   return JSON.stringify(slot(data, at) ?? null);
 }
-export function change_event([topic, data], kind, commitTimestamp = data.commit_timestamp, needsFetch) {
+export function change_event([topic, data, , at], kind, commitTimestamp = at, needsFetch) {
   const { schema, table, record = null, old_record: oldRecord = null } = data;
   return { type: 'change', topic, schema, table, kind: KINDS[kind], commitTimestamp, record, oldRecord, needsFetch };
 }
@@ -234,9 +234,10 @@ pub fn route_in(text: &JsValue, vsn: &JsValue, max_frame_bytes: usize) -> Option
     let join_ref = route
         .flag(PackedRoute::JOIN_REF)
         .then(|| routed_text(&data, 2));
-    let commit_timestamp = routed_text(&data, 3);
-    // One handle, shared by the frame's rows.
-    let rows: Rc<dyn HeldRows> = Rc::new(JsRows(data));
+    // One handle, shared by the frame's rows and its commit time, which is read only if asked.
+    let js_rows = Rc::new(JsRows(data));
+    let commit_timestamp = CommitTime::held(js_rows.clone());
+    let rows: Rc<dyn HeldRows> = js_rows;
     NAMES.with_borrow_mut(|names| {
         let newest = (0..4).map(|at| route.name(at)).max().unwrap_or(0);
         if newest >= names.len() {
@@ -280,6 +281,13 @@ fn at(slot: RowSlot) -> u8 {
         RowSlot::Record => 0,
         RowSlot::OldRecord => 1,
         RowSlot::Message => 2,
+    }
+}
+
+/// The frame's commit time (a broadcast's: its row's `updated_at`), as the page read it.
+impl HeldCommitTime for JsRows {
+    fn text(&self) -> String {
+        routed_text(&self.0, 3)
     }
 }
 
@@ -338,17 +346,19 @@ pub fn change_object(change: &PostgresChange) -> JsValue {
         [None, Some((_, js, RowSlot::OldRecord))] if change.record.is_none() => Some(js),
         _ => None,
     };
-    if let Some(JsRows(data)) = data {
+    if let Some(js) = data {
         // Topic, schema and table are the routed frame's own; the engine may set the rest.
         let kind = match change.kind {
             ChangeKind::Insert => 0,
             ChangeKind::Update => 1,
             ChangeKind::Delete => 2,
         };
-        // A `postgres_changes` frame (the one kind with binding ids) brought its commit time,
-        // which the object it is in still holds; a broadcast's is the engine's.
-        let at = (change.binding_ids.is_empty()).then_some(change.commit_timestamp.as_str());
-        return change_event(data, kind, at, change.needs_fetch());
+        // A commit time held with these rows is still where the page read it; another is
+        // the engine's.
+        let held_here = (change.commit_timestamp.as_held())
+            .is_some_and(|time| Rc::as_ptr(time).cast::<()>() == (js as *const JsRows).cast());
+        let at = (!held_here).then(|| change.commit_timestamp.text());
+        return change_event(&js.0, kind, at.as_deref(), change.needs_fetch());
     }
     // Rows read from text: one `JSON.parse` of the whole event.
     js_sys::JSON::parse(&change_json(change)).unwrap_or(JsValue::NULL)

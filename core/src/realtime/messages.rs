@@ -1,6 +1,7 @@
 //! Typed payloads of the Supabase Realtime messages: join configuration, replies, system
 //! messages, postgres changes, presence and broadcast.
 
+use super::commit_time::CommitTime;
 use super::record::Record;
 use crate::fields::Fields;
 use serde::{Deserialize, Serialize};
@@ -420,7 +421,7 @@ pub struct PostgresChange {
     /// Insert, update or delete.
     pub kind: ChangeKind,
     /// Server commit time, `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-    pub commit_timestamp: String,
+    pub commit_timestamp: CommitTime,
     /// The new row (inserts and updates), absent when the payload was too large.
     pub record: Option<Record>,
     /// The old row (updates and deletes); with RLS on, only the primary key.
@@ -468,7 +469,7 @@ impl PostgresChange {
             schema: text("schema").ok_or(bad("missing schema"))?.into(),
             table: text("table").ok_or(bad("missing table"))?.into(),
             kind,
-            commit_timestamp: text("commit_timestamp").unwrap_or_default(),
+            commit_timestamp: text("commit_timestamp").unwrap_or_default().into(),
             record: object("record")?,
             old_record: object("old_record")?,
             errors,
@@ -514,12 +515,12 @@ impl PostgresChange {
             schema: schema.into(),
             table: table.into(),
             kind,
-            commit_timestamp: String::new(),
+            commit_timestamp: CommitTime::default(),
             record,
             old_record,
             errors: Vec::new(),
         };
-        change.commit_timestamp = change.database_commit_time();
+        change.commit_timestamp = change.database_commit_time().into();
         Some(Ok(change))
     }
 

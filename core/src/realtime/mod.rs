@@ -1,6 +1,7 @@
 //! The client side of Supabase Realtime (Phoenix channels, `postgres_changes`, presence,
 //! broadcast) as a sans-IO state machine. See the crate docs for the driving contract.
 
+pub mod commit_time;
 mod dispatch;
 mod engine;
 mod event;
@@ -11,6 +12,7 @@ mod received;
 pub mod record;
 pub mod routed;
 
+pub use commit_time::{CommitTime, HeldCommitTime};
 pub use engine::{JoinRefused, PushRefused, Realtime};
 pub use event::{
     CatchUpReason, ChannelState, ConnectionState, Event, Input, Output, ProtocolError, PushKind,

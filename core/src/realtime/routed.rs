@@ -21,6 +21,7 @@
 //! so does one whose summary [`RoutedFrame::from_summary`] refuses: the text path then reads it
 //! or says precisely what is wrong.
 
+use super::commit_time::CommitTime;
 use super::frame::Vsn;
 use super::messages::{ChangeKind, PostgresChange};
 use super::record::{HeldRows, Record, RowSlot};
@@ -75,7 +76,7 @@ pub struct RouteParts<'a> {
     /// What happened to the row.
     pub kind: ChangeKind,
     /// The commit time (a broadcast's: its row's `updated_at`, see the module docs).
-    pub commit_timestamp: String,
+    pub commit_timestamp: CommitTime,
     /// Whether the frame has a `record`.
     pub has_record: bool,
     /// Whether the frame has an `old_record`.
@@ -119,7 +120,7 @@ impl RoutedFrame {
         let (carrier, join_ref, topic) = (next()?, next()?, next()?);
         let (ids_or_event, schema, table, kind) = (next()?, next()?, next()?, next()?);
         let kind = ChangeKind::from_name(kind)?;
-        let commit_timestamp = next()?.to_owned();
+        let commit_timestamp = next()?.into();
         let flags = next()?.as_bytes();
         if next().is_some() || flags.len() != 3 || flags.iter().any(|f| !b"01".contains(f)) {
             return None;

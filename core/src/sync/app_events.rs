@@ -8,7 +8,7 @@
 use super::{ActivityEvent, Event, ReadEvent, RowsChanged, WriteEvent};
 use crate::merge::FieldConflict;
 use crate::outbox::RowStatus;
-use crate::realtime::{self, ConnectionState, PostgresChange, Received, Record, Vsn};
+use crate::realtime::{self, CommitTime, ConnectionState, PostgresChange, Received, Record, Vsn};
 use crate::schema::Schema;
 use crate::sorted::SortedMap;
 use crate::sync::Member;
@@ -134,7 +134,7 @@ struct Change<'a> {
     schema: &'a str,
     table: &'a str,
     kind: &'static str,
-    commit_timestamp: &'a str,
+    commit_timestamp: &'a CommitTime,
     record: &'a Option<Record>,
     old_record: &'a Option<Record>,
     needs_fetch: bool,

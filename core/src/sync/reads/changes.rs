@@ -150,7 +150,7 @@ impl ReadEngine {
                 continue;
             };
             if self.report_arrivals {
-                if let Some(commit_micros) = parse_micros(&change.commit_timestamp) {
+                if let Some(commit_micros) = parse_micros(&change.commit_timestamp.text()) {
                     told.push(ReadEvent::Arrived { commit_micros });
                 }
             }
