@@ -19,6 +19,16 @@ async fn open_tab(user: &User, database: &str) -> SyncClient {
     client
 }
 
+/// Two tabs of `user` on a new database named after `name`: the first leads, the second
+/// follows.
+async fn two_tabs(user: &User, name: &str) -> (SyncClient, SyncClient) {
+    let database = unique(name);
+    let first = open_tab(user, &database).await;
+    eventually(2_000, "the first tab leads", || async { first.is_leader() }).await;
+    let second = open_tab(user, &database).await;
+    (first, second)
+}
+
 async fn server_has(user: &User, title: &str) -> usize {
     let path = format!("songs?select=id&title=eq.{}", urlencode(title));
     let (status, body) = rest("GET", &path, &user.token, None).await;
@@ -44,10 +54,7 @@ async fn create(client: &SyncClient, title: String) -> String {
 async fn a_follower_writes_through_the_leader_and_takes_over_when_it_closes() {
     let alice = sign_in("alice").await;
     let bob = sign_in("bob").await;
-    let database = unique("tabs-two");
-    let first = open_tab(&alice, &database).await;
-    eventually(2_000, "the first tab leads", || async { first.is_leader() }).await;
-    let second = open_tab(&alice, &database).await;
+    let (first, second) = two_tabs(&alice, "tabs-two").await;
     let seen = record(&second);
     TimeoutFuture::new(200).await;
     assert!(!second.is_leader(), "one leader");
@@ -204,10 +211,7 @@ async fn a_tab_that_does_not_lead_never_folds_an_edit_into_the_leaders_entries()
 async fn a_discard_in_a_tab_that_does_not_lead_shows_the_servers_row_in_every_tab() {
     let alice = sign_in("alice").await;
     let bob = sign_in("bob").await;
-    let database = unique("tabs-discard");
-    let first = open_tab(&alice, &database).await;
-    eventually(2_000, "the first tab leads", || async { first.is_leader() }).await;
-    let second = open_tab(&alice, &database).await;
+    let (first, second) = two_tabs(&alice, "tabs-discard").await;
     let id = create(&first, unique("discarded edit")).await;
     eventually(5_000, "created", || async {
         first.status("songs", &id) == "synced"
