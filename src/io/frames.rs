@@ -6,8 +6,9 @@
 //! objects ([`JsRows`]) until they are written to IndexedDB. No row crosses into wasm memory on
 //! the way, and neither do the names a change is routed by (topic, schema, table, binding ids):
 //! the page numbers each name the first time it sees it, the module keeps a copy of the list,
-//! and a change crosses as one number (`PackedRoute`) and its commit time. The list holds at
-//! most 2,048 names; a change naming a name past them goes the text path.
+//! and a change crosses as one number (`PackedRoute`). Its commit time stays in the page too,
+//! read only when the engine asks for it ([`CommitTime`]). The list holds at most 2,048
+//! names; a change naming a name past them goes the text path.
 //! Any other frame, or a change in an unusual shape, goes to the engine as text, which reads it
 //! or says precisely what is wrong.
 
