@@ -357,7 +357,7 @@ pub fn change_object(change: &PostgresChange) -> JsValue {
         // A commit time held with these rows is still where the page read it; another is
         // the engine's.
         let held_here = (change.commit_timestamp.as_held())
-            .is_some_and(|time| Rc::as_ptr(time).cast::<()>() == (js as *const JsRows).cast());
+            .is_some_and(|time| std::ptr::addr_eq(Rc::as_ptr(time), js));
         let at = (!held_here).then(|| change.commit_timestamp.text());
         return change_event(&js.0, kind, at.as_deref(), change.needs_fetch());
     }
