@@ -44,7 +44,7 @@ module.exports = [
     // What each side ships, for the bundle size row of the benchmark.
     name: 'bench-size',
     mode: 'production',
-    entry: { rockon: './bench/size-rockon.js', baseline: './bench/size-baseline.js' },
+    entry: { rockon: './bench/size-rockon.js', hooks: './bench/size-hooks.js', baseline: './bench/size-baseline.js' },
     output: { path: path.resolve(__dirname, 'dist/bench-size'), filename: '[name].js', clean: true },
     externals: { react: 'React' },
     optimization: { splitChunks: false },
