@@ -30,8 +30,9 @@ wasm-opt pkg/rockon_sync_bg.wasm --low-memory-unused -Oz --one-caller-inline-max
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-reference-types --enable-multivalue --enable-mutable-globals \
   -o pkg/rockon_sync_bg.wasm
-# The functions only the glue calls go by short names on both sides (3 KB gzip smaller).
-node scripts/short-names.mjs pkg >/dev/null
+# The functions only the glue calls go by short names on both sides (3 KB gzip smaller); a
+# build for profiles keeps wasm-bindgen's, which say what each function does.
+if [ -z "${KEEP_NAMES:-}" ]; then node scripts/short-names.mjs pkg >/dev/null; fi
 # The React bindings ship in the same package, as `rockon-sync/react`, and the React Query
 # adapter as `rockon-sync/react-query`.
 cp js/react.js js/react.d.ts js/react-query.js js/react-query.d.ts pkg/
