@@ -179,27 +179,34 @@ try {
   // 5. Catch-up after being offline while 2,000 rows changed.
   if (wanted(5)) {
   const bob = await signIn('bob');
-  const catchup = {};
+  // Each run waits a minute offline per side: three runs, as for the other long rows.
+  const catchupRuns = Math.min(RUNS, 3);
+  const catchup = { rockon: [], baseline: [], floor: [] };
   raw.catchup = catchup;
-  for (const kind of ['rockon', 'baseline', 'floor']) {
-    await fresh();
-    await run('catchupStart', { kind });
-    await context.setOffline(true);
-    const missed = Array.from({ length: 2000 }, (_, i) => ({ id: crypto.randomUUID(), band_id: BAND, title: `Missed ${i}` }));
-    const response = await fetch(`${url}/rest/v1/songs`, {
-      method: 'POST',
-      headers: { apikey: anon, authorization: `Bearer ${bob}`, 'content-type': 'application/json' },
-      body: JSON.stringify(missed),
-    });
-    if (response.status !== 201) throw new Error(`catch-up insert: ${response.status}`);
-    await new Promise((resolve) => setTimeout(resolve, (kind === 'floor' ? 1 : OFFLINE_SECONDS) * 1000));
-    await context.setOffline(false);
-    catchup[kind] = await run('catchupWait', { ids: missed.map((r) => r.id) });
-    console.error(`  catch-up ${kind}: ${fmt(catchup[kind].totalMs)} ms${catchup[kind].missing ? `, ${catchup[kind].missing} rows still missing after 120 s` : ''}`);
-    if (process.env.BENCH_DEBUG && catchup[kind].log) console.error(catchup[kind].onlineAt, catchup[kind].log.join('\n'));
+  for (let n = 0; n < catchupRuns; n += 1) {
+    for (const kind of ['rockon', 'baseline', 'floor']) {
+      await fresh();
+      await run('catchupStart', { kind });
+      await context.setOffline(true);
+      const missed = Array.from({ length: 2000 }, (_, i) => ({ id: crypto.randomUUID(), band_id: BAND, title: `Missed ${i}` }));
+      const response = await fetch(`${url}/rest/v1/songs`, {
+        method: 'POST',
+        headers: { apikey: anon, authorization: `Bearer ${bob}`, 'content-type': 'application/json' },
+        body: JSON.stringify(missed),
+      });
+      if (response.status !== 201) throw new Error(`catch-up insert: ${response.status}`);
+      await new Promise((resolve) => setTimeout(resolve, (kind === 'floor' ? 1 : OFFLINE_SECONDS) * 1000));
+      await context.setOffline(false);
+      const result = await run('catchupWait', { ids: missed.map((r) => r.id) });
+      catchup[kind].push(result);
+      console.error(`  catch-up ${kind}: ${fmt(result.totalMs)} ms${result.missing ? `, ${result.missing} rows still missing after 120 s` : ''}`);
+      if (process.env.BENCH_DEBUG && result.log) console.error(result.onlineAt, result.log.join('\n'));
+    }
   }
-  row(`5. catch-up after ${OFFLINE_SECONDS} s offline, 2,000 rows changed`, 'ms', catchup.rockon.totalMs, catchup.baseline.totalMs, catchup.floor.totalMs,
-    'from back online to the last row in the store; floor: one REST read + one raw IndexedDB put');
+  // A run that never saw every row counts as endless, not as fast.
+  const total = (kind) => catchup[kind].map((r) => r.totalMs ?? Infinity);
+  row(`5. catch-up after ${OFFLINE_SECONDS} s offline, 2,000 rows changed`, 'ms', median(total('rockon')), median(total('baseline')), median(total('floor')),
+    `from back online to the last row in the store; ${catchupRuns} runs, spread ${spread(total('rockon'))} / ${spread(total('baseline'))}; floor: one REST read + one raw IndexedDB put`);
 
   }
 
