@@ -67,7 +67,13 @@ async fn a_reload_while_rest_answers_are_unreadable_keeps_the_bands_and_follows_
         !left_any(&events),
         "no band is left on an unreadable answer"
     );
-    assert_eq!(songs_held(&reloaded).await, held, "nothing purged");
+    // The first pull may have stopped short of the band's last page: the reloaded client may
+    // go on with it, so the count can grow, never shrink.
+    let still_held = songs_held(&reloaded).await;
+    assert!(
+        still_held >= held,
+        "nothing purged: {still_held} songs held, {held} before"
+    );
 
     fault(json!({"action": "reset"})).await;
     eventually(
