@@ -72,9 +72,9 @@ function renameExports(reader) {
 const rewritten = [wasm.subarray(0, 8)];
 let previous = 8;
 for (const { id, start, end } of sections(wasm)) {
-  const rename = { 2: renameImports, 7: renameExports }[id];
-  if (rename) {
-    const body = rename(new Reader(wasm.subarray(start, end)));
+  const rewriteSection = { 2: renameImports, 7: renameExports }[id];
+  if (rewriteSection) {
+    const body = rewriteSection(new Reader(wasm.subarray(start, end)));
     rewritten.push(Buffer.from([id]), encodeU32(body.length), body);
   } else {
     rewritten.push(wasm.subarray(previous, end));
