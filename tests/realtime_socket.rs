@@ -35,6 +35,22 @@ async fn wait_for<T>(events: &Rc<RefCell<Vec<T>>>, done: impl Fn(&[T]) -> bool) 
 }
 
 #[wasm_bindgen_test]
+fn a_socket_the_browser_refuses_says_why_and_a_ws_url_opens() {
+    // An `ftp:` URL: the constructor throws a `SyntaxError`; its message is the reason.
+    let refused = Socket::open("ftp://127.0.0.1/", Vsn::V2, 1 << 20, |_| {});
+    let Err(reason) = refused else {
+        panic!("the browser opened an ftp: socket");
+    };
+    assert!(!reason.is_empty());
+    assert!(
+        !reason.contains('\n'),
+        "the message alone, no stack: {reason}"
+    );
+    // The same call with the server's `ws:` URL opens.
+    assert!(Socket::open(&format!("{SERVER}/echo"), Vsn::V2, 1 << 20, |_| {}).is_ok());
+}
+
+#[wasm_bindgen_test]
 async fn a_raw_socket_echoes_text_and_reads_row_changes_in_javascript() {
     let (sender, mut received) = mpsc::unbounded();
     let url = format!("{SERVER}/echo");

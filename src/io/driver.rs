@@ -381,9 +381,8 @@ fn open_socket(inner: &Rc<Inner>, socket: SocketId, url: &str) {
     let (vsn, max_frame_bytes) = inner.frame_format;
     match Socket::open(url, vsn, max_frame_bytes, sink) {
         Ok(opened) => *inner.socket.borrow_mut() = Some((socket, opened)),
-        Err(error) => {
+        Err(reason) => {
             // Told once the engine is free: its outputs are being carried out.
-            let reason = error.as_string().unwrap_or_else(|| format!("{error:?}"));
             let weak = Rc::downgrade(inner);
             crate::io::task::spawn(async move {
                 if let Some(inner) = weak.upgrade() {

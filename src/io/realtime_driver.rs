@@ -93,8 +93,7 @@ fn carry_out(shared: &Rc<Shared>, state: &mut State, now: Millis) -> Vec<Event> 
                 let sink = socket_sink(Rc::downgrade(shared), socket);
                 match Socket::open(&url, vsn, max, sink) {
                     Ok(opened) => state.socket = Some((socket, opened)),
-                    Err(error) => {
-                        let reason = error.as_string().unwrap_or_else(|| format!("{error:?}"));
+                    Err(reason) => {
                         let input = Input::Closed {
                             socket,
                             code: 1006,

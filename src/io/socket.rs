@@ -37,14 +37,21 @@ pub struct Socket {
 
 impl Socket {
     /// Opens a socket to `url` speaking `vsn`, reporting every event to `sink`. Row changes
-    /// are read in JavaScript when a frame is at most `max_frame_bytes` long.
+    /// are read in JavaScript when a frame is at most `max_frame_bytes` long. When the browser
+    /// refuses to open it (a malformed URL, a blocked port), the error is what it said.
     pub fn open(
         url: &str,
         vsn: Vsn,
         max_frame_bytes: usize,
         sink: impl Fn(SocketEvent) + 'static,
-    ) -> Result<Socket, JsValue> {
-        let ws = WebSocket::new(url)?;
+    ) -> Result<Socket, String> {
+        // The browser throws a `DOMException`; its message is the reason (a debug rendering of
+        // the exception would bring a JavaScript formatter into the glue for this one case).
+        let ws = WebSocket::new(url).map_err(|error| {
+            super::idb::text(&error, "message")
+                .or_else(|| error.as_string())
+                .unwrap_or_else(|| "the browser refused to open the socket".to_owned())
+        })?;
         ws.set_binary_type(BinaryType::Arraybuffer);
         let sink = std::rc::Rc::new(sink);
         let on_open = {
