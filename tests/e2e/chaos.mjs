@@ -15,7 +15,8 @@
 // (CHAOS_CHANGES=broadcast|postgres_changes runs every seed in one mode).
 //
 // Usage: node tests/e2e/chaos.mjs <rockon-devserver binary> [seeds] [ops]
-//        CHAOS_SEED=n replays one seed.
+//        CHAOS_SEED=n replays one seed; CHAOS_FROM=n starts at seed n (default 1), to explore
+//        seeds no run has tried.
 import { chromium } from 'playwright-core';
 import { serve, CHROMIUM_FLAGS } from '../support/browser.mjs';
 import { start as startProcess, stop as stopped } from '../support/processes.mjs';
@@ -29,7 +30,8 @@ const count = (text, fallback, what) => {
   return n;
 };
 const SEEDS = process.env.CHAOS_SEED ? [count(process.env.CHAOS_SEED, 1, 'CHAOS_SEED')]
-  : Array.from({ length: count(process.argv[3], 8, 'the number of seeds') }, (_, n) => n + 1);
+  : Array.from({ length: count(process.argv[3], 8, 'the number of seeds') },
+    (_, n) => n + count(process.env.CHAOS_FROM, 1, 'CHAOS_FROM'));
 const OPS = count(process.argv[4], 40, 'the number of operations');
 const changesOf = (seed) => process.env.CHAOS_CHANGES || (seed % 2 ? 'broadcast' : 'postgres_changes');
 const ROCKERS = '641657c9-9f8e-5c07-b44e-4ececddac108';
