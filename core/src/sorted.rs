@@ -127,14 +127,18 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.position(key).is_ok()
     }
 
+    /// Where `key` is, or where it would go. Keys usually arrive in order (sequence numbers,
+    /// sorted input): a key past the last is placed at the end without a search.
+    fn slot(&self, key: &K) -> Result<usize, usize> {
+        match self.entries.last() {
+            Some((last, _)) if last >= key => self.position(key),
+            _ => Err(self.entries.len()),
+        }
+    }
+
     /// Sets the value of `key`; returns the value it replaced.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        // Keys usually arrive in order (sequence numbers, sorted input): append without a search.
-        if self.entries.last().is_none_or(|(last, _)| *last < key) {
-            self.entries.push((key, value));
-            return None;
-        }
-        match self.position(&key) {
+        match self.slot(&key) {
             Ok(at) => Some(std::mem::replace(&mut self.entries[at].1, value)),
             Err(at) => {
                 self.entries.insert(at, (key, value));
@@ -145,7 +149,7 @@ impl<K: Ord, V> SortedMap<K, V> {
 
     /// The value of `key`, inserting `make()` first if there is none.
     pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
-        let at = match self.position(&key) {
+        let at = match self.slot(&key) {
             Ok(at) => at,
             Err(at) => {
                 self.entries.insert(at, (key, make()));
