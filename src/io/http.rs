@@ -1,12 +1,14 @@
-//! Performs the core's HTTP requests against the project's REST API with gloo-net.
+//! Performs the core's HTTP requests against the project's REST API with the browser's `fetch`.
 
 use futures::future::Either;
-use gloo_net::http::{Method, RequestBuilder};
 use gloo_timers::future::TimeoutFuture;
 use rockon_sync_core::catchup::total_in;
 #[cfg(doc)]
 use rockon_sync_core::outbox::REQUEST_TIMEOUT_MS;
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 
 /// Where requests go and with which credentials. The token never appears in logs or errors.
 #[derive(Clone)]
@@ -68,55 +70,66 @@ pub async fn send_counted(endpoint: &Endpoint, request: &HttpRequest) -> (HttpRe
     answer
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch`, a window's or a worker's.
+    #[wasm_bindgen(js_name = fetch)]
+    fn fetch_with_request(request: &web_sys::Request) -> js_sys::Promise;
+}
+
 async fn exchange(
     endpoint: &Endpoint,
     request: &HttpRequest,
     signal: Option<&web_sys::AbortSignal>,
 ) -> (HttpResult, Option<u64>) {
-    let method = match request.method {
-        "POST" => Method::POST,
-        "PATCH" => Method::PATCH,
-        "DELETE" => Method::DELETE,
-        _ => Method::GET,
-    };
-    let url = format!(
-        "{}{}",
-        endpoint.base_url.trim_end_matches('/'),
-        request.path
-    );
-    let mut builder = RequestBuilder::new(&url)
-        .method(method)
-        .header("apikey", &endpoint.anon_key)
-        .header("Authorization", &format!("Bearer {}", endpoint.token))
-        .header("Content-Type", "application/json")
-        .abort_signal(signal);
-    if !request.prefer.is_empty() {
-        builder = builder.header("Prefer", request.prefer);
+    match fetch(endpoint, request, signal).await {
+        Ok(answer) => answer,
+        Err(error) => (HttpResult::NetworkError(reason(&error)), None),
     }
-    let prepared = match &request.body {
-        Some(body) => builder.body(body.as_str()),
-        None => builder.build(),
-    };
-    let response = match prepared {
-        Ok(prepared) => prepared.send().await,
-        Err(error) => return (HttpResult::NetworkError(error.to_string()), None),
-    };
-    match response {
-        Ok(response) => {
-            let total = response
-                .headers()
-                .get("content-range")
-                .and_then(|range| total_in(&range));
-            // An answer cut off in its body is lost like one never received, not an empty
-            // answer (which would read as "no rows").
-            match response.text().await {
-                Ok(body) => {
-                    let status = response.status();
-                    (HttpResult::Response { status, body }, total)
-                }
-                Err(error) => (HttpResult::NetworkError(error.to_string()), None),
-            }
-        }
-        Err(error) => (HttpResult::NetworkError(error.to_string()), None),
+}
+
+/// The request sent with `fetch`, and its whole answer. Anything thrown or rejected on the way
+/// (no connection, an abort, an answer cut off in its body) is the error: lost like an answer
+/// never received, not an empty answer (which would read as "no rows").
+async fn fetch(
+    endpoint: &Endpoint,
+    request: &HttpRequest,
+    signal: Option<&web_sys::AbortSignal>,
+) -> Result<(HttpResult, Option<u64>), JsValue> {
+    let headers = web_sys::Headers::new()?;
+    headers.set("apikey", &endpoint.anon_key)?;
+    headers.set("Authorization", &format!("Bearer {}", endpoint.token))?;
+    headers.set("Content-Type", "application/json")?;
+    if !request.prefer.is_empty() {
+        headers.set("Prefer", request.prefer)?;
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method(request.method);
+    init.set_headers(&headers);
+    init.set_signal(signal);
+    if let Some(body) = &request.body {
+        init.set_body(&JsValue::from_str(body));
+    }
+    let base = endpoint.base_url.trim_end_matches('/');
+    let url = format!("{base}{}", request.path);
+    let prepared = web_sys::Request::new_with_str_and_init(&url, &init)?;
+    let response: web_sys::Response = JsFuture::from(fetch_with_request(&prepared))
+        .await?
+        .dyn_into()?;
+    let total = (response.headers().get("content-range")?).and_then(|range| total_in(&range));
+    let body = JsFuture::from(response.text()?).await?;
+    let body = body.as_string().ok_or("the answer's body is not text")?;
+    let status = response.status();
+    Ok((HttpResult::Response { status, body }, total))
+}
+
+/// What went wrong, as the browser says it (`TypeError: Failed to fetch`). Rendered here, not
+/// by `Debug`: wasm-bindgen's debug formatter would come into the glue for this alone.
+fn reason(error: &JsValue) -> String {
+    match error.dyn_ref::<js_sys::Error>() {
+        Some(error) => error.to_string().into(),
+        None => error
+            .as_string()
+            .unwrap_or_else(|| "the request failed".to_owned()),
     }
 }
