@@ -75,3 +75,31 @@ pub fn percent_encode(text: &str) -> String {
     }
     out
 }
+
+/// Whether `text` contains `words`, for recognising the messages servers and browsers word
+/// (`Token has expired`, `VersionError`). A byte comparison at each position: `str::contains`
+/// brings the standard library's two-way searcher into the module (2 KB) for these few calls
+/// on short messages.
+pub fn mentions(text: &str, words: &str) -> bool {
+    let words = words.as_bytes();
+    words.is_empty() || text.as_bytes().windows(words.len()).any(|at| at == words)
+}
+
+#[cfg(test)]
+mod mentions_tests {
+    use super::mentions;
+
+    #[test]
+    fn finds_the_words_anywhere_in_the_text() {
+        assert!(mentions("Error 413: Payload Too Large", "413"));
+        assert!(mentions("413", "413"));
+        assert!(mentions(
+            "PostgREST: Token has expired 5s ago",
+            "Token has expired"
+        ));
+        assert!(!mentions("Token has expire", "Token has expired"));
+        assert!(!mentions("Error 41 3", "413"));
+        assert!(!mentions("", "413"));
+        assert!(mentions("anything", ""));
+    }
+}

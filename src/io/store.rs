@@ -195,7 +195,7 @@ impl Store {
                     return;
                 }
                 Err(StoreError(sync::StoreError::Failed(message)))
-                    if message.contains("VersionError") =>
+                    if rockon_sync_core::mentions(&message, "VersionError") =>
                 {
                     store.notify(StoreState::Outdated(message));
                     return;

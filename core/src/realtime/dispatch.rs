@@ -186,7 +186,7 @@ impl Realtime {
                 self.channel_failed(now, topic, cause);
             }
             ("system", false) => {
-                let cause = if system.message.contains("Token has expired") {
+                let cause = if crate::mentions(&system.message, "Token has expired") {
                     ChannelErrorCause::TokenExpired(system.message)
                 } else {
                     match ChannelErrorCause::from_reason(&system.message) {

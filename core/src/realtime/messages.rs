@@ -276,7 +276,7 @@ impl ChannelErrorCause {
     pub fn from_reason(reason: &str) -> Self {
         let owned = reason.to_owned();
         let code = reason.split(':').next().unwrap_or("").trim();
-        if reason.contains("Token has expired") {
+        if crate::mentions(reason, "Token has expired") {
             return ChannelErrorCause::TokenExpired(owned);
         }
         match code {
@@ -535,7 +535,7 @@ impl PostgresChange {
     /// True when the server could not include the row (`Error 413`) or left it out: the row
     /// must be fetched over REST.
     pub fn needs_fetch(&self) -> bool {
-        let too_large = self.errors.iter().any(|e| e.contains("413"));
+        let too_large = self.errors.iter().any(|e| crate::mentions(e, "413"));
         too_large || (self.kind != ChangeKind::Delete && self.record.is_none())
     }
 
