@@ -187,3 +187,31 @@ async fn a_listener_may_close_the_client_inside_any_event() {
     client.close();
     drop(listener);
 }
+
+/// Every request carries the user's token in a header. A token no header may carry (one
+/// outside ISO-8859-1) is refused by the browser before anything is sent: a network error to
+/// retry, not an exception thrown out of the module. The same request with the user's own
+/// token reads her band.
+#[wasm_bindgen_test]
+async fn a_token_no_header_may_carry_fails_the_request_and_the_users_own_reads() {
+    use rockon_sync::io::http::{send, Endpoint};
+    use rockon_sync_core::outbox::{HttpRequest, HttpResult};
+    let alice = sign_in("alice").await;
+    let endpoint = |token: String| Endpoint {
+        base_url: URL.to_owned(),
+        anon_key: ANON.to_owned(),
+        token,
+        devtools: None,
+        timeout_ms: 10_000,
+    };
+    let request = HttpRequest::get(format!("/rest/v1/bands?select=id&id=eq.{ROCKERS}"));
+    let refused = send(&endpoint(format!("{}\u{1F3B8}", alice.token)), &request).await;
+    let HttpResult::NetworkError(reason) = refused else {
+        panic!("sent with a token no header may carry: {refused:?}");
+    };
+    assert!(!reason.is_empty());
+    match send(&endpoint(alice.token.clone()), &request).await {
+        HttpResult::Response { status: 200, body } => assert!(body.contains(ROCKERS), "{body}"),
+        other => panic!("alice reads her band: {other:?}"),
+    }
+}
