@@ -10,6 +10,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use super::idb::thrown_text;
+
 /// Where requests go and with which credentials. The token never appears in logs or errors.
 #[derive(Clone)]
 pub struct Endpoint {
@@ -84,7 +86,10 @@ async fn exchange(
 ) -> (HttpResult, Option<u64>) {
     match fetch(endpoint, request, signal).await {
         Ok(answer) => answer,
-        Err(error) => (HttpResult::NetworkError(reason(&error)), None),
+        Err(error) => {
+            let reason = thrown_text(&error).unwrap_or_else(|| "the request failed".to_owned());
+            (HttpResult::NetworkError(reason), None)
+        }
     }
 }
 
@@ -121,15 +126,4 @@ async fn fetch(
     let body = body.as_string().ok_or("the answer's body is not text")?;
     let status = response.status();
     Ok((HttpResult::Response { status, body }, total))
-}
-
-/// What went wrong, as the browser says it (`TypeError: Failed to fetch`). Rendered here, not
-/// by `Debug`: wasm-bindgen's debug formatter would come into the glue for this alone.
-fn reason(error: &JsValue) -> String {
-    match error.dyn_ref::<js_sys::Error>() {
-        Some(error) => error.to_string().into(),
-        None => error
-            .as_string()
-            .unwrap_or_else(|| "the request failed".to_owned()),
-    }
 }

@@ -227,6 +227,19 @@ pub fn text(value: &JsValue, key: &str) -> Option<String> {
     js_sys::Reflect::get(value, &key.into()).ok()?.as_string()
 }
 
+/// What a thrown value says: `Name: message` for an exception (`TypeError: Failed to fetch`),
+/// the text itself for a thrown string, `None` for anything else. Read by its fields, not by
+/// `Debug`, which would bring wasm-bindgen's JavaScript formatter into the glue.
+pub fn thrown_text(error: &JsValue) -> Option<String> {
+    match text(error, "message") {
+        Some(message) => Some(format!(
+            "{}: {message}",
+            text(error, "name").unwrap_or_default()
+        )),
+        None => error.as_string(),
+    }
+}
+
 /// Awaits an IndexedDB promise; a rejection becomes the engine's storage error by the
 /// DOMException's name.
 pub async fn settle(promise: Promise) -> Result<JsValue, StoreError> {
@@ -238,7 +251,7 @@ pub async fn settle(promise: Promise) -> Result<JsValue, StoreError> {
 /// The storage error a DOMException (or anything thrown) stands for.
 pub fn store_error(error: &JsValue) -> StoreError {
     let name = text(error, "name").unwrap_or_default();
-    let message = format!("{name}: {}", text(error, "message").unwrap_or_default());
+    let message = thrown_text(error).unwrap_or_default();
     match name.as_str() {
         "QuotaExceededError" => StoreError::QuotaExceeded(message),
         "InvalidStateError" => StoreError::Closed(message),

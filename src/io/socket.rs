@@ -45,11 +45,8 @@ impl Socket {
         max_frame_bytes: usize,
         sink: impl Fn(SocketEvent) + 'static,
     ) -> Result<Socket, String> {
-        // The browser throws a `DOMException`; its message is the reason (a debug rendering of
-        // the exception would bring a JavaScript formatter into the glue for this one case).
         let ws = WebSocket::new(url).map_err(|error| {
-            super::idb::text(&error, "message")
-                .or_else(|| error.as_string())
+            super::idb::thrown_text(&error)
                 .unwrap_or_else(|| "the browser refused to open the socket".to_owned())
         })?;
         ws.set_binary_type(BinaryType::Arraybuffer);

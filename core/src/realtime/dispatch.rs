@@ -186,15 +186,10 @@ impl Realtime {
                 self.channel_failed(now, topic, cause);
             }
             ("system", false) => {
-                let cause = if crate::mentions(&system.message, "Token has expired") {
-                    ChannelErrorCause::TokenExpired(system.message)
-                } else {
-                    match ChannelErrorCause::from_reason(&system.message) {
-                        ChannelErrorCause::UnmatchedTopic => {
-                            ChannelErrorCause::Server(system.message)
-                        }
-                        cause => cause,
-                    }
+                // `from_reason` knows an expired token by its words too.
+                let cause = match ChannelErrorCause::from_reason(&system.message) {
+                    ChannelErrorCause::UnmatchedTopic => ChannelErrorCause::Server(system.message),
+                    cause => cause,
                 };
                 self.channel_failed(now, topic, cause);
             }
