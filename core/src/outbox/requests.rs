@@ -51,24 +51,26 @@ impl Outbox {
         if self.held || !self.in_flight.is_empty() || self.paused_until.is_some_and(|t| t > now) {
             return Vec::new();
         }
-        let due: Vec<&Entry> = self
-            .candidates()
-            .filter(|entry| self.retry_at.get(&entry.seq).is_none_or(|t| *t <= now))
-            .collect();
+        let mut due: Vec<&Entry> = Vec::new();
+        for entry in self.candidates() {
+            if self.retry_at.get(&entry.seq).is_none_or(|t| *t <= now) {
+                due.push(entry);
+            }
+        }
         let Some(first) = due.first() else {
             return Vec::new();
         };
-        let chosen: Vec<Vec<u64>> = if first.op != Op::Insert {
-            due.iter()
-                .take_while(|entry| entry.op != Op::Insert)
-                .take(MAX_SIDE_BY_SIDE)
-                .map(|entry| vec![entry.seq])
-                .collect()
+        let mut chosen: Vec<Vec<u64>> = Vec::new();
+        if first.op != Op::Insert {
+            for entry in &due {
+                if entry.op == Op::Insert || chosen.len() == MAX_SIDE_BY_SIDE {
+                    break;
+                }
+                chosen.push(vec![entry.seq]);
+            }
         } else if self.solo.contains(&first.seq) {
-            vec![vec![first.seq]]
+            chosen.push(vec![first.seq]);
         } else {
-            let inserts = due.iter().filter(|entry| entry.op == Op::Insert);
-            let of_table = inserts.take_while(|entry| entry.table == first.table);
             // The same columns, in whatever order they were set.
             let same_columns = |entry: &Entry| {
                 entry.fields.len() == first.fields.len()
@@ -77,25 +79,37 @@ impl Outbox {
                         .keys()
                         .all(|key| first.fields.contains_key(key))
             };
-            let batch =
-                of_table.filter(|entry| same_columns(entry) && !self.solo.contains(&entry.seq));
-            vec![batch.take(MAX_BATCH_ROWS).map(|entry| entry.seq).collect()]
-        };
-        chosen
-            .into_iter()
-            .map(|seqs| {
-                for seq in &seqs {
-                    self.retry_at.remove(seq);
-                    self.in_flight.insert(*seq, Flight::Push);
-                    if let Some(entry) = self.entries.get_mut(seq) {
-                        entry.attempts += 1;
-                    }
+            let mut batch = Vec::new();
+            for entry in &due {
+                if entry.op != Op::Insert {
+                    continue;
                 }
-                let entries: Vec<&Entry> = seqs.iter().filter_map(|s| self.entry(*s)).collect();
-                let request = push_request(&entries);
-                Push { seqs, request }
-            })
-            .collect()
+                if entry.table != first.table || batch.len() == MAX_BATCH_ROWS {
+                    break;
+                }
+                if same_columns(entry) && !self.solo.contains(&entry.seq) {
+                    batch.push(entry.seq);
+                }
+            }
+            chosen.push(batch);
+        }
+        let mut pushes = Vec::with_capacity(chosen.len());
+        for seqs in chosen {
+            let mut entries = Vec::with_capacity(seqs.len());
+            for seq in &seqs {
+                self.retry_at.remove(seq);
+                self.in_flight.insert(*seq, Flight::Push);
+                if let Some(entry) = self.entries.get_mut(seq) {
+                    entry.attempts += 1;
+                }
+            }
+            for seq in &seqs {
+                entries.extend(self.entry(*seq));
+            }
+            let request = push_request(&entries);
+            pushes.push(Push { seqs, request });
+        }
+        pushes
     }
 
     /// Gives back the requests just taken for `seqs` unsent (the driver could not record that
@@ -171,7 +185,9 @@ impl Outbox {
             401 => {
                 self.held = true;
                 let mut effects = vec![Effect::NeedToken];
-                effects.extend(entries.iter().filter_map(|e| self.status_effect(e)));
+                for entry in entries {
+                    effects.extend(self.status_effect(entry));
+                }
                 effects
             }
             408 | 429 | 500..=599 => self.retry_all(now, entries, status, &message_of(body)),
@@ -188,12 +204,18 @@ impl Outbox {
                 for entry in entries {
                     self.solo.insert(entry.seq);
                 }
-                let statuses = entries.iter().filter_map(|e| self.status_effect(e));
-                statuses.collect()
+                let mut effects = Vec::new();
+                for entry in entries {
+                    effects.extend(self.status_effect(entry));
+                }
+                effects
             }
             _ => {
-                let parked = entries.iter().flat_map(|e| self.park(e, status, body));
-                parked.collect()
+                let mut effects = Vec::new();
+                for entry in entries {
+                    effects.extend(self.park(entry, status, body));
+                }
+                effects
             }
         }
     }
@@ -230,8 +252,12 @@ impl Outbox {
             self.in_flight.insert(entry.seq, Flight::Fetch);
             effects.extend(self.status_effect(entry));
         }
+        let mut seqs = Vec::with_capacity(missing.len());
+        for entry in &missing {
+            seqs.push(entry.seq);
+        }
         let fetch = Push {
-            seqs: missing.iter().map(|entry| entry.seq).collect(),
+            seqs,
             request: HttpRequest::get(fetch_path(&missing)),
         };
         (effects, Some(fetch))
@@ -295,11 +321,14 @@ impl Outbox {
 /// The rows of a 2xx answer: a JSON array of objects, or nothing readable.
 fn server_rows(body: &str) -> Option<Vec<Map<String, Value>>> {
     let values = crate::fields::array(body).ok()?;
-    let objects = values.into_iter().map(|value| match value {
-        Value::Object(row) => Some(row),
-        _ => None,
-    });
-    objects.collect()
+    let mut objects = Vec::with_capacity(values.len());
+    for value in values {
+        let Value::Object(row) = value else {
+            return None;
+        };
+        objects.push(row);
+    }
+    Some(objects)
 }
 
 /// The request that pushes `entries`: one entry, or several inserts of one table.
@@ -320,7 +349,13 @@ fn push_request(entries: &[&Entry]) -> HttpRequest {
         Op::Insert => {
             let body = match entries {
                 [one] => fields(one),
-                many => Value::Array(many.iter().map(fields).collect()),
+                many => {
+                    let mut rows = Vec::with_capacity(many.len());
+                    for entry in many {
+                        rows.push(fields(entry));
+                    }
+                    Value::Array(rows)
+                }
             };
             HttpRequest {
                 method: "POST",
@@ -352,11 +387,15 @@ fn fetch_path(entries: &[&Entry]) -> String {
     let filter = match entries {
         [one] => format!("eq.{}", percent_encode(&one.row_id)),
         many => {
-            let quoted = many.iter().map(|entry| {
+            let mut quoted = String::new();
+            for entry in many {
+                if !quoted.is_empty() {
+                    quoted.push(',');
+                }
                 let id = entry.row_id.replace('\\', "\\\\").replace('"', "\\\"");
-                percent_encode(&format!("\"{id}\""))
-            });
-            format!("in.({})", quoted.collect::<Vec<_>>().join(","))
+                quoted.push_str(&percent_encode(&format!("\"{id}\"")));
+            }
+            format!("in.({quoted})")
         }
     };
     format!("/rest/v1/{table}?id={filter}&select=*")
