@@ -217,6 +217,15 @@ impl Schema {
 }
 
 impl TableSchema {
+    /// The names of the fields users may write, in the schema's order.
+    pub fn field_names(&self) -> Vec<&str> {
+        let mut names = Vec::with_capacity(self.fields.len());
+        for field in &self.fields {
+            names.push(field.name.as_str());
+        }
+        names
+    }
+
     fn from_json(value: &Value, what: &str) -> Result<TableSchema, String> {
         let table = Fields::of(value, what)?;
         let Some(fields) = table.opt_array("fields")? else {

@@ -21,10 +21,10 @@ impl Outbox {
                 later.base = Some(server_row.clone());
             }
         }
-        let laters: Vec<Entry> = self
-            .row_entries(&entry.table, &entry.row_id)
-            .cloned()
-            .collect();
+        let mut laters: Vec<Entry> = Vec::new();
+        for later in self.row_entries(&entry.table, &entry.row_id) {
+            laters.push(later.clone());
+        }
         let stored = if laters.is_empty() {
             Effect::StoreServerRow {
                 table: entry.table.clone(),
@@ -37,7 +37,9 @@ impl Outbox {
             }
         };
         let mut effects = vec![Effect::RemoveEntry(entry.seq), stored];
-        effects.extend(laters.into_iter().map(Effect::PutEntry));
+        for later in laters {
+            effects.push(Effect::PutEntry(later));
+        }
         effects.extend(self.status_effect(entry));
         effects
     }
@@ -143,7 +145,7 @@ impl Outbox {
     ) -> Vec<Effect> {
         let base = entry.base.clone().unwrap_or_default();
         let local = own_edit(entry);
-        let fields: Vec<&str> = table.fields.iter().map(|f| f.name.as_str()).collect();
+        let fields = table.field_names();
         let merge = three_way(&base, &local, &server_row, &fields, self.policy);
         let mut effects = Vec::new();
         if !merge.conflicts.is_empty() {

@@ -73,7 +73,7 @@ impl WriteEngine {
         wall_ms: u64,
     ) -> Result<Planned, WriteError> {
         let spec = self.schema.table(&table)?;
-        let editable: Vec<&str> = spec.fields.iter().map(|f| f.name.as_str()).collect();
+        let editable = spec.field_names();
         let (current, record) = existing(&table, &id, read)?;
         let record = record.ok_or(WriteError::NoConflict)?;
         let patch = crate::merge::resolve(
@@ -202,26 +202,30 @@ impl WriteEngine {
             scope_is_band(Some(&entry.fields)) || scope_is_band(entry.base.as_ref())
         };
         let effects = self.outbox.fail_where(in_band, &not_a_member(band));
-        let kept: SortedSet<(String, String)> = self
-            .outbox
-            .entries()
-            .filter(|e| in_band(e))
-            .map(|e| (e.table.clone(), e.row_id.clone()))
-            .collect();
+        let mut kept: SortedSet<(String, String)> = SortedSet::new();
+        for entry in self.outbox.entries() {
+            if in_band(entry) {
+                kept.insert((entry.table.clone(), entry.row_id.clone()));
+            }
+        }
         let (mut ops, events) = self.effects_to_batch(effects);
         let ReadResult::BandRows(tables) = read else {
             return Planned::Write(ops, Box::new(done(WriteReply::Purged(Vec::new()), events)));
         };
         let mut purged = Vec::new();
         for (table, ids) in tables {
-            let ids: Vec<String> = ids
-                .into_iter()
-                .filter(|id| !kept.contains(&(table.clone(), id.clone())))
-                .collect();
-            ops.extend(ids.iter().map(|id| StoreOp::DeleteRow {
-                table: table.clone(),
-                id: id.clone(),
-            }));
+            let mut deleted = Vec::new();
+            for id in ids {
+                if kept.contains(&(table.clone(), id.clone())) {
+                    continue;
+                }
+                ops.push(StoreOp::DeleteRow {
+                    table: table.clone(),
+                    id: id.clone(),
+                });
+                deleted.push(id);
+            }
+            let ids = deleted;
             if !ids.is_empty() {
                 purged.push((table, ids));
             }
@@ -240,12 +244,12 @@ impl WriteEngine {
     ) -> Result<Planned, WriteError> {
         self.outbox
             .raise_seq_floor(queued.wall_ms * SEQ_SALTS + self.salt);
-        let before: Vec<Entry> = self
-            .outbox
-            .entries()
-            .filter(|e| e.table == queued.table && e.row_id == queued.id)
-            .cloned()
-            .collect();
+        let mut before: Vec<Entry> = Vec::new();
+        for entry in self.outbox.entries() {
+            if entry.table == queued.table && entry.row_id == queued.id {
+                before.push(entry.clone());
+            }
+        }
         let effects = self
             .outbox
             .enqueue(
@@ -261,15 +265,15 @@ impl WriteEngine {
             _ => None,
         });
         // How to take the change back if storage refuses it.
-        let undo = effects
-            .iter()
-            .filter_map(|effect| match effect {
-                Effect::AddEntry(entry) | Effect::PutEntry(entry) => Some(entry.seq),
-                Effect::RemoveEntry(seq) => Some(*seq),
-                _ => None,
-            })
-            .map(|seq| (seq, before.iter().find(|e| e.seq == seq).cloned()))
-            .collect();
+        let mut undo = Vec::new();
+        for effect in &effects {
+            let seq = match effect {
+                Effect::AddEntry(entry) | Effect::PutEntry(entry) => entry.seq,
+                Effect::RemoveEntry(seq) => *seq,
+                _ => continue,
+            };
+            undo.push((seq, before.iter().find(|e| e.seq == seq).cloned()));
+        }
         let withdrawn = queued.op == Op::Delete
             && effects.iter().any(|e| matches!(e, Effect::RemoveEntry(_)))
             && !effects

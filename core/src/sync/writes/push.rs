@@ -55,12 +55,17 @@ impl WriteEngine {
             return;
         }
         let wave = self.outbox.next_wave(now);
-        let seqs = wave.iter().flat_map(|push| &push.seqs);
-        let entries = seqs.filter_map(|seq| self.outbox.entry(*seq));
-        let first_sends: Vec<StoreOp> = entries
-            .filter(|entry| entry.attempts == 1)
-            .map(|entry| StoreOp::PutEntry(entry.clone()))
-            .collect();
+        let mut first_sends = Vec::new();
+        for push in &wave {
+            for seq in &push.seqs {
+                match self.outbox.entry(*seq) {
+                    Some(entry) if entry.attempts == 1 => {
+                        first_sends.push(StoreOp::PutEntry(entry.clone()));
+                    }
+                    _ => {}
+                }
+            }
+        }
         if first_sends.is_empty() {
             self.send(wave, false);
         } else {
@@ -106,32 +111,37 @@ impl WriteEngine {
         let Flight::Sending { sent, .. } = std::mem::replace(&mut self.flight, Flight::Idle) else {
             return;
         };
-        let answers: Vec<(Push, HttpResult)> = sent
-            .into_iter()
-            .filter_map(|s| Some((s.push, s.answer?)))
-            .collect();
+        let mut answers: Vec<(Push, HttpResult)> = Vec::with_capacity(sent.len());
+        for Sent { push, answer, .. } in sent {
+            if let Some(answer) = answer {
+                answers.push((push, answer));
+            }
+        }
         // Only an update's fetched row can make a conflict record.
-        let seqs = answers.iter().flat_map(|(push, _)| &push.seqs);
-        let updates: Vec<(String, String, u64)> = seqs
-            .filter_map(|seq| self.outbox.entry(*seq))
-            .filter(|entry| fetching && entry.op == Op::Update)
-            .map(|entry| (entry.table.clone(), entry.row_id.clone(), entry.seq))
-            .collect();
+        let mut updates: Vec<(String, String, u64)> = Vec::new();
+        for (push, _) in &answers {
+            for seq in &push.seqs {
+                match self.outbox.entry(*seq) {
+                    Some(entry) if fetching && entry.op == Op::Update => {
+                        updates.push((entry.table.clone(), entry.row_id.clone(), entry.seq));
+                    }
+                    _ => {}
+                }
+            }
+        }
         if updates.is_empty() {
             return self.settle_wave(answers, Vec::new(), now);
         }
-        let reads = updates
-            .into_iter()
-            .map(|(table, id, seq)| {
-                let with_conflict = true;
-                let read = StoreRead::Row {
-                    table,
-                    id,
-                    with_conflict,
-                };
-                (self.read(read), seq)
-            })
-            .collect();
+        let mut reads = Vec::with_capacity(updates.len());
+        for (table, id, seq) in updates {
+            let with_conflict = true;
+            let read = StoreRead::Row {
+                table,
+                id,
+                with_conflict,
+            };
+            reads.push((self.read(read), seq));
+        }
         self.flight = Flight::ReadingConflicts {
             reads,
             earlier: Vec::new(),
@@ -216,15 +226,20 @@ impl WriteEngine {
         };
         // Each earlier conflict record with the row and the fields its entry wrote, needed to
         // join the record (read before the entry settles and goes).
-        let joins: Vec<(String, ConflictRecord, Vec<String>)> = earlier
-            .iter()
-            .filter(|(seq, _)| push.seqs.contains(seq))
-            .filter_map(|(seq, record)| {
-                let entry = self.outbox.entry(*seq)?;
-                let written = entry.fields.keys().cloned().collect();
-                Some((entry.row_id.clone(), record.clone()?, written))
-            })
-            .collect();
+        let mut joins: Vec<(String, ConflictRecord, Vec<String>)> = Vec::new();
+        for (seq, record) in earlier {
+            if !push.seqs.contains(seq) {
+                continue;
+            }
+            let (Some(entry), Some(record)) = (self.outbox.entry(*seq), record) else {
+                continue;
+            };
+            let mut written = Vec::with_capacity(entry.fields.len());
+            for field in entry.fields.keys() {
+                written.push(field.clone());
+            }
+            joins.push((entry.row_id.clone(), record.clone(), written));
+        }
         let (mut effects, follow_up) = self.outbox.complete(now, &push.seqs, answer, &spec);
         if effects
             .iter()
@@ -308,7 +323,10 @@ impl WriteEngine {
                     Ok(()) => self.send(wave, false),
                     Err(_) => {
                         // Not recorded: sending anyway would risk a coalesced retry later.
-                        let seqs: Vec<u64> = wave.into_iter().flat_map(|push| push.seqs).collect();
+                        let mut seqs = Vec::new();
+                        for push in wave {
+                            seqs.extend_from_slice(&push.seqs);
+                        }
                         self.outbox.abandon(now, &seqs);
                     }
                 }
@@ -332,10 +350,11 @@ impl WriteEngine {
 
 /// The entries a batch removes.
 pub(super) fn removed_entries(ops: &[StoreOp]) -> Vec<u64> {
-    ops.iter()
-        .filter_map(|op| match op {
-            StoreOp::RemoveEntry(seq) => Some(*seq),
-            _ => None,
-        })
-        .collect()
+    let mut seqs = Vec::new();
+    for op in ops {
+        if let StoreOp::RemoveEntry(seq) = op {
+            seqs.push(*seq);
+        }
+    }
+    seqs
 }
