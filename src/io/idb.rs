@@ -219,7 +219,20 @@ extern "C" {
 
 /// `[a, b, …]` as a JS array: a request is `[verb, store, a, b]`.
 pub fn array(items: &[JsValue]) -> Array {
-    items.iter().collect()
+    let array = Array::new_with_length(items.len() as u32);
+    for (at, item) in items.iter().enumerate() {
+        array.set(at as u32, item.clone());
+    }
+    array
+}
+
+/// `names` as a JavaScript array of strings.
+pub fn names_array(names: &[&str]) -> Array {
+    let array = Array::new_with_length(names.len() as u32);
+    for (at, name) in names.iter().enumerate() {
+        array.set(at as u32, JsValue::from(*name));
+    }
+    array
 }
 
 /// `value[key]` if it is a string.

@@ -223,7 +223,7 @@ impl Store {
         write: bool,
         ops: Array,
     ) -> Result<Array, StoreError> {
-        let stores: Array = stores.iter().map(|s| JsValue::from(*s)).collect();
+        let stores = idb::names_array(stores);
         let results = settle(idb::idb_run(&self.db()?, &stores, write, &ops)).await?;
         Ok(results.unchecked_into())
     }
@@ -296,7 +296,11 @@ impl Store {
         cursor: Option<(String, JsValue)>,
     ) -> Result<Vec<String>, StoreError> {
         let written = self.apply_in_idb(rows, deletions, cursor).await?;
-        Ok(written.iter().filter_map(|id| id.as_string()).collect())
+        let mut ids = Vec::with_capacity(written.length() as usize);
+        for id in written.iter() {
+            ids.extend(id.as_string());
+        }
+        Ok(ids)
     }
 
     /// [`apply_batch`](Self::apply_batch), the ids written left as a JavaScript array.
@@ -306,10 +310,16 @@ impl Store {
         deletions: &[(String, String)],
         cursor: Option<(String, JsValue)>,
     ) -> Result<Array, StoreError> {
-        let stores: SortedSet<&str> = (rows.iter().map(|(t, _)| t.as_str()))
-            .chain(deletions.iter().map(|(t, _)| t.as_str()))
-            .chain(cursor.is_some().then_some(CURSORS))
-            .collect();
+        let mut stores: Vec<&str> = Vec::new();
+        for (table, _) in rows {
+            add_store(&mut stores, table);
+        }
+        for (table, _) in deletions {
+            add_store(&mut stores, table);
+        }
+        if cursor.is_some() {
+            add_store(&mut stores, CURSORS);
+        }
         if stores.is_empty() {
             return Ok(Array::new());
         }
@@ -325,13 +335,15 @@ impl Store {
                 scope.scope.as_str().into(),
             ]));
         }
-        let deletions: Array = (deletions.iter())
-            .map(|(table, id)| JsValue::from(array(&[table.into(), id.into()])))
-            .collect();
+        let deletion_pairs = Array::new();
+        for (table, id) in deletions {
+            deletion_pairs.push(&array(&[table.into(), id.into()]));
+        }
+        let deletions = deletion_pairs;
         let cursor = cursor.map_or(JsValue::NULL, |(key, value)| {
             array(&[key.into(), value]).into()
         });
-        let stores: Array = stores.iter().map(|s| JsValue::from(*s)).collect();
+        let stores = idb::names_array(&stores);
         let db = self.db()?;
         let written = settle(idb::idb_apply(&db, &stores, &tables, &deletions, &cursor)).await?;
         Ok(written.unchecked_into())
@@ -355,13 +367,13 @@ impl Store {
         if records.is_empty() && keys.is_empty() {
             return Ok(());
         }
-        let deletes = keys
-            .iter()
-            .map(|key| array(&["delete".into(), store.into(), key.into()]));
-        let puts = records
-            .iter()
-            .map(|record| array(&["put".into(), store.into(), record.clone()]));
-        let ops = deletes.chain(puts).map(JsValue::from).collect();
+        let ops = Array::new();
+        for key in keys {
+            ops.push(&array(&["delete".into(), store.into(), key.into()]));
+        }
+        for record in records {
+            ops.push(&array(&["put".into(), store.into(), record.clone()]));
+        }
         self.run(&[store], true, ops).await.map(drop)
     }
 
@@ -373,11 +385,11 @@ impl Store {
         records: &[JsValue],
         keep: u32,
     ) -> Result<(), StoreError> {
-        let puts = records
-            .iter()
-            .map(|record| array(&["put".into(), store.into(), record.clone()]));
-        let trim = array(&["trim".into(), store.into(), keep.into()]);
-        let ops = puts.chain([trim]).map(JsValue::from).collect();
+        let ops = Array::new();
+        for record in records {
+            ops.push(&array(&["put".into(), store.into(), record.clone()]));
+        }
+        ops.push(&array(&["trim".into(), store.into(), keep.into()]));
         self.run(&[store], true, ops).await.map(drop)
     }
 
@@ -386,16 +398,18 @@ impl Store {
     /// marks and cached names. Returns the removed ids per table and band.
     pub async fn clear_cache(
         &self,
-        keep: &rockon_sync_core::sorted::SortedSet<String>,
+        keep: &SortedSet<String>,
     ) -> Result<Vec<(String, String, Vec<String>)>, StoreError> {
         let tables = &self.schema.tables;
         // Read, then deleted in a second transaction: a row edited in between keeps its
         // outbox entry, and the pull that follows a purge brings the row back.
-        let mut stores: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
-        stores.extend([CURSORS, READ_MARKS, PROFILES]);
-        let reads = (tables.iter())
-            .map(|table| JsValue::from(array(&["all".into(), table.name.as_str().into()])))
-            .collect();
+        let mut stores: Vec<&str> = Vec::with_capacity(tables.len() + 3);
+        let reads = Array::new();
+        for table in tables {
+            stores.push(&table.name);
+            reads.push(&array(&["all".into(), table.name.as_str().into()]));
+        }
+        stores.extend_from_slice(&[CURSORS, READ_MARKS, PROFILES]);
         let rows = self.run(&stores, false, reads).await?;
         let mut removed: rockon_sync_core::sorted::SortedMap<(String, String), Vec<String>> =
             Default::default();
@@ -422,10 +436,11 @@ impl Store {
             ops.push(&array(&["clear".into(), store.into()]));
         }
         self.run(&stores, true, ops).await?;
-        Ok(removed
-            .into_iter()
-            .map(|((table, band), ids)| (table, band, ids))
-            .collect())
+        let mut removed_by_band = Vec::with_capacity(removed.len());
+        for ((table, band), ids) in removed {
+            removed_by_band.push((table, band, ids));
+        }
+        Ok(removed_by_band)
     }
 
     /// One row in the app's shape.
@@ -439,7 +454,11 @@ impl Store {
     /// Every outbox entry, in push order.
     pub async fn outbox(&self) -> Result<Vec<Entry>, StoreError> {
         let values = self.all(OUTBOX).await?;
-        Ok(values.iter().filter_map(|v| stored_entry(&v)).collect())
+        let mut entries = Vec::with_capacity(values.length() as usize);
+        for value in values.iter() {
+            entries.extend(stored_entry(&value));
+        }
+        Ok(entries)
     }
 
     /// Every conflict record.
@@ -450,12 +469,15 @@ impl Store {
     /// Executes a batch of the sync engine's storage changes atomically: all or nothing,
     /// resolved once committed.
     pub async fn execute(&self, ops: &[StoreOp]) -> Result<(), StoreError> {
-        let stores: SortedSet<&str> = ops.iter().map(store_of).collect();
+        let mut stores: Vec<&str> = Vec::new();
+        let requests = Array::new();
+        for op in ops {
+            add_store(&mut stores, store_of(op));
+            requests.push(&request_of(op));
+        }
         if stores.is_empty() {
             return Ok(());
         }
-        let stores: Vec<&str> = stores.into_iter().collect();
-        let requests = ops.iter().map(|op| JsValue::from(request_of(op))).collect();
         self.run(&stores, true, requests).await.map(drop)
     }
 }
@@ -502,5 +524,12 @@ fn store_of(op: &StoreOp) -> &str {
         StoreOp::AddEntry(_) | StoreOp::PutEntry(_) | StoreOp::RemoveEntry(_) => OUTBOX,
         StoreOp::PutConflict(_) | StoreOp::RemoveConflict { .. } => CONFLICTS,
         StoreOp::ForgetCursor { .. } => CURSORS,
+    }
+}
+
+/// Adds `name` to the sorted list of a transaction's stores, once.
+fn add_store<'a>(stores: &mut Vec<&'a str>, name: &'a str) {
+    if let Err(at) = stores.binary_search(&name) {
+        stores.insert(at, name);
     }
 }

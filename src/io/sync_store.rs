@@ -28,11 +28,13 @@ pub struct SyncStore(pub Rc<Store>);
 /// A stored row (the app's shape) in wire columns.
 fn wire_row(value: &wasm_bindgen::JsValue) -> Option<Map<String, Value>> {
     match from_js(value) {
-        Ok(Value::Object(row)) => Some(
-            row.iter()
-                .map(|(k, v)| (camel_to_snake(k), v.clone()))
-                .collect(),
-        ),
+        Ok(Value::Object(row)) => {
+            let mut wire = Map::new();
+            for (key, value) in row {
+                wire.insert(camel_to_snake(&key), value);
+            }
+            Some(wire)
+        }
         _ => None,
     }
 }
@@ -61,26 +63,29 @@ impl SyncStore {
                 (vec![table.as_str(), CONFLICTS], requests)
             }
             StoreRead::BandRows { band } => {
-                let names = tables.iter().map(|t| t.name.as_str()).collect();
-                let requests = (tables.iter()).map(|t| {
-                    request(&[
+                let mut names = Vec::with_capacity(tables.len());
+                let requests = Array::new();
+                for table in tables {
+                    names.push(table.name.as_str());
+                    requests.push(&request(&[
                         "all".into(),
-                        t.name.as_str().into(),
+                        table.name.as_str().into(),
                         "scope".into(),
                         band.into(),
-                    ])
-                });
-                (names, requests.collect())
+                    ]));
+                }
+                (names, requests)
             }
             StoreRead::Cursors { band } => {
-                let requests = (tables.iter()).map(|t| {
-                    request(&[
+                let requests = Array::new();
+                for table in tables {
+                    requests.push(&request(&[
                         "get".into(),
                         CURSORS.into(),
-                        cursor_key(&t.name, band).into(),
-                    ])
-                });
-                (vec![CURSORS], requests.collect())
+                        cursor_key(&table.name, band).into(),
+                    ]));
+                }
+                (vec![CURSORS], requests)
             }
             StoreRead::Outbox => {
                 let all = |store: &str| request(&["all".into(), store.into()]);
@@ -106,33 +111,40 @@ impl SyncStore {
                         .map(Box::new),
                 }
             }
-            StoreRead::BandRows { .. } => ReadResult::BandRows(
-                (tables.iter().zip(results.iter()))
-                    .map(|(table, rows)| {
-                        let rows = Array::from(&rows);
-                        let ids = rows.iter().filter_map(|row| text(&row, "id")).collect();
-                        (table.name.clone(), ids)
-                    })
-                    .collect(),
-            ),
+            StoreRead::BandRows { .. } => {
+                let mut band_rows = Vec::with_capacity(tables.len());
+                for (table, rows) in tables.iter().zip(results.iter()) {
+                    let rows = Array::from(&rows);
+                    let mut ids = Vec::with_capacity(rows.length() as usize);
+                    for row in rows.iter() {
+                        ids.extend(text(&row, "id"));
+                    }
+                    band_rows.push((table.name.clone(), ids));
+                }
+                ReadResult::BandRows(band_rows)
+            }
             // A cursor that does not read back is none: the table is pulled whole again,
             // which is harmless.
-            StoreRead::Cursors { .. } => ReadResult::Cursors(
-                (results.iter())
-                    .map(|record| {
-                        let cursor = js_sys::Reflect::get(&record, &"cursor".into()).ok()?;
-                        Cursor::from_json(&from_js(&cursor).ok()?)
-                    })
-                    .collect(),
-            ),
-            StoreRead::Outbox => ReadResult::Outbox {
-                entries: (Array::from(&results.get(0)).iter())
-                    .filter_map(|entry| stored_entry(&entry))
-                    .collect(),
-                conflicts: (Array::from(&results.get(1)).iter())
-                    .filter_map(|record| text(&record, "key"))
-                    .collect(),
-            },
+            StoreRead::Cursors { .. } => {
+                let mut cursors = Vec::with_capacity(results.length() as usize);
+                for record in results.iter() {
+                    let cursor = js_sys::Reflect::get(&record, &"cursor".into()).ok();
+                    let cursor = cursor.and_then(|cursor| from_js(&cursor).ok());
+                    cursors.push(cursor.as_ref().and_then(Cursor::from_json));
+                }
+                ReadResult::Cursors(cursors)
+            }
+            StoreRead::Outbox => {
+                let mut entries = Vec::new();
+                for entry in Array::from(&results.get(0)).iter() {
+                    entries.extend(stored_entry(&entry));
+                }
+                let mut conflicts = Vec::new();
+                for record in Array::from(&results.get(1)).iter() {
+                    conflicts.extend(text(&record, "key"));
+                }
+                ReadResult::Outbox { entries, conflicts }
+            }
         }
     }
 
