@@ -118,14 +118,16 @@ impl MarkSlot {
 
     /// A record as stored; `None` if it is not one.
     pub fn from_json(stored: &Value) -> Option<MarkSlot> {
-        let ids = stored.get("ids")?.as_array()?.iter();
+        let stored_ids = stored.get("ids")?.as_array()?;
+        let mut ids = Vec::with_capacity(stored_ids.len());
+        for id in stored_ids {
+            ids.push(id.as_str()?.to_owned());
+        }
         Some(MarkSlot {
             key: text(stored, "key")?,
             band_id: text(stored, "bandId")?,
             table: text(stored, "table")?,
-            ids: ids
-                .map(|id| id.as_str().map(str::to_owned))
-                .collect::<Option<_>>()?,
+            ids,
         })
     }
 
@@ -340,14 +342,15 @@ impl Unread {
     /// Marks every row read, or only a band's, or only one table's of a band; returns the
     /// marks removed.
     pub fn mark_all_read(&mut self, band: Option<&str>, table: Option<&str>) -> Vec<Mark> {
-        let keys: Vec<String> = self
-            .marks
-            .values()
-            .filter(|m| band.is_none_or(|b| m.band_id == b))
-            .filter(|m| table.is_none_or(|t| m.table == t))
-            .map(|m| m.key.clone())
-            .collect();
-        keys.iter().filter_map(|key| self.remove(key)).collect()
+        let mut keys: Vec<String> = Vec::new();
+        for mark in self.ids(band, table) {
+            keys.push(mark.key.clone());
+        }
+        let mut removed = Vec::with_capacity(keys.len());
+        for key in &keys {
+            removed.extend(self.remove(key));
+        }
+        removed
     }
 
     /// Forgets a band's marks (the user left it); returns the marks removed.
@@ -358,29 +361,34 @@ impl Unread {
     /// The records that persist these slots now (a slot's ids are empty if none are left:
     /// its record is to be removed). Each costs its own rows, not a pass over every mark.
     pub fn slots(&self, wanted: &SortedSet<SlotId>) -> Vec<MarkSlot> {
-        wanted
-            .iter()
-            .map(|slot| {
-                let ids = (self.chunks.get(slot.band_id.as_str()))
-                    .and_then(|tables| tables.get(slot.table.as_str()))
-                    .and_then(|chunks| chunks.get(&slot.chunk));
-                MarkSlot {
-                    key: MarkSlot::key_of(slot),
-                    band_id: slot.band_id.clone(),
-                    table: slot.table.clone(),
-                    ids: ids.map_or_else(Vec::new, |ids| ids.iter().cloned().collect()),
-                }
-            })
-            .collect()
+        let mut slots = Vec::with_capacity(wanted.len());
+        for slot in wanted {
+            let held = (self.chunks.get(slot.band_id.as_str()))
+                .and_then(|tables| tables.get(slot.table.as_str()))
+                .and_then(|chunks| chunks.get(&slot.chunk));
+            let mut ids = Vec::new();
+            for id in held.into_iter().flatten() {
+                ids.push(id.clone());
+            }
+            slots.push(MarkSlot {
+                key: MarkSlot::key_of(slot),
+                band_id: slot.band_id.clone(),
+                table: slot.table.clone(),
+                ids,
+            });
+        }
+        slots
     }
 
     /// The unread rows of a band (or all), for lists that show badges, in no particular order.
     pub fn ids(&self, band: Option<&str>, table: Option<&str>) -> Vec<&Mark> {
-        self.marks
-            .values()
-            .filter(|m| band.is_none_or(|b| m.band_id == b))
-            .filter(|m| table.is_none_or(|t| m.table == t))
-            .collect()
+        let mut marks = Vec::new();
+        for mark in self.marks.values() {
+            if band.is_none_or(|b| mark.band_id == b) && table.is_none_or(|t| mark.table == t) {
+                marks.push(mark);
+            }
+        }
+        marks
     }
 
     /// The counts the app shows.
@@ -390,11 +398,15 @@ impl Unread {
             ..UnreadCounts::default()
         };
         for (band, tables) in &self.chunks {
-            let by_table = tables.iter().map(|(table, chunks)| {
-                let count = chunks.values().map(SortedSet::len).sum();
-                (table.clone(), count)
-            });
-            counts.by_band.insert(band.clone(), by_table.collect());
+            let mut by_table = SortedMap::new();
+            for (table, chunks) in tables {
+                let mut count = 0;
+                for ids in chunks.values() {
+                    count += ids.len();
+                }
+                by_table.insert(table.clone(), count);
+            }
+            counts.by_band.insert(band.clone(), by_table);
         }
         counts
     }

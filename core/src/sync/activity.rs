@@ -133,7 +133,10 @@ impl ActivityEngine {
             engine.write_slots(untidy, legacy);
         }
         if !legacy_entries.is_empty() {
-            let bands = engine.feed.bands().cloned().collect();
+            let mut bands = SortedSet::new();
+            for band in engine.feed.bands() {
+                bands.insert(band.clone());
+            }
             engine.write_feed(&bands, legacy_entries);
         }
         engine
@@ -175,7 +178,7 @@ impl ActivityEngine {
                 self.notifier.push(now, change);
             }
         }
-        self.look_up_names(rows.iter().filter_map(|r| r.author.as_deref()));
+        self.look_up_names(rows);
         self.persist(effects);
         // A known author's first change shows at once.
         self.deliver();
@@ -220,10 +223,12 @@ impl ActivityEngine {
     pub fn mark_feed_read(&mut self, band: &str, ids: Option<&[String]>) -> usize {
         let (effects, rows) = self.feed.mark_read(band, ids);
         let count = effects.entries;
-        let marks = (rows.iter())
-            .filter_map(|(table, id)| self.unread.mark_read(table, id))
-            .map(MarkEffect::Remove)
-            .collect();
+        let mut marks = Vec::new();
+        for (table, id) in &rows {
+            if let Some(mark) = self.unread.mark_read(table, id) {
+                marks.push(MarkEffect::Remove(mark));
+            }
+        }
         self.persist(marks);
         self.persist_feed(effects);
         count
@@ -240,7 +245,11 @@ impl ActivityEngine {
     pub fn mark_all_read(&mut self, band: Option<&str>, table: Option<&str>) -> usize {
         let marks = self.unread.mark_all_read(band, table);
         let count = marks.len();
-        self.persist(marks.into_iter().map(MarkEffect::Remove).collect());
+        let mut effects = Vec::with_capacity(count);
+        for mark in marks {
+            effects.push(MarkEffect::Remove(mark));
+        }
+        self.persist(effects);
         count
     }
 
@@ -252,7 +261,10 @@ impl ActivityEngine {
         }
         if let Some(records) = feed_records {
             let (entries, _) = read_entries(records);
-            let bands = entries.iter().map(|e| e.band_id.clone()).collect();
+            let mut bands = SortedSet::new();
+            for entry in &entries {
+                bands.insert(entry.band_id.clone());
+            }
             self.feed.replace(entries);
             self.tell_feed(bands);
         }
@@ -336,10 +348,12 @@ impl ActivityEngine {
         if effects.is_empty() {
             return;
         }
-        let slots = effects
-            .iter()
-            .filter_map(|effect| effect.mark().slot())
-            .collect();
+        let mut slots = SortedSet::new();
+        for effect in &effects {
+            if let Some(slot) = effect.mark().slot() {
+                slots.insert(slot);
+            }
+        }
         self.write_slots(slots, Vec::new());
         let unread = &self.unread;
         let feed = self.feed.sync_read(|table, id| unread.is_unread(table, id));
@@ -373,13 +387,12 @@ impl ActivityEngine {
         if bands.is_empty() {
             return;
         }
-        let feed = &self.feed;
-        let unread = bands.into_iter().map(|band| {
-            let count = feed.unread_count(&band);
-            (band, count)
-        });
-        let event = ActivityEvent::Feed(unread.collect());
-        self.emit(event);
+        let mut unread = Vec::with_capacity(bands.len());
+        for band in bands {
+            let count = self.feed.unread_count(&band);
+            unread.push((band, count));
+        }
+        self.emit(ActivityEvent::Feed(unread));
     }
 
     /// Rewrites these records of marks (removing those left empty) and removes the records
@@ -399,20 +412,28 @@ impl ActivityEngine {
 
     /// Looks up display names not known yet; a toast waits for them briefly (see
     /// [`Notifier`]).
-    fn look_up_names<'a>(&mut self, authors: impl Iterator<Item = &'a str>) {
-        let named = &mut self.named;
+    fn look_up_names(&mut self, rows: &[ObservedRow]) {
         // Only authors not seen before are copied: a burst is mostly one or two people.
-        let missing: Vec<String> = authors
-            .filter(|a| !named.contains(*a) && named.insert((*a).to_owned()))
-            .map(str::to_owned)
-            .collect();
+        let mut missing: Vec<String> = Vec::new();
+        let mut ids = String::new();
+        for row in rows {
+            let Some(author) = row.author.as_deref() else {
+                continue;
+            };
+            if self.named.contains(author) || !self.named.insert(author.to_owned()) {
+                continue;
+            }
+            if !ids.is_empty() {
+                ids.push(',');
+            }
+            ids.push_str(&percent_encode(author));
+            missing.push(author.to_owned());
+        }
         if missing.is_empty() {
             return;
         }
-        let ids: Vec<String> = missing.iter().map(|id| percent_encode(id)).collect();
         let request = HttpRequest::get(format!(
-            "/rest/v1/profiles?select=id,display_name&id=in.({})",
-            ids.join(",")
+            "/rest/v1/profiles?select=id,display_name&id=in.({ids})"
         ));
         let op = self.op(Waiting::Names(missing));
         self.outputs.push_back(ActivityOutput::Http { op, request });
@@ -443,7 +464,9 @@ fn read_entries(records: &[Value]) -> (Vec<FeedEntry>, Vec<String>) {
     for record in records {
         let (held, one) = FeedRecord::entries_of(record);
         if one {
-            legacy.extend(held.iter().map(|entry| entry.id.clone()));
+            for entry in &held {
+                legacy.push(entry.id.clone());
+            }
         }
         entries.extend(held);
     }
