@@ -87,13 +87,15 @@ impl FeedRecord {
     /// The entries a stored record holds, and whether the record is one entry as an earlier
     /// version stored each (rather than a band's record). Unreadable entries are skipped.
     pub fn entries_of(stored: &Value) -> (Vec<FeedEntry>, bool) {
-        match stored.get("entries").and_then(Value::as_array) {
-            Some(entries) => (
-                entries.iter().filter_map(FeedEntry::from_json).collect(),
-                false,
-            ),
-            None => (FeedEntry::from_json(stored).into_iter().collect(), true),
+        let Some(stored_entries) = stored.get("entries").and_then(Value::as_array) else {
+            let one = FeedEntry::from_json(stored);
+            return (one.into_iter().collect(), true);
+        };
+        let mut entries = Vec::with_capacity(stored_entries.len());
+        for entry in stored_entries {
+            entries.extend(FeedEntry::from_json(entry));
         }
+        (entries, false)
     }
 }
 
@@ -204,7 +206,7 @@ impl Feed {
         Some(FeedRecord {
             id: FeedRecord::key_of(band),
             band_id: band.to_owned(),
-            entries: entries.iter().cloned().collect(),
+            entries: Vec::from(entries.clone()),
         })
     }
 
@@ -264,13 +266,19 @@ impl Feed {
 
     /// The band's entries, newest first: at most `limit`, older than entry `before` if given.
     pub fn page(&self, band: &str, limit: usize, before: Option<&str>) -> Vec<&FeedEntry> {
-        self.bands
-            .get(band)
-            .into_iter()
-            .flat_map(|entries| entries.iter().rev())
-            .filter(|e| before.is_none_or(|before| e.id.as_str() < before))
-            .take(limit)
-            .collect()
+        let mut page = Vec::new();
+        let Some(entries) = self.bands.get(band) else {
+            return page;
+        };
+        for entry in entries.iter().rev() {
+            if page.len() == limit {
+                break;
+            }
+            if before.is_none_or(|before| entry.id.as_str() < before) {
+                page.push(entry);
+            }
+        }
+        page
     }
 
     /// How many of the band's entries are unread.

@@ -149,15 +149,27 @@ pub fn array(text: &str) -> Result<Vec<Value>, String> {
     }
 }
 
+/// The strings of a JSON array; `None` if it is not an array of strings only.
+pub fn strings(value: &Value) -> Option<Vec<String>> {
+    let items = value.as_array()?;
+    let mut strings = Vec::with_capacity(items.len());
+    for item in items {
+        strings.push(item.as_str()?.to_owned());
+    }
+    Some(strings)
+}
+
 /// The objects of the JSON array `text` (rows); an error if any item is not an object.
 pub fn objects(text: &str) -> Result<Vec<Map<String, Value>>, String> {
-    array(text)?
-        .into_iter()
-        .map(|item| match item {
-            Value::Object(object) => Ok(object),
-            other => Err(format!("expected objects, not {}", kind(&other))),
-        })
-        .collect()
+    let items = array(text)?;
+    let mut objects = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Value::Object(object) => objects.push(object),
+            other => return Err(format!("expected objects, not {}", kind(&other))),
+        }
+    }
+    Ok(objects)
 }
 
 /// What kind of JSON value `value` is, for errors (never the value itself: it may be a token).

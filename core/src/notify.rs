@@ -264,17 +264,19 @@ impl Notifier {
 
     /// When [`handle_timeout`](Self::handle_timeout) must next run.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let windows = self.batches.values().map(|b| {
-            if b.toast.is_none() && !b.held {
-                b.opened + self.name_wait()
+        let mut next = self.suppressed_until;
+        let mut consider = |at: Millis| next = Some(next.map_or(at, |next| next.min(at)));
+        for batch in self.batches.values() {
+            if batch.toast.is_none() && !batch.held {
+                consider(batch.opened + self.name_wait());
             } else {
-                b.opened + self.config.window_ms
+                consider(batch.opened + self.config.window_ms);
             }
-        });
-        windows
-            .chain(self.suppressed_until)
-            .chain(self.lost_deadline())
-            .min()
+        }
+        if let Some(deadline) = self.lost_deadline() {
+            consider(deadline);
+        }
+        next
     }
 
     /// Closes the windows due at `now`.
@@ -292,21 +294,21 @@ impl Notifier {
             });
         }
         // Names not found in time: the toast shows with "Someone".
-        let unnamed: Vec<String> = self
-            .batches
-            .iter()
-            .filter(|(_, b)| b.toast.is_none() && !b.held && b.opened + self.name_wait() <= now)
-            .map(|(author, _)| author.clone())
-            .collect();
+        let mut unnamed: Vec<String> = Vec::new();
+        for (author, batch) in &self.batches {
+            if batch.toast.is_none() && !batch.held && batch.opened + self.name_wait() <= now {
+                unnamed.push(author.clone());
+            }
+        }
         for author in unnamed {
             self.show(now, &author);
         }
-        let due: Vec<String> = self
-            .batches
-            .iter()
-            .filter(|(_, b)| b.opened + self.config.window_ms <= now)
-            .map(|(author, _)| author.clone())
-            .collect();
+        let mut due: Vec<String> = Vec::new();
+        for (author, batch) in &self.batches {
+            if batch.opened + self.config.window_ms <= now {
+                due.push(author.clone());
+            }
+        }
         for author in due {
             let batch = self.batches.remove(&author).expect("listed above");
             if batch.changes.len() <= batch.accounted {
@@ -321,8 +323,8 @@ impl Notifier {
                 // Held back by the cap: the rest joins the summary, which is scheduled again
                 // if it already went out.
                 None => {
-                    self.suppressed
-                        .extend(batch.changes.into_iter().skip(batch.accounted));
+                    let mut unaccounted = batch.changes;
+                    self.suppressed.extend(unaccounted.drain(batch.accounted..));
                     let period_end = self
                         .sent
                         .front()
@@ -335,7 +337,10 @@ impl Notifier {
             self.suppressed_until = None;
             let changes = std::mem::take(&mut self.suppressed);
             if !changes.is_empty() {
-                let authors: SortedSet<&str> = changes.iter().map(|c| c.author.as_str()).collect();
+                let mut authors: SortedSet<&str> = SortedSet::new();
+                for change in &changes {
+                    authors.insert(change.author.as_str());
+                }
                 let id = self.new_id();
                 let toast = if authors.len() == 1 {
                     self.describe(id, &changes)

@@ -118,16 +118,11 @@ impl MarkSlot {
 
     /// A record as stored; `None` if it is not one.
     pub fn from_json(stored: &Value) -> Option<MarkSlot> {
-        let stored_ids = stored.get("ids")?.as_array()?;
-        let mut ids = Vec::with_capacity(stored_ids.len());
-        for id in stored_ids {
-            ids.push(id.as_str()?.to_owned());
-        }
         Some(MarkSlot {
             key: text(stored, "key")?,
             band_id: text(stored, "bandId")?,
             table: text(stored, "table")?,
-            ids,
+            ids: crate::fields::strings(stored.get("ids")?)?,
         })
     }
 

@@ -106,9 +106,9 @@ impl SyncClient {
         let before = field("before").and_then(|v| v.as_string());
         let activity = &self.inner.activity;
         let entries = activity.feed_page(band_id, limit, before.as_deref());
-        let items: Vec<ActivityItem> = entries
-            .iter()
-            .map(|entry| ActivityItem {
+        let mut items: Vec<ActivityItem> = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            items.push(ActivityItem {
                 id: &entry.id,
                 band_id: &entry.band_id,
                 author: &entry.author,
@@ -119,8 +119,8 @@ impl SyncClient {
                 label: entry.label.as_deref(),
                 at: entry.at,
                 read: entry.read,
-            })
-            .collect();
+            });
+        }
         json(&items)
     }
 
@@ -141,11 +141,8 @@ impl SyncClient {
         let ids: Option<Vec<String>> = if ids.is_undefined() || ids.is_null() {
             None
         } else {
-            let ids = from_js(&ids).ok().and_then(|ids| {
-                let ids = ids.as_array()?.iter();
-                ids.map(|id| id.as_str().map(str::to_owned))
-                    .collect::<Option<Vec<_>>>()
-            });
+            let ids = from_js(&ids).ok();
+            let ids = ids.as_ref().and_then(rockon_sync_core::fields::strings);
             Some(ids.ok_or_else(|| {
                 SyncError::new("invalid_argument", "ids must be an array of entry ids")
             })?)
@@ -160,43 +157,35 @@ impl SyncClient {
     pub fn editors(&self, table: &str, id: &str) -> JsValue {
         let me = &self.inner.user_id;
         let name = |user: &str| self.inner.activity.name_of(user);
-        let items: Vec<EditorItem> = if self.inner.tabs.is_leader() {
-            self.inner
-                .reader
-                .editors(table, id, me)
-                .into_iter()
-                .map(|member| EditorItem {
+        let mut items: Vec<EditorItem> = Vec::new();
+        if self.inner.tabs.is_leader() {
+            for member in self.inner.reader.editors(table, id, me) {
+                items.push(EditorItem {
                     name: name(&member.user_id),
                     user_id: member.user_id,
                     sessions: member.sessions,
-                })
-                .collect()
+                });
+            }
         } else {
             // A follower knows presence as the leading tab relayed it.
-            let edits = |m: &Value| {
-                m["userId"].as_str().is_some_and(|user| user != me)
-                    && m["editing"]["table"] == table
-                    && m["editing"]["id"] == id
-            };
-            self.inner
-                .tabs
-                .all_remote_members()
-                .iter()
-                .filter_map(|members| match from_js(members) {
-                    Ok(Value::Array(members)) => Some(members),
-                    _ => None,
-                })
-                .flatten()
-                .filter_map(|m| {
-                    let user = m["userId"].as_str()?.to_owned();
-                    edits(&m).then(|| EditorItem {
-                        name: name(&user),
-                        user_id: user,
-                        sessions: m["sessions"].as_u64().unwrap_or(1) as usize,
-                    })
-                })
-                .collect()
-        };
+            for members in self.inner.tabs.all_remote_members().iter() {
+                let Ok(Value::Array(members)) = from_js(members) else {
+                    continue;
+                };
+                for m in members {
+                    let Some(user) = m["userId"].as_str().filter(|user| *user != me) else {
+                        continue;
+                    };
+                    if m["editing"]["table"] == table && m["editing"]["id"] == id {
+                        items.push(EditorItem {
+                            name: name(user),
+                            user_id: user.to_owned(),
+                            sessions: m["sessions"].as_u64().unwrap_or(1) as usize,
+                        });
+                    }
+                }
+            }
+        }
         json(&items)
     }
 }

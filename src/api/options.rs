@@ -6,6 +6,7 @@ use rockon_sync_core::fields::Fields;
 use rockon_sync_core::merge::ConflictPolicy;
 use rockon_sync_core::notify::{NotifyConfig, Policy};
 use rockon_sync_core::schema::Schema;
+use rockon_sync_core::sorted::SortedSet;
 use serde_json::Value;
 
 /// Options of `SyncClient.open`.
@@ -122,12 +123,15 @@ impl NotificationOptions {
             None => defaults.policy,
             Some(Value::String(all)) if all == "all" => Policy::All,
             Some(Value::String(none)) if none == "none" => Policy::None,
-            Some(Value::Array(tables)) => Policy::Tables(
-                tables
-                    .iter()
-                    .filter_map(|t| t.as_str().map(str::to_owned))
-                    .collect(),
-            ),
+            Some(Value::Array(tables)) => {
+                let mut names = SortedSet::new();
+                for table in tables {
+                    if let Some(name) = table.as_str() {
+                        names.insert(name.to_owned());
+                    }
+                }
+                Policy::Tables(names)
+            }
             Some(other) => {
                 return Err(SyncError::new(
                     "invalid_options",

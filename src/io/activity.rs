@@ -72,7 +72,11 @@ impl Activity {
     pub fn feed_page(&self, band: &str, limit: usize, before: Option<&str>) -> Vec<FeedEntry> {
         let engine = self.driver.engine();
         let page = engine.activity().feed_page(band, limit, before);
-        page.into_iter().cloned().collect()
+        let mut entries = Vec::with_capacity(page.len());
+        for entry in page {
+            entries.push(entry.clone());
+        }
+        entries
     }
 
     /// How many of the band's activity entries are unread.

@@ -41,21 +41,21 @@ impl ConflictRecord {
         let this_is_later = self.seq >= earlier.seq;
         // Per field: this record's edit of it is the later one.
         let later_here = |field: &str| self.position(field) >= earlier.position(field);
-        let keep: Vec<bool> = (earlier.fields.iter())
-            .map(|conflict| {
-                let here = self.fields.iter().any(|f| f.field == conflict.field);
-                later_here(&conflict.field) && (here || edited.contains(&conflict.field))
-            })
-            .collect();
-        let kept_here: Vec<String> = (earlier.local.keys())
-            .filter(|field| edited.contains(field) && later_here(field))
-            .cloned()
-            .collect();
-        let positions: Vec<u64> = (earlier.fields.iter())
-            .map(|conflict| earlier.position(&conflict.field))
-            .collect();
-        for ((conflict, keep), at) in earlier.fields.into_iter().zip(keep).zip(positions) {
-            if keep {
+        // Each earlier field's conflict: whether this record's stays, and the earlier position.
+        let mut keep: Vec<(bool, u64)> = Vec::with_capacity(earlier.fields.len());
+        for conflict in &earlier.fields {
+            let here = self.fields.iter().any(|f| f.field == conflict.field);
+            let stays = later_here(&conflict.field) && (here || edited.contains(&conflict.field));
+            keep.push((stays, earlier.position(&conflict.field)));
+        }
+        let mut kept_here: Vec<String> = Vec::new();
+        for field in earlier.local.keys() {
+            if edited.contains(field) && later_here(field) {
+                kept_here.push(field.clone());
+            }
+        }
+        for (conflict, (stays, at)) in earlier.fields.into_iter().zip(keep) {
+            if stays {
                 continue;
             }
             self.local
@@ -109,31 +109,33 @@ impl ConflictRecord {
                 kept: side("kept"),
             })
         };
+        let stored_fields = stored.get("fields")?.as_array()?;
+        let mut fields = Vec::with_capacity(stored_fields.len());
+        for stored_field in stored_fields {
+            fields.push(field(stored_field)?);
+        }
+        let mut field_seqs = Vec::new();
+        for pair in stored
+            .get("fieldSeqs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some([name, at]) = pair.as_array().map(Vec::as_slice) {
+                if let (Some(name), Some(at)) = (name.as_str(), at.as_u64()) {
+                    field_seqs.push((name.to_owned(), at));
+                }
+            }
+        }
         Some(ConflictRecord {
             table: stored.get("table")?.as_str()?.to_owned(),
             row_id: stored.get("rowId")?.as_str()?.to_owned(),
             local: object(stored.get("local")?)?,
             remote: stored.get("remote").and_then(object),
-            fields: stored
-                .get("fields")?
-                .as_array()?
-                .iter()
-                .map(field)
-                .collect::<Option<_>>()?,
+            fields,
             deleted_remotely: stored.get("deletedRemotely")?.as_bool()?,
             seq: stored.get("seq").and_then(Value::as_u64).unwrap_or(0),
-            field_seqs: (stored
-                .get("fieldSeqs")
-                .and_then(Value::as_array)
-                .into_iter())
-            .flatten()
-            .filter_map(|pair| {
-                let [name, at] = pair.as_array()?.as_slice() else {
-                    return None;
-                };
-                Some((name.as_str()?.to_owned(), at.as_u64()?))
-            })
-            .collect(),
+            field_seqs,
         })
     }
 }

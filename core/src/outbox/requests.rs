@@ -320,15 +320,7 @@ impl Outbox {
 
 /// The rows of a 2xx answer: a JSON array of objects, or nothing readable.
 fn server_rows(body: &str) -> Option<Vec<Map<String, Value>>> {
-    let values = crate::fields::array(body).ok()?;
-    let mut objects = Vec::with_capacity(values.len());
-    for value in values {
-        let Value::Object(row) = value else {
-            return None;
-        };
-        objects.push(row);
-    }
-    Some(objects)
+    crate::fields::objects(body).ok()
 }
 
 /// The request that pushes `entries`: one entry, or several inserts of one table.
