@@ -294,21 +294,14 @@ impl Notifier {
             });
         }
         // Names not found in time: the toast shows with "Someone".
-        let mut unnamed: Vec<String> = Vec::new();
-        for (author, batch) in &self.batches {
-            if batch.toast.is_none() && !batch.held && batch.opened + self.name_wait() <= now {
-                unnamed.push(author.clone());
-            }
-        }
+        let (name_wait, window) = (self.name_wait(), self.config.window_ms);
+        let unnamed = (self.batches).keys_where(&|_, batch| {
+            batch.toast.is_none() && !batch.held && batch.opened + name_wait <= now
+        });
         for author in unnamed {
             self.show(now, &author);
         }
-        let mut due: Vec<String> = Vec::new();
-        for (author, batch) in &self.batches {
-            if batch.opened + self.config.window_ms <= now {
-                due.push(author.clone());
-            }
-        }
+        let due = (self.batches).keys_where(&|_, batch| batch.opened + window <= now);
         for author in due {
             let batch = self.batches.remove(&author).expect("listed above");
             if batch.changes.len() <= batch.accounted {

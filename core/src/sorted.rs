@@ -66,6 +66,29 @@ impl<K, V> SortedMap<K, V> {
         self.entries.iter().map(|(k, _)| k)
     }
 
+    /// The keys of the entries `keep` accepts, in order, copied (for a pass that changes the
+    /// map). `keep` is taken as `dyn` so that every caller shares one copy of the loop.
+    pub fn keys_where(&self, keep: &dyn Fn(&K, &V) -> bool) -> Vec<K>
+    where
+        K: Clone,
+    {
+        let mut keys = Vec::new();
+        for (key, value) in &self.entries {
+            if keep(key, value) {
+                keys.push(key.clone());
+            }
+        }
+        keys
+    }
+
+    /// Every key, in order, copied.
+    pub fn key_list(&self) -> Vec<K>
+    where
+        K: Clone,
+    {
+        self.keys_where(&|_, _| true)
+    }
+
     /// The values in key order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
         self.entries.iter().map(|(_, v)| v)

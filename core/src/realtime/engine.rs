@@ -232,7 +232,7 @@ impl Realtime {
         self.token = Some(token.clone());
         self.token_requested = false;
         let open = matches!(self.phase, Phase::Open { .. });
-        let topics: Vec<String> = self.channels.keys().cloned().collect();
+        let topics = self.channels.key_list();
         for topic in topics {
             let state = self.channels[&topic].state;
             match state {
@@ -444,12 +444,8 @@ impl Realtime {
                     }
                 }
                 self.expire_pushes(now);
-                let due: Vec<String> = self
-                    .channels
-                    .iter()
-                    .filter(|(_, c)| c.rejoin_at.is_some_and(|t| t <= now))
-                    .map(|(t, _)| t.clone())
-                    .collect();
+                let due = (self.channels)
+                    .keys_where(&|_, channel| channel.rejoin_at.is_some_and(|t| t <= now));
                 for topic in due {
                     self.send_join(now, &topic);
                 }
@@ -479,12 +475,8 @@ impl Realtime {
         self.heartbeat = None;
         self.heartbeat_at = Some(now + self.config.heartbeat_interval_ms);
         self.set_state(ConnectionState::Connected);
-        let topics: Vec<String> = self
-            .channels
-            .iter()
-            .filter(|(_, c)| c.state == ChannelState::Pending)
-            .map(|(t, _)| t.clone())
-            .collect();
+        let topics =
+            (self.channels).keys_where(&|_, channel| channel.state == ChannelState::Pending);
         for topic in topics {
             self.send_join(now, &topic);
         }
@@ -521,7 +513,7 @@ impl Realtime {
         self.heartbeat = None;
         self.heartbeat_at = None;
         self.pending.clear();
-        let topics: Vec<String> = self.channels.keys().cloned().collect();
+        let topics = self.channels.key_list();
         for topic in topics {
             let channel = self.channels.get_mut(&topic).expect("listed above");
             channel.rejoin_at = None;
@@ -591,12 +583,8 @@ impl Realtime {
         if self.heartbeat.is_none() {
             self.send_heartbeat(now, now + self.config.push_timeout_ms);
         }
-        let subscribed: Vec<String> = self
-            .channels
-            .iter()
-            .filter(|(_, c)| c.state == ChannelState::Subscribed)
-            .map(|(t, _)| t.clone())
-            .collect();
+        let subscribed =
+            (self.channels).keys_where(&|_, channel| channel.state == ChannelState::Subscribed);
         for topic in subscribed {
             self.catch_up(&topic, reason);
         }
@@ -622,12 +610,7 @@ impl Realtime {
     }
 
     fn expire_pushes(&mut self, now: Millis) {
-        let expired: Vec<String> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(r, _)| r.clone())
-            .collect();
+        let expired = self.pending.keys_where(&|_, push| push.deadline <= now);
         for msg_ref in expired {
             let push = self.pending.remove(&msg_ref).expect("listed above");
             match push.kind {
