@@ -7,7 +7,7 @@ source scripts/env.sh
 
 # Panic locations name source files: keep this machine's paths out of the published module.
 CARGO_HOME_DIR="${CARGO_HOME:-$HOME/.cargo}"
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=$CARGO_HOME_DIR/registry/src=/crates --remap-path-prefix=$PWD=/rockon-sync"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=$CARGO_HOME_DIR/registry/src=/crates --remap-path-prefix=$PWD=/rockon-sync ${EXTRA_RUSTFLAGS:-}"
 wasm-pack --quiet build --release --target bundler --mode no-install --out-dir pkg
 # KEEP_NAMES=1 keeps function names in the module, for profiles (bench.sh's BENCH_PROFILE).
 names=()

@@ -199,12 +199,14 @@ impl Schema {
         let Some(tables) = schema.opt_array("tables")? else {
             return Err("schema.tables is required".to_owned());
         };
-        let tables = tables
-            .iter()
-            .enumerate()
-            .map(|(at, table)| TableSchema::from_json(table, &format!("schema.tables[{at}]")))
-            .collect::<Result<_, _>>()?;
-        Ok(Schema { tables })
+        let mut parsed = Vec::with_capacity(tables.len());
+        for (at, table) in tables.iter().enumerate() {
+            parsed.push(TableSchema::from_json(
+                table,
+                &format!("schema.tables[{at}]"),
+            )?);
+        }
+        Ok(Schema { tables: parsed })
     }
 
     /// The table called `name` (wire name).
@@ -231,27 +233,24 @@ impl TableSchema {
         let Some(fields) = table.opt_array("fields")? else {
             return Err(format!("{what}.fields is required"));
         };
-        let fields = fields
-            .iter()
-            .enumerate()
-            .map(|(at, field)| {
-                let what = format!("{what}.fields[{at}]");
-                let field = Fields::of(field, &what)?;
-                Ok(FieldSchema {
-                    name: field.string("name")?,
-                    field_type: field
-                        .opt_choice("type", &FieldType::NAMED)?
-                        .ok_or_else(|| format!("{what}.type is required"))?,
-                    required: field.flag("required")?,
-                })
-            })
-            .collect::<Result<_, String>>()?;
+        let mut parsed = Vec::with_capacity(fields.len());
+        for (at, field) in fields.iter().enumerate() {
+            let what = format!("{what}.fields[{at}]");
+            let field = Fields::of(field, &what)?;
+            parsed.push(FieldSchema {
+                name: field.string("name")?,
+                field_type: field
+                    .opt_choice("type", &FieldType::NAMED)?
+                    .ok_or_else(|| format!("{what}.type is required"))?,
+                required: field.flag("required")?,
+            });
+        }
         Ok(TableSchema {
             name: table.string("name")?,
             alias: table.string("alias")?,
             scope: table.string("scope")?,
             label: table.opt_string("label")?,
-            fields,
+            fields: parsed,
         })
     }
 
@@ -305,14 +304,13 @@ impl TableSchema {
             wire.insert(column, value.clone());
         }
         if creating {
-            let missing = std::iter::once(self.scope.as_str())
-                .chain(
-                    self.fields
-                        .iter()
-                        .filter(|f| f.required)
-                        .map(|f| f.name.as_str()),
-                )
-                .find(|name| wire.get(*name).is_none_or(Value::is_null));
+            let absent = |name: &str| wire.get(name).is_none_or(Value::is_null);
+            let mut missing = Some(self.scope.as_str()).filter(|scope| absent(scope));
+            for field in &self.fields {
+                if missing.is_none() && field.required && absent(&field.name) {
+                    missing = Some(&field.name);
+                }
+            }
             if let Some(name) = missing {
                 return Err(SchemaError::Missing {
                     table: self.name.clone(),
@@ -386,9 +384,11 @@ pub fn camel_to_snake(name: &str) -> String {
 
 /// A wire row in the app's shape: every key camelCased.
 pub fn to_app(row: &Map<String, Value>) -> Map<String, Value> {
-    row.iter()
-        .map(|(k, v)| (snake_to_camel(k), v.clone()))
-        .collect()
+    let mut app = Map::new();
+    for (key, value) in row {
+        app.insert(snake_to_camel(key), value.clone());
+    }
+    app
 }
 
 #[cfg(test)]

@@ -43,11 +43,14 @@ impl Entry {
             },
             field_edits: match added("fieldEdits") {
                 None => Vec::new(),
-                Some(edits) => edits
-                    .as_array()?
-                    .iter()
-                    .map(field_edit)
-                    .collect::<Option<_>>()?,
+                Some(edits) => {
+                    let edits = edits.as_array()?;
+                    let mut parsed = Vec::with_capacity(edits.len());
+                    for edit in edits {
+                        parsed.push(field_edit(edit)?);
+                    }
+                    parsed
+                }
             },
         })
     }

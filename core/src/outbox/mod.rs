@@ -109,10 +109,11 @@ impl Entry {
 
     /// Where the last edit of each of the entry's fields falls.
     pub fn field_positions(&self) -> Vec<(String, u64)> {
-        let fields = self.fields.keys();
-        fields
-            .map(|field| (field.clone(), self.field_edit(field)))
-            .collect()
+        let mut positions = Vec::with_capacity(self.fields.len());
+        for field in self.fields.keys() {
+            positions.push((field.clone(), self.field_edit(field)));
+        }
+        positions
     }
 
     fn base_version(&self) -> Option<i64> {
@@ -264,10 +265,15 @@ pub struct Outbox {
 impl Outbox {
     /// An outbox holding the persisted `entries` (after a reload everything is due at once).
     pub fn new(entries: Vec<Entry>, policy: ConflictPolicy, seed: u64) -> Self {
-        let next_seq = entries.iter().map(|e| e.seq + 1).max().unwrap_or(1);
+        let mut by_seq = SortedMap::new();
+        let mut next_seq = 1;
+        for entry in entries {
+            next_seq = next_seq.max(entry.seq + 1);
+            by_seq.insert(entry.seq, entry);
+        }
         Self {
-            entries: entries.into_iter().map(|e| (e.seq, e)).collect(),
             next_seq,
+            entries: by_seq,
             in_flight: SortedMap::new(),
             solo: SortedSet::new(),
             retry_at: SortedMap::new(),
@@ -478,22 +484,24 @@ impl Outbox {
         }
         // Only entries a push could take: parked ones wait for the user and the entries behind
         // them for those, not for a time (waking the driver for them would spin).
-        self.candidates()
-            .map(|entry| {
-                let retry = self.retry_at.get(&entry.seq).copied().unwrap_or_default();
-                retry.max(self.paused_until.unwrap_or_default())
-            })
-            .min()
+        let mut next: Option<Millis> = None;
+        for entry in self.candidates() {
+            let retry = self.retry_at.get(&entry.seq).copied().unwrap_or_default();
+            let due = retry.max(self.paused_until.unwrap_or_default());
+            next = Some(next.map_or(due, |next| next.min(due)));
+        }
+        next
     }
 
     /// The entries a push may take next: each row's first (its creation, if another tab's
     /// creation came late), unless parked.
-    fn candidates(&self) -> impl Iterator<Item = &Entry> {
+    fn candidates(&self) -> Vec<&Entry> {
         let mut seen_rows: Vec<(&str, &str)> = Vec::new();
-        self.entries.values().filter_map(move |entry| {
+        let mut candidates = Vec::new();
+        for entry in self.entries.values() {
             let row = (entry.table.as_str(), entry.row_id.as_str());
             if seen_rows.contains(&row) {
-                return None;
+                continue;
             }
             // Later entries of this row wait for this one, whatever happens to it.
             seen_rows.push(row);
@@ -503,8 +511,11 @@ impl Outbox {
                 Some(insert) if entry.op != Op::Insert && entry.base_version() == Some(0) => insert,
                 _ => entry,
             };
-            entry.failed.is_none().then_some(entry)
-        })
+            if entry.failed.is_none() {
+                candidates.push(entry);
+            }
+        }
+        candidates
     }
 
     /// A new token arrived, or the network came back: pushes resume now.

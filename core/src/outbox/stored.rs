@@ -11,8 +11,8 @@ impl Outbox {
     pub fn adopt(&mut self, entries: Vec<Entry>) -> usize {
         let mut adopted = 0;
         // A removal storage shows is done: its number is never seen again.
-        let stored: SortedSet<u64> = entries.iter().map(|e| e.seq).collect();
-        self.removed.retain(|seq| stored.contains(seq));
+        self.removed
+            .retain(|seq| entries.iter().any(|entry| entry.seq == *seq));
         for entry in entries {
             if !self.entries.contains_key(&entry.seq) && !self.removed.contains(&entry.seq) {
                 self.next_seq = self.next_seq.max(entry.seq + 1);
@@ -28,8 +28,8 @@ impl Outbox {
     pub fn reload(&mut self, entries: Vec<Entry>) {
         // Whether the read was issued before a removal is unknown: a removal stays until
         // storage shows it.
-        let stored: SortedSet<u64> = entries.iter().map(|e| e.seq).collect();
-        self.removed.retain(|seq| stored.contains(seq));
+        self.removed
+            .retain(|seq| entries.iter().any(|entry| entry.seq == *seq));
         self.take_stored(entries, u64::MAX, &SortedSet::new());
     }
 
@@ -52,11 +52,12 @@ impl Outbox {
     }
 
     fn take_stored(&mut self, entries: Vec<Entry>, read_from: u64, changed: &SortedSet<u64>) {
-        let mut fresh: SortedMap<u64, Entry> = entries
-            .into_iter()
-            .filter(|e| !self.removed.contains(&e.seq))
-            .map(|e| (e.seq, e))
-            .collect();
+        let mut fresh: SortedMap<u64, Entry> = SortedMap::new();
+        for entry in entries {
+            if !self.removed.contains(&entry.seq) {
+                fresh.insert(entry.seq, entry);
+            }
+        }
         for seq in self.in_flight.keys() {
             // This tab's view of an entry it is pushing wins: it alone knows the answer.
             if let Some(entry) = self.entries.get(seq) {
