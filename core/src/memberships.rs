@@ -27,14 +27,12 @@ impl std::fmt::Display for MembershipsError {
 /// The bands of a `band_memberships?select=band_id&…` answer (a 200's body).
 pub fn bands_of(body: &str) -> Result<SortedSet<String>, MembershipsError> {
     let rows = crate::fields::array(body).map_err(MembershipsError::Unreadable)?;
-    rows.iter()
-        .map(|row| {
-            row.get("band_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or(MembershipsError::MissingBand)
-        })
-        .collect()
+    let mut bands = SortedSet::new();
+    for row in &rows {
+        let band = row.get("band_id").and_then(Value::as_str);
+        bands.insert(band.ok_or(MembershipsError::MissingBand)?.to_owned());
+    }
+    Ok(bands)
 }
 
 /// What to do about the bands followed now, given the bands the user belongs to.
@@ -49,10 +47,13 @@ pub struct BandChanges {
 /// Compares the bands followed with the bands the server lists.
 pub fn reconcile(following: &SortedSet<String>, member_of: &SortedSet<String>) -> BandChanges {
     let missing = |set: &SortedSet<String>, other: &SortedSet<String>| {
-        set.iter()
-            .filter(|band| !other.contains(band.as_str()))
-            .cloned()
-            .collect()
+        let mut missing = Vec::new();
+        for band in set {
+            if !other.contains(band.as_str()) {
+                missing.push(band.clone());
+            }
+        }
+        missing
     };
     BandChanges {
         joined: missing(member_of, following),

@@ -117,13 +117,14 @@ impl ChannelConfig {
         let config = Fields::of(value, "config")?;
         let postgres_changes = match config.opt_array("postgresChanges")? {
             None => Vec::new(),
-            Some(bindings) => bindings
-                .iter()
-                .enumerate()
-                .map(|(at, binding)| {
-                    PostgresBinding::from_json(binding, &format!("config.postgresChanges[{at}]"))
-                })
-                .collect::<Result<_, _>>()?,
+            Some(bindings) => {
+                let mut parsed = Vec::with_capacity(bindings.len());
+                for (at, binding) in bindings.iter().enumerate() {
+                    let what = format!("config.postgresChanges[{at}]");
+                    parsed.push(PostgresBinding::from_json(binding, &what)?);
+                }
+                parsed
+            }
         };
         Ok(Self {
             postgres_changes,
@@ -197,21 +198,19 @@ pub fn binding_ids(
     if echoed.len() != requested.len() {
         return Err(ChannelErrorCause::BindingMismatch);
     }
-    requested
-        .iter()
-        .zip(echoed)
-        .map(|(want, got)| {
-            let id = got.get("id").and_then(Value::as_u64);
-            let same = got.get("event").and_then(Value::as_str) == Some(event_name(want.event))
-                && got.get("schema").and_then(Value::as_str) == Some(want.schema.as_str())
-                && got.get("table").and_then(Value::as_str) == Some(want.table.as_str())
-                && got.get("filter").and_then(Value::as_str) == want.filter.as_deref();
-            match (same, id) {
-                (true, Some(id)) => Ok(id),
-                _ => Err(ChannelErrorCause::BindingMismatch),
-            }
-        })
-        .collect()
+    let mut ids = Vec::with_capacity(echoed.len());
+    for (want, got) in requested.iter().zip(echoed) {
+        let id = got.get("id").and_then(Value::as_u64);
+        let same = got.get("event").and_then(Value::as_str) == Some(event_name(want.event))
+            && got.get("schema").and_then(Value::as_str) == Some(want.schema.as_str())
+            && got.get("table").and_then(Value::as_str) == Some(want.table.as_str())
+            && got.get("filter").and_then(Value::as_str) == want.filter.as_deref();
+        match (same, id) {
+            (true, Some(id)) => ids.push(id),
+            _ => return Err(ChannelErrorCause::BindingMismatch),
+        }
+    }
+    Ok(ids)
 }
 
 fn event_name(event: ChangeFilterEvent) -> &'static str {
@@ -438,10 +437,10 @@ impl PostgresChange {
             .get("ids")
             .and_then(Value::as_array)
             .ok_or(bad("missing ids"))?;
-        let binding_ids = ids
-            .iter()
-            .map(|id| id.as_u64().ok_or(bad("ids must be integers")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut binding_ids = Vec::with_capacity(ids.len());
+        for id in ids {
+            binding_ids.push(id.as_u64().ok_or(bad("ids must be integers"))?);
+        }
         let data = payload.get("data").ok_or(bad("missing data"))?;
         let text = |key: &str| data.get(key).and_then(Value::as_str).map(str::to_owned);
         let kind = match data.get("type").and_then(Value::as_str) {
@@ -456,10 +455,17 @@ impl PostgresChange {
             Some(_) => Err(bad("record and old_record must be objects")),
         };
         let errors = match data.get("errors") {
-            Some(Value::Array(list)) => list
-                .iter()
-                .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))
-                .collect(),
+            Some(Value::Array(list)) => {
+                let mut errors = Vec::with_capacity(list.len());
+                for error in list {
+                    errors.push(
+                        error
+                            .as_str()
+                            .map_or_else(|| error.to_string(), str::to_owned),
+                    );
+                }
+                errors
+            }
             Some(Value::String(one)) => vec![one.clone()],
             _ => Vec::new(),
         };

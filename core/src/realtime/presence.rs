@@ -32,15 +32,15 @@ impl PresenceState {
 
     /// The state as JSON `{key: [meta, …]}`.
     pub fn to_json(&self) -> Value {
-        Value::Object(
-            self.entries
-                .iter()
-                .map(|(key, metas)| {
-                    let metas = metas.iter().cloned().map(Value::Object).collect();
-                    (key.clone(), Value::Array(metas))
-                })
-                .collect(),
-        )
+        let mut state = Map::new();
+        for (key, metas) in &self.entries {
+            let mut list = Vec::with_capacity(metas.len());
+            for meta in metas {
+                list.push(Value::Object(meta.clone()));
+            }
+            state.insert(key.clone(), Value::Array(list));
+        }
+        Value::Object(state)
     }
 
     /// Replaces the state with a `presence_state` payload.
@@ -170,7 +170,10 @@ impl TrackThrottle {
         let budget = (self.sent.len() >= self.limit)
             .then(|| self.sent.front().map(|t| *t + self.period_ms))
             .flatten();
-        gap.into_iter().chain(budget).max()
+        match (gap, budget) {
+            (Some(gap), Some(budget)) => Some(gap.max(budget)),
+            (gap, budget) => gap.or(budget),
+        }
     }
 }
 
@@ -188,19 +191,23 @@ fn parse_entries(
         Value::Object(map) => map,
         _ => return Err(bad("expected an object of presences")),
     };
-    map.iter()
-        .map(|(key, entry)| {
-            let metas = entry
-                .get("metas")
-                .and_then(Value::as_array)
-                .ok_or(bad("each presence needs a metas array"))?;
-            let metas = metas
-                .iter()
-                .map(|m| m.as_object().cloned().ok_or(bad("metas must be objects")))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((key.clone(), metas))
-        })
-        .collect()
+    let mut entries = SortedMap::new();
+    for (key, entry) in map {
+        let metas = entry
+            .get("metas")
+            .and_then(Value::as_array)
+            .ok_or(bad("each presence needs a metas array"))?;
+        let mut objects = Vec::with_capacity(metas.len());
+        for meta in metas {
+            objects.push(
+                meta.as_object()
+                    .cloned()
+                    .ok_or(bad("metas must be objects"))?,
+            );
+        }
+        entries.insert(key.clone(), objects);
+    }
+    Ok(entries)
 }
 
 #[cfg(test)]

@@ -47,7 +47,11 @@ pub const SEPARATOR: char = '\u{1f}';
 /// The binding ids a name lists, written in decimal and separated by commas (`3,4`): `None`
 /// when it is not such a list.
 pub fn listed_binding_ids(name: &str) -> Option<Rc<[u64]>> {
-    name.split(',').map(|id| id.parse().ok()).collect()
+    let mut ids = Vec::new();
+    for id in name.split(',') {
+        ids.push(id.parse().ok()?);
+    }
+    Some(ids.into())
 }
 
 /// What carried a change, with what routes it on its channel.

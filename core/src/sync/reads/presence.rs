@@ -84,48 +84,42 @@ impl Presence {
 
     /// Takes in a channel's presence state; returns the band's members now.
     pub(super) fn update(&mut self, band: &str, state: &PresenceState) -> Vec<Member> {
-        let members: Vec<Member> = state
-            .entries()
-            .iter()
-            .filter(|(_, metas)| !metas.is_empty())
-            .map(|(key, metas)| {
-                let mut meta = metas.last().cloned().unwrap_or_default();
-                meta.remove("phx_ref");
-                meta.remove("phx_ref_prev");
-                // Any of their tabs or devices may be the one editing.
-                let editing = metas.iter().rev().find_map(|m| {
-                    let edited = m.get("editing")?;
-                    Some(EditedRow {
-                        table: edited.get("table")?.as_str()?.to_owned(),
-                        id: edited.get("id")?.as_str()?.to_owned(),
-                    })
-                });
-                Member {
-                    user_id: key.clone(),
-                    sessions: metas.len(),
-                    meta,
-                    editing,
-                }
-            })
-            .collect();
+        let mut members: Vec<Member> = Vec::new();
+        for (key, metas) in state.entries() {
+            if metas.is_empty() {
+                continue;
+            }
+            let mut meta = metas.last().cloned().unwrap_or_default();
+            meta.remove("phx_ref");
+            meta.remove("phx_ref_prev");
+            // Any of their tabs or devices may be the one editing.
+            let editing = metas.iter().rev().find_map(|m| {
+                let edited = m.get("editing")?;
+                Some(EditedRow {
+                    table: edited.get("table")?.as_str()?.to_owned(),
+                    id: edited.get("id")?.as_str()?.to_owned(),
+                })
+            });
+            members.push(Member {
+                user_id: key.clone(),
+                sessions: metas.len(),
+                meta,
+                editing,
+            });
+        }
         self.members.insert(band.to_owned(), members.clone());
         members
     }
 
     /// The members other than `me`, in any band, editing row `id` of `table`.
     pub(super) fn editors(&self, table: &str, id: &str, me: &str) -> Vec<Member> {
-        let mut editors: Vec<Member> = self
-            .members
-            .values()
-            .flatten()
-            .filter(|m| m.user_id != me)
-            .filter(|m| {
-                m.editing
-                    .as_ref()
-                    .is_some_and(|e| e.table == table && e.id == id)
-            })
-            .cloned()
-            .collect();
+        let mut editors: Vec<Member> = Vec::new();
+        for member in self.members.values().flatten() {
+            let edits = (member.editing.as_ref()).is_some_and(|e| e.table == table && e.id == id);
+            if edits && member.user_id != me {
+                editors.push(member.clone());
+            }
+        }
         editors.dedup_by(|a, b| a.user_id == b.user_id);
         editors
     }
