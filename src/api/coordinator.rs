@@ -185,7 +185,11 @@ impl Coordinator {
 
     /// Every band's members online as a follower last heard of them.
     pub fn all_remote_members(&self) -> Vec<JsValue> {
-        self.remote_members.borrow().values().cloned().collect()
+        let mut all = Vec::new();
+        for members in self.remote_members.borrow().values() {
+            all.push(members.clone());
+        }
+        all
     }
 
     /// Remembers that the app wants to be live: true if this tab goes live now.

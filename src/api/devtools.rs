@@ -30,14 +30,14 @@ impl SyncClient {
     /// opened with `devtools: true`.
     #[wasm_bindgen(unchecked_return_type = "RequestRecord[]")]
     pub fn requests(&self) -> Result<JsValue, JsValue> {
-        Ok(json(&self.devtools()?.requests()))
+        Ok(json(&*self.devtools()?.requests()))
     }
 
     /// How long other members' changes took from commit to this client, `{ at, ms }`, oldest
     /// first (measured by two clocks: a skewed device clock shows in it).
     #[wasm_bindgen(unchecked_return_type = "LatencySample[]")]
     pub fn latencies(&self) -> Result<JsValue, JsValue> {
-        Ok(json(&self.devtools()?.latencies()))
+        Ok(json(&*self.devtools()?.latencies()))
     }
 
     /// The sync log as kept in IndexedDB (the last 1,000 entries, across reloads), newest
@@ -61,15 +61,19 @@ impl SyncClient {
             let limit = field("limit")
                 .and_then(|v| v.as_f64())
                 .map_or(usize::MAX, |n| n.max(0.0) as usize);
-            let entries: Array = devtools
-                .log_entries()
-                .await
-                .into_iter()
-                .rev()
-                .filter(|entry| kind.is_none() || text(entry, "type") == kind)
-                .filter(|entry| table.is_none() || text(entry, "table") == table)
-                .take(limit)
-                .collect();
+            let stored = devtools.log_entries().await;
+            let entries = Array::new();
+            for at in (0..stored.length()).rev() {
+                if entries.length() as usize == limit {
+                    break;
+                }
+                let entry = stored.get(at);
+                let kept = (kind.is_none() || text(&entry, "type") == kind)
+                    && (table.is_none() || text(&entry, "table") == table);
+                if kept {
+                    entries.push(&entry);
+                }
+            }
             Ok(entries.into())
         })
     }

@@ -94,7 +94,11 @@ impl Listeners {
 
     /// The sync log: recent events, oldest first, each with `at` (epoch milliseconds).
     pub fn log(&self) -> js_sys::Array {
-        self.inner.borrow().log.iter().collect()
+        let log = js_sys::Array::new();
+        for event in &self.inner.borrow().log {
+            log.push(event);
+        }
+        log
     }
 
     fn record(&self, kind: &str, event: &JsValue) {
@@ -146,18 +150,16 @@ impl Listeners {
             .then(|| text("alias"))
             .flatten()
             .map(|alias| format!("{alias}:changed"));
-        let snapshot: Vec<js_sys::Function> = self
-            .inner
-            .borrow()
-            .entries
-            .iter()
-            .filter(|entry| {
-                entry.name == ALL
-                    || entry.name == kind
-                    || convenience.as_deref() == Some(entry.name.as_str())
-            })
-            .map(|entry| entry.listener.clone())
-            .collect();
+        // A snapshot: a listener may add or remove listeners while it runs.
+        let mut snapshot: Vec<js_sys::Function> = Vec::new();
+        for entry in &self.inner.borrow().entries {
+            let wanted = entry.name == ALL
+                || entry.name == kind
+                || convenience.as_deref() == Some(entry.name.as_str());
+            if wanted {
+                snapshot.push(entry.listener.clone());
+            }
+        }
         for listener in snapshot {
             if let Err(error) = listener.call1(&JsValue::NULL, event) {
                 web_sys::console::error_2(&"rockon-sync: a listener threw".into(), &error);

@@ -14,8 +14,12 @@ pub use rockon_sync_core::sync::ActivityEvent;
 
 /// A store's records as JSON values.
 async fn records(store: &Store, name: &str) -> Result<Vec<Value>, StoreError> {
-    let records = store.all(name).await?;
-    Ok(records.iter().filter_map(|r| from_js(&r).ok()).collect())
+    let stored = store.all(name).await?;
+    let mut records = Vec::with_capacity(stored.length() as usize);
+    for record in stored.iter() {
+        records.extend(from_js(&record).ok());
+    }
+    Ok(records)
 }
 
 /// The activity of user `me` as persisted: marks, feed and cached display names.
@@ -26,20 +30,14 @@ pub async fn load(
 ) -> Result<ActivityEngine, StoreError> {
     let marks = records(store, READ_MARKS).await?;
     let feed = records(store, ACTIVITY).await?;
-    let names = records(store, PROFILES)
-        .await?
-        .into_iter()
-        .filter_map(|profile| {
-            let text = |key| Some(profile.get(key)?.as_str()?.to_owned());
-            Some((text("id")?, text("displayName")?))
-        });
-    Ok(ActivityEngine::new(
-        me,
-        config,
-        &marks,
-        &feed,
-        names.collect(),
-    ))
+    let mut names = Vec::new();
+    for profile in records(store, PROFILES).await? {
+        let text = |key| profile.get(key).and_then(Value::as_str).map(str::to_owned);
+        if let (Some(id), Some(name)) = (text("id"), text("displayName")) {
+            names.push((id, name));
+        }
+    }
+    Ok(ActivityEngine::new(me, config, &marks, &feed, names))
 }
 
 /// Unread marks, the feed and notifications of one client (a handle: clones share it).
@@ -115,6 +113,10 @@ impl Activity {
     pub fn unread_rows(&self, band: Option<&str>, table: Option<&str>) -> Vec<Mark> {
         let engine = self.driver.engine();
         let rows = engine.activity().unread_rows(band, table);
-        rows.into_iter().cloned().collect()
+        let mut marks = Vec::with_capacity(rows.len());
+        for mark in rows {
+            marks.push(mark.clone());
+        }
+        marks
     }
 }

@@ -4,7 +4,7 @@
 
 use super::store::{Store, SYNC_LOG};
 use serde::Serialize;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, Ref, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
@@ -74,8 +74,8 @@ impl Devtools {
     }
 
     /// The last requests, oldest first.
-    pub fn requests(&self) -> Vec<RequestRecord> {
-        self.requests.borrow().iter().cloned().collect()
+    pub fn requests(&self) -> Ref<'_, VecDeque<RequestRecord>> {
+        self.requests.borrow()
     }
 
     /// Records a change that arrived `ms` after its commit.
@@ -91,8 +91,8 @@ impl Devtools {
     }
 
     /// The latency samples, oldest first.
-    pub fn latencies(&self) -> Vec<LatencySample> {
-        self.latencies.borrow().iter().copied().collect()
+    pub fn latencies(&self) -> Ref<'_, VecDeque<LatencySample>> {
+        self.latencies.borrow()
     }
 
     /// Persists a sync log entry; a burst is written in one transaction.
@@ -119,7 +119,7 @@ impl Devtools {
     }
 
     /// The persisted sync log, oldest first.
-    pub async fn log_entries(&self) -> Vec<JsValue> {
-        (self.store.all(SYNC_LOG).await).map_or_else(|_| Vec::new(), |all| all.iter().collect())
+    pub async fn log_entries(&self) -> js_sys::Array {
+        (self.store.all(SYNC_LOG).await).unwrap_or_default()
     }
 }

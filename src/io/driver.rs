@@ -22,7 +22,7 @@ use rockon_sync_core::Millis;
 use std::cell::{Cell, Ref, RefCell};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::JsCast;
 
 /// A storage job, in order.
 enum Job {
@@ -342,20 +342,19 @@ async fn persist(
     store: &SyncStore,
     write: ActivityWrite,
 ) -> Result<(), rockon_sync_core::sync::StoreError> {
-    let all = |value: JsValue| js_sys::Array::from(&value).iter().collect::<Vec<_>>();
     let (name, puts, deletes) = match write {
-        ActivityWrite::Marks { put, delete } => (READ_MARKS, all(to_js(&put)), delete),
-        ActivityWrite::Feed { put, delete } => (ACTIVITY, all(to_js(&put)), delete),
+        ActivityWrite::Marks { put, delete } => (READ_MARKS, to_js(&put), delete),
+        ActivityWrite::Feed { put, delete } => (ACTIVITY, to_js(&put), delete),
         ActivityWrite::Profiles(names) => {
-            let records = (names.iter())
-                .map(|(id, name)| serde_json::json!({ "id": id, "displayName": name }));
-            (
-                PROFILES,
-                all(to_js(&records.collect::<Vec<_>>())),
-                Vec::new(),
-            )
+            let mut records = Vec::with_capacity(names.len());
+            for (id, name) in &names {
+                records.push(serde_json::json!({ "id": id, "displayName": name }));
+            }
+            (PROFILES, to_js(&records), Vec::new())
         }
     };
+    // Serialising these records cannot fail; were it to, nothing is put (not a throw).
+    let puts = puts.dyn_into().unwrap_or_else(|_| js_sys::Array::new());
     let result = store.0.put_and_delete(name, &puts, &deletes).await;
     result.map_err(|error| error.0)
 }

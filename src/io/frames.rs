@@ -240,11 +240,16 @@ pub fn route_in(text: &JsValue, vsn: &JsValue, max_frame_bytes: usize) -> Option
     let commit_timestamp = CommitTime::held(js_rows.clone());
     let rows: Rc<dyn HeldRows> = js_rows;
     NAMES.with_borrow_mut(|names| {
-        let newest = (0..4).map(|at| route.name(at)).max().unwrap_or(0);
+        let newest = route
+            .name(0)
+            .max(route.name(1))
+            .max(route.name(2))
+            .max(route.name(3));
         if newest >= names.len() {
             let start = u32::try_from(names.len()).ok()?;
-            let more = names_from(start);
-            names.extend(more.split(SEPARATOR).map(Name::new));
+            for text in names_from(start).split(SEPARATOR) {
+                names.push(Name::new(text));
+            }
         }
         let name = |at| names.get(route.name(at));
         let key = name(1)?;
@@ -303,7 +308,11 @@ impl HeldRows for JsRows {
     fn fields(&self, slot: RowSlot, names: &[&str]) -> Vec<Option<Value>> {
         let values = row_fields(&self.0, at(slot), &names.join("\n"));
         let values = rockon_sync_core::fields::array(&values).unwrap_or_default();
-        values.into_iter().map(Some).collect()
+        let mut fields = Vec::with_capacity(values.len());
+        for value in values {
+            fields.push(Some(value));
+        }
+        fields
     }
 
     fn to_json(&self, slot: RowSlot) -> String {

@@ -361,18 +361,18 @@ impl Store {
     pub async fn put_and_delete(
         &self,
         store: &str,
-        records: &[JsValue],
+        records: &Array,
         keys: &[String],
     ) -> Result<(), StoreError> {
-        if records.is_empty() && keys.is_empty() {
+        if records.length() == 0 && keys.is_empty() {
             return Ok(());
         }
         let ops = Array::new();
         for key in keys {
             ops.push(&array(&["delete".into(), store.into(), key.into()]));
         }
-        for record in records {
-            ops.push(&array(&["put".into(), store.into(), record.clone()]));
+        for record in records.iter() {
+            ops.push(&array(&["put".into(), store.into(), record]));
         }
         self.run(&[store], true, ops).await.map(drop)
     }

@@ -76,9 +76,13 @@ impl Layout {
 
 impl StoreSpec {
     fn index(&mut self, name: &str, key_path: &[&str]) -> &mut Self {
+        let mut path = Vec::with_capacity(key_path.len());
+        for key in key_path {
+            path.push((*key).to_owned());
+        }
         self.indexes.push(IndexSpec {
             name: name.to_owned(),
-            key_path: key_path.iter().map(|k| k.to_string()).collect(),
+            key_path: path,
         });
         self
     }

@@ -148,7 +148,11 @@ impl Writer {
 
     /// The outbox entries, in push order.
     pub fn entries(&self) -> Vec<Entry> {
-        self.driver.engine().writes().entries().cloned().collect()
+        let mut entries = Vec::new();
+        for entry in self.driver.engine().writes().entries() {
+            entries.push(entry.clone());
+        }
+        entries
     }
 
     /// The outbox as stored now (other tabs may have appended since this tab looked).
@@ -224,7 +228,12 @@ pub fn new_uuid() -> String {
     }
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(32);
+    for byte in bytes {
+        hex.push(DIGITS[usize::from(byte >> 4)] as char);
+        hex.push(DIGITS[usize::from(byte & 0x0f)] as char);
+    }
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],
