@@ -248,7 +248,7 @@ impl World {
             let Some(tab) = self.devices[device].leader else {
                 continue;
             };
-            let bands: Vec<String> = self.tabs[tab].engine.reads().bands().cloned().collect();
+            let bands: Vec<String> = self.tabs[tab].engine.reads().bands().to_vec();
             for band in bands {
                 self.input_at(0, tab, Input::Read(ReadCommand::Pull(band)));
             }

@@ -115,12 +115,17 @@ impl<'a> Fields<'a> {
         match names.iter().find(|(known, _)| *known == name) {
             Some((_, choice)) => Ok(Some(*choice)),
             None => {
-                let known: Vec<String> = names.iter().map(|(n, _)| format!("'{n}'")).collect();
-                Err(format!(
-                    "{}.{key} must be one of {}, not '{name}'",
-                    self.what,
-                    known.join(", ")
-                ))
+                let mut known = String::new();
+                for (known_name, _) in names {
+                    if !known.is_empty() {
+                        known.push_str(", ");
+                    }
+                    known.push('\'');
+                    known.push_str(known_name);
+                    known.push('\'');
+                }
+                let what = self.what;
+                Err(format!("{what}.{key} must be one of {known}, not '{name}'"))
             }
         }
     }

@@ -163,9 +163,8 @@ pub fn resolve(
             }
         }
     }
-    let differs =
-        |(field, value): &(String, Value)| current.get(field).unwrap_or(&Value::Null) != value;
-    Ok(wanted.into_iter().filter(differs).collect())
+    wanted.retain(|field, value| current.get(field).unwrap_or(&Value::Null) != value);
+    Ok(wanted)
 }
 
 #[cfg(test)]

@@ -298,6 +298,14 @@ impl<T> SortedSet<T> {
         self.map.keys()
     }
 
+    /// The members in order, copied.
+    pub fn to_vec(&self) -> Vec<T>
+    where
+        T: Clone,
+    {
+        self.map.key_list()
+    }
+
     /// Keeps the members for which `keep` returns true.
     pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         self.map.retain(|member, ()| keep(member));
@@ -305,6 +313,15 @@ impl<T> SortedSet<T> {
 }
 
 impl<T: Ord> SortedSet<T> {
+    /// The set of `members` (each once).
+    pub fn from_vec(members: Vec<T>) -> Self {
+        let mut set = Self::new();
+        for member in members {
+            set.insert(member);
+        }
+        set
+    }
+
     /// Adds `member`; returns whether it was new.
     pub fn insert(&mut self, member: T) -> bool {
         self.map.insert(member, ()).is_none()

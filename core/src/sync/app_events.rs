@@ -320,16 +320,18 @@ pub fn presence_json(band: &str, members: &[Member]) -> String {
 pub fn app_events_json(event: &Event, schema: &Schema) -> Vec<String> {
     match event {
         Event::Write(event) => vec![text(&write_event(event, schema))],
-        Event::Read(event) => read_event(event, schema).iter().map(text).collect(),
-        Event::Activity(ActivityEvent::Feed(bands)) => (bands.iter())
-            .map(|(band, unread)| {
-                text(&AppEvent::Activity {
+        Event::Read(event) => read_event(event, schema).map_or_else(Vec::new, |e| vec![text(&e)]),
+        Event::Activity(ActivityEvent::Feed(bands)) => {
+            let mut events = Vec::with_capacity(bands.len());
+            for (band, unread) in bands {
+                events.push(text(&AppEvent::Activity {
                     band_id: band,
                     unread: *unread,
-                })
-            })
-            .collect(),
-        Event::Activity(event) => activity_event(event).iter().map(text).collect(),
+                }));
+            }
+            events
+        }
+        Event::Activity(event) => activity_event(event).map_or_else(Vec::new, |e| vec![text(&e)]),
     }
 }
 

@@ -199,10 +199,13 @@ impl CatchUpSchedule {
         }
         // In a fixed order, each once (sorting them would bring a sort into the module for two
         // values).
-        [Due::PullBands, Due::Memberships]
-            .into_iter()
-            .filter(|due| dues.contains(due))
-            .collect()
+        let mut ordered = Vec::with_capacity(2);
+        for due in [Due::PullBands, Due::Memberships] {
+            if dues.contains(&due) {
+                ordered.push(due);
+            }
+        }
+        ordered
     }
 }
 

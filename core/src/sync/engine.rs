@@ -443,9 +443,11 @@ impl Engine {
     /// The rows an emptied cache keeps (`table:id`): those with writes in the outbox, which
     /// stay with their entries.
     pub fn cache_keeps(&self) -> SortedSet<String> {
-        (self.writes.entries())
-            .map(|entry| format!("{}:{}", entry.table, entry.row_id))
-            .collect()
+        let mut keeps = SortedSet::new();
+        for entry in self.writes.entries() {
+            keeps.insert(format!("{}:{}", entry.table, entry.row_id));
+        }
+        keeps
     }
 
     /// The cache was emptied but for [`cache_keeps`](Self::cache_keeps): `removed` are the
@@ -463,8 +465,7 @@ impl Engine {
             self.emit(Event::Write(WriteEvent::Change(change)));
         }
         self.activity.mark_all_read(None, None);
-        let bands: Vec<String> = self.reads.bands().cloned().collect();
-        for band in bands {
+        for band in self.reads.bands().to_vec() {
             // A pull of a band already pulling runs once after it.
             let _ = self.read(ReadInput::Command(ReadCommand::Pull(band)));
         }

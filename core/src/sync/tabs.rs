@@ -134,8 +134,9 @@ impl TabGroup {
     pub fn take_lead(&mut self) -> Vec<TabAction> {
         self.leader = true;
         let mut actions = vec![TabAction::Push];
-        let bands = self.wants_bands.iter().cloned();
-        actions.extend(bands.map(TabAction::FollowBand));
+        for band in &self.wants_bands {
+            actions.push(TabAction::FollowBand(band.clone()));
+        }
         if self.wants_connect {
             actions.push(TabAction::Connect);
         }

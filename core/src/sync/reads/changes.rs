@@ -190,13 +190,11 @@ impl ReadEngine {
                 .get_or_insert_with((change.table.to_string(), scope, action), Vec::new)
                 .push(id);
         }
-        batch.rows = rows
-            .into_iter()
-            .map(|(_, mut rows)| {
-                rows.json.push(']');
-                rows
-            })
-            .collect();
+        batch.rows = Vec::with_capacity(rows.len());
+        for (_, mut table_rows) in rows {
+            table_rows.json.push(']');
+            batch.rows.push(table_rows);
+        }
         for event in told {
             self.emit(event);
         }
@@ -215,7 +213,7 @@ impl ReadEngine {
     ) {
         self.changes.applying = false;
         let written: SortedSet<String> = match result {
-            Ok(written) => written.into_iter().collect(),
+            Ok(written) => SortedSet::from_vec(written),
             Err(error) => return self.error(error.code(), error.to_string()),
         };
         let Applying {

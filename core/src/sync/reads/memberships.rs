@@ -107,7 +107,7 @@ impl ReadEngine {
             self.unfollow_band(now, band);
         }
         if !joined.is_empty() || !left.is_empty() {
-            let current = self.bands.iter().cloned().collect();
+            let current = self.bands.to_vec();
             self.emit(ReadEvent::Bands {
                 joined,
                 left,

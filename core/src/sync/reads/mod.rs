@@ -458,7 +458,7 @@ impl ReadEngine {
     pub fn info(&self) -> ConnectionInfo {
         let mut info = self.info.clone();
         info.polling = self.schedule.is_polling();
-        info.bands = self.bands.iter().cloned().collect();
+        info.bands = self.bands.to_vec();
         info
     }
 
@@ -468,8 +468,8 @@ impl ReadEngine {
     }
 
     /// The bands followed.
-    pub fn bands(&self) -> impl Iterator<Item = &String> {
-        self.bands.iter()
+    pub fn bands(&self) -> &SortedSet<String> {
+        &self.bands
     }
 
     /// The band's members online now.
@@ -621,8 +621,7 @@ impl ReadEngine {
             match due {
                 Due::Memberships => self.reconcile_memberships(),
                 Due::PullBands => {
-                    let bands: Vec<String> = self.bands.iter().cloned().collect();
-                    for band in bands {
+                    for band in self.bands.to_vec() {
                         self.start_pull(band);
                     }
                     for (table, id, _) in self.refetching.clone() {
@@ -655,9 +654,13 @@ impl ReadEngine {
         let database_broadcasts = self.delivery == ChangeDelivery::Broadcast;
         let bindings = match database_broadcasts {
             true => Vec::new(),
-            false => (self.schema.tables.iter())
-                .map(|t| PostgresBinding::table_eq(&t.name, &t.scope, band))
-                .collect(),
+            false => {
+                let mut bindings = Vec::with_capacity(self.schema.tables.len());
+                for table in &self.schema.tables {
+                    bindings.push(PostgresBinding::table_eq(&table.name, &table.scope, band));
+                }
+                bindings
+            }
         };
         ChannelConfig {
             postgres_changes: bindings,

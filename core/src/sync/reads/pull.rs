@@ -254,9 +254,16 @@ impl ReadEngine {
         let progress = pull.progress;
         let name = self.schema.tables[table].name.clone();
         if !written.is_empty() {
-            let ids: SortedSet<&String> = written.iter().collect();
-            let rows = observed.into_iter().filter(|r| ids.contains(&r.id));
-            let rows = rows.collect();
+            let mut ids: SortedSet<&String> = SortedSet::new();
+            for id in &written {
+                ids.insert(id);
+            }
+            let mut rows = Vec::new();
+            for row in observed {
+                if ids.contains(&row.id) {
+                    rows.push(row);
+                }
+            }
             self.emit(ReadEvent::Observed { rows, quiet });
             self.emit(ReadEvent::Change(RowsChanged {
                 table: name,

@@ -358,7 +358,7 @@ impl WriteEngine {
         Self {
             schema,
             outbox,
-            conflicted: conflicts.into_iter().collect(),
+            conflicted: SortedSet::from_vec(conflicts),
             leader: false,
             online: true,
             stopped: false,
@@ -614,7 +614,7 @@ impl WriteEngine {
                 let changed = &self.changed_since_read;
                 self.outbox
                     .reload_keeping(entries, self.reload_from, changed);
-                self.conflicted = conflicts.into_iter().collect();
+                self.conflicted = SortedSet::from_vec(conflicts);
             }
             // Storage cannot be read. On a resync memory stays ahead, and commands wait, until a
             // later read succeeds; a tab about to lead must not push from its follower's memory
