@@ -33,6 +33,10 @@ pub enum FaultRequest {
         count: u32,
         /// 500, 503, 429, …
         status: u16,
+        /// Only writes (not GET or HEAD) take the failures: a test can fail a push while a
+        /// read in flight from an earlier step passes.
+        #[serde(default)]
+        writes_only: bool,
     },
     /// Treat every token issued until now as expired.
     ExpireTokens,
@@ -93,7 +97,11 @@ pub async fn faults(
         FaultRequest::RefuseSockets { seconds } => faults.refuse_sockets(seconds),
         FaultRequest::Frames(frames) => faults.set_frames(frames),
         FaultRequest::MalformedFrame => faults.act_on_sockets(SocketAction::Malformed),
-        FaultRequest::FailRest { count, status } => faults.fail_rest(count, status),
+        FaultRequest::FailRest {
+            count,
+            status,
+            writes_only,
+        } => faults.fail_rest(count, status, writes_only),
         FaultRequest::ExpireTokens => faults.expire_tokens(),
         FaultRequest::LoseAnswers { count, after_ms } => faults.lose_answers(count, after_ms),
         FaultRequest::StallReads { count, seconds } => faults.stall_reads(count, seconds),

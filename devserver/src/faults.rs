@@ -1,7 +1,7 @@
 //! Fault injection for tests: bounded, reversible switches, enabled only with `--faults`, on
 //! loopback, for callers holding the token printed at start.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
@@ -41,6 +41,7 @@ pub struct Faults {
     stalled_read_seconds: AtomicU64,
     rest_failures: AtomicU32,
     rest_status: AtomicU32,
+    rest_writes_only: AtomicBool,
     refuse_until: Mutex<Option<Instant>>,
     expired_before: AtomicU64,
     frames: Mutex<FrameFaults>,
@@ -62,6 +63,7 @@ impl Faults {
             stalled_read_seconds: AtomicU64::new(0),
             rest_failures: AtomicU32::new(0),
             rest_status: AtomicU32::new(500),
+            rest_writes_only: AtomicBool::new(false),
             refuse_until: Mutex::new(None),
             expired_before: AtomicU64::new(0),
             frames: Mutex::new(FrameFaults::default()),
@@ -116,14 +118,19 @@ impl Faults {
             .then(|| Duration::from_secs(self.stalled_read_seconds.load(Ordering::SeqCst)))
     }
 
-    /// Makes the next `count` REST calls fail with `status` (capped at 1,000).
-    pub fn fail_rest(&self, count: u32, status: u16) {
+    /// Makes the next `count` REST calls (only writes, with `writes_only`) fail with
+    /// `status` (capped at 1,000).
+    pub fn fail_rest(&self, count: u32, status: u16, writes_only: bool) {
         self.rest_status.store(u32::from(status), Ordering::SeqCst);
+        self.rest_writes_only.store(writes_only, Ordering::SeqCst);
         self.rest_failures.store(count.min(1_000), Ordering::SeqCst);
     }
 
-    /// The status to fail this REST call with, if one is pending.
-    pub fn take_rest_failure(&self) -> Option<u16> {
+    /// The status to fail this REST call with, if one is pending for it.
+    pub fn take_rest_failure(&self, write: bool) -> Option<u16> {
+        if !write && self.rest_writes_only.load(Ordering::SeqCst) {
+            return None;
+        }
         take_one(&self.rest_failures).then(|| self.rest_status.load(Ordering::SeqCst) as u16)
     }
 
@@ -187,6 +194,7 @@ impl Faults {
     /// Turns every switch off.
     pub fn reset(&self) {
         self.rest_failures.store(0, Ordering::SeqCst);
+        self.rest_writes_only.store(false, Ordering::SeqCst);
         self.lose_answers.store(0, Ordering::SeqCst);
         self.stall_reads.store(0, Ordering::SeqCst);
         self.drop_changes.store(0, Ordering::SeqCst);

@@ -108,6 +108,18 @@ async fn every_fault_switch_works_and_is_reversible() {
         .fault(json!({"action": "fail_rest", "count": 1, "status": 429}))
         .await;
     assert_eq!(server.rest("GET", "songs?limit=1", &bob, None).await.0, 429);
+    // Failures for writes only: a read passes and leaves the failure to the next write.
+    server
+        .fault(json!({"action": "fail_rest", "count": 1, "status": 400, "writes_only": true}))
+        .await;
+    assert_eq!(server.rest("GET", "songs?limit=1", &bob, None).await.0, 200);
+    let refused = server.rest("POST", "songs", &alice, Some(song("Refused once")));
+    assert_eq!(refused.await.0, 400);
+    // The failure is used up: the next write goes through (one that matches no row, so no
+    // change reaches the socket).
+    let nobody = "songs?id=eq.00000000-0000-0000-0000-000000000000";
+    let patched = server.rest("PATCH", nobody, &alice, Some(json!({"title": "x"})));
+    assert!((200..300).contains(&patched.await.0));
 
     // Restart the change stream: changes after the restart (its answer) flow again.
     server.fault(json!({"action": "restart_stream"})).await;

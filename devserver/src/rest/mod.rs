@@ -176,7 +176,8 @@ async fn respond(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, RestError> {
-    let caller = admit(state, headers)?;
+    let write = !matches!(*method, Method::GET | Method::HEAD);
+    let caller = admit(state, headers, write)?;
     let schema: &Schema = &state.schema;
     let columns = schema.table(table).ok_or_else(|| {
         RestError::new(
@@ -282,8 +283,8 @@ async fn respond(
 }
 
 /// The caller of a REST request, unless the fault switch fails the request first.
-fn admit(state: &AppState, headers: &HeaderMap) -> Result<Caller, RestError> {
-    if let Some(status) = state.faults.take_rest_failure() {
+fn admit(state: &AppState, headers: &HeaderMap, write: bool) -> Result<Caller, RestError> {
+    if let Some(status) = state.faults.take_rest_failure(write) {
         return Err(RestError::new(
             status,
             "PGRST000",

@@ -32,7 +32,7 @@ async fn call(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, RestError> {
-    let caller = super::admit(state, headers)?;
+    let caller = super::admit(state, headers, true)?;
     let args: Map<String, Value> = if body.is_empty() {
         Map::new()
     } else {
