@@ -9,12 +9,12 @@
 use crate::fields::text;
 use crate::notify::Action;
 use crate::sorted::{SortedMap, SortedSet};
+use foldhash::fast::FixedState;
+use indexmap::IndexMap;
 #[cfg(test)]
 use serde::Deserialize;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, DefaultHasher};
 
 /// A row that changed on the server, as the read path saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,7 +187,7 @@ type Chunks = SortedMap<u32, SortedSet<String>>;
 pub struct Unread {
     me: String,
     /// Hashed, not sorted: a burst can mark thousands of rows in random key order.
-    marks: HashMap<String, Mark, BuildHasherDefault<DefaultHasher>>,
+    marks: IndexMap<String, Mark, FixedState>,
     /// band → table → the records' rows, kept up to date so that neither a record to persist
     /// nor the counts cost a pass over every mark.
     chunks: SortedMap<String, SortedMap<String, Chunks>>,
@@ -237,7 +237,7 @@ impl Unread {
     }
 
     fn remove(&mut self, key: &str) -> Option<Mark> {
-        let mark = self.marks.remove(key)?;
+        let mark = self.marks.swap_remove(key)?;
         self.unplace(&mark);
         Some(mark)
     }

@@ -19,8 +19,3 @@ pub mod sync_store;
 pub mod tabs;
 pub mod task;
 pub mod writer;
-
-/// A set of row ids as large as a batch: hashed, because a sorted set would shift entries on
-/// every insert in random id order.
-pub type IdSet =
-    std::collections::HashSet<String, std::hash::BuildHasherDefault<std::hash::DefaultHasher>>;
