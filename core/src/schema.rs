@@ -305,12 +305,12 @@ impl TableSchema {
         }
         if creating {
             let absent = |name: &str| wire.get(name).is_none_or(Value::is_null);
-            let mut missing = Some(self.scope.as_str()).filter(|scope| absent(scope));
-            for field in &self.fields {
-                if missing.is_none() && field.required && absent(&field.name) {
-                    missing = Some(&field.name);
-                }
-            }
+            let missing = match absent(&self.scope) {
+                true => Some(self.scope.as_str()),
+                false => (self.fields.iter())
+                    .find(|field| field.required && absent(&field.name))
+                    .map(|field| field.name.as_str()),
+            };
             if let Some(name) = missing {
                 return Err(SchemaError::Missing {
                     table: self.name.clone(),

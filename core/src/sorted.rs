@@ -313,7 +313,8 @@ impl<T> SortedSet<T> {
 }
 
 impl<T: Ord> SortedSet<T> {
-    /// The set of `members` (each once).
+    /// The set of `members` (each once): `collect` for a vector, with one copy of the loop per
+    /// member type rather than one per iterator type.
     pub fn from_vec(members: Vec<T>) -> Self {
         let mut set = Self::new();
         for member in members {

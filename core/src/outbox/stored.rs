@@ -11,8 +11,8 @@ impl Outbox {
     pub fn adopt(&mut self, entries: Vec<Entry>) -> usize {
         let mut adopted = 0;
         // A removal storage shows is done: its number is never seen again.
-        self.removed
-            .retain(|seq| entries.iter().any(|entry| entry.seq == *seq));
+        let stored = seqs_of(&entries);
+        self.removed.retain(|seq| stored.contains(seq));
         for entry in entries {
             if !self.entries.contains_key(&entry.seq) && !self.removed.contains(&entry.seq) {
                 self.next_seq = self.next_seq.max(entry.seq + 1);
@@ -28,8 +28,8 @@ impl Outbox {
     pub fn reload(&mut self, entries: Vec<Entry>) {
         // Whether the read was issued before a removal is unknown: a removal stays until
         // storage shows it.
-        self.removed
-            .retain(|seq| entries.iter().any(|entry| entry.seq == *seq));
+        let stored = seqs_of(&entries);
+        self.removed.retain(|seq| stored.contains(seq));
         self.take_stored(entries, u64::MAX, &SortedSet::new());
     }
 
@@ -99,4 +99,13 @@ impl Outbox {
     pub fn unforget(&mut self, seqs: &[u64]) {
         self.removed.retain(|seq| !seqs.contains(seq));
     }
+}
+
+/// The sequence numbers of `entries`. Storage lists them in order, so each is appended.
+fn seqs_of(entries: &[Entry]) -> SortedSet<u64> {
+    let mut seqs = SortedSet::new();
+    for entry in entries {
+        seqs.insert(entry.seq);
+    }
+    seqs
 }
