@@ -6,22 +6,30 @@
 //! Applying is idempotent by version, so re-reading the overlap is harmless.
 
 use crate::fields::text;
+use crate::json_text::{ObjectWriter, WriteJson};
 use crate::outbox::HttpRequest;
 use crate::percent_encode;
 #[cfg(test)]
 use serde::Deserialize;
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// Where the last pull of one table of one scope ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(test, derive(Deserialize))]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Deserialize), serde(rename_all = "camelCase"))]
 pub struct Cursor {
     /// The server's `updated_at` of the last row read.
     pub updated_at: String,
     /// Its id.
     pub id: String,
+}
+
+impl WriteJson for Cursor {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("updatedAt", &self.updated_at)
+            .field("id", &self.id)
+            .end();
+    }
 }
 
 impl Cursor {
@@ -108,12 +116,21 @@ pub fn total_in(content_range: &str) -> Option<u64> {
 }
 
 /// How far a band's pull has come: rows read of the rows expected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PullProgress {
     /// Rows read so far.
     pub done: u64,
     /// Rows expected in all, as the server counted them.
     pub total: u64,
+}
+
+impl WriteJson for PullProgress {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("done", &self.done)
+            .field("total", &self.total)
+            .end();
+    }
 }
 
 impl PullProgress {
@@ -237,7 +254,7 @@ mod tests {
             updated_at: "2026-12-03T01:00:00.123456Z".into(),
             id: "s1".into(),
         };
-        let stored = serde_json::to_value(&cursor).unwrap();
+        let stored = crate::json_text::json_value(&cursor);
         for (shape, value) in variants(&stored) {
             let derived = serde_json::from_value::<Cursor>(value.clone()).ok();
             assert_eq!(Cursor::from_json(&value), derived, "{shape}: {value}");

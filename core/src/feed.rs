@@ -9,10 +9,10 @@
 //! and drops as many costs one write per band, not a request per entry.
 
 use crate::fields::text;
+use crate::json_text::{ObjectWriter, WriteJson};
 use crate::notify::Action;
 use crate::sorted::{SortedMap, SortedSet};
 use crate::unread::ObservedRow;
-use serde::Serialize;
 use serde_json::Value;
 use std::collections::VecDeque;
 
@@ -20,8 +20,7 @@ use std::collections::VecDeque;
 pub const DEFAULT_CAPACITY: usize = 200;
 
 /// One change by another member.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FeedEntry {
     /// Unique, and ordered as the entries were seen.
     pub id: String,
@@ -43,8 +42,34 @@ pub struct FeedEntry {
     pub read: bool,
 }
 
+impl WriteJson for FeedEntry {
+    fn write_json(&self, out: &mut String) {
+        self.write_fields(&mut ObjectWriter::new(out)).end();
+    }
+}
+
 impl FeedEntry {
-    /// An entry as stored (the JSON [`Serialize`] writes); `None` if it is not one.
+    /// Writes the entry's fields into an object (the app's activity items add the author's
+    /// name to them).
+    pub fn write_fields<'w, 'o>(
+        &self,
+        entry: &'w mut ObjectWriter<'o>,
+    ) -> &'w mut ObjectWriter<'o> {
+        entry
+            .field("id", &self.id)
+            .field("bandId", &self.band_id)
+            .field("author", &self.author)
+            .field("action", &self.action)
+            .field("table", &self.table)
+            .field("rowId", &self.row_id)
+            .field("label", &self.label)
+            .field("at", &self.at)
+            .field("read", &self.read)
+    }
+}
+
+impl FeedEntry {
+    /// An entry as stored (the JSON [`WriteJson`] writes); `None` if it is not one.
     pub fn from_json(stored: &Value) -> Option<FeedEntry> {
         let action = match stored.get("action")?.as_str()? {
             "added" => Action::Added,
@@ -67,8 +92,7 @@ impl FeedEntry {
 }
 
 /// A band's entries as persisted, oldest first, under the key [`FeedRecord::key_of`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FeedRecord {
     /// The record's key (never equal to an entry id, which starts with a digit).
     pub id: String,
@@ -76,6 +100,16 @@ pub struct FeedRecord {
     pub band_id: String,
     /// The band's entries, oldest first.
     pub entries: Vec<FeedEntry>,
+}
+
+impl WriteJson for FeedRecord {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("id", &self.id)
+            .field("bandId", &self.band_id)
+            .field("entries", &self.entries)
+            .end();
+    }
 }
 
 impl FeedRecord {
@@ -400,12 +434,12 @@ mod tests {
     fn reloaded_entries_keep_their_order_and_new_ids_follow_them() {
         let mut feed = Feed::new("me", 10, []);
         feed.observe(&[change("alice", "b1", "s1", Action::Added)], 7.0);
-        let record = serde_json::to_value(feed.record("b1")).unwrap();
+        let record = crate::json_text::json_value(&feed.record("b1"));
         let (stored, one) = FeedRecord::entries_of(&record);
         assert!(!one, "a band's record");
         assert_eq!(stored[0].label.as_deref(), Some("Song s1"));
         // An entry as an earlier version stored it, one per record.
-        let entry = serde_json::to_value(&stored[0]).unwrap();
+        let entry = crate::json_text::json_value(&stored[0]);
         assert_eq!(FeedRecord::entries_of(&entry), (stored.clone(), true));
         assert_eq!(FeedEntry::from_json(&serde_json::json!({"id": "x"})), None);
         let mut reloaded = Feed::new("me", 10, stored);

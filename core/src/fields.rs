@@ -8,6 +8,17 @@
 
 use serde_json::{Map, Value};
 
+/// An object of `fields`, in order. serde_json's `json!` hands every value it is given, a
+/// string literal included, to serde's serializer into a `Value`: building the object here
+/// keeps that serializer out of the module.
+pub fn object(fields: Vec<(&str, Value)>) -> Value {
+    let mut object = Map::new();
+    for (name, value) in fields {
+        object.insert(name.to_owned(), value);
+    }
+    Value::Object(object)
+}
+
 /// The fields of one JSON object, read one by one. A field that is absent or `null` is
 /// unset; a field of the wrong type is an error naming it.
 #[derive(Debug, Clone, Copy)]

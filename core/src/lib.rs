@@ -46,6 +46,7 @@ pub mod backoff;
 pub mod catchup;
 pub mod feed;
 pub mod fields;
+pub mod json_text;
 pub mod jwt;
 pub mod memberships;
 pub mod merge;

@@ -4,12 +4,12 @@
 //! changed takes that side's value; a field both sides changed to different values is a
 //! conflict, settled by the [`ConflictPolicy`], and the losing value is kept so nothing is lost.
 
-use serde::{Deserialize, Serialize};
+use crate::json_text::{write_str, ObjectWriter, WriteJson};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// Who wins a field both sides changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConflictPolicy {
     /// The server's value stays; the local value is kept in the conflict record.
     #[default]
@@ -26,8 +26,15 @@ impl ConflictPolicy {
     ];
 }
 
+impl WriteJson for ConflictPolicy {
+    fn write_json(&self, out: &mut String) {
+        let named = Self::NAMED.iter().find(|(_, policy)| policy == self);
+        write_str(out, named.map_or("", |(name, _)| name));
+    }
+}
+
 /// A field both sides changed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct FieldConflict {
     /// The wire column.
     pub field: String,
@@ -39,6 +46,18 @@ pub struct FieldConflict {
     pub remote: Value,
     /// The value that won.
     pub kept: Value,
+}
+
+impl WriteJson for FieldConflict {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("field", &self.field)
+            .field("base", &self.base)
+            .field("local", &self.local)
+            .field("remote", &self.remote)
+            .field("kept", &self.kept)
+            .end();
+    }
 }
 
 /// The outcome of a merge.

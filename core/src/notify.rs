@@ -4,13 +4,13 @@
 //! cap the rest of the period is summed up in one final toast. Sans-IO like the
 //! rest of the core: changes and time come in, toasts come out at the deadlines it announces.
 
+use crate::json_text::{write_str, WriteJson};
 use crate::sorted::{SortedMap, SortedSet};
 use crate::Millis;
 use std::collections::VecDeque;
 
 /// What happened to a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Created.
     Added,
@@ -18,6 +18,23 @@ pub enum Action {
     Updated,
     /// Deleted.
     Deleted,
+}
+
+impl Action {
+    /// `added`, `updated` or `deleted`, as the app and the stored feed name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Added => "added",
+            Action::Updated => "updated",
+            Action::Deleted => "deleted",
+        }
+    }
+}
+
+impl WriteJson for Action {
+    fn write_json(&self, out: &mut String) {
+        write_str(out, self.as_str());
+    }
 }
 
 /// One change by another member.

@@ -4,13 +4,12 @@
 //! the same JSON shape).
 
 use crate::fields::Fields;
-use serde::Serialize;
+use crate::json_text::{ObjectWriter, WriteJson};
 use serde_json::{Map, Value};
 use std::fmt;
 
 /// The type of a field, checked on every local write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
     /// A string.
     Text,
@@ -59,21 +58,18 @@ impl FieldType {
 }
 
 /// A user-editable field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldSchema {
     /// The column name on the wire (snake_case).
     pub name: String,
     /// Its type.
-    #[serde(rename = "type")]
     pub field_type: FieldType,
     /// Must be present and not null on create.
     pub required: bool,
 }
 
 /// One synced table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSchema {
     /// The table name on the wire, e.g. `practice_sessions`.
     pub name: String,
@@ -85,6 +81,35 @@ pub struct TableSchema {
     pub label: Option<String>,
     /// The fields users may write.
     pub fields: Vec<FieldSchema>,
+}
+
+impl WriteJson for FieldSchema {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("name", &self.name)
+            .field("type", &self.field_type.name())
+            .field("required", &self.required)
+            .end();
+    }
+}
+
+impl WriteJson for TableSchema {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("name", &self.name)
+            .field("alias", &self.alias)
+            .field("scope", &self.scope)
+            .field("label", &self.label)
+            .field("fields", &self.fields)
+            .end();
+    }
+}
+
+impl WriteJson for Schema {
+    /// The JSON shape [`Schema::from_json`] reads.
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out).field("tables", &self.tables).end();
+    }
 }
 
 /// Columns every synced table has, written by the server only.
@@ -99,8 +124,7 @@ pub const SYSTEM_COLUMNS: &[&str] = &[
 ];
 
 /// All synced tables.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schema {
     /// The tables.
     pub tables: Vec<TableSchema>,
@@ -519,7 +543,7 @@ mod tests {
 
     #[test]
     fn the_schema_is_data() {
-        let json = serde_json::to_value(Schema::rockon()).unwrap();
+        let json = crate::json_text::json_value(&Schema::rockon());
         assert_eq!(Schema::from_json(&json).unwrap(), Schema::rockon());
         // What an app may leave out has its default; unknown keys are ignored.
         let minimal = json!({ "tables": [{

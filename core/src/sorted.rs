@@ -6,7 +6,6 @@
 //! code into the module, a sorted vector a few hundred bytes. Iteration is in key order, so
 //! everything built on these collections stays deterministic.
 
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use std::borrow::Borrow;
 use std::fmt;
 
@@ -240,16 +239,6 @@ where
     }
 }
 
-impl<K: Serialize, V: Serialize> Serialize for SortedMap<K, V> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
-        for (key, value) in &self.entries {
-            map.serialize_entry(key, value)?;
-        }
-        map.end()
-    }
-}
-
 /// A set kept as a sorted vector, for the same reasons as [`SortedMap`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct SortedSet<T> {
@@ -389,16 +378,6 @@ impl<'a, T> IntoIterator for &'a SortedSet<T> {
     }
 }
 
-impl<T: Serialize> Serialize for SortedSet<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.len()))?;
-        for member in self {
-            seq.serialize_element(member)?;
-        }
-        seq.end()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,13 +412,5 @@ mod tests {
         assert_eq!(set.pop_first().as_deref(), Some("a"));
         assert!(set.remove("c"));
         assert_eq!(set.iter().collect::<Vec<_>>(), ["b"]);
-    }
-
-    #[test]
-    fn serialises_as_json_maps_and_arrays() {
-        let map: SortedMap<&str, u8> = [("z", 1), ("a", 2)].into_iter().collect();
-        let set: SortedSet<&str> = ["z", "a"].into_iter().collect();
-        assert_eq!(serde_json::to_string(&map).unwrap(), r#"{"a":2,"z":1}"#);
-        assert_eq!(serde_json::to_string(&set).unwrap(), r#"["a","z"]"#);
     }
 }

@@ -7,13 +7,13 @@
 //! shows.
 
 use crate::fields::text;
+use crate::json_text::{ObjectWriter, WriteJson};
 use crate::notify::Action;
 use crate::sorted::{SortedMap, SortedSet};
 use foldhash::fast::FixedState;
 use indexmap::IndexMap;
 #[cfg(test)]
 use serde::Deserialize;
-use serde::Serialize;
 use serde_json::Value;
 
 /// A row that changed on the server, as the read path saw it.
@@ -34,9 +34,8 @@ pub struct ObservedRow {
 }
 
 /// One unread row, as persisted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(test, derive(Deserialize))]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Deserialize), serde(rename_all = "camelCase"))]
 pub struct Mark {
     /// `table:id`.
     pub key: String,
@@ -48,8 +47,19 @@ pub struct Mark {
     pub id: String,
     /// The number of the record that holds the mark (see [`MarkSlot`]); `None` until the
     /// model places it. Kept out of the mark's own serialised form.
-    #[serde(skip)]
+    #[cfg_attr(test, serde(skip))]
     pub chunk: Option<u32>,
+}
+
+impl WriteJson for Mark {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("key", &self.key)
+            .field("table", &self.table)
+            .field("bandId", &self.band_id)
+            .field("id", &self.id)
+            .end();
+    }
 }
 
 impl Mark {
@@ -97,9 +107,8 @@ pub struct SlotId {
 /// records. New marks go to the table's newest record until it holds [`MarkSlot::CAPACITY`]
 /// rows, so storing a batch of marks rewrites the records it added to, never every record
 /// of the table (which cost each batch of a burst more than the one before).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(test, derive(Deserialize))]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(Deserialize), serde(rename_all = "camelCase"))]
 pub struct MarkSlot {
     /// The record's key, [`MarkSlot::key_of`] (never equal to a [`Mark`] key).
     pub key: String,
@@ -109,6 +118,17 @@ pub struct MarkSlot {
     pub table: String,
     /// The unread rows.
     pub ids: Vec<String>,
+}
+
+impl WriteJson for MarkSlot {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("key", &self.key)
+            .field("bandId", &self.band_id)
+            .field("table", &self.table)
+            .field("ids", &self.ids)
+            .end();
+    }
 }
 
 impl MarkSlot {
@@ -170,13 +190,21 @@ impl MarkEffect {
 }
 
 /// Unread counts: per band, per table, and in total.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnreadCounts {
     /// Every unread row.
     pub total: usize,
     /// band → table → count.
     pub by_band: SortedMap<String, SortedMap<String, usize>>,
+}
+
+impl WriteJson for UnreadCounts {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("total", &self.total)
+            .field("byBand", &self.by_band)
+            .end();
+    }
 }
 
 /// A band's table's marks by the record that holds them: record number → row ids.
@@ -411,6 +439,7 @@ impl Unread {
 mod tests {
     use super::*;
     use crate::fields::variants;
+    use crate::json_text::json_value;
 
     /// Of every shape of a stored record, a mark or a record of marks reads as the derived
     /// reader it replaces read it.
@@ -430,10 +459,7 @@ mod tests {
             ids: vec!["s1".into(), "s2".into()],
         };
         let mut shapes = 0;
-        for stored in [
-            serde_json::to_value(&mark).unwrap(),
-            serde_json::to_value(&slot).unwrap(),
-        ] {
+        for stored in [json_value(&mark), json_value(&slot)] {
             for (shape, value) in variants(&stored) {
                 shapes += 1;
                 let derived = serde_json::from_value::<Mark>(value.clone()).ok();
@@ -447,14 +473,8 @@ mod tests {
             }
         }
         assert!(shapes > 100, "{shapes} shapes");
-        assert_eq!(
-            Mark::from_json(&serde_json::to_value(&mark).unwrap()),
-            Some(mark)
-        );
-        assert_eq!(
-            MarkSlot::from_json(&serde_json::to_value(&slot).unwrap()),
-            Some(slot)
-        );
+        assert_eq!(Mark::from_json(&json_value(&mark)), Some(mark));
+        assert_eq!(MarkSlot::from_json(&json_value(&slot)), Some(slot));
     }
 
     fn row(id: &str, author: Option<&str>, action: Action) -> ObservedRow {

@@ -1,6 +1,7 @@
 //! The activity engine natively: what a burst of other members' changes persists, looks up
 //! and tells, and how failures are handled.
 
+use rockon_sync_core::json_text::json_text;
 use rockon_sync_core::notify::{Action, NotifyConfig};
 use rockon_sync_core::outbox::HttpResult;
 use rockon_sync_core::sync::{
@@ -184,7 +185,10 @@ fn feed_entries_stored_one_per_record_are_rewritten_per_band() {
             ActivityOutput::Write {
                 write: ActivityWrite::Feed { put, .. },
                 ..
-            } => Some(put.iter().map(|r| serde_json::to_value(r).unwrap())),
+            } => Some(
+                put.iter()
+                    .map(|r| serde_json::from_str::<serde_json::Value>(&json_text(r)).unwrap()),
+            ),
             _ => None,
         })
         .flatten()

@@ -2,6 +2,7 @@
 
 mod support;
 
+use rockon_sync_core::json_text::json_text;
 use rockon_sync_core::merge::ConflictPolicy;
 use rockon_sync_core::outbox::{Effect, Entry, HttpResult, Op, Outbox, RowStatus, WriteRefused};
 use rockon_sync_core::schema::Schema;
@@ -466,7 +467,7 @@ fn persisted_entries_survive_a_reload_in_order() {
             .unwrap();
     }
     let saved: Vec<_> = outbox.entries().cloned().collect();
-    let json = serde_json::to_value(&saved).unwrap();
+    let json = serde_json::from_str::<serde_json::Value>(&json_text(&saved)).unwrap();
     let stored = json.as_array().unwrap().iter();
     let mut reloaded = Outbox::new(
         stored.map(|e| Entry::from_json(e).unwrap()).collect(),
@@ -616,7 +617,7 @@ fn a_stored_conflict_record_reads_back_as_it_was_written() {
         seq: 12,
         field_seqs: vec![("title".into(), 11)],
     };
-    let stored = serde_json::to_value(&record).unwrap();
+    let stored = serde_json::from_str::<serde_json::Value>(&json_text(&record)).unwrap();
     assert_eq!(ConflictRecord::from_json(&stored), Some(record));
     assert_eq!(
         ConflictRecord::from_json(&serde_json::json!({"table": "songs"})),

@@ -9,8 +9,9 @@ use crate::io::store::from_js;
 use crate::io::task::promise;
 use crate::io::writer::WriteError;
 use js_sys::{Promise, Reflect};
+use rockon_sync_core::feed::FeedEntry;
+use rockon_sync_core::json_text::{ObjectWriter, WriteJson};
 use rockon_sync_core::merge::Resolution;
-use serde::Serialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
@@ -18,28 +19,34 @@ use wasm_bindgen::prelude::*;
 const DEFAULT_PAGE: usize = 50;
 
 /// A feed entry as the app gets it: the stored entry and the author's display name.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct ActivityItem<'a> {
-    id: &'a str,
-    band_id: &'a str,
-    author: &'a str,
+    entry: &'a FeedEntry,
     author_name: Option<String>,
-    action: rockon_sync_core::notify::Action,
-    table: &'a str,
-    row_id: &'a str,
-    label: Option<&'a str>,
-    at: f64,
-    read: bool,
 }
 
 /// Someone editing a row.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct EditorItem {
     user_id: String,
     name: Option<String>,
     sessions: usize,
+}
+
+impl WriteJson for ActivityItem<'_> {
+    fn write_json(&self, out: &mut String) {
+        let mut item = ObjectWriter::new(out);
+        let fields = self.entry.write_fields(&mut item);
+        fields.field("authorName", &self.author_name).end();
+    }
+}
+
+impl WriteJson for EditorItem {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("userId", &self.user_id)
+            .field("name", &self.name)
+            .field("sessions", &self.sessions)
+            .end();
+    }
 }
 
 #[wasm_bindgen]
@@ -109,16 +116,8 @@ impl SyncClient {
         let mut items: Vec<ActivityItem> = Vec::with_capacity(entries.len());
         for entry in &entries {
             items.push(ActivityItem {
-                id: &entry.id,
-                band_id: &entry.band_id,
-                author: &entry.author,
+                entry,
                 author_name: activity.name_of(&entry.author),
-                action: entry.action,
-                table: &entry.table,
-                row_id: &entry.row_id,
-                label: entry.label.as_deref(),
-                at: entry.at,
-                read: entry.read,
             });
         }
         json(&items)

@@ -5,7 +5,7 @@
 pub use crate::io::idb::text;
 use crate::io::store::{to_js as value_to_js, StoreState};
 use js_sys::{Object, Reflect};
-use serde::Serialize;
+use rockon_sync_core::json_text::WriteJson;
 use wasm_bindgen::JsValue;
 
 /// One event object from the core's JSON text.
@@ -54,6 +54,6 @@ pub fn storage_event(state: &StoreState) -> JsValue {
 }
 
 /// JSON data as plain objects and arrays (not `Map`s).
-pub fn json(value: &impl Serialize) -> JsValue {
+pub fn json(value: &dyn WriteJson) -> JsValue {
     value_to_js(value)
 }

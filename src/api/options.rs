@@ -3,6 +3,7 @@
 use super::error::SyncError;
 pub use crate::io::reader::ChangeDelivery;
 use rockon_sync_core::fields::Fields;
+use rockon_sync_core::json_text::json_text;
 use rockon_sync_core::merge::ConflictPolicy;
 use rockon_sync_core::notify::{NotifyConfig, Policy};
 use rockon_sync_core::schema::Schema;
@@ -136,8 +137,9 @@ impl NotificationOptions {
                 return Err(SyncError::new(
                     "invalid_options",
                     format!(
-                    "notifications.policy must be 'all', 'none' or a list of tables, not {other}"
-                ),
+                        "notifications.policy must be 'all', 'none' or a list of tables, not {}",
+                        json_text(other)
+                    ),
                 ))
             }
         };
@@ -207,7 +209,7 @@ mod tests {
     fn every_option_is_read_by_its_name() {
         let mut value = required();
         let set = json!({
-            "schema": serde_json::to_value(Schema::rockon()).unwrap(),
+            "schema": serde_json::from_str::<Value>(&rockon_sync_core::json_text::json_text(&Schema::rockon())).unwrap(),
             "conflictPolicy": "clientWins", "databaseName": "db", "retryInitialMs": 5,
             "requestTimeoutMs": 700, "pollAfterFailedConnects": 2, "pollIntervalMs": 300, "antiEntropyMs": 400,
             "persistStorage": false, "storageWarningRatio": 0.5, "devtools": true,

@@ -3,7 +3,7 @@
 //! changes took to arrive.
 
 use super::store::{Store, SYNC_LOG};
-use serde::Serialize;
+use rockon_sync_core::json_text::{ObjectWriter, WriteJson};
 use std::cell::{Cell, Ref, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -17,8 +17,7 @@ const LATENCIES: usize = 600;
 pub const LOG_ENTRIES: u32 = 1_000;
 
 /// One request the layer made.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct RequestRecord {
     /// `GET`, `POST`, `PATCH`.
     pub method: &'static str,
@@ -35,12 +34,34 @@ pub struct RequestRecord {
 }
 
 /// A change's trip from commit to this client.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy)]
 pub struct LatencySample {
     /// When it arrived, epoch milliseconds.
     pub at: f64,
     /// Milliseconds since the server committed it (by the two clocks: skew shows).
     pub ms: f64,
+}
+
+impl WriteJson for RequestRecord {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("status", &self.status)
+            .field("durationMs", &self.duration_ms)
+            .field("bytes", &self.bytes)
+            .field("at", &self.at)
+            .end();
+    }
+}
+
+impl WriteJson for LatencySample {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("at", &self.at)
+            .field("ms", &self.ms)
+            .end();
+    }
 }
 
 /// The collected figures of one client.

@@ -11,6 +11,7 @@ use super::store::{to_js, Store, ACTIVITY, PROFILES, READ_MARKS};
 use super::sync_store::SyncStore;
 use futures::channel::oneshot;
 use gloo_timers::callback::Timeout;
+use rockon_sync_core::fields::object;
 use rockon_sync_core::realtime::{Input as SocketInput, SocketId, Vsn};
 use rockon_sync_core::sorted::SortedMap;
 use rockon_sync_core::sync::conformance::Store as _;
@@ -348,7 +349,10 @@ async fn persist(
         ActivityWrite::Profiles(names) => {
             let mut records = Vec::with_capacity(names.len());
             for (id, name) in &names {
-                records.push(serde_json::json!({ "id": id, "displayName": name }));
+                records.push(object(vec![
+                    ("id", id.clone().into()),
+                    ("displayName", name.clone().into()),
+                ]));
             }
             (PROFILES, to_js(&records), Vec::new())
         }

@@ -2,13 +2,12 @@
 //! pressure), and how much of the quota is used.
 
 use js_sys::{Promise, Reflect};
-use serde::Serialize;
+use rockon_sync_core::json_text::{ObjectWriter, WriteJson};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 /// What the browser says of this origin's storage.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StorageEstimate {
     /// Bytes used.
     pub usage: f64,
@@ -16,6 +15,16 @@ pub struct StorageEstimate {
     pub quota: f64,
     /// Whether the browser keeps the data under storage pressure.
     pub persisted: bool,
+}
+
+impl WriteJson for StorageEstimate {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("usage", &self.usage)
+            .field("quota", &self.quota)
+            .field("persisted", &self.persisted)
+            .end();
+    }
 }
 
 impl StorageEstimate {

@@ -1,11 +1,12 @@
 //! A settled conflict, as kept for the user.
 
+use crate::json_text::{ObjectWriter, WriteJson};
 use crate::merge::FieldConflict;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// A settled conflict, kept so no value is lost.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConflictRecord {
     /// Wire table name.
@@ -27,8 +28,27 @@ pub struct ConflictRecord {
     pub seq: u64,
     /// Where the last edit of each field of the local edit falls (a field not listed: at
     /// `seq`), so two records of one row keep each field's later value.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub field_seqs: Vec<(String, u64)>,
+}
+
+impl WriteJson for ConflictRecord {
+    fn write_json(&self, out: &mut String) {
+        let field_seqs: &dyn WriteJson = &self.field_seqs;
+        ObjectWriter::new(out)
+            .field("table", &self.table)
+            .field("rowId", &self.row_id)
+            .field("local", &self.local)
+            .field("remote", &self.remote)
+            .field("fields", &self.fields)
+            .field("deletedRemotely", &self.deleted_remotely)
+            .field("seq", &self.seq)
+            .field_if_some(
+                "fieldSeqs",
+                (!self.field_seqs.is_empty()).then_some(field_seqs),
+            )
+            .end();
+    }
 }
 
 impl ConflictRecord {
@@ -96,7 +116,7 @@ impl ConflictRecord {
         self.field_seqs.push((field.to_owned(), at));
     }
 
-    /// A record as stored (the JSON its `Serialize` writes); `None` if it is not one.
+    /// A record as stored (the JSON its [`WriteJson`] writes); `None` if it is not one.
     pub fn from_json(stored: &Value) -> Option<ConflictRecord> {
         let object = |value: &Value| value.as_object().cloned();
         let field = |f: &Value| {

@@ -22,7 +22,6 @@ use crate::sorted::{SortedMap, SortedSet};
 use crate::Millis;
 #[cfg(test)]
 use serde::Deserialize;
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 mod answers;
@@ -35,9 +34,8 @@ pub use conflict::ConflictRecord;
 pub use requests::{Push, MAX_BATCH_ROWS, MAX_SIDE_BY_SIDE};
 
 /// What a write does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(test, derive(Deserialize))]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Deserialize), serde(rename_all = "camelCase"))]
 pub enum Op {
     /// Create the row (an idempotent upsert on its client-generated id).
     Insert,
@@ -48,7 +46,7 @@ pub enum Op {
 }
 
 /// Why an entry is parked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(test, derive(Deserialize))]
 pub struct PushError {
     /// HTTP status (0 when there was no response).
@@ -60,9 +58,8 @@ pub struct PushError {
 }
 
 /// A write waiting for the server. Persisted as JSON, read back by [`Entry::from_json`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(test, derive(Deserialize))]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(Deserialize), serde(rename_all = "camelCase"))]
 pub struct Entry {
     /// Position in the outbox; entries are pushed in this order.
     pub seq: u64,
@@ -82,15 +79,15 @@ pub struct Entry {
     /// Set when the server refused the write for good; the entry waits for retry or discard.
     pub failed: Option<PushError>,
     /// The last retryable failure (network, 5xx, 429), for display while it retries.
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub last_error: Option<PushError>,
     /// Where the entry's last edit falls in the outbox's numbering: past its `seq` once an
     /// edit was folded into it (0: never folded).
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub edited: u64,
     /// Where each field's last folded edit falls (fields not listed were set when the entry
     /// was made, at its `seq`): of two tabs' edits of one field, the later is the user's.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(test, serde(default))]
     pub field_edits: Vec<(String, u64)>,
 }
 
@@ -122,8 +119,7 @@ impl Entry {
 }
 
 /// The sync status of a row, as shown next to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowStatus {
     /// The server has every local change.
     Synced,
@@ -133,6 +129,18 @@ pub enum RowStatus {
     Pending,
     /// The server refused a change; see the entry's error.
     Error,
+}
+
+impl RowStatus {
+    /// `synced`, `syncing`, `pending` or `error`, as the app sees it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowStatus::Synced => "synced",
+            RowStatus::Syncing => "syncing",
+            RowStatus::Pending => "pending",
+            RowStatus::Error => "error",
+        }
+    }
 }
 
 /// How long a driver waits for the whole answer to a request before it gives the request up

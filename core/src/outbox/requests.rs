@@ -5,6 +5,7 @@
 //! sends one request, not fifty.
 
 use super::*;
+use crate::json_text::json_text;
 
 /// At most this many new rows go in one array upsert: the read that follows an answer
 /// missing some of them names each in its URL, which proxies cap at a few kilobytes.
@@ -353,14 +354,14 @@ fn push_request(entries: &[&Entry]) -> HttpRequest {
                 method: "POST",
                 path: format!("/rest/v1/{table}?on_conflict=id"),
                 prefer: "return=representation,resolution=ignore-duplicates",
-                body: Some(body.to_string()),
+                body: Some(json_text(&body)),
             }
         }
         Op::Update => HttpRequest {
             method: "PATCH",
             path: conditional(entry.base_version()),
             prefer: "return=representation",
-            body: Some(fields(entry).to_string()),
+            body: Some(json_text(&fields(entry))),
         },
         // The server's trigger replaces the device time with its own clock.
         Op::Delete => HttpRequest {

@@ -6,7 +6,7 @@
 //! [`HeldCommitTime`]: copying a short string into the engine for every change costs more than
 //! the rest of routing it.
 
-use serde::{Serialize, Serializer};
+use crate::json_text::{write_str, WriteJson};
 use std::borrow::Cow;
 use std::fmt;
 use std::rc::Rc;
@@ -89,9 +89,9 @@ impl fmt::Debug for CommitTime {
     }
 }
 
-impl Serialize for CommitTime {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.text())
+impl WriteJson for CommitTime {
+    fn write_json(&self, out: &mut String) {
+        write_str(out, &self.text());
     }
 }
 
@@ -121,7 +121,7 @@ mod tests {
         assert_eq!(held, "2026-11-23T10:00:00.000Z");
         assert_ne!(held, CommitTime::default());
         assert_eq!(
-            serde_json::to_string(&held).unwrap(),
+            crate::json_text::json_text(&held),
             r#""2026-11-23T10:00:00.000Z""#
         );
         assert_eq!(driver.0.get(), 4);

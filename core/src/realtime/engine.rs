@@ -8,10 +8,11 @@ use super::frame::Frame;
 use super::messages::{Broadcast, ChannelConfig, ChannelErrorCause, Recovery};
 use super::presence::PresenceState;
 use super::RealtimeConfig;
+use crate::fields::object;
 use crate::rng::SplitMix64;
 use crate::sorted::SortedMap;
 use crate::Millis;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::VecDeque;
 use std::fmt;
 
@@ -238,7 +239,7 @@ impl Realtime {
             match state {
                 ChannelState::Joined | ChannelState::Subscribed if open => {
                     let join_ref = self.channels[&topic].join_ref.clone();
-                    let payload = json!({ "access_token": token });
+                    let payload = object(vec![("access_token", token.clone().into())]);
                     self.push_frame(join_ref, &topic, "access_token", payload);
                     if state == ChannelState::Subscribed {
                         self.catch_up(&topic, CatchUpReason::TokenRefreshed);
@@ -305,7 +306,7 @@ impl Realtime {
             let join_ref = channel.join_ref.clone();
             // Whatever the channel still has in flight no longer matters.
             self.pending.retain(|_, p| p.topic != topic);
-            let msg_ref = self.push_frame(join_ref, topic, "phx_leave", json!({}));
+            let msg_ref = self.push_frame(join_ref, topic, "phx_leave", object(Vec::new()));
             self.track_push(now, msg_ref, topic, PushKind::Leave);
             self.channels
                 .get_mut(topic)
@@ -319,13 +320,20 @@ impl Realtime {
 
     /// Tracks this client's presence on a joined channel with `meta` (e.g. the page viewed).
     pub fn track(&mut self, now: Millis, topic: &str, meta: Value) -> Result<(), PushRefused> {
-        let payload = json!({"type": "presence", "event": "track", "payload": meta});
+        let payload = object(vec![
+            ("type", "presence".into()),
+            ("event", "track".into()),
+            ("payload", meta),
+        ]);
         self.channel_push(now, topic, "presence", payload, Some(PushKind::Presence))
     }
 
     /// Stops tracking this client's presence on a channel.
     pub fn untrack(&mut self, now: Millis, topic: &str) -> Result<(), PushRefused> {
-        let payload = json!({"type": "presence", "event": "untrack"});
+        let payload = object(vec![
+            ("type", "presence".into()),
+            ("event", "untrack".into()),
+        ]);
         self.channel_push(now, topic, "presence", payload, Some(PushKind::Presence))
     }
 
@@ -591,7 +599,7 @@ impl Realtime {
     }
 
     fn send_heartbeat(&mut self, now: Millis, deadline: Millis) {
-        let msg_ref = self.push_frame(None, "phoenix", "heartbeat", json!({}));
+        let msg_ref = self.push_frame(None, "phoenix", "heartbeat", object(Vec::new()));
         self.heartbeat = Some(PendingHeartbeat {
             msg_ref,
             sent: now,
@@ -689,7 +697,7 @@ impl Realtime {
             Recovery::Stop => {
                 if matches!(self.phase, Phase::Open { .. }) {
                     let join_ref = self.channels.get(topic).and_then(|c| c.join_ref.clone());
-                    self.push_frame(join_ref, topic, "phx_leave", json!({}));
+                    self.push_frame(join_ref, topic, "phx_leave", object(Vec::new()));
                 }
                 self.set_channel_state(topic, ChannelState::Failed);
             }

@@ -4,6 +4,7 @@
 //! sends JSON arrays `[join_ref, ref, topic, event, payload]`. Decoding is total: any input
 //! either becomes a [`Frame`] or a [`FrameError`] that says what was wrong, never a panic.
 
+use crate::json_text::json_text;
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -150,7 +151,7 @@ impl Frame {
                 Value::Object(map)
             }
         };
-        value.to_string()
+        json_text(&value)
     }
 }
 

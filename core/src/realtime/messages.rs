@@ -3,27 +3,24 @@
 
 use super::commit_time::CommitTime;
 use super::record::Record;
-use crate::fields::Fields;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use crate::fields::{object, Fields};
+use crate::json_text::json_text;
+use serde::Deserialize;
+use serde_json::{Map, Value};
 use std::fmt;
 use std::rc::Rc;
 
 /// Which row events a postgres_changes binding listens to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ChangeFilterEvent {
     /// Every event.
     #[default]
-    #[serde(rename = "*")]
     All,
     /// Only inserts.
-    #[serde(rename = "INSERT")]
     Insert,
     /// Only updates.
-    #[serde(rename = "UPDATE")]
     Update,
     /// Only deletes.
-    #[serde(rename = "DELETE")]
     Delete,
 }
 
@@ -49,7 +46,7 @@ impl ChangeFilterEvent {
 
 /// One `postgres_changes` entry of a join: a table, and optionally one filter
 /// (`column=op.value`, op in eq, neq, lt, lte, gt, gte, in).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostgresBinding {
     /// Which events to receive.
     pub event: ChangeFilterEvent,
@@ -58,11 +55,24 @@ pub struct PostgresBinding {
     /// Table name.
     pub table: String,
     /// Row filter such as `band_id=eq.<uuid>`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
 }
 
 impl PostgresBinding {
+    /// The binding as a join sends it: `{ event, schema, table, filter? }`.
+    pub fn to_json(&self) -> Value {
+        let named = ChangeFilterEvent::NAMED.iter();
+        let event = named.clone().find(|(_, event)| *event == self.event);
+        let mut binding = Map::new();
+        binding.insert("event".into(), event.map_or("*", |(name, _)| name).into());
+        binding.insert("schema".into(), self.schema.clone().into());
+        binding.insert("table".into(), self.table.clone().into());
+        if let Some(filter) = &self.filter {
+            binding.insert("filter".into(), filter.clone().into());
+        }
+        Value::Object(binding)
+    }
+
     /// All events of `public.<table>` whose `column` equals `value`.
     pub fn table_eq(table: &str, column: &str, value: &str) -> Self {
         Self {
@@ -138,18 +148,28 @@ impl ChannelConfig {
 
     /// The `phx_join` payload carrying `access_token`.
     pub fn join_payload(&self, access_token: &str) -> Value {
-        json!({
-            "config": {
-                "broadcast": {"ack": self.broadcast_ack, "self": self.broadcast_self},
-                "presence": {
-                    "key": self.presence.clone().unwrap_or_default(),
-                    "enabled": self.presence.is_some(),
-                },
-                "postgres_changes": self.postgres_changes,
-                "private": self.private,
-            },
-            "access_token": access_token,
-        })
+        let mut bindings = Vec::with_capacity(self.postgres_changes.len());
+        for binding in &self.postgres_changes {
+            bindings.push(binding.to_json());
+        }
+        let broadcast = vec![
+            ("ack", self.broadcast_ack.into()),
+            ("self", self.broadcast_self.into()),
+        ];
+        let presence = vec![
+            ("key", self.presence.clone().unwrap_or_default().into()),
+            ("enabled", self.presence.is_some().into()),
+        ];
+        let config = vec![
+            ("broadcast", object(broadcast)),
+            ("presence", object(presence)),
+            ("postgres_changes", Value::Array(bindings)),
+            ("private", self.private.into()),
+        ];
+        object(vec![
+            ("config", object(config)),
+            ("access_token", access_token.into()),
+        ])
     }
 }
 
@@ -177,7 +197,7 @@ impl Reply {
                     .get("reason")
                     .and_then(Value::as_str)
                     .map(str::to_owned)
-                    .unwrap_or_else(|| format!("{status}: {response}"));
+                    .unwrap_or_else(|| format!("{status}: {}", json_text(&response)));
                 Ok(Reply::Error(reason))
             }
         }
@@ -371,7 +391,7 @@ impl SystemMessage {
 }
 
 /// The kind of row change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum ChangeKind {
     /// A new row.
@@ -461,7 +481,7 @@ impl PostgresChange {
                     errors.push(
                         error
                             .as_str()
-                            .map_or_else(|| error.to_string(), str::to_owned),
+                            .map_or_else(|| json_text(error), str::to_owned),
                     );
                 }
                 errors
@@ -598,13 +618,18 @@ impl Broadcast {
 
     /// The payload of an outgoing `broadcast` push.
     pub fn to_payload(&self) -> Value {
-        json!({"type": "broadcast", "event": self.event, "payload": self.payload})
+        object(vec![
+            ("type", "broadcast".into()),
+            ("event", self.event.clone().into()),
+            ("payload", self.payload.clone()),
+        ])
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_channel_config_is_read_by_its_names() {
@@ -639,7 +664,9 @@ mod tests {
             ChannelConfig::from_json(&json!({})).unwrap(),
             ChannelConfig::default()
         );
-        let written = serde_json::to_value(&expected.postgres_changes).unwrap();
+        let written: Vec<Value> = (expected.postgres_changes.iter())
+            .map(PostgresBinding::to_json)
+            .collect();
         let read = ChannelConfig::from_json(&json!({ "postgresChanges": written })).unwrap();
         assert_eq!(read.postgres_changes, expected.postgres_changes);
         let wrong = json!({ "postgresChanges": [{ "event": "TRUNCATE", "schema": "public", "table": "t" }] });

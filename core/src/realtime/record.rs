@@ -8,9 +8,9 @@
 //! parses once on its way to storage. Either way, the few fields the sync logic needs (id,
 //! band, author, label) are looked up one pass at a time.
 
+use crate::json_text::{json_text, WriteJson};
 use crate::strict_json::{read_text, Read, Strict, JSON_SPACE};
 use serde::de::{self, IgnoredAny, MapAccess};
-use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::any::Any;
 use std::borrow::Cow;
@@ -69,7 +69,7 @@ impl Record {
 
     /// A record holding `row`.
     pub fn from_map(row: &Map<String, Value>) -> Record {
-        let text = serde_json::to_string(row).expect("a JSON map serialises");
+        let text = json_text(row);
         Record(Repr::Text(text.into()))
     }
 
@@ -165,11 +165,10 @@ impl fmt::Debug for Record {
     }
 }
 
-impl Serialize for Record {
-    /// Written as the row it holds (read from its text: the slow path, for the rare events
-    /// that carry a row as JSON text).
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_map().serialize(serializer)
+impl WriteJson for Record {
+    /// Written as the JSON text of the row it holds.
+    fn write_json(&self, out: &mut String) {
+        out.push_str(&self.json());
     }
 }
 
@@ -246,7 +245,7 @@ mod tests {
         assert!(Record::from_json_text(r#"{"id":"#).is_none());
         assert!(Record::from_json_text(r#" {"id":"s1"} "#).is_some());
         let row = record(json!({"b": 1, "a": [true]}));
-        assert_eq!(serde_json::to_string(&row).unwrap(), row.json());
+        assert_eq!(json_text(&row), row.json());
         assert_eq!(row, Record::from_map(&row.to_map()), "equal by content");
     }
 }

@@ -25,6 +25,7 @@ use super::commit_time::CommitTime;
 use super::frame::Vsn;
 use super::messages::{ChangeKind, PostgresChange};
 use super::record::{HeldRows, Record, RowSlot};
+use crate::json_text::json_text;
 use serde_json::{Map, Value};
 use std::any::Any;
 use std::rc::Rc;
@@ -247,7 +248,7 @@ impl HeldRows for HeldMap {
     }
 
     fn to_json(&self, _: RowSlot) -> String {
-        Value::Object(self.0.clone()).to_string()
+        json_text(&self.0)
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -6,31 +6,24 @@
 //! object over. Events only the engine's own parts consume produce nothing.
 
 use super::{ActivityEvent, Event, ReadEvent, RowsChanged, WriteEvent};
+use crate::json_text::{json_text, ObjectWriter, WriteJson};
 use crate::merge::FieldConflict;
 use crate::outbox::RowStatus;
 use crate::realtime::{self, CommitTime, ConnectionState, PostgresChange, Received, Record, Vsn};
 use crate::schema::Schema;
 use crate::sorted::SortedMap;
 use crate::sync::Member;
-use serde::Serialize;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 /// One event object as the app sees it.
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
 enum AppEvent<'a> {
     Change(Change<'a>),
-    #[serde(rename = "change")]
     Rows(Rows<'a>),
-    #[serde(rename_all = "camelCase")]
     Connection {
         state: &'static str,
-        #[serde(skip_serializing_if = "Option::is_none")]
         attempt: Option<u32>,
-        #[serde(skip_serializing_if = "Option::is_none")]
         delay_ms: Option<u64>,
-        #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<&'a str>,
     },
     Latency {
@@ -51,7 +44,6 @@ enum AppEvent<'a> {
         recovery: &'static str,
     },
     NeedToken,
-    #[serde(rename = "presence")]
     ChannelPresence {
         topic: &'a str,
         state: Value,
@@ -74,7 +66,6 @@ enum AppEvent<'a> {
         id: &'a str,
         status: RowStatus,
     },
-    #[serde(rename_all = "camelCase")]
     Conflict {
         table: &'a str,
         id: &'a str,
@@ -95,19 +86,16 @@ enum AppEvent<'a> {
         left: &'a [String],
         bands: &'a [String],
     },
-    #[serde(rename_all = "camelCase")]
     Progress {
         band_id: &'a str,
         done: u64,
         total: u64,
         finished: bool,
     },
-    #[serde(rename_all = "camelCase")]
     Presence {
         band_id: &'a str,
         members: &'a [Member],
     },
-    #[serde(rename_all = "camelCase")]
     Unread {
         total: usize,
         by_band: &'a SortedMap<String, SortedMap<String, usize>>,
@@ -119,7 +107,6 @@ enum AppEvent<'a> {
         author: Option<&'a str>,
         count: usize,
     },
-    #[serde(rename_all = "camelCase")]
     Activity {
         band_id: &'a str,
         unread: usize,
@@ -127,8 +114,6 @@ enum AppEvent<'a> {
 }
 
 /// A Realtime row change as received (the standalone Realtime connection's `change`).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct Change<'a> {
     topic: &'a str,
     schema: &'a str,
@@ -141,11 +126,8 @@ struct Change<'a> {
 }
 
 /// Rows that changed in the local store (the client's `change`).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct Rows<'a> {
     table: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     alias: Option<&'a str>,
     band_id: &'a str,
     ids: &'a [String],
@@ -153,9 +135,173 @@ struct Rows<'a> {
     source: &'static str,
 }
 
+impl WriteJson for AppEvent<'_> {
+    fn write_json(&self, out: &mut String) {
+        let mut object = ObjectWriter::new(out);
+        let event = &mut object;
+        match self {
+            AppEvent::Change(change) => change.write_fields(event.field("type", &"change")),
+            AppEvent::Rows(rows) => rows.write_fields(event.field("type", &"change")),
+            AppEvent::Connection {
+                state,
+                attempt,
+                delay_ms,
+                reason,
+            } => event
+                .field("type", &"connection")
+                .field("state", state)
+                .field_if_some("attempt", attempt.as_ref().map(|a| a as &dyn WriteJson))
+                .field_if_some("delayMs", delay_ms.as_ref().map(|d| d as &dyn WriteJson))
+                .field_if_some("reason", reason.as_ref().map(|r| r as &dyn WriteJson)),
+            AppEvent::Latency { ms } => event.field("type", &"latency").field("ms", ms),
+            AppEvent::Channel { topic, state } => event
+                .field("type", &"channel")
+                .field("topic", topic)
+                .field("state", state),
+            AppEvent::CatchUp { topic, reason } => event
+                .field("type", &"catchUp")
+                .field("topic", topic)
+                .field("reason", reason),
+            AppEvent::ChannelError {
+                topic,
+                code,
+                message,
+                recovery,
+            } => event
+                .field("type", &"channelError")
+                .field("topic", topic)
+                .field("code", code)
+                .field("message", message)
+                .field("recovery", recovery),
+            AppEvent::NeedToken => event.field("type", &"needToken"),
+            AppEvent::ChannelPresence { topic, state } => event
+                .field("type", &"presence")
+                .field("topic", topic)
+                .field("state", state),
+            AppEvent::Broadcast {
+                topic,
+                event: name,
+                payload,
+            } => event
+                .field("type", &"broadcast")
+                .field("topic", topic)
+                .field("event", name)
+                .field("payload", payload),
+            AppEvent::PushFailed {
+                topic,
+                push,
+                reason,
+            } => event
+                .field("type", &"pushFailed")
+                .field("topic", topic)
+                .field("push", push)
+                .field("reason", reason),
+            AppEvent::ProtocolError { message } => event
+                .field("type", &"protocolError")
+                .field("message", message),
+            AppEvent::SyncStatus { table, id, status } => event
+                .field("type", &"syncStatus")
+                .field("table", table)
+                .field("id", id)
+                .field("status", status),
+            AppEvent::Conflict {
+                table,
+                id,
+                local,
+                remote,
+                fields,
+                deleted_remotely,
+            } => event
+                .field("type", &"conflict")
+                .field("table", table)
+                .field("id", id)
+                .field("local", local)
+                .field("remote", remote)
+                .field("fields", fields)
+                .field("deletedRemotely", deleted_remotely),
+            AppEvent::Auth { reason } => event.field("type", &"auth").field("reason", reason),
+            AppEvent::Error { code, message } => event
+                .field("type", &"error")
+                .field("code", code)
+                .field("message", message),
+            AppEvent::Bands {
+                joined,
+                left,
+                bands,
+            } => event
+                .field("type", &"bands")
+                .field("joined", joined)
+                .field("left", left)
+                .field("bands", bands),
+            AppEvent::Progress {
+                band_id,
+                done,
+                total,
+                finished,
+            } => event
+                .field("type", &"progress")
+                .field("bandId", band_id)
+                .field("done", done)
+                .field("total", total)
+                .field("finished", finished),
+            AppEvent::Presence { band_id, members } => event
+                .field("type", &"presence")
+                .field("bandId", band_id)
+                .field("members", members),
+            AppEvent::Unread { total, by_band } => event
+                .field("type", &"unread")
+                .field("total", total)
+                .field("byBand", by_band),
+            AppEvent::Notification {
+                id,
+                kind,
+                text,
+                author,
+                count,
+            } => event
+                .field("type", &"notification")
+                .field("id", id)
+                .field("kind", kind)
+                .field("text", text)
+                .field("author", author)
+                .field("count", count),
+            AppEvent::Activity { band_id, unread } => event
+                .field("type", &"activity")
+                .field("bandId", band_id)
+                .field("unread", unread),
+        };
+        object.end();
+    }
+}
+
+impl Change<'_> {
+    fn write_fields<'w, 'o>(&self, event: &'w mut ObjectWriter<'o>) -> &'w mut ObjectWriter<'o> {
+        event
+            .field("topic", &self.topic)
+            .field("schema", &self.schema)
+            .field("table", &self.table)
+            .field("kind", &self.kind)
+            .field("commitTimestamp", self.commit_timestamp)
+            .field("record", self.record)
+            .field("oldRecord", self.old_record)
+            .field("needsFetch", &self.needs_fetch)
+    }
+}
+
+impl Rows<'_> {
+    fn write_fields<'w, 'o>(&self, event: &'w mut ObjectWriter<'o>) -> &'w mut ObjectWriter<'o> {
+        event
+            .field("table", &self.table)
+            .field_if_some("alias", self.alias.as_ref().map(|a| a as &dyn WriteJson))
+            .field("bandId", &self.band_id)
+            .field("ids", &self.ids)
+            .field("action", &self.action)
+            .field("source", &self.source)
+    }
+}
+
 fn text(event: &AppEvent<'_>) -> String {
-    // Only maps with string keys and plain values: serialising cannot fail.
-    serde_json::to_string(event).unwrap_or_default()
+    json_text(event)
 }
 
 /// A Realtime event as the app sees it.
@@ -285,10 +431,13 @@ pub fn decoded_frame_json(frame: &str, vsn: Vsn) -> Result<String, UndecodableFr
             Ok(text(&AppEvent::Change(received_change(&change))))
         }
         Received::Frame(frame) => {
-            let plain = serde_json::json!({
-                "topic": frame.topic, "event": frame.event, "payload": frame.payload,
-            });
-            Ok(plain.to_string())
+            let mut plain = String::new();
+            ObjectWriter::new(&mut plain)
+                .field("topic", &frame.topic)
+                .field("event", &frame.event)
+                .field("payload", &frame.payload)
+                .end();
+            Ok(plain)
         }
     }
 }

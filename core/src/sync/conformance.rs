@@ -6,6 +6,7 @@ use super::store::{
     cursor_key, ApplyBatch, MemoryStore, ReadResult, ServerRows, StoreError, StoreOp, StoreRead,
 };
 use crate::catchup::Cursor;
+use crate::json_text::json_text;
 use crate::merge::FieldConflict;
 use crate::outbox::{ConflictRecord, Entry, Op};
 use crate::realtime::{HeldMap, Record, RowSlot};
@@ -286,7 +287,7 @@ async fn band_rows<S: Store>(store: &mut S) -> Result<(), String> {
 }
 
 fn songs(rows: &[Map<String, Value>]) -> ServerRows {
-    let json = Value::Array(rows.iter().cloned().map(Value::Object).collect()).to_string();
+    let json = json_text(&rows);
     ServerRows::text("songs".into(), json)
 }
 

@@ -4,8 +4,8 @@
 //! no longer listed ([`super::idb`]), keeping every record of the stores that stay. A step
 //! never edits an earlier one: a user's database may be at any version shipped.
 
+use rockon_sync_core::json_text::{ObjectWriter, WriteJson};
 use rockon_sync_core::schema::Schema;
-use serde::Serialize;
 
 mod v1;
 mod v2;
@@ -17,8 +17,7 @@ mod v4;
 pub const DB_VERSION: u32 = 4;
 
 /// One index of a store.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IndexSpec {
     /// The index name.
     pub name: String,
@@ -27,8 +26,7 @@ pub struct IndexSpec {
 }
 
 /// One object store.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoreSpec {
     /// The store name.
     pub name: String,
@@ -38,6 +36,26 @@ pub struct StoreSpec {
     pub auto_increment: bool,
     /// Its indexes.
     pub indexes: Vec<IndexSpec>,
+}
+
+impl WriteJson for IndexSpec {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("name", &self.name)
+            .field("keyPath", &self.key_path)
+            .end();
+    }
+}
+
+impl WriteJson for StoreSpec {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("name", &self.name)
+            .field("keyPath", &self.key_path)
+            .field("autoIncrement", &self.auto_increment)
+            .field("indexes", &self.indexes)
+            .end();
+    }
 }
 
 /// The stores a version has.

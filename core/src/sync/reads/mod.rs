@@ -17,6 +17,7 @@ use super::events::RowsChanged;
 use super::store::{ApplyBatch, ReadResult, StoreError, StoreRead};
 use super::OpId;
 use crate::catchup::PullProgress;
+use crate::json_text::{ObjectWriter, WriteJson};
 use crate::outbox::{HttpRequest, HttpResult};
 use crate::realtime::{
     ChannelConfig, ChannelState, ConnectionState, Event, Input, Output, PostgresBinding, Realtime,
@@ -26,7 +27,6 @@ use crate::schema::Schema;
 use crate::sorted::{SortedMap, SortedSet};
 use crate::unread::ObservedRow;
 use crate::Millis;
-use serde::Serialize;
 use serde_json::Value;
 use std::collections::VecDeque;
 
@@ -260,8 +260,7 @@ pub enum ReadEvent {
 }
 
 /// What the app can show about the connection (the dashboard's connection panel).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConnectionInfo {
     /// `disconnected`, `connecting`, `connected`, `reconnecting`, `offline` or `error`.
     pub state: String,
@@ -279,6 +278,21 @@ pub struct ConnectionInfo {
     pub last_synced_at: Option<f64>,
     /// Bands whose catch-up pull is running, with rows read of rows expected.
     pub progress: SortedMap<String, PullProgress>,
+}
+
+impl WriteJson for ConnectionInfo {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("state", &self.state)
+            .field("latencyMs", &self.latency_ms)
+            .field("reconnects", &self.reconnects)
+            .field("lastError", &self.last_error)
+            .field("polling", &self.polling)
+            .field("bands", &self.bands)
+            .field("lastSyncedAt", &self.last_synced_at)
+            .field("progress", &self.progress)
+            .end();
+    }
 }
 
 /// What an operation the engine asked for is for.

@@ -3,15 +3,14 @@
 //! [`TrackThrottle`], so a client stays under Supabase's limit however fast the app changes
 //! views, and are sent again after every rejoin.
 
+use crate::json_text::{ObjectWriter, WriteJson};
 use crate::realtime::presence::{PresenceState, TrackThrottle};
 use crate::sorted::SortedMap;
 use crate::Millis;
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// One member online in a band, over all their tabs and devices.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Member {
     /// The user id (the presence key).
     pub user_id: String,
@@ -24,12 +23,32 @@ pub struct Member {
 }
 
 /// A row someone is editing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EditedRow {
     /// Wire table name.
     pub table: String,
     /// The row.
     pub id: String,
+}
+
+impl WriteJson for Member {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("userId", &self.user_id)
+            .field("sessions", &self.sessions)
+            .field("meta", &self.meta)
+            .field("editing", &self.editing)
+            .end();
+    }
+}
+
+impl WriteJson for EditedRow {
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .field("table", &self.table)
+            .field("id", &self.id)
+            .end();
+    }
 }
 
 /// This client's presence and the band members it sees.

@@ -493,9 +493,7 @@ impl WriteEngine {
         match self.status(table, id) {
             RowStatus::Error => "error",
             _ if self.has_conflict(table, id) => "conflict",
-            RowStatus::Synced => "synced",
-            RowStatus::Syncing => "syncing",
-            RowStatus::Pending => "pending",
+            status => status.as_str(),
         }
     }
 
