@@ -159,7 +159,7 @@ pub fn text(record: &Value, key: &str) -> Option<String> {
 
 /// The items of the JSON array `text`.
 pub fn array(text: &str) -> Result<Vec<Value>, String> {
-    match serde_json::from_str(text).map_err(|e| e.to_string())? {
+    match crate::json_read::parse(text).map_err(|e| e.to_string())? {
         Value::Array(items) => Ok(items),
         other => Err(format!("expected an array, not {}", kind(&other))),
     }

@@ -34,8 +34,7 @@ pub fn subject(token: &str) -> Result<String, JwtError> {
     let bytes = decode_base64url(payload).ok_or(JwtError::BadEncoding)?;
     // Read as text: one JSON reader in the module, the one every other read goes through.
     let claims = std::str::from_utf8(&bytes).map_err(|_| JwtError::NoSubject)?;
-    let claims: serde_json::Value =
-        serde_json::from_str(claims).map_err(|_| JwtError::NoSubject)?;
+    let claims = crate::json_read::parse(claims).map_err(|_| JwtError::NoSubject)?;
     claims
         .get("sub")
         .and_then(serde_json::Value::as_str)

@@ -210,7 +210,7 @@ impl Schema {
     /// RockOn's tables: songs, setlists, shows and practice sessions scoped by `band_id`,
     /// declared in `rockon_schema.json`, the shape any app's schema has.
     pub fn rockon() -> Schema {
-        let value = serde_json::from_str(include_str!("rockon_schema.json"))
+        let value = crate::json_read::parse(include_str!("rockon_schema.json"))
             .expect("the built-in schema is JSON (a test reads it)");
         Schema::from_json(&value).expect("the built-in schema is valid (a test reads it)")
     }

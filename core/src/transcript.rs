@@ -151,7 +151,7 @@ impl Replay {
         Ok(match verb {
             "join" => {
                 let (name, json) = split_word(rest)?;
-                let config = serde_json::from_str(json)
+                let config = crate::json_read::parse(json)
                     .map_err(|e| e.to_string())
                     .and_then(|config| ChannelConfig::from_json(&config))
                     .map_err(|e| format!("bad channel config: {e}"))?;
@@ -279,7 +279,7 @@ impl Replay {
             (Seen::Output(Output::Send { socket, text }), Some(rest)) => {
                 let (want_socket, want_json) = split_word(rest)?;
                 let want: Value = parse_json(want_json)?;
-                let got: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+                let got = crate::json_read::parse(text).map_err(|e| e.to_string())?;
                 want_socket == socket.0.to_string() && want == got
             }
             _ => rendered == expected,
@@ -380,7 +380,7 @@ fn split_word(text: &str) -> Result<(&str, &str), String> {
 }
 
 fn parse_json(text: &str) -> Result<Value, String> {
-    serde_json::from_str(text).map_err(|e| format!("bad JSON {text:?}: {e}"))
+    crate::json_read::parse(text).map_err(|e| format!("bad JSON {text:?}: {e}"))
 }
 
 fn parse_socket(text: &str) -> Result<SocketId, String> {

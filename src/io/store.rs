@@ -70,9 +70,8 @@ pub fn to_js(value: &dyn WriteJson) -> JsValue {
 
 /// A JS value read as JSON through one JSON text, the inverse of [`to_js`]: the engine's
 /// serialiser walks the object natively, where reading it field by field would cross the
-/// boundary for every field. Always a `Value`, read by hand from there: typed readers of
-/// `serde_json` text would bring the float formatter into the module (see the core's
-/// `strict_json`).
+/// boundary for every field. Always a `Value` (the core's one JSON reader), read by hand
+/// from there.
 pub fn from_js(value: &JsValue) -> Result<Value, String> {
     let text = if value.is_undefined() {
         None
@@ -82,7 +81,7 @@ pub fn from_js(value: &JsValue) -> Result<Value, String> {
             .and_then(|text| text.as_string())
     };
     let text = text.ok_or_else(|| "not a JSON value".to_owned())?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+    rockon_sync_core::json_read::parse(&text).map_err(|e| e.to_string())
 }
 
 /// An outbox entry as stored; `None` if the record is not one.

@@ -396,12 +396,12 @@ fn fetch_path(entries: &[&Entry]) -> String {
 
 /// PostgREST's or PostgreSQL's error code in an error body.
 fn code_of(body: &str) -> Option<String> {
-    let parsed: Value = serde_json::from_str(body).ok()?;
+    let parsed = crate::json_read::parse(body).ok()?;
     parsed.get("code")?.as_str().map(str::to_owned)
 }
 
 fn message_of(body: &str) -> String {
-    serde_json::from_str::<Value>(body)
+    crate::json_read::parse(body)
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| body.chars().take(200).collect())

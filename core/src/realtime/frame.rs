@@ -92,8 +92,8 @@ impl Frame {
     }
 
     pub(super) fn decode_within_limit(text: &str, vsn: Vsn) -> Result<Frame, FrameError> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| FrameError::InvalidJson(e.to_string()))?;
+        let value =
+            crate::json_read::parse(text).map_err(|e| FrameError::InvalidJson(e.to_string()))?;
         match vsn {
             Vsn::V2 => Self::from_array(value),
             Vsn::V1 => Self::from_object(value),

@@ -91,7 +91,7 @@ impl RealtimeConfig {
     /// vsn?: "1.0.0" | "2.0.0", heartbeatIntervalMs?, maxReconnectAttempts? }`. The error
     /// says what is wrong.
     pub fn from_options(options: &str) -> Result<Self, String> {
-        let value = serde_json::from_str(options).map_err(|e| e.to_string())?;
+        let value = crate::json_read::parse(options).map_err(|e| e.to_string())?;
         let options = crate::fields::Fields::of(&value, "options")?;
         let mut config = RealtimeConfig::new(options.string("url")?, options.string("apiKey")?);
         config.vsn = match options.opt_str("vsn")? {

@@ -8,9 +8,8 @@
 //! parses once on its way to storage. Either way, the few fields the sync logic needs (id,
 //! band, author, label) are looked up one pass at a time.
 
+use crate::json_read::{self, Reader};
 use crate::json_text::{json_text, WriteJson};
-use crate::strict_json::{read_text, Read, Strict, JSON_SPACE};
-use serde::de::{self, IgnoredAny, MapAccess};
 use serde_json::{Map, Value};
 use std::any::Any;
 use std::borrow::Cow;
@@ -56,13 +55,15 @@ enum Repr {
 impl Record {
     /// The record in the JSON text `json`, if it is an object (any other JSON is not a row).
     pub fn from_json_text(json: &str) -> Option<Record> {
-        serde_json::from_str::<IgnoredAny>(json).ok()?;
+        if !json_read::is_json(json) {
+            return None;
+        }
         Record::from_valid_text(json)
     }
 
     /// The record in `json`, text already known to be one JSON value, if it is an object.
     pub(crate) fn from_valid_text(json: &str) -> Option<Record> {
-        let json = json.trim_matches(JSON_SPACE);
+        let json = json.trim_matches([' ', '\t', '\n', '\r']);
         json.starts_with('{')
             .then(|| Record(Repr::Text(json.into())))
     }
@@ -96,9 +97,7 @@ impl Record {
 
     /// The row as a JSON map.
     pub fn to_map(&self) -> Map<String, Value> {
-        // Read as a `Value`: serde's reader of a `Map` would bring the float formatter in
-        // (see `strict_json`).
-        match serde_json::from_str(&self.json()) {
+        match json_read::parse(&self.json()) {
             Ok(Value::Object(row)) => row,
             _ => Map::new(),
         }
@@ -123,16 +122,7 @@ impl Record {
     pub fn fields<const N: usize>(&self, names: [&str; N]) -> [Option<Value>; N] {
         let mut found = std::array::from_fn(|_| None);
         match &self.0 {
-            Repr::Text(raw) => {
-                // The text was validated as a JSON object when the record was made.
-                let _ = read_text(
-                    raw,
-                    FieldScan {
-                        names: &names,
-                        found: &mut found,
-                    },
-                );
-            }
+            Repr::Text(raw) => scan_fields(raw, &names, &mut found),
             Repr::Held(rows, slot) => {
                 for (found, value) in found.iter_mut().zip(rows.fields(*slot, &names)) {
                     *found = value;
@@ -172,39 +162,18 @@ impl WriteJson for Record {
     }
 }
 
-/// Walks an object's keys, keeping the values of the wanted ones and skipping over the rest.
-struct FieldScan<'n, 'f, const N: usize> {
-    names: &'n [&'n str; N],
-    found: &'f mut [Option<Value>; N],
-}
-
-impl<'de, const N: usize> Read<'de> for FieldScan<'_, '_, N> {
-    type Value = ();
-    const EXPECTED: &'static str = "a row object";
-
-    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(slot) = map.next_key_seed(Strict(KeyIndex(self.names)))? {
-            match slot {
-                Some(at) => self.found[at] = Some(map.next_value()?),
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
+/// Reads the values of the top-level fields `names` of the object `raw` into `found` (at the
+/// same places), skipping over the rest. The text was checked as JSON when the record was
+/// made; a field given twice keeps its last value.
+fn scan_fields(raw: &str, names: &[&str], found: &mut [Option<Value>]) {
+    let mut reader = Reader::new(raw);
+    let _ = reader.object(|reader, key| {
+        match names.iter().position(|name| *name == key) {
+            Some(at) => found[at] = Some(reader.value()?),
+            None => reader.skip()?,
         }
         Ok(())
-    }
-}
-
-/// Reads a key as the index of the wanted name it equals, without allocating it.
-pub(crate) struct KeyIndex<'n, const N: usize>(pub(crate) &'n [&'n str; N]);
-
-impl<const N: usize> Read<'_> for KeyIndex<'_, N> {
-    type Value = Option<usize>;
-    const EXPECTED: &'static str = "a field name";
-
-    fn str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.iter().position(|name| *name == key))
-    }
+    });
 }
 
 #[cfg(test)]

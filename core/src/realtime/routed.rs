@@ -153,7 +153,7 @@ impl RoutedFrame {
     /// browser's driver writes, read from a JSON tree. For the simulation and native tests,
     /// which so run the engine's routed path as a browser does.
     pub fn route(text: &str, vsn: Vsn) -> Option<RoutedFrame> {
-        let frame: Value = serde_json::from_str(text).ok()?;
+        let frame = crate::json_read::parse(text).ok()?;
         let [join_ref, _msg_ref, topic, event, payload] = match (vsn, frame) {
             (Vsn::V2, Value::Array(items)) => <[Value; 5]>::try_from(items).ok()?,
             (Vsn::V1, Value::Object(mut map)) => ["join_ref", "ref", "topic", "event", "payload"]

@@ -3,12 +3,12 @@
 
 use super::{LocalEdits, ReadEngine, ReadEvent, ReadOutput, Waiting};
 use crate::catchup::{Cursor, PullPlan, PullProgress};
+use crate::json_read::array_items;
 use crate::notify::Action;
 use crate::outbox::{HttpRequest, HttpResult};
 use crate::realtime::{Event, Record};
 use crate::schema::TableSchema;
 use crate::sorted::SortedSet;
-use crate::strict_json::array_items;
 use crate::sync::events::{ChangeAction, ChangeSource, RowsChanged};
 use crate::sync::store::{cursor_key, ApplyBatch, ReadResult, ServerRows, StoreError, StoreRead};
 use crate::unread::ObservedRow;
