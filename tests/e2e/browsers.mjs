@@ -4,7 +4,7 @@
 // live. The dev server and its PostgreSQL are started and stopped here, on loopback.
 // Usage: node tests/e2e/browsers.mjs <rockon-devserver binary>   (GECKODRIVER: the driver)
 import { chromium } from 'playwright-core';
-import { Builder, By } from 'selenium-webdriver';
+import { Builder, By, until } from 'selenium-webdriver';
 import firefox from 'selenium-webdriver/firefox.js';
 import { CHROMIUM_FLAGS } from '../support/browser.mjs';
 import { start as startProcess, stop } from '../support/processes.mjs';
@@ -16,8 +16,8 @@ const start = (command, args, prefix) => startProcess(command, args, prefix, { s
 
 const { results, scenario, check } = scenarios();
 async function eventually(what, condition, ms = 15000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
     if (await condition()) return;
     await sleep(100);
   }
@@ -50,9 +50,11 @@ function inFirefox(driver) {
   const texts = async (css) => Promise.all((await driver.findElements(By.css(css))).map((e) => e.getText()));
   return {
     name: 'Firefox',
-    click: async (css) => (await driver.findElement(By.css(css))).click(),
+    // Found as Playwright finds it for Chromium: waiting for the element to be there (the
+    // page renders a moment after it says it is connected), not failing at once.
+    click: async (css) => (await driver.wait(until.elementLocated(By.css(css)), 5_000)).click(),
     fill: async (css, text) => {
-      const input = await driver.findElement(By.css(css));
+      const input = await driver.wait(until.elementLocated(By.css(css)), 5_000);
       await input.clear();
       await input.sendKeys(text);
     },
