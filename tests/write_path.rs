@@ -24,6 +24,27 @@ async fn server_row(user: &User, table: &str, id: &str) -> Value {
 }
 
 #[wasm_bindgen_test]
+fn new_ids_are_random_version_4_uuids() {
+    let ids: Vec<String> = (0..64)
+        .map(|_| rockon_sync::io::writer::new_uuid())
+        .collect();
+    for id in &ids {
+        let groups: Vec<&str> = id.split('-').collect();
+        let lengths: Vec<usize> = groups.iter().map(|group| group.len()).collect();
+        assert_eq!(lengths, [8, 4, 4, 4, 12], "{id}");
+        assert!(
+            id.bytes()
+                .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{id}"
+        );
+        assert!(groups[2].starts_with('4'), "version 4: {id}");
+        assert!("89ab".contains(&groups[3][..1]), "RFC 4122 variant: {id}");
+    }
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len());
+}
+
+#[wasm_bindgen_test]
 async fn create_update_and_remove_reach_the_server() {
     let bob = sign_in("bob").await;
     let client = open(&bob, &unique("write"), URL, json!({})).await;

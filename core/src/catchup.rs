@@ -6,7 +6,7 @@
 //! Applying is idempotent by version, so re-reading the overlap is harmless.
 
 use crate::fields::text;
-use crate::json_text::{ObjectWriter, WriteJson};
+use crate::json_text::{ascii_bounded, ObjectWriter, WriteJson};
 use crate::outbox::HttpRequest;
 use crate::percent_encode;
 #[cfg(test)]
@@ -184,9 +184,9 @@ pub fn parse_micros(text: &str) -> Option<i64> {
         let end = digits
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(digits.len());
-        let padded = format!("{:0<6}", &digits[..end.min(6)]);
+        let padded = format!("{:0<6}", ascii_bounded(digits, ..end.min(6)));
         fraction = padded.parse().ok()?;
-        rest = &digits[end..];
+        rest = ascii_bounded(digits, end..);
     }
     let offset_seconds = match rest {
         "" | "Z" | "z" => 0,

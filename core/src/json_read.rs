@@ -11,6 +11,7 @@
 //! twice keeping its last value, and integers as integers (`u64`, else `i64`), every other
 //! number as an `f64`.
 
+use crate::json_text::ascii_bounded;
 use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
 use std::fmt;
@@ -58,7 +59,7 @@ pub fn array_items(text: &str) -> Option<Vec<&str>> {
             reader.next_token();
             let start = reader.at;
             reader.skip()?;
-            items.push(&text[start..reader.at]);
+            items.push(ascii_bounded(text, start..reader.at));
             Ok(())
         })
         .ok()?;
@@ -259,7 +260,7 @@ impl<'a> Reader<'a> {
             self.at += plain;
             match bytes[self.at] {
                 b'"' => {
-                    let rest = &self.text[plain_from..self.at];
+                    let rest = ascii_bounded(self.text, plain_from..self.at);
                     self.at += 1;
                     return Ok(match owned {
                         None => Cow::Borrowed(rest),
@@ -271,7 +272,7 @@ impl<'a> Reader<'a> {
                 }
                 b'\\' => {
                     let text = owned.get_or_insert_with(String::new);
-                    text.push_str(&self.text[plain_from..self.at]);
+                    text.push_str(ascii_bounded(self.text, plain_from..self.at));
                     self.at += 1;
                     let unescaped = self.escape()?;
                     text.push(unescaped);
@@ -301,7 +302,7 @@ impl<'a> Reader<'a> {
                 let unit = self.hex4()?;
                 let code = match unit {
                     0xd800..=0xdbff => {
-                        if !self.text[self.at..].starts_with("\\u") {
+                        if !self.text.as_bytes()[self.at..].starts_with(b"\\u") {
                             return self.error("lone surrogate in a string");
                         }
                         self.at += 2;
@@ -343,13 +344,13 @@ impl<'a> Reader<'a> {
 
     /// Reads `null`, `true`, `false` or a number (whose text is checked, not yet converted).
     fn scalar(&mut self) -> Result<Scalar<'a>, JsonError> {
-        let rest = &self.text[self.at..];
+        let rest = &self.text.as_bytes()[self.at..];
         for (word, scalar) in [
             ("null", Scalar::Null),
             ("true", Scalar::Bool(true)),
             ("false", Scalar::Bool(false)),
         ] {
-            if rest.starts_with(word) {
+            if rest.starts_with(word.as_bytes()) {
                 self.at += word.len();
                 return Ok(scalar);
             }
@@ -374,7 +375,7 @@ impl<'a> Reader<'a> {
             }
             self.required_digits()?;
         }
-        Ok(Scalar::Number(&self.text[start..self.at]))
+        Ok(Scalar::Number(ascii_bounded(self.text, start..self.at)))
     }
 
     fn digits(&mut self) {

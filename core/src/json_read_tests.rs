@@ -29,6 +29,9 @@ const READ: &[&str] = &[
     r#""plain""#,
     r#""quote \" backslash \\ slash \/ controls \b\f\n\r\t""#,
     r#""\u0041\u00e9\u2603\ud83d\ude00 é ☃ 😀""#,
+    // Characters of two, three and four bytes right against escapes and quotes.
+    r#""é\n☃\"😀\\é""#,
+    r#"{"é":"☃","😀":["é","\u00e9é"]}"#,
     "[]",
     " [ 1 , [ 2 , [ ] ] , { } ] ",
     r#"{"a":1,"b":[true,null],"c":{"d":"e"}}"#,
@@ -177,6 +180,10 @@ fn array_items_are_each_value_as_its_text() {
             "[1,[2]]",
             r#""x\\""#
         ]
+    );
+    assert_eq!(
+        array_items(r#"["é","☃\n",{"😀":"é"}]"#).unwrap(),
+        [r#""é""#, r#""☃\n""#, r#"{"😀":"é"}"#]
     );
     assert_eq!(array_items("[]").unwrap(), Vec::<&str>::new());
     assert_eq!(array_items(" [ ] ").unwrap(), Vec::<&str>::new());

@@ -87,6 +87,17 @@ impl<'a> ObjectWriter<'a> {
     }
 }
 
+/// `text[range]`, for a range whose ends are next to ASCII bytes, where the slice always exists.
+/// Read with `get`, not by indexing: indexing brings the panic for an end inside a character
+/// into the module, and with it the character escaper and Unicode tables its message is
+/// written with.
+pub(crate) fn ascii_bounded<R>(text: &str, range: R) -> &str
+where
+    R: std::slice::SliceIndex<str, Output = str>,
+{
+    text.get(range).unwrap_or_default()
+}
+
 /// Writes `text` as a JSON string: quotes, backslashes and control characters escaped, the
 /// rest (non-ASCII included) as it is.
 pub fn write_str(out: &mut String, text: &str) {
@@ -104,7 +115,7 @@ pub fn write_str(out: &mut String, text: &str) {
             0..=0x1f => "",
             _ => continue,
         };
-        out.push_str(&text[plain_from..at]);
+        out.push_str(ascii_bounded(text, plain_from..at));
         plain_from = at + 1;
         if escape.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -115,7 +126,7 @@ pub fn write_str(out: &mut String, text: &str) {
             out.push_str(escape);
         }
     }
-    out.push_str(&text[plain_from..]);
+    out.push_str(ascii_bounded(text, plain_from..));
     out.push('"');
 }
 
@@ -310,6 +321,8 @@ mod tests {
         same_as_serde(json!({"b": "x", "a": [], "c": {}, "d": {"e": [null]}}));
         same_as_serde(json!("quote \" backslash \\ slash / é ☃ 😀"));
         same_as_serde(json!("\n\r\t\u{8}\u{c}\u{0}\u{1f}\u{7f}"));
+        // Characters of two, three and four bytes right against what is escaped.
+        same_as_serde(json!("é\n☃\"😀\\é\u{1}"));
     }
 
     #[test]

@@ -229,17 +229,14 @@ pub fn new_uuid() -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(32);
-    for byte in bytes {
-        hex.push(DIGITS[usize::from(byte >> 4)] as char);
-        hex.push(DIGITS[usize::from(byte & 0x0f)] as char);
+    let mut uuid = String::with_capacity(36);
+    for (at, byte) in bytes.into_iter().enumerate() {
+        // 8-4-4-4-12 hex digits: a hyphen before bytes 4, 6, 8 and 10.
+        if matches!(at, 4 | 6 | 8 | 10) {
+            uuid.push('-');
+        }
+        uuid.push(DIGITS[usize::from(byte >> 4)] as char);
+        uuid.push(DIGITS[usize::from(byte & 0x0f)] as char);
     }
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    uuid
 }
