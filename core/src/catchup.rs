@@ -192,8 +192,14 @@ pub fn parse_micros(text: &str) -> Option<i64> {
         "" | "Z" | "z" => 0,
         _ => {
             let sign = if rest.starts_with('-') { -1 } else { 1 };
-            // Skip the sign by characters, not bytes: the text comes from outside.
-            let digits: String = rest.chars().skip(1).filter(char::is_ascii_digit).collect();
+            // The digits after the sign. Read by bytes: a sign of more than one byte (the text
+            // comes from outside) leaves only bytes of 0x80 and up, which are no digits.
+            let mut digits = String::new();
+            for byte in rest.bytes().skip(1) {
+                if byte.is_ascii_digit() {
+                    digits.push(char::from(byte));
+                }
+            }
             let hours: i64 = digits.get(0..2)?.parse().ok()?;
             let minutes: i64 = digits.get(2..4).map_or(Some(0), |m| m.parse().ok())?;
             sign * (hours * 3600 + minutes * 60)
@@ -281,6 +287,10 @@ mod tests {
             base
         );
         assert_eq!(parse_micros("2026-11-23T11:47:31.590241Z").unwrap(), base);
+        assert_eq!(
+            parse_micros("2026-11-23T10:17:31.590241-01:30").unwrap(),
+            base
+        );
         assert_eq!(parse_micros("2026-11-23T11:47:31.59Z").unwrap(), base - 241);
         assert_eq!(format_micros(base), "2026-11-23T11:47:31.590241Z");
         assert_eq!(format_micros(0), "1970-01-01T00:00:00.000000Z");
