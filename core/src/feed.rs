@@ -14,7 +14,6 @@ use crate::notify::Action;
 use crate::sorted::{SortedMap, SortedSet};
 use crate::unread::ObservedRow;
 use serde_json::Value;
-use std::collections::VecDeque;
 
 /// Entries kept per band unless configured otherwise.
 pub const DEFAULT_CAPACITY: usize = 200;
@@ -163,7 +162,7 @@ pub struct Feed {
     me: String,
     capacity: usize,
     /// Per band, oldest first.
-    bands: SortedMap<String, VecDeque<FeedEntry>>,
+    bands: SortedMap<String, Vec<FeedEntry>>,
     next: u64,
 }
 
@@ -194,7 +193,7 @@ impl Feed {
         self.bands = SortedMap::new();
         for entry in entries {
             self.next = self.next.max(sequence_of(&entry.id) + 1);
-            let band = (self.bands).get_or_insert_with(entry.band_id.clone(), VecDeque::new);
+            let band = (self.bands).get_or_insert_with(entry.band_id.clone(), Vec::new);
             // Each band's entries in id order, which is the order they were made in. A store
             // lists them by id already, so each one goes at the end.
             let at = band.partition_point(|held| held.id < entry.id);
@@ -222,14 +221,16 @@ impl Feed {
                 read: false,
             };
             self.next += 1;
-            let band = self
-                .bands
-                .get_or_insert_with(row.scope.clone(), VecDeque::new);
-            band.push_back(entry);
-            while band.len() > self.capacity {
-                band.pop_front();
-            }
+            let band = self.bands.get_or_insert_with(row.scope.clone(), Vec::new);
+            band.push(entry);
             effects.changed(&row.scope);
+        }
+        // Trimmed once, after the rows: a burst moves each band's entries once, not per row.
+        for changed in &effects.bands {
+            if let Some(band) = self.bands.get_mut(changed.as_str()) {
+                let over = band.len().saturating_sub(self.capacity);
+                band.drain(..over);
+            }
         }
         effects
     }
@@ -240,7 +241,7 @@ impl Feed {
         Some(FeedRecord {
             id: FeedRecord::key_of(band),
             band_id: band.to_owned(),
-            entries: Vec::from(entries.clone()),
+            entries: entries.clone(),
         })
     }
 
