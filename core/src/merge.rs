@@ -5,7 +5,6 @@
 //! conflict, settled by the [`ConflictPolicy`], and the losing value is kept so nothing is lost.
 
 use crate::json_text::{write_str, ObjectWriter, WriteJson};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// Who wins a field both sides changed.
@@ -34,7 +33,7 @@ impl WriteJson for ConflictPolicy {
 }
 
 /// A field both sides changed.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FieldConflict {
     /// The wire column.
     pub field: String,

@@ -2,12 +2,10 @@
 
 use crate::json_text::{ObjectWriter, WriteJson};
 use crate::merge::FieldConflict;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// A settled conflict, kept so no value is lost.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConflictRecord {
     /// Wire table name.
     pub table: String,
@@ -24,11 +22,9 @@ pub struct ConflictRecord {
     /// Where the edit whose push met the conflict falls in the order of edits
     /// ([`Entry::last_edit`](super::Entry::last_edit)): of two conflicts on one field, the later edit's is the user's
     /// current value.
-    #[serde(default)]
     pub seq: u64,
     /// Where the last edit of each field of the local edit falls (a field not listed: at
     /// `seq`), so two records of one row keep each field's later value.
-    #[serde(default)]
     pub field_seqs: Vec<(String, u64)>,
 }
 

@@ -5,7 +5,6 @@ use super::commit_time::CommitTime;
 use super::record::Record;
 use crate::fields::{object, Fields};
 use crate::json_text::json_text;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::rc::Rc;
@@ -391,8 +390,7 @@ impl SystemMessage {
 }
 
 /// The kind of row change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
     /// A new row.
     Insert,
