@@ -4,7 +4,7 @@
 
 mod support;
 
-use serde_json::{json, Value};
+use rockon_sync_core::value::{json, Value};
 use support::*;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;

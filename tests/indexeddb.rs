@@ -2,7 +2,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use rexie::{ObjectStore, Rexie, TransactionMode};
-use serde_json::json;
+use rockon_sync_core::value::json;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
@@ -52,7 +52,8 @@ async fn rows_written_in_one_transaction_read_back_by_index() {
         .await
         .unwrap();
     assert_eq!(band_one.len(), 100);
-    let first: serde_json::Value = serde_wasm_bindgen::from_value(band_one[0].clone()).unwrap();
+    let first: rockon_sync_core::value::Value =
+        serde_wasm_bindgen::from_value(band_one[0].clone()).unwrap();
     assert_eq!(first["band_id"], "b1");
     tx.done().await.unwrap();
 

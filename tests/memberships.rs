@@ -7,7 +7,7 @@
 mod support;
 
 use gloo_timers::future::TimeoutFuture;
-use serde_json::json;
+use rockon_sync_core::value::json;
 use support::*;
 use wasm_bindgen_test::*;
 
@@ -180,7 +180,7 @@ async fn a_change_the_realtime_stream_lost_arrives_by_the_periodic_pull() {
     fault(json!({"action": "drop_changes", "count": 1})).await;
     let id = insert_song(&bob, ROCKERS, &unique("lost by the stream")).await;
     eventually(6_000, "the periodic pull brings it", || async {
-        local(&client, &id).await != serde_json::Value::Null
+        local(&client, &id).await != rockon_sync_core::value::Value::Null
     })
     .await;
     fault(json!({"action": "reset"})).await;

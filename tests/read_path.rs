@@ -6,7 +6,7 @@ mod support;
 
 use js_sys::Array;
 use rockon_sync::api::SyncClient;
-use serde_json::{json, Value};
+use rockon_sync_core::value::{json, Value};
 use support::*;
 use wasm_bindgen_test::*;
 

@@ -5,7 +5,7 @@
 mod support;
 
 use rockon_sync::api::SyncClient;
-use serde_json::{json, Value};
+use rockon_sync_core::value::{json, Value};
 use support::*;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
@@ -143,7 +143,10 @@ async fn sign_out_keeps_unsent_writes_unless_told_and_then_wipes_every_tab() {
 
     // Opened again, the database is new and empty: no rows, no outbox.
     let again = open_as(&alice.token, &alice.id, &database).await.unwrap();
-    assert_eq!(local(&again, &id).await, serde_json::Value::Null);
+    assert_eq!(
+        local(&again, &id).await,
+        rockon_sync_core::value::Value::Null
+    );
     assert_eq!(to_json(&again.outbox()), json!([]));
     // With nothing pending, signing out needs no permission.
     let dropped = call(again.sign_out(JsValue::UNDEFINED)).await.unwrap();

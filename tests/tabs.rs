@@ -7,7 +7,7 @@ mod support;
 
 use gloo_timers::future::TimeoutFuture;
 use rockon_sync::api::SyncClient;
-use serde_json::{json, Value};
+use rockon_sync_core::value::{json, Value};
 use support::*;
 use wasm_bindgen_test::*;
 

@@ -11,7 +11,7 @@ use rockon_sync::io::layout;
 use rockon_sync::io::store::{to_js, DB_VERSION};
 use rockon_sync_core::outbox::{Entry, Op};
 use rockon_sync_core::schema::{snake_to_camel, Schema};
-use serde_json::json;
+use rockon_sync_core::value::json;
 use support::*;
 use wasm_bindgen_test::*;
 

@@ -9,9 +9,9 @@ use crate::fields::text;
 use crate::json_text::{ascii_bounded, ObjectWriter, WriteJson};
 use crate::outbox::HttpRequest;
 use crate::percent_encode;
+use crate::value::{Map, Value};
 #[cfg(test)]
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 /// Where the last pull of one table of one scope ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,7 +252,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 mod tests {
     use super::*;
     use crate::fields::variants;
-    use serde_json::json;
+    use crate::value::json;
 
     #[test]
     fn a_stored_cursor_reads_as_the_derived_reader_read_it() {

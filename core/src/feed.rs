@@ -13,7 +13,7 @@ use crate::json_text::{ObjectWriter, WriteJson};
 use crate::notify::Action;
 use crate::sorted::{SortedMap, SortedSet};
 use crate::unread::ObservedRow;
-use serde_json::Value;
+use crate::value::Value;
 
 /// Entries kept per band unless configured otherwise.
 pub const DEFAULT_CAPACITY: usize = 200;
@@ -442,7 +442,7 @@ mod tests {
         // An entry as an earlier version stored it, one per record.
         let entry = crate::json_text::json_value(&stored[0]);
         assert_eq!(FeedRecord::entries_of(&entry), (stored.clone(), true));
-        assert_eq!(FeedEntry::from_json(&serde_json::json!({"id": "x"})), None);
+        assert_eq!(FeedEntry::from_json(&crate::json!({"id": "x"})), None);
         let mut reloaded = Feed::new("me", 10, stored);
         reloaded.observe(&[change("alice", "b1", "s2", Action::Added)], 7.0);
         let page = reloaded.page("b1", 10, None);

@@ -6,7 +6,7 @@
 //! brings its own copy of the JSON parser's typed paths into the WebAssembly module, where
 //! reading a [`Value`] costs a few lookups.
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 /// An object of `fields`, in order. serde_json's `json!` hands every value it is given, a
 /// string literal included, to serde's serializer into a `Value`: building the object here
@@ -257,7 +257,7 @@ pub(crate) fn variants(record: &Value) -> Vec<(String, Value)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value::json;
 
     #[test]
     fn set_fields_are_read_and_unset_ones_are_none() {

@@ -12,7 +12,7 @@
 //! number as an `f64`.
 
 use crate::json_text::ascii_bounded;
-use serde_json::{Map, Number, Value};
+use crate::value::{Map, Number, Value};
 use std::borrow::Cow;
 use std::fmt;
 

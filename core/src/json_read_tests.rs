@@ -1,5 +1,5 @@
 use super::*;
-use serde_json::json;
+use crate::value::json;
 
 /// Texts serde_json reads, each read here to the same value.
 const READ: &[&str] = &[

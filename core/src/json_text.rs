@@ -9,7 +9,7 @@
 //! for a float that is not finite.
 
 use crate::sorted::{SortedMap, SortedSet};
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
@@ -305,7 +305,7 @@ impl<T: WriteJson> WriteJson for SortedSet<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value::json;
 
     /// The text serde_json writes for the same value, which the app and the stored records
     /// have always read.

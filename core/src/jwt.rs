@@ -37,7 +37,7 @@ pub fn subject(token: &str) -> Result<String, JwtError> {
     let claims = crate::json_read::parse(claims).map_err(|_| JwtError::NoSubject)?;
     claims
         .get("sub")
-        .and_then(serde_json::Value::as_str)
+        .and_then(crate::value::Value::as_str)
         .map(str::to_owned)
         .ok_or(JwtError::NoSubject)
 }

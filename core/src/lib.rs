@@ -61,6 +61,7 @@ pub mod sync;
 mod time;
 pub mod transcript;
 pub mod unread;
+pub mod value;
 
 pub use time::Millis;
 

@@ -4,7 +4,7 @@
 //! as empty once made a tab stop following every band for good and purge their rows.
 
 use crate::sorted::SortedSet;
-use serde_json::Value;
+use crate::value::Value;
 
 /// Why a memberships answer was not used.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! conflict, settled by the [`ConflictPolicy`], and the losing value is kept so nothing is lost.
 
 use crate::json_text::{write_str, ObjectWriter, WriteJson};
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 /// Who wins a field both sides changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -188,7 +188,7 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value::json;
 
     fn object(value: Value) -> Map<String, Value> {
         value.as_object().unwrap().clone()

@@ -5,7 +5,7 @@
 
 use crate::fields::Fields;
 use crate::json_text::{ObjectWriter, WriteJson};
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 use std::fmt;
 
 /// The type of a field, checked on every local write.
@@ -421,7 +421,7 @@ pub fn to_app(row: &Map<String, Value>) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value::json;
 
     fn object(value: Value) -> Map<String, Value> {
         value.as_object().unwrap().clone()

@@ -26,8 +26,8 @@ use crate::realtime::{
     Broadcast, ChannelConfig, ConnectionState, Event, Input, Output, Realtime, RealtimeConfig,
     Recovery, SocketId, Vsn,
 };
+use crate::value::Value;
 use crate::Millis;
-use serde_json::Value;
 use std::collections::VecDeque;
 use std::fmt;
 

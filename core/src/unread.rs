@@ -10,11 +10,11 @@ use crate::fields::text;
 use crate::json_text::{ObjectWriter, WriteJson};
 use crate::notify::Action;
 use crate::sorted::{SortedMap, SortedSet};
+use crate::value::Value;
 use foldhash::fast::FixedState;
 use indexmap::IndexMap;
 #[cfg(test)]
 use serde::Deserialize;
-use serde_json::Value;
 
 /// A row that changed on the server, as the read path saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use rockon_sync_core::sync::{
     ActivityEngine, ActivityEvent, ActivityOutput, ActivityWrite, OpId, StoreError,
 };
 use rockon_sync_core::unread::ObservedRow;
+use rockon_sync_core::value::json;
 use rockon_sync_core::Millis;
-use serde_json::json;
 
 fn row(id: &str, author: &str) -> ObservedRow {
     ObservedRow {
@@ -185,10 +185,9 @@ fn feed_entries_stored_one_per_record_are_rewritten_per_band() {
             ActivityOutput::Write {
                 write: ActivityWrite::Feed { put, .. },
                 ..
-            } => Some(
-                put.iter()
-                    .map(|r| serde_json::from_str::<serde_json::Value>(&json_text(r)).unwrap()),
-            ),
+            } => Some(put.iter().map(|r| {
+                serde_json::from_str::<rockon_sync_core::value::Value>(&json_text(r)).unwrap()
+            })),
             _ => None,
         })
         .flatten()

@@ -10,7 +10,7 @@ use rockon_sync_core::sync::{
     app_events_json, decoded_frame_json, realtime_event_json, ActivityEvent, ChangeAction,
     ChangeSource, Event, ReadEvent, RowsChanged, StoreError, WriteEvent,
 };
-use serde_json::{json, Value};
+use rockon_sync_core::value::{json, Value};
 
 fn objects(event: Event) -> Vec<Value> {
     (app_events_json(&event, &Schema::rockon()).iter())

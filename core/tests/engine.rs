@@ -16,8 +16,8 @@ use rockon_sync_core::sync::{
     ReadCommand, ReadEngine, ReadEvent, SocketAction, Stored, TabNews, WriteCommand, WriteEngine,
     WriteEvent, WriteInput,
 };
+use rockon_sync_core::value::{json, Map, Value};
 use rockon_sync_core::Millis;
-use serde_json::{json, Map, Value};
 use sim::server::Server;
 use std::collections::BTreeMap;
 

@@ -7,8 +7,8 @@ mod support;
 use rockon_sync_core::merge::ConflictPolicy;
 use rockon_sync_core::outbox::{Effect, Entry, HttpResult, Op, Outbox, RowStatus};
 use rockon_sync_core::schema::{Schema, TableSchema};
+use rockon_sync_core::value::{json, Map, Value};
 use rockon_sync_core::Millis;
-use serde_json::{json, Map, Value};
 use support::OneRow;
 
 fn object(value: Value) -> Map<String, Value> {

@@ -6,8 +6,8 @@ use rockon_sync_core::json_text::json_text;
 use rockon_sync_core::merge::ConflictPolicy;
 use rockon_sync_core::outbox::{Effect, Entry, HttpResult, Op, Outbox, RowStatus, WriteRefused};
 use rockon_sync_core::schema::Schema;
+use rockon_sync_core::value::{json, Map, Value};
 use rockon_sync_core::Millis;
-use serde_json::{json, Map, Value};
 use support::OneRow;
 
 fn object(value: Value) -> Map<String, Value> {
@@ -467,7 +467,7 @@ fn persisted_entries_survive_a_reload_in_order() {
             .unwrap();
     }
     let saved: Vec<_> = outbox.entries().cloned().collect();
-    let json = serde_json::from_str::<serde_json::Value>(&json_text(&saved)).unwrap();
+    let json = serde_json::from_str::<rockon_sync_core::value::Value>(&json_text(&saved)).unwrap();
     let stored = json.as_array().unwrap().iter();
     let mut reloaded = Outbox::new(
         stored.map(|e| Entry::from_json(e).unwrap()).collect(),
@@ -601,14 +601,14 @@ fn a_stored_conflict_record_reads_back_as_it_was_written() {
     let record = ConflictRecord {
         table: "songs".into(),
         row_id: "s1".into(),
-        local: serde_json::json!({"title": "Mine"})
+        local: rockon_sync_core::json!({"title": "Mine"})
             .as_object()
             .unwrap()
             .clone(),
         remote: None,
         fields: vec![FieldConflict {
             field: "title".into(),
-            base: serde_json::Value::Null,
+            base: rockon_sync_core::value::Value::Null,
             local: "Mine".into(),
             remote: "Theirs".into(),
             kept: "Theirs".into(),
@@ -617,10 +617,11 @@ fn a_stored_conflict_record_reads_back_as_it_was_written() {
         seq: 12,
         field_seqs: vec![("title".into(), 11)],
     };
-    let stored = serde_json::from_str::<serde_json::Value>(&json_text(&record)).unwrap();
+    let stored =
+        serde_json::from_str::<rockon_sync_core::value::Value>(&json_text(&record)).unwrap();
     assert_eq!(ConflictRecord::from_json(&stored), Some(record));
     assert_eq!(
-        ConflictRecord::from_json(&serde_json::json!({"table": "songs"})),
+        ConflictRecord::from_json(&rockon_sync_core::json!({"table": "songs"})),
         None
     );
 }

@@ -61,9 +61,9 @@ fn engine_with_both_channels(vsn: Vsn) -> Realtime {
     let reply = match vsn {
         Vsn::V2 => FRAMES[0].to_owned(),
         Vsn::V1 => {
-            let [join_ref, msg_ref, topic, event, payload]: [serde_json::Value; 5] =
+            let [join_ref, msg_ref, topic, event, payload]: [rockon_sync_core::value::Value; 5] =
                 serde_json::from_str(FRAMES[0]).unwrap();
-            let reply = serde_json::json!({"join_ref": join_ref, "ref": msg_ref,
+            let reply = rockon_sync_core::json!({"join_ref": join_ref, "ref": msg_ref,
                 "topic": topic, "event": event, "payload": payload});
             reply.to_string()
         }
@@ -277,7 +277,7 @@ fn every_change_frame_routes_to_an_event() {
                 assert!(change.record.is_some() || change.old_record.is_some())
             }
             [Event::Broadcast { message, .. }] => {
-                assert_eq!(message.payload["extra"], serde_json::json!([1]))
+                assert_eq!(message.payload["extra"], rockon_sync_core::json!([1]))
             }
             other => panic!("{text}: {other:?}"),
         }

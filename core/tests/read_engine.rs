@@ -14,8 +14,8 @@ use rockon_sync_core::sync::{
     cursor_key, ChangeDelivery, ChangeSource, MemoryStore, ReadCommand, ReadConfig, ReadEngine,
     ReadEvent, ReadInput, ReadOutput, ReadResult, SocketAction, StoreError, BATCH_CHANGES,
 };
+use rockon_sync_core::value::{json, Map, Value};
 use rockon_sync_core::Millis;
-use serde_json::{json, Map, Value};
 use sim::server::Server;
 use std::collections::BTreeMap;
 

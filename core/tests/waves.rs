@@ -6,8 +6,8 @@ use rockon_sync_core::outbox::{
     Effect, HttpResult, Op, Outbox, Push, RowStatus, MAX_BATCH_ROWS, MAX_SIDE_BY_SIDE,
 };
 use rockon_sync_core::schema::Schema;
+use rockon_sync_core::value::{json, Map, Value};
 use rockon_sync_core::Millis;
-use serde_json::{json, Map, Value};
 
 fn object(value: Value) -> Map<String, Value> {
     value.as_object().unwrap().clone()

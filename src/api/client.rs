@@ -14,7 +14,7 @@ use crate::io::writer::{WriteError, Writer};
 use js_sys::{Array, Promise, Reflect};
 use rockon_sync_core::realtime::Input;
 use rockon_sync_core::schema::snake_to_camel;
-use serde_json::{Map, Value};
+use rockon_sync_core::value::{Map, Value};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 

@@ -12,7 +12,7 @@ use js_sys::{Promise, Reflect};
 use rockon_sync_core::feed::FeedEntry;
 use rockon_sync_core::json_text::{ObjectWriter, WriteJson};
 use rockon_sync_core::merge::Resolution;
-use serde_json::Value;
+use rockon_sync_core::value::Value;
 use wasm_bindgen::prelude::*;
 
 /// Activity entries returned when `activity` is asked for no `limit`.

@@ -8,7 +8,7 @@ use rockon_sync_core::merge::ConflictPolicy;
 use rockon_sync_core::notify::{NotifyConfig, Policy};
 use rockon_sync_core::schema::Schema;
 use rockon_sync_core::sorted::SortedSet;
-use serde_json::Value;
+use rockon_sync_core::value::Value;
 
 /// Options of `SyncClient.open`.
 pub struct Options {
@@ -184,7 +184,7 @@ impl ListOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use rockon_sync_core::value::json;
 
     fn required() -> Value {
         json!({ "supabaseUrl": "http://127.0.0.1:1", "anonKey": "anon", "accessToken": "t", "userId": "u" })

@@ -10,7 +10,7 @@ use crate::io::tabs::Tabs;
 use js_sys::Reflect;
 use rockon_sync_core::sync::presence_json;
 use rockon_sync_core::sync::TabAction;
-use serde_json::Value;
+use rockon_sync_core::value::Value;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
 

@@ -8,7 +8,7 @@ use rockon_sync_core::feed::FeedEntry;
 use rockon_sync_core::notify::NotifyConfig;
 use rockon_sync_core::sync::ActivityEngine;
 use rockon_sync_core::unread::{Mark, UnreadCounts};
-use serde_json::Value;
+use rockon_sync_core::value::Value;
 
 pub use rockon_sync_core::sync::ActivityEvent;
 

@@ -18,7 +18,7 @@ use rockon_sync_core::realtime::{
     RouteParts, RoutedFrame, RowSlot, Vsn,
 };
 use rockon_sync_core::sync::{change_json, realtime_event_json};
-use serde_json::Value;
+use rockon_sync_core::value::Value;
 use std::any::Any;
 use std::cell::RefCell;
 use std::rc::Rc;

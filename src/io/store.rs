@@ -12,7 +12,7 @@ use rockon_sync_core::outbox::Entry;
 use rockon_sync_core::schema::{snake_to_camel, to_app, Schema};
 use rockon_sync_core::sorted::SortedSet;
 use rockon_sync_core::sync::{self, conflict_key, cursor_key, StoreOp};
-use serde_json::Value;
+use rockon_sync_core::value::Value;
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;

@@ -11,7 +11,7 @@ use rockon_sync_core::schema::camel_to_snake;
 use rockon_sync_core::sync::{
     self, conformance, cursor_key, ApplyBatch, ReadResult, StoreOp, StoreRead,
 };
-use serde_json::{Map, Value};
+use rockon_sync_core::value::{Map, Value};
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
 

@@ -7,7 +7,7 @@ use gloo_net::http::Request;
 use gloo_timers::future::TimeoutFuture;
 use js_sys::{Array, Function, Reflect};
 use rockon_sync::api::SyncClient;
-use serde_json::{json, Value};
+use rockon_sync_core::value::{json, Value};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 

@@ -2,7 +2,7 @@
 
 use crate::json_text::{ObjectWriter, WriteJson};
 use crate::merge::FieldConflict;
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 /// A settled conflict, kept so no value is lost.
 #[derive(Debug, Clone, PartialEq)]

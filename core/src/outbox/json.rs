@@ -10,7 +10,7 @@
 use super::{Entry, Op, PushError, RowStatus};
 use crate::fields::text;
 use crate::json_text::{write_str, ObjectWriter, WriteJson};
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 impl Op {
     /// Every operation, by its stored name.
@@ -133,7 +133,7 @@ fn field_edit(pair: &Value) -> Option<(String, u64)> {
 mod tests {
     use super::*;
     use crate::fields::variants;
-    use serde_json::json;
+    use crate::value::json;
 
     fn entries() -> Vec<Entry> {
         let error = |code: Option<&str>| PushError {

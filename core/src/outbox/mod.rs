@@ -19,10 +19,10 @@ use crate::percent_encode;
 use crate::rng::SplitMix64;
 use crate::schema::TableSchema;
 use crate::sorted::{SortedMap, SortedSet};
+use crate::value::{Map, Value};
 use crate::Millis;
 #[cfg(test)]
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 mod answers;
 mod conflict;

@@ -75,7 +75,7 @@ impl Realtime {
             return self.emit(Event::Change(change));
         }
         // The application's own message, in a change's shape: handed over whole.
-        let payload = crate::json_read::parse(&message.json()).unwrap_or(serde_json::Value::Null);
+        let payload = crate::json_read::parse(&message.json()).unwrap_or(crate::value::Value::Null);
         self.emit(Event::Broadcast {
             topic: topic.to_string(),
             message: Broadcast { event, payload },

@@ -11,8 +11,8 @@ use super::RealtimeConfig;
 use crate::fields::object;
 use crate::rng::SplitMix64;
 use crate::sorted::SortedMap;
+use crate::value::Value;
 use crate::Millis;
-use serde_json::Value;
 use std::collections::VecDeque;
 use std::fmt;
 

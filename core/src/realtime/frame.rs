@@ -5,7 +5,7 @@
 //! either becomes a [`Frame`] or a [`FrameError`] that says what was wrong, never a panic.
 
 use crate::json_text::json_text;
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 use std::fmt;
 
 /// The Phoenix serializer version, chosen with the `vsn` query parameter of the socket URL.
@@ -182,7 +182,7 @@ fn required_string(value: Value, what: &'static str) -> Result<String, FrameErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value::json;
 
     fn heartbeat() -> Frame {
         Frame {

@@ -5,7 +5,7 @@ use super::commit_time::CommitTime;
 use super::record::Record;
 use crate::fields::{object, Fields};
 use crate::json_text::json_text;
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 use std::fmt;
 use std::rc::Rc;
 
@@ -627,7 +627,7 @@ impl Broadcast {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value::json;
 
     #[test]
     fn a_channel_config_is_read_by_its_names() {

@@ -6,8 +6,8 @@
 
 use super::messages::PayloadError;
 use crate::sorted::SortedMap;
+use crate::value::{Map, Value};
 use crate::Millis;
-use serde_json::{Map, Value};
 
 /// The presences of one channel: key → the metas tracked under it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -213,7 +213,7 @@ fn parse_entries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value::json;
 
     #[test]
     fn diffs_add_and_remove_sessions_by_ref() {

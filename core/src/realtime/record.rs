@@ -10,7 +10,7 @@
 
 use crate::json_read::{self, Reader};
 use crate::json_text::{json_text, WriteJson};
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
@@ -179,7 +179,7 @@ fn scan_fields(raw: &str, names: &[&str], found: &mut [Option<Value>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value::json;
 
     fn record(value: Value) -> Record {
         raw_record(&value.to_string())

@@ -26,7 +26,7 @@ use super::frame::Vsn;
 use super::messages::{ChangeKind, PostgresChange};
 use super::record::{HeldRows, Record, RowSlot};
 use crate::json_text::json_text;
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 use std::any::Any;
 use std::rc::Rc;
 
@@ -260,7 +260,7 @@ impl HeldRows for HeldMap {
 mod tests {
     use super::*;
     use crate::realtime::Received;
-    use serde_json::json;
+    use crate::value::json;
 
     fn change_payload() -> Value {
         json!({"ids": [7, 9], "data": {"schema": "public", "table": "songs", "type": "UPDATE",

@@ -14,8 +14,8 @@ use crate::outbox::{HttpRequest, HttpResult};
 use crate::percent_encode;
 use crate::sorted::{SortedMap, SortedSet};
 use crate::unread::{Mark, MarkEffect, MarkSlot, ObservedRow, SlotId, Unread, UnreadCounts};
+use crate::value::Value;
 use crate::Millis;
-use serde_json::Value;
 use std::collections::VecDeque;
 
 /// Records to persist, each kind in its own store, in one transaction.

@@ -13,7 +13,7 @@ use crate::realtime::{self, CommitTime, ConnectionState, PostgresChange, Receive
 use crate::schema::Schema;
 use crate::sorted::SortedMap;
 use crate::sync::Member;
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 use std::borrow::Cow;
 
 /// One event object as the app sees it.

@@ -10,7 +10,7 @@ use crate::json_text::json_text;
 use crate::merge::FieldConflict;
 use crate::outbox::{ConflictRecord, Entry, Op};
 use crate::realtime::{HeldMap, Record, RowSlot};
-use serde_json::{json, Map, Value};
+use crate::value::{json, Map, Value};
 use std::rc::Rc;
 
 /// A store the engine's storage outputs can be carried out on.

@@ -19,8 +19,8 @@ use crate::outbox::{ConflictRecord, HttpRequest, HttpResult, RowStatus};
 use crate::realtime::{ConnectionState, Event as RealtimeEvent, Input as SocketInput};
 use crate::schema::Schema;
 use crate::sorted::{SortedMap, SortedSet};
+use crate::value::{Map, Value};
 use crate::Millis;
-use serde_json::{Map, Value};
 use std::collections::VecDeque;
 
 /// Which part of the engine an operation belongs to; its result comes back with the same.

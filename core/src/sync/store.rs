@@ -10,7 +10,7 @@ use crate::catchup::Cursor;
 use crate::outbox::{ConflictRecord, Entry};
 use crate::realtime::Record;
 use crate::sorted::SortedMap;
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 use std::fmt;
 
 /// A storage failure, with what the app should do about it.

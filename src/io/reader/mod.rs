@@ -6,7 +6,7 @@ use super::http::Endpoint;
 use rockon_sync_core::realtime::{Input as SocketInput, RealtimeConfig};
 use rockon_sync_core::schema::Schema;
 use rockon_sync_core::sync::{Input, ReadCommand, ReadConfig, ReadEngine, ScheduleConfig};
-use serde_json::Value;
+use rockon_sync_core::value::Value;
 
 pub use rockon_sync_core::sync::{ChangeDelivery, ConnectionInfo, Member, ReadEvent};
 

@@ -10,7 +10,7 @@ use rockon_sync_core::schema::to_app;
 use rockon_sync_core::sync::{
     Input, ReadResult, StoreRead, WriteCommand, WriteEngine, WriteInput, WriteReply,
 };
-use serde_json::{Map, Value};
+use rockon_sync_core::value::{Map, Value};
 use std::rc::Rc;
 
 pub use rockon_sync_core::sync::{ChangeAction, ChangeSource, RowsChanged, WriteError, WriteEvent};

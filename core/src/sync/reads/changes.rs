@@ -13,7 +13,7 @@ use crate::sorted::{SortedMap, SortedSet};
 use crate::sync::events::{ChangeAction, ChangeSource, RowsChanged};
 use crate::sync::store::{ApplyBatch, ServerRows, StoreError};
 use crate::unread::ObservedRow;
-use serde_json::Value;
+use crate::value::Value;
 
 /// A batch holds at most this many changes; a burst is stored in several. The longest task a
 /// burst of 5,000 gave the page went from 120–140 ms (batches of a thousand and more) to about

@@ -26,8 +26,8 @@ use crate::realtime::{
 use crate::schema::Schema;
 use crate::sorted::{SortedMap, SortedSet};
 use crate::unread::ObservedRow;
+use crate::value::Value;
 use crate::Millis;
-use serde_json::Value;
 use std::collections::VecDeque;
 
 mod changes;

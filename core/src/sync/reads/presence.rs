@@ -6,8 +6,8 @@
 use crate::json_text::{ObjectWriter, WriteJson};
 use crate::realtime::presence::{PresenceState, TrackThrottle};
 use crate::sorted::SortedMap;
+use crate::value::{Map, Value};
 use crate::Millis;
-use serde_json::{Map, Value};
 
 /// One member online in a band, over all their tabs and devices.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,7 +12,7 @@ use crate::sorted::SortedSet;
 use crate::sync::events::{ChangeAction, ChangeSource, RowsChanged};
 use crate::sync::store::{cursor_key, ApplyBatch, ReadResult, ServerRows, StoreError, StoreRead};
 use crate::unread::ObservedRow;
-use serde_json::Value;
+use crate::value::Value;
 
 /// Rows per catch-up page.
 const PAGE_SIZE: usize = 1000;

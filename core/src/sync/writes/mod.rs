@@ -16,8 +16,8 @@ use crate::outbox::{
 use crate::rng::SplitMix64;
 use crate::schema::Schema;
 use crate::sorted::SortedSet;
+use crate::value::{Map, Value};
 use crate::Millis;
-use serde_json::{Map, Value};
 use std::collections::VecDeque;
 
 mod commands;
