@@ -9,7 +9,7 @@
 //!   bound, and after a final catch-up every device's rows equal the server's (but rows its failed writes keep).
 
 use super::world::{Ack, World, SETTLE_BOUND_MS};
-use serde_json::Value;
+use rockon_sync_core::value::Value;
 use std::collections::BTreeMap;
 
 /// The result of one schedule.

@@ -8,7 +8,7 @@
 use super::world::{Happening, World};
 use rockon_sync_core::realtime::{Input as SocketInput, RoutedFrame, SocketId, Vsn};
 use rockon_sync_core::sync::Input;
-use serde_json::{json, Value};
+use rockon_sync_core::value::{json, Value};
 use std::collections::BTreeSet;
 
 /// A device's socket (its leading tab's) as the server sees it.

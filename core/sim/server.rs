@@ -6,7 +6,7 @@
 
 use rockon_sync_core::catchup::{format_micros, parse_micros};
 use rockon_sync_core::outbox::{HttpRequest, HttpResult};
-use serde_json::{json, Map, Value};
+use rockon_sync_core::value::{json, Map, Value};
 use std::collections::BTreeMap;
 
 /// Where a row sorts in a pull: `(updated_at µs, id)`.

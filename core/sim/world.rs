@@ -15,8 +15,8 @@ use rockon_sync_core::sync::{
     ActivityEngine, CommandId, Engine, Input, MemoryStore, Op, ReadCommand, ReadEngine, ReadResult,
     StoreRead, WriteCommand, WriteEngine, WriteInput,
 };
+use rockon_sync_core::value::{json, Map, Value};
 use rockon_sync_core::Millis;
-use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 /// Unix ms at the start of every schedule (sequence numbers come from the wall clock).

@@ -262,7 +262,7 @@ mod tests {
         };
         let stored = crate::json_text::json_value(&cursor);
         for (shape, value) in variants(&stored) {
-            let derived = serde_json::from_value::<Cursor>(value.clone()).ok();
+            let derived = serde_json::from_value::<Cursor>(value.clone().into()).ok();
             assert_eq!(Cursor::from_json(&value), derived, "{shape}: {value}");
         }
         assert_eq!(Cursor::from_json(&stored), Some(cursor));

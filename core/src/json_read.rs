@@ -124,13 +124,15 @@ impl<'a> Reader<'a> {
     pub fn value(&mut self) -> Result<Value, JsonError> {
         Ok(match self.next_token() {
             Some(b'{') => {
-                let mut object = Map::new();
+                // Collected, then made an object at once: a key given twice keeps its last
+                // value, found by sorting rather than by a scan per key.
+                let mut entries = Vec::new();
                 self.object(|reader, key| {
                     let value = reader.value()?;
-                    object.insert(key.into_owned(), value);
+                    entries.push((key.into_owned(), value));
                     Ok(())
                 })?;
-                Value::Object(object)
+                Value::Object(Map::from_entries(entries))
             }
             Some(b'[') => {
                 let mut items = Vec::new();

@@ -46,6 +46,7 @@ pub mod backoff;
 pub mod catchup;
 pub mod feed;
 pub mod fields;
+pub mod hashed;
 pub mod json_read;
 pub mod json_text;
 pub mod jwt;

@@ -7,12 +7,11 @@
 //! shows.
 
 use crate::fields::text;
+use crate::hashed::HashedMap;
 use crate::json_text::{ObjectWriter, WriteJson};
 use crate::notify::Action;
 use crate::sorted::{SortedMap, SortedSet};
 use crate::value::Value;
-use foldhash::fast::FixedState;
-use indexmap::IndexMap;
 #[cfg(test)]
 use serde::Deserialize;
 
@@ -215,7 +214,7 @@ type Chunks = SortedMap<u32, SortedSet<String>>;
 pub struct Unread {
     me: String,
     /// Hashed, not sorted: a burst can mark thousands of rows in random key order.
-    marks: IndexMap<String, Mark, FixedState>,
+    marks: HashedMap<Mark>,
     /// band → table → the records' rows, kept up to date so that neither a record to persist
     /// nor the counts cost a pass over every mark.
     chunks: SortedMap<String, SortedMap<String, Chunks>>,
@@ -462,9 +461,9 @@ mod tests {
         for stored in [json_value(&mark), json_value(&slot)] {
             for (shape, value) in variants(&stored) {
                 shapes += 1;
-                let derived = serde_json::from_value::<Mark>(value.clone()).ok();
+                let derived = serde_json::from_value::<Mark>(value.clone().into()).ok();
                 assert_eq!(Mark::from_json(&value), derived, "mark, {shape}: {value}");
-                let derived = serde_json::from_value::<MarkSlot>(value.clone()).ok();
+                let derived = serde_json::from_value::<MarkSlot>(value.clone().into()).ok();
                 assert_eq!(
                     MarkSlot::from_json(&value),
                     derived,

@@ -196,7 +196,7 @@ mod tests {
             let stored = crate::json_text::json_value(&entry);
             for (shape, value) in variants(&stored) {
                 shapes += 1;
-                let derived = serde_json::from_value::<Entry>(value.clone()).ok();
+                let derived = serde_json::from_value::<Entry>(value.clone().into()).ok();
                 let read = Entry::from_json(&value);
                 match (&derived, &read) {
                     (None, Some(_)) => lenient.push(shape),

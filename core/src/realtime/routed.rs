@@ -241,10 +241,7 @@ pub struct HeldMap(pub Map<String, Value>);
 
 impl HeldRows for HeldMap {
     fn fields(&self, _: RowSlot, names: &[&str]) -> Vec<Option<Value>> {
-        names
-            .iter()
-            .map(|name| self.0.get(*name).cloned())
-            .collect()
+        names.iter().map(|name| self.0.get(name).cloned()).collect()
     }
 
     fn to_json(&self, _: RowSlot) -> String {

@@ -10,7 +10,7 @@ use crate::json_text::json_text;
 use crate::merge::FieldConflict;
 use crate::outbox::{ConflictRecord, Entry, Op};
 use crate::realtime::{HeldMap, Record, RowSlot};
-use crate::value::{json, Map, Value};
+use crate::value::{Map, Value};
 use std::rc::Rc;
 
 /// A store the engine's storage outputs can be carried out on.
@@ -42,9 +42,15 @@ impl Store for MemoryStore {
 pub const TABLES: [(&str, &str); 2] = [("songs", "band_id"), ("setlists", "band_id")];
 
 fn row(id: &str, band: &str, title: &str, version: i64) -> Map<String, Value> {
-    let value = json!({ "id": id, "band_id": band, "title": title, "version": version,
-                        "deleted_at": null });
-    value.as_object().cloned().unwrap_or_default()
+    let fields = [
+        ("id", id.into()),
+        ("band_id", band.into()),
+        ("title", title.into()),
+    ];
+    let mut row: Map<String, Value> = fields.map(|(k, v)| (k.to_owned(), v)).into_iter().collect();
+    row.insert("version".into(), version.into());
+    row.insert("deleted_at".into(), Value::Null);
+    row
 }
 
 fn entry(seq: u64, row_id: &str) -> Entry {
@@ -71,10 +77,10 @@ fn conflict(row_id: &str) -> ConflictRecord {
         remote: Some(row(row_id, "b1", "theirs", 2)),
         fields: vec![FieldConflict {
             field: "title".into(),
-            base: json!("base"),
-            local: json!("mine"),
-            remote: json!("theirs"),
-            kept: json!("theirs"),
+            base: Value::from("base"),
+            local: Value::from("mine"),
+            remote: Value::from("theirs"),
+            kept: Value::from("theirs"),
         }],
         deleted_remotely: false,
         seq: 7,
@@ -246,7 +252,10 @@ async fn conflicts_kept<S: Store>(store: &mut S) -> Result<(), String> {
 
 async fn band_rows<S: Store>(store: &mut S) -> Result<(), String> {
     let mut tombstone = row("s8", "b2", "gone", 4);
-    tombstone.insert("deleted_at".into(), json!("2026-12-01T10:00:00.000000Z"));
+    tombstone.insert(
+        "deleted_at".into(),
+        Value::from("2026-12-01T10:00:00.000000Z"),
+    );
     let batch = [
         StoreOp::PutRow {
             table: "songs".into(),
@@ -331,11 +340,11 @@ async fn server_rows_by_version<S: Store>(store: &mut S) -> Result<(), String> {
         "only rows newer than the stored copy are written",
     )?;
     check(
-        title_of(store, "v1").await? == Some(json!("one")),
+        title_of(store, "v1").await? == Some(Value::from("one")),
         "an older version leaves the stored row alone",
     )?;
     check(
-        title_of(store, "v3").await? == Some(json!("newest")),
+        title_of(store, "v3").await? == Some(Value::from("newest")),
         "within a batch the newest version of a row wins, whatever the order",
     )?;
     check(
@@ -360,7 +369,7 @@ async fn server_rows_by_version<S: Store>(store: &mut S) -> Result<(), String> {
         "held rows are written by version too",
     )?;
     check(
-        title_of(store, "v6").await? == Some(json!("held")),
+        title_of(store, "v6").await? == Some(Value::from("held")),
         "a held row is stored as it is",
     )
 }
@@ -416,8 +425,8 @@ async fn large_batches_by_version<S: Store>(store: &mut S) -> Result<(), String>
         "of 400 rows, those newer than their stored copies are written, deleted or not",
     )?;
     check(
-        title_of(store, "a298").await? == Some(json!("second"))
-            && title_of(store, "a299").await? == Some(json!("first"))
+        title_of(store, "a298").await? == Some(Value::from("second"))
+            && title_of(store, "a299").await? == Some(Value::from("first"))
             && title_of(store, "a000").await?.is_none()
             && title_of(store, "a001").await?.is_none(),
         "the last of a large batch is stored by version and its deletions hold",
@@ -429,7 +438,7 @@ async fn large_batches_by_version<S: Store>(store: &mut S) -> Result<(), String>
     };
     check(
         apply(store, third).await?.len() == 200
-            && title_of(store, "c199").await? == Some(json!("third")),
+            && title_of(store, "c199").await? == Some(Value::from("third")),
         "a batch of 200 rows into a band of 399 is written",
     )
 }

@@ -74,7 +74,7 @@ impl Outbox {
             msg_ref: msg_ref.map(str::to_owned),
             topic: topic.to_owned(),
             event: event.to_owned(),
-            payload,
+            payload: payload.into(),
         };
         self.queue_frame(OutFrame {
             text: frame.encode(self.vsn),
@@ -378,7 +378,7 @@ impl Hub {
             msg_ref: None,
             topic: wire_topic.to_owned(),
             event: "broadcast".to_owned(),
-            payload: payload.clone(),
+            payload: payload.clone().into(),
         };
         let mut encoded: [Option<String>; 2] = [None, None];
         for member in state.members.get(&key).into_iter().flatten() {

@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
-use rockon_sync_core::realtime::{ChangeFilterEvent, Frame, PostgresBinding, Vsn};
+use rockon_sync_core::realtime::{ChangeFilterEvent, Frame as CoreFrame, PostgresBinding, Vsn};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -70,6 +70,27 @@ pub async fn upgrade(
 }
 
 /// A joined channel of this socket.
+/// A received frame, its payload as serde_json's value (what the server speaks).
+struct Frame {
+    join_ref: Option<String>,
+    msg_ref: Option<String>,
+    topic: String,
+    event: String,
+    payload: Value,
+}
+
+impl From<CoreFrame> for Frame {
+    fn from(frame: CoreFrame) -> Frame {
+        Frame {
+            join_ref: frame.join_ref,
+            msg_ref: frame.msg_ref,
+            topic: frame.topic,
+            event: frame.event,
+            payload: frame.payload.into(),
+        }
+    }
+}
+
 struct Joined {
     join_ref: Option<String>,
     claims: Claims,
@@ -196,7 +217,7 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, vsn: Vsn) {
 
 impl Session {
     async fn on_text(&mut self, text: &str) {
-        let Ok(frame) = Frame::decode(text, self.vsn, MAX_INCOMING) else {
+        let Ok(frame) = CoreFrame::decode(text, self.vsn, MAX_INCOMING).map(Frame::from) else {
             return;
         };
         let reply = |outbox: &Outbox, status: &str, response: Value| {
@@ -379,7 +400,7 @@ impl Session {
                 object.insert("id".into(), json!(id));
             }
             echoed.push(entry);
-            match PostgresBinding::from_json(binding, "postgres_changes") {
+            match PostgresBinding::from_json(&binding.clone().into(), "postgres_changes") {
                 Ok(parsed) => {
                     let filter = parsed.filter.as_deref().map(RowFilter::parse);
                     let known = parsed.schema == "public"

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use futures_util::{SinkExt, StreamExt};
-use rockon_sync_core::realtime::{Frame, Vsn};
+use rockon_sync_core::realtime::{Frame as CoreFrame, Vsn};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -11,6 +11,15 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// A frame the server sent, its payload as serde_json's value.
+pub struct Frame {
+    pub join_ref: Option<String>,
+    pub msg_ref: Option<String>,
+    pub topic: String,
+    pub event: String,
+    pub payload: Value,
+}
 
 pub const ROCKERS: &str = "641657c9-9f8e-5c07-b44e-4ececddac108";
 pub const TRIO: &str = "5a224131-abbb-51ab-b2b1-3f08f02e2c99";
@@ -167,12 +176,12 @@ impl Phoenix {
     ) -> String {
         self.next_ref += 1;
         let msg_ref = self.next_ref.to_string();
-        let frame = Frame {
+        let frame = CoreFrame {
             join_ref: join_ref.map(str::to_owned),
             msg_ref: Some(msg_ref.clone()),
             topic: topic.to_owned(),
             event: event.to_owned(),
-            payload,
+            payload: payload.into(),
         };
         self.socket
             .send(Message::Text(frame.encode(self.vsn).into()))
@@ -204,7 +213,14 @@ impl Phoenix {
     /// The next frame within `ms`.
     pub async fn next(&mut self, ms: u64) -> Option<Frame> {
         let text = self.next_text(ms).await?;
-        Some(Frame::decode(&text, self.vsn, usize::MAX).expect("server frames decode"))
+        let frame = CoreFrame::decode(&text, self.vsn, usize::MAX).expect("server frames decode");
+        Some(Frame {
+            join_ref: frame.join_ref,
+            msg_ref: frame.msg_ref,
+            topic: frame.topic,
+            event: frame.event,
+            payload: frame.payload.into(),
+        })
     }
 
     /// The next frame with `event`, skipping others, within `ms` overall.

@@ -12,9 +12,15 @@ impl WriteEngine {
         wall_ms: u64,
     ) -> Result<Planned, WriteError> {
         let spec = self.schema.table(&table)?;
-        values.entry("id").or_insert(Value::String(new_id));
+        if !values.contains_key("id") {
+            values.insert("id".into(), Value::String(new_id));
+        }
         let wire = spec.to_wire_write(&values, true)?;
-        let id = wire["id"].as_str().unwrap_or_default().to_owned();
+        let id = wire
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let mut row = wire.clone();
         row.insert("version".into(), Value::from(0));
         row.insert("deleted_at".into(), Value::Null);
