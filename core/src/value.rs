@@ -321,7 +321,7 @@ impl Map<String, Value> {
         let count = entries.len();
         if count > 8 {
             let mut order: Vec<usize> = (0..count).collect();
-            order.sort_by(|&a, &b| entries[a].0.cmp(&entries[b].0).then(a.cmp(&b)));
+            sort_by_key_then_place(&mut order, &entries);
             let mut dropped = vec![false; count];
             let mut run = 0;
             for at in 1..=count {
@@ -471,6 +471,34 @@ impl std::ops::Index<&str> for Map<String, Value> {
     fn index(&self, key: &str) -> &Value {
         const NULL: Value = Value::Null;
         self.get(key).unwrap_or(&NULL)
+    }
+}
+
+/// Sorts `order`, places in `entries`, by their keys, then by place: a heap sort, a few
+/// hundred bytes of code where the standard library's sorts bring kilobytes to the module.
+fn sort_by_key_then_place(order: &mut [usize], entries: &[(String, Value)]) {
+    let less = |a: usize, b: usize| (entries[a].0.as_str(), a) < (entries[b].0.as_str(), b);
+    let sift_down = |order: &mut [usize], mut root: usize, end: usize| loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            return;
+        }
+        if child + 1 < end && less(order[child], order[child + 1]) {
+            child += 1;
+        }
+        if !less(order[root], order[child]) {
+            return;
+        }
+        order.swap(root, child);
+        root = child;
+    };
+    let count = order.len();
+    for root in (0..count / 2).rev() {
+        sift_down(order, root, count);
+    }
+    for end in (1..count).rev() {
+        order.swap(0, end);
+        sift_down(order, 0, end);
     }
 }
 
