@@ -112,7 +112,7 @@ impl PullPlan {
 /// The total of a counted answer's `Content-Range` (`0-999/5000`, `*/0`); `None` when the
 /// server did not count (`*`) or the header is malformed.
 pub fn total_in(content_range: &str) -> Option<u64> {
-    content_range.rsplit_once('/')?.1.trim().parse().ok()
+    crate::decimal(content_range.rsplit_once('/')?.1.trim())
 }
 
 /// How far a band's pull has come: rows read of the rows expected.
@@ -172,9 +172,14 @@ pub fn shift_timestamp(timestamp: &str, ms: u64) -> Option<String> {
 /// Microseconds since the Unix epoch of an RFC 3339 timestamp as PostgreSQL writes them
 /// (`2026-11-23T11:47:31.590241+00:00`, `… 11:47:31Z`, a space instead of `T`, `+00`).
 pub fn parse_micros(text: &str) -> Option<i64> {
-    let bytes = text.as_bytes();
+    // Each field is digits alone: a sign or a space in a date is no date.
     let number = |range: std::ops::Range<usize>| -> Option<i64> {
-        std::str::from_utf8(bytes.get(range)?).ok()?.parse().ok()
+        let field = text.get(range)?;
+        field
+            .bytes()
+            .all(|byte| byte.is_ascii_digit())
+            .then_some(())?;
+        i64::try_from(crate::decimal(field)?).ok()
     };
     let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
     let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
@@ -184,8 +189,11 @@ pub fn parse_micros(text: &str) -> Option<i64> {
         let end = digits
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(digits.len());
-        let padded = format!("{:0<6}", ascii_bounded(digits, ..end.min(6)));
-        fraction = padded.parse().ok()?;
+        // Microseconds: the first six digits, as many zeros after them as are missing.
+        for at in 0..6 {
+            let digit = digits.as_bytes().get(at).filter(|_| at < end);
+            fraction = fraction * 10 + digit.map_or(0, |digit| i64::from(digit - b'0'));
+        }
         rest = ascii_bounded(digits, end..);
     }
     let offset_seconds = match rest {
@@ -200,8 +208,8 @@ pub fn parse_micros(text: &str) -> Option<i64> {
                     digits.push(char::from(byte));
                 }
             }
-            let hours: i64 = digits.get(0..2)?.parse().ok()?;
-            let minutes: i64 = digits.get(2..4).map_or(Some(0), |m| m.parse().ok())?;
+            let hours = crate::decimal(digits.get(0..2)?)? as i64;
+            let minutes = digits.get(2..4).map_or(Some(0), crate::decimal)? as i64;
             sign * (hours * 3600 + minutes * 60)
         }
     };
@@ -301,6 +309,13 @@ mod tests {
             "2024-02-29T00:00:00.000000Z"
         );
         assert_eq!(parse_micros("garbage"), None);
+        // A sign or a space inside a date's field is no number of it.
+        assert_eq!(parse_micros("2026-+1-23T11:47:31Z"), None);
+        assert_eq!(parse_micros("2026-11-23T 1:47:31Z"), None);
+        assert_eq!(
+            parse_micros("2026-11-23T11:47:31.123456789Z"),
+            Some(base + 123_456 - 590_241)
+        );
     }
 
     #[test]

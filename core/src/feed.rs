@@ -335,10 +335,7 @@ impl Feed {
 
 /// The sequence number in an entry id (`<ms>-<seq>`), 0 if it has none.
 fn sequence_of(id: &str) -> u64 {
-    id.rsplit('-')
-        .next()
-        .and_then(|seq| seq.parse().ok())
-        .unwrap_or(0)
+    id.rsplit('-').next().and_then(crate::decimal).unwrap_or(0)
 }
 
 #[cfg(test)]

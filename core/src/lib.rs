@@ -88,9 +88,54 @@ pub fn mentions(text: &str, words: &str) -> bool {
     words.is_empty() || text.as_bytes().windows(words.len()).any(|at| at == words)
 }
 
+/// The unsigned integer `text` writes in decimal, as `str::parse::<u64>` reads it (digits, an
+/// optional leading `+`; `None` when empty, for anything else, or past `u64::MAX`): the
+/// standard library's generic integer parsers are half a kilobyte each in the module.
+pub fn decimal(text: &str) -> Option<u64> {
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    if digits.is_empty() {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for byte in digits.bytes() {
+        let digit = byte.checked_sub(b'0').filter(|digit| *digit < 10)?;
+        value = value.checked_mul(10)?.checked_add(u64::from(digit))?;
+    }
+    Some(value)
+}
+
 #[cfg(test)]
 mod mentions_tests {
-    use super::mentions;
+    use super::{decimal, mentions};
+
+    #[test]
+    fn decimal_reads_what_str_parse_reads() {
+        let texts = [
+            "0",
+            "7",
+            "+7",
+            "007",
+            "42",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "",
+            "+",
+            "-1",
+            "-0",
+            "1 ",
+            " 1",
+            "1a",
+            "++1",
+            "1+",
+            "٣",
+            "1.5",
+            "0x10",
+        ];
+        for text in texts {
+            assert_eq!(decimal(text), text.parse::<u64>().ok(), "{text:?}");
+        }
+    }
 
     #[test]
     fn finds_the_words_anywhere_in_the_text() {

@@ -50,7 +50,7 @@ pub const SEPARATOR: char = '\u{1f}';
 pub fn listed_binding_ids(name: &str) -> Option<Rc<[u64]>> {
     let mut ids = Vec::new();
     for id in name.split(',') {
-        ids.push(id.parse().ok()?);
+        ids.push(crate::decimal(id)?);
     }
     Some(ids.into())
 }
