@@ -112,7 +112,7 @@ impl PullPlan {
 /// The total of a counted answer's `Content-Range` (`0-999/5000`, `*/0`); `None` when the
 /// server did not count (`*`) or the header is malformed.
 pub fn total_in(content_range: &str) -> Option<u64> {
-    crate::decimal(content_range.rsplit_once('/')?.1.trim())
+    crate::decimal(content_range.rsplit_once('/')?.1.trim_ascii())
 }
 
 /// How far a band's pull has come: rows read of the rows expected.

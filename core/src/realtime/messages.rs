@@ -293,7 +293,7 @@ impl ChannelErrorCause {
     /// Classifies a join error reason (`"<Code>: <message>"`) as the real server words it.
     pub fn from_reason(reason: &str) -> Self {
         let owned = reason.to_owned();
-        let code = reason.split(':').next().unwrap_or("").trim();
+        let code = reason.split(':').next().unwrap_or("").trim_ascii();
         if crate::mentions(reason, "Token has expired") {
             return ChannelErrorCause::TokenExpired(owned);
         }
