@@ -11,6 +11,7 @@
 use super::hub::Subscription;
 use crate::db;
 use crate::state::AppState;
+use rockon_sync_core::value::Value as CoreValue;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -314,8 +315,12 @@ async fn deliver(
             entry.0.push(sub.binding_id);
         }
     }
+    // The change in the core's values once, not once per socket it goes to.
+    let data = CoreValue::from(data);
     for ((_, topic), (ids, sub)) in grouped {
-        let payload = json!({"ids": ids, "data": data});
+        let ids = ids.into_iter().map(CoreValue::from).collect();
+        let payload = [("ids".to_owned(), ids), ("data".to_owned(), data.clone())];
+        let payload = CoreValue::Object(payload.into_iter().collect());
         sub.outbox
             .send(None, None, &topic, "postgres_changes", payload);
     }

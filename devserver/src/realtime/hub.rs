@@ -60,14 +60,15 @@ impl Outbox {
         Self { sender, vsn, queue }
     }
 
-    /// Encodes and queues a frame; a closed socket drops it.
+    /// Encodes and queues a frame; a closed socket drops it. The payload is the core's value,
+    /// or serde_json's, converted.
     pub fn send(
         &self,
         join_ref: Option<&str>,
         msg_ref: Option<&str>,
         topic: &str,
         event: &str,
-        payload: Value,
+        payload: impl Into<rockon_sync_core::value::Value>,
     ) {
         let frame = Frame {
             join_ref: join_ref.map(str::to_owned),
