@@ -25,7 +25,7 @@ fn frame(topic: &str) -> String {
 /// The event `decodeRealtimeFrame` makes of `text`, and the one the module reads from it as text.
 fn both_readings(text: &str) -> (String, String) {
     let json = |value: &JsValue| js_sys::JSON::stringify(value).unwrap().as_string().unwrap();
-    let event = decode_realtime_frame(text.into(), "2.0.0".into()).expect("decodes");
+    let event = decode_realtime_frame(text.into(), "2.0.0".into());
     let from_text = decoded_frame_json(text, Vsn::V2).expect("the module reads it");
     (
         json(&event),
@@ -94,10 +94,49 @@ fn a_change_of_an_unknown_kind_goes_the_text_path() {
             "{kind}"
         );
         let read = decode_realtime_frame(text.as_str().into(), "2.0.0".into());
-        assert_eq!(
-            read.is_ok(),
-            decoded_frame_json(&text, Vsn::V2).is_ok(),
-            "{kind}"
+        let kind_of = js_sys::Reflect::get(&read, &"type".into())
+            .unwrap()
+            .as_string();
+        let expected = match decoded_frame_json(&text, Vsn::V2) {
+            Ok(_) => "change",
+            Err(_) => "protocolError",
+        };
+        assert_eq!(kind_of.as_deref(), Some(expected), "{kind}");
+    }
+}
+
+/// A frame the module cannot read comes back as the `protocolError` event the connection
+/// would report for it, never thrown; a readable one, with the same topic, as its change.
+#[wasm_bindgen_test]
+fn an_unreadable_frame_decodes_to_the_protocol_error_the_connection_reports() {
+    let json = |value: &JsValue| js_sys::JSON::stringify(value).unwrap().as_string().unwrap();
+    let unreadable = [
+        ("[1,", "1.0.0"),
+        ("not json", "2.0.0"),
+        (
+            r#"[null,null,"t0","postgres_changes",{"ids":[1],"data":{"type":"UPDATE"}}]"#,
+            "2.0.0",
+        ),
+    ];
+    for (text, vsn) in unreadable {
+        let event = json(&decode_realtime_frame(text.into(), vsn.into()));
+        assert!(
+            event.starts_with(r#"{"type":"protocolError","message":""#),
+            "{text}: {event}"
+        );
+        assert!(
+            event.len() > r#"{"type":"protocolError","message":""}"#.len(),
+            "{event}"
         );
     }
+    let payload = json(&decode_realtime_frame(
+        unreadable[2].0.into(),
+        "2.0.0".into(),
+    ));
+    assert!(payload.ends_with(r#" on t0"}"#), "{payload}");
+    let (event, _) = both_readings(&frame("t0"));
+    assert!(
+        event.starts_with(r#"{"type":"change","topic":"t0""#),
+        "{event}"
+    );
 }

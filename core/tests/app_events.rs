@@ -4,7 +4,7 @@
 use rockon_sync_core::catchup::PullProgress;
 use rockon_sync_core::notify::{Toast, ToastKind};
 use rockon_sync_core::outbox::{ConflictRecord, RowStatus};
-use rockon_sync_core::realtime::{self, ConnectionState, Vsn};
+use rockon_sync_core::realtime::{self, ConnectionState, ProtocolError, Vsn};
 use rockon_sync_core::schema::Schema;
 use rockon_sync_core::sync::{
     app_events_json, decoded_frame_json, realtime_event_json, ActivityEvent, ChangeAction,
@@ -155,5 +155,12 @@ fn a_decoded_frame_is_a_plain_object_and_garbage_a_coded_error() {
                 "payload": { "status": "ok", "response": {} } })
     );
     let error = decoded_frame_json("[1,", Vsn::V2).expect_err("not a frame");
-    assert_eq!(error.code(), "malformed_frame");
+    assert!(matches!(error, ProtocolError::Frame(_)), "{error:?}");
+    let change =
+        r#"[null,null,"realtime:band","postgres_changes",{"ids":[1],"data":{"type":"UPDATE"}}]"#;
+    let error = decoded_frame_json(change, Vsn::V2).expect_err("not a change");
+    assert!(
+        matches!(&error, ProtocolError::Payload { topic, .. } if topic == "realtime:band"),
+        "{error:?}"
+    );
 }

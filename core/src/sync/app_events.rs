@@ -9,7 +9,9 @@ use super::{ActivityEvent, Event, ReadEvent, RowsChanged, WriteEvent};
 use crate::json_text::{json_text, ObjectWriter, WriteJson};
 use crate::merge::FieldConflict;
 use crate::outbox::RowStatus;
-use crate::realtime::{self, CommitTime, ConnectionState, PostgresChange, Received, Record, Vsn};
+use crate::realtime::{
+    self, CommitTime, ConnectionState, PostgresChange, ProtocolError, Received, Record, Vsn,
+};
 use crate::schema::Schema;
 use crate::sorted::SortedMap;
 use crate::sync::Member;
@@ -392,42 +394,15 @@ pub fn change_json(change: &PostgresChange) -> String {
     text(&AppEvent::Change(received_change(change)))
 }
 
-/// Why [`decoded_frame_json`] could not decode a frame.
-#[derive(Debug, Clone, PartialEq)]
-pub enum UndecodableFrame {
-    /// The frame itself is unreadable.
-    Frame(String),
-    /// A `postgres_changes` push whose payload does not fit.
-    Payload(String),
-}
-
-impl UndecodableFrame {
-    /// A stable machine-readable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            UndecodableFrame::Frame(_) => "malformed_frame",
-            UndecodableFrame::Payload(_) => "malformed_payload",
-        }
-    }
-}
-
-impl std::fmt::Display for UndecodableFrame {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            UndecodableFrame::Frame(why) | UndecodableFrame::Payload(why) => f.write_str(why),
-        }
-    }
-}
-
 /// One Realtime frame decoded as the client decodes it on its socket: a `postgres_changes`
 /// push as the `change` event a standalone connection delivers, any other frame as `{ topic,
-/// event, payload }`.
-pub fn decoded_frame_json(frame: &str, vsn: Vsn) -> Result<String, UndecodableFrame> {
+/// event, payload }`. What the connection would report as a `protocolError` instead is the
+/// error.
+pub fn decoded_frame_json(frame: &str, vsn: Vsn) -> Result<String, ProtocolError> {
     let max = realtime::RealtimeConfig::new("ws://x", "").max_frame_bytes;
-    let received = Received::decode(frame, vsn, max);
-    match received.map_err(|e| UndecodableFrame::Frame(e.to_string()))? {
-        Received::Change { change, .. } => {
-            let change = change.map_err(|e| UndecodableFrame::Payload(e.to_string()))?;
+    match Received::decode(frame, vsn, max).map_err(ProtocolError::Frame)? {
+        Received::Change { change, topic, .. } => {
+            let change = change.map_err(|error| ProtocolError::Payload { topic, error })?;
             Ok(text(&AppEvent::Change(received_change(&change))))
         }
         Received::Frame(frame) => {

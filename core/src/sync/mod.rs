@@ -29,7 +29,6 @@ mod writes;
 pub use activity::{ActivityEngine, ActivityEvent, ActivityOutput, ActivityWrite};
 pub use app_events::{
     app_events_json, change_json, decoded_frame_json, presence_json, realtime_event_json,
-    UndecodableFrame,
 };
 pub use catchup_schedule::{CatchUpSchedule, Due, ScheduleConfig};
 pub use engine::{Engine, Event, Input, Op, Output, Stored, TabNews};
