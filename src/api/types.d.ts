@@ -57,7 +57,7 @@ export interface DevtoolsLogOptions { kind?: string; table?: string; limit?: num
 export type SyncErrorCode =
   | 'binding_mismatch' | 'database_blocked' | 'database_closed' | 'devtools_disabled'
   | 'export_failed' | 'invalid_argument' | 'invalid_channel_config' | 'invalid_options'
-  | 'invalid_token' | 'malformed_frame' | 'malformed_payload' | 'memberships_unavailable'
+  | 'invalid_token' | 'memberships_unavailable'
   | 'missing_field' | 'no_conflict' | 'not_an_object' | 'not_editable' | 'not_found'
   | 'not_in_conflict' | 'pending_writes' | 'postgres_changes_failed' | 'quota_exceeded'
   | 'rate_limited' | 'row_deleted' | 'server_error' | 'server_restarting' | 'storage_failed'
