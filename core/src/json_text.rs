@@ -130,8 +130,29 @@ pub fn write_str(out: &mut String, text: &str) {
     out.push('"');
 }
 
-fn write_u64(out: &mut String, value: u64) {
-    out.push_str(itoa::Buffer::new().format(value));
+/// `value` in decimal. A loop of the module's own: a formatting crate's would bring its own
+/// table of digit pairs and, for its checked conversions, an error type's `Debug`.
+fn write_u64(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[start..] {
+        out.push(char::from(digit));
+    }
+}
+
+fn write_i64(out: &mut String, value: i64) {
+    if value < 0 {
+        out.push('-');
+    }
+    write_u64(out, value.unsigned_abs());
 }
 
 fn write_f64(out: &mut String, value: f64) {
@@ -260,7 +281,7 @@ impl WriteJson for Value {
             Value::Bool(value) => value.write_json(out),
             Value::Number(number) => match (number.as_u64(), number.as_i64()) {
                 (Some(value), _) => write_u64(out, value),
-                (None, Some(value)) => out.push_str(itoa::Buffer::new().format(value)),
+                (None, Some(value)) => write_i64(out, value),
                 _ => write_f64(out, number.as_f64().unwrap_or(f64::NAN)),
             },
             Value::String(text) => write_str(out, text),
@@ -323,6 +344,24 @@ mod tests {
         same_as_serde(json!("\n\r\t\u{8}\u{c}\u{0}\u{1f}\u{7f}"));
         // Characters of two, three and four bytes right against what is escaped.
         same_as_serde(json!("é\n☃\"😀\\é\u{1}"));
+    }
+
+    #[test]
+    fn integers_at_every_power_of_ten_are_written_as_serde_json_writes_them() {
+        let mut power: u64 = 1;
+        loop {
+            for value in [power - 1, power, power + 1] {
+                same_as_serde(json!(value));
+                if let Ok(value) = i64::try_from(value) {
+                    same_as_serde(json!(-value));
+                }
+            }
+            let Some(next) = power.checked_mul(10) else {
+                break;
+            };
+            power = next;
+        }
+        same_as_serde(json!([u64::MAX - 1, i64::MAX, i64::MIN + 1]));
     }
 
     #[test]
