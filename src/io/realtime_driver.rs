@@ -9,7 +9,7 @@ use super::socket::{Socket, SocketEvent};
 use gloo_timers::callback::Timeout;
 use rockon_sync_core::realtime::{Event, Input, Output, Realtime, RealtimeConfig, SocketId};
 use rockon_sync_core::Millis;
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::rc::{Rc, Weak};
 
 /// Receives the engine's events, outside any borrow.
@@ -66,17 +66,21 @@ impl Drop for RealtimeDriver {
 }
 
 fn run<R>(shared: &Rc<Shared>, command: impl FnOnce(&mut Realtime, Millis) -> R) -> R {
-    let (result, events) = {
-        let mut state = shared.state.borrow_mut();
-        let now = clock::now();
-        let result = command(&mut state.engine, now);
-        let events = carry_out(shared, &mut state, now);
-        (result, events)
-    };
+    let mut state = shared.state.borrow_mut();
+    let now = clock::now();
+    let result = command(&mut state.engine, now);
+    finish(shared, state, now);
+    result
+}
+
+/// The part of [`run`] after its command: one copy, where `run` has one per command.
+fn finish(shared: &Rc<Shared>, mut state: RefMut<'_, State>, now: Millis) {
+    let events = carry_out(shared, &mut state, now);
+    // Listeners run after the borrow ends: they may call into the connection.
+    drop(state);
     for event in events {
         (shared.on_event)(event);
     }
-    result
 }
 
 /// Performs the engine's outputs and returns its events for delivery after the borrow.
