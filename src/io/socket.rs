@@ -2,6 +2,7 @@
 
 use super::frames;
 use rockon_sync_core::realtime::{RoutedFrame, Vsn};
+use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
@@ -45,12 +46,22 @@ impl Socket {
         max_frame_bytes: usize,
         sink: impl Fn(SocketEvent) + 'static,
     ) -> Result<Socket, String> {
+        Socket::open_with(url, vsn, max_frame_bytes, Rc::new(sink))
+    }
+
+    /// [`open`](Self::open) with the sink behind a pointer: one copy of the socket's handlers
+    /// for every kind of sink, where a generic sink made a copy per kind.
+    fn open_with(
+        url: &str,
+        vsn: Vsn,
+        max_frame_bytes: usize,
+        sink: Rc<dyn Fn(SocketEvent)>,
+    ) -> Result<Socket, String> {
         let ws = WebSocket::new(url).map_err(|error| {
             super::idb::thrown_text(&error)
                 .unwrap_or_else(|| "the browser refused to open the socket".to_owned())
         })?;
         ws.set_binary_type(BinaryType::Arraybuffer);
-        let sink = std::rc::Rc::new(sink);
         let on_open = {
             let sink = sink.clone();
             Closure::<dyn FnMut(JsValue)>::new(move |_| sink(SocketEvent::Open))
