@@ -141,13 +141,31 @@ pub fn record(client: &SyncClient) -> Array {
 const RECORDED_CLIENTS: usize = 4;
 /// How many of each client's latest events it shows.
 const REPORTED_EVENTS: u32 = 30;
+/// Events a report shows whenever they came, not only among the latest: what says whether a
+/// client was connected, subscribed and following when it missed something, which a burst
+/// of row changes would push out of the latest.
+const CONTROL_EVENTS: [&str; 10] = [
+    "connection",
+    "channel",
+    "channelError",
+    "catchUp",
+    "bands",
+    "error",
+    "auth",
+    "leader",
+    "pushFailed",
+    "protocolError",
+];
+/// At most this many earlier control events a client.
+const REPORTED_CONTROL_EVENTS: usize = 60;
 
 thread_local! {
     static RECORDED: std::cell::RefCell<Vec<Array>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// The latest events of the latest recorded clients, each with the time it came: what a
-/// timed-out wait prints, so a failure seen once in CI says what the clients saw.
+/// The latest events of the latest recorded clients, and their earlier connection, channel
+/// and membership events, each with the time it came: what a timed-out wait prints, so a
+/// failure seen once in CI says what the clients saw.
 fn recorded_report() -> String {
     let now = web_sys::window()
         .and_then(|w| w.performance())
@@ -157,7 +175,17 @@ fn recorded_report() -> String {
         for (n, timed) in recorded.borrow().iter().enumerate() {
             report.push_str(&format!("client {n} (newest last):\n"));
             let start = timed.length().saturating_sub(REPORTED_EVENTS);
-            for i in start..timed.length() {
+            let control = |i: u32| {
+                let event = timed.get(i).unchecked_into::<Array>().get(1);
+                let kind = Reflect::get(&event, &"type".into()).ok();
+                let kind = kind.and_then(|kind| kind.as_string()).unwrap_or_default();
+                CONTROL_EVENTS.contains(&kind.as_str())
+            };
+            let mut shown: Vec<u32> = (0..start).filter(|&i| control(i)).collect();
+            let earlier = shown.len().saturating_sub(REPORTED_CONTROL_EVENTS);
+            shown.drain(..earlier);
+            shown.extend(start..timed.length());
+            for i in shown {
                 let pair: Array = timed.get(i).unchecked_into();
                 let ago = now - pair.get(0).as_f64().unwrap_or(now);
                 let text: String = js_sys::JSON::stringify(&pair.get(1))
