@@ -46,9 +46,21 @@ function transaction(db, stores, write, issue) {
   return new Promise((resolve, reject) => {
     let tx;
     const results = [];
+    // A read's answers are final once each of its requests has succeeded: committing a
+    // read-only transaction changes nothing, so its answer does not wait for the commit (one
+    // more round trip to the browser's storage process). A write's waits: it is not stored
+    // until then.
+    let unanswered = 0;
+    const request = (i, req) => {
+      unanswered += 1;
+      req.onsuccess = () => {
+        results[i] = req.result;
+        if (--unanswered === 0 && !write) resolve(results);
+      };
+    };
     try {
       tx = db.transaction(stores, write ? 'readwrite' : 'readonly');
-      issue(tx, results);
+      issue(tx, results, request);
     } catch (error) {
       try { tx && tx.abort(); } catch (_) {}
       reject(error);
@@ -61,16 +73,13 @@ function transaction(db, stores, write, issue) {
     tx.onabort = () => reject(tx.error || QUOTA);
   });
 }
-function request(results, i, req) {
-  req.onsuccess = () => { results[i] = req.result; };
-}
 export function idb_run(db, stores, write, ops) {
-  return transaction(db, stores, write, (tx, results) => ops.forEach(([verb, name, a, b], i) => {
+  return transaction(db, stores, write, (tx, results, request) => ops.forEach(([verb, name, a, b], i) => {
     const store = tx.objectStore(name);
     switch (verb) {
-      case 'get': return request(results, i, store.get(a));
-      case 'all': return request(results, i, (a === undefined ? store : store.index(a)).getAll(b));
-      case 'count': return request(results, i, (a === undefined ? store : store.index(a)).count(b));
+      case 'get': return request(i, store.get(a));
+      case 'all': return request(i, (a === undefined ? store : store.index(a)).getAll(b));
+      case 'count': return request(i, (a === undefined ? store : store.index(a)).count(b));
       case 'put': return store.put(a);
       case 'add': return store.add(a);
       case 'delete': return store.delete(a);
@@ -203,7 +212,8 @@ extern "C" {
     pub fn idb_delete(name: &str) -> Promise;
     /// Runs `ops` (`[verb, store, a, b]`: `get` key, `all` index? key?, `count` index? key?,
     /// `put` record, `add` record, `delete` key, `clear`, `trim` keep) in one transaction on
-    /// `stores` (read-write if `write`); resolves with each request's result once it commits.
+    /// `stores` (read-write if `write`); resolves with each request's result once it commits (a
+    /// read once every request has succeeded).
     pub fn idb_run(db: &JsValue, stores: &Array, write: bool, ops: &Array) -> Promise;
     /// Writes server rows (`[table, wire rows, wire scope column]`) whose version is newer than
     /// the stored copy's, the newest of a batch winning, plus `deletions` (`[table, id]`) and
