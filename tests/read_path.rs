@@ -1,5 +1,8 @@
 //! The read path in a real browser: a band's channel on a real WebSocket to the dev server,
 //! remote changes applied to IndexedDB, catch-up pulls, row-level security.
+//!
+//! The tests of a file run one after another in one page: each closes its clients, or they would
+//! go on pulling, following and reconnecting through the later tests, crowding their deadlines.
 #![cfg(target_arch = "wasm32")]
 
 mod support;
@@ -105,6 +108,8 @@ async fn another_members_changes_arrive_live_and_outsiders_get_nothing() {
         .await
         .unwrap()
         .is_undefined());
+    client.close();
+    outsider.close();
 }
 
 #[wasm_bindgen_test]
@@ -167,6 +172,7 @@ async fn rows_written_while_the_socket_was_down_are_caught_up() {
             >= server_count
     })
     .await;
+    client.close();
 }
 
 fn bands_events(events: &js_sys::Array, key: &str, band: &str) -> bool {
@@ -269,6 +275,8 @@ async fn bands_created_or_joined_later_are_followed_and_removal_purges() {
             > 0.0
     })
     .await;
+    alice_client.close();
+    bob_client.close();
 }
 
 async fn subscribed_client(user: &User, name: &str, extra: Value) -> (SyncClient, Array) {
@@ -340,6 +348,7 @@ async fn while_sockets_are_refused_the_client_polls_over_rest() {
             .is_some_and(|e| e["state"] == "connected")
     })
     .await;
+    client.close();
 }
 
 #[wasm_bindgen_test]
@@ -370,6 +379,7 @@ async fn duplicated_and_reordered_frames_converge_on_the_newest_version() {
     // Nothing older overwrote it afterwards.
     gloo_timers::future::TimeoutFuture::new(300).await;
     assert_eq!(local(&client, &id).await["title"], "v11");
+    client.close();
 }
 
 #[wasm_bindgen_test]
@@ -403,6 +413,7 @@ async fn an_expired_token_on_the_socket_asks_for_a_new_one_and_resumes() {
     })
     .await;
     fault(json!({"action": "reset"})).await;
+    client.close();
 }
 
 #[wasm_bindgen_test]
@@ -420,6 +431,7 @@ async fn malformed_frames_are_reported_and_the_connection_survives() {
         local(&client, &id).await["title"] == "Still flowing"
     })
     .await;
+    client.close();
 }
 
 #[wasm_bindgen_test]
@@ -434,6 +446,7 @@ async fn writes_made_before_the_subscription_is_confirmed_are_not_missed() {
         local(&client, &id).await["title"] == "Early"
     })
     .await;
+    client.close();
 }
 
 #[wasm_bindgen_test]
@@ -451,6 +464,7 @@ async fn the_echo_of_an_own_write_is_silent() {
     gloo_timers::future::TimeoutFuture::new(500).await;
     assert!(changes_with(&events, "remote", &id).is_empty());
     assert_eq!(local(&client, &id).await["version"], 1);
+    client.close();
 }
 
 /// How a song reached the client: `pull` (catch-up) or `remote` (live).
