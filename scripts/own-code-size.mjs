@@ -71,7 +71,8 @@ if (args.includes('--modules')) {
     const path = (names.get(importedFunctions + n) ?? '').match(/rockon_sync[a-z_]*(::[A-Za-z_0-9]+)*/);
     if (!path) return;
     const module = path[0].split('::').slice(0, 3).join('::');
-    modules.set(module, [...(modules.get(module) ?? []), body]);
+    if (!modules.has(module)) modules.set(module, []);
+    modules.get(module).push(body);
   });
   const rows = [...modules].map(([module, parts]) => [module, deflateSync(Buffer.concat(parts), { level: 9 }).length]);
   rows.sort((a, b) => b[1] - a[1]);
